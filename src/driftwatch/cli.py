@@ -1,0 +1,301 @@
+"""The `driftwatch` command line. Every command that works on a project takes --config (default ./driftwatch.yml).
+
+Errors that a user can fix print one line and exit with code 2; drift found by `compare --fail-on-drift` exits 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from driftwatch.config import DEFAULT_CONFIG_NAME, Settings, load_settings
+from driftwatch.errors import DriftwatchError
+
+app = typer.Typer(
+    name="driftwatch",
+    help="Drift and model-quality monitoring: exact PSI/KS per window, against the model's training reference.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+ConfigOption = Annotated[
+    Path,
+    typer.Option(
+        "--config", "-c", help="Project config file; relative paths in it resolve against its folder."
+    ),
+]
+FormatOption = Annotated[str, typer.Option("--format", "-f", help="Output format: table or json.")]
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    try:
+        yield
+    except DriftwatchError as exc:
+        _fail(_escape(str(exc)))
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", "\\[")
+
+
+def _open_database(settings: Settings, monitor: str | None = None) -> Any:
+    from driftwatch.storage.database import Database
+
+    name = monitor or next(iter(settings.monitors))
+    hint = f"Trigger the cycle through the server instead: POST /api/monitors/{name}/runs"
+    return Database(settings.storage, settings.database, lock_hint=hint)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+
+
+@app.command()
+def run(
+    config: ConfigOption = Path(DEFAULT_CONFIG_NAME),
+    monitor: Annotated[
+        str | None, typer.Option("--monitor", "-m", help="Only this monitor (default: all).")
+    ] = None,
+) -> None:
+    """Run one full cycle: ingest new log rows, refresh the reference profile, compute every closed window."""
+    with _errors():
+        settings = load_settings(config)
+        names = [monitor] if monitor else list(settings.monitors)
+        for name in names:
+            settings.monitor(name)
+        with _open_database(settings, names[0]) as db:
+            for name in names:
+                _run_one(db, settings, name, "cli")
+
+
+def _run_one(db: Any, settings: Settings, name: str, trigger: str) -> Any:
+    from driftwatch.pipeline.cycle import CycleHooks, run_cycle
+
+    mon = settings.monitor(name)
+    with _progress() as progress:
+        files = progress.add_task(f"{name}: ingest", total=None)
+        windows = progress.add_task(f"{name}: windows", total=None, visible=False)
+
+        def on_file(path: str) -> None:
+            progress.advance(files)
+
+        def on_window(_w: Any, i: int, total: int) -> None:
+            progress.update(windows, total=total, completed=i, visible=True)
+
+        summary = run_cycle(db, mon, trigger=trigger, hooks=CycleHooks(on_file=on_file, on_window=on_window))
+    _print_summary(summary)
+    return summary
+
+
+def _print_summary(summary: Any) -> None:
+    ing = summary.ingest
+    out.print(
+        f"[bold]{summary.monitor}[/] run {summary.run_id[:8]} in {summary.seconds:.1f}s", highlight=False
+    )
+    out.print(
+        f"  ingested {ing.rows_inserted:,} rows from {ing.files_read} new file(s) "
+        f"({ing.files_seen} seen); {ing.rows_duplicate:,} duplicate(s) skipped; "
+        f"{ing.rows_quarantined:,} row(s) quarantined",
+        highlight=False,
+    )
+    for path, reason in ing.failed_files:
+        out.print(f"  [red]unreadable file[/] {_escape(path)}: {_escape(reason)}", highlight=False)
+    if summary.profile_rebuilt:
+        out.print(f"  reference profile built for {len(summary.features)} feature(s)", highlight=False)
+    out.print(f"  windows computed: {summary.windows_computed}", highlight=False)
+    drifting = summary.drifting_features()
+    if drifting:
+        listed = ", ".join(
+            f"{_escape(name)} ({count} window{'s' if count > 1 else ''})"
+            for name, count in sorted(drifting.items())
+        )
+        out.print(f"  [bold yellow]features drifting:[/] {listed}", highlight=False)
+    elif summary.windows_computed:
+        out.print("  no feature drifting in the computed windows", highlight=False)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if value != value:
+            return "-"
+        return f"{value:.3g}" if abs(value) < 1e-3 and value != 0 else f"{value:.3f}"
+    return str(value)
+
+
+@app.command()
+def results(
+    config: ConfigOption = Path(DEFAULT_CONFIG_NAME),
+    monitor: Annotated[str | None, typer.Option("--monitor", "-m", help="Only this monitor.")] = None,
+    segment: Annotated[
+        str, typer.Option(help="Segment: '*' for all rows, e.g. 'environment=prod-us-west1'.")
+    ] = "*",
+    feature: Annotated[str | None, typer.Option(help="Only this feature.")] = None,
+    fmt: FormatOption = "table",
+) -> None:
+    """Show stored results: one row per window × feature with every statistic and its status."""
+    from driftwatch.storage.results import feature_results
+
+    with _errors():
+        if fmt not in ("table", "json"):
+            _fail(f"--format must be table or json, got {fmt!r}")
+        settings = load_settings(config)
+        if monitor:
+            settings.monitor(monitor)
+        with _open_database(settings, monitor) as db:
+            rows = feature_results(db.cursor(), monitor=monitor, segment=segment, feature=feature)
+    if fmt == "json":
+        sys.stdout.write(json.dumps(rows, default=_json_default, allow_nan=False) + "\n")
+        return
+    if not rows:
+        out.print("no results stored yet: run `driftwatch run` first")
+        return
+    table = Table(show_lines=False)
+    cols = [
+        "window_start",
+        "model_version",
+        "feature",
+        "rows",
+        "psi",
+        "ks_statistic",
+        "ks_pvalue",
+        "missing_share_current",
+        "status",
+    ]
+    for col in cols:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*[_escape(_fmt(row.get(c)))[:20] if c != "window_start" else row[c][:10] for c in cols])
+    out.print(table)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
+    raise TypeError(type(value).__name__)
+
+
+def _clean_json(value: Any) -> Any:
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {k: _clean_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean_json(v) for v in value]
+    return value
+
+
+@app.command()
+def compare(
+    reference: Annotated[Path, typer.Argument(help="Reference file (.parquet, .csv, .ndjson/.jsonl).")],
+    current: Annotated[Path, typer.Argument(help="Current file to compare with the reference.")],
+    numeric: Annotated[
+        str | None, typer.Option(help="Comma-separated numeric features (default: inferred).")
+    ] = None,
+    categorical: Annotated[str | None, typer.Option(help="Comma-separated categorical features.")] = None,
+    fmt: FormatOption = "table",
+    fail_on_drift: Annotated[
+        bool, typer.Option("--fail-on-drift", help="Exit with code 1 when any feature drifts.")
+    ] = False,
+) -> None:
+    """Compare two files feature by feature (PSI, exact KS, missing/unseen shares) — e.g. as a CI gate."""
+    from driftwatch.compare import compare as run_compare
+
+    if fmt not in ("table", "json"):
+        _fail(f"--format must be table or json, got {fmt!r}")
+    split = lambda s: [x.strip() for x in s.split(",") if x.strip()] if s else None  # noqa: E731
+    with _errors():
+        result = run_compare(
+            str(reference), str(current), numeric=split(numeric), categorical=split(categorical)
+        )
+    if fmt == "json":
+        sys.stdout.write(json.dumps(_clean_json(result.to_dict()), allow_nan=False) + "\n")
+    else:
+        table = Table()
+        cols = [
+            "name",
+            "kind",
+            "psi",
+            "ks_statistic",
+            "ks_pvalue",
+            "missing_share_reference",
+            "missing_share_current",
+            "status",
+            "reason",
+        ]
+        for col in cols:
+            table.add_column(col)
+        for row in result.to_dict()["features"]:
+            table.add_row(*[_escape(_fmt(row.get(c))) for c in cols])
+        out.print(table)
+        verdict = "[bold red]drift[/]" if result.drift else "[green]no drift[/]"
+        out.print(
+            f"{verdict}: {sum(f.status == 'drift' for f in result.decision.features)} of "
+            f"{len(result.features)} feature(s) drifting"
+        )
+    if fail_on_drift and result.drift:
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    folder: Annotated[Path, typer.Option("--dir", help="Where to write the demo project.")] = Path(
+        "driftwatch-demo"
+    ),
+    days: Annotated[int, typer.Option(min=2, help="Days of prediction logs.")] = 30,
+    rows_per_day: Annotated[int, typer.Option(min=100, help="Predictions per day.")] = 4000,
+) -> None:
+    """Write a demo credit-model project with real drift, run the full cycle on it and say what drifted."""
+    from driftwatch.demo import DemoSpec, write_demo_project
+
+    started = time.perf_counter()
+    with _errors():
+        folder = folder.resolve()
+        err.print(f"writing the demo project to {folder} …", highlight=False)
+        config = write_demo_project(folder, DemoSpec(days=days, rows_per_day=rows_per_day))
+        settings = load_settings(config)
+        with _open_database(settings) as db:
+            for name in settings.monitors:
+                _run_one(db, settings, name, "demo")
+    out.print(
+        f"\ndone in {time.perf_counter() - started:.1f}s. Results are in {settings.storage}", highlight=False
+    )
+    out.print(f"  see them:   driftwatch results --config {config}", highlight=False)
+    out.print(f"  as JSON:    driftwatch results --config {config} --format json", highlight=False)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

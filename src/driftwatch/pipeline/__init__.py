@@ -1,0 +1,1 @@
+"""The steps of a monitoring cycle, in order: ingest, reference profile, windows. See `cycle.run_cycle`."""

@@ -1,0 +1,136 @@
+"""Step 1 of a cycle: pull new prediction-log rows from files into the monitor's table.
+
+Per file, in one transaction: the good rows are inserted (a request_id seen before is skipped), the bad rows go
+to quarantine with their reason, the windows the rows fall in are queued for (re)computation, and the file is
+recorded as ingested (path, size and mtime), so it is not read again unless it changes. A crash mid-file rolls
+the whole file back; the next run reads it again from the start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import duckdb
+
+from driftwatch.config import FeatureSpec, MonitorConfig
+from driftwatch.errors import SourceError
+from driftwatch.sources.files import SourceFile, describe_columns, first_line, list_files
+from driftwatch.sources.logs import LogLayout, normalise_query
+from driftwatch.storage.database import Database, first_row, utcnow
+from driftwatch.storage.predictions import ensure_prediction_table, insert_batch, width_us, window_bucket_sql
+
+BATCH_TABLE = "_ingest_batch"
+
+
+@dataclass
+class IngestSummary:
+    files_seen: int = 0
+    files_read: int = 0
+    rows_read: int = 0
+    rows_inserted: int = 0
+    rows_duplicate: int = 0
+    rows_quarantined: int = 0
+    failed_files: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+
+
+def prediction_layout(monitor: MonitorConfig, features: FeatureSpec) -> LogLayout:
+    src = monitor.predictions
+    return LogLayout(
+        id=src.id,
+        timestamp=src.timestamp,
+        numeric=features.numeric,
+        categorical=features.categorical,
+        features_json=src.features if isinstance(src.features, str) else None,
+        model_version=src.model_version,
+        prediction=src.prediction,
+        output=src.output,
+        segments=src.segments,
+    )
+
+
+def _already_ingested(cur: duckdb.DuckDBPyConnection, monitor: str, kind: str, f: SourceFile) -> bool:
+    row = first_row(
+        cur.execute(
+            "SELECT count(*) FROM ingested_files WHERE monitor = ? AND kind = ? AND path = ? AND size = ? AND mtime_ns = ?",
+            [monitor, kind, f.path, f.size, f.mtime_ns],
+        )
+    )
+    return bool(row and row[0])
+
+
+def ingest_predictions(
+    db: Database,
+    monitor: MonitorConfig,
+    features: FeatureSpec,
+    on_file: Callable[[str], None] | None = None,
+) -> IngestSummary:
+    """Ingest every new or changed prediction file of a monitor. Never raises for a bad file: it is reported."""
+    summary = IngestSummary()
+    layout = prediction_layout(monitor, features)
+    with db.transaction() as tx:
+        ensure_prediction_table(tx, monitor.name, features.numeric, features.categorical, layout.segments)
+    try:
+        files = list_files(monitor.predictions.path, monitor.predictions.format)
+    except SourceError as exc:
+        summary.failed_files.append((exc.path, exc.message))
+        return summary
+    summary.files_seen = len(files)
+    cur = db.cursor()
+    for f in files:
+        if on_file:
+            on_file(f.path)
+        if _already_ingested(cur, monitor.name, "predictions", f):
+            continue
+        try:
+            counts = _ingest_file(db, monitor, layout, f)
+        except SourceError as exc:
+            summary.failed_files.append((f.path, exc.message))
+            continue
+        except duckdb.Error as exc:
+            summary.failed_files.append((f.path, f"cannot read: {first_line(exc)}"))
+            continue
+        summary.files_read += 1
+        summary.rows_read += counts[0]
+        summary.rows_inserted += counts[1]
+        summary.rows_duplicate += counts[2]
+        summary.rows_quarantined += counts[3]
+    return summary
+
+
+def _ingest_file(
+    db: Database, monitor: MonitorConfig, layout: LogLayout, f: SourceFile
+) -> tuple[int, int, int, int]:
+    cur = db.cursor()
+    columns = describe_columns(cur, f.format, f.path)
+    sql, params = normalise_query(f.format, f.path, columns, layout)
+    now = utcnow()
+    with db.transaction() as tx:
+        tx.execute(f"CREATE OR REPLACE TEMP TABLE {BATCH_TABLE} AS {sql}", params)
+        total_row = first_row(
+            tx.execute(f"SELECT count(*), count(*) FILTER (WHERE _reason IS NOT NULL) FROM {BATCH_TABLE}")
+        )
+        rows_read, quarantined = (int(total_row[0]), int(total_row[1])) if total_row else (0, 0)
+        inserted = insert_batch(
+            tx, monitor.name, BATCH_TABLE, layout.numeric, layout.categorical, layout.segments
+        )
+        tx.execute(
+            "INSERT INTO quarantine SELECT $monitor, 'predictions', $source, _row, request_id, _reason, _raw, $now "
+            f"FROM {BATCH_TABLE} WHERE _reason IS NOT NULL ON CONFLICT DO NOTHING",
+            {"monitor": monitor.name, "source": f.path, "now": now},
+        )
+        bucket = window_bucket_sql("ts")
+        tx.execute(
+            f"INSERT INTO window_queue SELECT DISTINCT $monitor, model_version, {bucket}, "
+            f"{bucket} + to_microseconds(CAST($width_us AS BIGINT)), $now, 'new rows' "
+            f"FROM {BATCH_TABLE} WHERE _reason IS NULL "
+            "ON CONFLICT DO UPDATE SET queued_at = excluded.queued_at, reason = excluded.reason",
+            {"monitor": monitor.name, "width_us": width_us(monitor.window), "now": now},
+        )
+        duplicates = rows_read - quarantined - inserted
+        tx.execute(
+            "INSERT INTO ingested_files VALUES (?, 'predictions', ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [monitor.name, f.path, f.size, f.mtime_ns, rows_read, inserted, duplicates, quarantined, now],
+        )
+        tx.execute(f"DROP TABLE {BATCH_TABLE}")
+    return rows_read, inserted, duplicates, quarantined

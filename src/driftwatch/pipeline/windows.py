@@ -1,0 +1,334 @@
+"""Step 3 of a cycle: compute every closed window that is queued (new rows, late rows, a new reference).
+
+A window is computed per model version, overall (segment '*') and per value of each segment column, from one
+read of its rows. Its results replace any earlier ones in one transaction, and the window leaves the queue
+only if no newer rows queued it again meanwhile, so a re-run never doubles a row and a crash loses nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+import pyarrow as pa
+
+from driftwatch.config import FeatureSpec, MonitorConfig
+from driftwatch.sources.logs import segment_column
+from driftwatch.stats.decision import Thresholds, WindowDecision, decide_window
+from driftwatch.stats.feature_drift import FeatureDrift, categorical_feature_stats, numeric_feature_stats
+from driftwatch.stats.profile import CategoricalProfile, NumericProfile, ReferenceProfile
+from driftwatch.storage.database import Database, utcnow
+from driftwatch.storage.predictions import _window_filter
+from driftwatch.storage.schema import feature_column, prediction_table
+
+OVERALL = "*"
+
+
+@dataclass(frozen=True)
+class PlannedWindow:
+    model_version: str
+    start: datetime  # naive UTC
+    end: datetime
+    queued_at: datetime
+
+
+@dataclass(frozen=True)
+class SegmentResult:
+    segment: str
+    rows: int
+    features: Sequence[FeatureDrift]
+    decision: WindowDecision
+
+
+@dataclass(frozen=True)
+class WindowResult:
+    window: PlannedWindow
+    segments: Sequence[SegmentResult]
+
+    @property
+    def overall(self) -> SegmentResult:
+        return next(s for s in self.segments if s.segment == OVERALL)
+
+
+def plan_windows(db: Database, monitor: str, now: datetime) -> list[PlannedWindow]:
+    """Queued windows that have closed by `now`, oldest first."""
+    naive_now = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
+    rows = (
+        db.cursor()
+        .execute(
+            "SELECT model_version, window_start, window_end, queued_at FROM window_queue "
+            "WHERE monitor = ? AND window_end <= ? ORDER BY window_start, model_version",
+            [monitor, naive_now],
+        )
+        .fetchall()
+    )
+    return [PlannedWindow(str(r[0]), r[1], r[2], r[3]) for r in rows]
+
+
+def thresholds_for(monitor: MonitorConfig) -> Thresholds:
+    return monitor.drift
+
+
+def compute_window(
+    db: Database,
+    monitor: MonitorConfig,
+    features: FeatureSpec,
+    profile: ReferenceProfile,
+    window: PlannedWindow,
+) -> WindowResult:
+    """Read the window's rows once and compute every feature's statistics, overall and per segment."""
+    cur = db.cursor()
+    where, params = _window_filter(window.model_version, window.start, window.end)
+    table = prediction_table(monitor.name)
+    segments = monitor.predictions.segments
+    thresholds = thresholds_for(monitor)
+
+    # Segment membership as small integer codes, so numeric columns are fetched once and split in memory.
+    seg_values: dict[str, list[str]] = {}
+    seg_codes: dict[str, np.ndarray] = {}
+    fetch_params = dict(params)
+    select = [
+        f"coalesce({feature_column(n)}, 'NaN'::DOUBLE) AS {feature_column(n)}" for n in features.numeric
+    ]
+    for i, seg in enumerate(segments):
+        col = segment_column(seg)
+        values = [
+            str(r[0])
+            for r in cur.execute(
+                f"SELECT DISTINCT {col} FROM {table} WHERE {where} ORDER BY 1", params
+            ).fetchall()
+        ]
+        seg_values[seg] = values
+        fetch_params[f"seg{i}"] = values
+        select.append(f"list_position($seg{i}, {col})::INTEGER AS _seg{i}")
+    select.append("1 AS _one")
+    arrays = cur.execute(f"SELECT {', '.join(select)} FROM {table} WHERE {where}", fetch_params).fetchnumpy()
+    total_rows = int(np.asarray(arrays["_one"]).size)
+    numeric_arrays = {n: np.asarray(arrays[f"f:{n}"], dtype=np.float64) for n in features.numeric}
+    for i, seg in enumerate(segments):
+        seg_codes[seg] = np.asarray(arrays[f"_seg{i}"], dtype=np.int64)
+
+    # Categorical counts for every segment in one grouped query per feature.
+    cat_counts: dict[str, dict[str, dict[str | None, int]]] = {}
+    for name in features.categorical:
+        col = feature_column(name)
+        sets = ", ".join([f"({col})"] + [f"({segment_column(s)}, {col})" for s in segments])
+        whens = " ".join(
+            f"WHEN grouping({segment_column(s)}) = 0 THEN '{i}=' || {segment_column(s)}"
+            for i, s in enumerate(segments)
+        )
+        seg_case = f"CASE {whens} ELSE '{OVERALL}' END" if segments else f"'{OVERALL}'"
+        per_segment: dict[str, dict[str | None, int]] = {}
+        rows = cur.execute(
+            f"SELECT {seg_case} AS seg, {col}, count(*) FROM {table} WHERE {where} GROUP BY GROUPING SETS ({sets})",
+            params,
+        ).fetchall()
+        for seg_key, value, count in rows:
+            key = OVERALL if seg_key == OVERALL else _segment_label(segments, str(seg_key))
+            per_segment.setdefault(key, {})[None if value is None else str(value)] = int(count)
+        cat_counts[name] = per_segment
+
+    results = [
+        _segment_result(OVERALL, total_rows, None, features, profile, numeric_arrays, cat_counts, thresholds)
+    ]
+    for seg in segments:
+        codes = seg_codes[seg]
+        for j, value in enumerate(seg_values[seg], start=1):
+            mask = codes == j
+            label = f"{seg}={value}"
+            results.append(
+                _segment_result(
+                    label, int(mask.sum()), mask, features, profile, numeric_arrays, cat_counts, thresholds
+                )
+            )
+    return WindowResult(window, results)
+
+
+def _segment_label(segments: tuple[str, ...], key: str) -> str:
+    index, _, value = key.partition("=")
+    return f"{segments[int(index)]}={value}"
+
+
+def _segment_result(
+    label: str,
+    rows: int,
+    mask: np.ndarray | None,
+    features: FeatureSpec,
+    profile: ReferenceProfile,
+    numeric_arrays: dict[str, np.ndarray],
+    cat_counts: dict[str, dict[str, dict[str | None, int]]],
+    thresholds: Thresholds,
+) -> SegmentResult:
+    stats: list[FeatureDrift] = []
+    for name in features.numeric:
+        prof = profile.features.get(name)
+        if isinstance(prof, NumericProfile):
+            values = numeric_arrays[name] if mask is None else numeric_arrays[name][mask]
+            stats.append(numeric_feature_stats(prof, values))
+    for name in features.categorical:
+        prof = profile.features.get(name)
+        if isinstance(prof, CategoricalProfile):
+            stats.append(categorical_feature_stats(prof, cat_counts[name].get(label, {})))
+    return SegmentResult(label, rows, stats, decide_window([s.decision_input() for s in stats], thresholds))
+
+
+def store_window(db: Database, monitor: str, profile_id: str, run_id: str, result: WindowResult) -> None:
+    """Replace the window's stored results and take it off the queue, in one transaction."""
+    w = result.window
+    now = utcnow()
+    feature_rows: dict[str, list[object]] = {
+        k: []
+        for k in (
+            "monitor",
+            "model_version",
+            "segment",
+            "window_start",
+            "window_end",
+            "feature",
+            "kind",
+            "rows",
+            "status",
+            "reason",
+            "profile_id",
+            "run_id",
+            "computed_at",
+        )
+    }
+    stat_rows: dict[str, list[object]] = {
+        k: []
+        for k in ("monitor", "model_version", "segment", "window_start", "feature", "statistic", "value")
+    }
+    bin_rows: dict[str, list[object]] = {
+        k: []
+        for k in ("monitor", "model_version", "segment", "window_start", "feature", "profile_id", "counts")
+    }
+    summary_rows: dict[str, list[object]] = {
+        k: []
+        for k in (
+            "monitor",
+            "model_version",
+            "segment",
+            "window_start",
+            "window_end",
+            "rows",
+            "features",
+            "features_warn",
+            "features_drift",
+            "drift_share",
+            "status",
+            "run_id",
+            "computed_at",
+        )
+    }
+    for seg in result.segments:
+        for fs, fd in zip(seg.features, seg.decision.features, strict=True):
+            for key, value in (
+                ("monitor", monitor),
+                ("model_version", w.model_version),
+                ("segment", seg.segment),
+                ("window_start", w.start),
+                ("window_end", w.end),
+                ("feature", fs.name),
+                ("kind", fs.kind),
+                ("rows", fs.rows),
+                ("status", fd.status),
+                ("reason", fd.reason),
+                ("profile_id", profile_id),
+                ("run_id", run_id),
+                ("computed_at", now),
+            ):
+                feature_rows[key].append(value)
+            all_stats = dict(fs.stats)
+            if fd.pvalue_adjusted is not None:
+                all_stats["pvalue_adjusted"] = fd.pvalue_adjusted
+            for name, value in all_stats.items():
+                for key, v in (
+                    ("monitor", monitor),
+                    ("model_version", w.model_version),
+                    ("segment", seg.segment),
+                    ("window_start", w.start),
+                    ("feature", fs.name),
+                    ("statistic", name),
+                    ("value", None if value is None or np.isnan(value) else float(value)),
+                ):
+                    stat_rows[key].append(v)
+            for key, v in (
+                ("monitor", monitor),
+                ("model_version", w.model_version),
+                ("segment", seg.segment),
+                ("window_start", w.start),
+                ("feature", fs.name),
+                ("profile_id", profile_id),
+                ("counts", [int(c) for c in fs.bin_counts]),
+            ):
+                bin_rows[key].append(v)
+        d = seg.decision
+        for key, v in (
+            ("monitor", monitor),
+            ("model_version", w.model_version),
+            ("segment", seg.segment),
+            ("window_start", w.start),
+            ("window_end", w.end),
+            ("rows", seg.rows),
+            ("features", len(seg.features)),
+            ("features_warn", d.n_warn),
+            ("features_drift", d.n_drift),
+            ("drift_share", d.drift_share),
+            ("status", d.status),
+            ("run_id", run_id),
+            ("computed_at", now),
+        ):
+            summary_rows[key].append(v)
+
+    key_params = [monitor, w.model_version, w.start]
+    with db.transaction() as tx:
+        for table in ("feature_results", "feature_stats", "feature_bins", "window_summaries"):
+            tx.execute(
+                f"DELETE FROM {table} WHERE monitor = ? AND model_version = ? AND window_start = ?",
+                key_params,
+            )
+        for table, rows in (
+            ("feature_results", feature_rows),
+            ("feature_stats", stat_rows),
+            ("feature_bins", bin_rows),
+            ("window_summaries", summary_rows),
+        ):
+            if not next(iter(rows.values())):
+                continue
+            arrow = _arrow_table(rows, table)
+            tx.register("_rows", arrow)
+            try:
+                tx.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _rows")
+            finally:
+                tx.unregister("_rows")
+        tx.execute(
+            "DELETE FROM window_queue WHERE monitor = ? AND model_version = ? AND window_start = ? AND queued_at <= ?",
+            [*key_params, w.queued_at],
+        )
+
+
+def _arrow_table(rows: dict[str, list[object]], table: str) -> pa.Table:
+    types = {"value": pa.float64(), "drift_share": pa.float64(), "counts": pa.list_(pa.int64())}
+    return pa.table({k: pa.array(v, type=types.get(k)) for k, v in rows.items()})
+
+
+def compute_queued_windows(
+    db: Database,
+    monitor: MonitorConfig,
+    features: FeatureSpec,
+    profile: ReferenceProfile,
+    run_id: str,
+    now: datetime,
+    on_window: Callable[[PlannedWindow, int, int], None] | None = None,
+) -> list[WindowResult]:
+    planned = plan_windows(db, monitor.name, now)
+    results = []
+    for i, window in enumerate(planned):
+        if on_window:
+            on_window(window, i, len(planned))
+        result = compute_window(db, monitor, features, profile, window)
+        store_window(db, monitor.name, profile.profile_id, run_id, result)
+        results.append(result)
+    return results

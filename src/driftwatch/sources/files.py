@@ -1,0 +1,91 @@
+"""Prediction/label/reference files on disk: which files, which format, and a DuckDB relation over each.
+
+The relation exposes the file's columns as they are, plus `_row` (1-based row number in the file) and `_raw`
+(the row as JSON text, kept for quarantine). CSV is read all-VARCHAR and NDJSON line by line, so a malformed
+value or line becomes a quarantined row instead of failing the whole file.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from driftwatch.errors import SourceError
+
+_EXTENSIONS = {
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".csv": "csv",
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
+}
+NDJSON_LINE = "_line"
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: str
+    format: str
+    size: int
+    mtime_ns: int
+
+
+def file_format(path: str, configured: str = "auto") -> str:
+    """The reader for a path: the configured format, else by extension."""
+    if configured != "auto":
+        return configured
+    suffix = Path(path).suffix.lower()
+    if suffix not in _EXTENSIONS:
+        raise SourceError(
+            path, f"unknown file type {suffix!r}; use .parquet, .csv, .ndjson or .jsonl, or set `format`"
+        )
+    return _EXTENSIONS[suffix]
+
+
+def list_files(pattern: str, configured_format: str = "auto") -> list[SourceFile]:
+    """Files matching a glob (recursive `**` allowed), sorted by path for a stable ingest order."""
+    found = []
+    for path in sorted(glob.glob(pattern, recursive=True)):
+        if not os.path.isfile(path):
+            continue
+        stat = os.stat(path)
+        found.append(SourceFile(path, file_format(path, configured_format), stat.st_size, stat.st_mtime_ns))
+    return found
+
+
+def source_sql(fmt: str) -> str:
+    """A SELECT over one file (path bound as $path) with `_row`, `_raw` and the file's own columns."""
+    if fmt == "parquet":
+        return "SELECT row_number() OVER () AS _row, to_json(s) AS _raw, s.* FROM read_parquet($path) s"
+    if fmt == "csv":
+        return (
+            "SELECT row_number() OVER () AS _row, to_json(s) AS _raw, s.* "
+            "FROM read_csv($path, all_varchar = true, header = true) s"
+        )
+    if fmt == "ndjson":
+        # One VARCHAR per line (record separator as delimiter, no quoting), so bad JSON stays a row.
+        return (
+            f"SELECT _row, _line AS _raw, _line AS {NDJSON_LINE} FROM ("
+            "SELECT row_number() OVER () AS _row, line AS _line FROM read_csv($path, columns = {'line': 'VARCHAR'}, "
+            "header = false, delim = chr(30), quote = '', escape = '', auto_detect = false)"
+            ") WHERE _line IS NOT NULL AND trim(_line) <> ''"
+        )
+    raise SourceError("(config)", f"unknown format {fmt!r}")
+
+
+def describe_columns(cur: duckdb.DuckDBPyConnection, fmt: str, path: str) -> dict[str, str]:
+    """Column name → DuckDB type of a file; raises SourceError naming the file when it cannot be read."""
+    try:
+        rows = cur.execute(f"DESCRIBE {source_sql(fmt)}", {"path": path}).fetchall()
+    except duckdb.Error as exc:
+        raise SourceError(path, f"cannot read as {fmt}: {first_line(exc)}") from None
+    return {str(r[0]): str(r[1]) for r in rows if r[0] not in ("_row", "_raw")}
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -1,0 +1,257 @@
+"""Turn a raw log file into typed, validated rows: one SQL query per file, run inside DuckDB.
+
+The query yields, per source row: `_row`, `_raw`, `request_id`, `ts` (naive UTC), `model_version`,
+`prediction`, `output`, one column per segment and per feature (quoted by `storage.schema`), and `_reason`:
+NULL for a good row, otherwise every problem found, joined by "; ". Good rows are inserted; the others go to
+quarantine with that reason. Nothing is dropped silently.
+
+Values are never pasted into SQL: file paths and JSON paths are bound as named parameters; column names are
+quoted identifiers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from driftwatch.errors import SourceError
+from driftwatch.sources.files import NDJSON_LINE, source_sql
+from driftwatch.storage.schema import feature_column, quote_identifier
+
+_TIME_TYPES = ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "DATE", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S")
+NO_VERSION = "*"
+NO_SEGMENT_VALUE = "(none)"
+
+
+@dataclass(frozen=True)
+class LogLayout:
+    """Which source fields to read and how to type them."""
+
+    id: str | None
+    timestamp: str | None
+    numeric: tuple[str, ...]
+    categorical: tuple[str, ...]
+    features_json: str | None = None  # the JSON/struct field holding features; None = plain columns
+    model_version: str | None = None
+    prediction: str | None = None
+    output: str | None = None
+    segments: tuple[str, ...] = ()
+    extra_numeric: dict[str, str] = field(default_factory=dict)  # output name → source field (e.g. a target)
+
+
+def segment_column(name: str) -> str:
+    return quote_identifier(f"s:{name}")
+
+
+class _Query:
+    """Builds the normalising query; collects bound parameters as it goes."""
+
+    def __init__(self, fmt: str, path: str, columns: dict[str, str]) -> None:
+        self.fmt = fmt
+        self.columns = columns
+        self.params: dict[str, object] = {"path": path}
+        self.path = path
+
+    def bind(self, value: object) -> str:
+        name = f"p{len(self.params)}"
+        self.params[name] = value
+        return f"${name}"
+
+    def has(self, name: str) -> bool:
+        return self.fmt == "ndjson" or name in self.columns
+
+    def require(self, name: str, role: str) -> None:
+        if not self.has(name):
+            known = ", ".join(self.columns) or "none"
+            raise SourceError(self.path, f"has no column {name!r} ({role}); its columns are: {known}")
+
+    def text(self, name: str) -> str:
+        """The field as VARCHAR (NULL when absent or JSON null)."""
+        if self.fmt == "ndjson":
+            path = self.bind(_json_path(name))
+            return f"json_extract_string(_doc, {path})"
+        return f"CAST({quote_identifier(name)} AS VARCHAR)"
+
+    def native(self, name: str) -> str:
+        """The field as stored (typed for Parquet, VARCHAR for CSV and NDJSON)."""
+        return quote_identifier(name) if self.fmt != "ndjson" else self.text(name)
+
+    def json_object(self, name: str) -> str:
+        """A features field as JSON text, whether it is a struct, a map or a JSON string."""
+        if self.fmt == "ndjson":
+            return f"json_extract(_doc, {self.bind(_json_path(name))})::VARCHAR"
+        kind = self.columns[name].upper()
+        if kind.startswith("STRUCT") or kind.startswith("MAP"):
+            return f"to_json({quote_identifier(name)})::VARCHAR"
+        return f"CAST({quote_identifier(name)} AS VARCHAR)"
+
+
+def _json_path(name: str) -> str:
+    """A JSON path selecting one key, quoted so any feature name works."""
+    key = name.replace("\\", "\\\\").replace('"', '\\"')
+    return '$."' + key + '"'
+
+
+def _sql_text(value: str) -> str:
+    """A constant string for the SQL text of reasons (our own fixed words and config names only)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def normalise_query(
+    fmt: str, path: str, columns: dict[str, str], layout: LogLayout
+) -> tuple[str, dict[str, object]]:
+    """The SQL (and its parameters) that reads one file into typed rows with a `_reason` column."""
+    q = _Query(fmt, path, columns)
+    stage1: list[str] = []  # texts and natives, from the source row
+    out: list[str] = ["_row", "_raw"]
+    reasons: list[str] = []
+
+    if fmt == "ndjson":
+        doc = f"CASE WHEN json_valid({NDJSON_LINE}) AND json_type({NDJSON_LINE}) = 'OBJECT' THEN {NDJSON_LINE} END"
+        src = f"SELECT _row, _raw, {doc} AS _doc FROM ({source_sql(fmt)})"
+    else:
+        src = source_sql(fmt)
+
+    if layout.id is not None:
+        q.require(layout.id, "request id")
+        stage1.append(f"{q.text(layout.id)} AS _id")
+        out.append("_id AS request_id")
+        reasons.append("CASE WHEN _id IS NULL OR trim(_id) = '' THEN 'missing request_id' END")
+
+    if layout.timestamp is not None:
+        q.require(layout.timestamp, "timestamp")
+        col_type = columns.get(layout.timestamp, "VARCHAR").upper()
+        if fmt != "ndjson" and col_type in _TIME_TYPES:
+            stage1.append(f"CAST({quote_identifier(layout.timestamp)} AS TIMESTAMPTZ)::TIMESTAMP AS _ts")
+            stage1.append("NULL::VARCHAR AS _ts_text")
+        else:
+            stage1.append(f"{q.text(layout.timestamp)} AS _ts_text")
+            stage1.append("TRY_CAST(_ts_text AS TIMESTAMPTZ)::TIMESTAMP AS _ts")
+        out.append("_ts AS ts")
+        reasons.append(
+            "CASE WHEN _ts IS NULL AND _ts_text IS NULL THEN 'missing timestamp' "
+            "WHEN _ts IS NULL THEN 'unparseable timestamp ''' || left(_ts_text, 60) || '''' END"
+        )
+
+    if layout.model_version is not None:
+        q.require(layout.model_version, "model version")
+        out.append(f"coalesce({q.text(layout.model_version)}, '{NO_SEGMENT_VALUE}') AS model_version")
+    else:
+        out.append(f"'{NO_VERSION}' AS model_version")
+
+    def numeric(expr_text: str, label: str, alias: str) -> None:
+        stage1.append(f"{expr_text} AS {alias}_t")
+        stage1.append(f"TRY_CAST({alias}_t AS DOUBLE) AS {alias}_v")
+        out.append(f"CASE WHEN isnan({alias}_v) THEN NULL ELSE {alias}_v END AS {alias}")
+        reasons.append(
+            f"CASE WHEN {alias}_t IS NOT NULL AND trim({alias}_t) <> '' AND {alias}_v IS NULL THEN "
+            f"{_sql_text(label)} || ': ''' || left({alias}_t, 60) || ''' is not a number' END"
+        )
+
+    def numeric_field(name: str, label: str, alias: str) -> None:
+        q.require(name, label)
+        if fmt == "parquet" and columns[name].upper() in (
+            "DOUBLE",
+            "FLOAT",
+            "BIGINT",
+            "INTEGER",
+            "SMALLINT",
+            "TINYINT",
+            "UBIGINT",
+            "UINTEGER",
+            "HUGEINT",
+            "DECIMAL",
+        ):
+            stage1.append(f"CAST({quote_identifier(name)} AS DOUBLE) AS {alias}_v")
+            stage1.append(f"NULL::VARCHAR AS {alias}_t")
+            out.append(f"CASE WHEN isnan({alias}_v) THEN NULL ELSE {alias}_v END AS {alias}")
+        else:
+            numeric(q.text(name), label, alias)
+
+    if layout.prediction is not None:
+        numeric_field(layout.prediction, "prediction", "_pred")
+        out[-1] = out[-1].replace(" AS _pred", " AS prediction")
+    if layout.output is not None:
+        q.require(layout.output, "output")
+        out.append(f"{q.text(layout.output)} AS output")
+    for i, seg in enumerate(layout.segments):
+        q.require(seg, "segment")
+        stage1.append(f"{q.text(seg)} AS _seg{i}")
+        out.append(f"coalesce(_seg{i}, '{NO_SEGMENT_VALUE}') AS {segment_column(seg)}")
+    for i, (name, source) in enumerate(layout.extra_numeric.items()):
+        numeric_field(source, name, f"_x{i}")
+        out[-1] = out[-1].replace(f" AS _x{i}", f" AS {quote_identifier(name)}")
+
+    # Features: from a JSON/struct field, or from plain columns.
+    if layout.features_json is not None:
+        q.require(layout.features_json, "features")
+        stage1.append(f"{q.json_object(layout.features_json)} AS _fj_text")
+        stage1.append(
+            "CASE WHEN json_valid(_fj_text) AND json_type(_fj_text) = 'OBJECT' THEN _fj_text::JSON END AS _fj"
+        )
+        reasons.append(
+            f"CASE WHEN _fj_text IS NULL THEN {_sql_text(layout.features_json + ' is missing')} "
+            f"WHEN _fj IS NULL THEN {_sql_text(layout.features_json + ' is not a JSON object')} END"
+        )
+
+    def feature_text(name: str) -> str:
+        if layout.features_json is not None:
+            return f"json_extract_string(_fj, {q.bind(_json_path(name))})"
+        q.require(name, "feature")
+        return q.text(name)
+
+    for i, name in enumerate(layout.numeric):
+        alias = f"_n{i}"
+        if layout.features_json is None:
+            numeric_field(name, f"feature {name!r}", alias)
+        else:
+            numeric(feature_text(name), f"feature {name!r}", alias)
+        out[-1] = out[-1].replace(f" AS {alias}", f" AS {feature_column(name)}")
+    for i, name in enumerate(layout.categorical):
+        alias = f"_c{i}"
+        if layout.features_json is not None:
+            path = q.bind(_json_path(name))
+            stage1.append(f"json_type(_fj, {path}) AS {alias}_type")
+            stage1.append(f"{feature_text(name)} AS {alias}_t")
+            reasons.append(
+                f"CASE WHEN {alias}_type IN ('OBJECT', 'ARRAY') THEN "
+                f"{_sql_text(f'feature {name!r} is a nested value, expected a category')} END"
+            )
+            out.append(
+                f"CASE WHEN {alias}_type IN ('OBJECT', 'ARRAY') THEN NULL ELSE {alias}_t END AS {feature_column(name)}"
+            )
+        else:
+            stage1.append(f"{feature_text(name)} AS {alias}_t")
+            out.append(f"nullif({alias}_t, '') AS {feature_column(name)}")
+
+    reason = "nullif(concat_ws('; ', " + ", ".join(reasons) + "), '')" if reasons else "NULL::VARCHAR"
+    if fmt == "ndjson":
+        # A line that is not JSON has no fields; listing each as missing would only bury the real reason.
+        reason = f"CASE WHEN _doc IS NULL THEN 'malformed JSON line' ELSE {reason} END"
+    # Stage 1 expressions may refer to earlier aliases (DuckDB resolves lateral column aliases).
+    sql = (
+        f"SELECT {', '.join(out)}, {reason} AS _reason "
+        f"FROM (SELECT *, {', '.join(stage1) if stage1 else 'NULL AS _none'} FROM ({src}))"
+    )
+    return sql, q.params
+
+
+def feature_object_query(
+    fmt: str, path: str, columns: dict[str, str], features_json: str
+) -> tuple[str, dict[str, object]]:
+    """SQL yielding `_fj` (JSON, NULL when not an object) per row: for sampling keys when inferring features."""
+    q = _Query(fmt, path, columns)
+    q.require(features_json, "features")
+    if fmt == "ndjson":
+        line = NDJSON_LINE
+        src = (
+            f"SELECT CASE WHEN json_valid({line}) AND json_type({line}) = 'OBJECT' THEN {line} END AS _doc "
+            f"FROM ({source_sql(fmt)})"
+        )
+    else:
+        src = source_sql(fmt)
+    text = q.json_object(features_json)
+    sql = (
+        f"SELECT CASE WHEN json_valid(_t) AND json_type(_t) = 'OBJECT' THEN _t::JSON END AS _fj "
+        f"FROM (SELECT {text} AS _t FROM ({src}))"
+    )
+    return sql, q.params

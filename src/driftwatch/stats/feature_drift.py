@@ -1,0 +1,115 @@
+"""Every drift statistic of one feature in one window, from the stored reference profile.
+
+This is the one place the pipeline, `driftwatch compare` and the library call meet the statistics, so a
+number means the same thing wherever it is shown.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from driftwatch.stats.binning import numeric_bin_counts
+from driftwatch.stats.chi2 import chi2_homogeneity
+from driftwatch.stats.decision import FeatureStats
+from driftwatch.stats.distances import hellinger_distance, js_distance, normalized_wasserstein
+from driftwatch.stats.ks import ks_2samp_sorted, sorted_valid
+from driftwatch.stats.profile import CategoricalProfile, NumericProfile, categorical_bins
+from driftwatch.stats.psi import psi
+
+NUMERIC_STATISTICS = (
+    "psi",
+    "ks_statistic",
+    "ks_pvalue",
+    "js_distance",
+    "hellinger",
+    "wasserstein_norm",
+    "missing_share_reference",
+    "missing_share_current",
+)
+CATEGORICAL_STATISTICS = (
+    "psi",
+    "chi2_statistic",
+    "chi2_pvalue",
+    "js_distance",
+    "hellinger",
+    "missing_share_reference",
+    "missing_share_current",
+    "unseen_share",
+)
+
+
+@dataclass(frozen=True, eq=False)
+class FeatureDrift:
+    """The statistics of one feature in one window. `stats` maps statistic name → value (NaN when undefined)."""
+
+    name: str
+    kind: str
+    rows: int
+    reference_rows: int
+    stats: Mapping[str, float]
+    bin_counts: np.ndarray  # the window's partial counts, mergeable by `+` for roll-ups
+
+    def get(self, statistic: str) -> float:
+        return float(self.stats.get(statistic, float("nan")))
+
+    def decision_input(self) -> FeatureStats:
+        """The statistics in the form the decision rules take."""
+        values = {k: (None if v is None else float(v)) for k, v in self.stats.items()}
+        return FeatureStats(
+            name=self.name, kind=self.kind, rows=self.rows, reference_rows=self.reference_rows, **values
+        )  # type: ignore[arg-type]
+
+
+def _share(part: int, total: int) -> float:
+    return part / total if total else math.nan
+
+
+def numeric_feature_stats(profile: NumericProfile, values: np.ndarray) -> FeatureDrift:
+    """PSI, exact KS (D and p), JS, Hellinger, normalised Wasserstein and missing shares of a numeric feature."""
+    values = np.asarray(values, dtype=np.float64)
+    current_sorted = sorted_valid(values)
+    counts = numeric_bin_counts(values, profile.edges)
+    ks = ks_2samp_sorted(profile.sorted_values, current_sorted)
+    rows = int(values.size)
+    stats = {
+        "psi": psi(profile.bin_counts, counts),
+        "ks_statistic": ks.statistic,
+        "ks_pvalue": ks.pvalue,
+        "js_distance": js_distance(profile.bin_counts, counts),
+        "hellinger": hellinger_distance(profile.bin_counts, counts),
+        "wasserstein_norm": normalized_wasserstein(profile.sorted_values, current_sorted, current_sorted=True)
+        if current_sorted.size and profile.sorted_values.size
+        else math.nan,
+        "missing_share_reference": _share(profile.missing, profile.rows),
+        "missing_share_current": _share(rows - current_sorted.size, rows),
+    }
+    return FeatureDrift(profile.name, "numeric", rows, profile.rows, stats, counts)
+
+
+def categorical_feature_stats(
+    profile: CategoricalProfile, value_counts: Mapping[str | None, int]
+) -> FeatureDrift:
+    """PSI and chi² over reference categories + unseen + missing, JS, Hellinger, unseen and missing shares."""
+    counts = categorical_bins(profile.categories, value_counts)
+    return categorical_stats_from_counts(profile, counts)
+
+
+def categorical_stats_from_counts(profile: CategoricalProfile, counts: np.ndarray) -> FeatureDrift:
+    """As `categorical_feature_stats`, from counts already laid out as [categories..., unseen, missing]."""
+    rows = int(counts.sum())
+    chi2 = chi2_homogeneity(profile.bin_counts, counts)
+    stats = {
+        "psi": psi(profile.bin_counts, counts),
+        "chi2_statistic": chi2.statistic,
+        "chi2_pvalue": chi2.pvalue,
+        "js_distance": js_distance(profile.bin_counts, counts),
+        "hellinger": hellinger_distance(profile.bin_counts, counts),
+        "missing_share_reference": _share(profile.missing, profile.rows),
+        "missing_share_current": _share(int(counts[-1]), rows),
+        "unseen_share": _share(int(counts[-2]), rows),
+    }
+    return FeatureDrift(profile.name, "categorical", rows, profile.rows, stats, counts)

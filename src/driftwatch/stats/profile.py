@@ -1,0 +1,100 @@
+"""The reference profile: what every window's statistics need from the training data, computed once.
+
+Numeric feature: the sorted non-missing values (exact KS and Wasserstein need them), the PSI inner edges and the
+reference's PSI bin counts (value bins, then one missing bin), mean and standard deviation.
+Categorical feature: the reference categories (most frequent first, at most `max_categories`; rarer ones count
+in the reference's "unseen" bin) and their counts laid out as [categories..., unseen, missing].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from driftwatch.stats.binning import numeric_bin_counts, psi_bin_edges
+from driftwatch.stats.ks import sorted_valid
+
+DEFAULT_MAX_CATEGORIES = 200
+
+
+@dataclass(frozen=True, eq=False)
+class NumericProfile:
+    name: str
+    rows: int
+    missing: int
+    edges: np.ndarray
+    bin_counts: np.ndarray
+    sorted_values: np.ndarray
+    mean: float
+    std: float
+    kind: str = field(default="numeric", init=False)
+
+
+@dataclass(frozen=True, eq=False)
+class CategoricalProfile:
+    name: str
+    rows: int
+    missing: int
+    categories: tuple[str, ...]
+    bin_counts: np.ndarray  # [categories..., unseen, missing]
+    kind: str = field(default="categorical", init=False)
+
+
+FeatureProfile = NumericProfile | CategoricalProfile
+
+
+@dataclass(frozen=True, eq=False)
+class ReferenceProfile:
+    profile_id: str
+    rows: int
+    features: Mapping[str, FeatureProfile]
+
+
+def numeric_profile(name: str, values: np.ndarray, bins: int = 10) -> NumericProfile:
+    """Profile one numeric reference column (NaN = missing; ±inf are values)."""
+    values = np.asarray(values, dtype=np.float64)
+    ordered = sorted_valid(values)
+    edges = psi_bin_edges(ordered, bins)
+    finite = ordered[np.isfinite(ordered)]
+    return NumericProfile(
+        name=name,
+        rows=int(values.size),
+        missing=int(values.size - ordered.size),
+        edges=edges,
+        bin_counts=numeric_bin_counts(values, edges),
+        sorted_values=ordered,
+        mean=float(finite.mean()) if finite.size else float("nan"),
+        std=float(finite.std()) if finite.size else float("nan"),
+    )
+
+
+def categorical_profile(
+    name: str, value_counts: Mapping[str | None, int], max_categories: int = DEFAULT_MAX_CATEGORIES
+) -> CategoricalProfile:
+    """Profile one categorical reference column from its value counts (None = missing)."""
+    present = [(v, c) for v, c in value_counts.items() if v is not None and c > 0]
+    present.sort(key=lambda vc: (-vc[1], vc[0]))
+    categories = tuple(v for v, _ in present[:max_categories])
+    return CategoricalProfile(
+        name=name,
+        rows=int(sum(value_counts.values())),
+        missing=int(value_counts.get(None, 0)),
+        categories=categories,
+        bin_counts=categorical_bins(categories, value_counts),
+    )
+
+
+def categorical_bins(categories: tuple[str, ...], value_counts: Mapping[str | None, int]) -> np.ndarray:
+    """Counts laid out as [each category..., unseen, missing] (the PSI / chi² layout)."""
+    index = {c: i for i, c in enumerate(categories)}
+    counts = np.zeros(len(categories) + 2, dtype=np.int64)
+    for value, count in value_counts.items():
+        if value is None:
+            counts[-1] += count
+        elif value in index:
+            counts[index[value]] += count
+        else:
+            counts[-2] += count
+    return counts

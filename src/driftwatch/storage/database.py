@@ -1,0 +1,122 @@
+"""The Database object: owns the DuckDB file, applies migrations, hands out cursors and transactions.
+
+DuckDB allows one process to open a file for writing; a second process cannot even read it. So one object per
+process owns the connection, and every thread works on its own cursor (a shared connection raises
+"connection is busy").
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from driftwatch.config import DatabaseSettings
+from driftwatch.errors import DatabaseLockedError
+from driftwatch.storage.schema import MIGRATIONS
+
+
+def utcnow() -> datetime:
+    """Naive UTC, the form every TIMESTAMP column holds."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Database:
+    """One DuckDB file. Use `cursor()` per thread and `transaction()` for writes that must land together."""
+
+    def __init__(
+        self, path: str | Path, settings: DatabaseSettings | None = None, lock_hint: str = ""
+    ) -> None:
+        self.path = Path(path)
+        settings = settings or DatabaseSettings()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        config = {"threads": str(settings.threads), "memory_limit": settings.memory_limit}
+        temp = settings.temp_directory or str(self.path.parent / "duckdb_tmp")
+        config["temp_directory"] = temp
+        try:
+            self._con = duckdb.connect(str(self.path), config=config)
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise DatabaseLockedError(self.path, lock_hint) from None
+            raise
+        self._con.execute("SET TimeZone = 'UTC'")
+        self._local = threading.local()
+        self._write_lock = threading.RLock()
+        self.migrate()
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's cursor (created on first use)."""
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            cur = self._con.cursor()
+            cur.execute("SET TimeZone = 'UTC'")
+            self._local.cursor = cur
+        return cur
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A write transaction on this thread's cursor; commits on success, rolls back on any error.
+
+        Writers are serialised in-process so two threads never conflict on the same rows.
+        """
+        with self._write_lock:
+            cur = self.cursor()
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
+
+    def migrate(self) -> int:
+        """Apply pending migrations; returns the schema version."""
+        cur = self.cursor()
+        cur.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"
+        )
+        row = first_row(cur.execute("SELECT coalesce(max(version), 0) FROM schema_version"))
+        current = int(row[0]) if row else 0
+        for version, sql in enumerate(MIGRATIONS, start=1):
+            if version <= current:
+                continue
+            with self.transaction() as tx:
+                tx.execute(sql)
+                tx.execute("INSERT INTO schema_version VALUES (?, ?)", [version, utcnow()])
+            current = version
+        return current
+
+    def table_exists(self, name: str) -> bool:
+        row = first_row(
+            self.cursor().execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+            )
+        )
+        return bool(row and row[0])
+
+    def checkpoint(self) -> None:
+        self.cursor().execute("CHECKPOINT")
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def first_row(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
+    """The first row of an executed query, draining the result.
+
+    DuckDB 2.0 keeps a half-read result open on the cursor and refuses the next relation query until it is
+    drained, so never leave a `fetchone()` behind.
+    """
+    rows = result.fetchall()
+    return tuple(rows[0]) if rows else None

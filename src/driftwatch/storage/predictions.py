@@ -1,0 +1,129 @@
+"""A monitor's predictions table: created from its config, filled from a normalised batch, read per window."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import duckdb
+import numpy as np
+
+from driftwatch.durations import WINDOW_ORIGIN
+from driftwatch.sources.logs import segment_column
+from driftwatch.storage.database import first_row
+from driftwatch.storage.schema import feature_column, prediction_table
+
+_ORIGIN = WINDOW_ORIGIN.replace(tzinfo=None)
+
+
+def window_bucket_sql(ts_column: str = "ts") -> str:
+    """SQL for the start of a row's window; the window width in microseconds is bound as $width_us."""
+    return f"time_bucket(to_microseconds(CAST($width_us AS BIGINT)), {ts_column}, TIMESTAMP '{_ORIGIN.isoformat(sep=' ')}')"
+
+
+def width_us(width: timedelta) -> int:
+    return int(width.total_seconds() * 1_000_000)
+
+
+def ensure_prediction_table(
+    cur: duckdb.DuckDBPyConnection,
+    monitor: str,
+    numeric: tuple[str, ...],
+    categorical: tuple[str, ...],
+    segments: tuple[str, ...] = (),
+) -> None:
+    """Create the table, or add columns for features/segments added to the config since (old rows: NULL)."""
+    table = prediction_table(monitor)
+    cur.execute(
+        f"CREATE TABLE IF NOT EXISTS {table} ("
+        "request_id VARCHAR PRIMARY KEY, ts TIMESTAMP NOT NULL, model_version VARCHAR NOT NULL, "
+        "prediction DOUBLE, output VARCHAR)"
+    )
+    existing = {
+        str(r[0])
+        for r in cur.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ?",
+            [f"predictions:{monitor}"],
+        ).fetchall()
+    }
+    wanted = [(f"s:{s}", segment_column(s), "VARCHAR") for s in segments]
+    wanted += [(f"f:{n}", feature_column(n), "DOUBLE") for n in numeric]
+    wanted += [(f"f:{c}", feature_column(c), "VARCHAR") for c in categorical]
+    for raw_name, quoted, sql_type in wanted:
+        if raw_name not in existing:
+            cur.execute(f"ALTER TABLE {table} ADD COLUMN {quoted} {sql_type}")
+
+
+def insert_batch(
+    cur: duckdb.DuckDBPyConnection,
+    monitor: str,
+    batch: str,
+    numeric: tuple[str, ...],
+    categorical: tuple[str, ...],
+    segments: tuple[str, ...],
+) -> int:
+    """Insert the good rows of a normalised batch table; a request_id already stored is skipped. Returns rows added."""
+    cols = ["request_id", "ts", "model_version", "prediction", "output"]
+    cols += [segment_column(s) for s in segments]
+    cols += [feature_column(n) for n in numeric + categorical]
+    names = ", ".join(cols)
+    present = {str(r[0]) for r in cur.execute(f"DESCRIBE {batch}").fetchall()}
+    select = ", ".join(c if c.strip('"') in present else f"NULL AS {c}" for c in cols)
+    row = first_row(
+        cur.execute(
+            f"INSERT INTO {prediction_table(monitor)} ({names}) SELECT {select} FROM {batch} "
+            "WHERE _reason IS NULL ON CONFLICT DO NOTHING"
+        )
+    )
+    return int(row[0]) if row else 0
+
+
+def window_values(
+    cur: duckdb.DuckDBPyConnection,
+    monitor: str,
+    model_version: str,
+    start: datetime,
+    end: datetime,
+    numeric: tuple[str, ...],
+    segment: str | None = None,
+) -> dict[str, np.ndarray]:
+    """The window's numeric feature columns as float64 arrays (missing = NaN); '*' selects every version."""
+    if not numeric:
+        return {}
+    cols = ", ".join(f"coalesce({feature_column(n)}, 'NaN'::DOUBLE) AS {feature_column(n)}" for n in numeric)
+    where, params = _window_filter(model_version, start, end)
+    result = cur.execute(f"SELECT {cols} FROM {prediction_table(monitor)} WHERE {where}", params).fetchnumpy()
+    return {n: np.asarray(result[f"f:{n}"], dtype=np.float64) for n in numeric}
+
+
+def window_category_counts(
+    cur: duckdb.DuckDBPyConnection,
+    monitor: str,
+    model_version: str,
+    start: datetime,
+    end: datetime,
+    feature: str,
+) -> dict[str | None, int]:
+    """Value → count for one categorical feature in a window (None = missing)."""
+    where, params = _window_filter(model_version, start, end)
+    col = feature_column(feature)
+    rows = cur.execute(
+        f"SELECT {col}, count(*) FROM {prediction_table(monitor)} WHERE {where} GROUP BY {col}", params
+    ).fetchall()
+    return {(None if r[0] is None else str(r[0])): int(r[1]) for r in rows}
+
+
+def window_row_count(
+    cur: duckdb.DuckDBPyConnection, monitor: str, model_version: str, start: datetime, end: datetime
+) -> int:
+    where, params = _window_filter(model_version, start, end)
+    row = first_row(cur.execute(f"SELECT count(*) FROM {prediction_table(monitor)} WHERE {where}", params))
+    return int(row[0]) if row else 0
+
+
+def _window_filter(model_version: str, start: datetime, end: datetime) -> tuple[str, dict[str, object]]:
+    params: dict[str, object] = {"start": start, "end": end}
+    where = "ts >= $start AND ts < $end"
+    if model_version != "*":
+        where += " AND model_version = $version"
+        params["version"] = model_version
+    return where, params

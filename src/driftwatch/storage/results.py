@@ -1,0 +1,63 @@
+"""Named queries over stored results: what `driftwatch results` and (later) the API and reports read."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+
+RESULT_FIELDS = (
+    "monitor",
+    "model_version",
+    "segment",
+    "window_start",
+    "window_end",
+    "feature",
+    "kind",
+    "rows",
+    "status",
+    "reason",
+)
+
+
+def _iso(ts: datetime) -> str:
+    return ts.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
+
+
+def feature_results(
+    cur: duckdb.DuckDBPyConnection,
+    monitor: str | None = None,
+    segment: str | None = "*",
+    feature: str | None = None,
+) -> list[dict[str, Any]]:
+    """One dict per monitor × version × segment × window × feature, with every statistic as a key."""
+    where = ["1 = 1"]
+    params: dict[str, object] = {}
+    if monitor is not None:
+        where.append("r.monitor = $monitor")
+        params["monitor"] = monitor
+    if segment is not None:
+        where.append("r.segment = $segment")
+        params["segment"] = segment
+    if feature is not None:
+        where.append("r.feature = $feature")
+        params["feature"] = feature
+    rows = cur.execute(
+        f"SELECT {', '.join('r.' + f for f in RESULT_FIELDS)}, "
+        "list(s.statistic ORDER BY s.statistic), list(s.value ORDER BY s.statistic) "
+        "FROM feature_results r LEFT JOIN feature_stats s USING (monitor, model_version, segment, window_start, feature) "
+        f"WHERE {' AND '.join(where)} "
+        f"GROUP BY ALL ORDER BY r.monitor, r.model_version, r.segment, r.window_start, r.feature",
+        params,
+    ).fetchall()
+    out = []
+    for row in rows:
+        item = dict(zip(RESULT_FIELDS, row[: len(RESULT_FIELDS)], strict=True))
+        item["window_start"] = _iso(item["window_start"])
+        item["window_end"] = _iso(item["window_end"])
+        for name, value in zip(row[-2] or [], row[-1] or [], strict=True):
+            if name is not None:
+                item[str(name)] = value
+        out.append(item)
+    return out

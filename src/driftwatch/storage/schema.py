@@ -1,0 +1,166 @@
+"""The database schema, in one place, as numbered migrations.
+
+Tables shared by every monitor are created here. Each monitor's predictions live in their own table, named
+`predictions:<monitor>`, because their feature columns are typed per monitor (see `prediction_table`); that
+table's columns come from the monitor's config and are added by `storage.predictions.ensure_prediction_table`.
+"""
+
+from __future__ import annotations
+
+# Each entry is applied once, in order, inside one transaction with its version row. Never edit an applied
+# migration: append a new one.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE ingested_files (
+        monitor VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,             -- 'predictions' or 'labels'
+        path VARCHAR NOT NULL,
+        size BIGINT NOT NULL,
+        mtime_ns BIGINT NOT NULL,
+        rows_read BIGINT NOT NULL,
+        rows_inserted BIGINT NOT NULL,
+        rows_duplicate BIGINT NOT NULL,
+        rows_quarantined BIGINT NOT NULL,
+        ingested_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (monitor, kind, path, size, mtime_ns)
+    );
+    CREATE TABLE quarantine (
+        monitor VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        source VARCHAR NOT NULL,           -- file path, or 'api' for pushed records
+        row_number BIGINT NOT NULL,        -- 1-based row in the source
+        request_id VARCHAR,
+        reason VARCHAR NOT NULL,
+        raw VARCHAR,
+        quarantined_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (monitor, kind, source, row_number)
+    );
+    CREATE TABLE window_queue (
+        monitor VARCHAR NOT NULL,
+        model_version VARCHAR NOT NULL,
+        window_start TIMESTAMP NOT NULL,
+        window_end TIMESTAMP NOT NULL,
+        queued_at TIMESTAMP NOT NULL,
+        reason VARCHAR NOT NULL,
+        PRIMARY KEY (monitor, model_version, window_start)
+    );
+    CREATE TABLE reference_profiles (
+        monitor VARCHAR NOT NULL,
+        profile_id VARCHAR NOT NULL,       -- fingerprint of the reference file and the profile settings
+        path VARCHAR NOT NULL,
+        rows BIGINT NOT NULL,
+        created_at TIMESTAMP NOT NULL,
+        is_current BOOLEAN NOT NULL,
+        PRIMARY KEY (monitor, profile_id)
+    );
+    CREATE TABLE reference_features (
+        monitor VARCHAR NOT NULL,
+        profile_id VARCHAR NOT NULL,
+        feature VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,             -- 'numeric' or 'categorical'
+        rows BIGINT NOT NULL,
+        missing BIGINT NOT NULL,
+        edges DOUBLE[],                    -- numeric: PSI inner edges
+        bin_counts BIGINT[],               -- numeric: PSI bins + missing; categorical: categories + unseen + missing
+        categories VARCHAR[],              -- categorical: reference categories, in bin order
+        sorted_values DOUBLE[],            -- numeric: the non-missing reference values, ascending
+        mean DOUBLE,
+        std DOUBLE,
+        PRIMARY KEY (monitor, profile_id, feature)
+    );
+    CREATE TABLE feature_results (
+        monitor VARCHAR NOT NULL,
+        model_version VARCHAR NOT NULL,
+        segment VARCHAR NOT NULL,          -- '*' for all rows, else 'column=value'
+        window_start TIMESTAMP NOT NULL,
+        window_end TIMESTAMP NOT NULL,
+        feature VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        rows BIGINT NOT NULL,
+        status VARCHAR NOT NULL,
+        reason VARCHAR NOT NULL,
+        profile_id VARCHAR NOT NULL,
+        run_id VARCHAR NOT NULL,
+        computed_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (monitor, model_version, segment, window_start, feature)
+    );
+    CREATE TABLE feature_stats (
+        monitor VARCHAR NOT NULL,
+        model_version VARCHAR NOT NULL,
+        segment VARCHAR NOT NULL,
+        window_start TIMESTAMP NOT NULL,
+        feature VARCHAR NOT NULL,
+        statistic VARCHAR NOT NULL,
+        value DOUBLE,
+        PRIMARY KEY (monitor, model_version, segment, window_start, feature, statistic)
+    );
+    CREATE TABLE feature_bins (             -- mergeable partial counts, for roll-ups
+        monitor VARCHAR NOT NULL,
+        model_version VARCHAR NOT NULL,
+        segment VARCHAR NOT NULL,
+        window_start TIMESTAMP NOT NULL,
+        feature VARCHAR NOT NULL,
+        profile_id VARCHAR NOT NULL,
+        counts BIGINT[] NOT NULL,
+        PRIMARY KEY (monitor, model_version, segment, window_start, feature)
+    );
+    CREATE TABLE window_summaries (
+        monitor VARCHAR NOT NULL,
+        model_version VARCHAR NOT NULL,
+        segment VARCHAR NOT NULL,
+        window_start TIMESTAMP NOT NULL,
+        window_end TIMESTAMP NOT NULL,
+        rows BIGINT NOT NULL,
+        features BIGINT NOT NULL,
+        features_warn BIGINT NOT NULL,
+        features_drift BIGINT NOT NULL,
+        drift_share DOUBLE,
+        status VARCHAR NOT NULL,
+        run_id VARCHAR NOT NULL,
+        computed_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (monitor, model_version, segment, window_start)
+    );
+    CREATE TABLE runs (
+        run_id VARCHAR PRIMARY KEY,
+        monitor VARCHAR NOT NULL,
+        trigger VARCHAR NOT NULL,          -- 'cli', 'schedule', 'api', 'demo'
+        started_at TIMESTAMP NOT NULL,
+        finished_at TIMESTAMP,
+        status VARCHAR NOT NULL,           -- 'running', 'ok', 'failed'
+        rows_ingested BIGINT NOT NULL DEFAULT 0,
+        rows_duplicate BIGINT NOT NULL DEFAULT 0,
+        rows_quarantined BIGINT NOT NULL DEFAULT 0,
+        files_failed BIGINT NOT NULL DEFAULT 0,
+        windows_computed BIGINT NOT NULL DEFAULT 0,
+        error VARCHAR
+    );
+    """,
+)
+
+SHARED_TABLES = (
+    "ingested_files",
+    "quarantine",
+    "window_queue",
+    "reference_profiles",
+    "reference_features",
+    "feature_results",
+    "feature_stats",
+    "feature_bins",
+    "window_summaries",
+    "runs",
+)
+
+
+def quote_identifier(name: str) -> str:
+    """Quote an SQL identifier (names from config are user data)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def prediction_table(monitor: str) -> str:
+    """The quoted name of a monitor's predictions table."""
+    return quote_identifier(f"predictions:{monitor}")
+
+
+def feature_column(feature: str) -> str:
+    """The quoted column holding a feature; prefixed so a feature can never collide with a system column."""
+    return quote_identifier(f"f:{feature}")
