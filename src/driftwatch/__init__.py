@@ -1,1 +1,21 @@
-"""driftwatch."""
+"""driftwatch: drift and model-quality monitoring.
+
+The library entry point is `driftwatch.compare(reference, current)`; the service and CLI are `driftwatch --help`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+__all__ = ["compare", "__version__"]
+
+if TYPE_CHECKING:
+    from driftwatch.comparison import CompareResult
+
+
+def compare(reference: object, current: object, **options: Any) -> CompareResult:
+    """Compare two datasets feature by feature; see `driftwatch.comparison.compare` for the options."""
+    from driftwatch.comparison import compare as _compare
+
+    return _compare(reference, current, **options)

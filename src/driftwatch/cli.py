@@ -228,7 +228,7 @@ def compare(
     ] = False,
 ) -> None:
     """Compare two files feature by feature (PSI, exact KS, missing/unseen shares) — e.g. as a CI gate."""
-    from driftwatch.compare import compare as run_compare
+    from driftwatch.comparison import compare as run_compare
 
     if fmt not in ("table", "json"):
         _fail(f"--format must be table or json, got {fmt!r}")

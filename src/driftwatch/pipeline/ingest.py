@@ -70,12 +70,9 @@ def ingest_predictions(
     layout = prediction_layout(monitor, features)
     with db.transaction() as tx:
         ensure_prediction_table(tx, monitor.name, features.numeric, features.categorical, layout.segments)
-    try:
-        files = list_files(monitor.predictions.path, monitor.predictions.format)
-    except SourceError as exc:
-        summary.failed_files.append((exc.path, exc.message))
-        return summary
-    summary.files_seen = len(files)
+    files, problems = list_files(monitor.predictions.path, monitor.predictions.format)
+    summary.failed_files.extend((p.path, p.message) for p in problems)
+    summary.files_seen = len(files) + len(problems)
     cur = db.cursor()
     for f in files:
         if on_file:

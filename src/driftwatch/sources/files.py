@@ -46,15 +46,24 @@ def file_format(path: str, configured: str = "auto") -> str:
     return _EXTENSIONS[suffix]
 
 
-def list_files(pattern: str, configured_format: str = "auto") -> list[SourceFile]:
-    """Files matching a glob (recursive `**` allowed), sorted by path for a stable ingest order."""
-    found = []
+def list_files(pattern: str, configured_format: str = "auto") -> tuple[list[SourceFile], list[SourceError]]:
+    """Files matching a glob (recursive `**` allowed), sorted by path for a stable ingest order.
+
+    A file of an unknown type is returned as a problem naming it, so it cannot hide the good files beside it.
+    """
+    found: list[SourceFile] = []
+    problems: list[SourceError] = []
     for path in sorted(glob.glob(pattern, recursive=True)):
         if not os.path.isfile(path):
             continue
+        try:
+            fmt = file_format(path, configured_format)
+        except SourceError as exc:
+            problems.append(exc)
+            continue
         stat = os.stat(path)
-        found.append(SourceFile(path, file_format(path, configured_format), stat.st_size, stat.st_mtime_ns))
-    return found
+        found.append(SourceFile(path, fmt, stat.st_size, stat.st_mtime_ns))
+    return found, problems
 
 
 def source_sql(fmt: str) -> str:

@@ -1,0 +1,98 @@
+"""PSI bins for numeric features: quantile edges from the reference, counts per bin, missing share.
+
+Count layout, shared by every numeric window and by the reference profile: ``len(edges) + 1`` value
+bins, bin ``k`` holding ``edges[k-1] <= x < edges[k]`` (outer bins open-ended), then one bin for missing
+values (NaN). Counts are int64 and mergeable by addition (a week is the sum of its days).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from driftwatch.kernels.binning import bin_counts, bin_counts_sorted
+from driftwatch.kernels.ks import is_sorted_valid
+
+DEFAULT_PSI_BINS = 10
+
+
+def as_float_column(values: object, name: str = "values") -> np.ndarray:
+    """``values`` as a 1-D contiguous float64 array (a copy only when needed); ``None`` becomes NaN."""
+    array = np.asarray(values)
+    if array.dtype == object:
+        # Lists with None (JSON nulls) arrive as object arrays; None means missing, like NaN. Anything
+        # else must already be a number: numpy would happily parse the string "1.5" into a float.
+        flat = array.ravel()
+        for v in flat:
+            if v is not None and not isinstance(v, int | float | np.number):
+                raise TypeError(f"{name} must be numeric or None, got {type(v).__name__}: {v!r}")
+        array = np.array([np.nan if v is None else v for v in flat], dtype=np.float64).reshape(array.shape)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {array.shape}")
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be numeric, got dtype {array.dtype}")
+    return np.ascontiguousarray(array, dtype=np.float64)
+
+
+def psi_bin_edges(ref_values: np.ndarray, bins: int = DEFAULT_PSI_BINS) -> np.ndarray:
+    """Inner PSI bin edges: ``unique(quantile(ref_valid, [1/B, ..., (B-1)/B]))``, float64, ascending.
+
+    Quantiles use numpy's default (linear, "type 7" of Hyndman & Fan 1996) method on the non-missing
+    reference values; equal quantiles (ties, constant columns) collapse into one edge, so there may be
+    fewer than ``B - 1`` edges. Linear interpolation between an infinite and a finite value yields NaN
+    (``inf - inf``); such an edge has no place in the order and is dropped, which only removes a bin that
+    no value could ever fall into. Empty (or all-missing) reference: no edges.
+    """
+    if isinstance(bins, bool) or not isinstance(bins, int | np.integer) or bins < 1:
+        raise ValueError(f"bins must be an integer >= 1, got {bins!r}")
+    column = as_float_column(ref_values, "ref_values")
+    valid = column[~np.isnan(column)]
+    if valid.size == 0 or bins == 1:
+        return np.empty(0, dtype=np.float64)
+    # Infinite values make numpy's interpolation produce inf - inf = NaN internally; that NaN is exactly
+    # what we drop below, so its warning is expected noise.
+    with np.errstate(invalid="ignore"):
+        edges = np.unique(np.quantile(valid, np.arange(1, bins) / bins))
+    return np.ascontiguousarray(edges[~np.isnan(edges)], dtype=np.float64)
+
+
+def _checked_edges(edges: np.ndarray) -> np.ndarray:
+    checked = as_float_column(edges, "edges")
+    if not is_sorted_valid(checked) or np.any(checked[1:] == checked[:-1]):
+        raise ValueError("edges must be strictly increasing and free of NaN")
+    return checked
+
+
+def numeric_bin_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Counts per PSI bin, int64 of length ``len(edges) + 2``: value bins then the missing (NaN) bin.
+
+    Value ``x`` goes to bin ``searchsorted(edges, x, side="right")``: ``-inf`` to the first bin, ``+inf``
+    to the last value bin. One pass over ``values`` in a numba kernel.
+    """
+    return bin_counts(as_float_column(values), _checked_edges(edges))
+
+
+def numeric_bin_counts_sorted(sorted_valid: np.ndarray, n_missing: int, edges: np.ndarray) -> np.ndarray:
+    """Same counts as :func:`numeric_bin_counts`, from the window's sorted non-missing values.
+
+    For a window already sorted for KS this costs a few binary searches instead of a pass over the data.
+    """
+    values = as_float_column(sorted_valid, "sorted_valid")
+    if not is_sorted_valid(values):
+        raise ValueError("sorted_valid must be ascending and free of NaN")
+    if isinstance(n_missing, bool) or not isinstance(n_missing, int | np.integer) or n_missing < 0:
+        raise ValueError(f"n_missing must be a non-negative integer, got {n_missing!r}")
+    return bin_counts_sorted(values, _checked_edges(edges), int(n_missing))
+
+
+def missing_share(counts: np.ndarray) -> float:
+    """``n_missing / n_rows`` from a count vector whose last slot is the missing bin; NaN for no rows.
+
+    Works for both numeric (:func:`numeric_bin_counts`) and categorical layouts.
+    """
+    array = np.asarray(counts)
+    if array.ndim != 1 or array.size == 0:
+        raise ValueError("counts must be a non-empty one-dimensional array")
+    total = array.sum()
+    if total == 0:
+        return float("nan")
+    return float(array[-1] / total)

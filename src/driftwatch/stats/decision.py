@@ -1,0 +1,468 @@
+"""Per-feature and per-window drift decisions from already computed statistics.
+
+Pure: statistics and thresholds in, statuses and human-readable reasons out. Every rule pairs a size of
+change with, where one exists, a significance test, because at large windows p-values flag harmless shifts
+and at small windows effect sizes are noise. The defaults and why they were chosen are in
+docs/statistics-decisions.md.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from driftwatch.stats.chi2 import two_proportion_pvalue
+from driftwatch.stats.multiple_testing import CORRECTIONS, Correction, adjusted_pvalues
+from driftwatch.stats.reference_thresholds import (
+    DEFAULT_WINDOW_TOLERANCE,
+    LearnedThreshold,
+    needs_recalibration,
+)
+
+Status = Literal["ok", "warn", "drift", "insufficient_data"]
+Kind = Literal["numeric", "categorical"]
+
+LEARNABLE_STATISTICS: tuple[str, ...] = ("psi", "ks_statistic", "js_distance")
+"""Statistics a learned threshold can apply to: the ones with fixed bars in ``Thresholds``."""
+
+_SEVERITY: dict[Status, int] = {"insufficient_data": -1, "ok": 0, "warn": 1, "drift": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """Decision settings; the defaults and their rationale are in docs/statistics-decisions.md.
+
+    Bars come in warn/drift pairs. The "*_min_effect" fields are the drift floors on an effect size, which a
+    significant p-value must also clear; "*_warn_effect" the lower floor for a warning.
+    """
+
+    psi_warn: float = 0.1
+    psi_drift: float = 0.25
+    alpha: float = 0.05
+    correction: Correction = "bh"
+    ks_warn_effect: float = 0.13
+    ks_min_effect: float = 0.2
+    js_warn_effect: float = 0.13
+    js_min_effect: float = 0.21
+    missing_warn_change: float = 0.05
+    missing_drift_change: float = 0.10
+    min_rows: int = 300
+    dataset_drift_share: float = 0.5
+    learned_window_tolerance: float = DEFAULT_WINDOW_TOLERANCE
+
+    def __post_init__(self) -> None:
+        pairs = (
+            ("psi_warn", "psi_drift", math.inf),
+            ("ks_warn_effect", "ks_min_effect", 1.0),
+            ("js_warn_effect", "js_min_effect", 1.0),
+            ("missing_warn_change", "missing_drift_change", 1.0),
+        )
+        for low_name, high_name, ceiling in pairs:
+            low, high = getattr(self, low_name), getattr(self, high_name)
+            if not 0.0 <= low <= high <= ceiling:
+                raise ValueError(f"need 0 <= {low_name} ({low}) <= {high_name} ({high}) <= {ceiling}")
+        if not 0.0 < self.alpha < 1.0:
+            raise ValueError(f"alpha must be in (0, 1), got {self.alpha!r}")
+        if self.correction not in CORRECTIONS:
+            raise ValueError(f"correction must be one of {CORRECTIONS}, got {self.correction!r}")
+        if self.min_rows < 1:
+            raise ValueError(f"min_rows must be >= 1, got {self.min_rows!r}")
+        if not 0.0 < self.dataset_drift_share <= 1.0:
+            raise ValueError(f"dataset_drift_share must be in (0, 1], got {self.dataset_drift_share!r}")
+        if self.learned_window_tolerance < 1.0:
+            raise ValueError(f"learned_window_tolerance must be >= 1, got {self.learned_window_tolerance!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureStats:
+    """One feature's statistics for one window; None means "not computed".
+
+    ``rows`` counts the window's rows including missing values (PSI, chi² and JS layouts include a missing
+    bin); KS is computed on the valid rows, ``rows × (1 − missing_share_current)``. ``reference_rows`` makes
+    the missing-rate test two-sample; without it the reference rate is taken as exact.
+    """
+
+    name: str
+    kind: Kind
+    rows: int
+    psi: float | None = None
+    ks_statistic: float | None = None
+    ks_pvalue: float | None = None
+    chi2_statistic: float | None = None
+    chi2_pvalue: float | None = None
+    js_distance: float | None = None
+    hellinger: float | None = None
+    wasserstein_norm: float | None = None
+    missing_share_reference: float | None = None
+    missing_share_current: float | None = None
+    unseen_share: float | None = None
+    reference_rows: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("numeric", "categorical"):
+            raise ValueError(f"{self.name}: kind must be 'numeric' or 'categorical', got {self.kind!r}")
+        if self.rows < 0:
+            raise ValueError(f"{self.name}: rows must be >= 0, got {self.rows}")
+        if self.kind == "numeric" and (self.chi2_statistic is not None or self.chi2_pvalue is not None):
+            raise ValueError(f"{self.name}: chi² is a categorical test; numeric features use KS")
+        if self.kind == "categorical" and (self.ks_statistic is not None or self.ks_pvalue is not None):
+            raise ValueError(f"{self.name}: KS is a numeric test; categorical features use chi²")
+        if (self.ks_statistic is None) != (self.ks_pvalue is None):
+            raise ValueError(f"{self.name}: ks_statistic and ks_pvalue come together")
+        if (self.missing_share_reference is None) != (self.missing_share_current is None):
+            raise ValueError(f"{self.name}: missing shares come in pairs (reference and current)")
+        for field in ("ks_pvalue", "chi2_pvalue", "missing_share_reference", "missing_share_current"):
+            value = getattr(self, field)
+            if value is not None and not (math.isnan(value) or 0.0 <= value <= 1.0):
+                raise ValueError(f"{self.name}: {field} must be in [0, 1] or NaN, got {value!r}")
+
+    @property
+    def valid_rows(self) -> int:
+        """Rows with a value: those the KS test saw."""
+        if self.missing_share_current is None or math.isnan(self.missing_share_current):
+            return self.rows
+        return round(self.rows * (1.0 - self.missing_share_current))
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """The outcome of one rule on one feature: which statistic, the level it points to, and why."""
+
+    rule: Literal["rows", "psi", "ks", "chi2", "missing"]
+    level: Status
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureDecision:
+    """A feature's status, the adjusted p-values behind it, and a reason naming the crossed thresholds."""
+
+    name: str
+    kind: Kind
+    status: Status
+    reason: str
+    pvalue_adjusted: float | None
+    missing_pvalue_adjusted: float | None
+    checks: tuple[Check, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class WindowDecision:
+    """Per-feature decisions and the dataset-level verdict for one window."""
+
+    features: tuple[FeatureDecision, ...]
+    status: Status
+    reason: str
+    drift_share: float
+    n_evaluated: int
+    n_drift: int
+    n_warn: int
+    n_insufficient: int
+
+    def feature(self, name: str) -> FeatureDecision:
+        """The decision for the feature called ``name``."""
+        for decision in self.features:
+            if decision.name == name:
+                return decision
+        raise KeyError(name)
+
+
+def _fmt(value: float, digits: int = 3) -> str:
+    """Compact number for reasons: 3 significant digits, exponents without padding (1e-6, not 1e-06)."""
+    if math.isnan(value) or math.isinf(value):
+        return str(value)
+    text = f"{value:.{digits}g}"
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa}e{int(exponent)}"
+    return text
+
+
+def _fmt_pair(value: float, bar: float) -> tuple[str, str]:
+    """Both numbers, with more digits when 3 would print them equal ("0.25 > 0.25" reads as a bug)."""
+    for digits in (3, 6, 12):
+        shown = (_fmt(value, digits), _fmt(bar, digits))
+        if shown[0] != shown[1]:
+            return shown
+    return shown
+
+
+def _compare(label: str, value: float, bar: float, op: str) -> str:
+    shown_value, shown_bar = _fmt_pair(value, bar)
+    return f"{label} {shown_value} {op} {shown_bar}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Bars:
+    """Warn and drift bars of one rule, each with the note to print when a learned threshold set it."""
+
+    warn: float
+    drift: float
+    warn_note: str = ""
+    drift_note: str = ""
+
+
+def _bars(
+    statistic: str, warn: float, drift: float, n: int, learned: LearnedThreshold | None, tolerance: float
+) -> _Bars:
+    """Fixed warn/drift bars, raised (never lowered) to a learned threshold valid for this window size."""
+    if learned is None or learned.statistic != statistic:
+        return _Bars(warn, drift)
+    if needs_recalibration(learned.window_size, n, tolerance):
+        note = f" (learned threshold for n={learned.window_size} not used at n={n}: recalibrate)"
+        return _Bars(warn, drift, note, note)
+    note = f" (learned q{_fmt(learned.quantile)} at n={learned.window_size})"
+    return _Bars(
+        max(warn, learned.value),
+        max(drift, learned.value),
+        note if learned.value > warn else "",
+        note if learned.value > drift else "",
+    )
+
+
+def _psi_check(psi: float, bars: _Bars) -> Check:
+    if psi > bars.drift:
+        return Check("psi", "drift", _compare("psi", psi, bars.drift, ">") + bars.drift_note)
+    if psi >= bars.warn:
+        return Check("psi", "warn", _compare("psi", psi, bars.warn, ">=") + bars.warn_note)
+    return Check("psi", "ok", _compare("psi", psi, bars.warn, "<") + bars.warn_note)
+
+
+def _test_check(
+    rule: Literal["ks", "chi2"],
+    p_label: str,
+    p_adjusted: float,
+    alpha: float,
+    effect_label: str,
+    effect: float | None,
+    bars: _Bars,
+) -> Check:
+    """A significance test that only counts when its effect size also clears a floor."""
+    if math.isnan(p_adjusted):
+        return Check(rule, "ok", f"{rule} p undefined (degenerate table)")
+    p_text = _compare(f"{rule} {p_label}", p_adjusted, alpha, "<" if p_adjusted < alpha else ">=")
+    if p_adjusted >= alpha:
+        return Check(rule, "ok", p_text)
+    if effect is None or math.isnan(effect):
+        return Check(rule, "ok", f"{p_text} but {effect_label} unknown (a p-value alone never makes drift)")
+    if effect >= bars.drift:
+        return Check(
+            rule, "drift", f"{p_text} and {_compare(effect_label, effect, bars.drift, '>=')}{bars.drift_note}"
+        )
+    if effect >= bars.warn:
+        return Check(
+            rule, "warn", f"{p_text} and {_compare(effect_label, effect, bars.warn, '>=')}{bars.warn_note}"
+        )
+    return Check(rule, "ok", f"{p_text} but {_compare(effect_label, effect, bars.warn, '<')}{bars.warn_note}")
+
+
+def _missing_check(
+    before: float, after: float, p_adjusted: float, thresholds: Thresholds, p_label: str
+) -> Check:
+    change = abs(after - before)
+    head = f"missing {_fmt(before)} -> {_fmt(after)}"
+    if change < thresholds.missing_warn_change:
+        return Check(
+            "missing", "ok", f"{head} ({_compare('|change|', change, thresholds.missing_warn_change, '<')})"
+        )
+    level: Status = "drift" if change >= thresholds.missing_drift_change else "warn"
+    floor = thresholds.missing_drift_change if level == "drift" else thresholds.missing_warn_change
+    size = _compare("|change|", change, floor, ">=")
+    if not p_adjusted < thresholds.alpha:
+        return Check(
+            "missing", "ok", f"{head} ({size} but {_compare(p_label, p_adjusted, thresholds.alpha, '>=')})"
+        )
+    return Check("missing", level, f"{head} ({size}, {_compare(p_label, p_adjusted, thresholds.alpha, '<')})")
+
+
+def _adjusted_by_name(pvalues: dict[str, float], method: Correction) -> dict[str, float]:
+    names = list(pvalues)
+    adjusted = adjusted_pvalues(np.array([pvalues[n] for n in names], dtype=np.float64), method)
+    return {name: float(p) for name, p in zip(names, adjusted, strict=True)}
+
+
+def decide_window(
+    features: Sequence[FeatureStats],
+    thresholds: Thresholds | None = None,
+    learned: Mapping[str, LearnedThreshold] | None = None,
+) -> WindowDecision:
+    """Status per feature (ok, warn, drift, insufficient_data) and a dataset verdict for one window.
+
+    Rules, each evaluated when its statistics are present (a feature's status is the most severe result;
+    its reason lists the rules at that level, or every rule when all are ok):
+
+    - rows < ``min_rows`` → insufficient_data and nothing else is judged;
+    - psi ≥ ``psi_warn`` → warn, psi > ``psi_drift`` → drift;
+    - KS (numeric, needs ``min_rows`` valid rows) and chi² (categorical): adjusted p < ``alpha`` and the
+      effect size (D, resp. JS distance) ≥ the warn / drift floor; a p-value alone never makes drift;
+    - missing rate: |missing_cur − missing_ref| ≥ ``missing_warn_change`` / ``missing_drift_change`` and the
+      two-proportion test's adjusted p < ``alpha``.
+
+    KS and chi² p-values of the judged features are adjusted together as one family (``correction``); the
+    missing-rate p-values form a second family with the same method. A learned threshold (keyed by feature
+    name) raises the bars of the statistic it names, never lowers them, and is ignored with a note when the
+    window size is outside its tolerance. Dataset: drift share = drifting / judged features;
+    drift when ≥ ``dataset_drift_share``, warn when any feature warns or drifts, insufficient_data when no
+    feature could be judged.
+    """
+    settings = thresholds if thresholds is not None else Thresholds()
+    learned_map: Mapping[str, LearnedThreshold] = learned if learned is not None else {}
+    for feature_name, threshold in learned_map.items():
+        if threshold.statistic not in LEARNABLE_STATISTICS:
+            raise ValueError(
+                f"learned threshold for {feature_name!r} is on {threshold.statistic!r}; "
+                f"decisions use learned thresholds on {LEARNABLE_STATISTICS}"
+            )
+    names = [f.name for f in features]
+    if len(set(names)) != len(names):
+        raise ValueError(f"feature names must be unique in a window, got {names}")
+
+    judged = [f for f in features if f.rows >= settings.min_rows]
+    test_p: dict[str, float] = {}
+    for f in judged:
+        if f.kind == "numeric" and f.ks_pvalue is not None and f.valid_rows >= settings.min_rows:
+            test_p[f.name] = f.ks_pvalue
+        elif f.kind == "categorical" and f.chi2_pvalue is not None:
+            test_p[f.name] = f.chi2_pvalue
+    missing_p: dict[str, float] = {}
+    for f in judged:
+        if f.missing_share_reference is not None and f.missing_share_current is not None:
+            missing_p[f.name] = two_proportion_pvalue(
+                f.missing_share_reference, f.reference_rows, f.missing_share_current, f.rows
+            )
+    test_adjusted = _adjusted_by_name(test_p, settings.correction)
+    missing_adjusted = _adjusted_by_name(missing_p, settings.correction)
+
+    decisions = tuple(
+        _decide_feature(f, settings, learned_map.get(f.name), test_adjusted, missing_adjusted)
+        for f in features
+    )
+    return _window_verdict(decisions, settings)
+
+
+def _decide_feature(
+    feature: FeatureStats,
+    settings: Thresholds,
+    learned: LearnedThreshold | None,
+    test_adjusted: Mapping[str, float],
+    missing_adjusted: Mapping[str, float],
+) -> FeatureDecision:
+    p_label = "p" if settings.correction == "none" else "p_adj"
+    tolerance = settings.learned_window_tolerance
+    if feature.rows < settings.min_rows:
+        check = Check("rows", "insufficient_data", f"rows {feature.rows} < min_rows {settings.min_rows}")
+        return FeatureDecision(feature.name, feature.kind, check.level, check.reason, None, None, (check,))
+
+    checks: list[Check] = []
+    if feature.psi is not None and not math.isnan(feature.psi):
+        bars = _bars("psi", settings.psi_warn, settings.psi_drift, feature.rows, learned, tolerance)
+        checks.append(_psi_check(feature.psi, bars))
+    if feature.kind == "numeric" and feature.ks_statistic is not None:
+        valid = feature.valid_rows
+        if valid < settings.min_rows:
+            checks.append(
+                Check(
+                    "ks",
+                    "insufficient_data",
+                    f"ks skipped: valid rows {valid} < min_rows {settings.min_rows}",
+                )
+            )
+        else:
+            bars = _bars(
+                "ks_statistic", settings.ks_warn_effect, settings.ks_min_effect, valid, learned, tolerance
+            )
+            checks.append(
+                _test_check(
+                    "ks",
+                    p_label,
+                    test_adjusted[feature.name],
+                    settings.alpha,
+                    "D",
+                    feature.ks_statistic,
+                    bars,
+                )
+            )
+    if feature.kind == "categorical" and feature.name in test_adjusted:
+        bars = _bars(
+            "js_distance", settings.js_warn_effect, settings.js_min_effect, feature.rows, learned, tolerance
+        )
+        checks.append(
+            _test_check(
+                "chi2", p_label, test_adjusted[feature.name], settings.alpha, "js", feature.js_distance, bars
+            )
+        )
+    if (
+        feature.name in missing_adjusted
+        and feature.missing_share_reference is not None
+        and feature.missing_share_current is not None
+    ):
+        checks.append(
+            _missing_check(
+                feature.missing_share_reference,
+                feature.missing_share_current,
+                missing_adjusted[feature.name],
+                settings,
+                p_label,
+            )
+        )
+
+    judged_checks = [c for c in checks if c.level != "insufficient_data"]
+    if not judged_checks:
+        reason = "; ".join(c.reason for c in checks) or "no statistics to judge"
+        status: Status = "insufficient_data"
+    else:
+        status = max((c.level for c in judged_checks), key=_SEVERITY.__getitem__)
+        shown = [c for c in checks if c.level == status] if status != "ok" else checks
+        reason = "; ".join(c.reason for c in shown)
+    return FeatureDecision(
+        name=feature.name,
+        kind=feature.kind,
+        status=status,
+        reason=reason,
+        pvalue_adjusted=test_adjusted.get(feature.name),
+        missing_pvalue_adjusted=missing_adjusted.get(feature.name),
+        checks=tuple(checks),
+    )
+
+
+def _window_verdict(decisions: tuple[FeatureDecision, ...], settings: Thresholds) -> WindowDecision:
+    evaluated = [d for d in decisions if d.status != "insufficient_data"]
+    drifting = [d.name for d in evaluated if d.status == "drift"]
+    warning = [d.name for d in evaluated if d.status == "warn"]
+    n_insufficient = len(decisions) - len(evaluated)
+    skipped = f"; {n_insufficient} with insufficient data" if n_insufficient else ""
+    if not evaluated:
+        share = math.nan
+        status: Status = "insufficient_data"
+        reason = f"no feature could be judged ({len(decisions)} features, min_rows {settings.min_rows})"
+    else:
+        share = len(drifting) / len(evaluated)
+        op = ">=" if share >= settings.dataset_drift_share else "<"
+        summary = (
+            f"{len(drifting)} of {len(evaluated)} judged features drift "
+            f"(share {_fmt(share)} {op} {_fmt(settings.dataset_drift_share)})"
+        )
+        if share >= settings.dataset_drift_share:
+            status = "drift"
+        elif drifting or warning:
+            status = "warn"
+        else:
+            status = "ok"
+        listed = (f"; drift: {', '.join(drifting)}" if drifting else "") + (
+            f"; warn: {', '.join(warning)}" if warning else ""
+        )
+        reason = summary + listed + skipped
+    return WindowDecision(
+        features=decisions,
+        status=status,
+        reason=reason,
+        drift_share=share,
+        n_evaluated=len(evaluated),
+        n_drift=len(drifting),
+        n_warn=len(warning),
+        n_insufficient=n_insufficient,
+    )

@@ -1,0 +1,109 @@
+"""Two-sample, two-sided Kolmogorov–Smirnov test matching ``scipy.stats.ks_2samp(method="auto")``.
+
+The reference is stored once as its sorted non-missing values; each window sorts its own valid values
+once and one O(n + m) merge gives D. No binning, so D is exact.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+from scipy.stats import kstwo
+
+from driftwatch.kernels.ks import ecdf_gaps, is_sorted_valid
+from driftwatch.kernels.ks_exact import prob_outside_band, prob_outside_square
+from driftwatch.stats.binning import as_float_column
+
+# scipy's "auto" rule: the exact distribution when both samples have at most this many values.
+EXACT_MAX_N: Final[int] = 10_000
+
+
+@dataclass(frozen=True)
+class KSResult:
+    """D, its p-value and the non-missing sample sizes; statistic and pvalue are NaN if a side is empty."""
+
+    statistic: float
+    pvalue: float
+    n_reference: int
+    n_current: int
+
+
+def sorted_valid(values: np.ndarray) -> np.ndarray:
+    """Non-missing values ascending, float64: NaN (and None) dropped, ``±inf`` kept as values.
+
+    numpy sorts NaN to the end, so one sort plus one binary search for the first NaN replaces a
+    separate NaN filter pass. ``np.sort`` is numpy 2.x's SIMD quicksort: on 1M float64 here it took
+    6.3 ms against 19 ms for a numba LSD radix sort and 90 ms for numba's own ``np.sort``.
+    """
+    ordered = np.sort(as_float_column(values))
+    return ordered[: int(np.searchsorted(ordered, np.nan, side="left"))]
+
+
+def _exact_or_asymptotic(d: float, n1: int, n2: int) -> tuple[float, float]:
+    """``(statistic, pvalue)`` as scipy's ``ks_2samp`` reports them for raw statistic ``d``."""
+    if max(n1, n2) <= EXACT_MAX_N:
+        g = math.gcd(n1, n2)
+        lcm = (n1 // g) * n2
+        # The exact distribution lives on multiples of 1/lcm; scipy snaps D to the nearest one (rounding
+        # half to even, as np.round) and reports the snapped value.
+        h = round(d * lcm)
+        d = h / lcm
+        if h == 0:
+            return d, 1.0
+        p = prob_outside_square(n1, h) if n1 == n2 else prob_outside_band(n1, n2, g, h)
+        if 0.0 <= p <= 1.0:
+            return d, p
+        # Rounding in the alternating sum can leave p a hair above 1 (e.g. n1 = n2 = 5, D = 1/5); scipy
+        # then warns and falls back to the asymptotic p-value for the snapped D. We fall back silently.
+    large, small = max(n1, n2), min(n1, n2)
+    effective_n = float(large) * float(small) / (float(large) + float(small))
+    p = float(kstwo.sf(d, float(np.round(effective_n))))
+    return d, min(max(p, 0.0), 1.0)
+
+
+def ks_pvalue(d: float, n_ref: int, n_cur: int) -> float:
+    """Two-sided p-value of ``D = d`` for sample sizes ``n_ref``, ``n_cur`` (scipy ``method="auto"``).
+
+    Exact when ``max(n_ref, n_cur) <= 10000``: ``P(D >= h/lcm)`` with ``h = round(d * lcm)`` by
+    lattice-path counting (Hodges 1958; Viehmann 2021, arXiv:2102.08037). Otherwise Smirnov's
+    asymptotic distribution ``kstwo.sf(d, round(n m / (n + m)))``. NaN if either size is 0 or d is NaN.
+    """
+    for name, size in (("n_ref", n_ref), ("n_cur", n_cur)):
+        if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {size!r}")
+    d = float(d)
+    if n_ref == 0 or n_cur == 0 or math.isnan(d):
+        return float("nan")
+    if not 0.0 <= d <= 1.0:
+        raise ValueError(f"d must be in [0, 1], got {d!r}")
+    return _exact_or_asymptotic(d, int(n_ref), int(n_cur))[1]
+
+
+def ks_2samp_sorted(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> KSResult:
+    """KS test of two already sorted, NaN-free samples: ``D = sup_x |F_ref(x) - F_cur(x)|`` and its p.
+
+    ``F(x) = #{values <= x} / n`` is evaluated at every sample point by one merge (numba), with the
+    same float divisions as ``scipy.stats.ks_2samp``, so D and p equal scipy's for the same samples
+    (including scipy's snapping of D to a multiple of 1/lcm(n, m) in the exact regime). An empty side
+    gives NaN statistic and p-value. Source: N. V. Smirnov (1939); scipy.stats.ks_2samp.
+    """
+    ref = as_float_column(ref_sorted, "ref_sorted")
+    cur = as_float_column(cur_sorted, "cur_sorted")
+    if not is_sorted_valid(ref):
+        raise ValueError("ref_sorted must be ascending and free of NaN (see sorted_valid)")
+    if not is_sorted_valid(cur):
+        raise ValueError("cur_sorted must be ascending and free of NaN (see sorted_valid)")
+    n_ref, n_cur = ref.size, cur.size
+    if n_ref == 0 or n_cur == 0:
+        return KSResult(float("nan"), float("nan"), n_ref, n_cur)
+    ref_above, cur_above = ecdf_gaps(ref, cur)
+    statistic, pvalue = _exact_or_asymptotic(max(ref_above, cur_above), n_ref, n_cur)
+    return KSResult(statistic, pvalue, n_ref, n_cur)
+
+
+def ks_2samp(ref: np.ndarray, cur: np.ndarray) -> KSResult:
+    """Convenience form of :func:`ks_2samp_sorted` for raw columns: drops NaN/None and sorts both."""
+    return ks_2samp_sorted(sorted_valid(ref), sorted_valid(cur))

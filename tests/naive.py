@@ -1,0 +1,144 @@
+"""Slow, obviously correct twins of the numeric kernels and statistics, written from the definitions.
+
+Each twin uses plain Python loops and exact arithmetic where it can, so a disagreement points at the
+fast code. Other modules' twins may be added below; keep each one literal.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from fractions import Fraction
+
+# --- PSI -------------------------------------------------------------------------------------------
+
+
+def naive_quantile_linear(values: Sequence[float], q: float) -> float:
+    """Hyndman & Fan type 7: position ``(n - 1) q`` in the sorted values, linear between neighbours."""
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q
+    below = math.floor(position)
+    above = min(below + 1, len(ordered) - 1)
+    fraction = position - below
+    return ordered[below] + (ordered[above] - ordered[below]) * fraction
+
+
+def naive_bin_index(x: float, edges: Sequence[float]) -> int:
+    """Bin of one non-missing value: the number of edges ``<= x``."""
+    index = 0
+    for edge in edges:
+        if edge <= x:
+            index += 1
+    return index
+
+
+def naive_numeric_bin_counts(values: Sequence[float], edges: Sequence[float]) -> list[int]:
+    """Counts per value bin, then the missing (NaN) bin."""
+    counts = [0] * (len(edges) + 2)
+    for x in values:
+        if math.isnan(x):
+            counts[-1] += 1
+        else:
+            counts[naive_bin_index(x, edges)] += 1
+    return counts
+
+
+def naive_psi(ref_counts: Sequence[float], cur_counts: Sequence[float], eps: float = 1e-4) -> float:
+    """Sum over bins of ``(cur - ref) * ln(cur / ref)`` with shares floored at ``eps``."""
+    ref_total = sum(ref_counts)
+    cur_total = sum(cur_counts)
+    if ref_total == 0 or cur_total == 0:
+        return math.nan
+    value = 0.0
+    for r, c in zip(ref_counts, cur_counts, strict=True):
+        ref_share = max(r / ref_total, eps)
+        cur_share = max(c / cur_total, eps)
+        value += (cur_share - ref_share) * math.log(cur_share / ref_share)
+    return value
+
+
+# --- KS --------------------------------------------------------------------------------------------
+
+
+def naive_ks_statistic(ref: Sequence[float], cur: Sequence[float]) -> float:
+    """``max over sample points v of |#ref<=v / n - #cur<=v / m|`` by counting, O(n m); NaN dropped."""
+    ref_valid = [x for x in ref if not math.isnan(x)]
+    cur_valid = [x for x in cur if not math.isnan(x)]
+    if not ref_valid or not cur_valid:
+        return math.nan
+    best = 0.0
+    for v in ref_valid + cur_valid:
+        f_ref = sum(1 for x in ref_valid if x <= v) / len(ref_valid)
+        f_cur = sum(1 for x in cur_valid if x <= v) / len(cur_valid)
+        best = max(best, abs(f_ref - f_cur))
+    return best
+
+
+def naive_ks_statistic_exact(ref: Sequence[float], cur: Sequence[float]) -> Fraction:
+    """The same supremum as an exact fraction (NaN-free inputs)."""
+    n, m = len(ref), len(cur)
+    best = Fraction(0)
+    for v in list(ref) + list(cur):
+        gap = Fraction(sum(1 for x in ref if x <= v), n) - Fraction(sum(1 for x in cur if x <= v), m)
+        best = max(best, abs(gap))
+    return best
+
+
+def naive_ks_exact_pvalue(n1: int, n2: int, d: Fraction) -> float:
+    """``P(D >= d)`` under H0 by counting lattice paths with Python integers (exact), then one division.
+
+    A path from (0, 0) to (n1, n2) steps right (a value from sample 1) or up (sample 2); its D is the
+    largest ``|i/n1 - j/n2|`` it visits. Paths staying strictly below ``d`` everywhere are counted by
+    dynamic programming; all ``C(n1 + n2, n1)`` paths are equally likely.
+    """
+    inside = [[0] * (n2 + 1) for _ in range(n1 + 1)]
+    for i in range(n1 + 1):
+        for j in range(n2 + 1):
+            if abs(Fraction(i, n1) - Fraction(j, n2)) >= d:
+                continue
+            if i == 0 and j == 0:
+                inside[i][j] = 1
+            else:
+                inside[i][j] = (inside[i - 1][j] if i else 0) + (inside[i][j - 1] if j else 0)
+    total = math.comb(n1 + n2, n1)
+    return float(Fraction(total - inside[n1][n2], total))
+
+
+# --- categorical -----------------------------------------------------------------------------------
+
+
+def naive_category_counts(values: Sequence[str | None], categories: Sequence[str]) -> list[int]:
+    """``[count of each category..., unseen, missing]`` with a dict, one value at a time."""
+    seen: dict[str, int] = {category: 0 for category in categories}
+    unseen = 0
+    missing = 0
+    for value in values:
+        if value is None:
+            missing += 1
+        elif value in seen:
+            seen[value] += 1
+        else:
+            unseen += 1
+    return [seen[category] for category in categories] + [unseen, missing]
+
+
+def naive_reference_categories(values: Sequence[str | None]) -> tuple[list[str], list[int]]:
+    """Categories by descending count then name, with counts in the category_counts layout."""
+    tally: dict[str, int] = {}
+    missing = 0
+    for value in values:
+        if value is None:
+            missing += 1
+        else:
+            tally[value] = tally.get(value, 0) + 1
+    ordered: list[str] = []
+    remaining = dict(tally)
+    while remaining:
+        best = None
+        for category, count in remaining.items():
+            if best is None or count > remaining[best] or (count == remaining[best] and category < best):
+                best = category
+        assert best is not None
+        ordered.append(best)
+        del remaining[best]
+    return ordered, [tally[c] for c in ordered] + [0, missing]

@@ -1,0 +1,118 @@
+"""`driftwatch.compare` and `driftwatch compare`: the same numbers from every kind of input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+import scipy.stats
+
+import driftwatch
+from driftwatch.errors import InputError, SourceError
+
+
+def frames(seed: int = 3, shift: float = 0.0, n: int = 3000) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(shift, 1.0, n)
+    x[rng.random(n) < 0.05] = np.nan
+    return pl.DataFrame(
+        {
+            "x": x,
+            "k": rng.integers(0, 5, n).astype(np.int64),
+            "c": rng.choice(["a", "b", "c"], n),
+            "when": pl.datetime_range(pl.datetime(2026, 1, 1), pl.datetime(2026, 1, 1), eager=True).extend_constant(None, n - 1),
+        }
+    )
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> tuple[Path, Path]:
+    ref, cur = tmp_path / "ref.parquet", tmp_path / "cur.parquet"
+    frames(1).write_parquet(ref)
+    frames(2, shift=0.8).write_parquet(cur)
+    return ref, cur
+
+
+def test_library_accepts_polars_pandas_arrow_and_paths_with_identical_results(pair: tuple[Path, Path]) -> None:
+    ref_pl, cur_pl = pl.read_parquet(pair[0]), pl.read_parquet(pair[1])
+    by_path = driftwatch.compare(pair[0], pair[1]).to_polars()
+    by_polars = driftwatch.compare(ref_pl, cur_pl).to_polars()
+    by_pandas = driftwatch.compare(ref_pl.to_pandas(), cur_pl.to_pandas()).to_polars()
+    by_arrow = driftwatch.compare(ref_pl.to_arrow(), cur_pl.to_arrow()).to_polars()
+    assert by_path.equals(by_polars) and by_path.equals(by_pandas) and by_path.equals(by_arrow)
+    assert by_path["name"].to_list() == ["x", "k", "c"]  # the datetime column is neither kind
+    assert by_path["kind"].to_list() == ["numeric", "numeric", "categorical"]
+
+
+def test_statistics_match_scipy_and_drift_is_flagged(pair: tuple[Path, Path]) -> None:
+    ref, cur = pl.read_parquet(pair[0]), pl.read_parquet(pair[1])
+    result = driftwatch.compare(ref, cur)
+    x = result.to_polars().filter(pl.col("name") == "x").row(0, named=True)
+    a = ref["x"].drop_nans().drop_nulls().to_numpy()
+    b = cur["x"].drop_nans().drop_nulls().to_numpy()
+    expected = scipy.stats.ks_2samp(a, b)
+    assert abs(x["ks_statistic"] - expected.statistic) <= 1e-12
+    assert abs(x["ks_pvalue"] - expected.pvalue) <= 1e-9
+    assert x["status"] == "drift"
+    assert x["missing_share_reference"] == pytest.approx(ref["x"].is_nan().sum() / ref.height)
+    assert result.drift is True
+    c = result.to_polars().filter(pl.col("name") == "c").row(0, named=True)
+    assert c["status"] == "ok" and c["unseen_share"] == 0.0
+
+
+def test_explicit_feature_lists_and_errors(pair: tuple[Path, Path], tmp_path: Path) -> None:
+    only = driftwatch.compare(pair[0], pair[1], numeric=["k"], categorical=["c"]).to_polars()
+    assert only["name"].to_list() == ["k", "c"]
+    with pytest.raises(InputError, match="no column 'nope'"):
+        driftwatch.compare(pair[0], pair[1], numeric=["nope"])
+    with pytest.raises(InputError, match="not numeric"):
+        driftwatch.compare(pair[0], pair[1], numeric=["c"])
+    with pytest.raises(SourceError, match="not found"):
+        driftwatch.compare(tmp_path / "missing.parquet", pair[1])
+    with pytest.raises(InputError, match="no columns in common"):
+        driftwatch.compare(pl.DataFrame({"a": [1.0]}), pl.DataFrame({"b": [1.0]}))
+    with pytest.raises(InputError, match="expected a path"):
+        driftwatch.compare([1, 2], pair[1])
+
+
+def test_pandas_frame_keeps_nan_as_missing() -> None:
+    ref = pd.DataFrame({"x": [1.0, 2.0, np.nan, 4.0] * 100})
+    cur = pd.DataFrame({"x": [1.0, np.nan, np.nan, 4.0] * 100})
+    row = driftwatch.compare(ref, cur).to_polars().row(0, named=True)
+    assert row["missing_share_reference"] == 0.25 and row["missing_share_current"] == 0.5
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "driftwatch.cli", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_cli_json_contract_and_exit_codes(pair: tuple[Path, Path], tmp_path: Path) -> None:
+    done = run_cli("compare", str(pair[0]), str(pair[1]), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["drift"] is True
+    for feature in doc["features"]:
+        for key in ("name", "kind", "psi", "ks_statistic", "ks_pvalue", "missing_share_reference",
+                    "missing_share_current", "status"):
+            assert key in feature
+        assert feature["status"] in ("ok", "warn", "drift", "insufficient_data")
+    assert run_cli("compare", str(pair[0]), str(pair[1]), "--fail-on-drift").returncode == 1
+    same = run_cli("compare", str(pair[0]), str(pair[0]), "--fail-on-drift", "--format", "json")
+    assert same.returncode == 0 and json.loads(same.stdout)["drift"] is False
+
+    missing = run_cli("compare", str(tmp_path / "nope.csv"), str(pair[1]))
+    assert missing.returncode == 2
+    assert "nope.csv" in missing.stderr and len(missing.stderr.strip().splitlines()) == 1
+    (tmp_path / "a.csv").write_text("a\n1\n")
+    (tmp_path / "b.csv").write_text("b\n1\n")
+    disjoint = run_cli("compare", str(tmp_path / "a.csv"), str(tmp_path / "b.csv"))
+    assert disjoint.returncode == 2 and "no columns in common" in disjoint.stderr
+    (tmp_path / "c.xlsx").write_text("x")
+    unreadable = run_cli("compare", str(tmp_path / "c.xlsx"), str(pair[1]))
+    assert unreadable.returncode == 2 and "unknown file type" in unreadable.stderr
