@@ -29,7 +29,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(soft_wrap=True)
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, soft_wrap=True)
 
 ConfigOption = Annotated[
@@ -160,9 +160,17 @@ def results(
         str, typer.Option(help="Segment: '*' for all rows, e.g. 'environment=prod-us-west1'.")
     ] = "*",
     feature: Annotated[str | None, typer.Option(help="Only this feature.")] = None,
+    rollup: Annotated[
+        str | None,
+        typer.Option(
+            help="Merge windows into periods, e.g. 7d: PSI, chi², JS, Hellinger, shares from stored counts."
+        ),
+    ] = None,
     fmt: FormatOption = "table",
 ) -> None:
     """Show stored results: one row per window × feature with every statistic and its status."""
+    from driftwatch.durations import parse_duration
+    from driftwatch.pipeline.rollup import rollup_results
     from driftwatch.storage.results import feature_results
 
     with _errors():
@@ -172,7 +180,18 @@ def results(
         if monitor:
             settings.monitor(monitor)
         with _open_database(settings, monitor) as db:
-            rows = feature_results(db.cursor(), monitor=monitor, segment=segment, feature=feature)
+            if rollup is None:
+                rows = feature_results(db.cursor(), monitor=monitor, segment=segment, feature=feature)
+            else:
+                try:
+                    width = parse_duration(rollup)
+                    rows = []
+                    for name in [monitor] if monitor else list(settings.monitors):
+                        rows += rollup_results(db, settings.monitor(name), width, segment)
+                except ValueError as exc:
+                    _fail(f"--rollup: {exc}")
+                if feature:
+                    rows = [r for r in rows if r["feature"] == feature]
     if fmt == "json":
         sys.stdout.write(json.dumps(rows, default=_json_default, allow_nan=False) + "\n")
         return
@@ -191,10 +210,22 @@ def results(
         "missing_share_current",
         "status",
     ]
+    if rollup:
+        cols = [
+            "window_start",
+            "model_version",
+            "feature",
+            "windows",
+            "rows",
+            "psi",
+            "js_distance",
+            "missing_share_current",
+            "status",
+        ]
     for col in cols:
         table.add_column(col)
     for row in rows:
-        table.add_row(*[_escape(_fmt(row.get(c)))[:20] if c != "window_start" else row[c][:10] for c in cols])
+        table.add_row(*[_escape(_fmt(row.get(c))) if c != "window_start" else row[c][:16] for c in cols])
     out.print(table)
 
 

@@ -90,6 +90,23 @@ def numeric_feature_stats(profile: NumericProfile, values: np.ndarray) -> Featur
     return FeatureDrift(profile.name, "numeric", rows, profile.rows, stats, counts)
 
 
+def numeric_stats_from_counts(profile: NumericProfile, counts: np.ndarray) -> FeatureDrift:
+    """The bin-based statistics of a numeric feature from merged PSI-bin counts (a roll-up of windows).
+
+    KS and Wasserstein need the values themselves, so they are absent (NaN) here.
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    rows = int(counts.sum())
+    stats = {
+        "psi": psi(profile.bin_counts, counts),
+        "js_distance": js_distance(profile.bin_counts, counts),
+        "hellinger": hellinger_distance(profile.bin_counts, counts),
+        "missing_share_reference": _share(profile.missing, profile.rows),
+        "missing_share_current": _share(int(counts[-1]), rows),
+    }
+    return FeatureDrift(profile.name, "numeric", rows, profile.rows, stats, counts)
+
+
 def categorical_feature_stats(
     profile: CategoricalProfile, value_counts: Mapping[str | None, int]
 ) -> FeatureDrift:

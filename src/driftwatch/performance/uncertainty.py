@@ -1,0 +1,205 @@
+"""Sampling uncertainty of the realized metrics: seeded bootstrap intervals and cheap analytic standard errors.
+
+- Interval (low, high): percentile bootstrap at ``confidence`` (default 95 %) over ``n_boot`` (default 200)
+  resamples of the window's rows, drawn with one seeded ``numpy.random.Generator``, so a rerun gives the same
+  interval. Resamples are row-weight vectors (draw counts), evaluated by the same weighted metric code as the
+  point estimate, a chunk of resamples at a time (memory ≈ 32 MB per chunk whatever the window size).
+  AUC resamples are stratified by class (positives and negatives, or each class for one-vs-rest), so every
+  resample has the classes the AUC needs and the interval conditions on the observed class counts.
+- Standard error: analytic where cheap, else the bootstrap standard deviation (``ANALYTIC_STDERR`` lists
+  which). With ``n_boot=0`` the interval is the normal one, value ± z·stderr, where a stderr exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.stats import norm
+
+from driftwatch.performance.metrics import (
+    METRICS_BY_TASK,
+    BinaryData,
+    MulticlassData,
+    TaskData,
+    mean_terms,
+    prepare_task_data,
+    weighted_metrics,
+)
+
+DEFAULT_N_BOOT = 200
+DEFAULT_CONFIDENCE = 0.95
+# Cap on resamples × rows held at once (float64): bounds memory to ~32 MB for any window size.
+_CHUNK_CELLS = 4_000_000
+# A percentile interval from fewer than half the resamples (the rest undefined) would be a guess.
+_MIN_FINITE_SHARE = 0.5
+
+ANALYTIC_STDERR: dict[str, str] = {
+    "roc_auc": "Hanley & McNeil (1982)",
+    "accuracy": "s/sqrt(n) of the 0/1 correctness (binomial)",
+    "precision": "binomial on the predicted positives: sqrt(p(1-p)/(TP+FP))",
+    "recall": "binomial on the actual positives: sqrt(r(1-r)/(TP+FN))",
+    "log_loss": "s/sqrt(n) of the per-row losses (CLT)",
+    "brier": "s/sqrt(n) of the per-row squared errors (CLT)",
+    "mae": "s/sqrt(n) of |e| (CLT)",
+    "mape": "s/sqrt(n) of |e|/max(|y|, eps) (CLT)",
+    "rmse": "delta method: se(mean e^2) / (2 rmse)",
+}
+
+_STRATIFIED = frozenset({"roc_auc", "roc_auc_ovr_macro"})
+
+
+class Interval(NamedTuple):
+    """Confidence interval (low, high) and standard error of one metric; NaN where undefined."""
+
+    low: float
+    high: float
+    stderr: float
+
+
+def binomial_stderr(proportion: float, n: float) -> float:
+    """se = sqrt(p (1 − p) / n), the normal-approximation standard error of a proportion; NaN if n = 0."""
+    if n <= 0 or not np.isfinite(proportion):
+        return float("nan")
+    return float(np.sqrt(proportion * (1.0 - proportion) / n))
+
+
+def hanley_mcneil_stderr(auc: float, n_pos: int, n_neg: int) -> float:
+    """Standard error of ROC AUC A from n_pos positives and n_neg negatives.
+
+    se² = [A(1 − A) + (n_pos − 1)(Q1 − A²) + (n_neg − 1)(Q2 − A²)] / (n_pos · n_neg),
+    Q1 = A / (2 − A), Q2 = 2A² / (1 + A). Source: Hanley & McNeil (1982), "The meaning and use of the area
+    under a receiver operating characteristic (ROC) curve", Radiology 143:29–36, eq. (2). NaN without both
+    classes.
+    """
+    if n_pos <= 0 or n_neg <= 0 or not np.isfinite(auc):
+        return float("nan")
+    q1 = auc / (2.0 - auc)
+    q2 = 2.0 * auc**2 / (1.0 + auc)
+    variance = (auc * (1.0 - auc) + (n_pos - 1) * (q1 - auc**2) + (n_neg - 1) * (q2 - auc**2)) / (
+        n_pos * n_neg
+    )
+    return float(np.sqrt(max(variance, 0.0)))
+
+
+def bootstrap_weights(rng: np.random.Generator, n: int, k: int) -> NDArray[np.float64]:
+    """(k, n) draw counts of k ordinary bootstrap resamples of n rows (each row sums to n)."""
+    if n == 0:
+        return np.zeros((k, 0))
+    draws = rng.integers(0, n, size=(k, n)) + (np.arange(k) * n)[:, None]
+    return np.bincount(draws.ravel(), minlength=k * n).reshape(k, n).astype(np.float64)
+
+
+def stratified_bootstrap_weights(
+    rng: np.random.Generator, strata: NDArray[np.integer[Any]], k: int
+) -> NDArray[np.float64]:
+    """(k, n) draw counts of k resamples that redraw each stratum's rows within it, keeping stratum sizes."""
+    weights = np.zeros((k, strata.size))
+    for stratum in np.unique(strata):
+        members = np.flatnonzero(strata == stratum)
+        weights[:, members] = bootstrap_weights(rng, members.size, k)
+    return weights
+
+
+def _strata(data: TaskData) -> NDArray[np.intp]:
+    if isinstance(data, BinaryData):
+        return data.positive.astype(np.intp)
+    if isinstance(data, MulticlassData):
+        return data.true_index
+    return np.zeros(data.n, dtype=np.intp)
+
+
+def _analytic_stderr(data: TaskData, values: dict[str, float]) -> dict[str, float]:
+    n = data.n
+    out: dict[str, float] = {}
+    terms = mean_terms(data)
+    for name, term in terms.items():
+        out[name] = float(np.std(term, ddof=1) / np.sqrt(n)) if n >= 2 else float("nan")
+    if "squared_error" in out:
+        mse_se = out.pop("squared_error")
+        rmse = values.get("rmse", float("nan"))
+        out["rmse"] = mse_se / (2.0 * rmse) if rmse > 0 else float("nan")
+    if isinstance(data, BinaryData):
+        n_pos = int(data.positive.sum())
+        predicted_pos = int(data.predicted.sum())
+        out["roc_auc"] = hanley_mcneil_stderr(values["roc_auc"], n_pos, n - n_pos)
+        out["precision"] = binomial_stderr(values["precision"], predicted_pos)
+        out["recall"] = binomial_stderr(values["recall"], n_pos)
+    return {name: se for name, se in out.items() if name in values}
+
+
+def _bootstrap_samples(task: str, data: TaskData, n_boot: int, seed: int) -> dict[str, NDArray[np.float64]]:
+    rng = np.random.default_rng(seed)
+    task_metrics = METRICS_BY_TASK[task]
+    plain = tuple(m for m in task_metrics if m not in _STRATIFIED)
+    stratified = tuple(m for m in task_metrics if m in _STRATIFIED)
+    strata = _strata(data)
+    chunk = max(1, min(n_boot, _CHUNK_CELLS // max(data.n, 1)))
+    parts: dict[str, list[NDArray[np.float64]]] = {m: [] for m in task_metrics}
+    done = 0
+    while done < n_boot:
+        k = min(chunk, n_boot - done)
+        for names, weights in (
+            (plain, bootstrap_weights(rng, data.n, k) if plain else None),
+            (stratified, stratified_bootstrap_weights(rng, strata, k) if stratified else None),
+        ):
+            if weights is not None:
+                for name, values in weighted_metrics(data, weights, names).items():
+                    parts[name].append(values)
+        done += k
+    return {name: np.concatenate(chunks) for name, chunks in parts.items()}
+
+
+def metric_intervals(
+    task: str,
+    y_true: ArrayLike,
+    y_score_or_pred: ArrayLike,
+    *,
+    threshold: float = 0.5,
+    positive_label: Any = 1,
+    classes: Sequence[Any] | NDArray[Any] | None = None,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int = 0,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> dict[str, Interval]:
+    """Interval(low, high, stderr) for every metric of ``task`` (same keys and inputs as ``compute_metrics``).
+
+    low/high: the (1 − confidence)/2 and (1 + confidence)/2 quantiles (numpy's linear method) of the metric over
+    ``n_boot`` bootstrap resamples (percentile bootstrap; Efron & Tibshirani 1993, ch. 13), using the finite
+    resample values; NaN if the point value is NaN or fewer than half the resamples are finite.
+    stderr: see ``ANALYTIC_STDERR``; otherwise the resamples' standard deviation (ddof=1).
+    With ``n_boot=0``: no resampling; low/high = value ∓ z·stderr with z = Φ⁻¹((1 + confidence)/2).
+    """
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
+    if n_boot < 0:
+        raise ValueError(f"n_boot must be >= 0, got {n_boot}")
+    data = prepare_task_data(
+        task, y_true, y_score_or_pred, threshold=threshold, positive_label=positive_label, classes=classes
+    )
+    values = {name: float(v[0]) for name, v in weighted_metrics(data, np.ones((1, data.n))).items()}
+    analytic = _analytic_stderr(data, values) if data.n else {}
+    samples = _bootstrap_samples(task, data, n_boot, seed) if n_boot and data.n else {}
+    z = float(norm.ppf(0.5 + confidence / 2.0))
+    alpha = 1.0 - confidence
+    out: dict[str, Interval] = {}
+    for name in METRICS_BY_TASK[task]:
+        value = values[name]
+        nan = float("nan")
+        if not np.isfinite(value):
+            out[name] = Interval(nan, nan, nan)
+            continue
+        stderr = analytic.get(name, nan)
+        low = high = nan
+        if name in samples:
+            finite = samples[name][np.isfinite(samples[name])]
+            if finite.size >= max(2, _MIN_FINITE_SHARE * n_boot):
+                low, high = (float(q) for q in np.quantile(finite, [alpha / 2.0, 1.0 - alpha / 2.0]))
+                if name not in analytic:
+                    stderr = float(np.std(finite, ddof=1))
+        elif np.isfinite(stderr):
+            low, high = value - z * stderr, value + z * stderr
+        out[name] = Interval(low, high, stderr)
+    return out

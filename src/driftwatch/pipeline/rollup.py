@@ -1,0 +1,93 @@
+"""Roll-ups: a week (or any multiple of the window) from the stored per-window partial counts.
+
+PSI, chi², Jensen–Shannon, Hellinger, missing and unseen shares depend on the data only through bin counts,
+and counts merge by `+`; so a week's statistics computed from its days' stored counts equal the statistics
+computed directly on the week's rows, without re-reading the logs. Exact KS and Wasserstein need the values
+themselves and are not part of a roll-up (they are null there).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from driftwatch.config import MonitorConfig
+from driftwatch.durations import WINDOW_ORIGIN, format_duration
+from driftwatch.pipeline.reference import cached_profile
+from driftwatch.stats.decision import decide_window
+from driftwatch.stats.feature_drift import (
+    FeatureDrift,
+    categorical_stats_from_counts,
+    numeric_stats_from_counts,
+)
+from driftwatch.stats.profile import CategoricalProfile, NumericProfile
+from driftwatch.storage.database import Database
+
+_ORIGIN = WINDOW_ORIGIN.replace(tzinfo=None)
+
+
+def _iso(ts: datetime) -> str:
+    return ts.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
+
+
+def rollup_results(
+    db: Database, monitor: MonitorConfig, width: timedelta, segment: str = "*"
+) -> list[dict[str, Any]]:
+    """One dict per model version × period × feature, merged from the stored window partials."""
+    if width < monitor.window or width % monitor.window:
+        raise ValueError(
+            f"a roll-up must be a whole multiple of the window ({format_duration(monitor.window)}), "
+            f"got {format_duration(width)}"
+        )
+    cur = db.cursor()
+    rows = cur.execute(
+        "SELECT b.model_version, b.window_start, b.feature, b.profile_id, b.counts, r.kind "
+        "FROM feature_bins b JOIN feature_results r USING (monitor, model_version, segment, window_start, feature) "
+        "WHERE b.monitor = ? AND b.segment = ? ORDER BY b.window_start",
+        [monitor.name, segment],
+    ).fetchall()
+    merged: dict[tuple[str, datetime, str, str], np.ndarray] = {}
+    windows: dict[tuple[str, datetime, str, str], int] = defaultdict(int)
+    for version, start, feature, profile_id, counts, _kind in rows:
+        period = _ORIGIN + ((start - _ORIGIN) // width) * width
+        key = (str(version), period, str(feature), str(profile_id))
+        array = np.asarray(counts, dtype=np.int64)
+        merged[key] = merged[key] + array if key in merged else array
+        windows[key] += 1
+
+    # Group per version × period so the decision sees the period's features together, as for a window.
+    by_period: dict[tuple[str, datetime], list[tuple[str, str, FeatureDrift]]] = defaultdict(list)
+    for (version, period, feature, profile_id), counts in merged.items():
+        profile = cached_profile(db, monitor.name, profile_id).features.get(feature)
+        if isinstance(profile, NumericProfile):
+            stats = numeric_stats_from_counts(profile, counts)
+        elif isinstance(profile, CategoricalProfile):
+            stats = categorical_stats_from_counts(profile, counts)
+        else:
+            continue
+        by_period[(version, period)].append((feature, profile_id, stats))
+
+    out: list[dict[str, Any]] = []
+    for (version, period), items in sorted(by_period.items()):
+        decision = decide_window([s.decision_input() for _, _, s in items], monitor.drift)
+        for (feature, profile_id, stats), fd in zip(items, decision.features, strict=True):
+            row: dict[str, Any] = {
+                "monitor": monitor.name,
+                "model_version": version,
+                "segment": segment,
+                "window_start": _iso(period),
+                "window_end": _iso(period + width),
+                "feature": feature,
+                "kind": stats.kind,
+                "rows": stats.rows,
+                "windows": windows[(version, period, feature, profile_id)],
+                "status": fd.status,
+                "reason": fd.reason,
+            }
+            row.update({k: (None if v is None or np.isnan(v) else float(v)) for k, v in stats.stats.items()})
+            out.append(row)
+    out.sort(key=lambda r: (r["model_version"], r["window_start"], r["feature"]))
+    return out
