@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from driftwatch.config import Settings, load_settings
-from driftwatch.demo import DemoSpec, write_demo_project
-from driftwatch.storage.database import Database
+from _demo import SMALL_DEMO
 
-# A fixed end for generated data, so windows and expectations never depend on today's date.
-DEMO_END = datetime(2026, 11, 1, tzinfo=UTC)
-SMALL_DEMO = DemoSpec(days=24, rows_per_day=1500, reference_rows=15000, drift_day=14, missing_day=18, end=DEMO_END)
+from driftwatch.demo import write_demo_project
+from driftwatch.storage.database import Database
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from conftest import DEMO_END, SMALL_DEMO
+from _demo import DEMO_END, SMALL_DEMO
 
 from driftwatch.config import Settings
 from driftwatch.demo import DRIFTING, STABLE

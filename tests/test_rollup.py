@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pytest
 
-from conftest import DEMO_END
+from _demo import DEMO_END
 from driftwatch.config import Settings
 from driftwatch.pipeline.cycle import run_cycle
 from driftwatch.pipeline.reference import ensure_reference
