@@ -80,7 +80,7 @@ def ingest_predictions(
         if _already_ingested(cur, monitor.name, "predictions", f):
             continue
         try:
-            counts = _ingest_file(db, monitor, layout, f)
+            counts = ingest_file(db, monitor, layout, f)
         except SourceError as exc:
             summary.failed_files.append((f.path, exc.message))
             continue
@@ -114,7 +114,7 @@ def _ingest_file(
         tx.execute(
             "INSERT INTO quarantine SELECT $monitor, 'predictions', $source, _row, request_id, _reason, _raw, $now "
             f"FROM {BATCH_TABLE} WHERE _reason IS NOT NULL ON CONFLICT DO NOTHING",
-            {"monitor": monitor.name, "source": f.path, "now": now},
+            {"monitor": monitor.name, "source": source, "now": now},
         )
         bucket = window_bucket_sql("ts")
         tx.execute(
@@ -127,7 +127,7 @@ def _ingest_file(
         duplicates = rows_read - quarantined - inserted
         tx.execute(
             "INSERT INTO ingested_files VALUES (?, 'predictions', ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [monitor.name, f.path, f.size, f.mtime_ns, rows_read, inserted, duplicates, quarantined, now],
+            [monitor.name, source, f.size, f.mtime_ns, rows_read, inserted, duplicates, quarantined, now],
         )
         tx.execute(f"DROP TABLE {BATCH_TABLE}")
     return rows_read, inserted, duplicates, quarantined
