@@ -95,9 +95,15 @@ def ingest_predictions(
     return summary
 
 
-def _ingest_file(
-    db: Database, monitor: MonitorConfig, layout: LogLayout, f: SourceFile
+def ingest_file(
+    db: Database, monitor: MonitorConfig, layout: LogLayout, f: SourceFile, source: str | None = None
 ) -> tuple[int, int, int, int]:
+    """Ingest one file in one transaction; returns (rows read, inserted, duplicate, quarantined).
+
+    `source` names the rows' origin in quarantine and ingested_files (default: the file's path; the API
+    passes e.g. 'api:<batch id>' for pushed records staged in a temporary file).
+    """
+    source = source or f.path
     cur = db.cursor()
     columns = describe_columns(cur, f.format, f.path)
     sql, params = normalise_query(f.format, f.path, columns, layout)
