@@ -324,6 +324,20 @@ def demo(
     out.print(f"  as JSON:    driftwatch results --config {config} --format json", highlight=False)
 
 
+@app.command()
+def serve(
+    config: ConfigOption = Path(DEFAULT_CONFIG_NAME),
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
+) -> None:
+    """Run the service: the API, the scheduler and the reports in one process that owns the database."""
+    from driftwatch.api.server import serve as run_server
+
+    with _errors():
+        settings = load_settings(config)
+        run_server(settings, host=host, port=port)
+
+
 def main() -> None:
     app()
 
