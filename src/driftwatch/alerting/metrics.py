@@ -1,0 +1,51 @@
+"""The metric names a rule may select: what the pipeline writes to its results tables."""
+
+from __future__ import annotations
+
+# Drift statistics, one value per feature and window.
+DRIFT_METRICS: frozenset[str] = frozenset(
+    {
+        "psi",
+        "ks_statistic",
+        "ks_pvalue",
+        "chi2_pvalue",
+        "js_distance",
+        "wasserstein_norm",
+        "hellinger",
+        "missing_share",
+        "unseen_share",
+        "drift_status",  # 0 ok, 1 warn, 2 drift
+    }
+)
+
+# Whole-model values (feature is None).
+MODEL_METRICS: frozenset[str] = frozenset(
+    {
+        "dataset_drift_share",
+        "quarantined_rows",
+        "rows",
+        "windows_without_data",
+    }
+)
+
+# Realized performance from delayed labels (feature is None); `samples` is the label count.
+PERFORMANCE_METRICS: frozenset[str] = frozenset(
+    {
+        "roc_auc",
+        "accuracy",
+        "precision",
+        "recall",
+        "f1",
+        "log_loss",
+        "brier",
+        "mae",
+        "rmse",
+        "mape",
+        "r2",
+        "performance_status",  # 0 ok, 1 degraded; None while labels are insufficient
+        "label_coverage",
+        "label_count",
+    }
+)
+
+KNOWN_METRICS: frozenset[str] = DRIFT_METRICS | MODEL_METRICS | PERFORMANCE_METRICS

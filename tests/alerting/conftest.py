@@ -1,0 +1,28 @@
+"""Fixtures of the alerting tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from alerting_support import FakeClock, LoopbackServer
+
+
+@pytest.fixture
+def loopback() -> Iterator[LoopbackServer]:
+    """A real HTTP server on 127.0.0.1 standing in for Slack or a webhook receiver."""
+    server = LoopbackServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def second_loopback() -> Iterator[LoopbackServer]:
+    server = LoopbackServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
