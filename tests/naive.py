@@ -104,6 +104,17 @@ def naive_ks_exact_pvalue(n1: int, n2: int, d: Fraction) -> float:
     return float(Fraction(total - inside[n1][n2], total))
 
 
+def naive_smirnov_sf(n: int, x: Fraction) -> float:
+    """``P(D_n^+ >= x)`` by the Birnbaum–Tingey series in exact rational arithmetic, term by term."""
+    total = Fraction(0)
+    j = 0
+    while n - j > n * x:
+        t = Fraction(j, n)
+        total += math.comb(n, j) * (1 - x - t) ** (n - j) * (x + t) ** (j - 1)
+        j += 1
+    return float(x * total)
+
+
 # --- categorical -----------------------------------------------------------------------------------
 
 
