@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from driftwatch.stats.binning import numeric_bin_counts
+from driftwatch.stats.binning import numeric_bin_counts_sorted
 from driftwatch.stats.chi2 import chi2_homogeneity
 from driftwatch.stats.decision import FeatureStats
 from driftwatch.stats.distances import hellinger_distance, js_distance, normalized_wasserstein
@@ -72,7 +72,8 @@ def numeric_feature_stats(profile: NumericProfile, values: np.ndarray) -> Featur
     """PSI, exact KS (D and p), JS, Hellinger, normalised Wasserstein and missing shares of a numeric feature."""
     values = np.asarray(values, dtype=np.float64)
     current_sorted = sorted_valid(values)
-    counts = numeric_bin_counts(values, profile.edges)
+    # The window is sorted anyway for KS, so its PSI counts take a few binary searches instead of a pass.
+    counts = numeric_bin_counts_sorted(current_sorted, int(values.size - current_sorted.size), profile.edges)
     ks = ks_2samp_sorted(profile.sorted_values, current_sorted)
     rows = int(values.size)
     stats = {
