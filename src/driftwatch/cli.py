@@ -131,6 +131,7 @@ def _print_summary(summary: Any) -> None:
     if summary.profile_rebuilt:
         out.print(f"  reference profile built for {len(summary.features)} feature(s)", highlight=False)
     out.print(f"  windows computed: {summary.windows_computed}", highlight=False)
+    _print_performance_summary(summary)
     drifting = summary.drifting_features()
     if drifting:
         listed = ", ".join(
@@ -140,6 +141,31 @@ def _print_summary(summary: Any) -> None:
         out.print(f"  [bold yellow]features drifting:[/] {listed}", highlight=False)
     elif summary.windows_computed:
         out.print("  no feature drifting in the computed windows", highlight=False)
+
+
+def _print_performance_summary(summary: Any) -> None:
+    lab, perf = summary.labels, summary.performance
+    if perf is None:
+        return
+    out.print(
+        f"  labels: {lab.labels_new:,} new, {lab.labels_replaced:,} corrected from {lab.files_read} new file(s); "
+        f"{lab.rows_quarantined:,} row(s) quarantined; {lab.without_prediction:,} labels without a prediction",
+        highlight=False,
+    )
+    for path, reason in lab.failed_files:
+        out.print(f"  [red]unreadable label file[/] {_escape(path)}: {_escape(reason)}", highlight=False)
+    degraded = ""
+    if perf.degraded:
+        shown = ", ".join(f"{_escape(metric)} {start[:10]}" for start, _seg, metric in perf.degraded[:5])
+        more = f" and {len(perf.degraded) - 5} more" if len(perf.degraded) > 5 else ""
+        degraded = f"; [bold red]degraded:[/] {shown}{more}"
+    out.print(
+        f"  performance: {perf.windows_computed} window(s) computed; {perf.insufficient} judged metric(s) with "
+        f"insufficient labels{degraded}",
+        highlight=False,
+    )
+    if perf.note:
+        out.print(f"  performance note: {_escape(perf.note)}", highlight=False)
 
 
 def _fmt(value: Any) -> str:
@@ -167,12 +193,23 @@ def results(
         ),
     ] = None,
     fmt: FormatOption = "table",
+    performance: Annotated[
+        bool,
+        typer.Option(
+            "--performance",
+            help="Model performance instead of drift: one row per window × metric (estimated_* rows are CBPE "
+            "estimates, not measurements).",
+        ),
+    ] = False,
 ) -> None:
     """Show stored results: one row per window × feature with every statistic and its status."""
     from driftwatch.durations import parse_duration
     from driftwatch.pipeline.rollup import rollup_results
     from driftwatch.storage.results import feature_results
 
+    if performance:
+        _performance_results(config, monitor, segment, fmt)
+        return
     with _errors():
         if fmt not in ("table", "json"):
             _fail(f"--format must be table or json, got {fmt!r}")
@@ -226,6 +263,51 @@ def results(
         table.add_column(col)
     for row in rows:
         table.add_row(*[_escape(_fmt(row.get(c))) if c != "window_start" else row[c][:16] for c in cols])
+    out.print(table)
+
+
+def _performance_results(config: Path, monitor: str | None, segment: str, fmt: str) -> None:
+    from driftwatch.storage.performance_results import performance_results
+
+    with _errors():
+        if fmt not in ("table", "json"):
+            _fail(f"--format must be table or json, got {fmt!r}")
+        settings = load_settings(config)
+        if monitor:
+            settings.monitor(monitor)
+        with _open_database(settings, monitor) as db:
+            rows = performance_results(db.cursor(), monitor=monitor, segment=segment)
+    if fmt == "json":
+        sys.stdout.write(json.dumps(_clean_json(rows), default=_json_default, allow_nan=False) + "\n")
+        return
+    if not rows:
+        out.print("no performance results stored yet: configure `task` and `labels`, then `driftwatch run`")
+        return
+    table = Table(show_lines=False)
+    cols = ["window", "version", "metric", "value", "interval", "n_labels", "coverage", "delay days p50/p90"]
+    for col in [*cols, "baseline", "status", "reason"]:
+        table.add_column(col)
+    for row in rows:
+        estimate = row["status"] == "estimate"
+        delays = "/".join(
+            "-" if v is None else f"{v / 86400:.1f}" for v in (row["delay_median_s"], row["delay_p90_s"])
+        )
+        interval = "-" if row["low"] is None else f"{_fmt(row['low'])}–{_fmt(row['high'])}"
+        status = row["status"]
+        style = {"degraded": "bold red", "insufficient_labels": "yellow", "estimate": "cyan"}.get(status)
+        table.add_row(
+            row["window_start"][:16],
+            _escape(str(row["model_version"])),
+            _escape(row["metric"]) + (" (estimate)" if estimate else ""),
+            _fmt(row["value"]),
+            interval,
+            f"{row['n_labels']:,}",
+            _fmt(row["coverage"]),
+            delays,
+            _fmt(row["baseline"]),
+            f"[{style}]{status}[/]" if style else status,
+            _escape(row["reason"]),
+        )
     out.print(table)
 
 

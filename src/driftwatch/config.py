@@ -24,6 +24,22 @@ from driftwatch.stats.decision import Thresholds
 
 DEFAULT_CONFIG_NAME = "driftwatch.yml"
 FILE_FORMATS = ("auto", "parquet", "csv", "ndjson")
+# Task and metric names, spelled as in driftwatch.performance.metrics (config sits below that layer, so they
+# are repeated here; tests/test_performance_pipeline.py checks the two stay equal).
+BINARY = "binary_classification"
+MULTICLASS = "multiclass_classification"
+REGRESSION = "regression"
+TASKS = (BINARY, MULTICLASS, REGRESSION)
+TASK_METRICS: dict[str, tuple[str, ...]] = {
+    BINARY: ("roc_auc", "accuracy", "precision", "recall", "f1", "log_loss", "brier"),
+    MULTICLASS: ("accuracy", "precision_macro", "recall_macro", "f1_macro", "roc_auc_ovr_macro", "log_loss"),
+    REGRESSION: ("mae", "rmse", "mape", "r2"),
+}
+DEFAULT_JUDGED: dict[str, tuple[str, ...]] = {
+    BINARY: ("roc_auc",),
+    MULTICLASS: ("accuracy",),
+    REGRESSION: ("rmse",),
+}
 _MONITOR_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
@@ -52,6 +68,31 @@ class ReferenceSource:
     prediction: str | None = None
     output: str | None = None
     max_rows: int | None = None  # a capped, seeded sample of the reference; None = all rows
+    # The true label/value on the reference: the performance baseline and the CBPE calibrator.
+    target: str | None = None
+
+
+@dataclass(frozen=True)
+class LabelSource:
+    """Where delayed ground-truth labels land: one row per request id (a later row replaces an earlier one)."""
+
+    path: str
+    format: str = "auto"
+    id: str = "request_id"
+    label: str = "label"
+    timestamp: str | None = None  # when the label became known; None = when driftwatch ingested it
+
+
+@dataclass(frozen=True)
+class PerformanceSettings:
+    """How realized performance is judged (see docs/performance.md, "How the pipeline uses it")."""
+
+    min_labels: int = 100
+    min_coverage: float = 0.1
+    tolerance: float = 0.05
+    relative: bool = False
+    baseline: Mapping[str, float] | None = None  # metric → fixed baseline; None = the reference's performance
+    metrics: tuple[str, ...] = ()  # the metrics judged; filled with the task's default when parsed
 
 
 @dataclass(frozen=True)
@@ -74,6 +115,11 @@ class MonitorConfig:
     min_rows: int = 300
     psi_bins: int = 10
     drift: Thresholds = field(default_factory=Thresholds)
+    task: str | None = None  # None: no performance tracking
+    positive_label: str | int | float | bool = 1
+    threshold: float = 0.5
+    labels: LabelSource | None = None
+    performance: PerformanceSettings = field(default_factory=PerformanceSettings)
 
 
 @dataclass(frozen=True)
@@ -209,7 +255,9 @@ def _predictions(file: Path, base: Path, path: str, data: object) -> PredictionS
 def _reference(file: Path, base: Path, path: str, data: object) -> ReferenceSource:
     if isinstance(data, str):
         data = {"path": data}
-    s = _Section(file, path, data, ("path", "format", "features", "prediction", "output", "max_rows"))
+    s = _Section(
+        file, path, data, ("path", "format", "features", "prediction", "output", "max_rows", "target")
+    )
     return ReferenceSource(
         path=_resolve(base, s.str_("path", required=True) or ""),
         format=s.choice("format", "auto", FILE_FORMATS),
@@ -217,6 +265,79 @@ def _reference(file: Path, base: Path, path: str, data: object) -> ReferenceSour
         prediction=s.str_("prediction"),
         output=s.str_("output"),
         max_rows=s.int_("max_rows", None, 1),
+        target=s.str_("target"),
+    )
+
+
+def _labels(file: Path, base: Path, path: str, data: object) -> LabelSource | None:
+    if data is None:
+        return None
+    if isinstance(data, str):
+        data = {"path": data}
+    s = _Section(file, path, data, ("path", "format", "id", "label", "timestamp"))
+    return LabelSource(
+        path=_resolve(base, s.str_("path", required=True) or ""),
+        format=s.choice("format", "auto", FILE_FORMATS),
+        id=s.str_("id", "request_id") or "request_id",
+        label=s.str_("label", "label") or "label",
+        timestamp=s.str_("timestamp"),
+    )
+
+
+def _number(s: _Section, name: str, default: float, low: float, high: float = float("inf")) -> float:
+    value = s.data.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        if high != float("inf"):
+            bounds = f" between {low:g} and {high:g}"
+        else:
+            bounds = f" >= {low:g}" if low != float("-inf") else ""
+        raise s.error(name, f"expected a number{bounds}", value)
+    return float(value)
+
+
+def _performance(file: Path, path: str, data: object, task: str | None) -> PerformanceSettings:
+    """The `performance:` section: the label gate, the tolerance, the baseline and the judged metrics."""
+    s = _Section(
+        file, path, data, ("min_labels", "min_coverage", "tolerance", "relative", "baseline", "metrics")
+    )
+    if data is not None and task is None:
+        raise ConfigError(file, path, "needs the monitor's `task` (binary_classification, ...)")
+    known = TASK_METRICS.get(task or BINARY, ())
+    metrics = s.names("metrics") or DEFAULT_JUDGED.get(task or BINARY, ())
+    for metric in metrics:
+        if metric not in known:
+            raise s.error(
+                "metrics", f"{metric!r} is not a metric of {task}; known: {', '.join(known)}", metric
+            )
+    relative = s.data.get("relative", False)
+    if not isinstance(relative, bool):
+        raise s.error("relative", "expected true or false", relative)
+    raw = s.data.get("baseline")
+    baseline: dict[str, float] | None = None
+    if raw is not None:
+        if isinstance(raw, Mapping):
+            baseline = {}
+            for metric, value in raw.items():
+                if metric not in known:
+                    raise s.error(f"baseline.{metric}", f"not a metric of {task}; known: {', '.join(known)}")
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    raise s.error(f"baseline.{metric}", "expected a number", value)
+                baseline[str(metric)] = float(value)
+        elif isinstance(raw, int | float) and not isinstance(raw, bool):
+            if len(metrics) != 1:
+                raise s.error(
+                    "baseline", "a single number needs exactly one judged metric; use {metric: value}", raw
+                )
+            baseline = {metrics[0]: float(raw)}
+        else:
+            raise s.error("baseline", "expected a number or a mapping of metric → number", raw)
+    return PerformanceSettings(
+        min_labels=s.int_("min_labels", 100, 1) or 100,
+        min_coverage=_number(s, "min_coverage", 0.1, 0.0, 1.0),
+        tolerance=_number(s, "tolerance", 0.05, 0.0),
+        relative=relative,
+        baseline=baseline,
+        metrics=metrics,
     )
 
 
@@ -261,7 +382,23 @@ def _monitor(file: Path, base: Path, name: str, data: object) -> MonitorConfig:
             file, path, "monitor names use letters, digits, '-', '_' and '.' (at most 63)", name
         )
     s = _Section(
-        file, path, data, ("predictions", "reference", "features", "window", "min_rows", "psi_bins", "drift")
+        file,
+        path,
+        data,
+        (
+            "predictions",
+            "reference",
+            "features",
+            "window",
+            "min_rows",
+            "psi_bins",
+            "drift",
+            "task",
+            "positive_label",
+            "threshold",
+            "labels",
+            "performance",
+        ),
     )
     if "predictions" not in s.data:
         raise s.error("predictions", "is required: where the prediction logs are")
@@ -276,15 +413,38 @@ def _monitor(file: Path, base: Path, name: str, data: object) -> MonitorConfig:
         raise s.error("window", "must be at least 1m", window_raw)
     min_rows = s.int_("min_rows", 300, 1) or 300
     drift = _thresholds(file, s.key("drift"), s.data.get("drift"), min_rows)
+    predictions = _predictions(file, base, s.key("predictions"), s.data["predictions"])
+    task = s.data.get("task")
+    if task is not None and task not in TASKS:
+        raise s.error("task", f"expected one of {', '.join(TASKS)}", task)
+    if (
+        task is not None
+        and predictions.prediction is None
+        and not (task == MULTICLASS and predictions.output)
+    ):
+        raise s.error(
+            "task", "needs `predictions.prediction` (the score or predicted value) to measure", task
+        )
+    labels = _labels(file, base, s.key("labels"), s.data.get("labels"))
+    if labels is not None and task is None:
+        raise s.error("labels", "needs the monitor's `task` to know what the labels measure")
+    positive = s.data.get("positive_label", 1)
+    if not isinstance(positive, str | int | float) or (isinstance(positive, str) and not positive):
+        raise s.error("positive_label", "expected a number, a string or true/false", positive)
     return MonitorConfig(
         name=name,
-        predictions=_predictions(file, base, s.key("predictions"), s.data["predictions"]),
+        predictions=predictions,
         reference=_reference(file, base, s.key("reference"), s.data["reference"]),
         features=_features(file, s.key("features"), s.data.get("features")),
         window=window,
         min_rows=min_rows,
         psi_bins=s.int_("psi_bins", 10, 2) or 10,
         drift=drift,
+        task=task,
+        positive_label=positive,
+        threshold=_number(s, "threshold", 0.5, float("-inf")),
+        labels=labels,
+        performance=_performance(file, s.key("performance"), s.data.get("performance"), task),
     )
 
 

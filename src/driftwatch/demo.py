@@ -8,6 +8,14 @@ What is in it (so tests and the README can say exactly what should be found):
 - `age`, `credit_score`, `num_accounts`, `employment_years` and `loan_purpose` never drift;
 - each daily file carries a few malformed rows (an unparseable timestamp, broken JSON, a wrong type) and a
   request id repeated from the day before, which ingest must quarantine and de-duplicate.
+- delayed labels (`data/labels/<day>.parquet`: `request_id`, `label` 0/1, `labelled_at`): each prediction's
+  default is drawn from the model's own calibrated score and becomes known 1–14 days later; only labels known
+  before the demo's end are written, so the last two weeks are partly labelled and the last day not at all.
+  One label a day is for a quarantined request (its id never reaches the predictions table).
+- concept drift from day `concept_drift_day` (default 10) to `concept_drift_end` (exclusive, default 16): the
+  true default probability reverses the credit score's effect while the inputs stay as they were, so the
+  realized AUC falls from about 0.72 to about 0.43 with no input drift to warn of it (the CBPE estimate, which
+  sees scores only, cannot see it either).
 """
 
 from __future__ import annotations
@@ -34,6 +42,9 @@ class DemoSpec:
     reference_rows: int = 40000
     drift_day: int = 18
     missing_day: int = 22
+    concept_drift_day: int = 10
+    concept_drift_end: int = 16  # exclusive
+    label_delay_days: tuple[float, float] = (1.0, 14.0)
     seed: int = 7
     end: datetime | None = None  # exclusive end (a UTC midnight); default: today's midnight
 
@@ -71,6 +82,30 @@ def _score(f: dict[str, np.ndarray]) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
 
 
+def _true_probability(f: dict[str, np.ndarray], concept_drift: bool) -> np.ndarray:
+    """P(default | x): the model's score is exactly right, except under concept drift, where a higher credit
+    score now means more risk, not less (same inputs, a different relationship)."""
+    if not concept_drift:
+        return _score(f)
+    debt = np.nan_to_num(f["debt_ratio"], nan=0.3)
+    z = -1.2 + 3.0 * debt + 0.012 * (f["credit_score"] - 680) - 0.4 * (np.log(f["income"]) - 10.8)
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _write_labels(folder: Path, frames: list[pl.DataFrame], end: datetime) -> None:
+    """One file per day of arrival, holding the labels that became known that day (before `end` only)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    labels = pl.concat(frames).filter(pl.col("labelled_at") < end.replace(tzinfo=None))
+    labels = labels.with_columns(pl.col("labelled_at").dt.truncate("1d").alias("_day"))
+    for (day,), part in labels.sort("labelled_at").group_by(["_day"], maintain_order=True):
+        out = part.select(
+            "request_id",
+            "label",
+            pl.col("labelled_at").dt.strftime("%Y-%m-%dT%H:%M:%SZ").alias("labelled_at"),
+        )
+        out.write_parquet(folder / f"{day:%Y-%m-%d}.parquet")
+
+
 def write_demo_project(folder: str | Path, spec: DemoSpec | None = None) -> Path:
     """Write data/, driftwatch.yml into `folder`; returns the config path."""
     spec = spec or DemoSpec()
@@ -78,6 +113,9 @@ def write_demo_project(folder: str | Path, spec: DemoSpec | None = None) -> Path
     pred_dir = root / "data" / "predictions"
     pred_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(spec.seed)
+    # Labels draw from their own stream, so the prediction logs stay exactly what they were without labels.
+    label_rng = np.random.default_rng([spec.seed, 1])
+    label_frames: list[pl.DataFrame] = []
 
     ref = _features(rng, spec.reference_rows, drifted=False, missing_jump=False)
     ref_score = _score(ref)
@@ -133,6 +171,24 @@ def write_demo_project(folder: str | Path, spec: DemoSpec | None = None) -> Path
         pl.concat([logs, bad]).write_parquet(pred_dir / f"{day_start:%Y-%m-%d}.parquet")
         previous_id = ids[-1]
 
+        truth = _true_probability(feats, spec.concept_drift_day <= day < spec.concept_drift_end)
+        low, high = spec.label_delay_days
+        delay_s = label_rng.uniform(low * 86400, high * 86400, n + 1)
+        served = np.array([day_start.replace(tzinfo=None) + timedelta(seconds=int(s)) for s in seconds])
+        label_frames.append(
+            pl.DataFrame(
+                {
+                    "request_id": [*ids, f"req-{day:03d}-bad-ts"],
+                    "label": np.append(label_rng.random(n) < truth, False).astype(np.int8),
+                    "labelled_at": [
+                        t + timedelta(seconds=float(d))
+                        for t, d in zip([*served, served[0]], delay_s, strict=True)
+                    ],
+                }
+            )
+        )
+    _write_labels(root / "data" / "labels", label_frames, start + timedelta(days=spec.days))
+
     config = root / "driftwatch.yml"
     config.write_text(DEMO_CONFIG, encoding="utf-8")
     return config
@@ -156,9 +212,24 @@ monitors:
     reference:
       path: data/train.parquet
       prediction: score
+      target: label
     features:
       numeric: [age, income, debt_ratio, credit_score, num_accounts, employment_years]
       categorical: [region, loan_purpose]
     window: 1d
     min_rows: 500
+    task: binary_classification
+    positive_label: 1
+    threshold: 0.5
+    labels:
+      path: data/labels/*.parquet
+      id: request_id
+      label: label
+      timestamp: labelled_at
+    performance:
+      min_labels: 200
+      min_coverage: 0.2
+      tolerance: 0.05
+      relative: false
+      metrics: [roc_auc]
 """

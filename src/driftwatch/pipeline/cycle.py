@@ -1,4 +1,5 @@
-"""A whole cycle for one monitor: ingest → reference profile → windows, recorded in the `runs` table.
+"""A whole cycle for one monitor: ingest → reference profile → windows → labels → performance, recorded in
+the `runs` table.
 
 The worker's schedule, the API's "run now" and `driftwatch run` all call `run_cycle`; nothing else decides
 what a cycle does.
@@ -14,9 +15,16 @@ from datetime import UTC, datetime
 
 from driftwatch.config import MonitorConfig
 from driftwatch.pipeline.ingest import IngestSummary, ingest_predictions
+from driftwatch.pipeline.labels import LabelIngestSummary, ingest_labels
+from driftwatch.pipeline.performance import (
+    PerformanceSummary,
+    compute_queued_performance,
+    ensure_performance_reference,
+)
 from driftwatch.pipeline.reference import ensure_reference
 from driftwatch.pipeline.windows import OVERALL, PlannedWindow, WindowResult, compute_queued_windows
 from driftwatch.storage.database import Database, utcnow
+from driftwatch.storage.performance_results import queue_from_window_queue
 
 
 @dataclass
@@ -28,6 +36,8 @@ class CycleSummary:
     profile_rebuilt: bool = False
     reference_rows_rejected: int = 0
     windows: list[WindowResult] = field(default_factory=list)
+    labels: LabelIngestSummary = field(default_factory=LabelIngestSummary)
+    performance: PerformanceSummary | None = None  # None: the monitor has no `task`
     seconds: float = 0.0
 
     @property
@@ -77,9 +87,18 @@ def run_cycle(
         summary.profile_rebuilt = reference.rebuilt
         summary.reference_rows_rejected = reference.rows_rejected
         summary.ingest = ingest_predictions(db, monitor, reference.features, hooks.on_file)
+        if monitor.task is not None:
+            # Before the drift windows empty their queue: every window with new predictions (which may
+            # already have labels waiting) gets its performance recomputed too.
+            with db.transaction() as tx:
+                queue_from_window_queue(tx, monitor.name)
         summary.windows = compute_queued_windows(
             db, monitor, reference.features, reference.profile, run_id, now, hooks.on_window
         )
+        summary.labels = ingest_labels(db, monitor)
+        perf_reference = ensure_performance_reference(db, monitor)
+        if perf_reference is not None:
+            summary.performance = compute_queued_performance(db, monitor, perf_reference, run_id, now)
     except BaseException as exc:
         _finish(db, summary, started, "failed", f"{type(exc).__name__}: {exc}")
         raise

@@ -60,7 +60,7 @@ class ReferenceOutcome:
 
 def _reserved_columns(monitor: MonitorConfig) -> set[str]:
     p, r = monitor.predictions, monitor.reference
-    names = {p.id, p.timestamp, p.model_version, p.prediction, p.output, r.prediction, r.output, *p.segments}
+    names = {p.id, p.timestamp, p.model_version, p.prediction, p.output, r.prediction, r.output, r.target, *p.segments}
     if isinstance(p.features, str):
         names.add(p.features)
     return {n for n in names if n}

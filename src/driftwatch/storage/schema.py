@@ -135,6 +135,97 @@ MIGRATIONS: tuple[str, ...] = (
         error VARCHAR
     );
     """,
+    # 2: delayed labels and model performance (docs/performance.md, "How the pipeline uses it").
+    """
+    CREATE TABLE IF NOT EXISTS labels (
+        monitor VARCHAR NOT NULL,
+        request_id VARCHAR NOT NULL,
+        label VARCHAR NOT NULL,            -- as written in the source (classes, '0'/'1', numbers as text)
+        label_value DOUBLE,                -- the label as a number when it is one (regression, 0/1 labels)
+        labelled_at TIMESTAMP NOT NULL,    -- the source's label timestamp, else when it was first ingested
+        source VARCHAR NOT NULL,           -- file path the current label came from
+        ingested_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (monitor, request_id)
+    );
+    CREATE TABLE IF NOT EXISTS label_history (           -- every label replaced by a later one for the same request id
+        monitor VARCHAR NOT NULL,
+        request_id VARCHAR NOT NULL,
+        label VARCHAR NOT NULL,
+        label_value DOUBLE,
+        labelled_at TIMESTAMP NOT NULL,
+        source VARCHAR NOT NULL,
+        ingested_at TIMESTAMP NOT NULL,
+        replaced_at TIMESTAMP NOT NULL,
+        replaced_by VARCHAR NOT NULL       -- the file holding the replacement
+    );
+    CREATE TABLE IF NOT EXISTS performance_queue (
+        monitor VARCHAR NOT NULL,
+        model_version VARCHAR NOT NULL,
+        window_start TIMESTAMP NOT NULL,
+        window_end TIMESTAMP NOT NULL,
+        queued_at TIMESTAMP NOT NULL,
+        reason VARCHAR NOT NULL,
+        PRIMARY KEY (monitor, model_version, window_start)
+    );
+    CREATE TABLE IF NOT EXISTS performance_results (
+        monitor VARCHAR NOT NULL,
+        model_version VARCHAR NOT NULL,
+        segment VARCHAR NOT NULL,
+        window_start TIMESTAMP NOT NULL,
+        metric VARCHAR NOT NULL,           -- e.g. roc_auc; estimated_roc_auc for a CBPE estimate
+        window_end TIMESTAMP NOT NULL,
+        value DOUBLE,
+        low DOUBLE,
+        high DOUBLE,
+        stderr DOUBLE,
+        n_predictions BIGINT NOT NULL,
+        n_labels BIGINT NOT NULL,
+        coverage DOUBLE,
+        delay_median_s DOUBLE,
+        delay_p90_s DOUBLE,
+        status VARCHAR NOT NULL,           -- insufficient_labels, ok, degraded, info, estimate
+        reason VARCHAR NOT NULL,
+        baseline DOUBLE,
+        run_id VARCHAR NOT NULL,
+        computed_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (monitor, model_version, segment, window_start, metric)
+    );
+    CREATE TABLE IF NOT EXISTS performance_history (     -- a row's earlier versions, kept when a window is recomputed
+        monitor VARCHAR NOT NULL,
+        model_version VARCHAR NOT NULL,
+        segment VARCHAR NOT NULL,
+        window_start TIMESTAMP NOT NULL,
+        metric VARCHAR NOT NULL,
+        window_end TIMESTAMP NOT NULL,
+        value DOUBLE,
+        low DOUBLE,
+        high DOUBLE,
+        stderr DOUBLE,
+        n_predictions BIGINT NOT NULL,
+        n_labels BIGINT NOT NULL,
+        coverage DOUBLE,
+        delay_median_s DOUBLE,
+        delay_p90_s DOUBLE,
+        status VARCHAR NOT NULL,
+        reason VARCHAR NOT NULL,
+        baseline DOUBLE,
+        run_id VARCHAR NOT NULL,
+        computed_at TIMESTAMP NOT NULL,
+        replaced_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (monitor, model_version, segment, window_start, metric, computed_at)
+    );
+    CREATE TABLE IF NOT EXISTS reference_calibration (   -- per monitor × reference: baseline metrics and the CBPE calibrator
+        monitor VARCHAR NOT NULL,
+        reference_id VARCHAR NOT NULL,     -- fingerprint of the reference file and the performance settings
+        task VARCHAR NOT NULL,
+        rows BIGINT NOT NULL,              -- reference rows with both a target and a prediction
+        baseline JSON NOT NULL,            -- {metric: {"value": v, "stderr": se}}
+        calibrator JSON,                   -- Calibrator.to_dict(); binary tasks only
+        created_at TIMESTAMP NOT NULL,
+        is_current BOOLEAN NOT NULL,
+        PRIMARY KEY (monitor, reference_id)
+    );
+    """,
 )
 
 SHARED_TABLES = (
@@ -148,6 +239,12 @@ SHARED_TABLES = (
     "feature_bins",
     "window_summaries",
     "runs",
+    "labels",
+    "label_history",
+    "performance_queue",
+    "performance_results",
+    "performance_history",
+    "reference_calibration",
 )
 
 
@@ -164,3 +261,8 @@ def prediction_table(monitor: str) -> str:
 def feature_column(feature: str) -> str:
     """The quoted column holding a feature; prefixed so a feature can never collide with a system column."""
     return quote_identifier(f"f:{feature}")
+
+
+from driftwatch.storage.alert_schema import ALERTING_MIGRATION  # noqa: E402
+
+MIGRATIONS = (*MIGRATIONS, ALERTING_MIGRATION)

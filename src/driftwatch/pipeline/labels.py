@@ -1,0 +1,154 @@
+"""Step 4 of a cycle: pull delayed labels from files and upsert them by request id.
+
+Per file, in one transaction, like prediction ingest: good rows are upserted (a later label replaces an earlier
+one, which goes to `label_history`), bad rows go to quarantine with their reason, the windows of the
+predictions the new labels touch are queued for performance, and the file is recorded in `ingested_files`
+(kind 'labels') so it is not read again unless it changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+
+from driftwatch.config import REGRESSION, LabelSource, MonitorConfig
+from driftwatch.errors import SourceError
+from driftwatch.sources.files import SourceFile, describe_columns, first_line, list_files
+from driftwatch.sources.logs import LogLayout, normalise_query
+from driftwatch.storage.database import Database, first_row, utcnow
+from driftwatch.storage.labels import labels_without_prediction, upsert_label_batch
+from driftwatch.storage.predictions import width_us
+
+BATCH_TABLE = "_label_batch"
+KIND = "labels"
+
+
+@dataclass
+class LabelIngestSummary:
+    files_seen: int = 0
+    files_read: int = 0
+    rows_read: int = 0
+    rows_quarantined: int = 0
+    labels_new: int = 0
+    labels_replaced: int = 0
+    labels_unchanged: int = 0
+    windows_queued: int = 0
+    without_prediction: int = 0  # stored labels whose request id matches no prediction (after this cycle)
+    failed_files: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+
+
+def label_layout(source: LabelSource) -> LogLayout:
+    # The label travels in the layout's text `output` field: it may be a class name, 0/1 or a number.
+    return LogLayout(
+        id=source.id, timestamp=source.timestamp, numeric=(), categorical=(), output=source.label
+    )
+
+
+def label_batch_sql(
+    fmt: str, path: str, columns: dict[str, str], monitor: MonitorConfig
+) -> tuple[str, dict[str, object]]:
+    """The normalising query for a label file: `request_id`, `label`, `label_value`, `labelled_at`, `_reason`.
+
+    Beyond the shared checks (missing id, unparseable timestamp, malformed line) a row is quarantined when its
+    label is missing, or, for regression, not a number. Without a label timestamp in the source the label is
+    stamped with the ingest time (`$now`).
+    """
+    assert monitor.labels is not None
+    sql, params = normalise_query(fmt, path, columns, label_layout(monitor.labels))
+    ts = "ts" if monitor.labels.timestamp else "NULL::TIMESTAMP"
+    not_number = (
+        "WHEN label_value IS NULL THEN 'label: ''' || left(label, 60) || ''' is not a number' "
+        if monitor.task == REGRESSION
+        else ""
+    )
+    extra = f"CASE WHEN label IS NULL OR trim(label) = '' THEN 'missing label' {not_number}END"
+    wrapped = (
+        "SELECT _row, _raw, request_id, label, label_value, coalesce(_ts, $now) AS labelled_at, "
+        f"CASE WHEN _reason = 'malformed JSON line' THEN _reason "
+        f"ELSE nullif(concat_ws('; ', _reason, {extra}), '') END AS _reason "
+        f"FROM (SELECT *, output AS label, TRY_CAST(output AS DOUBLE) AS label_value, {ts} AS _ts FROM ({sql}))"
+    )
+    return wrapped, params
+
+
+def _already_ingested(cur: duckdb.DuckDBPyConnection, monitor: str, f: SourceFile) -> bool:
+    row = first_row(
+        cur.execute(
+            "SELECT count(*) FROM ingested_files WHERE monitor = ? AND kind = ? AND path = ? AND size = ? "
+            "AND mtime_ns = ?",
+            [monitor, KIND, f.path, f.size, f.mtime_ns],
+        )
+    )
+    return bool(row and row[0])
+
+
+def ingest_labels(db: Database, monitor: MonitorConfig) -> LabelIngestSummary:
+    """Ingest every new or changed label file of a monitor. Never raises for a bad file: it is reported."""
+    summary = LabelIngestSummary()
+    if monitor.labels is None:
+        return summary
+    files, problems = list_files(monitor.labels.path, monitor.labels.format)
+    summary.failed_files.extend((p.path, p.message) for p in problems)
+    summary.files_seen = len(files) + len(problems)
+    cur = db.cursor()
+    for f in files:
+        if _already_ingested(cur, monitor.name, f):
+            continue
+        try:
+            _ingest_file(db, monitor, f, summary)
+        except SourceError as exc:
+            summary.failed_files.append((f.path, exc.message))
+        except duckdb.Error as exc:
+            summary.failed_files.append((f.path, f"cannot read: {first_line(exc)}"))
+    summary.without_prediction = labels_without_prediction(cur, monitor.name)
+    return summary
+
+
+def _ingest_file(db: Database, monitor: MonitorConfig, f: SourceFile, summary: LabelIngestSummary) -> None:
+    assert monitor.labels is not None
+    columns = describe_columns(db.cursor(), f.format, f.path)
+    sql, params = label_batch_sql(f.format, f.path, columns, monitor)
+    now = utcnow()
+    with db.transaction() as tx:
+        tx.execute(f"CREATE OR REPLACE TEMP TABLE {BATCH_TABLE} AS {sql}", {**params, "now": now})
+        row = first_row(
+            tx.execute(f"SELECT count(*), count(*) FILTER (WHERE _reason IS NOT NULL) FROM {BATCH_TABLE}")
+        )
+        rows_read, quarantined = (int(row[0]), int(row[1])) if row else (0, 0)
+        counts = upsert_label_batch(
+            tx,
+            monitor.name,
+            BATCH_TABLE,
+            f.path,
+            now,
+            timed=monitor.labels.timestamp is not None,
+            window_width_us=width_us(monitor.window),
+        )
+        tx.execute(
+            "INSERT INTO quarantine SELECT $monitor, 'labels', $source, _row, request_id, _reason, _raw, $now "
+            f"FROM {BATCH_TABLE} WHERE _reason IS NOT NULL ON CONFLICT DO NOTHING",
+            {"monitor": monitor.name, "source": f.path, "now": now},
+        )
+        tx.execute(
+            "INSERT INTO ingested_files VALUES (?, 'labels', ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [
+                monitor.name,
+                f.path,
+                f.size,
+                f.mtime_ns,
+                rows_read,
+                counts.new + counts.replaced,
+                counts.unchanged,
+                quarantined,
+                now,
+            ],
+        )
+        tx.execute(f"DROP TABLE {BATCH_TABLE}")
+    summary.files_read += 1
+    summary.rows_read += rows_read
+    summary.rows_quarantined += quarantined
+    summary.labels_new += counts.new
+    summary.labels_replaced += counts.replaced
+    summary.labels_unchanged += counts.unchanged
+    summary.windows_queued += counts.windows_queued

@@ -1,0 +1,435 @@
+"""Step 5 of a cycle: realized (and, for binary models, estimated) performance per window × version × segment.
+
+Only queued windows are computed: those that got new prediction rows (copied from the drift queue) or new or
+corrected labels (queued by label ingest). Each metric row carries its label count, coverage, label delay,
+bootstrap interval, baseline and a verdict from `performance.verdict`; the rows a recomputation replaces are
+kept in `performance_history`. docs/performance.md ("How the pipeline uses it") is the user-facing account.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from driftwatch.config import BINARY, MULTICLASS, MonitorConfig
+from driftwatch.errors import SourceError
+from driftwatch.performance.delay import label_delay
+from driftwatch.performance.estimation import Calibrator, estimate_performance, fit_calibrator
+from driftwatch.performance.metrics import HIGHER_IS_BETTER, METRICS_BY_TASK, compute_metrics, usable_rows
+from driftwatch.performance.uncertainty import metric_intervals
+from driftwatch.performance.verdict import PerformanceGate, Tolerance, Verdict, judge, judge_against_previous
+from driftwatch.pipeline.windows import OVERALL
+from driftwatch.sources.files import describe_columns, file_format, first_line
+from driftwatch.sources.logs import LogLayout, normalise_query
+from driftwatch.storage.database import Database, utcnow
+from driftwatch.storage.labels import window_label_rows
+from driftwatch.storage.performance_results import (
+    QueuedWindow,
+    StoredCalibration,
+    current_calibration,
+    plan_performance,
+    requeue_computed,
+    save_calibration,
+    store_performance,
+)
+
+ESTIMATE_PREFIX = "estimated_"
+N_BOOT = 200
+BOOT_SEED = 0  # fixed: the same rows give the same interval, so a recomputation without new labels is a no-op
+_REFERENCE_FORMAT = 1
+_REFERENCE_SCORE = "_ref_score"
+
+
+@dataclass(frozen=True)
+class PerformanceReference:
+    """What windows are judged against: per metric (value, stderr), and the CBPE calibrator if any."""
+
+    reference_id: str | None
+    baseline: Mapping[str, tuple[float, float]]
+    calibrator: Calibrator | None
+    rows: int = 0
+    rebuilt: bool = False
+    note: str = ""  # why there is no reference baseline or calibrator, when there is not
+
+
+@dataclass
+class PerformanceSummary:
+    windows_computed: int = 0
+    rows_stored: int = 0
+    rows_to_history: int = 0
+    reference_rebuilt: bool = False
+    note: str = ""
+    degraded: list[tuple[str, str, str]] = field(default_factory=list)  # (window_start ISO, segment, metric)
+    insufficient: int = 0  # judged metric rows (segment '*') below the label gate
+
+
+# --- how labels and scores are read --------------------------------------------------------------------------
+
+
+def _text_classes(monitor: MonitorConfig) -> bool:
+    """Multiclass with the predicted class in `predictions.output` compares labels as text."""
+    return monitor.task == MULTICLASS and monitor.predictions.output is not None
+
+
+def truth_and_score_sql(monitor: MonitorConfig) -> tuple[str, str, dict[str, object]]:
+    """SQL over `label`, `label_value`, `prediction`, `output` giving the truth and the score/prediction.
+
+    Binary truth is 1.0 for the positive label, 0.0 for any other, NULL when unlabelled; the label matches the
+    positive label as text or, for a numeric positive label, as a number ('1', '1.0' and 1 all match 1).
+    """
+    params: dict[str, object] = {}
+    if monitor.task == BINARY:
+        positive = monitor.positive_label
+        if isinstance(positive, bool):
+            match = "lower(label) = $pos_text"
+            params["pos_text"] = "true" if positive else "false"
+        else:
+            match = "label = $pos_text"
+            params["pos_text"] = str(positive)
+            if isinstance(positive, int | float):
+                match += " OR label_value = $pos_num"
+                params["pos_num"] = float(positive)
+        truth = f"CASE WHEN label IS NULL THEN NULL WHEN {match} THEN 1.0 ELSE 0.0 END"
+        return truth, "prediction", params
+    if _text_classes(monitor):
+        return "label", "output", params
+    return "label_value", "prediction", params
+
+
+def _numpy(table: pa.Table, name: str) -> np.ndarray:
+    return np.asarray(table.column(name).to_numpy(zero_copy_only=False))
+
+
+def _task_arrays(
+    monitor: MonitorConfig, truth: np.ndarray, score: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    if _text_classes(monitor):
+        return truth.astype(object), score.astype(object)
+    return np.asarray(truth, dtype=np.float64), np.asarray(score, dtype=np.float64)
+
+
+# --- the reference: baseline metrics and the calibrator, once per reference file -----------------------------
+
+
+def _reference_id(monitor: MonitorConfig) -> str:
+    ref = monitor.reference
+    try:
+        stat = os.stat(ref.path)
+    except OSError as exc:
+        raise SourceError(ref.path, f"reference file cannot be read: {exc.strerror}") from None
+    key = {
+        "format": _REFERENCE_FORMAT,
+        "path": ref.path,
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "file_format": ref.format,
+        "target": ref.target,
+        "prediction": ref.prediction,
+        "output": ref.output,
+        "task": monitor.task,
+        "positive_label": repr(monitor.positive_label),
+        "threshold": monitor.threshold,
+    }
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _read_reference(cur: duckdb.DuckDBPyConnection, monitor: MonitorConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The reference's truth and score arrays (rows with an unusable target or score are dropped later)."""
+    ref = monitor.reference
+    assert ref.target is not None and ref.prediction is not None
+    fmt = file_format(ref.path, ref.format)
+    columns = describe_columns(cur, fmt, ref.path)
+    layout = LogLayout(
+        id=None,
+        timestamp=None,
+        numeric=(),
+        categorical=(),
+        output=ref.target,
+        extra_numeric={_REFERENCE_SCORE: ref.prediction},
+    )
+    sql, params = normalise_query(fmt, ref.path, columns, layout)
+    truth_sql, score_sql, extra = truth_and_score_sql(monitor)
+    try:
+        table = cur.sql(
+            f"SELECT {truth_sql} AS truth, {score_sql} AS score FROM (SELECT output AS label, "
+            f'TRY_CAST(output AS DOUBLE) AS label_value, "{_REFERENCE_SCORE}" AS prediction, '
+            f"NULL::VARCHAR AS output FROM ({sql}) WHERE _reason IS NULL)",
+            params={**params, **extra},
+        ).to_arrow_table()
+    except duckdb.Error as exc:
+        raise SourceError(
+            ref.path, f"cannot read the reference target/prediction: {first_line(exc)}"
+        ) from None
+    return _task_arrays(monitor, _numpy(table, "truth"), _numpy(table, "score"))
+
+
+def _configured_baseline(monitor: MonitorConfig) -> dict[str, tuple[float, float]]:
+    return {m: (v, 0.0) for m, v in (monitor.performance.baseline or {}).items()}
+
+
+def ensure_performance_reference(db: Database, monitor: MonitorConfig) -> PerformanceReference | None:
+    """Baseline metrics and the calibrator of the monitor's reference, computed once per reference file.
+
+    None when the monitor has no `task`. Without `reference.target` and `reference.prediction` only the
+    configured `performance.baseline` is used and nothing is estimated. A configured baseline always wins over
+    the reference's for the metrics it names. When the reference changes, every window with performance results
+    is queued again, since its baseline changed.
+    """
+    if monitor.task is None:
+        return None
+    configured = _configured_baseline(monitor)
+    ref = monitor.reference
+    if ref.target is None or ref.prediction is None:
+        note = (
+            ""
+            if configured
+            else "no baseline: set reference.target and reference.prediction, or performance.baseline"
+        )
+        return PerformanceReference(None, configured, None, note=note)
+    if _text_classes(monitor):
+        # The reference's predicted classes would have to come from a text column too; not supported yet.
+        return PerformanceReference(
+            None, configured, None, note="multiclass with text classes: use performance.baseline"
+        )
+    cur = db.cursor()
+    rid = _reference_id(monitor)
+    stored = current_calibration(cur, monitor.name)
+    rebuilt = False
+    if stored is None or stored.reference_id != rid:
+        stored = _build_calibration(cur, monitor, rid)
+        with db.transaction() as tx:
+            save_calibration(tx, monitor.name, stored)
+            requeue_computed(tx, monitor.name, "reference changed")
+        rebuilt = True
+    baseline: dict[str, tuple[float, float]] = {}
+    for metric, item in stored.baseline.items():
+        value, stderr = item.get("value"), item.get("stderr")
+        if value is not None:
+            baseline[metric] = (float(value), float(stderr) if stderr is not None else 0.0)
+    baseline.update(configured)
+    calibrator = Calibrator.from_dict(stored.calibrator) if stored.calibrator else None
+    note = "" if calibrator or monitor.task != BINARY else "no calibrator: the reference needs both classes"
+    return PerformanceReference(rid, baseline, calibrator, stored.rows, rebuilt, note)
+
+
+def _build_calibration(cur: duckdb.DuckDBPyConnection, monitor: MonitorConfig, rid: str) -> StoredCalibration:
+    assert monitor.task is not None
+    truth, score = _read_reference(cur, monitor)
+    keep = usable_rows(truth, score)
+    values = compute_metrics(monitor.task, truth, score, threshold=monitor.threshold)
+    # Analytic standard errors only (n_boot=0): the baseline's own sampling error enters every verdict.
+    intervals = metric_intervals(monitor.task, truth, score, threshold=monitor.threshold, n_boot=0)
+    baseline = {
+        m: {"value": _finite(values[m]), "stderr": _finite(intervals[m].stderr)}
+        for m in METRICS_BY_TASK[monitor.task]
+    }
+    calibrator: dict[str, Any] | None = None
+    if monitor.task == BINARY:
+        try:
+            calibrator = fit_calibrator(score, truth).to_dict()
+        except ValueError:
+            calibrator = None  # one class only in the reference: no estimate, said in the note
+    return StoredCalibration(rid, monitor.task, int(keep.sum()), baseline, calibrator)
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+# --- one window -----------------------------------------------------------------------------------------------
+
+
+def compute_window_performance(
+    db: Database, monitor: MonitorConfig, reference: PerformanceReference, window: QueuedWindow, run_id: str
+) -> list[dict[str, Any]]:
+    """Every metric row of one window × version, overall and per segment value."""
+    assert monitor.task is not None
+    truth_sql, score_sql, params = truth_and_score_sql(monitor)
+    segments = monitor.predictions.segments
+    table = window_label_rows(
+        db.cursor(),
+        monitor.name,
+        window.model_version,
+        window.start,
+        window.end,
+        truth_sql,
+        score_sql,
+        params,
+        segments,
+    )
+    truth, score = _task_arrays(monitor, _numpy(table, "truth"), _numpy(table, "score"))
+    ts = _numpy(table, "ts").astype("datetime64[us]")
+    labelled_at = _numpy(table, "labelled_at").astype("datetime64[us]")
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
+    groups: list[tuple[str, np.ndarray | None]] = [(OVERALL, None)]
+    for i, seg in enumerate(segments):
+        values = np.asarray(_numpy(table, f"seg{i}"), dtype=object)
+        for value in sorted({str(v) for v in values}):
+            groups.append((f"{seg}={value}", values == value))
+    for segment, mask in groups:
+        part = slice(None) if mask is None else mask
+        for row in _segment_rows(monitor, reference, truth[part], score[part], ts[part], labelled_at[part]):
+            row.update(
+                monitor=monitor.name,
+                model_version=window.model_version,
+                segment=segment,
+                window_start=window.start,
+                window_end=window.end,
+                run_id=run_id,
+                computed_at=now,
+            )
+            rows.append(row)
+    return rows
+
+
+def _segment_rows(
+    monitor: MonitorConfig,
+    reference: PerformanceReference,
+    truth: np.ndarray,
+    score: np.ndarray,
+    ts: np.ndarray,
+    labelled_at: np.ndarray,
+) -> list[dict[str, Any]]:
+    assert monitor.task is not None
+    task, settings = monitor.task, monitor.performance
+    n_predictions = int(truth.size)
+    usable = usable_rows(truth, score)
+    n_labels = int(usable.sum())
+    coverage = n_labels / n_predictions if n_predictions else float("nan")
+    delay = label_delay(ts[usable], labelled_at[usable])
+    values = compute_metrics(task, truth, score, threshold=monitor.threshold)
+    intervals = (
+        metric_intervals(task, truth, score, threshold=monitor.threshold, n_boot=N_BOOT, seed=BOOT_SEED)
+        if n_labels >= 2
+        else {}
+    )
+    gate = PerformanceGate(settings.min_labels, settings.min_coverage)
+    tolerance = Tolerance(settings.tolerance, relative=settings.relative)
+    shared = {
+        "n_predictions": n_predictions,
+        "n_labels": n_labels,
+        "coverage": coverage,
+        "delay_median_s": delay.median_seconds,
+        "delay_p90_s": delay.p90_seconds,
+    }
+    rows = []
+    for metric in METRICS_BY_TASK[task]:
+        value = values[metric]
+        nan = float("nan")
+        low, high, stderr = intervals[metric] if metric in intervals else (nan, nan, nan)
+        base = reference.baseline.get(metric)
+        shortfall = gate.shortfall(n_labels, coverage)
+        if metric in settings.metrics and base is not None:
+            verdict = judge(
+                metric,
+                value,
+                (low, high, stderr),
+                base[0],
+                tolerance,
+                n_labels,
+                coverage,
+                gate,
+                baseline_stderr=base[1],
+            )
+            status, reason = verdict.status, verdict.reason
+        elif shortfall is not None:
+            status, reason = "insufficient_labels", f"insufficient labels: {shortfall}; no verdict, no alert"
+        elif metric in settings.metrics:
+            status, reason = "info", reference.note or "no baseline for this metric; no verdict"
+        else:
+            status, reason = "info", "not judged (not in performance.metrics)"
+        rows.append(
+            {
+                "metric": metric,
+                "value": value,
+                "low": low,
+                "high": high,
+                "stderr": stderr,
+                "status": status,
+                "reason": reason,
+                "baseline": base[0] if base else None,
+                **shared,
+            }
+        )
+    if task == BINARY and reference.calibrator is not None:
+        estimates = estimate_performance(reference.calibrator, score, threshold=monitor.threshold)
+        scored = int(np.isfinite(score).sum())
+        for metric, value in estimates.items():
+            base = reference.baseline.get(metric)
+            rows.append(
+                {
+                    "metric": ESTIMATE_PREFIX + metric,
+                    "value": value,
+                    "low": None,
+                    "high": None,
+                    "stderr": None,
+                    "status": "estimate",
+                    "reason": f"CBPE estimate from {scored:,} scores, no labels; blind to concept drift",
+                    "baseline": base[0] if base else None,
+                    **shared,
+                }
+            )
+    return rows
+
+
+# --- the whole step -------------------------------------------------------------------------------------------
+
+
+def compute_queued_performance(
+    db: Database, monitor: MonitorConfig, reference: PerformanceReference, run_id: str, now: datetime
+) -> PerformanceSummary:
+    """Compute and store every closed window in the performance queue."""
+    summary = PerformanceSummary(reference_rebuilt=reference.rebuilt, note=reference.note)
+    for window in plan_performance(db.cursor(), monitor.name, now):
+        rows = compute_window_performance(db, monitor, reference, window, run_id)
+        summary.rows_to_history += store_performance(db, monitor.name, window, rows)
+        summary.windows_computed += 1
+        summary.rows_stored += len(rows)
+        for row in rows:
+            if row["segment"] != OVERALL or row["metric"] not in monitor.performance.metrics:
+                continue
+            if row["status"] == "degraded":
+                start = row["window_start"].isoformat() + "Z"
+                summary.degraded.append((start, row["segment"], row["metric"]))
+            elif row["status"] == "insufficient_labels":
+                summary.insufficient += 1
+    return summary
+
+
+def period_over_period(
+    row: Mapping[str, Any], gate: PerformanceGate, relative_drop: float = 0.10
+) -> Verdict | None:
+    """A week-over-week (or any period) verdict for one `performance_results` query row, against the
+    `previous_*` fields beside it; None for estimates and first windows."""
+    metric = str(row["metric"])
+    if metric not in HIGHER_IS_BETTER or row.get("previous_value") is None:
+        return None
+
+    def number(key: str) -> float:
+        value = row.get(key)
+        return float("nan") if value is None else float(value)
+
+    return judge_against_previous(
+        metric,
+        number("value"),
+        number("previous_value"),
+        stderr_now=number("stderr"),
+        stderr_prev=number("previous_stderr"),
+        n_now=int(row.get("n_labels") or 0),
+        n_prev=int(row.get("previous_n_labels") or 0),
+        coverage_now=number("coverage"),
+        coverage_prev=number("previous_coverage"),
+        gate=gate,
+        relative_drop=relative_drop,
+    )
