@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from driftwatch.commands.alerts import alerts_command, rules_app, silence_app
 from driftwatch.config import DEFAULT_CONFIG_NAME, Settings, load_settings
 from driftwatch.errors import DriftwatchError
 
@@ -31,6 +32,10 @@ app = typer.Typer(
 )
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, soft_wrap=True)
+
+app.add_typer(rules_app, name="rules")
+app.add_typer(silence_app, name="silence")
+app.command("alerts")(alerts_command)
 
 ConfigOption = Annotated[
     Path,
@@ -91,12 +96,40 @@ def run(
         names = [monitor] if monitor else list(settings.monitors)
         for name in names:
             settings.monitor(name)
+        alerting = _alerting(settings)
         with _open_database(settings, names[0]) as db:
             for name in names:
-                _run_one(db, settings, name, "cli")
+                _run_one(db, settings, name, "cli", alerting)
+            _deliver(db, alerting)
 
 
-def _run_one(db: Any, settings: Settings, name: str, trigger: str) -> Any:
+def _alerting(settings: Settings) -> Any:
+    """The validated alert rules (None: alerting off). Invalid rules raise RuleError, which lists every
+    problem with file and line, before any work is done."""
+    from driftwatch.pipeline.alerts import alerting_settings, prepare_alerting
+
+    return prepare_alerting(alerting_settings(settings))
+
+
+def _deliver(db: Any, alerting: Any) -> None:
+    """One delivery pass over the outbox; what fails transiently is retried by a later run (or the server)."""
+    if alerting is None:
+        return
+    from driftwatch.pipeline.alerts import deliver_with_settings
+
+    report, problems = deliver_with_settings(db, alerting)
+    for problem in problems:
+        err.print(f"[yellow]warning:[/] {_escape(problem)}; its notifications stay pending", highlight=False)
+    if report.delivered or report.retried or report.failed:
+        out.print(
+            f"notifications: {report.delivered} delivered, {report.retried} to retry, {report.failed} failed",
+            highlight=False,
+        )
+    for channel in report.unhealthy_channels:
+        out.print(f"  [bold red]channel {_escape(channel)} is unhealthy[/]: see `driftwatch alerts --outbox`")
+
+
+def _run_one(db: Any, settings: Settings, name: str, trigger: str, alerting: Any = None) -> Any:
     from driftwatch.pipeline.cycle import CycleHooks, run_cycle
 
     mon = settings.monitor(name)
@@ -110,7 +143,13 @@ def _run_one(db: Any, settings: Settings, name: str, trigger: str) -> Any:
         def on_window(_w: Any, i: int, total: int) -> None:
             progress.update(windows, total=total, completed=i, visible=True)
 
-        summary = run_cycle(db, mon, trigger=trigger, hooks=CycleHooks(on_file=on_file, on_window=on_window))
+        summary = run_cycle(
+            db,
+            mon,
+            trigger=trigger,
+            hooks=CycleHooks(on_file=on_file, on_window=on_window),
+            alerting=alerting,
+        )
     _print_summary(summary)
     return summary
 
@@ -141,6 +180,13 @@ def _print_summary(summary: Any) -> None:
         out.print(f"  [bold yellow]features drifting:[/] {listed}", highlight=False)
     elif summary.windows_computed:
         out.print("  no feature drifting in the computed windows", highlight=False)
+    alerts = getattr(summary, "alerts", None)
+    if alerts is not None:
+        out.print(
+            f"  alerts: {alerts.firing} firing; {alerts.enqueued} notification(s) enqueued, "
+            f"{alerts.suppressed} silenced",
+            highlight=False,
+        )
 
 
 def _print_performance_summary(summary: Any) -> None:
@@ -396,9 +442,11 @@ def demo(
         err.print(f"writing the demo project to {folder} …", highlight=False)
         config = write_demo_project(folder, DemoSpec(days=days, rows_per_day=rows_per_day))
         settings = load_settings(config)
+        alerting = _alerting(settings)
         with _open_database(settings) as db:
             for name in settings.monitors:
-                _run_one(db, settings, name, "demo")
+                _run_one(db, settings, name, "demo", alerting)
+            _deliver(db, alerting)
     out.print(
         f"\ndone in {time.perf_counter() - started:.1f}s. Results are in {settings.storage}", highlight=False
     )

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from driftwatch.config_alerting import AlertingSettings, parse_alerting
 from driftwatch.durations import parse_duration
 from driftwatch.errors import ConfigError
 from driftwatch.stats.decision import Thresholds
@@ -136,6 +137,7 @@ class Settings:
     reports_dir: Path
     monitors: Mapping[str, MonitorConfig]
     database: DatabaseSettings = DatabaseSettings()
+    alerting: AlertingSettings | None = None  # the `alerting:` section (docs/alerting-config.md)
 
     def monitor(self, name: str) -> MonitorConfig:
         try:
@@ -452,7 +454,7 @@ def parse_settings(data: object, config_path: Path) -> Settings:
     """Validate an already-parsed YAML document; `config_path` is used for messages and relative paths."""
     file = config_path
     base = config_path.parent
-    top = _Section(file, "", data, ("storage", "reports_dir", "monitors", "database"))
+    top = _Section(file, "", data, ("storage", "reports_dir", "monitors", "database", "alerting"))
     monitors_raw = top.data.get("monitors")
     if not isinstance(monitors_raw, Mapping) or not monitors_raw:
         raise top.error("monitors", "is required: a mapping of monitor names to their settings", monitors_raw)
@@ -469,6 +471,7 @@ def parse_settings(data: object, config_path: Path) -> Settings:
             memory_limit=db.str_("memory_limit", "4GB") or "4GB",
             temp_directory=_resolve(base, temp_dir) if temp_dir else None,
         ),
+        alerting=parse_alerting(file, base, top.data.get("alerting")),
     )
 
 

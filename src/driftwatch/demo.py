@@ -20,6 +20,7 @@ What is in it (so tests and the README can say exactly what should be found):
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -189,9 +190,22 @@ def write_demo_project(folder: str | Path, spec: DemoSpec | None = None) -> Path
         )
     _write_labels(root / "data" / "labels", label_frames, start + timedelta(days=spec.days))
 
+    rules_dir = root / "alert_rules"
+    rules_dir.mkdir(exist_ok=True)
+    rules = DEMO_RULES.read_text(encoding="utf-8")
+    text = DEMO_CONFIG
+    if os.environ.get("SLACK_WEBHOOK_URL"):
+        # Post to Slack as well when a webhook is configured in the environment (its URL stays there).
+        rules = rules.replace("route: {channels: [log]", "route: {channels: [log, slack]", 1)
+        text += "  channels:\n    slack: {type: slack, url_env: SLACK_WEBHOOK_URL}\n"
+    (rules_dir / "demo.yml").write_text(rules, encoding="utf-8")
     config = root / "driftwatch.yml"
-    config.write_text(DEMO_CONFIG, encoding="utf-8")
+    config.write_text(text, encoding="utf-8")
     return config
+
+
+# The repo's alert_rules/demo.yml links to this file, so the rules the tests load are the ones the demo ships.
+DEMO_RULES = Path(__file__).with_name("demo_alert_rules.yml")
 
 
 DEMO_CONFIG = """\
@@ -232,4 +246,7 @@ monitors:
       tolerance: 0.05
       relative: false
       metrics: [roc_auc]
+alerting:
+  rules: alert_rules
+  backfill: 60d
 """

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+from alerting_duckdb_support import duckdb_outbox
 from alerting_support import DAY, T0, make_rule, window_sample
 
 from driftwatch.alerting.delivery import AttemptOutcome, Outbox
@@ -13,7 +14,7 @@ from driftwatch.alerting.evaluation import evaluate
 from driftwatch.alerting.grouping import AlertGroup, group_notifications
 from driftwatch.alerting.memory_outbox import InMemoryOutbox
 
-OUTBOXES: list[Callable[[], Outbox]] = [InMemoryOutbox]
+OUTBOXES: list[Callable[[], Outbox]] = [InMemoryOutbox, duckdb_outbox]
 
 
 def groups(count: int) -> list[AlertGroup]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from driftwatch.config import MonitorConfig
+from driftwatch.pipeline.alerts import AlertCycleSummary, AlertingRun, alert_cycle
 from driftwatch.pipeline.ingest import IngestSummary, ingest_predictions
 from driftwatch.pipeline.labels import LabelIngestSummary, ingest_labels
 from driftwatch.pipeline.performance import (
@@ -38,6 +39,7 @@ class CycleSummary:
     windows: list[WindowResult] = field(default_factory=list)
     labels: LabelIngestSummary = field(default_factory=LabelIngestSummary)
     performance: PerformanceSummary | None = None  # None: the monitor has no `task`
+    alerts: AlertCycleSummary | None = None  # None: alerting is off
     seconds: float = 0.0
 
     @property
@@ -69,6 +71,7 @@ def run_cycle(
     now: datetime | None = None,
     trigger: str = "cli",
     hooks: CycleHooks | None = None,
+    alerting: AlertingRun | None = None,
 ) -> CycleSummary:
     """Ingest new rows, refresh the reference profile if needed, compute every closed queued window."""
     hooks = hooks or CycleHooks()
@@ -103,6 +106,10 @@ def run_cycle(
         _finish(db, summary, started, "failed", f"{type(exc).__name__}: {exc}")
         raise
     _finish(db, summary, started, "ok", None)
+    if alerting is not None:
+        # After the run is recorded, so its own quarantined_rows are judged now. A failure here loses nothing:
+        # the results stay unevaluated (alert_progress) until the next cycle evaluates them.
+        summary.alerts = alert_cycle(db, alerting, monitor, now)
     return summary
 
 

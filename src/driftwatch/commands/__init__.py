@@ -1,0 +1,1 @@
+"""Sub-commands of the `driftwatch` CLI that live outside cli.py (registered there)."""
