@@ -43,7 +43,7 @@ def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
 def demo_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The small demo after one cycle and one evaluation with the repo's rules; the database is closed."""
     config = write_demo_project(tmp_path_factory.mktemp("alerts") / "demo", SMALL_DEMO)
-    shutil.copytree(REPO / "alert_rules", config.parent / "alert_rules")
+    shutil.copytree(REPO / "alert_rules", config.parent / "alert_rules", dirs_exist_ok=True)
     settings = load_settings(config)
     run = prepare_alerting(alerting_settings(settings))
     assert run is not None
