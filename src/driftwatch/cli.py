@@ -130,9 +130,8 @@ def _deliver(db: Any, alerting: Any) -> None:
 
 
 def _run_one(db: Any, settings: Settings, name: str, trigger: str, alerting: Any = None) -> Any:
-    from driftwatch.pipeline.cycle import CycleHooks, run_cycle
+    from driftwatch.pipeline.cycle import CycleHooks, run_monitor
 
-    mon = settings.monitor(name)
     with _progress() as progress:
         files = progress.add_task(f"{name}: ingest", total=None)
         windows = progress.add_task(f"{name}: windows", total=None, visible=False)
@@ -143,9 +142,10 @@ def _run_one(db: Any, settings: Settings, name: str, trigger: str, alerting: Any
         def on_window(_w: Any, i: int, total: int) -> None:
             progress.update(windows, total=total, completed=i, visible=True)
 
-        summary = run_cycle(
+        summary = run_monitor(
             db,
-            mon,
+            settings,
+            name,
             trigger=trigger,
             hooks=CycleHooks(on_file=on_file, on_window=on_window),
             alerting=alerting,
@@ -385,17 +385,29 @@ def compare(
     fail_on_drift: Annotated[
         bool, typer.Option("--fail-on-drift", help="Exit with code 1 when any feature drifts.")
     ] = False,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write a self-contained HTML report (works offline).")
+    ] = None,
 ) -> None:
     """Compare two files feature by feature (PSI, exact KS, missing/unseen shares) — e.g. as a CI gate."""
+    from driftwatch.comparison import as_polars
     from driftwatch.comparison import compare as run_compare
 
     if fmt not in ("table", "json"):
         _fail(f"--format must be table or json, got {fmt!r}")
     split = lambda s: [x.strip() for x in s.split(",") if x.strip()] if s else None  # noqa: E731
     with _errors():
-        result = run_compare(
-            str(reference), str(current), numeric=split(numeric), categorical=split(categorical)
-        )
+        ref_frame = as_polars(str(reference), "reference")
+        cur_frame = as_polars(str(current), "current")
+        result = run_compare(ref_frame, cur_frame, numeric=split(numeric), categorical=split(categorical))
+        if html is not None:
+            from driftwatch.reports.comparison import render_comparison, write_comparison
+
+            page = render_comparison(
+                result, str(reference), str(current), reference=ref_frame, current=cur_frame
+            )
+            written = write_comparison(html, page)
+            err.print(f"report written to {written}", highlight=False)
     if fmt == "json":
         sys.stdout.write(json.dumps(_clean_json(result.to_dict()), allow_nan=False) + "\n")
     else:
@@ -447,11 +459,67 @@ def demo(
             for name in settings.monitors:
                 _run_one(db, settings, name, "demo", alerting)
             _deliver(db, alerting)
+    cmd, cfg = _invocation(), _shown(config)
     out.print(
-        f"\ndone in {time.perf_counter() - started:.1f}s. Results are in {settings.storage}", highlight=False
+        f"\ndone in {time.perf_counter() - started:.1f}s. Everything is in {_shown(folder)}/", highlight=False
     )
-    out.print(f"  see them:   driftwatch results --config {config}", highlight=False)
-    out.print(f"  as JSON:    driftwatch results --config {config} --format json", highlight=False)
+    out.print(
+        f"  reports:        open {_shown(settings.reports_dir / 'index.html')} in a browser", highlight=False
+    )
+    out.print(
+        f"  drift results:  {cmd} results --config {cfg} [--format json] [--rollup 7d]", highlight=False
+    )
+    out.print(f"  performance:    {cmd} results --config {cfg} --performance", highlight=False)
+    out.print(f"  alerts:         {cmd} alerts --config {cfg}", highlight=False)
+    out.print(
+        f"  run it again:   {cmd} run --config {cfg}   (new files only; nothing is counted twice)",
+        highlight=False,
+    )
+
+
+def _shown(path: Path) -> str:
+    """A path as short as it can be: relative to the working directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _invocation() -> str:
+    """How the user can call driftwatch again: the script they ran, if it is not on PATH."""
+    import shutil
+
+    script = Path(sys.argv[0])
+    if script.name == "driftwatch" and shutil.which("driftwatch") != str(script.resolve()):
+        return _shown(script)
+    return "driftwatch"
+
+
+@app.command()
+def report(
+    config: ConfigOption = Path(DEFAULT_CONFIG_NAME),
+    monitor: Annotated[str | None, typer.Option("--monitor", "-m", help="Only this monitor.")] = None,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Re-render every window, not only those whose results changed.")
+    ] = False,
+) -> None:
+    """(Re)render the HTML reports from stored results into `reports_dir` and print where the index is."""
+    from driftwatch.reports.site import render_reports
+    from driftwatch.storage.report_queries import all_windows
+
+    with _errors():
+        settings = load_settings(config)
+        names = [monitor] if monitor else list(settings.monitors)
+        for name in names:
+            settings.monitor(name)
+        with _open_database(settings, names[0]) as db:
+            written = []
+            for name in names:
+                windows = all_windows(db.cursor(), name) if everything else None
+                written += render_reports(db, settings, monitor=name, windows=windows)
+    out.print(
+        f"{len(written)} report file(s) written; open {settings.reports_dir / 'index.html'}", highlight=False
+    )
 
 
 @app.command()

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from driftwatch.config_alerting import AlertingSettings, parse_alerting
+from driftwatch.config_server import ServerSettings, parse_server
 from driftwatch.durations import parse_duration
 from driftwatch.errors import ConfigError
 from driftwatch.stats.decision import Thresholds
@@ -137,7 +138,8 @@ class Settings:
     reports_dir: Path
     monitors: Mapping[str, MonitorConfig]
     database: DatabaseSettings = DatabaseSettings()
-    alerting: AlertingSettings | None = None  # the `alerting:` section (docs/alerting-config.md)
+    server: ServerSettings = field(default_factory=ServerSettings)
+    alerting: AlertingSettings | None = None  # the `alerting:` section (docs/configuration.md, "Alerting")
 
     def monitor(self, name: str) -> MonitorConfig:
         try:
@@ -454,7 +456,7 @@ def parse_settings(data: object, config_path: Path) -> Settings:
     """Validate an already-parsed YAML document; `config_path` is used for messages and relative paths."""
     file = config_path
     base = config_path.parent
-    top = _Section(file, "", data, ("storage", "reports_dir", "monitors", "database", "alerting"))
+    top = _Section(file, "", data, ("storage", "reports_dir", "monitors", "database", "alerting", "server"))
     monitors_raw = top.data.get("monitors")
     if not isinstance(monitors_raw, Mapping) or not monitors_raw:
         raise top.error("monitors", "is required: a mapping of monitor names to their settings", monitors_raw)
@@ -472,6 +474,7 @@ def parse_settings(data: object, config_path: Path) -> Settings:
             temp_directory=_resolve(base, temp_dir) if temp_dir else None,
         ),
         alerting=parse_alerting(file, base, top.data.get("alerting")),
+        server=parse_server(file, top.data.get("server"), monitors.keys()),
     )
 
 

@@ -1,4 +1,4 @@
-"""The `alerting:` section of driftwatch.yml (docs/alerting-config.md).
+"""The `alerting:` section of driftwatch.yml (docs/configuration.md, "Alerting").
 
 ```yaml
 alerting:

@@ -12,8 +12,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
-from driftwatch.config import MonitorConfig
+from driftwatch.config import MonitorConfig, Settings
 from driftwatch.pipeline.alerts import AlertCycleSummary, AlertingRun, alert_cycle
 from driftwatch.pipeline.ingest import IngestSummary, ingest_predictions
 from driftwatch.pipeline.labels import LabelIngestSummary, ingest_labels
@@ -24,6 +25,7 @@ from driftwatch.pipeline.performance import (
 )
 from driftwatch.pipeline.reference import ensure_reference
 from driftwatch.pipeline.windows import OVERALL, PlannedWindow, WindowResult, compute_queued_windows
+from driftwatch.reports.site import render_reports, window_page
 from driftwatch.storage.database import Database, utcnow
 from driftwatch.storage.performance_results import queue_from_window_queue
 
@@ -37,6 +39,7 @@ class CycleSummary:
     profile_rebuilt: bool = False
     reference_rows_rejected: int = 0
     windows: list[WindowResult] = field(default_factory=list)
+    reports: list[Path] = field(default_factory=list)  # report files (re)written after the cycle
     labels: LabelIngestSummary = field(default_factory=LabelIngestSummary)
     performance: PerformanceSummary | None = None  # None: the monitor has no `task`
     alerts: AlertCycleSummary | None = None  # None: alerting is off
@@ -109,7 +112,27 @@ def run_cycle(
     if alerting is not None:
         # After the run is recorded, so its own quarantined_rows are judged now. A failure here loses nothing:
         # the results stay unevaluated (alert_progress) until the next cycle evaluates them.
-        summary.alerts = alert_cycle(db, alerting, monitor, now)
+        summary.alerts = alert_cycle(db, alerting, monitor, now, report_url=report_link)
+    return summary
+
+
+def report_link(monitor: str, model_version: str, segment: str, window_start: datetime) -> str:
+    """The window report's URL path as the server serves it; alert channels join it to `report_base_url`."""
+    return "reports/" + window_page(monitor, model_version, segment, window_start)
+
+
+def run_monitor(
+    db: Database,
+    settings: Settings,
+    name: str,
+    now: datetime | None = None,
+    trigger: str = "cli",
+    hooks: CycleHooks | None = None,
+    alerting: AlertingRun | None = None,
+) -> CycleSummary:
+    """A cycle and then the reports it changed: what the CLI, the scheduler and the API's "run now" call."""
+    summary = run_cycle(db, settings.monitor(name), now=now, trigger=trigger, hooks=hooks, alerting=alerting)
+    summary.reports = render_reports(db, settings, monitor=name)
     return summary
 
 

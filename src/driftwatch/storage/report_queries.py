@@ -496,3 +496,12 @@ def _num(value: object) -> float | None:
         return None
     number = float(value)  # type: ignore[arg-type]
     return None if np.isnan(number) or np.isinf(number) else number
+
+
+def all_windows(cur: duckdb.DuckDBPyConnection, monitor: str) -> list[tuple[str, datetime]]:
+    """Every computed (model_version, window_start) of a monitor, for a full re-render."""
+    rows = cur.execute(
+        "SELECT DISTINCT model_version, window_start FROM window_summaries WHERE monitor = ? ORDER BY 2, 1",
+        [monitor],
+    ).fetchall()
+    return [(str(v), w) for v, w in rows]

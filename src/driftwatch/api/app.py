@@ -1,0 +1,100 @@
+"""The app factory: `create_app(settings, db, server_settings, scheduler, clock)` → a FastAPI app.
+
+The factory starts nothing: the scheduler (a `Worker`) is started by `api.server.serve`, and tests build a
+small app per test on a temporary database. `GET /metrics` is a plain route at exactly that path (mounting
+prometheus_client's ASGI app would redirect `/metrics` to `/metrics/`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Depends, FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from driftwatch.alerting.secret import Secret
+from driftwatch.api.auth import TokenAuth
+from driftwatch.api.errors import install_error_handlers
+from driftwatch.api.metrics import metrics_registry, render
+from driftwatch.api.models import ErrorBody, LabelBatch, PredictionBatch
+from driftwatch.api.routes_files import files_router
+from driftwatch.api.routes_read import health_router, monitors_router
+from driftwatch.api.routes_write import write_router
+from driftwatch.api.state import AppState, package_version
+from driftwatch.config import Settings
+from driftwatch.config_server import ServerSettings
+from driftwatch.storage.database import Database
+from driftwatch.worker import Clock, CycleRunner, Worker, utc_now
+
+DESCRIPTION = """\
+Drift and model-quality monitoring. Reads are open unless `server.public_reads` is false; writes need
+`Authorization: Bearer <token>` (the token is the value of the environment variable named by
+`server.token_env`, `DRIFTWATCH_TOKEN` by default). Errors are JSON: `{"error", "detail", "errors"?}`.
+See docs/api.md.
+"""
+
+
+def create_app(
+    settings: Settings,
+    db: Database,
+    server_settings: ServerSettings | None = None,
+    scheduler: Worker | None = None,
+    clock: Clock = utc_now,
+    token: Secret | str | None = None,
+) -> FastAPI:
+    """Build the API over an open Database.
+
+    `scheduler` is the running Worker (None: no schedule; "run now" still works, serialised by the app's own
+    per-monitor locks). `token` overrides the environment variable named by `server_settings.token_env`.
+    """
+    server = server_settings or ServerSettings()
+    if token is None:
+        auth = TokenAuth.from_environment(server.token_env, server.public_reads)
+    else:
+        secret = token if isinstance(token, Secret) else Secret(token)
+        auth = TokenAuth(secret, server.token_env, server.public_reads)
+    runner = scheduler.runner if scheduler is not None else CycleRunner(settings, db, clock)
+    state = AppState(settings, db, server, runner, scheduler, clock, auth)
+
+    app = FastAPI(
+        title="driftwatch",
+        version=package_version(),
+        description=DESCRIPTION,
+        responses={422: {"model": ErrorBody, "description": "invalid request"}},
+    )
+    app.state.driftwatch = state
+    install_error_handlers(app)
+    app.include_router(health_router())
+    app.include_router(monitors_router(auth.require_read))
+    app.include_router(write_router(auth.require_write))
+    app.include_router(files_router(auth.require_read))
+
+    registry = metrics_registry(settings, db, scheduler, server.metrics_max_features)
+
+    @app.get(
+        "/metrics",
+        tags=["service"],
+        response_class=Response,
+        dependencies=[Depends(auth.require_read)],
+        summary="Prometheus metrics, read from the database at scrape time",
+    )
+    def metrics() -> Response:
+        return Response(render(registry), media_type=CONTENT_TYPE_LATEST)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for model in (PredictionBatch, LabelBatch):
+                body = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(body.pop("$defs", {}))
+                components[model.__name__] = body
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,254 @@
+"""The API's request and response bodies, as pydantic models so /docs and /openapi.json describe them.
+
+Times are UTC and serialised as ISO 8601 with a `Z`. Numbers that are undefined (NaN, infinite) are `null`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx/5xx answer has this shape."""
+
+    error: str = Field(description="a short machine-readable code, e.g. not_found, invalid_request")
+    detail: str = Field(description="what went wrong, in one sentence")
+    errors: list[dict[str, Any]] | None = Field(default=None, description="per-item problems, when any")
+
+
+class RunInfo(BaseModel):
+    run_id: str
+    monitor: str
+    trigger: str = Field(description="cli, schedule, startup, api or demo")
+    started_at: datetime
+    finished_at: datetime | None
+    status: str = Field(description="running, ok or failed")
+    seconds: float | None
+    rows_ingested: int
+    rows_duplicate: int
+    rows_quarantined: int
+    files_failed: int
+    windows_computed: int
+    error: str | None
+
+
+class RunsPage(BaseModel):
+    items: list[RunInfo]
+    total: int
+    limit: int
+    offset: int
+
+
+class MonitorHealth(BaseModel):
+    name: str
+    last_successful_cycle: datetime | None
+    last_run_status: str | None
+    last_run_finished: datetime | None
+    next_scheduled_cycle: datetime | None
+    cycle_running: bool
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+    version: str
+    scheduler_running: bool
+    monitors: list[MonitorHealth]
+
+
+class WindowSummary(BaseModel):
+    monitor: str
+    model_version: str
+    segment: str
+    window_start: datetime
+    window_end: datetime
+    rows: int
+    features: int
+    features_warn: int
+    features_drift: int
+    drift_share: float | None
+    status: str = Field(description="ok, warn, drift or insufficient_data")
+    run_id: str
+    computed_at: datetime
+
+
+class WindowsPage(BaseModel):
+    items: list[WindowSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class MonitorInfo(BaseModel):
+    name: str
+    window: str = Field(description="window width, e.g. 1d")
+    window_seconds: int
+    numeric_features: list[str] | None = Field(description="null when inferred from the reference")
+    categorical_features: list[str] | None
+    segments: list[str]
+    task: str | None
+    labels_configured: bool
+    schedule: str | None = Field(description="cron expression (UTC); null when not scheduled")
+    next_scheduled_cycle: datetime | None
+    cycle_running: bool
+    last_run: RunInfo | None
+    latest_window: WindowSummary | None
+
+
+class MonitorDetail(MonitorInfo):
+    predictions_stored: int
+    rows_quarantined: int
+    labels_stored: int
+    windows_computed: int
+    windows_queued: int
+
+
+class FeatureResult(BaseModel):
+    monitor: str
+    model_version: str
+    segment: str
+    window_start: datetime
+    window_end: datetime
+    feature: str
+    kind: str
+    rows: int
+    status: str
+    reason: str
+    windows: int | None = Field(default=None, description="roll-ups only: windows merged into the period")
+    psi: float | None = None
+    ks_statistic: float | None = None
+    ks_pvalue: float | None = None
+    statistics: dict[str, float | None] = Field(default_factory=dict, description="every stored statistic")
+
+
+class ResultsPage(BaseModel):
+    items: list[FeatureResult]
+    total: int
+    limit: int
+    offset: int
+    rollup: str | None = None
+
+
+class PerformanceRow(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    monitor: str
+    model_version: str
+    segment: str
+    window_start: datetime
+    window_end: datetime
+    metric: str
+    value: float | None = None
+    low: float | None = None
+    high: float | None = None
+    n_predictions: int | None = None
+    n_labels: int | None = None
+    coverage: float | None = None
+    status: str | None = None
+    reason: str | None = None
+    baseline: float | None = None
+
+
+class PerformancePage(BaseModel):
+    items: list[PerformanceRow]
+    note: str | None = None
+
+
+class AlertsPage(BaseModel):
+    items: list[dict[str, Any]]
+    note: str | None = None
+
+
+class WindowComputed(BaseModel):
+    model_version: str
+    window_start: datetime
+    window_end: datetime
+    rows: int
+    status: str
+    drift_share: float | None
+
+
+class FileProblem(BaseModel):
+    path: str
+    reason: str
+
+
+class CycleResult(BaseModel):
+    run_id: str
+    monitor: str
+    seconds: float
+    files_read: int
+    rows_ingested: int
+    rows_duplicate: int
+    rows_quarantined: int
+    files_failed: list[FileProblem]
+    profile_rebuilt: bool
+    windows_computed: int
+    windows: list[WindowComputed]
+    drifting_features: dict[str, int] = Field(description="feature → windows of this run where it drifts")
+
+
+class RecordError(BaseModel):
+    index: int = Field(description="0-based position of the record in the batch")
+    request_id: str | None
+    reason: str
+
+
+class PushResult(BaseModel):
+    batch_id: str = Field(description="the source name in quarantine/ingested_files is api:<batch_id>")
+    received: int
+    inserted: int
+    duplicate: int = Field(description="records whose request id was already stored (a re-sent batch)")
+
+
+class LabelPushResult(BaseModel):
+    batch_id: str
+    received: int
+    new: int
+    replaced: int
+    unchanged: int
+    windows_queued: int
+
+
+class ReportFile(BaseModel):
+    path: str
+    url: str
+    bytes: int
+    modified: datetime
+
+
+class ReportsPage(BaseModel):
+    items: list[ReportFile]
+
+
+class PredictionRecord(BaseModel):
+    """One prediction in the default log schema (field names follow the monitor's `predictions:` config)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    request_id: str
+    timestamp: str = Field(description="ISO 8601; naive times are UTC")
+    model_version: str | None = None
+    input_features: dict[str, Any]
+    raw_prediction: float | None = None
+    business_output: str | None = None
+    environment: str | None = None
+
+
+class PredictionBatch(BaseModel):
+    records: list[PredictionRecord]
+
+
+class LabelRecord(BaseModel):
+    """One delayed label (field names follow the monitor's `labels:` config)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    request_id: str
+    label: str | float | int | bool
+
+
+class LabelBatch(BaseModel):
+    records: list[LabelRecord]

@@ -1,0 +1,275 @@
+"""Read endpoints: health, monitors, windows, feature results, performance, alerts, runs.
+
+Handlers are plain `def`, so FastAPI runs them on its thread pool and each uses its own thread's cursor.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from driftwatch.api import queries
+from driftwatch.api.models import (
+    AlertsPage,
+    FeatureResult,
+    Health,
+    MonitorDetail,
+    MonitorHealth,
+    MonitorInfo,
+    PerformancePage,
+    PerformanceRow,
+    ResultsPage,
+    RunsPage,
+    WindowsPage,
+)
+from driftwatch.api.state import AppState, app_state, package_version
+from driftwatch.durations import format_duration, parse_duration
+from driftwatch.pipeline.rollup import rollup_results
+from driftwatch.storage.results import RESULT_FIELDS, feature_results
+
+State = Annotated[AppState, Depends(app_state)]
+Limit = Annotated[int, Query(ge=1, le=10000, description="at most this many items")]
+Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="skip this many items")]
+From = Annotated[
+    datetime | None, Query(alias="from", description="windows starting at or after this time (UTC if naive)")
+]
+To = Annotated[datetime | None, Query(alias="to", description="windows starting before this time")]
+Text = Annotated[str | None, Query(max_length=200)]
+Segment = Annotated[
+    str, Query(max_length=200, description="'*' for all rows, e.g. 'environment=prod-us-west1'")
+]
+_ALERT_LIMIT = 10_000
+
+
+def health_router() -> APIRouter:
+    router = APIRouter(tags=["service"])
+
+    @router.get("/health", response_model=Health, summary="Liveness and each monitor's last successful cycle")
+    def health(state: State) -> Health:
+        cur = state.db.cursor()
+        success = queries.last_success(cur)
+        last = queries.last_runs(cur)
+        monitors = []
+        for name in state.settings.monitors:
+            run = last.get(name)
+            monitors.append(
+                MonitorHealth(
+                    name=name,
+                    last_successful_cycle=success.get(name),
+                    last_run_status=run["status"] if run else None,
+                    last_run_finished=run["finished_at"] if run else None,
+                    next_scheduled_cycle=state.next_run(name),
+                    cycle_running=state.runner.busy(name),
+                )
+            )
+        running = state.worker is not None and state.worker.running
+        return Health(version=package_version(), scheduler_running=running, monitors=monitors)
+
+    return router
+
+
+def _monitor_info(state: AppState, name: str, last: dict[str, Any], latest: dict[str, Any]) -> dict[str, Any]:
+    monitor = state.settings.monitors[name]
+    features = monitor.features
+    return {
+        "name": name,
+        "window": format_duration(monitor.window),
+        "window_seconds": int(monitor.window.total_seconds()),
+        "numeric_features": list(features.numeric) if features else None,
+        "categorical_features": list(features.categorical) if features else None,
+        "segments": list(monitor.predictions.segments),
+        "task": getattr(monitor, "task", None),
+        "labels_configured": getattr(monitor, "labels", None) is not None,
+        "schedule": state.schedule(name),
+        "next_scheduled_cycle": state.next_run(name),
+        "cycle_running": state.runner.busy(name),
+        "last_run": last.get(name),
+        "latest_window": latest.get(name),
+    }
+
+
+def _in_range(ts: datetime, start: datetime | None, end: datetime | None) -> bool:
+    return (start is None or ts >= start) and (end is None or ts < end)
+
+
+def _as_utc(ts: datetime | None) -> datetime | None:
+    return queries.utc(ts)
+
+
+def _feature_result(row: dict[str, Any]) -> FeatureResult:
+    fixed = set(RESULT_FIELDS) | {"windows"}
+    stats = {k: queries.finite(v) for k, v in row.items() if k not in fixed}
+    return FeatureResult(
+        **{k: row.get(k) for k in RESULT_FIELDS},
+        windows=row.get("windows"),
+        psi=stats.get("psi"),
+        ks_statistic=stats.get("ks_statistic"),
+        ks_pvalue=stats.get("ks_pvalue"),
+        statistics=stats,
+    )
+
+
+def _performance_rows(state: AppState, name: str, segment: str, metric: str | None) -> list[dict[str, Any]]:
+    """Through the performance pipeline's named query when installed; else the table's rows as they are."""
+    try:
+        from driftwatch.storage.performance_results import performance_results
+    except ImportError:
+        rows = queries.optional_table_rows(state.db, "performance_results", name, 1_000_000) or []
+        return [r for r in rows if r.get("segment") == segment and metric in (None, r.get("metric"))]
+    return performance_results(state.db.cursor(), monitor=name, segment=segment, metric=metric)
+
+
+def monitors_router(read: Any) -> APIRouter:
+    router = APIRouter(prefix="/api", tags=["monitors"], dependencies=[Depends(read)])
+
+    @router.get("/monitors", response_model=list[MonitorInfo], summary="Every configured monitor")
+    def list_monitors(state: State) -> list[dict[str, Any]]:
+        cur = state.db.cursor()
+        last, latest = queries.last_runs(cur), queries.latest_windows(cur)
+        return [_monitor_info(state, name, last, latest) for name in state.settings.monitors]
+
+    @router.get("/monitors/{name}", response_model=MonitorDetail, summary="One monitor, with row counts")
+    def get_monitor(name: str, state: State) -> dict[str, Any]:
+        state.monitor(name)
+        cur = state.db.cursor()
+        info = _monitor_info(state, name, queries.last_runs(cur), queries.latest_windows(cur))
+        return {**info, **queries.monitor_counts(state.db, name)}
+
+    @router.get(
+        "/monitors/{name}/windows",
+        response_model=WindowsPage,
+        summary="Window summaries: rows, features drifting, drift share, status",
+    )
+    def list_windows(
+        name: str,
+        state: State,
+        start: From = None,
+        end: To = None,
+        model_version: Text = None,
+        segment: Segment = "*",
+        status: Text = None,
+        limit: Limit = 1000,
+        offset: Offset = 0,
+    ) -> dict[str, Any]:
+        state.monitor(name)
+        items, total = queries.windows(
+            state.db.cursor(), name, model_version, segment, start, end, status, limit, offset
+        )
+        return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+    @router.get(
+        "/monitors/{name}/results",
+        response_model=ResultsPage,
+        summary="Per window × feature statistics and status; `rollup` merges windows into longer periods",
+    )
+    def list_results(
+        name: str,
+        state: State,
+        start: From = None,
+        end: To = None,
+        feature: Text = None,
+        model_version: Text = None,
+        segment: Segment = "*",
+        rollup: Annotated[
+            str | None,
+            Query(
+                max_length=20,
+                description="a multiple of the window, e.g. 7d: PSI, chi², JS… from stored counts",
+            ),
+        ] = None,
+        limit: Limit = 1000,
+        offset: Offset = 0,
+    ) -> dict[str, Any]:
+        monitor = state.monitor(name)
+        if rollup is None:
+            rows = feature_results(state.db.cursor(), monitor=name, segment=segment, feature=feature)
+        else:
+            try:
+                width = parse_duration(rollup)
+            except ValueError as exc:
+                raise ValueError(f"rollup: {exc}") from None
+            rows = rollup_results(state.db, monitor, width, segment)
+            if feature is not None:
+                rows = [r for r in rows if r["feature"] == feature]
+        items = []
+        lo, hi = _as_utc(start), _as_utc(end)
+        for row in rows:
+            result = _feature_result(row)
+            if model_version is not None and result.model_version != model_version:
+                continue
+            if _in_range(result.window_start, lo, hi):
+                items.append(result)
+        return {
+            "items": items[offset : offset + limit],
+            "total": len(items),
+            "limit": limit,
+            "offset": offset,
+            "rollup": rollup,
+        }
+
+    @router.get(
+        "/monitors/{name}/performance",
+        response_model=PerformancePage,
+        summary="Realized performance per window from delayed labels (when the labels pipeline is installed)",
+    )
+    def list_performance(
+        name: str,
+        state: State,
+        start: From = None,
+        end: To = None,
+        metric: Text = None,
+        model_version: Text = None,
+        segment: Segment = "*",
+        limit: Limit = 1000,
+        offset: Offset = 0,
+    ) -> dict[str, Any]:
+        state.monitor(name)
+        if not state.db.table_exists("performance_results"):
+            return {"items": [], "note": "performance tracking is not installed in this database yet"}
+        rows = _performance_rows(state, name, segment, metric)
+        items = []
+        lo, hi = _as_utc(start), _as_utc(end)
+        for row in rows:
+            item = PerformanceRow.model_validate({k: queries.finite(v) for k, v in row.items()})
+            if model_version is not None and item.model_version != model_version:
+                continue
+            if _in_range(queries.utc(item.window_start) or item.window_start, lo, hi):
+                items.append(item)
+        note = None
+        if not items and getattr(state.settings.monitors[name], "labels", None) is None:
+            note = "this monitor has no `labels:` section, so no realized performance is computed"
+        return {"items": items[offset : offset + limit], "note": note}
+
+    @router.get(
+        "/monitors/{name}/runs", response_model=RunsPage, summary="This monitor's cycles, newest first"
+    )
+    def list_monitor_runs(
+        name: str, state: State, status: Text = None, limit: Limit = 100, offset: Offset = 0
+    ) -> dict[str, Any]:
+        state.monitor(name)
+        items, total = queries.runs(state.db.cursor(), name, status, limit, offset)
+        return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+    @router.get(
+        "/runs", response_model=RunsPage, summary="Cycles of every monitor, newest first", tags=["runs"]
+    )
+    def list_runs(
+        state: State, monitor: Text = None, status: Text = None, limit: Limit = 100, offset: Offset = 0
+    ) -> dict[str, Any]:
+        if monitor is not None:
+            state.monitor(monitor)
+        items, total = queries.runs(state.db.cursor(), monitor, status, limit, offset)
+        return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+    @router.get("/alerts", response_model=AlertsPage, summary="Current alert states", tags=["alerts"])
+    def list_alerts(state: State, monitor: Text = None) -> dict[str, Any]:
+        if monitor is not None:
+            state.monitor(monitor)
+        rows = queries.optional_table_rows(state.db, "alert_state", monitor, _ALERT_LIMIT)
+        if rows is None:
+            return {"items": [], "note": "alerting is not installed in this database yet"}
+        return {"items": rows, "note": None}
+
+    return router

@@ -1,0 +1,54 @@
+"""What every route needs, built once by the app factory and kept on `app.state.driftwatch`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import metadata
+
+from fastapi import Request
+
+from driftwatch.api.auth import TokenAuth
+from driftwatch.api.errors import NotFound
+from driftwatch.config import MonitorConfig, Settings
+from driftwatch.config_server import ServerSettings
+from driftwatch.storage.database import Database
+from driftwatch.worker import Clock, CycleRunner, Worker
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    db: Database
+    server: ServerSettings
+    runner: CycleRunner
+    worker: Worker | None
+    clock: Clock
+    auth: TokenAuth
+
+    def monitor(self, name: str) -> MonitorConfig:
+        """The monitor's config, or a 404 naming the known monitors."""
+        monitor = self.settings.monitors.get(name)
+        if monitor is None:
+            known = ", ".join(sorted(self.settings.monitors)) or "none"
+            raise NotFound(f"no monitor named {name!r} (known: {known})")
+        return monitor
+
+    def next_run(self, name: str) -> datetime | None:
+        return self.worker.next_run(name) if self.worker is not None else None
+
+    def schedule(self, name: str) -> str | None:
+        monitor = self.settings.monitors[name]
+        return self.server.schedule_for(name, monitor.window)
+
+
+def app_state(request: Request) -> AppState:
+    state: AppState = request.app.state.driftwatch
+    return state
+
+
+def package_version() -> str:
+    try:
+        return metadata.version("driftwatch")
+    except metadata.PackageNotFoundError:
+        return "unknown"
