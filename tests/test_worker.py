@@ -236,3 +236,23 @@ def test_a_missed_tick_is_logged(fake: FakeCycle, caplog: pytest.LogCaptureFixtu
         worker.scheduler._dispatch_event(event)  # what APScheduler does for a run past its grace
     assert "scheduled cycle of a due at 2026-11-04T10:30:00+00:00 was skipped" in caplog.text
     assert "POST /api/monitors/a/runs" in caplog.text
+
+
+def test_alert_delivery_is_retried_between_cycles(tmp_path: Path) -> None:
+    """With alert rules configured, a delivery job runs every DELIVERY_INTERVAL so backoffs and Retry-After
+    waits are honoured between daily cycles; without rules there is no such job."""
+    from _service import make_project
+    from driftwatch.config import load_settings
+    from driftwatch.config_server import ServerSettings
+    from driftwatch.storage.database import Database
+    from driftwatch.worker import DELIVERY_INTERVAL, Worker
+
+    settings = load_settings(make_project(tmp_path / "p"))
+    with Database(settings.storage) as db:
+        worker = Worker(settings, db, ServerSettings())
+        worker.add_jobs()
+        job = worker.scheduler.get_job("deliver")
+        assert job is not None and job.trigger.interval == DELIVERY_INTERVAL
+        quiet = Worker(settings, db, ServerSettings(), runner=CycleRunner(settings, db, cycle=lambda *a, **k: None))
+        quiet.add_jobs()
+        assert quiet.scheduler.get_job("deliver") is None

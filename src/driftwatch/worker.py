@@ -25,11 +25,12 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
 from driftwatch.config import MonitorConfig, Settings
 from driftwatch.config_server import ServerSettings
 from driftwatch.errors import DriftwatchError
-from driftwatch.pipeline.alerts import alerting_settings, deliver_with_settings, prepare_alerting
+from driftwatch.pipeline.alerts import AlertingRun, alerting_settings, deliver_with_settings, prepare_alerting
 from driftwatch.pipeline.cycle import CycleSummary, run_monitor
 from driftwatch.storage.database import Database
 
@@ -55,31 +56,41 @@ class CycleBusyError(DriftwatchError):
         )
 
 
-def full_cycle(settings: Settings) -> CycleFunction:
-    """The service's cycle: drift, labels, performance, alert evaluation, reports, then one delivery pass.
-
-    Alert rules are validated once here, at start, so a broken rule file stops `serve` with every problem
-    listed instead of failing every scheduled cycle.
-    """
-    alerting = prepare_alerting(alerting_settings(settings))
+def full_cycle(settings: Settings, alerting: AlertingRun | None) -> CycleFunction:
+    """The service's cycle: drift, labels, performance, alert evaluation, reports, then one delivery pass."""
 
     def cycle(
         db: Database, config: MonitorConfig, now: datetime | None = None, trigger: str = "schedule"
     ) -> CycleSummary:
         summary = run_monitor(db, settings, config.name, now=now, trigger=trigger, alerting=alerting)
         if alerting is not None:
-            report, problems = deliver_with_settings(db, alerting)
-            for problem in problems:
-                log.warning("alert delivery: %s; its notifications stay pending", problem)
-            if report.failed or report.unhealthy_channels:
-                log.warning(
-                    "alert delivery: %d failed; unhealthy channels: %s",
-                    report.failed,
-                    report.unhealthy_channels,
-                )
+            deliver(db, alerting)
         return summary
 
     return cycle
+
+
+_DELIVERY_LOCK = threading.Lock()
+
+
+def deliver(db: Database, alerting: AlertingRun) -> None:
+    """One delivery pass over the outbox (after a cycle, and every `DELIVERY_INTERVAL` for retries)."""
+    if not _DELIVERY_LOCK.acquire(blocking=False):
+        return  # a pass is already running; it delivers everything due
+    try:
+        report, problems = deliver_with_settings(db, alerting)
+    finally:
+        _DELIVERY_LOCK.release()
+    for problem in problems:
+        log.warning("alert delivery: %s; its notifications stay pending", problem)
+    if report.failed or report.unhealthy_channels:
+        log.warning(
+            "alert delivery: %d failed; unhealthy channels: %s", report.failed, report.unhealthy_channels
+        )
+
+
+# Retries (backoff, Retry-After) are due between cycles; this pass picks them up.
+DELIVERY_INTERVAL = timedelta(seconds=30)
 
 
 class CycleRunner:
@@ -95,7 +106,10 @@ class CycleRunner:
         self.settings = settings
         self.db = db
         self.clock = clock
-        self._cycle = cycle or full_cycle(settings)
+        # Alert rules are validated once, at start: a broken rule file stops `serve` with every problem listed
+        # instead of failing every scheduled cycle.
+        self.alerting = prepare_alerting(alerting_settings(settings)) if cycle is None else None
+        self._cycle = cycle or full_cycle(settings, self.alerting)
         self._locks = {name: threading.Lock() for name in settings.monitors}
 
     def busy(self, monitor: str) -> bool:
@@ -209,6 +223,19 @@ class Worker:
                 max_instances=1,
                 coalesce=True,
                 misfire_grace_time=max(1, int(spec.misfire_grace.total_seconds())),
+            )
+
+        if self.runner.alerting is not None:
+            alerting = self.runner.alerting
+            self.scheduler.add_job(
+                deliver,
+                trigger=IntervalTrigger(seconds=DELIVERY_INTERVAL.total_seconds(), timezone=UTC),
+                args=[self.runner.db, alerting],
+                id="deliver",
+                name="alert delivery",
+                replace_existing=True,
+                max_instances=1,
+                coalesce=True,
             )
 
     def _on_missed(self, event: JobEvent) -> None:
