@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from driftwatch.config import Settings, load_settings
 from _demo import SMALL_DEMO
-
+from driftwatch.config import Settings, load_settings
 from driftwatch.demo import write_demo_project
 from driftwatch.storage.database import Database
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 import yaml
-from _service import TOKEN, TestClient, make_project
 
+from _service import TOKEN, TestClient, make_project
 from driftwatch.api.app import create_app
 from driftwatch.config import load_settings
 from driftwatch.config_server import ServerSettings

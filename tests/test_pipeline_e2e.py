@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from _demo import DEMO_END, SMALL_DEMO
-
 from driftwatch.config import Settings
 from driftwatch.demo import DRIFTING, STABLE
 from driftwatch.pipeline.cycle import run_cycle

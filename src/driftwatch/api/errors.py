@@ -31,7 +31,6 @@ _CODES = {
     415: "unsupported_media_type",
     422: "invalid_request",
     500: "internal_error",
-    501: "not_implemented",
     503: "unavailable",
 }
 
@@ -67,8 +66,6 @@ class Invalid(ApiError):
     status = 422
 
 
-class NotImplementedYet(ApiError):
-    status = 501
 
 
 def error_response(

@@ -9,8 +9,6 @@ idempotent: re-sending a batch inserts nothing.
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import json
 import os
 import tempfile
@@ -19,29 +17,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-from driftwatch.api.errors import Conflict, Invalid, NotImplementedYet
+from driftwatch.api.errors import Conflict, Invalid
 from driftwatch.config import MonitorConfig
 from driftwatch.pipeline.ingest import ingest_file, prediction_layout
+from driftwatch.pipeline.labels import ingest_label_file, label_batch_sql
 from driftwatch.pipeline.reference import ensure_reference
 from driftwatch.sources.files import SourceFile, describe_columns
 from driftwatch.sources.logs import normalise_query
 from driftwatch.storage.database import Database, utcnow
 from driftwatch.storage.predictions import ensure_prediction_table
 from driftwatch.worker import CycleRunner
-
-
-def _optional(module: str) -> ModuleType | None:
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        return None
-
-
-# Labels are pushed only when the labels pipeline is installed (checked once, at import).
-LABELS: ModuleType | None = _optional("driftwatch.pipeline.labels")
 
 
 @dataclass(frozen=True)
@@ -140,22 +127,10 @@ def push_predictions(
     return PredictionPush(batch_id, read, inserted, duplicate)
 
 
-def _label_ingest_function() -> Any:
-    """The labels pipeline's one-file function (public name preferred)."""
-    assert LABELS is not None
-    for name in ("ingest_label_file", "ingest_file", "_ingest_file"):
-        fn = getattr(LABELS, name, None)
-        if callable(fn):
-            return fn
-    raise NotImplementedYet("the labels pipeline has no function to ingest one file yet")
-
-
 def push_labels(
     db: Database, runner: CycleRunner, monitor: MonitorConfig, records: list[Any], wait: float | None = None
 ) -> LabelPush:
     """Validate and upsert a batch of labels, the same way as a label file."""
-    if LABELS is None or not hasattr(LABELS, "label_batch_sql"):
-        raise NotImplementedYet("pushing labels needs the labels pipeline (driftwatch.pipeline.labels)")
     if monitor.labels is None:
         raise Conflict(
             f"monitor {monitor.name!r} has no `labels:` section (and `task:`) in its config, so labels "
@@ -166,7 +141,7 @@ def push_labels(
     with runner.holding(monitor.name, wait), staged(records) as f:
         cur = db.cursor()
         columns = describe_columns(cur, f.format, f.path)
-        sql, params = LABELS.label_batch_sql(f.format, f.path, columns, monitor)
+        sql, params = label_batch_sql(f.format, f.path, columns, monitor)
         bad = cur.execute(
             f"SELECT _row, request_id, _reason FROM ({sql}) WHERE _reason IS NOT NULL ORDER BY _row",
             {**params, "now": utcnow()},
@@ -174,21 +149,12 @@ def push_labels(
         if bad:
             errors = _record_errors(records, bad, monitor.labels.id)
             raise Invalid(f"{len(errors)} of {len(records)} label(s) are invalid; nothing was stored", errors)
-        fn = _label_ingest_function()
-        signature = inspect.signature(fn)
-        summary = LABELS.LabelIngestSummary() if hasattr(LABELS, "LabelIngestSummary") else None
-        kwargs: dict[str, Any] = {}
-        if "source" in signature.parameters:
-            kwargs["source"] = f"api:{batch_id}"
-        if "summary" in signature.parameters:
-            kwargs["summary"] = summary
-        result = fn(db, monitor, f, **kwargs)
-        counts = result if result is not None and hasattr(result, "labels_new") else summary
+        counts = ingest_label_file(db, monitor, f, source=f"api:{batch_id}")
     return LabelPush(
         batch_id,
         len(records),
-        int(getattr(counts, "labels_new", 0)),
-        int(getattr(counts, "labels_replaced", 0)),
-        int(getattr(counts, "labels_unchanged", 0)),
-        int(getattr(counts, "windows_queued", 0)),
+        counts.labels_new,
+        counts.labels_replaced,
+        counts.labels_unchanged,
+        counts.windows_queued,
     )

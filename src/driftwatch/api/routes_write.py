@@ -132,7 +132,6 @@ def write_router(write: Any) -> APIRouter:
                 "model": ErrorBody,
                 "description": "invalid labels: errors = [{index, request_id, reason}]",
             },
-            501: {"model": ErrorBody, "description": "the labels pipeline is not installed"},
         },
         openapi_extra=_batch_body("LabelBatch"),
         summary="Push a batch of delayed labels; upserted by request id",

@@ -96,7 +96,7 @@ def ingest_labels(db: Database, monitor: MonitorConfig) -> LabelIngestSummary:
         if _already_ingested(cur, monitor.name, f):
             continue
         try:
-            _ingest_file(db, monitor, f, summary)
+            ingest_label_file(db, monitor, f, summary)
         except SourceError as exc:
             summary.failed_files.append((f.path, exc.message))
         except duckdb.Error as exc:
@@ -105,8 +105,21 @@ def ingest_labels(db: Database, monitor: MonitorConfig) -> LabelIngestSummary:
     return summary
 
 
-def _ingest_file(db: Database, monitor: MonitorConfig, f: SourceFile, summary: LabelIngestSummary) -> None:
+def ingest_label_file(
+    db: Database,
+    monitor: MonitorConfig,
+    f: SourceFile,
+    summary: LabelIngestSummary | None = None,
+    source: str | None = None,
+) -> LabelIngestSummary:
+    """Upsert one label file in one transaction, adding its counts to `summary` (a new one by default).
+
+    `source` names the rows' origin in quarantine and ingested_files (default: the file's path; the API passes
+    'api:<batch id>' for pushed labels staged in a temporary file).
+    """
     assert monitor.labels is not None
+    summary = summary if summary is not None else LabelIngestSummary()
+    source = source or f.path
     columns = describe_columns(db.cursor(), f.format, f.path)
     sql, params = label_batch_sql(f.format, f.path, columns, monitor)
     now = utcnow()
@@ -128,13 +141,13 @@ def _ingest_file(db: Database, monitor: MonitorConfig, f: SourceFile, summary: L
         tx.execute(
             "INSERT INTO quarantine SELECT $monitor, 'labels', $source, _row, request_id, _reason, _raw, $now "
             f"FROM {BATCH_TABLE} WHERE _reason IS NOT NULL ON CONFLICT DO NOTHING",
-            {"monitor": monitor.name, "source": f.path, "now": now},
+            {"monitor": monitor.name, "source": source, "now": now},
         )
         tx.execute(
             "INSERT INTO ingested_files VALUES (?, 'labels', ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [
                 monitor.name,
-                f.path,
+                source,
                 f.size,
                 f.mtime_ns,
                 rows_read,
@@ -152,3 +165,4 @@ def _ingest_file(db: Database, monitor: MonitorConfig, f: SourceFile, summary: L
     summary.labels_replaced += counts.replaced
     summary.labels_unchanged += counts.unchanged
     summary.windows_queued += counts.windows_queued
+    return summary

@@ -1,0 +1,155 @@
+"""A fast, fixed-seed run of benchmarks/decision_evidence.py: no crying wolf, big changes caught.
+
+The full evidence (up to 2,000 windows per size, up to 1M rows) is in docs/decision-evidence.md; this is
+the same code on 80 windows at 500 and 5,000 rows, so a change to the statistics or the rules that makes
+drift-free windows alarm, or big changes go unnoticed, fails here.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from scipy import stats
+
+from driftwatch.stats.decision import Thresholds
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "benchmarks" / "decision_evidence.py"
+
+
+def _load_script() -> ModuleType:
+    # benchmarks/ is not a package; register the module before running it, as dataclasses look it up.
+    spec = importlib.util.spec_from_file_location("decision_evidence", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+de = _load_script()
+
+WINDOWS = 80
+ALPHA = Thresholds().alpha
+
+# With p-values alone (no correction, no effect floors) each of the 20 features alarms at ~5 % on its own,
+# so most drift-free windows have some "drift": the harness must see that, or it could not see anything.
+CRY_WOLF = Thresholds(
+    correction="none", ks_warn_effect=0.0, ks_min_effect=0.0, js_warn_effect=0.0, js_min_effect=0.0
+)
+
+# The cells the assertions below use; the other changes are covered by the full run.
+CHANGES = tuple(
+    c
+    for c in de.CHANGES
+    if c.label in {"mean +0.1σ", "mean +0.5σ", "mean +0.75σ", "new category 10%", "missing 1% → 20%"}
+)
+
+PLAN = de.EvidencePlan(
+    seed=7,
+    # A 50,000-row reference (the full run uses 200,000) keeps the per-window KS merge cheap.
+    reference_rows=50_000,
+    sizes=(
+        de.SizePlan(200, 10, 0),
+        de.SizePlan(500, WINDOWS, WINDOWS, (("default", Thresholds()), ("cry_wolf", CRY_WOLF))),
+        de.SizePlan(5_000, WINDOWS, WINDOWS, (("default", Thresholds()), ("cry_wolf", CRY_WOLF))),
+    ),
+    changes=CHANGES,
+)
+
+
+def level_bound(windows: int, level: float = ALPHA, confidence: float = 0.999) -> int:
+    """Most windows with a false drift that a rate at `level` plausibly produces in `windows` windows.
+
+    If the true any-drift rate is at most `level`, the count is (stochastically at most) Binomial(windows,
+    level), which exceeds its 0.999 quantile with probability < 0.1 %. For 80 windows at 0.05 the quantile
+    is 11 (13.75 %), so a correct implementation fails this on fewer than 1 seed in 1,000.
+    """
+    return int(stats.binom.ppf(confidence, windows, level))
+
+
+@pytest.fixture(scope="module")
+def evidence() -> de.Evidence:
+    return de.run(PLAN, workers=1)
+
+
+@pytest.mark.parametrize("rows", [500, 5_000])
+def test_drift_free_windows_do_not_drift_more_often_than_alpha(evidence: de.Evidence, rows: int) -> None:
+    fa = evidence.false_alarm(rows)
+    assert fa.windows == WINDOWS
+    assert fa.any_drift.k <= level_bound(WINDOWS), fa.per_feature
+    # The dataset verdict needs half the features drifting; with none really drifting it never fires.
+    assert fa.dataset_drift.k == 0
+    # The correction alone (before the effect floors) also keeps to its level under the global null.
+    assert fa.any_significant_test.k <= level_bound(WINDOWS)
+
+
+@pytest.mark.parametrize("rows", [500, 5_000])
+def test_the_harness_sees_a_decision_rule_that_cries_wolf(evidence: de.Evidence, rows: int) -> None:
+    assert evidence.false_alarm(rows, "cry_wolf").any_drift.k > level_bound(WINDOWS)
+
+
+def test_windows_below_min_rows_are_insufficient_data_not_ok(evidence: de.Evidence) -> None:
+    fa = evidence.false_alarm(200)
+    assert fa.insufficient_share == 1.0
+    assert fa.dataset_status["insufficient_data"] == fa.windows
+
+
+@pytest.mark.parametrize("rows", [500, 5_000])
+@pytest.mark.parametrize("change", ["new category 10%", "missing 1% → 20%", "mean +0.75σ"])
+def test_big_changes_are_drift(evidence: de.Evidence, change: str, rows: int) -> None:
+    detected = evidence.detected(change, rows)
+    assert detected.windows == WINDOWS
+    assert detected.drift.rate >= 0.95
+
+
+def test_half_sigma_shift_is_always_flagged_at_5000_rows(evidence: de.Evidence) -> None:
+    # A 0.5σ shift sits just under the drift floors (KS D = 2Φ(0.25) − 1 = 0.197 < 0.2, PSI 0.24 < 0.25):
+    # the rules call drift from 0.51σ. So it must always be flagged, but only as at least a warning.
+    detected = evidence.detected("mean +0.5σ", 5_000)
+    assert detected.at_least_warn.rate >= 0.95
+    assert 0.18 < detected.mean_effect < 0.21
+
+
+@pytest.mark.parametrize("rows", [500, 5_000])
+def test_a_tenth_sigma_shift_is_never_drift(evidence: de.Evidence, rows: int) -> None:
+    # Harmless by the effect floors at any size; a drift rate above the false-alarm bound would mean a
+    # p-value or noise alone is calling it drift.
+    assert evidence.detected("mean +0.1σ", rows).drift.k <= level_bound(WINDOWS)
+
+
+def test_rate_interval_is_clopper_pearson() -> None:
+    rate = de.Rate.of(0, 500)
+    # Exact two-sided 95 % upper bound for 0 of n is 1 − 0.025^(1/n).
+    assert rate.ci95[1] == pytest.approx(1 - 0.025 ** (1 / 500))
+    assert de.Rate.of(5, 100).rate == 0.05
+
+
+def test_features_cover_the_promised_kinds() -> None:
+    numeric = [f for f in de.FEATURES if isinstance(f, de.NumericFeature)]
+    assert len(de.FEATURES) == 20
+    assert {f.distribution for f in numeric} >= {"normal", "lognormal", "poisson", "integers"}
+    assert sum(f.missing == 0.05 for f in numeric) >= 2
+    assert sum(isinstance(f, de.CategoricalFeature) for f in de.FEATURES) >= 2
+
+
+@pytest.mark.slow
+def test_the_one_command_quick_run_writes_its_json(tmp_path: Path) -> None:
+    out = tmp_path / "evidence.json"
+    subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--out", str(out)], check=True, cwd=ROOT, capture_output=True
+    )
+    report = json.loads(out.read_text())
+    assert {"platform", "cpu_count", "date", "numpy", "scipy"} <= set(report["machine"])
+    judged = [fa for fa in report["false_alarms"] if fa["rows"] >= 300 and fa["thresholds"] == "default"]
+    assert judged
+    for fa in judged:
+        assert fa["any_drift"]["k"] <= level_bound(fa["windows"])
+    cells = {(d["change"], d["rows"]): d for d in report["detection"] if d["thresholds"] == "default"}
+    assert cells[("missing 1% → 20%", 5_000)]["drift"]["rate"] >= 0.95
