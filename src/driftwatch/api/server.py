@@ -26,6 +26,7 @@ from driftwatch.api.app import create_app
 from driftwatch.config import Settings
 from driftwatch.config_server import ServerSettings
 from driftwatch.errors import InputError
+from driftwatch.pipeline.warmup import warm_kernels
 from driftwatch.storage.database import Database
 from driftwatch.worker import Worker
 
@@ -105,6 +106,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8080) -> None
     worker: Worker | None = None
     signals = _Signals()
     try:
+        log.info("numba kernels ready in %.2fs", warm_kernels())
         worker = Worker(settings, db, server_settings)
         app = create_app(settings, db, server_settings, scheduler=worker)
         if not app.state.driftwatch.auth.configured:

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.stats import norm
+from scipy.special import ndtri  # norm.ppf, without importing scipy.stats
 
 from driftwatch.performance.metrics import (
     METRICS_BY_TASK,
@@ -182,7 +182,7 @@ def metric_intervals(
     values = {name: float(v[0]) for name, v in weighted_metrics(data, np.ones((1, data.n))).items()}
     analytic = _analytic_stderr(data, values) if data.n else {}
     samples = _bootstrap_samples(task, data, n_boot, seed) if n_boot and data.n else {}
-    z = float(norm.ppf(0.5 + confidence / 2.0))
+    z = float(ndtri(0.5 + confidence / 2.0))
     alpha = 1.0 - confidence
     out: dict[str, Interval] = {}
     for name in METRICS_BY_TASK[task]:

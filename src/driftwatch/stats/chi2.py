@@ -7,7 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import stats
+
+# scipy.special, not scipy.stats: the same functions (chi2.sf is chdtrc, norm.sf is ndtr(-z)) at a fifth of
+# the import time, which every CLI start pays.
+from scipy import special
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +59,7 @@ def chi2_homogeneity(reference_counts: ArrayLike, current_counts: ArrayLike) -> 
         return Chi2Result(math.nan, math.nan, dof, n_columns)
     expected = np.outer(row_totals, table.sum(axis=0)) / row_totals.sum()
     statistic = float(np.sum((table - expected) ** 2 / expected))
-    return Chi2Result(statistic, float(stats.chi2.sf(statistic, dof)), dof, n_columns)
+    return Chi2Result(statistic, float(special.chdtrc(dof, statistic)), dof, n_columns)
 
 
 def two_proportion_pvalue(
@@ -94,4 +97,4 @@ def two_proportion_pvalue(
     if variance <= 0.0:
         return 1.0 if difference == 0.0 else 0.0
     z = abs(difference) / math.sqrt(variance)
-    return float(2.0 * stats.norm.sf(z))
+    return float(2.0 * special.ndtr(-z))

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
-from scipy.stats import kstwo
 
 from driftwatch.kernels.ks import ecdf_gaps, is_sorted_valid
 from driftwatch.kernels.ks_exact import prob_outside_band, prob_outside_square
@@ -82,6 +81,8 @@ def kstwo_sf(d: float, n: int) -> float:
     if FAST_SMIRNOV_MIN_N < n <= _SCIPY_SMIRNOV_MAX_N and 2.2 <= n_d_squared < 370.0:
         p = 2.0 * smirnov_sf(n, d)
     else:
+        from scipy.stats import kstwo  # imported here: scipy.stats costs ~1 s at start-up
+
         p = float(kstwo.sf(d, float(n)))
     return min(max(p, 0.0), 1.0)
 
