@@ -486,12 +486,10 @@ def _shown(path: Path) -> str:
 
 
 def _invocation() -> str:
-    """How the user can call driftwatch again: the script they ran, if it is not on PATH."""
-    import shutil
-
-    script = Path(sys.argv[0])
-    if script.name == "driftwatch" and shutil.which("driftwatch") != str(script.resolve()):
-        return _shown(script)
+    """How the user can call driftwatch again: the project-local script they ran, else the plain name."""
+    script = Path(sys.argv[0]).resolve()
+    if script.name == "driftwatch" and script.is_relative_to(Path.cwd()):
+        return _shown(script)  # e.g. .venv/bin/driftwatch, which `uv run` puts on PATH only while it runs
     return "driftwatch"
 
 
@@ -502,20 +500,41 @@ def report(
     everything: Annotated[
         bool, typer.Option("--all", help="Re-render every window, not only those whose results changed.")
     ] = False,
+    window: Annotated[
+        str | None,
+        typer.Option("--window", help="Only the window starting then (e.g. 2026-11-20), all versions."),
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Write into this folder instead of the config's reports_dir.")
+    ] = None,
 ) -> None:
     """(Re)render the HTML reports from stored results into `reports_dir` and print where the index is."""
+    import dataclasses
+
     from driftwatch.reports.site import render_reports
     from driftwatch.storage.report_queries import all_windows
 
     with _errors():
         settings = load_settings(config)
+        if out_dir is not None:
+            settings = dataclasses.replace(settings, reports_dir=out_dir.resolve())
+        start: datetime | None = None
+        if window is not None:
+            try:
+                start = datetime.fromisoformat(window.replace("Z", "+00:00")).replace(tzinfo=None)
+            except ValueError:
+                _fail(f"--window: not a date or date-time: {window!r} (use e.g. 2026-11-20)")
         names = [monitor] if monitor else list(settings.monitors)
         for name in names:
             settings.monitor(name)
         with _open_database(settings, names[0]) as db:
             written = []
             for name in names:
-                windows = all_windows(db.cursor(), name) if everything else None
+                windows = all_windows(db.cursor(), name) if everything or start is not None else None
+                if start is not None:
+                    windows = [w for w in windows or [] if w[1] == start]
+                    if not windows:
+                        _fail(f"--window: no computed window of {name} starts at {start.isoformat()}")
                 written += render_reports(db, settings, monitor=name, windows=windows)
     out.print(
         f"{len(written)} report file(s) written; open {settings.reports_dir / 'index.html'}", highlight=False
