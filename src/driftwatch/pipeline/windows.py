@@ -178,109 +178,59 @@ def store_window(db: Database, monitor: str, profile_id: str, run_id: str, resul
     """Replace the window's stored results and take it off the queue, in one transaction."""
     w = result.window
     now = utcnow()
-    feature_rows: dict[str, list[object]] = {
-        k: []
-        for k in (
-            "monitor",
-            "model_version",
-            "segment",
-            "window_start",
-            "window_end",
-            "feature",
-            "kind",
-            "rows",
-            "status",
-            "reason",
-            "profile_id",
-            "run_id",
-            "computed_at",
-        )
-    }
-    stat_rows: dict[str, list[object]] = {
-        k: []
-        for k in ("monitor", "model_version", "segment", "window_start", "feature", "statistic", "value")
-    }
-    bin_rows: dict[str, list[object]] = {
-        k: []
-        for k in ("monitor", "model_version", "segment", "window_start", "feature", "profile_id", "counts")
-    }
-    summary_rows: dict[str, list[object]] = {
-        k: []
-        for k in (
-            "monitor",
-            "model_version",
-            "segment",
-            "window_start",
-            "window_end",
-            "rows",
-            "features",
-            "features_warn",
-            "features_drift",
-            "drift_share",
-            "status",
-            "run_id",
-            "computed_at",
-        )
-    }
+    features: list[dict[str, object]] = []
+    stats: list[dict[str, object]] = []
+    bins: list[dict[str, object]] = []
+    summaries: list[dict[str, object]] = []
     for seg in result.segments:
+        key = {
+            "monitor": monitor,
+            "model_version": w.model_version,
+            "segment": seg.segment,
+            "window_start": w.start,
+        }
         for fs, fd in zip(seg.features, seg.decision.features, strict=True):
-            for key, value in (
-                ("monitor", monitor),
-                ("model_version", w.model_version),
-                ("segment", seg.segment),
-                ("window_start", w.start),
-                ("window_end", w.end),
-                ("feature", fs.name),
-                ("kind", fs.kind),
-                ("rows", fs.rows),
-                ("status", fd.status),
-                ("reason", fd.reason),
-                ("profile_id", profile_id),
-                ("run_id", run_id),
-                ("computed_at", now),
-            ):
-                feature_rows[key].append(value)
+            feature = {**key, "feature": fs.name}
+            features.append(
+                {
+                    **feature,
+                    "window_end": w.end,
+                    "kind": fs.kind,
+                    "rows": fs.rows,
+                    "status": fd.status,
+                    "reason": fd.reason,
+                    "profile_id": profile_id,
+                    "run_id": run_id,
+                    "computed_at": now,
+                }
+            )
             all_stats = dict(fs.stats)
             if fd.pvalue_adjusted is not None:
                 all_stats["pvalue_adjusted"] = fd.pvalue_adjusted
-            for name, value in all_stats.items():
-                for key, v in (
-                    ("monitor", monitor),
-                    ("model_version", w.model_version),
-                    ("segment", seg.segment),
-                    ("window_start", w.start),
-                    ("feature", fs.name),
-                    ("statistic", name),
-                    ("value", None if value is None or np.isnan(value) else float(value)),
-                ):
-                    stat_rows[key].append(v)
-            for key, v in (
-                ("monitor", monitor),
-                ("model_version", w.model_version),
-                ("segment", seg.segment),
-                ("window_start", w.start),
-                ("feature", fs.name),
-                ("profile_id", profile_id),
-                ("counts", [int(c) for c in fs.bin_counts]),
-            ):
-                bin_rows[key].append(v)
+            stats += [
+                {
+                    **feature,
+                    "statistic": name,
+                    "value": None if value is None or np.isnan(value) else float(value),
+                }
+                for name, value in all_stats.items()
+            ]
+            bins.append({**feature, "profile_id": profile_id, "counts": [int(c) for c in fs.bin_counts]})
         d = seg.decision
-        for key, v in (
-            ("monitor", monitor),
-            ("model_version", w.model_version),
-            ("segment", seg.segment),
-            ("window_start", w.start),
-            ("window_end", w.end),
-            ("rows", seg.rows),
-            ("features", len(seg.features)),
-            ("features_warn", d.n_warn),
-            ("features_drift", d.n_drift),
-            ("drift_share", d.drift_share),
-            ("status", d.status),
-            ("run_id", run_id),
-            ("computed_at", now),
-        ):
-            summary_rows[key].append(v)
+        summaries.append(
+            {
+                **key,
+                "window_end": w.end,
+                "rows": seg.rows,
+                "features": len(seg.features),
+                "features_warn": d.n_warn,
+                "features_drift": d.n_drift,
+                "drift_share": d.drift_share,
+                "status": d.status,
+                "run_id": run_id,
+                "computed_at": now,
+            }
+        )
 
     key_params = [monitor, w.model_version, w.start]
     with db.transaction() as tx:
@@ -290,14 +240,14 @@ def store_window(db: Database, monitor: str, profile_id: str, run_id: str, resul
                 key_params,
             )
         for table, rows in (
-            ("feature_results", feature_rows),
-            ("feature_stats", stat_rows),
-            ("feature_bins", bin_rows),
-            ("window_summaries", summary_rows),
+            ("feature_results", features),
+            ("feature_stats", stats),
+            ("feature_bins", bins),
+            ("window_summaries", summaries),
         ):
-            if not next(iter(rows.values())):
+            if not rows:
                 continue
-            arrow = _arrow_table(rows, table)
+            arrow = _arrow_table(rows)
             tx.register("_rows", arrow)
             try:
                 tx.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _rows")
@@ -309,9 +259,10 @@ def store_window(db: Database, monitor: str, profile_id: str, run_id: str, resul
         )
 
 
-def _arrow_table(rows: dict[str, list[object]], table: str) -> pa.Table:
+def _arrow_table(rows: list[dict[str, object]]) -> pa.Table:
+    # Columns that may be all-null in a window get their type spelled out (Arrow would infer `null`).
     types = {"value": pa.float64(), "drift_share": pa.float64(), "counts": pa.list_(pa.int64())}
-    return pa.table({k: pa.array(v, type=types.get(k)) for k, v in rows.items()})
+    return pa.table({k: pa.array([r[k] for r in rows], type=types.get(k)) for k in rows[0]})
 
 
 def compute_queued_windows(
