@@ -104,7 +104,7 @@ def test_windows_and_results_with_filters(client: TestClient) -> None:
     assert page["items"][0]["window_start"] == "2026-10-31T00:00:00Z" and page["total"] == 4
 
     all_rows = client.get(f"/api/monitors/{MONITOR}/results").json()
-    assert all_rows["total"] == 4 * 8
+    assert all_rows["total"] == 4 * 10  # 8 features + the score and the decision mix
     income = client.get(
         f"/api/monitors/{MONITOR}/results",
         params={"feature": "income", "from": "2026-10-30T00:00:00Z", "to": "2026-11-01"},
@@ -257,7 +257,7 @@ def test_push_predictions_then_run(client: TestClient, records: list[dict[str, A
     (window,) = run["windows"]
     assert window["window_start"] == "2026-11-01T00:00:00Z" and window["rows"] == ROWS_PER_DAY
     results = client.get(f"/api/monitors/{MONITOR}/results", params={"from": "2026-11-01T00:00:00Z"}).json()
-    assert results["total"] == 8
+    assert results["total"] == 10  # 8 features + 2 model outputs
     assert {r["feature"] for r in results["items"] if r["status"] == "drift"} >= {"income", "region"}
 
 
@@ -437,7 +437,7 @@ def test_metrics_cap_features_keeping_the_most_severe(settings: Settings, db: Da
     text = client_for(settings, db, metrics_max_features=2).get("/metrics").text
     statuses = [line for line in text.splitlines() if line.startswith("driftwatch_feature_status{")]
     assert len(statuses) == 2 and all(line.endswith(" 2.0") for line in statuses)
-    assert f'driftwatch_features_not_exported{{monitor="{MONITOR}"}} 6.0' in text
+    assert f'driftwatch_features_not_exported{{monitor="{MONITOR}"}} 8.0' in text  # 10 watched, 2 shown
 
 
 def test_openapi_documents_the_push_bodies(client: TestClient) -> None:

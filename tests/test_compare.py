@@ -116,3 +116,45 @@ def test_cli_json_contract_and_exit_codes(pair: tuple[Path, Path], tmp_path: Pat
     (tmp_path / "c.xlsx").write_text("x")
     unreadable = run_cli("compare", str(tmp_path / "c.xlsx"), str(pair[1]))
     assert unreadable.returncode == 2 and "unknown file type" in unreadable.stderr
+
+
+def scored(seed: int, shift: float, n: int = 4000) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    age = rng.normal(40, 10, n)
+    score = 1 / (1 + np.exp(-(rng.normal(0, 1, n) + shift)))
+    return pl.DataFrame(
+        {"age": age, "score": score, "decision": np.where(score > 0.5, "decline", "approve"), "raw_prediction": score}
+    )
+
+
+def test_model_output_is_watched_apart_from_the_features() -> None:
+    ref, cur = scored(1, 0.0), scored(2, 1.0)
+    result = driftwatch.compare(ref.drop("raw_prediction"), cur.drop("raw_prediction"), prediction="score", output="decision")
+    rows = {r["name"]: r for r in result.to_dict()["features"]}
+    assert set(rows) == {"age", "score", "decision"}
+    assert (rows["age"]["role"], rows["score"]["role"], rows["decision"]["role"]) == ("input", "output", "output")
+    assert rows["score"]["kind"] == "numeric" and rows["decision"]["kind"] == "categorical"
+    assert rows["score"]["status"] == "drift" and rows["decision"]["status"] == "drift"
+    assert rows["score"]["ks_statistic"] == pytest.approx(
+        scipy.stats.ks_2samp(ref["score"].to_numpy(), cur["score"].to_numpy()).statistic, abs=1e-12
+    )
+    # Inputs alone decide the share; the moved output makes the window warn.
+    assert result.decision.drift_share == 0.0 and result.decision.status == "warn"
+    assert "model output: score drift, decision drift" in result.decision.reason
+    # The log schema's name is picked up by itself; naming a column as both roles is an error.
+    auto = driftwatch.compare(ref.drop("score", "decision"), cur.drop("score", "decision"))
+    assert [(f.name, f.role) for f in auto.features] == [("age", "input"), ("raw_prediction", "output")]
+    with pytest.raises(InputError, match="feature and as the model's output"):
+        driftwatch.compare(ref, cur, numeric=["age", "score"], prediction="score")
+
+
+def test_cli_shows_every_statistic_and_the_output(tmp_path: Path) -> None:
+    ref, cur = tmp_path / "r.parquet", tmp_path / "c.parquet"
+    scored(1, 0.0).write_parquet(ref)
+    scored(2, 1.0).write_parquet(cur)
+    done = run_cli("compare", str(ref), str(cur), "--prediction", "score", "--output", "decision")
+    assert done.returncode == 0, done.stderr
+    for header in ("psi", "test", "js", "hellinger", "w/σ", "missing", "status", "reason"):
+        assert header in done.stdout
+    assert "model output score: drift" in done.stdout
+    assert "χ²" in done.stdout and "D 0." in done.stdout

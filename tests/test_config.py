@@ -111,3 +111,22 @@ def test_every_config_key_is_documented() -> None:
     assert len(keys) > 25
     missing = sorted(k for k in keys if f"`{k}`" not in text)
     assert not missing, f"undocumented config keys: {missing}"
+
+
+def test_learned_threshold_keys_and_output_name_clash(tmp_path: Path) -> None:
+    drift = MINIMAL + "    drift: {learned_thresholds: false, learned_quantile: 0.95, learned_drift_quantile: 0.995}\n"
+    mon = load_settings(write(tmp_path, drift)).monitor("credit-default")
+    assert (mon.drift.learned_thresholds, mon.drift.learned_quantile, mon.drift.learned_drift_quantile) == (
+        False, 0.95, 0.995)
+    with pytest.raises(ConfigError, match=r"drift\.learned_thresholds: expected true or false \(got 'no'\)"):
+        load_settings(write(tmp_path, MINIMAL + "    drift: {learned_thresholds: 'no'}\n"))
+    with pytest.raises(ConfigError, match=r"drift\.learned_drift_quantile"):
+        load_settings(write(tmp_path, MINIMAL + "    drift: {learned_drift_quantile: 0.9}\n"))
+    outputs = MINIMAL.replace(
+        "      path: data/predictions/*.parquet\n", "      path: data/predictions/*.parquet\n      prediction: p\n"
+    ).replace("      path: data/train.parquet\n", "      path: data/train.parquet\n      prediction: score\n")
+    clash = outputs + "    features: {numeric: [raw_prediction, age]}\n"
+    with pytest.raises(ConfigError, match=r"monitors\.credit-default\.features: 'raw_prediction' is the name"):
+        load_settings(write(tmp_path, clash))
+    # Without a watched score the name is free.
+    load_settings(write(tmp_path, MINIMAL + "    features: {numeric: [raw_prediction, age]}\n"))

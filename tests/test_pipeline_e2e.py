@@ -26,7 +26,13 @@ def test_demo_cycle_finds_exactly_the_planted_drift(demo_settings: Settings, dem
     assert summary.ingest.rows_duplicate == SMALL_DEMO.days - 1
 
     results = feature_results(demo_db.cursor(), monitor="credit-default")
-    assert len(results) == SMALL_DEMO.days * 8
+    # 8 input features, plus the model's score and decision mix watched alongside them.
+    assert len(results) == SMALL_DEMO.days * 10
+    outputs = [r for r in results if r["feature"] in ("raw_prediction", "business_output")]
+    assert len(outputs) == SMALL_DEMO.days * 2
+    assert {r["kind"] for r in outputs if r["feature"] == "business_output"} == {"categorical"}
+    # The planted input drift moves the score a little (PSI ~0.02-0.04), not enough to call it drift.
+    assert all(r["status"] == "ok" and r["psi"] is not None for r in outputs)
     status = {(r["feature"], r["window_start"]): r["status"] for r in results}
     drift_from = {"income": SMALL_DEMO.drift_day, "region": SMALL_DEMO.drift_day, "debt_ratio": SMALL_DEMO.missing_day}
     for feature in DRIFTING:

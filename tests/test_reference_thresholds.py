@@ -160,3 +160,77 @@ def test_needs_recalibration_default_and_validation() -> None:
         needs_recalibration(1000, 900, tolerance=0.5)
     with pytest.raises(ValueError):
         needs_recalibration(0, 900)
+
+
+def test_counts_learning_has_the_same_null_as_splitting_the_rows() -> None:
+    """A hypergeometric draw of bin counts is what a random split of the expanded rows gives: the two
+    learners' null values must be indistinguishable (two-sample KS on 2,000 values each)."""
+    from driftwatch.stats.psi import psi
+    from driftwatch.stats.reference_thresholds import learn_counts_threshold
+
+    counts = np.array([5000, 2500, 1200, 600, 300, 150, 80, 40, 0, 130])
+    codes = np.repeat(np.arange(counts.size), counts)
+
+    def on_rows(rest: NDArray, sample: NDArray) -> float:
+        return psi(np.bincount(rest, minlength=counts.size), np.bincount(sample, minlength=counts.size))
+
+    seen_rows: list[float] = []
+    seen_counts: list[float] = []
+
+    def record(into: list[float], fn):  # type: ignore[no-untyped-def]
+        def wrapped(a: NDArray, b: NDArray):  # type: ignore[no-untyped-def]
+            value = fn(a, b)
+            into.extend(np.atleast_1d(value).tolist())
+            return value
+
+        return wrapped
+
+    by_rows = learn_threshold(codes, 250, record(seen_rows, on_rows), statistic_name="psi", n_splits=2000, seed=3)
+    def rows_psi(rest: NDArray, sample: NDArray) -> NDArray:
+        return np.array([psi(r, c) for r, c in zip(rest, sample, strict=True)])
+
+    by_counts = learn_counts_threshold(counts, 250, record(seen_counts, rows_psi), statistic_name="psi", n_splits=2000, seed=4)
+    assert stats.ks_2samp(seen_rows, seen_counts).pvalue > 0.001
+    assert by_counts.value == pytest.approx(by_rows.value, rel=0.15)
+    assert (by_counts.window_size, by_counts.reference_size, by_counts.n_samples) == (250, counts.sum(), 2000)
+
+
+def test_counts_learning_compares_each_sample_with_its_complement() -> None:
+    from driftwatch.stats.reference_thresholds import learn_counts_threshold
+
+    counts = np.array([40, 0, 25, 35])
+    pairs: list[tuple[NDArray, NDArray]] = []
+
+    def keep(rest: NDArray, sample: NDArray) -> NDArray:
+        pairs.extend(zip(rest.copy(), sample.copy(), strict=True))
+        return np.zeros(len(rest))
+
+    learn_counts_threshold(counts, 30, keep, statistic_name="psi", n_splits=50)
+    for rest, sample in pairs:
+        assert sample.sum() == 30 and np.all(sample >= 0) and np.all(rest >= 0)
+        assert np.array_equal(rest + sample, counts)
+        assert sample[1] == 0  # an empty reference bin is never drawn
+
+
+@pytest.mark.parametrize("bad", [{"window_size": 0}, {"window_size": 51}, {"quantile": 1.0}, {"n_splits": 0}])
+def test_learn_counts_threshold_validates(bad: dict) -> None:
+    from driftwatch.stats.judgement import psi_rows
+    from driftwatch.stats.reference_thresholds import learn_counts_threshold
+
+    args = {"window_size": 10, "quantile": 0.99, "n_splits": 10, **bad}
+    with pytest.raises(ValueError):
+        learn_counts_threshold(np.array([50, 50]), statistic=psi_rows, statistic_name="psi", **args)
+
+
+def test_window_size_classes_are_close_and_stable() -> None:
+    from driftwatch.stats.reference_thresholds import DEFAULT_WINDOW_TOLERANCE, window_size_class
+
+    sizes = np.unique(np.geomspace(1, 5_000_000, 4000).astype(int))
+    classes = np.array([window_size_class(int(n)) for n in sizes])
+    ratio = classes / sizes
+    big = sizes >= 50  # below that, rounding to whole rows adds a few percent
+    assert ratio[big].max() <= 1.05 and ratio[big].min() >= 1 / 1.05
+    assert not any(needs_recalibration(int(c), int(n), DEFAULT_WINDOW_TOLERANCE) for c, n in zip(classes, sizes))
+    # A grid: far fewer classes than sizes, and the class of a class is itself.
+    assert len(set(classes)) < 200
+    assert all(window_size_class(int(c)) == c for c in set(classes.tolist()) if c >= 8)

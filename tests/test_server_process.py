@@ -191,7 +191,7 @@ def test_push_then_run_then_read(scenario: Scenario) -> None:
     assert facts["run"].status_code == 200, facts["run"].text  # finished although SIGTERM came meanwhile
     run = facts["run"].json()
     assert [w["window_start"] for w in run["windows"]] == ["2026-11-01T00:00:00Z"]
-    assert facts["results"]["total"] == 8
+    assert facts["results"]["total"] == 10  # 8 features + 2 model outputs
     assert facts["after"]["predictions_stored"] == (DAYS + 1) * ROWS_PER_DAY
     assert facts["after"]["windows_computed"] == DAYS + 1 and facts["after"]["windows_queued"] == 0
 

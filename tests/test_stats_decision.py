@@ -396,3 +396,42 @@ def test_dataset_drift_share_is_configurable() -> None:
     features = [numeric("a", psi=0.5), numeric("b", psi=0.0), numeric("c", psi=0.0)]
     assert decide_window(features).status == "warn"
     assert decide_window(features, replace(Thresholds(), dataset_drift_share=0.3)).status == "drift"
+
+
+def test_model_outputs_are_judged_apart_from_the_inputs() -> None:
+    inputs = [
+        FeatureStats(name=f"x{i}", kind="numeric", rows=1000, psi=0.01, ks_statistic=0.02, ks_pvalue=0.5)
+        for i in range(3)
+    ]
+    score = FeatureStats(name="raw_prediction", kind="numeric", rows=1000, psi=0.4, ks_statistic=0.3,
+                         ks_pvalue=1e-30, role="output")
+    decision = decide_window([*inputs, score])
+    assert decision.feature("raw_prediction").status == "drift"
+    assert decision.feature("raw_prediction").role == "output"
+    # The score drifts, the inputs do not: the share counts inputs only, the window warns and says why.
+    assert (decision.n_drift, decision.n_evaluated, decision.drift_share) == (0, 3, 0.0)
+    assert decision.status == "warn"
+    assert decision.reason.endswith("model output: raw_prediction drift")
+    # Separate p-value families: the output's p-value does not change the inputs' adjustment.
+    alone = decide_window(inputs)
+    assert [f.pvalue_adjusted for f in decision.features[:3]] == [f.pvalue_adjusted for f in alone.features]
+    assert decision.feature("raw_prediction").pvalue_adjusted == 1e-30
+    with pytest.raises(ValueError, match="role"):
+        FeatureStats(name="y", kind="numeric", rows=1, role="target")  # type: ignore[arg-type]
+
+
+def test_several_learned_thresholds_per_feature() -> None:
+    from driftwatch.stats.reference_thresholds import LearnedThreshold
+
+    psi_bar = LearnedThreshold("psi", 0.15, 0.99, 1000, 500, 10_000, drift_value=0.3, drift_quantile=0.999)
+    js_bar = LearnedThreshold("js_distance", 0.2, 0.99, 1000, 500, 10_000)
+    feature = FeatureStats(name="c", kind="categorical", rows=1000, psi=0.28, chi2_statistic=50.0,
+                           chi2_pvalue=1e-9, js_distance=0.18)
+    decision = decide_window([feature], learned={"c": [psi_bar, js_bar]}).feature("c")
+    assert decision.status == "warn"
+    assert "psi 0.28 >= 0.15 (learned q0.99 at n=1000)" in decision.reason
+    assert not any(c.level == "drift" for c in decision.checks)  # 0.28 < the learned drift bar 0.3
+    chi2 = next(c for c in decision.checks if c.rule == "chi2")
+    assert chi2.level == "ok" and "js 0.18 < 0.2" in chi2.reason
+    with pytest.raises(ValueError, match="two learned thresholds"):
+        decide_window([feature], learned={"c": [psi_bar, psi_bar]})

@@ -282,34 +282,42 @@ def results(
         out.print("no results stored yet: run `driftwatch run` first")
         return
     table = Table(show_lines=False)
-    cols = [
-        "window_start",
-        "model_version",
-        "feature",
-        "rows",
-        "psi",
-        "ks_statistic",
-        "ks_pvalue",
-        "missing_share_current",
-        "status",
-    ]
-    if rollup:
-        cols = [
-            "window_start",
-            "model_version",
-            "feature",
-            "windows",
-            "rows",
-            "psi",
-            "js_distance",
-            "missing_share_current",
-            "status",
-        ]
+    head = ["window_start", "model_version", "feature", *(["windows"] if rollup else []), "rows"]
+    cols = [*head, *STATISTIC_COLUMNS, "missing", "status"]
     for col in cols:
         table.add_column(col)
     for row in rows:
-        table.add_row(*[_escape(_fmt(row.get(c))) if c != "window_start" else row[c][:16] for c in cols])
+        table.add_row(*[_escape(cell) for cell in _statistic_cells(row, cols)])
     out.print(table)
+
+
+# The statistics a table shows, one column each; "test" is KS D or chi², "p" its p-value (adjusted when the
+# window's correction applied), "w/σ" the Wasserstein distance in reference standard deviations. JSON output
+# has every statistic under its own name.
+STATISTIC_COLUMNS = ("psi", "test", "p", "js", "hellinger", "w/σ")
+
+
+def _statistic_cells(row: dict[str, Any], cols: list[str]) -> list[str]:
+    """A result row (stored window, roll-up or compare) as table cells in the order of `cols`."""
+    numeric = row.get("kind") == "numeric"
+    cells: dict[str, object] = {
+        "test": f"D {_fmt(row.get('ks_statistic'))}" if numeric else f"χ² {_fmt(row.get('chi2_statistic'))}",
+        "p": row.get("pvalue_adjusted", row.get("ks_pvalue" if numeric else "chi2_pvalue")),
+        "js": row.get("js_distance"),
+        "w/σ": row.get("wasserstein_norm"),
+        "missing": f"{_fmt(row.get('missing_share_reference'))} → {_fmt(row.get('missing_share_current'))}"
+        if "missing_share_reference" in row
+        else row.get("missing_share_current"),
+    }
+    out_cells = []
+    for c in cols:
+        if c == "window_start":
+            out_cells.append(str(row[c])[:16])
+        elif c in cells and isinstance(cells[c], str):
+            out_cells.append(str(cells[c]))
+        else:
+            out_cells.append(_fmt(cells[c] if c in cells else row.get(c)))
+    return out_cells
 
 
 def _performance_results(config: Path, monitor: str | None, segment: str, fmt: str) -> None:
@@ -381,6 +389,20 @@ def compare(
         str | None, typer.Option(help="Comma-separated numeric features (default: inferred).")
     ] = None,
     categorical: Annotated[str | None, typer.Option(help="Comma-separated categorical features.")] = None,
+    prediction: Annotated[
+        str | None,
+        typer.Option(
+            help="Column with the model's score, judged as the model's output (default: raw_prediction if "
+            "both files have it)."
+        ),
+    ] = None,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            help="Column with the model's decision, judged as its decision mix (default: business_output if "
+            "both files have it)."
+        ),
+    ] = None,
     fmt: FormatOption = "table",
     fail_on_drift: Annotated[
         bool, typer.Option("--fail-on-drift", help="Exit with code 1 when any feature drifts.")
@@ -399,7 +421,14 @@ def compare(
     with _errors():
         ref_frame = as_polars(str(reference), "reference")
         cur_frame = as_polars(str(current), "current")
-        result = run_compare(ref_frame, cur_frame, numeric=split(numeric), categorical=split(categorical))
+        result = run_compare(
+            ref_frame,
+            cur_frame,
+            numeric=split(numeric),
+            categorical=split(categorical),
+            prediction=prediction,
+            output=output,
+        )
         if html is not None:
             from driftwatch.reports.comparison import render_comparison, write_comparison
 
@@ -412,27 +441,22 @@ def compare(
         sys.stdout.write(json.dumps(_clean_json(result.to_dict()), allow_nan=False) + "\n")
     else:
         table = Table()
-        cols = [
-            "name",
-            "kind",
-            "psi",
-            "ks_statistic",
-            "ks_pvalue",
-            "missing_share_reference",
-            "missing_share_current",
-            "status",
-            "reason",
-        ]
+        cols = ["name", "kind", *STATISTIC_COLUMNS, "missing", "status", "reason"]
         for col in cols:
             table.add_column(col)
         for row in result.to_dict()["features"]:
-            table.add_row(*[_escape(_fmt(row.get(c))) for c in cols])
+            table.add_row(*[_escape(cell) for cell in _statistic_cells(row, cols)])
         out.print(table)
         verdict = "[bold red]drift[/]" if result.drift else "[green]no drift[/]"
+        inputs = [f for f in result.decision.features if f.role == "input"]
         out.print(
-            f"{verdict}: {sum(f.status == 'drift' for f in result.decision.features)} of "
-            f"{len(result.features)} feature(s) drifting"
+            f"{verdict}: {sum(f.status == 'drift' for f in inputs)} of {len(inputs)} feature(s) drifting; "
+            f"dataset {result.decision.status}",
+            highlight=False,
         )
+        for f in result.decision.features:
+            if f.role == "output":
+                out.print(f"model output {f.name}: {f.status}", highlight=False)
     if fail_on_drift and result.drift:
         raise typer.Exit(1)
 

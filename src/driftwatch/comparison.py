@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +17,9 @@ import polars as pl
 
 from driftwatch.errors import InputError, SourceError
 from driftwatch.sources.files import file_format
-from driftwatch.stats.decision import Thresholds, WindowDecision, decide_window
+from driftwatch.stats.decision import OUTPUT_FEATURE, PREDICTION_FEATURE, Thresholds, WindowDecision
 from driftwatch.stats.feature_drift import FeatureDrift, categorical_feature_stats, numeric_feature_stats
+from driftwatch.stats.judgement import judge_window
 from driftwatch.stats.profile import categorical_profile, numeric_profile
 
 # The JSON fields of a feature, in order; statistics a kind does not have are null.
@@ -34,6 +36,7 @@ FEATURE_FIELDS = (
     "reason",
     "rows_reference",
     "rows_current",
+    "role",
 )
 
 
@@ -60,6 +63,7 @@ class CompareResult:
                 row["pvalue_adjusted"] = float(fd.pvalue_adjusted)
             row["rows_reference"] = self.rows_reference
             row["rows_current"] = fs.rows
+            row["role"] = fs.role
             rows.append(row)
         return rows
 
@@ -124,9 +128,11 @@ def _is_categorical(dtype: pl.DataType) -> bool:
     return dtype in (pl.String, pl.Categorical, pl.Boolean) or isinstance(dtype, pl.Enum)
 
 
-def infer_kinds(reference: pl.DataFrame, current: pl.DataFrame) -> tuple[list[str], list[str]]:
+def infer_kinds(
+    reference: pl.DataFrame, current: pl.DataFrame, exclude: Sequence[str] = ()
+) -> tuple[list[str], list[str]]:
     """Columns present in both frames, split into numeric and categorical by the reference's types."""
-    common = [c for c in reference.columns if c in current.columns]
+    common = [c for c in reference.columns if c in current.columns and c not in exclude]
     if not common:
         raise InputError("the two datasets have no columns in common")
     numeric = [c for c in common if _is_numeric(reference.schema[c])]
@@ -161,23 +167,49 @@ def compare(
     categorical: Sequence[str] | None = None,
     bins: int = 10,
     thresholds: Thresholds | None = None,
+    prediction: str | None = None,
+    output: str | None = None,
 ) -> CompareResult:
-    """Compare `current` with `reference`, feature by feature (PSI, exact KS, missing and unseen shares, status).
+    """Compare `current` with `reference`, feature by feature (PSI, exact KS, chi², JS, Hellinger, normalised
+    Wasserstein, missing and unseen shares, status).
 
     Features default to the columns both datasets share: numeric by type, strings and booleans categorical.
+    `prediction` (the model's score, numeric) and `output` (its decision, categorical) name columns judged as
+    the model's output (role "output"): same statistics, but outside the input features' correction family
+    and drift share. They default to the log schema's `raw_prediction` / `business_output` when both datasets
+    have them.
     """
     ref = as_polars(reference, "reference")
     cur = as_polars(current, "current")
+    both = set(ref.columns) & set(cur.columns)
+    if prediction is None and PREDICTION_FEATURE in both:
+        prediction = PREDICTION_FEATURE
+    if output is None and OUTPUT_FEATURE in both:
+        output = OUTPUT_FEATURE
+    outputs = [c for c in (prediction, output) if c is not None]
     if numeric is None and categorical is None:
-        num_names, cat_names = infer_kinds(ref, cur)
+        num_names, cat_names = infer_kinds(ref, cur, exclude=outputs)
     else:
         num_names, cat_names = list(numeric or []), list(categorical or [])
+        both_roles = sorted(set(outputs) & {*num_names, *cat_names})
+        if both_roles:
+            raise InputError(f"column {both_roles[0]!r} is named as a feature and as the model's output")
     stats: list[FeatureDrift] = []
-    for name in num_names:
-        profile = numeric_profile(name, _numeric_values(ref, name, "reference"), bins)
-        stats.append(numeric_feature_stats(profile, _numeric_values(cur, name, "current")))
-    for name in cat_names:
-        profile = categorical_profile(name, _value_counts(ref, name, "reference"))
-        stats.append(categorical_feature_stats(profile, _value_counts(cur, name, "current")))
-    decision = decide_window([s.decision_input() for s in stats], thresholds or Thresholds())
+    references: dict[str, np.ndarray] = {}  # each feature's reference bin counts, for the learned PSI bars
+    for name, is_numeric, role in (
+        *((n, True, "input") for n in num_names),
+        *((n, False, "input") for n in cat_names),
+        *(((prediction, True, "output"),) if prediction is not None else ()),
+        *(((output, False, "output"),) if output is not None else ()),
+    ):
+        if is_numeric:
+            num_profile = numeric_profile(name, _numeric_values(ref, name, "reference"), bins)
+            drift = numeric_feature_stats(num_profile, _numeric_values(cur, name, "current"))
+            references[name] = num_profile.bin_counts
+        else:
+            cat_profile = categorical_profile(name, _value_counts(ref, name, "reference"))
+            drift = categorical_feature_stats(cat_profile, _value_counts(cur, name, "current"))
+            references[name] = cat_profile.bin_counts
+        stats.append(drift if role == "input" else dataclasses.replace(drift, role="output"))
+    decision = judge_window(stats, references, thresholds or Thresholds())
     return CompareResult(stats, decision, ref.height, cur.height)

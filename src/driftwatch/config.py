@@ -22,7 +22,7 @@ from driftwatch.config_alerting import AlertingSettings, parse_alerting
 from driftwatch.config_server import ServerSettings, parse_server
 from driftwatch.durations import parse_duration
 from driftwatch.errors import ConfigError
-from driftwatch.stats.decision import Thresholds
+from driftwatch.stats.decision import OUTPUT_FEATURE, PREDICTION_FEATURE, Thresholds
 
 DEFAULT_CONFIG_NAME = "driftwatch.yml"
 FILE_FORMATS = ("auto", "parquet", "csv", "ndjson")
@@ -370,6 +370,10 @@ def _thresholds(file: Path, path: str, data: object, min_rows: int) -> Threshold
     for key, value in values.items():
         if key == "correction":
             continue
+        if key == "learned_thresholds":
+            if not isinstance(value, bool):
+                raise s.error(key, "expected true or false", value)
+            continue
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise s.error(key, "expected a number", value)
     try:
@@ -435,11 +439,25 @@ def _monitor(file: Path, base: Path, name: str, data: object) -> MonitorConfig:
     positive = s.data.get("positive_label", 1)
     if not isinstance(positive, str | int | float) or (isinstance(positive, str) and not positive):
         raise s.error("positive_label", "expected a number, a string or true/false", positive)
+    reference = _reference(file, base, s.key("reference"), s.data["reference"])
+    features = _features(file, s.key("features"), s.data.get("features"))
+    watched = {
+        PREDICTION_FEATURE: predictions.prediction and reference.prediction,
+        OUTPUT_FEATURE: predictions.output and reference.output,
+    }
+    clash = [n for n in (features.names if features else ()) if watched.get(n)]
+    if clash:
+        raise s.error(
+            "features",
+            f"{clash[0]!r} is the name the model's {'score' if clash[0] == PREDICTION_FEATURE else 'decision'} "
+            "is watched under (from `prediction:` / `output:`); rename or drop that feature",
+            clash[0],
+        )
     return MonitorConfig(
         name=name,
         predictions=predictions,
-        reference=_reference(file, base, s.key("reference"), s.data["reference"]),
-        features=_features(file, s.key("features"), s.data.get("features")),
+        reference=reference,
+        features=features,
         window=window,
         min_rows=min_rows,
         psi_bins=s.int_("psi_bins", 10, 2) or 10,

@@ -107,6 +107,11 @@ def _write_labels(folder: Path, frames: list[pl.DataFrame], end: datetime) -> No
         out.write_parquet(folder / f"{day:%Y-%m-%d}.parquet")
 
 
+def _decision(score: np.ndarray) -> np.ndarray:
+    """The business decision the model's score drives: its share is the decision mix driftwatch watches."""
+    return np.where(score < 0.35, "approve_loan", "decline_loan")
+
+
 def write_demo_project(folder: str | Path, spec: DemoSpec | None = None) -> Path:
     """Write data/, driftwatch.yml into `folder`; returns the config path."""
     spec = spec or DemoSpec()
@@ -121,7 +126,12 @@ def write_demo_project(folder: str | Path, spec: DemoSpec | None = None) -> Path
     ref = _features(rng, spec.reference_rows, drifted=False, missing_jump=False)
     ref_score = _score(ref)
     ref_frame = pl.DataFrame(
-        {**ref, "score": ref_score, "label": (rng.random(spec.reference_rows) < ref_score).astype(np.int8)}
+        {
+            **ref,
+            "score": ref_score,
+            "label": (rng.random(spec.reference_rows) < ref_score).astype(np.int8),
+            "decision": _decision(ref_score),
+        }
     )
     ref_frame.write_parquet(root / "data" / "train.parquet")
 
@@ -146,7 +156,7 @@ def write_demo_project(folder: str | Path, spec: DemoSpec | None = None) -> Path
                 "model_version": ["v3.2"] * n,
                 "input_features": features_json,
                 "raw_prediction": np.round(score, 5),
-                "business_output": np.where(score < 0.35, "approve_loan", "decline_loan"),
+                "business_output": _decision(score),
                 "environment": rng.choice(
                     np.array(["prod-us-west1", "prod-eu-central1"]), size=n, p=[0.6, 0.4]
                 ),
@@ -226,6 +236,7 @@ monitors:
     reference:
       path: data/train.parquet
       prediction: score
+      output: decision
       target: label
     features:
       numeric: [age, income, debt_ratio, credit_score, num_accounts, employment_years]

@@ -20,6 +20,7 @@ from driftwatch.config import FeatureSpec, MonitorConfig
 from driftwatch.errors import SourceError
 from driftwatch.sources.files import describe_columns, file_format, first_line, source_sql
 from driftwatch.sources.logs import LogLayout, feature_object_query, normalise_query
+from driftwatch.stats.decision import OUTPUT_FEATURE, PREDICTION_FEATURE
 from driftwatch.stats.profile import (
     FeatureProfile,
     ReferenceProfile,
@@ -30,7 +31,7 @@ from driftwatch.storage.database import Database, first_row, utcnow
 from driftwatch.storage.profiles import current_profile_id, load_profile, save_profile
 from driftwatch.storage.schema import feature_column, quote_identifier
 
-PROFILE_FORMAT = 1
+PROFILE_FORMAT = 2  # 2: the model's output (score, decision) is profiled too
 REFERENCE_TABLE = "_reference_rows"
 _NUMERIC_TYPES = (
     "DOUBLE",
@@ -60,10 +61,34 @@ class ReferenceOutcome:
 
 def _reserved_columns(monitor: MonitorConfig) -> set[str]:
     p, r = monitor.predictions, monitor.reference
-    names = {p.id, p.timestamp, p.model_version, p.prediction, p.output, r.prediction, r.output, r.target, *p.segments}
+    names = {
+        p.id,
+        p.timestamp,
+        p.model_version,
+        p.prediction,
+        p.output,
+        r.prediction,
+        r.output,
+        r.target,
+        *p.segments,
+    }
+    names.update(watched_outputs(monitor))  # a column named like an output feature would clash with it
     if isinstance(p.features, str):
         names.add(p.features)
     return {n for n in names if n}
+
+
+def watched_outputs(monitor: MonitorConfig) -> tuple[str, ...]:
+    """The model outputs whose drift is tracked: those both the logs and the reference name a column for."""
+    p, r = monitor.predictions, monitor.reference
+    return tuple(
+        name
+        for name, logs, ref in (
+            (PREDICTION_FEATURE, p.prediction, r.prediction),
+            (OUTPUT_FEATURE, p.output, r.output),
+        )
+        if logs and ref
+    )
 
 
 def infer_features(cur: duckdb.DuckDBPyConnection, monitor: MonitorConfig) -> FeatureSpec:
@@ -137,6 +162,7 @@ def profile_id(monitor: MonitorConfig, features: FeatureSpec) -> str:
         "bins": monitor.psi_bins,
         "max_rows": ref.max_rows,
         "features": ref.features,
+        "outputs": watched_outputs(monitor),
     }
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -154,6 +180,8 @@ def build_profile(
         numeric=features.numeric,
         categorical=features.categorical,
         features_json=ref.features,
+        prediction=ref.prediction if PREDICTION_FEATURE in watched_outputs(monitor) else None,
+        output=ref.output if OUTPUT_FEATURE in watched_outputs(monitor) else None,
     )
     sql, params = normalise_query(fmt, ref.path, columns, layout)
     sample = f" USING SAMPLE reservoir({int(ref.max_rows)} ROWS) REPEATABLE (42)" if ref.max_rows else ""
@@ -187,6 +215,16 @@ def build_profile(
             value_counts = {(None if v is None else str(v)): int(c) for v, c in counts}
             profiles[name] = categorical_profile(name, value_counts)
             rows = int(sum(value_counts.values()))
+        if layout.prediction is not None:
+            scores = cur.execute(f"SELECT coalesce(prediction, 'NaN'::DOUBLE) AS p {good}").fetchnumpy()["p"]
+            profiles[PREDICTION_FEATURE] = numeric_profile(
+                PREDICTION_FEATURE, np.asarray(scores, dtype=np.float64), monitor.psi_bins
+            )
+        if layout.output is not None:
+            counts = cur.execute(f"SELECT output, count(*) {good} GROUP BY output").fetchall()
+            profiles[OUTPUT_FEATURE] = categorical_profile(
+                OUTPUT_FEATURE, {(None if v is None else str(v)): int(c) for v, c in counts}
+            )
     finally:
         cur.execute(f"DROP TABLE IF EXISTS {REFERENCE_TABLE}")
     if rows == 0:

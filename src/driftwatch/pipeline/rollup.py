@@ -17,12 +17,13 @@ import numpy as np
 from driftwatch.config import MonitorConfig
 from driftwatch.durations import WINDOW_ORIGIN, format_duration
 from driftwatch.pipeline.reference import cached_profile
-from driftwatch.stats.decision import decide_window
 from driftwatch.stats.feature_drift import (
     FeatureDrift,
+    as_role,
     categorical_stats_from_counts,
     numeric_stats_from_counts,
 )
+from driftwatch.stats.judgement import judge_window
 from driftwatch.stats.profile import CategoricalProfile, NumericProfile
 from driftwatch.storage.database import Database
 
@@ -68,11 +69,15 @@ def rollup_results(
             stats = categorical_stats_from_counts(profile, counts)
         else:
             continue
-        by_period[(version, period)].append((feature, profile_id, stats))
+        by_period[(version, period)].append((feature, profile_id, as_role(stats)))
 
     out: list[dict[str, Any]] = []
     for (version, period), items in sorted(by_period.items()):
-        decision = decide_window([s.decision_input() for _, _, s in items], monitor.drift)
+        profile_counts = {
+            feature: cached_profile(db, monitor.name, profile_id).features[feature].bin_counts
+            for feature, profile_id, _ in items
+        }
+        decision = judge_window([s for _, _, s in items], profile_counts, monitor.drift)
         for (feature, profile_id, stats), fd in zip(items, decision.features, strict=True):
             row: dict[str, Any] = {
                 "monitor": monitor.name,

@@ -16,12 +16,18 @@ import pyarrow as pa
 
 from driftwatch.config import FeatureSpec, MonitorConfig
 from driftwatch.sources.logs import segment_column
-from driftwatch.stats.decision import Thresholds, WindowDecision, decide_window
-from driftwatch.stats.feature_drift import FeatureDrift, categorical_feature_stats, numeric_feature_stats
+from driftwatch.stats.decision import OUTPUT_FEATURE, PREDICTION_FEATURE, Thresholds, WindowDecision
+from driftwatch.stats.feature_drift import (
+    FeatureDrift,
+    as_role,
+    categorical_feature_stats,
+    numeric_feature_stats,
+)
+from driftwatch.stats.judgement import judge_window, reference_counts
 from driftwatch.stats.profile import CategoricalProfile, NumericProfile, ReferenceProfile
 from driftwatch.storage.database import Database, utcnow
 from driftwatch.storage.predictions import _window_filter
-from driftwatch.storage.schema import feature_column, prediction_table
+from driftwatch.storage.schema import feature_column, prediction_table, value_column
 
 OVERALL = "*"
 
@@ -92,6 +98,17 @@ def compute_window(
     select = [
         f"coalesce({feature_column(n)}, 'NaN'::DOUBLE) AS {feature_column(n)}" for n in features.numeric
     ]
+    # The model's score and decision mix, when the profile has them, ride along as one more of each kind.
+    numeric_names = list(features.numeric)
+    categorical_names = list(features.categorical)
+    if PREDICTION_FEATURE in profile.features:
+        numeric_names.append(PREDICTION_FEATURE)
+        select.append(
+            f"coalesce({value_column(PREDICTION_FEATURE)}, 'NaN'::DOUBLE) AS {feature_column(PREDICTION_FEATURE)}"
+        )
+    if OUTPUT_FEATURE in profile.features:
+        categorical_names.append(OUTPUT_FEATURE)
+    window_features = FeatureSpec(tuple(numeric_names), tuple(categorical_names))
     for i, seg in enumerate(segments):
         col = segment_column(seg)
         values = [
@@ -106,14 +123,14 @@ def compute_window(
     select.append("1 AS _one")
     arrays = cur.execute(f"SELECT {', '.join(select)} FROM {table} WHERE {where}", fetch_params).fetchnumpy()
     total_rows = int(np.asarray(arrays["_one"]).size)
-    numeric_arrays = {n: np.asarray(arrays[f"f:{n}"], dtype=np.float64) for n in features.numeric}
+    numeric_arrays = {n: np.asarray(arrays[f"f:{n}"], dtype=np.float64) for n in window_features.numeric}
     for i, seg in enumerate(segments):
         seg_codes[seg] = np.asarray(arrays[f"_seg{i}"], dtype=np.int64)
 
     # Categorical counts for every segment in one grouped query per feature.
     cat_counts: dict[str, dict[str, dict[str | None, int]]] = {}
-    for name in features.categorical:
-        col = feature_column(name)
+    for name in window_features.categorical:
+        col = value_column(name)
         sets = ", ".join([f"({col})"] + [f"({segment_column(s)}, {col})" for s in segments])
         whens = " ".join(
             f"WHEN grouping({segment_column(s)}) = 0 THEN '{i}=' || {segment_column(s)}"
@@ -131,7 +148,9 @@ def compute_window(
         cat_counts[name] = per_segment
 
     results = [
-        _segment_result(OVERALL, total_rows, None, features, profile, numeric_arrays, cat_counts, thresholds)
+        _segment_result(
+            OVERALL, total_rows, None, window_features, profile, numeric_arrays, cat_counts, thresholds
+        )
     ]
     for seg in segments:
         codes = seg_codes[seg]
@@ -140,7 +159,14 @@ def compute_window(
             label = f"{seg}={value}"
             results.append(
                 _segment_result(
-                    label, int(mask.sum()), mask, features, profile, numeric_arrays, cat_counts, thresholds
+                    label,
+                    int(mask.sum()),
+                    mask,
+                    window_features,
+                    profile,
+                    numeric_arrays,
+                    cat_counts,
+                    thresholds,
                 )
             )
     return WindowResult(window, results)
@@ -166,12 +192,12 @@ def _segment_result(
         prof = profile.features.get(name)
         if isinstance(prof, NumericProfile):
             values = numeric_arrays[name] if mask is None else numeric_arrays[name][mask]
-            stats.append(numeric_feature_stats(prof, values))
+            stats.append(as_role(numeric_feature_stats(prof, values)))
     for name in features.categorical:
         prof = profile.features.get(name)
         if isinstance(prof, CategoricalProfile):
-            stats.append(categorical_feature_stats(prof, cat_counts[name].get(label, {})))
-    return SegmentResult(label, rows, stats, decide_window([s.decision_input() for s in stats], thresholds))
+            stats.append(as_role(categorical_feature_stats(prof, cat_counts[name].get(label, {}))))
+    return SegmentResult(label, rows, stats, judge_window(stats, reference_counts(profile), thresholds))
 
 
 def store_window(db: Database, monitor: str, profile_id: str, run_id: str, result: WindowResult) -> None:

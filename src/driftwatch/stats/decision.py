@@ -18,6 +18,7 @@ import numpy as np
 from driftwatch.stats.chi2 import two_proportion_pvalue
 from driftwatch.stats.multiple_testing import CORRECTIONS, Correction, adjusted_pvalues
 from driftwatch.stats.reference_thresholds import (
+    DEFAULT_QUANTILE,
     DEFAULT_WINDOW_TOLERANCE,
     LearnedThreshold,
     needs_recalibration,
@@ -25,6 +26,13 @@ from driftwatch.stats.reference_thresholds import (
 
 Status = Literal["ok", "warn", "drift", "insufficient_data"]
 Kind = Literal["numeric", "categorical"]
+Role = Literal["input", "output"]
+"""An input feature, or the model's own output (its score, or its decision mix) watched alongside them."""
+PREDICTION_FEATURE = "raw_prediction"
+"""The name the model's score gets among a window's features (the log schema's name for it)."""
+OUTPUT_FEATURE = "business_output"
+"""The name the model's decision mix (its `business_output` shares) gets among a window's features."""
+OUTPUT_FEATURES = (PREDICTION_FEATURE, OUTPUT_FEATURE)
 
 LEARNABLE_STATISTICS: tuple[str, ...] = ("psi", "ks_statistic", "js_distance")
 """Statistics a learned threshold can apply to: the ones with fixed bars in ``Thresholds``."""
@@ -52,6 +60,9 @@ class Thresholds:
     missing_drift_change: float = 0.10
     min_rows: int = 300
     dataset_drift_share: float = 0.5
+    learned_thresholds: bool = True
+    learned_quantile: float = DEFAULT_QUANTILE
+    learned_drift_quantile: float = 0.999
     learned_window_tolerance: float = DEFAULT_WINDOW_TOLERANCE
 
     def __post_init__(self) -> None:
@@ -73,6 +84,13 @@ class Thresholds:
             raise ValueError(f"min_rows must be >= 1, got {self.min_rows!r}")
         if not 0.0 < self.dataset_drift_share <= 1.0:
             raise ValueError(f"dataset_drift_share must be in (0, 1], got {self.dataset_drift_share!r}")
+        if not 0.5 <= self.learned_quantile < 1.0:
+            raise ValueError(f"learned_quantile must be in [0.5, 1), got {self.learned_quantile!r}")
+        if not self.learned_quantile <= self.learned_drift_quantile < 1.0:
+            raise ValueError(
+                f"need learned_quantile ({self.learned_quantile}) <= learned_drift_quantile "
+                f"({self.learned_drift_quantile}) < 1"
+            )
         if self.learned_window_tolerance < 1.0:
             raise ValueError(f"learned_window_tolerance must be >= 1, got {self.learned_window_tolerance!r}")
 
@@ -101,8 +119,11 @@ class FeatureStats:
     missing_share_current: float | None = None
     unseen_share: float | None = None
     reference_rows: int | None = None
+    role: Role = "input"
 
     def __post_init__(self) -> None:
+        if self.role not in ("input", "output"):
+            raise ValueError(f"{self.name}: role must be 'input' or 'output', got {self.role!r}")
         if self.kind not in ("numeric", "categorical"):
             raise ValueError(f"{self.name}: kind must be 'numeric' or 'categorical', got {self.kind!r}")
         if self.rows < 0:
@@ -148,6 +169,7 @@ class FeatureDecision:
     pvalue_adjusted: float | None
     missing_pvalue_adjusted: float | None
     checks: tuple[Check, ...]
+    role: Role = "input"
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,20 +229,30 @@ class _Bars:
 
 
 def _bars(
-    statistic: str, warn: float, drift: float, n: int, learned: LearnedThreshold | None, tolerance: float
+    statistic: str,
+    warn: float,
+    drift: float,
+    n: int,
+    learned_for_feature: Mapping[str, LearnedThreshold],
+    tolerance: float,
 ) -> _Bars:
     """Fixed warn/drift bars, raised (never lowered) to a learned threshold valid for this window size."""
-    if learned is None or learned.statistic != statistic:
+    learned = learned_for_feature.get(statistic)
+    if learned is None:
         return _Bars(warn, drift)
     if needs_recalibration(learned.window_size, n, tolerance):
         note = f" (learned threshold for n={learned.window_size} not used at n={n}: recalibrate)"
         return _Bars(warn, drift, note, note)
     note = f" (learned q{_fmt(learned.quantile)} at n={learned.window_size})"
+    drift_value, drift_note = learned.value, note
+    if learned.drift_value is not None and learned.drift_quantile is not None:
+        drift_value = learned.drift_value
+        drift_note = f" (learned q{_fmt(learned.drift_quantile)} at n={learned.window_size})"
     return _Bars(
         max(warn, learned.value),
-        max(drift, learned.value),
+        max(drift, drift_value),
         note if learned.value > warn else "",
-        note if learned.value > drift else "",
+        drift_note if drift_value > drift else "",
     )
 
 
@@ -288,7 +320,7 @@ def _adjusted_by_name(pvalues: dict[str, float], method: Correction) -> dict[str
 def decide_window(
     features: Sequence[FeatureStats],
     thresholds: Thresholds | None = None,
-    learned: Mapping[str, LearnedThreshold] | None = None,
+    learned: Mapping[str, LearnedThreshold | Sequence[LearnedThreshold]] | None = None,
 ) -> WindowDecision:
     """Status per feature (ok, warn, drift, insufficient_data) and a dataset verdict for one window.
 
@@ -304,19 +336,26 @@ def decide_window(
 
     KS and chi² p-values of the judged features are adjusted together as one family (``correction``); the
     missing-rate p-values form a second family with the same method. A learned threshold (keyed by feature
-    name) raises the bars of the statistic it names, never lowers them, and is ignored with a note when the
-    window size is outside its tolerance. Dataset: drift share = drifting / judged features;
+    name; one, or several on different statistics) raises the bars of the statistic it names, never lowers them, and is ignored with a note when the
+    window size is outside its tolerance. Dataset: drift share = drifting / judged input features;
     drift when ≥ ``dataset_drift_share``, warn when any feature warns or drifts, insufficient_data when no
-    feature could be judged.
+    feature could be judged. Model outputs (``role="output"``) get statuses by the same rules, in their own
+    p-value families; they never count in the share, and a warning or drifting output makes the window at
+    least warn.
     """
     settings = thresholds if thresholds is not None else Thresholds()
-    learned_map: Mapping[str, LearnedThreshold] = learned if learned is not None else {}
-    for feature_name, threshold in learned_map.items():
-        if threshold.statistic not in LEARNABLE_STATISTICS:
-            raise ValueError(
-                f"learned threshold for {feature_name!r} is on {threshold.statistic!r}; "
-                f"decisions use learned thresholds on {LEARNABLE_STATISTICS}"
-            )
+    learned_map: dict[str, dict[str, LearnedThreshold]] = {}
+    for feature_name, given in (learned or {}).items():
+        per_statistic = learned_map.setdefault(feature_name, {})
+        for threshold in (given,) if isinstance(given, LearnedThreshold) else given:
+            if threshold.statistic not in LEARNABLE_STATISTICS:
+                raise ValueError(
+                    f"learned threshold for {feature_name!r} is on {threshold.statistic!r}; "
+                    f"decisions use learned thresholds on {LEARNABLE_STATISTICS}"
+                )
+            if threshold.statistic in per_statistic:
+                raise ValueError(f"two learned thresholds for {feature_name!r} on {threshold.statistic!r}")
+            per_statistic[threshold.statistic] = threshold
     names = [f.name for f in features]
     if len(set(names)) != len(names):
         raise ValueError(f"feature names must be unique in a window, got {names}")
@@ -334,11 +373,21 @@ def decide_window(
             missing_p[f.name] = two_proportion_pvalue(
                 f.missing_share_reference, f.reference_rows, f.missing_share_current, f.rows
             )
-    test_adjusted = _adjusted_by_name(test_p, settings.correction)
-    missing_adjusted = _adjusted_by_name(missing_p, settings.correction)
+    # Inputs and model outputs are separate families: the output is a function of the inputs, so its
+    # p-value would only dilute the correction the input features get, and it never counts in the share.
+    roles = {f.name: f.role for f in features}
+    test_adjusted: dict[str, float] = {}
+    missing_adjusted: dict[str, float] = {}
+    for role in ("input", "output"):
+        test_adjusted |= _adjusted_by_name(
+            {n: p for n, p in test_p.items() if roles[n] == role}, settings.correction
+        )
+        missing_adjusted |= _adjusted_by_name(
+            {n: p for n, p in missing_p.items() if roles[n] == role}, settings.correction
+        )
 
     decisions = tuple(
-        _decide_feature(f, settings, learned_map.get(f.name), test_adjusted, missing_adjusted)
+        _decide_feature(f, settings, learned_map.get(f.name, {}), test_adjusted, missing_adjusted)
         for f in features
     )
     return _window_verdict(decisions, settings)
@@ -347,7 +396,7 @@ def decide_window(
 def _decide_feature(
     feature: FeatureStats,
     settings: Thresholds,
-    learned: LearnedThreshold | None,
+    learned: Mapping[str, LearnedThreshold],
     test_adjusted: Mapping[str, float],
     missing_adjusted: Mapping[str, float],
 ) -> FeatureDecision:
@@ -355,7 +404,9 @@ def _decide_feature(
     tolerance = settings.learned_window_tolerance
     if feature.rows < settings.min_rows:
         check = Check("rows", "insufficient_data", f"rows {feature.rows} < min_rows {settings.min_rows}")
-        return FeatureDecision(feature.name, feature.kind, check.level, check.reason, None, None, (check,))
+        return FeatureDecision(
+            feature.name, feature.kind, check.level, check.reason, None, None, (check,), feature.role
+        )
 
     checks: list[Check] = []
     if feature.psi is not None and not math.isnan(feature.psi):
@@ -426,10 +477,17 @@ def _decide_feature(
         pvalue_adjusted=test_adjusted.get(feature.name),
         missing_pvalue_adjusted=missing_adjusted.get(feature.name),
         checks=tuple(checks),
+        role=feature.role,
     )
 
 
-def _window_verdict(decisions: tuple[FeatureDecision, ...], settings: Thresholds) -> WindowDecision:
+def _window_verdict(all_decisions: tuple[FeatureDecision, ...], settings: Thresholds) -> WindowDecision:
+    """The dataset verdict from the input features; a changed model output raises it to at least warn."""
+    decisions = [d for d in all_decisions if d.role == "input"]
+    outputs_moved = [d for d in all_decisions if d.role == "output" and d.status in ("warn", "drift")]
+    output_note = (
+        "; model output: " + ", ".join(f"{d.name} {d.status}" for d in outputs_moved) if outputs_moved else ""
+    )
     evaluated = [d for d in decisions if d.status != "insufficient_data"]
     drifting = [d.name for d in evaluated if d.status == "drift"]
     warning = [d.name for d in evaluated if d.status == "warn"]
@@ -437,8 +495,9 @@ def _window_verdict(decisions: tuple[FeatureDecision, ...], settings: Thresholds
     skipped = f"; {n_insufficient} with insufficient data" if n_insufficient else ""
     if not evaluated:
         share = math.nan
-        status: Status = "insufficient_data"
+        status: Status = "warn" if outputs_moved else "insufficient_data"
         reason = f"no feature could be judged ({len(decisions)} features, min_rows {settings.min_rows})"
+        reason += output_note
     else:
         share = len(drifting) / len(evaluated)
         op = ">=" if share >= settings.dataset_drift_share else "<"
@@ -448,16 +507,16 @@ def _window_verdict(decisions: tuple[FeatureDecision, ...], settings: Thresholds
         )
         if share >= settings.dataset_drift_share:
             status = "drift"
-        elif drifting or warning:
+        elif drifting or warning or outputs_moved:
             status = "warn"
         else:
             status = "ok"
         listed = (f"; drift: {', '.join(drifting)}" if drifting else "") + (
             f"; warn: {', '.join(warning)}" if warning else ""
         )
-        reason = summary + listed + skipped
+        reason = summary + listed + skipped + output_note
     return WindowDecision(
-        features=decisions,
+        features=all_decisions,
         status=status,
         reason=reason,
         drift_share=share,

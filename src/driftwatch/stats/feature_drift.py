@@ -6,6 +6,7 @@ number means the same thing wherever it is shown.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ import numpy as np
 
 from driftwatch.stats.binning import numeric_bin_counts_sorted
 from driftwatch.stats.chi2 import chi2_homogeneity
-from driftwatch.stats.decision import FeatureStats
+from driftwatch.stats.decision import OUTPUT_FEATURES, FeatureStats, Role
 from driftwatch.stats.distances import hellinger_distance, js_distance, normalized_wasserstein
 from driftwatch.stats.ks import ks_2samp_sorted, sorted_valid
 from driftwatch.stats.profile import CategoricalProfile, NumericProfile, categorical_bins
@@ -52,6 +53,7 @@ class FeatureDrift:
     reference_rows: int
     stats: Mapping[str, float]
     bin_counts: np.ndarray  # the window's partial counts, mergeable by `+` for roll-ups
+    role: Role = "input"  # "output": the model's score or decision mix, watched alongside the inputs
 
     def get(self, statistic: str) -> float:
         return float(self.stats.get(statistic, float("nan")))
@@ -60,8 +62,20 @@ class FeatureDrift:
         """The statistics in the form the decision rules take."""
         values = {k: (None if v is None else float(v)) for k, v in self.stats.items()}
         return FeatureStats(
-            name=self.name, kind=self.kind, rows=self.rows, reference_rows=self.reference_rows, **values
+            name=self.name,
+            kind=self.kind,
+            rows=self.rows,
+            reference_rows=self.reference_rows,
+            role=self.role,
+            **values,
         )  # type: ignore[arg-type]
+
+
+def as_role(drift: FeatureDrift) -> FeatureDrift:
+    """The feature with its role set from its name: the pipeline's output features are the model's."""
+    if drift.name in OUTPUT_FEATURES and drift.role != "output":
+        return dataclasses.replace(drift, role="output")
+    return drift
 
 
 def _share(part: int, total: int) -> float:

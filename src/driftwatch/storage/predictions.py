@@ -10,7 +10,7 @@ import numpy as np
 from driftwatch.durations import WINDOW_ORIGIN
 from driftwatch.sources.logs import segment_column
 from driftwatch.storage.database import first_row
-from driftwatch.storage.schema import feature_column, prediction_table
+from driftwatch.storage.schema import feature_column, prediction_table, value_column
 
 _ORIGIN = WINDOW_ORIGIN.replace(tzinfo=None)
 
@@ -89,7 +89,7 @@ def window_values(
     """The window's numeric feature columns as float64 arrays (missing = NaN); '*' selects every version."""
     if not numeric:
         return {}
-    cols = ", ".join(f"coalesce({feature_column(n)}, 'NaN'::DOUBLE) AS {feature_column(n)}" for n in numeric)
+    cols = ", ".join(f"coalesce({value_column(n)}, 'NaN'::DOUBLE) AS {feature_column(n)}" for n in numeric)
     where, params = _window_filter(model_version, start, end)
     result = cur.execute(f"SELECT {cols} FROM {prediction_table(monitor)} WHERE {where}", params).fetchnumpy()
     return {n: np.asarray(result[f"f:{n}"], dtype=np.float64) for n in numeric}
@@ -105,7 +105,7 @@ def window_category_counts(
 ) -> dict[str | None, int]:
     """Value → count for one categorical feature in a window (None = missing)."""
     where, params = _window_filter(model_version, start, end)
-    col = feature_column(feature)
+    col = value_column(feature)
     rows = cur.execute(
         f"SELECT {col}, count(*) FROM {prediction_table(monitor)} WHERE {where} GROUP BY {col}", params
     ).fetchall()

@@ -17,7 +17,7 @@ import numpy as np
 
 from driftwatch.sources.logs import segment_column
 from driftwatch.storage.database import first_row
-from driftwatch.storage.schema import feature_column, prediction_table
+from driftwatch.storage.schema import feature_column, prediction_table, value_column, value_column_name
 
 OVERALL = "*"
 PERFORMANCE_TABLE = "performance_results"
@@ -272,7 +272,7 @@ def window_values(
             "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]
         ).fetchall()
     }
-    wanted = {f"f:{name}" for name in features}
+    wanted = {value_column_name(name) for name in features}
     where = "model_version = $v AND ts >= $start AND ts < $end"
     params: dict[str, object] = {"v": model_version, "start": window_start, "end": window_end}
     if segment != OVERALL:
@@ -283,7 +283,7 @@ def window_values(
     if not wanted <= columns:
         return None
     select = ", ".join(
-        f"coalesce({feature_column(n)}, 'NaN'::DOUBLE) AS {feature_column(n)}" for n in features
+        f"coalesce({value_column(n)}, 'NaN'::DOUBLE) AS {feature_column(n)}" for n in features
     )
     arrays = cur.execute(
         f"SELECT {select} FROM {prediction_table(monitor)} WHERE {where}", params

@@ -7,6 +7,8 @@ table's columns come from the monitor's config and are added by `storage.predict
 
 from __future__ import annotations
 
+from driftwatch.stats.decision import OUTPUT_FEATURE, PREDICTION_FEATURE
+
 # Each entry is applied once, in order, inside one transaction with its version row. Never edit an applied
 # migration: append a new one.
 MIGRATIONS: tuple[str, ...] = (
@@ -261,6 +263,20 @@ def prediction_table(monitor: str) -> str:
 def feature_column(feature: str) -> str:
     """The quoted column holding a feature; prefixed so a feature can never collide with a system column."""
     return quote_identifier(f"f:{feature}")
+
+
+# The model's score and decision are watched like features but live in their own columns.
+_OUTPUT_COLUMNS = {PREDICTION_FEATURE: "prediction", OUTPUT_FEATURE: "output"}
+
+
+def value_column_name(feature: str) -> str:
+    """The unquoted column holding a watched feature's values, the model's outputs included."""
+    return _OUTPUT_COLUMNS.get(feature, f"f:{feature}")
+
+
+def value_column(feature: str) -> str:
+    """As ``value_column_name``, quoted."""
+    return quote_identifier(value_column_name(feature))
 
 
 from driftwatch.storage.alert_schema import ALERTING_MIGRATION  # noqa: E402
