@@ -4,7 +4,7 @@ Run:  .venv/bin/python benchmarks/decision_evidence.py [--quick] [--out docs/dec
 
 Everything goes through the functions the pipeline and `driftwatch compare` call: `numeric_profile` /
 `categorical_profile` once for a fixed reference, `numeric_feature_stats` / `categorical_feature_stats` per
-window, and `decide_window` on the windows' `decision_input()`s. Nothing is re-implemented here, so a
+window, and `judge_window` (the decision rules with the bars learned from the reference's counts). Nothing is re-implemented here, so a
 change to the statistics or the rules shows up in these numbers.
 
 Two experiments share the same windows:
@@ -45,8 +45,9 @@ import numpy as np
 import scipy
 from scipy import stats as sps
 
-from driftwatch.stats.decision import Thresholds, WindowDecision, decide_window
+from driftwatch.stats.decision import Thresholds, WindowDecision
 from driftwatch.stats.feature_drift import FeatureDrift, categorical_feature_stats, numeric_feature_stats
+from driftwatch.stats.judgement import judge_window
 from driftwatch.stats.profile import (
     CategoricalProfile,
     NumericProfile,
@@ -255,14 +256,26 @@ class EvidencePlan:
 
 
 SMALL_WINDOW_THRESHOLDS: Final[Thresholds] = Thresholds(min_rows=100)
+# The same rules without the learned bars, to show what learning them changes where it matters: small windows.
+FIXED_BARS: Final[Thresholds] = Thresholds(learned_thresholds=False)
+SMALL_WINDOW_FIXED_BARS: Final[Thresholds] = Thresholds(min_rows=100, learned_thresholds=False)
 
 FULL_PLAN: Final[EvidencePlan] = EvidencePlan(
     sizes=(
         # 200 rows is below the default min_rows (300): judged once with the defaults (all
         # insufficient_data, by design) and once with min_rows=100 so its false-alarm rate is measured.
-        SizePlan(200, 2000, 500, (("default", Thresholds()), ("min_rows=100", SMALL_WINDOW_THRESHOLDS))),
+        SizePlan(
+            200,
+            2000,
+            500,
+            (
+                ("default", Thresholds()),
+                ("min_rows=100", SMALL_WINDOW_THRESHOLDS),
+                ("min_rows=100, fixed bars", SMALL_WINDOW_FIXED_BARS),
+            ),
+        ),
         # 300 is the smallest window the defaults judge, so the noisiest one they can be blamed for.
-        SizePlan(300, 2000, 500),
+        SizePlan(300, 2000, 500, (("default", Thresholds()), ("fixed bars", FIXED_BARS))),
         SizePlan(5_000, 2000, 500),
         SizePlan(1_000_000, 500, 100),
     )
@@ -360,6 +373,7 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     """Null windows [start, stop) of one size; those below `power_windows` also get every change."""
     began, cpu_began = time.perf_counter(), time.process_time()
     profiles = reference_profiles(task.seed, task.reference_rows, task.features)
+    reference_counts = {name: profile.bin_counts for name, profile in profiles.items()}
     names = [f.name for f in task.features]
     index = {name: i for i, name in enumerate(names)}
     size = task.size
@@ -374,9 +388,9 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
 
     for row, w in enumerate(range(task.start, task.stop)):
         rng = np.random.default_rng([task.seed, _STREAM_WINDOW, size.rows, w])
-        inputs = [feature_drift(f, profiles[f.name], rng, size.rows).decision_input() for f in task.features]
+        inputs = [feature_drift(f, profiles[f.name], rng, size.rows) for f in task.features]
         for label, thresholds in size.thresholds:
-            decision = decide_window(inputs, thresholds)
+            decision = judge_window(inputs, reference_counts, thresholds)
             feature_status[label][row] = [STATUS_CODE[d.status] for d in decision.features]
             dataset_status[label][row] = STATUS_CODE[decision.status]
             significant[label][row] = _significant(decision, thresholds.alpha)
@@ -391,9 +405,9 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
                 _effect(changed),
                 changed.get("missing_share_current"),
             )
-            window = [*inputs[:i], changed.decision_input(), *inputs[i + 1 :]]
+            window = [*inputs[:i], changed, *inputs[i + 1 :]]
             for label, thresholds in size.thresholds:
-                status = decide_window(window, thresholds).features[i].status
+                status = judge_window(window, reference_counts, thresholds).features[i].status
                 change_status[label][row, c] = STATUS_CODE[status]
     return ChunkResult(
         size.rows,
@@ -617,38 +631,38 @@ def format_report(evidence: Evidence) -> str:
     lines.append("")
     lines.append("False alarms (no drift): share of windows with ...")
     header = (
-        f"{'rows':>9}  {'thresholds':<13}{'windows':>8}  {'any drift':>9} {'95% upper':>10}  "
+        f"{'rows':>9}  {'thresholds':<26}{'windows':>8}  {'any drift':>9} {'95% upper':>10}  "
         f"{'any warn':>8}  {'dataset drift':>13}  {'any p_adj<α':>11}  {'insufficient':>12}"
     )
     lines += [header, "-" * len(header)]
     for fa in evidence.false_alarms:
         lines.append(
-            f"{fa.rows:>9,}  {fa.thresholds:<13}{fa.windows:>8}  {_pct(fa.any_drift):>9} "
+            f"{fa.rows:>9,}  {fa.thresholds:<26}{fa.windows:>8}  {_pct(fa.any_drift):>9} "
             f"{_upper(fa.any_drift):>10}  {_pct(fa.any_warn):>8}  {_pct(fa.dataset_drift):>13}  "
             f"{_pct(fa.any_significant_test):>11}  {100 * fa.insufficient_share:>11.1f}%"
         )
     lines.append("")
     lines.append("Per-feature warn / drift rate in no-drift windows (%)")
     judged = [fa for fa in evidence.false_alarms if fa.insufficient_share < 1.0]
-    header = f"{'feature':<17}" + "".join(f"{f'{fa.rows:,} {fa.thresholds}':>24}" for fa in judged)
+    header = f"{'feature':<17}" + "".join(f"{f'{fa.rows:,} {fa.thresholds}':>30}" for fa in judged)
     lines += [header, "-" * len(header)]
     for feature in plan.features:
         cells = []
         for fa in judged:
             r = fa.per_feature[feature.name]
             cell = f"{100 * r['warn']:.2f} / {100 * r['drift']:.2f}"
-            cells.append(f"{cell:>24}")
+            cells.append(f"{cell:>30}")
         lines.append(f"{feature.name:<17}" + "".join(cells))
     lines.append("")
     lines.append("Detection: share of windows where the changed feature is drift (and at least warn)")
     keys = sorted({(d.rows, d.thresholds) for d in evidence.detection}, key=lambda k: (k[0], k[1]))
-    header = f"{'change':<18}" + "".join(f"{f'{rows:,} {label}':>24}" for rows, label in keys)
+    header = f"{'change':<18}" + "".join(f"{f'{rows:,} {label}':>30}" for rows, label in keys)
     lines += [header, "-" * len(header)]
     for change in plan.changes:
         cells = []
         for rows, label in keys:
             d = evidence.detected(change.label, rows, label)
-            cells.append(f"{f'{_pct(d.drift).strip()} ({_pct(d.at_least_warn).strip()})':>24}")
+            cells.append(f"{f'{_pct(d.drift).strip()} ({_pct(d.at_least_warn).strip()})':>30}")
         lines.append(f"{change.label:<18}" + "".join(cells))
     windows = ", ".join(
         f"{rows:,} rows: {evidence.detected(plan.changes[0].label, rows, label).windows}"

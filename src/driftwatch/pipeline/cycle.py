@@ -26,6 +26,7 @@ from driftwatch.pipeline.performance import (
 from driftwatch.pipeline.reference import ensure_reference
 from driftwatch.pipeline.windows import OVERALL, PlannedWindow, WindowResult, compute_queued_windows
 from driftwatch.reports.site import render_reports, window_page
+from driftwatch.stats.decision import OUTPUT_FEATURES
 from driftwatch.storage.database import Database, utcnow
 from driftwatch.storage.performance_results import queue_from_window_queue
 
@@ -36,6 +37,9 @@ class CycleSummary:
     run_id: str
     ingest: IngestSummary
     features: tuple[str, ...] = ()
+    outputs: tuple[
+        str, ...
+    ] = ()  # the model outputs watched alongside them (raw_prediction, business_output)
     profile_rebuilt: bool = False
     reference_rows_rejected: int = 0
     windows: list[WindowResult] = field(default_factory=list)
@@ -90,6 +94,7 @@ def run_cycle(
     try:
         reference = ensure_reference(db, monitor)
         summary.features = reference.features.names
+        summary.outputs = tuple(n for n in OUTPUT_FEATURES if n in reference.profile.features)
         summary.profile_rebuilt = reference.rebuilt
         summary.reference_rows_rejected = reference.rows_rejected
         summary.ingest = ingest_predictions(db, monitor, reference.features, hooks.on_file)

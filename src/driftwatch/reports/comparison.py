@@ -102,7 +102,7 @@ def render_comparison(
             FeatureRow(
                 anchor=anchor,
                 name=fs.name,
-                kind=fs.kind,
+                kind=f"{fs.kind}, model output" if fs.role == "output" else fs.kind,
                 status=decision.status if decision else "—",
                 reason=decision.reason if decision else "",
                 cells=(Cell(format_number(fs.rows), str(fs.rows)),)

@@ -60,6 +60,7 @@ from driftwatch.reports.render import (
     write_atomic,
     write_report,
 )
+from driftwatch.stats.decision import OUTPUT_FEATURES
 from driftwatch.stats.profile import CategoricalProfile, NumericProfile, ReferenceProfile
 from driftwatch.storage import report_queries as q
 from driftwatch.storage.database import Database
@@ -531,7 +532,7 @@ def window_context(
             FeatureRow(
                 anchor=anchor,
                 name=f.feature,
-                kind=f.kind,
+                kind=f"{f.kind}, model output" if f.feature in OUTPUT_FEATURES else f.kind,
                 status=f.status,
                 reason=f.reason,
                 cells=(Cell(format_number(f.rows), str(f.rows)),)

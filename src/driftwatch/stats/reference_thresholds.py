@@ -104,6 +104,18 @@ def learn_threshold(
             in_rest[sample_index] = True
             drawn += 1
 
+    return _from_null_values(results, statistic_name, quantile, None, window_size, size)
+
+
+def _from_null_values(
+    results: NDArray,
+    statistic_name: str,
+    quantile: float,
+    drift_quantile: float | None,
+    window_size: int,
+    reference_size: int,
+) -> LearnedThreshold:
+    """The threshold at the quantile(s) of the non-NaN null values."""
     used = results[~np.isnan(results)]
     if used.size == 0:
         raise ValueError(f"statistic {statistic_name!r} was NaN on every split")
@@ -113,7 +125,9 @@ def learn_threshold(
         quantile=quantile,
         window_size=window_size,
         n_samples=int(used.size),
-        reference_size=size,
+        reference_size=reference_size,
+        drift_value=None if drift_quantile is None else float(np.quantile(used, drift_quantile)),
+        drift_quantile=drift_quantile,
     )
 
 
@@ -195,16 +209,4 @@ def learn_counts_threshold(
     results = np.asarray(statistic(counts[np.newaxis, :] - samples, samples), dtype=np.float64)
     if results.shape != (n_splits,):
         raise ValueError(f"statistic returned shape {results.shape}, expected ({n_splits},)")
-    used = results[~np.isnan(results)]
-    if used.size == 0:
-        raise ValueError(f"statistic {statistic_name!r} was NaN on every split")
-    return LearnedThreshold(
-        statistic=statistic_name,
-        value=float(np.quantile(used, quantile)),
-        quantile=quantile,
-        window_size=window_size,
-        n_samples=int(used.size),
-        reference_size=size,
-        drift_value=None if drift_quantile is None else float(np.quantile(used, drift_quantile)),
-        drift_quantile=drift_quantile,
-    )
+    return _from_null_values(results, statistic_name, quantile, drift_quantile, window_size, size)
