@@ -158,3 +158,103 @@ def test_cli_shows_every_statistic_and_the_output(tmp_path: Path) -> None:
         assert header in done.stdout
     assert "model output score: drift" in done.stdout
     assert "χ²" in done.stdout and "D 0." in done.stdout
+
+
+def test_parquet_read_by_arrow_types_and_counts_columns_as_polars_does(tmp_path: Path) -> None:
+    """Parquet paths are read with pyarrow, not polars; every column type must still mean what polars makes of
+    it (kind, float64 values with null → NaN, category strings), including the ones handed to polars."""
+    rng = np.random.default_rng(5)
+    n = 2000
+
+    minutes = pl.datetime_range(pl.datetime(2026, 1, 1), pl.datetime(2026, 1, 3), "1m", eager=True)
+
+    def with_nan(values: np.ndarray) -> np.ndarray:
+        return np.where(rng.random(n) < 0.1, np.nan, values)
+
+    def frame(shift: float) -> pl.DataFrame:
+        ints = rng.integers(-50, 50, n)
+        return pl.DataFrame(
+            {
+                "i64": pl.Series(ints, dtype=pl.Int64).scatter(np.arange(0, n, 7), None),
+                "u8": pl.Series(rng.integers(0, 200, n), dtype=pl.UInt8),
+                "u64": pl.Series(rng.integers(0, 2**62, n).astype(np.uint64) * 3, dtype=pl.UInt64),
+                "f32": pl.Series(rng.normal(shift, 1, n), dtype=pl.Float32).scatter([1, 2], None),
+                "f64": pl.Series(with_nan(rng.normal(shift, 1, n))).scatter(3, None),
+                "dec": pl.Series(ints).cast(pl.Decimal(10, 2)),
+                "flag": pl.Series(rng.random(n) < 0.3 + shift / 10).scatter([0, 5], None),
+                "s": pl.Series(rng.choice(["a", "b", "c"], n)).scatter([4], None),
+                "cat": pl.Series(rng.choice(["x", "y"], n), dtype=pl.Categorical),
+                "enum": pl.Series(rng.choice(["p", "q"], n), dtype=pl.Enum(["p", "q"])),
+                "when": minutes[:n],
+                "blob": pl.Series([b"x"] * n),
+            }
+        )
+
+    ref, cur = tmp_path / "ref.parquet", tmp_path / "cur.parquet"
+    frame(0.0).write_parquet(ref)
+    frame(0.5).write_parquet(cur)
+    ref_pl, cur_pl = pl.read_parquet(ref), pl.read_parquet(cur)
+    by_path = driftwatch.compare(ref, cur).to_polars()
+    assert by_path.equals(driftwatch.compare(ref_pl, cur_pl).to_polars())
+    assert by_path["name"].to_list() == ["i64", "u8", "u64", "f32", "f64", "dec", "flag", "s", "cat", "enum"]
+    assert by_path["kind"].to_list() == ["numeric"] * 6 + ["categorical"] * 4
+    # Named explicitly, across kinds: numbers counted as categories, booleans as numbers.
+    options = {"numeric": ["flag", "u8"], "categorical": ["i64", "f32", "when"]}
+    explicit = driftwatch.compare(ref, cur, **options).to_polars()
+    assert explicit.equals(driftwatch.compare(ref_pl, cur_pl, **options).to_polars())
+    with pytest.raises(InputError, match="'s' is not numeric"):
+        driftwatch.compare(ref, cur, numeric=["s"])
+    # Column by column: the same values and category counts (names included) from Arrow as from polars.
+    from driftwatch.comparison import _columns, as_table
+
+    arrow, polars = _columns(as_table(ref, "reference")), _columns(ref_pl)
+    for name in ref_pl.columns:
+        assert arrow.kind(name) == polars.kind(name), name
+        assert arrow.value_counts(name, "reference") == polars.value_counts(name, "reference"), name
+        if polars.kind(name) == "numeric" or name == "flag":
+            got, want = arrow.numeric_values(name, "reference"), polars.numeric_values(name, "reference")
+            assert got.dtype == want.dtype == np.float64 and np.array_equal(got, want, equal_nan=True), name
+
+
+def test_results_do_not_depend_on_the_thread_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    from driftwatch import comparison
+    from driftwatch.stats import parallel
+
+    ref, cur = frames(1, n=60_000), frames(2, shift=0.1, n=60_000)  # big enough to go on threads
+    monkeypatch.setattr(parallel, "default_workers", lambda: 3)
+    threaded = driftwatch.compare(ref, cur).to_dict()
+    monkeypatch.setattr(comparison, "MAX_WORKERS", 1)
+    assert driftwatch.compare(ref, cur).to_dict() == threaded
+
+
+def test_cli_start_up_imports_only_what_the_command_needs(pair: tuple[Path, Path]) -> None:
+    """`driftwatch compare` is often a CI step, where start-up is most of its time: the CLI module imports
+    none of the heavy libraries, and comparing Parquet files needs neither polars nor pandas."""
+    heavy = ("numpy", "polars", "pandas", "pyarrow", "duckdb", "scipy", "numba", "yaml", "rich", "jinja2")
+    script = (
+        "import sys\n"
+        "import driftwatch.cli as cli\n"
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules))\n"
+        "try:\n"
+        f"    cli.main()\n"
+        "finally:\n"
+        "    print(sorted(m for m in ('polars', 'pandas') if m in sys.modules))\n"
+    )
+    argv = ["compare", str(pair[0]), str(pair[1]), "--format", "json"]
+    done = subprocess.run(
+        [sys.executable, "-c", f"import sys; sys.argv[1:] = {argv!r}\n{script}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert lines[0] == "[]", lines[0]
+    assert json.loads(lines[1])["drift"] is True
+    assert lines[2] == "[]", lines[2]
+
+
+def test_cli_default_config_name_is_the_config_modules() -> None:
+    from driftwatch import cli, config
+
+    assert cli.DEFAULT_CONFIG_NAME == config.DEFAULT_CONFIG_NAME

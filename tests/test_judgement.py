@@ -9,7 +9,7 @@ from driftwatch.stats import judgement
 from driftwatch.stats.decision import Thresholds
 from driftwatch.stats.distances import js_distance
 from driftwatch.stats.feature_drift import categorical_stats_from_counts
-from driftwatch.stats.judgement import judge_window, js_distance_rows, learned_threshold, psi_rows
+from driftwatch.stats.judgement import js_distance_rows, judge_window, learned_threshold, psi_rows
 from driftwatch.stats.profile import categorical_profile
 from driftwatch.stats.psi import psi
 

@@ -230,7 +230,7 @@ def test_window_size_classes_are_close_and_stable() -> None:
     ratio = classes / sizes
     big = sizes >= 50  # below that, rounding to whole rows adds a few percent
     assert ratio[big].max() <= 1.05 and ratio[big].min() >= 1 / 1.05
-    assert not any(needs_recalibration(int(c), int(n), DEFAULT_WINDOW_TOLERANCE) for c, n in zip(classes, sizes))
+    assert not any(needs_recalibration(int(c), int(n), DEFAULT_WINDOW_TOLERANCE) for c, n in zip(classes, sizes, strict=True))
     # A grid: far fewer classes than sizes, and the class of a class is itself.
     assert len(set(classes)) < 200
     assert all(window_size_class(int(c)) == c for c in set(classes.tolist()) if c >= 8)

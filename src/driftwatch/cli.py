@@ -12,16 +12,60 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from typer.core import TyperGroup
 
-from driftwatch.commands.alerts import alerts_command, rules_app, silence_app
-from driftwatch.config import DEFAULT_CONFIG_NAME, Settings, load_settings
 from driftwatch.errors import DriftwatchError
+
+if TYPE_CHECKING:
+    import click
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from driftwatch.config import Settings
+
+# Only typer is imported up front: each command imports what it needs, so `driftwatch compare` does not pay
+# for the config, storage and alerting modules (and their numpy, scipy, YAML, DuckDB) that it never uses.
+
+DEFAULT_CONFIG_NAME = "driftwatch.yml"
+"""The same as `driftwatch.config.DEFAULT_CONFIG_NAME` (a test checks), kept here to leave config unimported."""
+
+LAZY_COMMANDS = ("alerts", "rules", "silence")
+"""Commands defined in `driftwatch.commands.alerts`, built only when named or listed (--help)."""
+
+
+class _Commands(TyperGroup):
+    """The top-level command group; the alert commands are added from their module on first use, in the
+    places their registration order gives them (`alerts` first, the `rules` and `silence` groups last)."""
+
+    def _add_lazy(self) -> None:
+        if all(name in self.commands for name in LAZY_COMMANDS):
+            return
+        from driftwatch.commands.alerts import alerts_command, rules_app, silence_app
+
+        extra = typer.Typer()
+        extra.command("alerts")(alerts_command)
+        extra.add_typer(rules_app, name="rules")
+        extra.add_typer(silence_app, name="silence")
+        built = typer.main.get_group(extra).commands
+        self.commands = {
+            "alerts": built["alerts"],
+            **self.commands,
+            "rules": built["rules"],
+            "silence": built["silence"],
+        }
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            self._add_lazy()
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._add_lazy()
+        return super().list_commands(ctx)
+
 
 app = typer.Typer(
     name="driftwatch",
@@ -29,13 +73,30 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=_Commands,
 )
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, soft_wrap=True)
 
-app.add_typer(rules_app, name="rules")
-app.add_typer(silence_app, name="silence")
-app.command("alerts")(alerts_command)
+
+class _LazyConsole:
+    """A rich Console made on first use (rich's import is a noticeable part of a short command's start-up)."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def get(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.get(), name)
+
+
+out = _LazyConsole(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+err = _LazyConsole(stderr=True, soft_wrap=True)
 
 ConfigOption = Annotated[
     Path,
@@ -72,12 +133,14 @@ def _open_database(settings: Settings, monitor: str | None = None) -> Any:
 
 
 def _progress() -> Progress:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=err,
+        console=err.get(),
         transient=True,
         disable=not err.is_terminal,
     )
@@ -91,6 +154,8 @@ def run(
     ] = None,
 ) -> None:
     """Run one full cycle: ingest new log rows, refresh the reference profile, compute every closed window."""
+    from driftwatch.config import load_settings
+
     with _errors():
         settings = load_settings(config)
         names = [monitor] if monitor else list(settings.monitors)
@@ -168,7 +233,10 @@ def _print_summary(summary: Any) -> None:
     for path, reason in ing.failed_files:
         out.print(f"  [red]unreadable file[/] {_escape(path)}: {_escape(reason)}", highlight=False)
     if summary.profile_rebuilt:
-        out.print(f"  reference profile built for {len(summary.features)} feature(s)", highlight=False)
+        watched = f" and the model output ({', '.join(summary.outputs)})" if summary.outputs else ""
+        out.print(
+            f"  reference profile built for {len(summary.features)} feature(s){watched}", highlight=False
+        )
     out.print(f"  windows computed: {summary.windows_computed}", highlight=False)
     _print_performance_summary(summary)
     drifting = summary.drifting_features()
@@ -249,6 +317,9 @@ def results(
     ] = False,
 ) -> None:
     """Show stored results: one row per window × feature with every statistic and its status."""
+    from rich.table import Table
+
+    from driftwatch.config import load_settings
     from driftwatch.durations import parse_duration
     from driftwatch.pipeline.rollup import rollup_results
     from driftwatch.storage.results import feature_results
@@ -321,6 +392,9 @@ def _statistic_cells(row: dict[str, Any], cols: list[str]) -> list[str]:
 
 
 def _performance_results(config: Path, monitor: str | None, segment: str, fmt: str) -> None:
+    from rich.table import Table
+
+    from driftwatch.config import load_settings
     from driftwatch.storage.performance_results import performance_results
 
     with _errors():
@@ -412,15 +486,15 @@ def compare(
     ] = None,
 ) -> None:
     """Compare two files feature by feature (PSI, exact KS, missing/unseen shares) — e.g. as a CI gate."""
-    from driftwatch.comparison import as_polars
+    from driftwatch.comparison import as_polars, load_pair
     from driftwatch.comparison import compare as run_compare
 
     if fmt not in ("table", "json"):
         _fail(f"--format must be table or json, got {fmt!r}")
     split = lambda s: [x.strip() for x in s.split(",") if x.strip()] if s else None  # noqa: E731
     with _errors():
-        ref_frame = as_polars(str(reference), "reference")
-        cur_frame = as_polars(str(current), "current")
+        # Parquet arrives as Arrow tables, CSV/NDJSON as polars frames; the statistics load meanwhile.
+        ref_frame, cur_frame = load_pair(str(reference), str(current))
         result = run_compare(
             ref_frame,
             cur_frame,
@@ -433,13 +507,19 @@ def compare(
             from driftwatch.reports.comparison import render_comparison, write_comparison
 
             page = render_comparison(
-                result, str(reference), str(current), reference=ref_frame, current=cur_frame
+                result,
+                str(reference),
+                str(current),
+                reference=as_polars(ref_frame, "reference"),
+                current=as_polars(cur_frame, "current"),
             )
             written = write_comparison(html, page)
             err.print(f"report written to {written}", highlight=False)
     if fmt == "json":
         sys.stdout.write(json.dumps(_clean_json(result.to_dict()), allow_nan=False) + "\n")
     else:
+        from rich.table import Table
+
         table = Table()
         cols = ["name", "kind", *STATISTIC_COLUMNS, "missing", "status", "reason"]
         for col in cols:
@@ -470,6 +550,7 @@ def demo(
     rows_per_day: Annotated[int, typer.Option(min=100, help="Predictions per day.")] = 4000,
 ) -> None:
     """Write a demo credit-model project with real drift, run the full cycle on it and say what drifted."""
+    from driftwatch.config import load_settings
     from driftwatch.demo import DemoSpec, write_demo_project
 
     started = time.perf_counter()
@@ -535,6 +616,7 @@ def report(
     """(Re)render the HTML reports from stored results into `reports_dir` and print where the index is."""
     import dataclasses
 
+    from driftwatch.config import load_settings
     from driftwatch.reports.site import render_reports
     from driftwatch.storage.report_queries import all_windows
 
@@ -573,6 +655,7 @@ def serve(
 ) -> None:
     """Run the service: the API, the scheduler and the reports in one process that owns the database."""
     from driftwatch.api.server import serve as run_server
+    from driftwatch.config import load_settings
 
     with _errors():
         settings = load_settings(config)

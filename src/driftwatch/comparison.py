@@ -2,25 +2,36 @@
 
 `driftwatch.compare(reference, current)` accepts polars or pandas frames, Arrow tables or file paths
 (.parquet, .csv, .ndjson/.jsonl) and returns a `CompareResult`; `driftwatch compare` prints it.
+
+Start-up is most of a `driftwatch compare` process, so this module imports little up front. Parquet files are
+read with pyarrow (a fraction of polars' import time); CSV and NDJSON with polars, whose type inference they
+rely on. The statistics (numba, scipy.special) are imported, and their cached numba kernels loaded, on a
+second thread while the files are read: that work holds the GIL, the Parquet reader mostly does not. The
+features are then computed on a small thread pool (numpy's sorts and the numba kernels release the GIL).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-import polars as pl
 
 from driftwatch.errors import InputError, SourceError
 from driftwatch.sources.files import file_format
-from driftwatch.stats.decision import OUTPUT_FEATURE, PREDICTION_FEATURE, Thresholds, WindowDecision
-from driftwatch.stats.feature_drift import FeatureDrift, categorical_feature_stats, numeric_feature_stats
-from driftwatch.stats.judgement import judge_window
-from driftwatch.stats.profile import categorical_profile, numeric_profile
+
+if TYPE_CHECKING:
+    import polars as pl
+    import pyarrow as pa
+
+    from driftwatch.stats.decision import Thresholds, WindowDecision
+    from driftwatch.stats.feature_drift import FeatureDrift
 
 # The JSON fields of a feature, in order; statistics a kind does not have are null.
 FEATURE_FIELDS = (
@@ -38,6 +49,10 @@ FEATURE_FIELDS = (
     "rows_current",
     "role",
 )
+
+MAX_WORKERS = 4
+"""Features computed at once, at most (fewer on fewer cores): each holds a few copies of its column, about
+65 MB at 1M rows, beside both whole datasets."""
 
 
 @dataclass(frozen=True)
@@ -82,32 +97,73 @@ class CompareResult:
 
     def to_polars(self) -> pl.DataFrame:
         """One row per feature with the same fields as the JSON output."""
+        import polars as pl
+
         return pl.DataFrame(self.to_dict()["features"], infer_schema_length=None)
 
 
-def _read_path(path: str | Path, role: str) -> pl.DataFrame:
+# ---------------------------------------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _checked_path(path: str | Path, role: str) -> tuple[Path, str]:
     p = Path(path)
     if not p.is_file():
         raise SourceError(p, f"{role} file not found")
-    fmt = file_format(str(p))
+    return p, file_format(str(p))
+
+
+def _read_path(path: str | Path, role: str) -> pa.Table | pl.DataFrame:
+    """A Parquet file as an Arrow table; a CSV or NDJSON file as a polars frame (polars infers their types)."""
+    p, fmt = _checked_path(path, role)
     try:
         if fmt == "parquet":
-            return pl.read_parquet(p)
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            # ParquetFile, not read_table: the latter imports pyarrow.dataset, and with it pandas (~1 s).
+            # Without pre-buffering, which keeps the whole compressed file in memory as long as the table.
+            with pq.ParquetFile(p, pre_buffer=False) as file:
+                table = file.read()
+            # Hand the decoder's freed scratch memory back to the OS (~30 MB less peak at 1M rows).
+            pa.default_memory_pool().release_unused()
+            return table
+        import polars as pl
+
         if fmt == "csv":
             return pl.read_csv(p, infer_schema_length=None)
         return pl.read_ndjson(p, infer_schema_length=None)
-    except Exception as exc:  # polars raises many exception types for unreadable files
+    except Exception as exc:  # pyarrow and polars raise many exception types for unreadable files
         raise SourceError(
             p, f"cannot read as {fmt}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
         ) from None
 
 
+def as_table(data: object, role: str) -> pa.Table | pl.DataFrame:
+    """What `compare` works on: a path read (see `_read_path`), an Arrow table or a polars frame as is, a
+    pandas frame converted to polars."""
+    if isinstance(data, str | Path):
+        return _read_path(data, role)
+    module = type(data).__module__
+    if module.startswith("pyarrow"):
+        import pyarrow as pa
+
+        if isinstance(data, pa.Table):
+            return data
+        if isinstance(data, pa.RecordBatch):
+            return pa.Table.from_batches([data])
+    return as_polars(data, role)
+
+
 def as_polars(data: object, role: str) -> pl.DataFrame:
     """A polars frame from a path, polars/pandas frame or Arrow table."""
+    import polars as pl
+
     if isinstance(data, pl.DataFrame):
         return data
     if isinstance(data, str | Path):
-        return _read_path(data, role)
+        return as_polars(_read_path(data, role), role)
     module = type(data).__module__
     if module.startswith("pyarrow"):
         frame = pl.from_arrow(data)  # type: ignore[arg-type]
@@ -120,43 +176,260 @@ def as_polars(data: object, role: str) -> pl.DataFrame:
     )
 
 
-def _is_numeric(dtype: pl.DataType) -> bool:
-    return dtype.is_numeric() and dtype != pl.Boolean
+_statistics_ready = False
+_statistics_lock = threading.Lock()
 
 
-def _is_categorical(dtype: pl.DataType) -> bool:
-    return dtype in (pl.String, pl.Categorical, pl.Boolean) or isinstance(dtype, pl.Enum)
+def load_statistics() -> None:
+    """Import the statistics and load their numba kernels from the on-disk cache; once per process.
+
+    In a fresh process this is about a second of work that holds the GIL (importing numba and scipy.special,
+    and numba's set-up on its first cached kernel), which `load_pair` overlaps with reading the files.
+    The tiny comparison below goes through the same checked functions as a real one.
+    """
+    global _statistics_ready
+    with _statistics_lock:
+        if _statistics_ready:
+            return
+        from driftwatch.stats.feature_drift import categorical_feature_stats, numeric_feature_stats
+        from driftwatch.stats.judgement import judge_window  # noqa: F401  (imported now, while files are read)
+        from driftwatch.stats.profile import categorical_profile, numeric_profile
+
+        values = _read_only(np.linspace(0.0, 1.0, 16))
+        numeric_feature_stats(numeric_profile("warm-up", values), values)
+        categorical_feature_stats(categorical_profile("warm-up", {"a": 2, None: 1}), {"a": 1, "b": 1})
+        _statistics_ready = True
+
+
+def load_pair(reference: object, current: object) -> tuple[pa.Table | pl.DataFrame, pa.Table | pl.DataFrame]:
+    """Both inputs as `as_table` gives them, read while `load_statistics` runs on another thread.
+
+    Paths are checked first, so a missing file or unknown type fails at once.
+    """
+    for data, role in ((reference, "reference"), (current, "current")):
+        if isinstance(data, str | Path):
+            _checked_path(data, role)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="driftwatch-load") as pool:
+        ready = pool.submit(load_statistics)
+        tables = as_table(reference, "reference"), as_table(current, "current")
+        ready.result()
+    return tables
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Columns: the same answers from an Arrow table and from a polars frame
+# ---------------------------------------------------------------------------------------------------------
+
+
+class _Columns(Protocol):
+    columns: list[str]
+    height: int
+
+    def kind(self, name: str) -> str | None: ...
+
+    def numeric_values(self, name: str, role: str) -> np.ndarray: ...
+
+    def value_counts(self, name: str, role: str) -> dict[str | None, int]: ...
+
+
+def _read_only(values: np.ndarray) -> np.ndarray:
+    # One memory layout for every source (polars hands out read-only views, a copy is writable), so the numba
+    # kernels see one array type and load one cached specialisation.
+    values.flags.writeable = False
+    return values
+
+
+class _PolarsColumns:
+    def __init__(self, frame: pl.DataFrame) -> None:
+        self.frame = frame
+        self.columns = frame.columns
+        self.height = frame.height
+
+    def kind(self, name: str) -> str | None:
+        import polars as pl
+
+        dtype = self.frame.schema[name]
+        if dtype.is_numeric() and dtype != pl.Boolean:
+            return "numeric"
+        if dtype in (pl.String, pl.Categorical, pl.Boolean) or isinstance(dtype, pl.Enum):
+            return "categorical"
+        return None
+
+    def numeric_values(self, name: str, role: str) -> np.ndarray:
+        import polars as pl
+
+        if name not in self.columns:
+            raise InputError(f"{role} has no column {name!r}")
+        try:
+            series = self.frame[name].cast(pl.Float64, strict=True)
+        except Exception:
+            raise InputError(f"{role} column {name!r} is not numeric") from None
+        return _read_only(series.fill_null(np.nan).to_numpy())
+
+    def value_counts(self, name: str, role: str) -> dict[str | None, int]:
+        import polars as pl
+
+        if name not in self.columns:
+            raise InputError(f"{role} has no column {name!r}")
+        counts = self.frame.select(pl.col(name).cast(pl.String).value_counts(sort=False)).unnest(name)
+        return {(None if v is None else str(v)): int(c) for v, c in counts.iter_rows()}
+
+
+_ARROW_NUMPY = {
+    "int8": np.int8,
+    "int16": np.int16,
+    "int32": np.int32,
+    "int64": np.int64,
+    "uint8": np.uint8,
+    "uint16": np.uint16,
+    "uint32": np.uint32,
+    "uint64": np.uint64,
+    "float": np.float32,
+    "double": np.float64,
+}
+
+
+def _arrow_float64(column: pa.ChunkedArray) -> np.ndarray:
+    """An integer or float Arrow column as one float64 array, nulls as NaN (what polars' cast gives).
+
+    Read from the Arrow buffers directly: pyarrow's own `to_numpy` imports pandas (about a second) on its
+    first call. A primitive array is a validity bitmap (LSB first, absent without nulls) and a data buffer,
+    both starting `offset` values in.
+    """
+    import pyarrow as pa
+
+    if column.num_chunks == 1 and column.type == pa.float64() and not column.null_count and len(column):
+        chunk = column.chunk(0)  # the common case needs no copy: a read-only view of Arrow's buffer
+        return np.frombuffer(chunk.buffers()[1], dtype=np.float64, count=len(chunk), offset=chunk.offset * 8)
+    out = np.empty(len(column), dtype=np.float64)
+    start = 0
+    for chunk in column.chunks:
+        size = len(chunk)
+        if size == 0:
+            continue
+        dtype = np.dtype(_ARROW_NUMPY[str(chunk.type)])
+        validity, data = chunk.buffers()
+        view = out[start : start + size]
+        view[:] = np.frombuffer(data, dtype=dtype, count=size, offset=chunk.offset * dtype.itemsize)
+        if chunk.null_count:
+            bits = np.unpackbits(
+                np.frombuffer(validity, dtype=np.uint8), count=chunk.offset + size, bitorder="little"
+            )
+            view[bits[chunk.offset :] == 0] = np.nan
+        start += size
+    return out
+
+
+class _ArrowColumns:
+    """An Arrow table read without polars. Column types whose meaning polars defines beyond the plain ones
+    (dictionaries, decimals, half floats, nested...) are handed to polars, one column at a time, so every
+    column is typed, cast and counted exactly as when the whole table went through polars."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table = table
+        self.columns = table.column_names
+        self.height = table.num_rows
+
+    def _type(self, name: str) -> str:
+        import pyarrow.types as pat
+
+        t = self.table.schema.field(name).type
+        if pat.is_integer(t) or pat.is_float32(t) or pat.is_float64(t):
+            return "numeric"
+        if pat.is_boolean(t) or pat.is_string(t) or pat.is_large_string(t):
+            return "categorical"
+        if pat.is_timestamp(t) or pat.is_date(t) or pat.is_time(t) or pat.is_duration(t):
+            return "other"
+        return "polars"
+
+    def _polars(self, name: str, *, empty: bool = False) -> _PolarsColumns:
+        import polars as pl
+
+        column = self.table.select([name])
+        frame = pl.from_arrow(column.slice(0, 0) if empty else column)
+        assert isinstance(frame, pl.DataFrame)
+        return _PolarsColumns(frame)
+
+    def kind(self, name: str) -> str | None:
+        kind = self._type(name)
+        if kind == "polars":
+            return self._polars(name, empty=True).kind(name)
+        return None if kind == "other" else kind
+
+    def numeric_values(self, name: str, role: str) -> np.ndarray:
+        if name not in self.columns:
+            raise InputError(f"{role} has no column {name!r}")
+        if self._type(name) != "numeric":
+            return self._polars(name).numeric_values(name, role)
+        return _read_only(_arrow_float64(self.table.column(name)))
+
+    def value_counts(self, name: str, role: str) -> dict[str | None, int]:
+        import pyarrow.types as pat
+
+        if name not in self.columns:
+            raise InputError(f"{role} has no column {name!r}")
+        column = self.table.column(name)
+        if self._type(name) != "categorical":
+            return self._polars(name).value_counts(name, role)
+        import pyarrow.compute as pc
+
+        boolean = pat.is_boolean(column.type)
+        counts: dict[str | None, int] = {}
+        for entry in pc.value_counts(column).to_pylist():  # nulls are counted too, under None
+            value = entry["values"]
+            if boolean and value is not None:
+                value = "true" if value else "false"  # polars' Boolean → String cast
+            counts[value] = int(entry["counts"])
+        return counts
+
+
+def _columns(data: object) -> _Columns:
+    if isinstance(data, _PolarsColumns | _ArrowColumns):
+        return data
+    if type(data).__module__.startswith("pyarrow"):
+        table: Any = data
+        if len(set(table.column_names)) == len(table.column_names):  # else polars says what is wrong
+            return _ArrowColumns(table)
+    return _PolarsColumns(as_polars(data, "input"))
 
 
 def infer_kinds(
-    reference: pl.DataFrame, current: pl.DataFrame, exclude: Sequence[str] = ()
+    reference: object, current: object, exclude: Sequence[str] = ()
 ) -> tuple[list[str], list[str]]:
-    """Columns present in both frames, split into numeric and categorical by the reference's types."""
-    common = [c for c in reference.columns if c in current.columns and c not in exclude]
+    """Columns present in both tables, split into numeric and categorical by the reference's types."""
+    ref, cur = _columns(reference), _columns(current)
+    common = [c for c in ref.columns if c in cur.columns and c not in exclude]
     if not common:
         raise InputError("the two datasets have no columns in common")
-    numeric = [c for c in common if _is_numeric(reference.schema[c])]
-    categorical = [c for c in common if _is_categorical(reference.schema[c])]
+    kinds = {c: ref.kind(c) for c in common}
+    numeric = [c for c in common if kinds[c] == "numeric"]
+    categorical = [c for c in common if kinds[c] == "categorical"]
     if not numeric and not categorical:
         raise InputError("no common numeric or categorical columns to compare")
     return numeric, categorical
 
 
-def _numeric_values(frame: pl.DataFrame, name: str, role: str) -> np.ndarray:
-    if name not in frame.columns:
-        raise InputError(f"{role} has no column {name!r}")
-    try:
-        series = frame[name].cast(pl.Float64, strict=True)
-    except Exception:
-        raise InputError(f"{role} column {name!r} is not numeric") from None
-    return series.fill_null(np.nan).to_numpy()
+# ---------------------------------------------------------------------------------------------------------
+# The comparison
+# ---------------------------------------------------------------------------------------------------------
 
 
-def _value_counts(frame: pl.DataFrame, name: str, role: str) -> dict[str | None, int]:
-    if name not in frame.columns:
-        raise InputError(f"{role} has no column {name!r}")
-    counts = frame.select(pl.col(name).cast(pl.String).value_counts(sort=False)).unnest(name)
-    return {(None if v is None else str(v)): int(c) for v, c in counts.iter_rows()}
+def _feature(
+    ref: _Columns, cur: _Columns, name: str, is_numeric: bool, role: str, bins: int
+) -> tuple[FeatureDrift, np.ndarray]:
+    """One feature's statistics and the reference's bin counts (for the learned PSI bars)."""
+    from driftwatch.stats.feature_drift import categorical_feature_stats, numeric_feature_stats
+    from driftwatch.stats.profile import categorical_profile, numeric_profile
+
+    if is_numeric:
+        num_profile = numeric_profile(name, ref.numeric_values(name, "reference"), bins)
+        drift = numeric_feature_stats(num_profile, cur.numeric_values(name, "current"))
+        counts = num_profile.bin_counts
+    else:
+        cat_profile = categorical_profile(name, ref.value_counts(name, "reference"))
+        drift = categorical_feature_stats(cat_profile, cur.value_counts(name, "current"))
+        counts = cat_profile.bin_counts
+    return (drift if role == "input" else dataclasses.replace(drift, role="output")), counts
 
 
 def compare(
@@ -179,8 +452,13 @@ def compare(
     and drift share. They default to the log schema's `raw_prediction` / `business_output` when both datasets
     have them.
     """
-    ref = as_polars(reference, "reference")
-    cur = as_polars(current, "current")
+    ref_table, cur_table = load_pair(reference, current)
+    from driftwatch.stats.decision import OUTPUT_FEATURE, PREDICTION_FEATURE
+    from driftwatch.stats.decision import Thresholds as DefaultThresholds
+    from driftwatch.stats.judgement import judge_window
+    from driftwatch.stats.parallel import default_workers, map_features
+
+    ref, cur = _columns(ref_table), _columns(cur_table)
     both = set(ref.columns) & set(cur.columns)
     if prediction is None and PREDICTION_FEATURE in both:
         prediction = PREDICTION_FEATURE
@@ -194,22 +472,23 @@ def compare(
         both_roles = sorted(set(outputs) & {*num_names, *cat_names})
         if both_roles:
             raise InputError(f"column {both_roles[0]!r} is named as a feature and as the model's output")
-    stats: list[FeatureDrift] = []
-    references: dict[str, np.ndarray] = {}  # each feature's reference bin counts, for the learned PSI bars
-    for name, is_numeric, role in (
+    features = [
         *((n, True, "input") for n in num_names),
         *((n, False, "input") for n in cat_names),
         *(((prediction, True, "output"),) if prediction is not None else ()),
         *(((output, False, "output"),) if output is not None else ()),
-    ):
-        if is_numeric:
-            num_profile = numeric_profile(name, _numeric_values(ref, name, "reference"), bins)
-            drift = numeric_feature_stats(num_profile, _numeric_values(cur, name, "current"))
-            references[name] = num_profile.bin_counts
-        else:
-            cat_profile = categorical_profile(name, _value_counts(ref, name, "reference"))
-            drift = categorical_feature_stats(cat_profile, _value_counts(cur, name, "current"))
-            references[name] = cat_profile.bin_counts
-        stats.append(drift if role == "input" else dataclasses.replace(drift, role="output"))
-    decision = judge_window(stats, references, thresholds or Thresholds())
+    ]
+    # On threads (numpy's sorts and the numba kernels release the GIL), results in feature order; an error is
+    # the one a feature-by-feature loop would meet first.
+    jobs = [
+        functools.partial(_feature, ref, cur, name, is_num, role, bins) for name, is_num, role in features
+    ]
+    workers = min(default_workers(), MAX_WORKERS)
+    done = map_features(jobs, max(ref.height, cur.height), workers=workers)
+    stats: list[FeatureDrift] = [drift for drift, _ in done]
+    # Each feature's reference bin counts, for the learned PSI bars.
+    references: dict[str, np.ndarray] = {
+        name: counts for (name, _, _), (_, counts) in zip(features, done, strict=True)
+    }
+    decision = judge_window(stats, references, thresholds or DefaultThresholds())
     return CompareResult(stats, decision, ref.height, cur.height)
