@@ -582,9 +582,8 @@ def measure_window(
     """Every measurement of one scheduled window, from the DB the pipeline filled."""
     import pyarrow.parquet as pq
 
-    from driftwatch.pipeline.windows import PlannedWindow, compute_window
-    from driftwatch.stats.feature_drift import FeatureDrift, categorical_feature_stats, numeric_feature_stats
-    from driftwatch.stats.profile import CategoricalProfile, NumericProfile
+    from driftwatch.pipeline.windows import PlannedWindow, compute_window, feature_statistics
+    from driftwatch.stats.feature_drift import FeatureDrift
     from driftwatch.storage.predictions import window_category_counts, window_values
     from driftwatch.storage.schema import feature_column, prediction_table
 
@@ -593,10 +592,6 @@ def measure_window(
     start, end = ctx.bounds
     cur = db.cursor()
     table = prediction_table(MONITOR)
-    num_profiles = {n: p for n in features.numeric if isinstance(p := profile.features[n], NumericProfile)}
-    cat_profiles = {
-        c: p for c in features.categorical if isinstance(p := profile.features[c], CategoricalProfile)
-    }
     window = PlannedWindow("*", start, end, datetime.now(UTC).replace(tzinfo=None))
     print(f"\n[scheduled window {tag}] load {load()}", flush=True)
     compute_window(db, monitor, features, profile, window)  # warm-up: numba kernels loaded, pages cached
@@ -610,8 +605,8 @@ def measure_window(
     def statistics_of(
         a: Mapping[str, np.ndarray], g: Mapping[str, Mapping[str | None, int]]
     ) -> list[FeatureDrift]:
-        out = [numeric_feature_stats(p, a[n]) for n, p in num_profiles.items()]
-        return out + [categorical_feature_stats(p, g[c]) for c, p in cat_profiles.items()]
+        # The pipeline's own call (numeric features on every core), on the arrays fetched above.
+        return feature_statistics(features, profile, a, {c: {"*": g[c]} for c in g})
 
     floor = f"{tag} floor: DuckDB fetchnumpy 22 cols"
     _, fetched = measure(

@@ -7,7 +7,7 @@ only if no newer rows queued it again meanwhile, so a re-run never doubles a row
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -179,6 +179,37 @@ def _segment_label(segments: tuple[str, ...], key: str) -> str:
     return f"{segments[int(index)]}={value}"
 
 
+def feature_statistics(
+    features: FeatureSpec,
+    profile: ReferenceProfile,
+    numeric_arrays: Mapping[str, np.ndarray],
+    cat_counts: Mapping[str, Mapping[str, Mapping[str | None, int]]],
+    segment: str = OVERALL,
+    mask: np.ndarray | None = None,
+    rows: int | None = None,
+) -> list[FeatureDrift]:
+    """Every feature's statistics for one segment of a window: numeric ones first, then categorical ones.
+
+    ``numeric_arrays`` holds the window's values per numeric feature (``mask`` selects the segment's rows),
+    ``cat_counts`` the value counts per categorical feature and segment label. ``rows`` (default: the first
+    array's length) decides whether the numeric features run on threads.
+    """
+    jobs: list[Callable[[], FeatureDrift]] = []
+    for name in features.numeric:
+        prof = profile.features.get(name)
+        if isinstance(prof, NumericProfile):
+            values = numeric_arrays[name] if mask is None else numeric_arrays[name][mask]
+            jobs.append(partial(numeric_feature_stats, prof, values))
+    size = rows if rows is not None else next((a.size for a in numeric_arrays.values()), 0)
+    # The numeric features are the expensive part (a sort and a merge each): on every core.
+    stats = [as_role(drift) for drift in map_features(jobs, size)]
+    for name in features.categorical:
+        prof = profile.features.get(name)
+        if isinstance(prof, CategoricalProfile):
+            stats.append(as_role(categorical_feature_stats(prof, cat_counts[name].get(segment, {}))))
+    return stats
+
+
 def _segment_result(
     label: str,
     rows: int,
@@ -189,18 +220,7 @@ def _segment_result(
     cat_counts: dict[str, dict[str, dict[str | None, int]]],
     thresholds: Thresholds,
 ) -> SegmentResult:
-    jobs: list[Callable[[], FeatureDrift]] = []
-    for name in features.numeric:
-        prof = profile.features.get(name)
-        if isinstance(prof, NumericProfile):
-            values = numeric_arrays[name] if mask is None else numeric_arrays[name][mask]
-            jobs.append(partial(numeric_feature_stats, prof, values))
-    # The numeric features are the expensive part (a sort and a merge each): on every core.
-    stats = [as_role(drift) for drift in map_features(jobs, rows)]
-    for name in features.categorical:
-        prof = profile.features.get(name)
-        if isinstance(prof, CategoricalProfile):
-            stats.append(as_role(categorical_feature_stats(prof, cat_counts[name].get(label, {}))))
+    stats = feature_statistics(features, profile, numeric_arrays, cat_counts, label, mask, rows)
     return SegmentResult(label, rows, stats, judge_window(stats, reference_counts(profile), thresholds))
 
 
