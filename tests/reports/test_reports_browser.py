@@ -133,7 +133,7 @@ def test_index_overview_and_window_pages_in_the_browser(page: Page, served: Serv
     assert_clean(page, local)
     # One trend chart per feature plus the drift share (and performance, when the demo has labels).
     drawn = page.evaluate("document.querySelectorAll('.dw-chart .main-svg').length")
-    assert drawn >= 8 + 1
+    assert drawn >= 8 + 2 + 1  # 8 inputs, the 2 watched outputs, the drift share
     assert page.evaluate("document.getElementById('drift-share').data[0].x.length") == BROWSER_DEMO.days
     assert_not_blank(page)
     save_screenshot(page, "overview.png")
@@ -161,7 +161,8 @@ def test_index_overview_and_window_pages_in_the_browser(page: Page, served: Serv
     assert page.evaluate("location.pathname").startswith("/demo/credit-default/v3.2/environment=")
     assert_clean(page, local)
     slots = page.evaluate("document.querySelectorAll('.dw-chart').length")
-    assert slots == 6 * 2 + 2  # numeric: bins + ECDF; categorical: shares
+    # numeric (6 inputs and the model's score): bins + ECDF; categorical (2 inputs and the decision mix): shares
+    assert slots == (6 + 1) * 2 + (2 + 1)
     assert page.evaluate("document.querySelectorAll('.dw-chart .main-svg').length") >= slots
     assert page.evaluate("document.querySelectorAll('.dw-chart .bars .point').length") > 50
 

@@ -20,6 +20,16 @@ from driftwatch.config import DatabaseSettings
 from driftwatch.errors import DatabaseLockedError
 from driftwatch.storage.schema import MIGRATIONS
 
+# DuckDB's `max_vacuum_tasks`: how many row groups of one table a checkpoint may rewrite to merge adjacent partial
+# row groups ("vacuum"); a merge of k row groups counts k. With DuckDB's default (100), every checkpoint of a
+# predictions table holding many partial row groups (a bulk load leaves one per source row group) made about 25
+# merges of 4 row groups: 8 s of CPU and 2 GB of memory with 22 feature columns, paid at the commit of each
+# ingested file (once the WAL passes 16 MB) and again at close, so a cycle's cost grew with the rows already stored
+# (docs/benchmarks.md, hot spot 4). With 4, a checkpoint still makes one merge per table (about 0.3 s there), so a
+# backlog keeps shrinking, at a cost per checkpoint that does not depend on the table's size. Predictions are
+# never deleted, so nothing is lost by merging them slowly.
+MAX_VACUUM_TASKS = 4
+
 
 def utcnow() -> datetime:
     """Naive UTC, the form every TIMESTAMP column holds."""
@@ -35,7 +45,11 @@ class Database:
         self.path = Path(path)
         settings = settings or DatabaseSettings()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        config = {"threads": str(settings.threads), "memory_limit": settings.memory_limit}
+        config = {
+            "threads": str(settings.threads),
+            "memory_limit": settings.memory_limit,
+            "max_vacuum_tasks": str(MAX_VACUUM_TASKS),
+        }
         temp = settings.temp_directory or str(self.path.parent / "duckdb_tmp")
         config["temp_directory"] = temp
         try:
