@@ -3,7 +3,8 @@
 JS and Hellinger work on count vectors in the layouts the PSI code produces (numeric: value bins then one
 missing bin; categorical: reference categories, then unseen, then missing), so missing and unseen mass moves
 the distance like any other bin. Wasserstein-1 works on the raw valid values: the reference arrives sorted
-from the profile and the window is sorted once here.
+from the profile and the window is sorted once here. (The pipeline takes W1 from the KS merge instead, see
+:mod:`driftwatch.stats.ks_w1`; both paths share the ±inf rule and the normalisation defined here.)
 """
 
 from __future__ import annotations
@@ -104,14 +105,46 @@ def _infinite_masses_differ(u: NDArray, v: NDArray) -> bool:
     return u_neg * m != v_neg * n or u_pos * m != v_pos * n
 
 
+def infinite_w1(ref: NDArray, cur: NDArray) -> float | None:
+    """W1 of two non-empty, NaN-free, ascending samples by the ±inf rule, or None when all values are finite.
+
+    Shared by every W1 path (here and :mod:`driftwatch.stats.ks_w1`), so the merge kernels only ever need
+    to be right for finite values; see :func:`wasserstein_distance` for the rule.
+    """
+    # Sorted, so any infinity sits at an end: four loads decide the common, all-finite case.
+    if np.isfinite(ref[0]) and np.isfinite(ref[-1]) and np.isfinite(cur[0]) and np.isfinite(cur[-1]):
+        return None
+    return math.inf if _infinite_masses_differ(ref, cur) else math.nan
+
+
 def _w1(ref: NDArray, cur: NDArray) -> float:
     """W1 of two validated (NaN-free, ascending) samples, with the documented ±inf rule."""
     if ref.size == 0 or cur.size == 0:
         return math.nan
-    # Sorted, so any infinity sits at an end.
-    if not (np.isfinite(ref[0]) and np.isfinite(ref[-1]) and np.isfinite(cur[0]) and np.isfinite(cur[-1])):
-        return math.inf if _infinite_masses_differ(ref, cur) else math.nan
+    special = infinite_w1(ref, cur)
+    if special is not None:
+        return special
     return float(wasserstein1_sorted(ref, cur))
+
+
+def reference_scale(ref_sorted: NDArray) -> float:
+    """The population standard deviation (ddof = 0) :func:`normalized_wasserstein` divides by.
+
+    NaN for an empty or non-finite sample: W1 is then NaN or ±inf already and the scale is never used (and
+    ``np.std`` of an infinite value would only warn about ``inf - inf``).
+    """
+    if ref_sorted.size == 0 or not (np.isfinite(ref_sorted[0]) and np.isfinite(ref_sorted[-1])):
+        return math.nan
+    return float(np.std(ref_sorted))
+
+
+def normalize_w1(distance: float, scale: float) -> float:
+    """``distance / scale`` with the rules of :func:`normalized_wasserstein` (non-finite W1 as is, σ = 0)."""
+    if not math.isfinite(distance):
+        return distance
+    if scale == 0.0:
+        return 0.0 if distance == 0.0 else math.inf
+    return distance / scale
 
 
 def wasserstein_distance(
@@ -158,8 +191,5 @@ def normalized_wasserstein(
     cur = _valid_sorted(current, name="current", presorted=current_sorted)
     distance = _w1(ref, cur)
     if not math.isfinite(distance):
-        return distance
-    scale = float(np.std(ref))
-    if scale == 0.0:
-        return 0.0 if distance == 0.0 else math.inf
-    return distance / scale
+        return distance  # the scale is not needed: skip its pass over the reference
+    return normalize_w1(distance, reference_scale(ref))

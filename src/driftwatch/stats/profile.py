@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
-from driftwatch.stats.binning import numeric_bin_counts, psi_bin_edges
+from driftwatch.kernels.ks import is_sorted_valid
+from driftwatch.stats.binning import as_float_column, numeric_bin_counts, psi_bin_edges
+from driftwatch.stats.distances import reference_scale
 from driftwatch.stats.ks import sorted_valid
 
 DEFAULT_MAX_CATEGORIES = 200
@@ -30,6 +33,32 @@ class NumericProfile:
     mean: float
     std: float
     kind: str = field(default="numeric", init=False)
+
+    # Derived once per profile object and cached on it (not fields: the stored format is unchanged). The
+    # pipeline keeps one profile per process (pipeline.reference.cached_profile) and compares every window
+    # with it, so anything computed from the reference alone belongs here rather than in the per-window
+    # path. They assume ``sorted_values`` is not modified in place after first use, as nothing does.
+
+    @cached_property
+    def checked_sorted_values(self) -> np.ndarray:
+        """``sorted_values`` as contiguous float64, checked ascending and NaN-free once.
+
+        A stored profile is read back from the database, so it is checked rather than trusted; once
+        checked, the per-window merges take it as is. Raises ValueError when it is not sorted or holds NaN.
+        """
+        values = as_float_column(self.sorted_values, "sorted_values")
+        if not is_sorted_valid(values):
+            raise ValueError(f"profile of {self.name!r}: sorted_values must be ascending and free of NaN")
+        return values
+
+    @cached_property
+    def w1_scale(self) -> float:
+        """The reference's population standard deviation that normalises W1 (``reference_scale``).
+
+        Not the stored ``std`` field: that one is over the finite values only and comes from storage; this
+        is exactly the ``np.std(reference)`` that ``normalized_wasserstein`` divides by, bit for bit.
+        """
+        return reference_scale(self.checked_sorted_values)
 
 
 @dataclass(frozen=True, eq=False)
