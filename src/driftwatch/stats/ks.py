@@ -71,19 +71,24 @@ def _exact_or_asymptotic(d: float, n1: int, n2: int) -> tuple[float, float]:
 def kstwo_sf(d: float, n: int) -> float:
     """``P(D_n >= d)`` for the one-sample two-sided KS statistic: ``scipy.stats.kstwo.sf(d, n)``.
 
-    Identical to scipy except in scipy's slow branch (``2.2 <= n d^2 < 370``, ``2000 < n <= 10^6``),
+    Computed without importing ``scipy.stats`` (about 1 s at start-up): by
+    :func:`driftwatch.stats.kolmogorov.kolmogorov_sf`, a port of scipy's branches that returns scipy's
+    value bit for bit, except in scipy's slow branch (``2.2 <= n d^2 < 370``, ``2000 < n <= 10^6``),
     where ``2 * P(D_n^+ >= d)`` comes from :func:`driftwatch.kernels.smirnov.smirnov_sf` (same series,
     summed by nested trapezoid grids) in microseconds instead of up to a second; agreement ~1e-13
     relative. Source: Simard & L'Ecuyer, J. Stat. Softw. 39(11) (2011), as implemented in scipy.
     """
+    # Imported here so that importing this module stays as cheap as before (scipy.special is loaded by
+    # the other statistics anyway; the module itself is small).
+    from driftwatch.stats.kolmogorov import kolmogorov_sf
+
     # Same float expression as scipy's branch test, so both sides of a boundary agree with scipy's choice.
+    # d > 0: a negative d also has a large n d^2, but its sf is 1 (below the support), not the series.
     n_d_squared = (n * d) * d
-    if FAST_SMIRNOV_MIN_N < n <= _SCIPY_SMIRNOV_MAX_N and 2.2 <= n_d_squared < 370.0:
+    if FAST_SMIRNOV_MIN_N < n <= _SCIPY_SMIRNOV_MAX_N and d > 0.0 and 2.2 <= n_d_squared < 370.0:
         p = 2.0 * smirnov_sf(n, d)
     else:
-        from scipy.stats import kstwo  # imported here: scipy.stats costs ~1 s at start-up
-
-        p = float(kstwo.sf(d, float(n)))
+        p = kolmogorov_sf(d, n)
     return min(max(p, 0.0), 1.0)
 
 
