@@ -17,6 +17,7 @@ from driftwatch.stats.binning import (
     numeric_bin_counts,
     numeric_bin_counts_sorted,
     psi_bin_edges,
+    psi_bin_edges_sorted,
 )
 from driftwatch.stats.categorical import category_counts, reference_categories, unseen_share
 from driftwatch.stats.ks import (
@@ -90,6 +91,46 @@ def test_psi_bin_edges_with_infinite_reference_values_have_no_nan() -> None:
 def test_psi_bin_edges_rejects_bad_bin_counts(bins: object) -> None:
     with pytest.raises(ValueError, match="bins"):
         psi_bin_edges(np.arange(5.0), bins)  # type: ignore[arg-type]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(
+            st.floats(allow_nan=True, allow_infinity=True, width=64),
+            st.integers(-3, 3).map(float),  # heavy ties
+            st.sampled_from([0.0, -0.0]),
+        ),
+        max_size=60,
+    ),
+    bins=st.integers(1, 25),
+)
+def test_psi_bin_edges_sorted_equals_the_quantile_path(values: list[float], bins: int) -> None:
+    """The index-based edges of sorted values equal numpy's copy-and-partition quantiles, in value."""
+    column = np.array(values, dtype=np.float64)
+    expected = psi_bin_edges(column, bins)
+    got = psi_bin_edges_sorted(sorted_valid(column), bins)
+    assert got.dtype == np.float64 and got.shape == expected.shape
+    np.testing.assert_array_equal(got, expected)  # ±0 compare equal: the sign of a zero edge may differ
+
+
+def test_psi_bin_edges_sorted_on_large_columns_and_bad_input() -> None:
+    rng = np.random.default_rng(7)
+    for column in (
+        rng.normal(size=100_001),
+        rng.poisson(3.0, size=50_000).astype(float),
+        rng.lognormal(0, 3, 9),
+    ):
+        for bins in (2, 10, 20, 64):
+            np.testing.assert_array_equal(
+                psi_bin_edges_sorted(np.sort(column), bins), psi_bin_edges(column, bins)
+            )
+    with pytest.raises(ValueError, match="ascending"):
+        psi_bin_edges_sorted(np.array([2.0, 1.0]))
+    with pytest.raises(ValueError, match="ascending"):
+        psi_bin_edges_sorted(np.array([1.0, np.nan]))
+    with pytest.raises(ValueError, match="bins"):
+        psi_bin_edges_sorted(np.arange(5.0), 0)
 
 
 NUMERIC_CASES = {

@@ -55,6 +55,43 @@ def psi_bin_edges(ref_values: np.ndarray, bins: int = DEFAULT_PSI_BINS) -> np.nd
     return np.ascontiguousarray(edges[~np.isnan(edges)], dtype=np.float64)
 
 
+def psi_bin_edges_sorted(sorted_valid: np.ndarray, bins: int = DEFAULT_PSI_BINS) -> np.ndarray:
+    """:func:`psi_bin_edges` of values already sorted and free of NaN, without copying or partitioning them.
+
+    ``np.quantile`` copies its input and partitions it around every needed index even when it is sorted
+    (0.26 s of CPU for 20 columns of 1M rows, the largest part of profiling a reference in `compare`). On
+    sorted values the order statistics are simply at their indices, so this repeats numpy's "linear" method
+    step for step on just those values: the same virtual indices ``(n - 1) q``, the same clipping at the
+    top, the same gamma and the same two-sided ``_lerp``. The edges equal ``psi_bin_edges``' (tests compare
+    them with ties and infinities); only the sign of a zero edge can differ, because numpy's partition may
+    leave -0.0 and 0.0 in either order, and no comparison sees that sign.
+    """
+    if isinstance(bins, bool) or not isinstance(bins, int | np.integer) or bins < 1:
+        raise ValueError(f"bins must be an integer >= 1, got {bins!r}")
+    column = as_float_column(sorted_valid, "sorted_valid")
+    if not is_sorted_valid(column):
+        raise ValueError("sorted_valid must be ascending and free of NaN")
+    n = column.size
+    if n == 0 or bins == 1:
+        return np.empty(0, dtype=np.float64)
+    virtual = (n - 1) * (np.arange(1, bins) / bins)
+    previous_index = np.floor(virtual)
+    next_index = previous_index + 1
+    top = virtual >= n - 1
+    previous_index[top] = -1  # numpy takes the last value for both neighbours there
+    next_index[top] = -1
+    previous_i = previous_index.astype(np.intp)
+    next_i = next_index.astype(np.intp)
+    gamma = np.asarray(virtual - previous_i, dtype=virtual.dtype)
+    below, above = column[previous_i], column[next_i]
+    with np.errstate(invalid="ignore"):  # inf - inf inside the interpolation, as in psi_bin_edges
+        diff = above - below
+        quantiles = np.add(below, diff * gamma)
+        np.subtract(above, diff * (1 - gamma), out=quantiles, where=gamma >= 0.5)
+        edges = np.unique(quantiles)
+    return np.ascontiguousarray(edges[~np.isnan(edges)], dtype=np.float64)
+
+
 def _checked_edges(edges: np.ndarray) -> np.ndarray:
     checked = as_float_column(edges, "edges")
     if not is_sorted_valid(checked) or np.any(checked[1:] == checked[:-1]):
