@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from driftwatch.errors import InputError, SourceError
-from driftwatch.sources.files import file_format
+from driftwatch.sources.formats import file_format
 
 if TYPE_CHECKING:
     import polars as pl

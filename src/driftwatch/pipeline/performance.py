@@ -29,7 +29,8 @@ from driftwatch.performance.metrics import HIGHER_IS_BETTER, METRICS_BY_TASK, co
 from driftwatch.performance.uncertainty import metric_intervals
 from driftwatch.performance.verdict import PerformanceGate, Tolerance, Verdict, judge, judge_against_previous
 from driftwatch.pipeline.windows import OVERALL
-from driftwatch.sources.files import describe_columns, file_format, first_line
+from driftwatch.sources.files import describe_columns, first_line
+from driftwatch.sources.formats import file_format
 from driftwatch.sources.logs import LogLayout, normalise_query
 from driftwatch.storage.database import Database, utcnow
 from driftwatch.storage.labels import window_label_rows

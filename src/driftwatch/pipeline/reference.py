@@ -18,7 +18,8 @@ import numpy as np
 
 from driftwatch.config import FeatureSpec, MonitorConfig
 from driftwatch.errors import SourceError
-from driftwatch.sources.files import describe_columns, file_format, first_line, source_sql
+from driftwatch.sources.files import describe_columns, first_line, source_sql
+from driftwatch.sources.formats import file_format
 from driftwatch.sources.logs import LogLayout, feature_object_query, normalise_query
 from driftwatch.stats.decision import OUTPUT_FEATURE, PREDICTION_FEATURE
 from driftwatch.stats.profile import (

@@ -10,19 +10,12 @@ from __future__ import annotations
 import glob
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import duckdb
 
 from driftwatch.errors import SourceError
+from driftwatch.sources.formats import file_format
 
-_EXTENSIONS = {
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".csv": "csv",
-    ".ndjson": "ndjson",
-    ".jsonl": "ndjson",
-}
 NDJSON_LINE = "_line"
 
 
@@ -32,18 +25,6 @@ class SourceFile:
     format: str
     size: int
     mtime_ns: int
-
-
-def file_format(path: str, configured: str = "auto") -> str:
-    """The reader for a path: the configured format, else by extension."""
-    if configured != "auto":
-        return configured
-    suffix = Path(path).suffix.lower()
-    if suffix not in _EXTENSIONS:
-        raise SourceError(
-            path, f"unknown file type {suffix!r}; use .parquet, .csv, .ndjson or .jsonl, or set `format`"
-        )
-    return _EXTENSIONS[suffix]
 
 
 def list_files(pattern: str, configured_format: str = "auto") -> tuple[list[SourceFile], list[SourceError]]:
