@@ -66,8 +66,6 @@ class Invalid(ApiError):
     status = 422
 
 
-
-
 def error_response(
     status: int,
     detail: str,

@@ -282,9 +282,7 @@ def window_values(
         params["seg"] = value
     if not wanted <= columns:
         return None
-    select = ", ".join(
-        f"coalesce({value_column(n)}, 'NaN'::DOUBLE) AS {feature_column(n)}" for n in features
-    )
+    select = ", ".join(f"coalesce({value_column(n)}, 'NaN'::DOUBLE) AS {feature_column(n)}" for n in features)
     arrays = cur.execute(
         f"SELECT {select} FROM {prediction_table(monitor)} WHERE {where}", params
     ).fetchnumpy()
