@@ -231,14 +231,17 @@ def test_cli_start_up_imports_only_what_the_command_needs(pair: tuple[Path, Path
     """`driftwatch compare` is often a CI step, where start-up is most of its time: the CLI module imports
     none of the heavy libraries, and comparing Parquet files needs neither polars nor pandas."""
     heavy = ("numpy", "polars", "pandas", "pyarrow", "duckdb", "scipy", "numba", "yaml", "rich", "jinja2")
+    # The compare process ends with os._exit (no interpreter tear-down), so the last look is taken there.
     script = (
-        "import sys\n"
+        "import os, sys\n"
         "import driftwatch.cli as cli\n"
         f"print(sorted(m for m in {heavy!r} if m in sys.modules))\n"
-        "try:\n"
-        f"    cli.main()\n"
-        "finally:\n"
-        "    print(sorted(m for m in ('polars', 'pandas') if m in sys.modules))\n"
+        "real_exit = os._exit\n"
+        "def last_look(code):\n"
+        "    print(sorted(m for m in ('polars', 'pandas') if m in sys.modules), flush=True)\n"
+        "    real_exit(code)\n"
+        "os._exit = last_look\n"
+        "cli.main()\n"
     )
     argv = ["compare", str(pair[0]), str(pair[1]), "--format", "json"]
     done = subprocess.run(
@@ -252,6 +255,39 @@ def test_cli_start_up_imports_only_what_the_command_needs(pair: tuple[Path, Path
     assert lines[0] == "[]", lines[0]
     assert json.loads(lines[1])["drift"] is True
     assert lines[2] == "[]", lines[2]
+
+
+@pytest.mark.parametrize("case", ["drift", "ok", "missing file", "bad option"])
+def test_compare_process_exit_codes_and_output_survive_the_fast_exit(
+    pair: tuple[Path, Path], tmp_path: Path, case: str
+) -> None:
+    """The real `driftwatch compare` process skips interpreter tear-down (os._exit): its exit code, its whole
+    output and an --html report must still come out as from a normal exit."""
+    ref, cur = pair
+    html = tmp_path / "report.html"
+    args = {
+        "drift": [str(ref), str(cur), "--format", "json", "--fail-on-drift", "--html", str(html)],
+        "ok": [str(ref), str(ref), "--format", "json", "--fail-on-drift"],
+        "missing file": [str(ref), str(tmp_path / "nope.parquet")],
+        "bad option": [str(ref), str(cur), "--format", "yaml"],
+    }[case]
+    done = subprocess.run(
+        [sys.executable, "-c", "from driftwatch.cli import main; main()", "compare", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if case in ("drift", "ok"):
+        assert done.returncode == (1 if case == "drift" else 0), done.stderr
+        result = json.loads(done.stdout)  # complete JSON: the buffer was flushed before the exit
+        assert result["drift"] is (case == "drift")
+        assert len(result["features"]) >= 2
+        if case == "drift":
+            assert html.read_text(encoding="utf-8").rstrip().endswith("</html>")
+    else:
+        assert done.returncode == 2, (done.returncode, done.stderr)
+        assert done.stdout == ""
+        assert ("nope.parquet" if case == "missing file" else "yaml") in done.stderr
 
 
 def test_cli_default_config_name_is_the_config_modules() -> None:

@@ -201,6 +201,22 @@ def load_statistics() -> None:
         _statistics_ready = True
 
 
+def start_loading_statistics() -> None:
+    """Begin `load_statistics` on a daemon thread now; `load_pair`'s own call then waits for it (one lock).
+
+    For the `driftwatch compare` process, which knows what it will do before typer has parsed its arguments
+    (about 0.1 s). A failure here is left for `load_pair`'s call to raise again where it can be reported.
+    """
+
+    def load_quietly() -> None:
+        try:
+            load_statistics()
+        except Exception:  # noqa: S110  (load_pair calls load_statistics again and reports the error)
+            pass
+
+    threading.Thread(target=load_quietly, name="driftwatch-load-early", daemon=True).start()
+
+
 def load_pair(reference: object, current: object) -> tuple[pa.Table | pl.DataFrame, pa.Table | pl.DataFrame]:
     """Both inputs as `as_table` gives them, read while `load_statistics` runs on another thread.
 
