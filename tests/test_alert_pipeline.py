@@ -345,7 +345,9 @@ def test_duckdb_outbox_survives_a_restart(db_path: Path) -> None:
 
 
 def test_samples_and_alerts_from_a_real_demo_cycle(demo_settings: Settings, demo_db: Database) -> None:
-    shutil.copytree(REPO / "alert_rules", demo_settings.config_path.parent / "alert_rules", dirs_exist_ok=True)
+    shutil.copytree(
+        REPO / "alert_rules", demo_settings.config_path.parent / "alert_rules", dirs_exist_ok=True
+    )
     monitor = demo_settings.monitor(MONITOR)
     run_cycle(demo_db, monitor, now=DEMO_END)
 
@@ -419,7 +421,9 @@ def test_a_crashed_evaluation_is_caught_up_by_the_next_one(
     demo_settings: Settings, demo_db: Database
 ) -> None:
     """Results stored by a cycle whose evaluation never ran are evaluated by the next one."""
-    shutil.copytree(REPO / "alert_rules", demo_settings.config_path.parent / "alert_rules", dirs_exist_ok=True)
+    shutil.copytree(
+        REPO / "alert_rules", demo_settings.config_path.parent / "alert_rules", dirs_exist_ok=True
+    )
     monitor = demo_settings.monitor(MONITOR)
     run = prepare_alerting(alerting_settings(demo_settings))
     assert run is not None

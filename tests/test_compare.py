@@ -26,7 +26,9 @@ def frames(seed: int = 3, shift: float = 0.0, n: int = 3000) -> pl.DataFrame:
             "x": x,
             "k": rng.integers(0, 5, n).astype(np.int64),
             "c": rng.choice(["a", "b", "c"], n),
-            "when": pl.datetime_range(pl.datetime(2026, 1, 1), pl.datetime(2026, 1, 1), eager=True).extend_constant(None, n - 1),
+            "when": pl.datetime_range(
+                pl.datetime(2026, 1, 1), pl.datetime(2026, 1, 1), eager=True
+            ).extend_constant(None, n - 1),
         }
     )
 
@@ -39,7 +41,9 @@ def pair(tmp_path: Path) -> tuple[Path, Path]:
     return ref, cur
 
 
-def test_library_accepts_polars_pandas_arrow_and_paths_with_identical_results(pair: tuple[Path, Path]) -> None:
+def test_library_accepts_polars_pandas_arrow_and_paths_with_identical_results(
+    pair: tuple[Path, Path],
+) -> None:
     ref_pl, cur_pl = pl.read_parquet(pair[0]), pl.read_parquet(pair[1])
     by_path = driftwatch.compare(pair[0], pair[1]).to_polars()
     by_polars = driftwatch.compare(ref_pl, cur_pl).to_polars()
@@ -89,7 +93,9 @@ def test_pandas_frame_keeps_nan_as_missing() -> None:
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "driftwatch.cli", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "driftwatch.cli", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_cli_json_contract_and_exit_codes(pair: tuple[Path, Path], tmp_path: Path) -> None:
@@ -98,8 +104,16 @@ def test_cli_json_contract_and_exit_codes(pair: tuple[Path, Path], tmp_path: Pat
     doc = json.loads(done.stdout)
     assert doc["drift"] is True
     for feature in doc["features"]:
-        for key in ("name", "kind", "psi", "ks_statistic", "ks_pvalue", "missing_share_reference",
-                    "missing_share_current", "status"):
+        for key in (
+            "name",
+            "kind",
+            "psi",
+            "ks_statistic",
+            "ks_pvalue",
+            "missing_share_reference",
+            "missing_share_current",
+            "status",
+        ):
             assert key in feature
         assert feature["status"] in ("ok", "warn", "drift", "insufficient_data")
     assert run_cli("compare", str(pair[0]), str(pair[1]), "--fail-on-drift").returncode == 1
@@ -123,16 +137,27 @@ def scored(seed: int, shift: float, n: int = 4000) -> pl.DataFrame:
     age = rng.normal(40, 10, n)
     score = 1 / (1 + np.exp(-(rng.normal(0, 1, n) + shift)))
     return pl.DataFrame(
-        {"age": age, "score": score, "decision": np.where(score > 0.5, "decline", "approve"), "raw_prediction": score}
+        {
+            "age": age,
+            "score": score,
+            "decision": np.where(score > 0.5, "decline", "approve"),
+            "raw_prediction": score,
+        }
     )
 
 
 def test_model_output_is_watched_apart_from_the_features() -> None:
     ref, cur = scored(1, 0.0), scored(2, 1.0)
-    result = driftwatch.compare(ref.drop("raw_prediction"), cur.drop("raw_prediction"), prediction="score", output="decision")
+    result = driftwatch.compare(
+        ref.drop("raw_prediction"), cur.drop("raw_prediction"), prediction="score", output="decision"
+    )
     rows = {r["name"]: r for r in result.to_dict()["features"]}
     assert set(rows) == {"age", "score", "decision"}
-    assert (rows["age"]["role"], rows["score"]["role"], rows["decision"]["role"]) == ("input", "output", "output")
+    assert (rows["age"]["role"], rows["score"]["role"], rows["decision"]["role"]) == (
+        "input",
+        "output",
+        "output",
+    )
     assert rows["score"]["kind"] == "numeric" and rows["decision"]["kind"] == "categorical"
     assert rows["score"]["status"] == "drift" and rows["decision"]["status"] == "drift"
     assert rows["score"]["ks_statistic"] == pytest.approx(

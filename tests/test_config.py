@@ -43,11 +43,14 @@ def test_minimal_config_takes_documented_defaults_and_resolves_paths(tmp_path: P
 
 
 def test_issue_shape_is_accepted(tmp_path: Path) -> None:
-    text = MINIMAL.replace(
-        "      path: data/predictions/*.parquet\n",
-        "      path: data/predictions/*.parquet\n      timestamp: timestamp\n      id: request_id\n"
-        "      model_version: model_version\n      features: input_features\n      prediction: raw_prediction\n",
-    ) + "    features:\n      numeric: [age, income]\n      categorical: [region]\n    window: 1d\n"
+    text = (
+        MINIMAL.replace(
+            "      path: data/predictions/*.parquet\n",
+            "      path: data/predictions/*.parquet\n      timestamp: timestamp\n      id: request_id\n"
+            "      model_version: model_version\n      features: input_features\n      prediction: raw_prediction\n",
+        )
+        + "    features:\n      numeric: [age, income]\n      categorical: [region]\n    window: 1d\n"
+    )
     mon = load_settings(write(tmp_path, "reports_dir: reports\n" + text)).monitor("credit-default")
     assert mon.features is not None
     assert mon.features.numeric == ("age", "income")
@@ -60,19 +63,45 @@ def test_issue_shape_is_accepted(tmp_path: Path) -> None:
     [
         (("    reference:", "    refrence:"), "monitors.credit-default.refrence", "did you mean 'reference'"),
         (("monitors:", "monitorz:"), "monitorz", "did you mean 'monitors'"),
-        (("      path: data/train.parquet\n", "      path: data/train.parquet\n    window: 5 days\n"),
-         "monitors.credit-default.window", "not a duration"),
-        (("      path: data/train.parquet\n", "      path: data/train.parquet\n    min_rows: -3\n"),
-         "monitors.credit-default.min_rows", "whole number"),
-        (("      path: data/train.parquet\n", "      path: data/train.parquet\n    drift: {psi_drift: 0.05}\n"),
-         "monitors.credit-default.drift", "psi_warn"),
-        (("      path: data/train.parquet\n", "      path: data/train.parquet\n    drift: {psi_drift: high}\n"),
-         "monitors.credit-default.drift.psi_drift", "expected a number"),
-        (("      path: data/predictions/*.parquet\n", "      path: data/predictions/*.parquet\n      format: xlsx\n"),
-         "monitors.credit-default.predictions.format", "one of"),
+        (
+            ("      path: data/train.parquet\n", "      path: data/train.parquet\n    window: 5 days\n"),
+            "monitors.credit-default.window",
+            "not a duration",
+        ),
+        (
+            ("      path: data/train.parquet\n", "      path: data/train.parquet\n    min_rows: -3\n"),
+            "monitors.credit-default.min_rows",
+            "whole number",
+        ),
+        (
+            (
+                "      path: data/train.parquet\n",
+                "      path: data/train.parquet\n    drift: {psi_drift: 0.05}\n",
+            ),
+            "monitors.credit-default.drift",
+            "psi_warn",
+        ),
+        (
+            (
+                "      path: data/train.parquet\n",
+                "      path: data/train.parquet\n    drift: {psi_drift: high}\n",
+            ),
+            "monitors.credit-default.drift.psi_drift",
+            "expected a number",
+        ),
+        (
+            (
+                "      path: data/predictions/*.parquet\n",
+                "      path: data/predictions/*.parquet\n      format: xlsx\n",
+            ),
+            "monitors.credit-default.predictions.format",
+            "one of",
+        ),
     ],
 )
-def test_errors_name_file_key_and_value(tmp_path: Path, change: tuple[str, str], key: str, fragment: str) -> None:
+def test_errors_name_file_key_and_value(
+    tmp_path: Path, change: tuple[str, str], key: str, fragment: str
+) -> None:
     path = write(tmp_path, MINIMAL.replace(*change))
     with pytest.raises(ConfigError) as info:
         load_settings(path)
@@ -114,19 +143,28 @@ def test_every_config_key_is_documented() -> None:
 
 
 def test_learned_threshold_keys_and_output_name_clash(tmp_path: Path) -> None:
-    drift = MINIMAL + "    drift: {learned_thresholds: false, learned_quantile: 0.95, learned_drift_quantile: 0.995}\n"
+    drift = (
+        MINIMAL
+        + "    drift: {learned_thresholds: false, learned_quantile: 0.95, learned_drift_quantile: 0.995}\n"
+    )
     mon = load_settings(write(tmp_path, drift)).monitor("credit-default")
     assert (mon.drift.learned_thresholds, mon.drift.learned_quantile, mon.drift.learned_drift_quantile) == (
-        False, 0.95, 0.995)
+        False,
+        0.95,
+        0.995,
+    )
     with pytest.raises(ConfigError, match=r"drift\.learned_thresholds: expected true or false \(got 'no'\)"):
         load_settings(write(tmp_path, MINIMAL + "    drift: {learned_thresholds: 'no'}\n"))
     with pytest.raises(ConfigError, match=r"drift\.learned_drift_quantile"):
         load_settings(write(tmp_path, MINIMAL + "    drift: {learned_drift_quantile: 0.9}\n"))
     outputs = MINIMAL.replace(
-        "      path: data/predictions/*.parquet\n", "      path: data/predictions/*.parquet\n      prediction: p\n"
+        "      path: data/predictions/*.parquet\n",
+        "      path: data/predictions/*.parquet\n      prediction: p\n",
     ).replace("      path: data/train.parquet\n", "      path: data/train.parquet\n      prediction: score\n")
     clash = outputs + "    features: {numeric: [raw_prediction, age]}\n"
-    with pytest.raises(ConfigError, match=r"monitors\.credit-default\.features: 'raw_prediction' is the name"):
+    with pytest.raises(
+        ConfigError, match=r"monitors\.credit-default\.features: 'raw_prediction' is the name"
+    ):
         load_settings(write(tmp_path, clash))
     # Without a watched score the name is free.
     load_settings(write(tmp_path, MINIMAL + "    features: {numeric: [raw_prediction, age]}\n"))

@@ -75,10 +75,18 @@ def test_every_metric_the_dashboard_and_rules_use_is_exported(tmp_path: Path) ->
     with Database(settings.storage, settings.database) as db:
         from driftwatch.pipeline.alerts import alerting_settings, prepare_alerting
 
-        run_monitor(db, settings, "credit-default", trigger="test", alerting=prepare_alerting(alerting_settings(settings)))
+        run_monitor(
+            db,
+            settings,
+            "credit-default",
+            trigger="test",
+            alerting=prepare_alerting(alerting_settings(settings)),
+        )
         client = TestClient(create_app(settings, db, ServerSettings(), token=TOKEN))
         text = client.get("/metrics").text
-    exported = {re.sub(r"_total$", "", line.split()[2]) for line in text.splitlines() if line.startswith("# TYPE")}
+    exported = {
+        re.sub(r"_total$", "", line.split()[2]) for line in text.splitlines() if line.startswith("# TYPE")
+    }
     used: set[str] = set()
     for panel in DASHBOARD["panels"]:
         for target in panel.get("targets", []):
@@ -95,7 +103,9 @@ def test_every_metric_the_dashboard_and_rules_use_is_exported(tmp_path: Path) ->
 def _readme_serve_line() -> list[str]:
     text = (ROOT / "README.md").read_text()
     section = text.split("## Run it as a service", 1)[1].split("\n## ", 1)[0]
-    line = next(ln for ln in section.splitlines() if "driftwatch serve" in ln and ln.strip().startswith("driftwatch"))
+    line = next(
+        ln for ln in section.splitlines() if "driftwatch serve" in ln and ln.strip().startswith("driftwatch")
+    )
     return shlex.split(line.strip())
 
 

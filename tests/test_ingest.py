@@ -34,7 +34,9 @@ monitors:
 """
 
 
-def record(rid: str, ts: str, age: object = 30, income: object = 50000.0, region: object = "north", **extra: object) -> dict:
+def record(
+    rid: str, ts: str, age: object = 30, income: object = 50000.0, region: object = "north", **extra: object
+) -> dict:
     return {
         "request_id": rid,
         "timestamp": ts,
@@ -48,8 +50,11 @@ def record(rid: str, ts: str, age: object = 30, income: object = 50000.0, region
 def project(tmp_path: Path) -> Path:
     (tmp_path / "logs").mkdir()
     pl.DataFrame(
-        {"age": [20.0 + i % 50 for i in range(500)], "income": [40000.0 + 37 * i for i in range(500)],
-         "region": ["north", "south"] * 250}
+        {
+            "age": [20.0 + i % 50 for i in range(500)],
+            "income": [40000.0 + 37 * i for i in range(500)],
+            "region": ["north", "south"] * 250,
+        }
     ).write_parquet(tmp_path / "train.parquet")
     (tmp_path / "driftwatch.yml").write_text(CONFIG)
     return tmp_path
@@ -82,7 +87,10 @@ def test_ndjson_rows_are_typed_and_bad_rows_quarantined_with_reasons(project: Pa
     with Database(settings.storage) as db:
         summary = ingest_predictions(db, settings.monitor("m"), FEATURES)
         assert (summary.rows_read, summary.rows_inserted, summary.rows_quarantined) == (9, 3, 6)
-        stored = rows(db, 'SELECT request_id, ts, model_version, "f:age", "f:income", "f:region" FROM "predictions:m" ORDER BY 1')
+        stored = rows(
+            db,
+            'SELECT request_id, ts, model_version, "f:age", "f:income", "f:region" FROM "predictions:m" ORDER BY 1',
+        )
         assert stored == [
             ("r1", datetime(2026, 3, 1, 10, 0), "v1", 30.0, 50000.0, "north"),
             ("r2", datetime(2026, 3, 1, 10, 30), "v1", None, 50000.0, None),
@@ -124,16 +132,28 @@ def test_csv_and_parquet_plain_columns(project: Path) -> None:
     with Database(settings.storage) as db:
         summary = ingest_predictions(db, settings.monitor("m"), FEATURES)
         assert (summary.rows_inserted, summary.rows_quarantined) == (4, 1)
-        stored = rows(db, 'SELECT request_id, "f:age", "f:region", model_version FROM "predictions:m" ORDER BY 1')
+        stored = rows(
+            db, 'SELECT request_id, "f:age", "f:region", model_version FROM "predictions:m" ORDER BY 1'
+        )
         # NaN is stored as missing; +inf is a value.
-        assert stored == [("c1", 31.0, "east", "*"), ("c2", None, None, "*"), ("p1", None, "north", "*"),
-                          ("p2", float("inf"), None, "*")]
+        assert stored == [
+            ("c1", 31.0, "east", "*"),
+            ("c2", None, None, "*"),
+            ("p1", None, "north", "*"),
+            ("p2", float("inf"), None, "*"),
+        ]
 
 
 def test_files_are_not_reread_and_duplicates_never_double(project: Path) -> None:
     log = project / "logs" / "a.ndjson"
-    write_ndjson(log, [record("r1", "2026-03-01T10:00:00Z"), record("r1", "2026-03-01T10:05:00Z"),
-                       record("r2", "2026-03-01T11:00:00Z")])
+    write_ndjson(
+        log,
+        [
+            record("r1", "2026-03-01T10:00:00Z"),
+            record("r1", "2026-03-01T10:05:00Z"),
+            record("r2", "2026-03-01T11:00:00Z"),
+        ],
+    )
     settings = load_settings(project / "driftwatch.yml")
     mon = settings.monitor("m")
     with Database(settings.storage) as db:
@@ -142,8 +162,14 @@ def test_files_are_not_reread_and_duplicates_never_double(project: Path) -> None
         second = ingest_predictions(db, mon, FEATURES)
         assert (second.files_seen, second.files_read, second.rows_inserted) == (1, 0, 0)
         # The file grows: it is read again, and only the new id is added.
-        write_ndjson(log, [record("r1", "2026-03-01T10:00:00Z"), record("r2", "2026-03-01T11:00:00Z"),
-                           record("r3", "2026-03-01T12:00:00Z")])
+        write_ndjson(
+            log,
+            [
+                record("r1", "2026-03-01T10:00:00Z"),
+                record("r2", "2026-03-01T11:00:00Z"),
+                record("r3", "2026-03-01T12:00:00Z"),
+            ],
+        )
         os.utime(log, ns=(1, 2))
         third = ingest_predictions(db, mon, FEATURES)
         assert (third.files_read, third.rows_inserted, third.rows_duplicate) == (1, 1, 2)
@@ -183,7 +209,10 @@ def test_unknown_file_types_do_not_hide_good_files(project: Path) -> None:
 
 
 def test_late_rows_requeue_their_window_and_results_are_replaced_not_doubled(project: Path) -> None:
-    write_ndjson(project / "logs" / "a.ndjson", [record(f"a{i}", f"2026-03-01T{i % 24:02d}:00:00Z", age=20 + i) for i in range(40)])
+    write_ndjson(
+        project / "logs" / "a.ndjson",
+        [record(f"a{i}", f"2026-03-01T{i % 24:02d}:00:00Z", age=20 + i) for i in range(40)],
+    )
     settings = load_settings(project / "driftwatch.yml")
     mon = settings.monitor("m")
     with Database(settings.storage) as db:
@@ -192,7 +221,10 @@ def test_late_rows_requeue_their_window_and_results_are_replaced_not_doubled(pro
         before = rows(db, "SELECT rows FROM window_summaries WHERE segment = '*'")
         again = run_cycle(db, mon, now=NOW)
         assert again.windows_computed == 0
-        write_ndjson(project / "logs" / "b.ndjson", [record(f"b{i}", "2026-03-01T23:00:00Z", age=90) for i in range(10)])
+        write_ndjson(
+            project / "logs" / "b.ndjson",
+            [record(f"b{i}", "2026-03-01T23:00:00Z", age=90) for i in range(10)],
+        )
         late = run_cycle(db, mon, now=NOW)
         assert late.windows_computed == 1
         after = rows(db, "SELECT rows FROM window_summaries WHERE segment = '*'")
@@ -206,4 +238,6 @@ def test_open_windows_wait_until_closed(project: Path) -> None:
     settings = load_settings(project / "driftwatch.yml")
     with Database(settings.storage) as db:
         assert run_cycle(db, settings.monitor("m"), now=NOW).windows_computed == 0
-        assert run_cycle(db, settings.monitor("m"), now=datetime(2026, 3, 11, tzinfo=UTC)).windows_computed == 1
+        assert (
+            run_cycle(db, settings.monitor("m"), now=datetime(2026, 3, 11, tzinfo=UTC)).windows_computed == 1
+        )

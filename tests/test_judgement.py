@@ -19,7 +19,9 @@ SHARES = np.array(list(ZIPF.values()), dtype=float) / sum(ZIPF.values())
 PROFILE = categorical_profile("zipf", ZIPF)
 
 
-def statuses(rows: int, thresholds: Thresholds, shares: np.ndarray = SHARES, seed: int = 5, n: int = 1000) -> list[str]:
+def statuses(
+    rows: int, thresholds: Thresholds, shares: np.ndarray = SHARES, seed: int = 5, n: int = 1000
+) -> list[str]:
     out = []
     for draw in np.random.default_rng(seed).multinomial(rows, shares, size=n):
         counts = np.concatenate([draw, [0, 0]])  # no unseen, no missing
@@ -66,13 +68,17 @@ def test_learned_bars_only_raise_and_say_so() -> None:
     big = learned_threshold("psi", PROFILE.bin_counts, 50_000, 0.99, 0.999)
     assert small is not None and big is not None and small.drift_value is not None
     assert small.drift_value > small.value > 0.1 > big.value  # big windows: the fixed bars stay
-    assert learned_threshold("psi", PROFILE.bin_counts, 200_000, 0.99, 0.999) is None  # over half the reference
+    assert (
+        learned_threshold("psi", PROFILE.bin_counts, 200_000, 0.99, 0.999) is None
+    )  # over half the reference
     counts = np.concatenate([np.round(SHARES * 300).astype(int), [0, 0]])
     counts[0] += 300 - counts.sum()
     stats = categorical_stats_from_counts(PROFILE, counts)
     decision = judge_window([stats], {"zipf": PROFILE.bin_counts}, Thresholds(psi_warn=0.0))
     assert "(learned q0.99 at n=304)" in decision.features[0].reason
-    off = judge_window([stats], {"zipf": PROFILE.bin_counts}, Thresholds(psi_warn=0.0, learned_thresholds=False))
+    off = judge_window(
+        [stats], {"zipf": PROFILE.bin_counts}, Thresholds(psi_warn=0.0, learned_thresholds=False)
+    )
     assert "learned" not in off.features[0].reason
 
 

@@ -50,7 +50,11 @@ def imports(path: Path) -> list[str]:
 
 
 def test_every_top_level_module_has_a_layer() -> None:
-    names = {p.stem if p.is_file() else p.name for p in PACKAGE.iterdir() if p.suffix == ".py" or (p.is_dir() and (p / "__init__.py").exists())}
+    names = {
+        p.stem if p.is_file() else p.name
+        for p in PACKAGE.iterdir()
+        if p.suffix == ".py" or (p.is_dir() and (p / "__init__.py").exists())
+    }
     assert names <= set(LAYERS), sorted(names - set(LAYERS))
 
 

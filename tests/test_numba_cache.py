@@ -18,7 +18,9 @@ def test_cache_dir_choice(tmp_path: Path) -> None:
     readonly = lambda p: False  # noqa: E731
     assert numba_cache_dir(tmp_path, {"XDG_CACHE_HOME": "/c"}, writable=readonly) == "/c/driftwatch/numba"
     assert numba_cache_dir(tmp_path, {"NUMBA_CACHE_DIR": "/mine"}, writable=readonly) is None
-    assert numba_cache_dir(tmp_path, {}, writable=readonly) == str(Path.home() / ".cache" / "driftwatch" / "numba")
+    assert numba_cache_dir(tmp_path, {}, writable=readonly) == str(
+        Path.home() / ".cache" / "driftwatch" / "numba"
+    )
 
 
 def test_the_package_folder_check_is_real(tmp_path: Path) -> None:
@@ -35,12 +37,16 @@ def test_a_second_process_loads_kernels_instead_of_compiling(tmp_path: Path) -> 
         "from driftwatch.pipeline.warmup import warm_kernels; warm_kernels();"
         "print(round(time.perf_counter() - t, 2))"
     )
-    first = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
+    first = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600
+    )
     assert first.returncode == 0, first.stderr
     index_files = sorted(p.name for p in cache.rglob("*.nbi"))
     assert index_files, "the first process wrote no numba cache"
     stamps = {p: p.stat().st_mtime_ns for p in cache.rglob("*.nbc")}
-    second = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
+    second = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600
+    )
     assert second.returncode == 0, second.stderr
     # Nothing was recompiled: the same cache entries, untouched.
     assert {p: p.stat().st_mtime_ns for p in cache.rglob("*.nbc")} == stamps

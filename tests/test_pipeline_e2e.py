@@ -34,7 +34,11 @@ def test_demo_cycle_finds_exactly_the_planted_drift(demo_settings: Settings, dem
     # The planted input drift moves the score a little (PSI ~0.02-0.04), not enough to call it drift.
     assert all(r["status"] == "ok" and r["psi"] is not None for r in outputs)
     status = {(r["feature"], r["window_start"]): r["status"] for r in results}
-    drift_from = {"income": SMALL_DEMO.drift_day, "region": SMALL_DEMO.drift_day, "debt_ratio": SMALL_DEMO.missing_day}
+    drift_from = {
+        "income": SMALL_DEMO.drift_day,
+        "region": SMALL_DEMO.drift_day,
+        "debt_ratio": SMALL_DEMO.missing_day,
+    }
     for feature in DRIFTING:
         for day in range(SMALL_DEMO.days):
             expected = "drift" if day >= drift_from[feature] else "ok"
@@ -48,11 +52,25 @@ def test_demo_cycle_finds_exactly_the_planted_drift(demo_settings: Settings, dem
     # False alarms at the warn level stay rare on stable features too.
     assert stable.count("warn") <= len(stable) * 0.05
 
-    row = next(r for r in results if r["feature"] == "debt_ratio" and r["window_start"] == drift_start(SMALL_DEMO.days - 1))
+    row = next(
+        r
+        for r in results
+        if r["feature"] == "debt_ratio" and r["window_start"] == drift_start(SMALL_DEMO.days - 1)
+    )
     assert "missing" in row["reason"]
     assert row["missing_share_current"] > 0.1
-    for key in ("monitor", "model_version", "window_start", "window_end", "feature", "rows", "psi", "ks_statistic",
-                "ks_pvalue", "status"):
+    for key in (
+        "monitor",
+        "model_version",
+        "window_start",
+        "window_end",
+        "feature",
+        "rows",
+        "psi",
+        "ks_statistic",
+        "ks_pvalue",
+        "status",
+    ):
         assert key in row
     assert row["model_version"] == "v3.2"
 
@@ -66,18 +84,27 @@ def test_segments_are_computed_from_the_same_rows(demo_settings: Settings, demo_
     totals = dict(per_segment)
     assert set(totals) == {"*", "environment=prod-eu-central1", "environment=prod-us-west1"}
     assert totals["environment=prod-eu-central1"] + totals["environment=prod-us-west1"] == totals["*"]
-    seg = feature_results(cur, monitor="credit-default", segment="environment=prod-us-west1", feature="income")
+    seg = feature_results(
+        cur, monitor="credit-default", segment="environment=prod-us-west1", feature="income"
+    )
     assert [r["status"] for r in seg][-1] == "drift"
 
 
-def test_rerun_is_idempotent_and_a_new_reference_recomputes(demo_settings: Settings, demo_db: Database) -> None:
+def test_rerun_is_idempotent_and_a_new_reference_recomputes(
+    demo_settings: Settings, demo_db: Database
+) -> None:
     mon = demo_settings.monitor("credit-default")
     run_cycle(demo_db, mon, now=DEMO_END)
     cur = demo_db.cursor()
-    snapshot = cur.execute("SELECT * EXCLUDE (run_id, computed_at) FROM feature_results ORDER BY ALL").fetchall()
+    snapshot = cur.execute(
+        "SELECT * EXCLUDE (run_id, computed_at) FROM feature_results ORDER BY ALL"
+    ).fetchall()
     stats = cur.execute("SELECT * FROM feature_stats ORDER BY ALL").fetchall()
     assert run_cycle(demo_db, mon, now=DEMO_END).windows_computed == 0
-    assert cur.execute("SELECT * EXCLUDE (run_id, computed_at) FROM feature_results ORDER BY ALL").fetchall() == snapshot
+    assert (
+        cur.execute("SELECT * EXCLUDE (run_id, computed_at) FROM feature_results ORDER BY ALL").fetchall()
+        == snapshot
+    )
     # Touching the reference rebuilds the profile and recomputes every window to the same numbers.
     import os
 
@@ -116,7 +143,9 @@ def test_crash_mid_cycle_loses_nothing(demo_settings: Settings, demo_db: Databas
     assert cur.execute("SELECT status FROM runs").fetchall() == [("failed",)]
     resumed = run_cycle(demo_db, mon, now=DEMO_END)
     assert resumed.windows_computed == SMALL_DEMO.days - 4
-    assert cur.execute("SELECT count(*) FROM window_summaries WHERE segment = '*'").fetchall() == [(SMALL_DEMO.days,)]
+    assert cur.execute("SELECT count(*) FROM window_summaries WHERE segment = '*'").fetchall() == [
+        (SMALL_DEMO.days,)
+    ]
     assert cur.execute('SELECT count(*) FROM "predictions:credit-default"').fetchall() == [
         (SMALL_DEMO.days * SMALL_DEMO.rows_per_day,)
     ]

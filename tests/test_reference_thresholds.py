@@ -185,11 +185,16 @@ def test_counts_learning_has_the_same_null_as_splitting_the_rows() -> None:
 
         return wrapped
 
-    by_rows = learn_threshold(codes, 250, record(seen_rows, on_rows), statistic_name="psi", n_splits=2000, seed=3)
+    by_rows = learn_threshold(
+        codes, 250, record(seen_rows, on_rows), statistic_name="psi", n_splits=2000, seed=3
+    )
+
     def rows_psi(rest: NDArray, sample: NDArray) -> NDArray:
         return np.array([psi(r, c) for r, c in zip(rest, sample, strict=True)])
 
-    by_counts = learn_counts_threshold(counts, 250, record(seen_counts, rows_psi), statistic_name="psi", n_splits=2000, seed=4)
+    by_counts = learn_counts_threshold(
+        counts, 250, record(seen_counts, rows_psi), statistic_name="psi", n_splits=2000, seed=4
+    )
     assert stats.ks_2samp(seen_rows, seen_counts).pvalue > 0.001
     assert by_counts.value == pytest.approx(by_rows.value, rel=0.15)
     assert (by_counts.window_size, by_counts.reference_size, by_counts.n_samples) == (250, counts.sum(), 2000)
@@ -230,7 +235,10 @@ def test_window_size_classes_are_close_and_stable() -> None:
     ratio = classes / sizes
     big = sizes >= 50  # below that, rounding to whole rows adds a few percent
     assert ratio[big].max() <= 1.05 and ratio[big].min() >= 1 / 1.05
-    assert not any(needs_recalibration(int(c), int(n), DEFAULT_WINDOW_TOLERANCE) for c, n in zip(classes, sizes, strict=True))
+    assert not any(
+        needs_recalibration(int(c), int(n), DEFAULT_WINDOW_TOLERANCE)
+        for c, n in zip(classes, sizes, strict=True)
+    )
     # A grid: far fewer classes than sizes, and the class of a class is itself.
     assert len(set(classes)) < 200
     assert all(window_size_class(int(c)) == c for c in set(classes.tolist()) if c >= 8)

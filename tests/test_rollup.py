@@ -37,9 +37,19 @@ def test_weekly_rollup_equals_direct_computation(demo_settings: Settings, demo_d
             values = window_values(cur, mon.name, "v3.2", start, end, (name,))[name]
             direct = numeric_feature_stats(prof, values)  # type: ignore[arg-type]
         else:
-            direct = categorical_feature_stats(prof, window_category_counts(cur, mon.name, "v3.2", start, end, name))  # type: ignore[arg-type]
+            direct = categorical_feature_stats(
+                prof, window_category_counts(cur, mon.name, "v3.2", start, end, name)
+            )  # type: ignore[arg-type]
         assert row["rows"] == direct.rows
-        for stat in ("psi", "js_distance", "hellinger", "missing_share_current", "chi2_statistic", "chi2_pvalue", "unseen_share"):
+        for stat in (
+            "psi",
+            "js_distance",
+            "hellinger",
+            "missing_share_current",
+            "chi2_statistic",
+            "chi2_pvalue",
+            "unseen_share",
+        ):
             if stat in direct.stats:
                 expected = direct.get(stat)
                 got = row[stat]
@@ -58,10 +68,16 @@ def test_rollup_cli_json_and_bad_width(demo_settings: Settings) -> None:
     with Database(demo_settings.storage) as db:
         run_cycle(db, demo_settings.monitor("credit-default"), now=DEMO_END)
     base = [sys.executable, "-m", "driftwatch.cli", "results", "--config", str(demo_settings.config_path)]
-    done = subprocess.run([*base, "--rollup", "7d", "--format", "json"], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [*base, "--rollup", "7d", "--format", "json"], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)
     assert {r["windows"] for r in rows} <= set(range(1, 8)) and max(r["windows"] for r in rows) == 7
-    assert all(r["window_start"].endswith("T00:00:00Z") and datetime.fromisoformat(r["window_start"][:10]).weekday() == 0 for r in rows)
+    assert all(
+        r["window_start"].endswith("T00:00:00Z")
+        and datetime.fromisoformat(r["window_start"][:10]).weekday() == 0
+        for r in rows
+    )
     bad = subprocess.run([*base, "--rollup", "5h"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "whole multiple of the window (1d)" in bad.stderr

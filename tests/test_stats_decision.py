@@ -403,8 +403,15 @@ def test_model_outputs_are_judged_apart_from_the_inputs() -> None:
         FeatureStats(name=f"x{i}", kind="numeric", rows=1000, psi=0.01, ks_statistic=0.02, ks_pvalue=0.5)
         for i in range(3)
     ]
-    score = FeatureStats(name="raw_prediction", kind="numeric", rows=1000, psi=0.4, ks_statistic=0.3,
-                         ks_pvalue=1e-30, role="output")
+    score = FeatureStats(
+        name="raw_prediction",
+        kind="numeric",
+        rows=1000,
+        psi=0.4,
+        ks_statistic=0.3,
+        ks_pvalue=1e-30,
+        role="output",
+    )
     decision = decide_window([*inputs, score])
     assert decision.feature("raw_prediction").status == "drift"
     assert decision.feature("raw_prediction").role == "output"
@@ -425,8 +432,15 @@ def test_several_learned_thresholds_per_feature() -> None:
 
     psi_bar = LearnedThreshold("psi", 0.15, 0.99, 1000, 500, 10_000, drift_value=0.3, drift_quantile=0.999)
     js_bar = LearnedThreshold("js_distance", 0.2, 0.99, 1000, 500, 10_000)
-    feature = FeatureStats(name="c", kind="categorical", rows=1000, psi=0.28, chi2_statistic=50.0,
-                           chi2_pvalue=1e-9, js_distance=0.18)
+    feature = FeatureStats(
+        name="c",
+        kind="categorical",
+        rows=1000,
+        psi=0.28,
+        chi2_statistic=50.0,
+        chi2_pvalue=1e-9,
+        js_distance=0.18,
+    )
     decision = decide_window([feature], learned={"c": [psi_bar, js_bar]}).feature("c")
     assert decision.status == "warn"
     assert "psi 0.28 >= 0.15 (learned q0.99 at n=1000)" in decision.reason

@@ -253,6 +253,8 @@ def test_alert_delivery_is_retried_between_cycles(tmp_path: Path) -> None:
         worker.add_jobs()
         job = worker.scheduler.get_job("deliver")
         assert job is not None and job.trigger.interval == DELIVERY_INTERVAL
-        quiet = Worker(settings, db, ServerSettings(), runner=CycleRunner(settings, db, cycle=lambda *a, **k: None))
+        quiet = Worker(
+            settings, db, ServerSettings(), runner=CycleRunner(settings, db, cycle=lambda *a, **k: None)
+        )
         quiet.add_jobs()
         assert quiet.scheduler.get_job("deliver") is None
