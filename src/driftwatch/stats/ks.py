@@ -111,6 +111,20 @@ def ks_pvalue(d: float, n_ref: int, n_cur: int) -> float:
     return _exact_or_asymptotic(d, int(n_ref), int(n_cur))[1]
 
 
+def checked_sorted_pair(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both arrays as contiguous float64, checked ascending and NaN-free (the merges' precondition).
+
+    Raises ValueError naming the argument otherwise: a NaN would stall the merge kernels.
+    """
+    ref = as_float_column(ref_sorted, "ref_sorted")
+    cur = as_float_column(cur_sorted, "cur_sorted")
+    if not is_sorted_valid(ref):
+        raise ValueError("ref_sorted must be ascending and free of NaN (see sorted_valid)")
+    if not is_sorted_valid(cur):
+        raise ValueError("cur_sorted must be ascending and free of NaN (see sorted_valid)")
+    return ref, cur
+
+
 def ks_2samp_sorted(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> KSResult:
     """KS test of two already sorted, NaN-free samples: ``D = sup_x |F_ref(x) - F_cur(x)|`` and its p.
 
@@ -119,12 +133,7 @@ def ks_2samp_sorted(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> KSResult:
     (including scipy's snapping of D to a multiple of 1/lcm(n, m) in the exact regime). An empty side
     gives NaN statistic and p-value. Source: N. V. Smirnov (1939); scipy.stats.ks_2samp.
     """
-    ref = as_float_column(ref_sorted, "ref_sorted")
-    cur = as_float_column(cur_sorted, "cur_sorted")
-    if not is_sorted_valid(ref):
-        raise ValueError("ref_sorted must be ascending and free of NaN (see sorted_valid)")
-    if not is_sorted_valid(cur):
-        raise ValueError("cur_sorted must be ascending and free of NaN (see sorted_valid)")
+    ref, cur = checked_sorted_pair(ref_sorted, cur_sorted)
     n_ref, n_cur = ref.size, cur.size
     if n_ref == 0 or n_cur == 0:
         return KSResult(float("nan"), float("nan"), n_ref, n_cur)

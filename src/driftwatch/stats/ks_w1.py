@@ -18,10 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from driftwatch.kernels.ks import ecdf_gaps_w1, is_sorted_valid
-from driftwatch.stats.binning import as_float_column
+from driftwatch.kernels.ks import ecdf_gaps_w1
 from driftwatch.stats.distances import infinite_w1
-from driftwatch.stats.ks import KSResult, _exact_or_asymptotic
+from driftwatch.stats.ks import KSResult, _exact_or_asymptotic, checked_sorted_pair
 
 
 @dataclass(frozen=True)
@@ -37,13 +36,7 @@ def ks_w1_sorted(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> KSW1Result:
 
     Raises ValueError when either array is not ascending or holds NaN (see ``stats.ks.sorted_valid``).
     """
-    ref = as_float_column(ref_sorted, "ref_sorted")
-    cur = as_float_column(cur_sorted, "cur_sorted")
-    if not is_sorted_valid(ref):
-        raise ValueError("ref_sorted must be ascending and free of NaN (see sorted_valid)")
-    if not is_sorted_valid(cur):
-        raise ValueError("cur_sorted must be ascending and free of NaN (see sorted_valid)")
-    return ks_w1_trusted(ref, cur)
+    return ks_w1_trusted(*checked_sorted_pair(ref_sorted, cur_sorted))
 
 
 def ks_w1_trusted(ref: np.ndarray, cur: np.ndarray) -> KSW1Result:
