@@ -244,3 +244,83 @@ def test_a_report_link_can_be_followed(scenario: Scenario) -> None:
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     broken = {src: code for src, code in scenario.facts["report_assets"].items() if code != 200}
     assert not broken, broken
+
+
+# --- silences on the running service ---------------------------------------------------------------------
+
+
+def _curl_from_hint(stderr: str, server: Server) -> list[str]:
+    """The curl command a refused `driftwatch silence ...` prints, aimed at this server's port."""
+    import shlex
+
+    (line,) = [line for line in stderr.splitlines() if line.strip()]
+    assert "is in use by another process" in line, line
+    words = shlex.split(line[line.index("curl ") :])
+    return [w.replace("http://127.0.0.1:8080", server.url) for w in words]
+
+
+def _run_curl(words: list[str]) -> subprocess.CompletedProcess[str]:
+    # The hint leaves `$DRIFTWATCH_TOKEN` for the shell: run it through one, with the token in the environment.
+    import shlex
+
+    command = " ".join(shlex.quote(w) if not w.startswith("Authorization:") else f'"{w}"' for w in words)
+    env = {**os.environ, "DRIFTWATCH_TOKEN": TOKEN}
+    return subprocess.run(
+        ["sh", "-c", command + " -s -w '\\n%{http_code}'"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+
+
+@pytest.fixture(scope="module")
+def silence_scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A running server; `silence add` and `silence expire` refused by the CLI, then done with the curl
+    commands their errors print."""
+    import json
+
+    root = tmp_path_factory.mktemp("serve-silences")
+    config = make_project(root / "demo")
+    server = Server(config, root / "server.log")
+    facts: dict[str, Any] = {}
+    try:
+        server.start()
+        server.wait_ready()
+        add = [str(EXE), "silence", "add", "--match", "feature=income", "--until", "2d"]
+        add += ["--comment", "campaign traffic; retraining", "--config", str(config)]
+        facts["cli_add"] = subprocess.run(add, capture_output=True, text=True, timeout=120)
+        added = _run_curl(_curl_from_hint(facts["cli_add"].stderr, server))
+        facts["curl_add"] = added
+        body, _, code = added.stdout.rpartition("\n")
+        facts["added"] = (int(code), json.loads(body))
+        with server.client() as http:
+            facts["listed"] = http.get("/api/silences").json()
+        sid = facts["added"][1]["id"]
+        expire = [str(EXE), "silence", "expire", sid, "--config", str(config)]
+        facts["cli_expire"] = subprocess.run(expire, capture_output=True, text=True, timeout=120)
+        expired = _run_curl(_curl_from_hint(facts["cli_expire"].stderr, server))
+        body, _, code = expired.stdout.rpartition("\n")
+        facts["expired"] = (int(code), json.loads(body))
+        with server.client() as http:
+            facts["after"] = http.get("/api/silences").json()
+            facts["all"] = http.get("/api/silences", params={"all": "true"}).json()
+        facts["stop_code"] = server.stop()
+        yield facts
+    finally:
+        server.kill()
+
+
+def test_silences_through_the_running_server_with_the_cli_hint(silence_scenario: dict[str, Any]) -> None:
+    facts = silence_scenario
+    assert facts["cli_add"].returncode == 2 and "curl -X POST" in facts["cli_add"].stderr
+    code, silence = facts["added"]
+    assert code == 201, facts["curl_add"]
+    assert silence["matchers"] == {"feature": "income"} and silence["state"] == "active"
+    assert [s["id"] for s in facts["listed"]["items"]] == [silence["id"]]
+    assert facts["cli_expire"].returncode == 2 and "curl -X DELETE" in facts["cli_expire"].stderr
+    code, expired = facts["expired"]
+    assert code == 200 and expired["state"] == "expired" and expired["expired_at"] is not None
+    assert facts["after"]["items"] == []
+    assert [s["state"] for s in facts["all"]["items"]] == ["expired"]
+    assert facts["stop_code"] == 0

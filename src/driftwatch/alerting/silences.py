@@ -1,7 +1,9 @@
 """Silences: label matchers and a time range during which matching alerts still change state, silently.
 
 `driftwatch silence add --match feature=age --until 2026-12-01 --comment "..."` builds one with
-`parse_matchers` and `new_silence`; a store (DuckDB) keeps them; `evaluate` receives the list.
+`parse_matchers`, `parse_time` and `new_silence`; `POST /api/silences` builds one from JSON with
+`check_matchers`, the same `parse_time` and `new_silence`, so both refuse the same input with the same message.
+A store (DuckDB) keeps them; `evaluate` receives the list.
 """
 
 from __future__ import annotations
@@ -9,8 +11,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from fnmatch import fnmatchcase
+from typing import Literal
 
 from driftwatch.errors import InputError
 
@@ -33,6 +36,16 @@ class Silence:
         return all(fnmatchcase(labels.get(name, ""), pattern) for name, pattern in self.matchers.items())
 
 
+SilenceState = Literal["pending", "active", "expired"]
+
+
+def silence_state(starts_at: datetime, ends_at: datetime, now: datetime) -> SilenceState:
+    """`pending` before its start, `active` from its start until its end (exclusive), then `expired`."""
+    if now >= ends_at:
+        return "expired"
+    return "active" if starts_at <= now else "pending"
+
+
 def silencing(silences: Iterable[Silence], labels: Mapping[str, str], now: datetime) -> Silence | None:
     """The active silence that matches `labels` (the lowest id when several do, so the result is stable)."""
     found = [s for s in silences if s.active(now) and s.matches(labels)]
@@ -50,6 +63,45 @@ def parse_matchers(items: Sequence[str]) -> dict[str, str]:
             raise InputError(f"label {name.strip()!r} is matched twice; give one pattern per label")
         matchers[name.strip()] = pattern
     return matchers
+
+
+def check_matchers(given: Mapping[str, str]) -> dict[str, str]:
+    """`{"feature": "age", "monitor": "credit-*"}` (the API's form), by the rules of `parse_matchers`: a label
+    name that is not blank (surrounding spaces dropped), a pattern that is not empty, each label once."""
+    matchers: dict[str, str] = {}
+    for raw_name, pattern in given.items():
+        name = raw_name.strip()
+        if not name:
+            raise InputError(f"matcher {raw_name!r}: {pattern!r} has no label name (e.g. feature: age)")
+        if not pattern:
+            raise InputError(f"matcher {name!r} has an empty pattern (use '*' to match any value)")
+        if name in matchers:
+            raise InputError(f"label {name!r} is matched twice; give one pattern per label")
+        matchers[name] = pattern
+    return matchers
+
+
+def parse_time(text: str, now: datetime) -> datetime:
+    """A moment given as a duration from now (`2h`, `3d`), an ISO date (`2026-12-01`, UTC midnight) or an
+    ISO date-time (naive means UTC)."""
+    from driftwatch.durations import parse_duration
+
+    value = text.strip()
+    try:
+        try:
+            return now + parse_duration(value)
+        except ValueError:
+            pass
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise InputError(
+                f"{text!r} is neither a duration (2h, 3d) nor an ISO date or time "
+                "(2026-12-01, 2026-12-01T08:00Z)"
+            ) from None
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:
+        raise InputError(f"{text!r} is out of range (before year 1 or after 9999)") from None
 
 
 def new_silence(

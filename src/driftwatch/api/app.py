@@ -18,9 +18,10 @@ from driftwatch.alerting.secret import Secret
 from driftwatch.api.auth import TokenAuth
 from driftwatch.api.errors import install_error_handlers
 from driftwatch.api.metrics import metrics_registry, render
-from driftwatch.api.models import ErrorBody, LabelBatch, PredictionBatch
+from driftwatch.api.models import ErrorBody, LabelBatch, PredictionBatch, SilenceRequest
 from driftwatch.api.routes_files import files_router
 from driftwatch.api.routes_read import health_router, monitors_router
+from driftwatch.api.routes_silences import silences_router
 from driftwatch.api.routes_write import write_router
 from driftwatch.api.state import AppState, package_version
 from driftwatch.config import Settings
@@ -69,6 +70,7 @@ def create_app(
     app.include_router(health_router())
     app.include_router(monitors_router(auth.require_read))
     app.include_router(write_router(auth.require_write))
+    app.include_router(silences_router(auth.require_read, auth.require_write))
     app.include_router(files_router(auth.require_read))
 
     registry = metrics_registry(settings, db, scheduler, server.metrics_max_features)
@@ -89,7 +91,7 @@ def create_app(
                 title=app.title, version=app.version, description=app.description, routes=app.routes
             )
             components = schema.setdefault("components", {}).setdefault("schemas", {})
-            for model in (PredictionBatch, LabelBatch):
+            for model in (PredictionBatch, LabelBatch, SilenceRequest):
                 body = model.model_json_schema(ref_template="#/components/schemas/{model}")
                 components.update(body.pop("$defs", {}))
                 components[model.__name__] = body

@@ -252,3 +252,50 @@ class LabelRecord(BaseModel):
 
 class LabelBatch(BaseModel):
     records: list[LabelRecord]
+
+
+class SilenceRequest(BaseModel):
+    """A new silence: the same fields and rules as `driftwatch silence add`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    matchers: dict[str, str] = Field(
+        description='label → glob (fnmatch, case-sensitive), e.g. {"alertname": "FeaturePSIHigh", '
+        '"feature": "age"}; an alert is silenced when every matcher matches (a missing label counts as '
+        '""). At least one.',
+        max_length=64,
+    )
+    comment: str = Field(description="why: shown with the silence; must not be blank", max_length=4000)
+    ends_at: str | None = Field(
+        default=None,
+        description="end: an ISO date or time (2026-12-01, 2026-12-01T08:00Z; naive is UTC) or a duration "
+        "from now (3d), as `silence add --until`. Give this or `duration`.",
+        max_length=100,
+    )
+    duration: str | None = Field(
+        default=None,
+        description="length from `starts_at`, e.g. 2h or 3d; instead of `ends_at`",
+        max_length=100,
+    )
+    starts_at: str | None = Field(
+        default=None, description="start, in the forms of `ends_at`; default now", max_length=100
+    )
+    created_by: str | None = Field(default=None, description='who; default "api"', max_length=200)
+
+
+class SilenceInfo(BaseModel):
+    id: str
+    matchers: dict[str, str]
+    starts_at: datetime
+    ends_at: datetime
+    comment: str
+    created_by: str
+    created_at: datetime
+    expired_at: datetime | None = Field(description="when it was expired early (DELETE or `silence expire`)")
+    state: Literal["pending", "active", "expired"] = Field(
+        description="pending before starts_at, active until ends_at, then expired"
+    )
+
+
+class SilencesPage(BaseModel):
+    items: list[SilenceInfo]

@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import getpass
 import json
+import shlex
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from driftwatch.alerting.silences import parse_time  # shared with POST /api/silences
 from driftwatch.config import DEFAULT_CONFIG_NAME, Settings, load_settings
-from driftwatch.errors import DriftwatchError, InputError
+from driftwatch.errors import DriftwatchError
 
 rules_app = typer.Typer(
     name="rules", help="Validate and unit-test alert rule files.", no_args_is_help=True, add_completion=False
@@ -67,11 +70,29 @@ def _check_format(fmt: str) -> None:
         _fail(f"--format must be table or json, got {fmt!r}")
 
 
-def _open_database(settings: Settings) -> Any:
+def _open_database(
+    settings: Settings, hint: str = "Stop `driftwatch serve` first, or use the server's API."
+) -> Any:
     from driftwatch.storage.database import Database
 
-    hint = "Stop `driftwatch serve` first, or use the server's API."
     return Database(settings.storage, settings.database, lock_hint=hint)
+
+
+# Where `driftwatch serve` listens unless told otherwise (its --host and --port defaults).
+SERVER_URL = "http://127.0.0.1:8080"
+
+
+def _through_server(settings: Settings, method: str, path: str, body: dict[str, Any] | None = None) -> str:
+    """The lock hint of a silence command: the same change as one curl command against the running server."""
+    parts = ["curl"] if method == "GET" else ["curl", "-X", method]
+    if method != "GET" or not settings.server.public_reads:
+        parts += ["-H", f'"Authorization: Bearer ${settings.server.token_env}"']
+    if body is not None:
+        payload = json.dumps(body, ensure_ascii=False)
+        parts += ["-H", shlex.quote("Content-Type: application/json"), "-d", shlex.quote(payload)]
+    parts.append(shlex.quote(f"{SERVER_URL}{path}"))
+    where = "the address `driftwatch serve` listens on, by default"
+    return f"Do it through the server's API instead ({where} {SERVER_URL}): {' '.join(parts)}"
 
 
 def _print_json(value: Any) -> None:
@@ -296,25 +317,6 @@ def _outbox_table(rows: list[dict[str, Any]]) -> None:
 # --- silences -------------------------------------------------------------------------------------------
 
 
-def parse_time(text: str, now: datetime) -> datetime:
-    """A moment given as a duration from now (`2h`, `3d`), an ISO date (`2026-12-01`, UTC midnight) or an
-    ISO date-time (naive means UTC)."""
-    from driftwatch.durations import parse_duration
-
-    value = text.strip()
-    try:
-        return now + parse_duration(value)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise InputError(
-            f"{text!r} is neither a duration (2h, 3d) nor an ISO date or time (2026-12-01, 2026-12-01T08:00Z)"
-        ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -361,7 +363,12 @@ def silence_add(
             created_at=now,
         )
         settings = load_settings(config)
-        with _open_database(settings) as db:
+        body: dict[str, Any] = {"matchers": matchers, "ends_at": until, "comment": comment}
+        if start:
+            body["starts_at"] = start
+        body["created_by"] = row.created_by
+        hint = _through_server(settings, "POST", "/api/silences", body)
+        with _open_database(settings, hint) as db:
             store.insert_silence(db, row)
     if fmt == "json":
         _print_json(row.to_dict(now))
@@ -383,7 +390,8 @@ def silence_list(
     now = _now()
     with _errors():
         settings = load_settings(config)
-        with _open_database(settings) as db:
+        hint = _through_server(settings, "GET", "/api/silences" + ("?all=true" if show_all else ""))
+        with _open_database(settings, hint) as db:
             rows = store.load_silences(db.cursor(), now, include_ended=show_all)
     items = [row.to_dict(now) for row in rows]
     if fmt == "json":
@@ -420,7 +428,8 @@ def silence_expire(
     now = _now()
     with _errors():
         settings = load_settings(config)
-        with _open_database(settings) as db:
+        hint = _through_server(settings, "DELETE", f"/api/silences/{quote(silence_id, safe='')}")
+        with _open_database(settings, hint) as db:
             row = store.expire_silence(db, silence_id, now)
     if row is None:
         _fail(f"no silence with id {silence_id!r} (see `driftwatch silence list --all`)")
