@@ -15,7 +15,7 @@ import duckdb
 from driftwatch.config import REGRESSION, LabelSource, MonitorConfig
 from driftwatch.errors import SourceError
 from driftwatch.sources.files import SourceFile, describe_columns, first_line, list_files
-from driftwatch.sources.logs import LogLayout, normalise_query
+from driftwatch.sources.logs import LogLayout, normalise_query, with_raw
 from driftwatch.storage.database import Database, first_row, utcnow
 from driftwatch.storage.labels import labels_without_prediction, upsert_label_batch
 from driftwatch.storage.predictions import width_us
@@ -55,7 +55,7 @@ def label_batch_sql(
     stamped with the ingest time (`$now`).
     """
     assert monitor.labels is not None
-    sql, params = normalise_query(fmt, path, columns, label_layout(monitor.labels))
+    sql, params = normalise_query(fmt, path, columns, label_layout(monitor.labels), keep_source=True)
     ts = "ts" if monitor.labels.timestamp else "NULL::TIMESTAMP"
     not_number = (
         "WHEN label_value IS NULL THEN 'label: ''' || left(label, 60) || ''' is not a number' "
@@ -64,12 +64,13 @@ def label_batch_sql(
     )
     extra = f"CASE WHEN label IS NULL OR trim(label) = '' THEN 'missing label' {not_number}END"
     wrapped = (
-        "SELECT _row, _raw, request_id, label, label_value, coalesce(_ts, $now) AS labelled_at, "
+        "SELECT _row, _src, request_id, label, label_value, coalesce(_ts, $now) AS labelled_at, "
         f"CASE WHEN _reason = 'malformed JSON line' THEN _reason "
         f"ELSE nullif(concat_ws('; ', _reason, {extra}), '') END AS _reason "
         f"FROM (SELECT *, output AS label, TRY_CAST(output AS DOUBLE) AS label_value, {ts} AS _ts FROM ({sql}))"
     )
-    return wrapped, params
+    # The raw text is built last, from the final reason, so a row rejected only for its label still keeps it.
+    return with_raw(wrapped, fmt), params
 
 
 def _already_ingested(cur: duckdb.DuckDBPyConnection, monitor: str, f: SourceFile) -> bool:

@@ -1,8 +1,14 @@
 """Prediction/label/reference files on disk: which files, which format, and a DuckDB relation over each.
 
-The relation exposes the file's columns as they are, plus `_row` (1-based row number in the file) and `_raw`
-(the row as JSON text, kept for quarantine). CSV is read all-VARCHAR and NDJSON line by line, so a malformed
-value or line becomes a quarantined row instead of failing the whole file.
+The relation exposes the file's columns as they are, plus `_row` (1-based row number in the file) and `_src`
+(the whole source row: a struct for Parquet/CSV, the line for NDJSON). `raw_sql` turns `_src` into the raw text
+kept for quarantine; it is only evaluated for the rows that are quarantined (see `sources.logs.with_raw`), as
+building JSON for every row cost most of the time of loading a file. CSV is read all-VARCHAR and NDJSON line by
+line, so a malformed value or line becomes a quarantined row instead of failing the whole file.
+
+`_row` is `row_number() OVER ()` directly over the file reader: DuckDB documents that a window with an empty
+OVER clause, and read_parquet/read_csv, preserve the file's row order as long as `preserve_insertion_order` is
+on (its default; `storage.database` does not change it), so `_row` is the row's position in the file.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from driftwatch.errors import SourceError
 from driftwatch.sources.formats import file_format
 
 NDJSON_LINE = "_line"
+SOURCE_ROW = "_src"
 
 
 @dataclass(frozen=True)
@@ -48,23 +55,29 @@ def list_files(pattern: str, configured_format: str = "auto") -> tuple[list[Sour
 
 
 def source_sql(fmt: str) -> str:
-    """A SELECT over one file (path bound as $path) with `_row`, `_raw` and the file's own columns."""
+    """A SELECT over one file (path bound as $path) with `_row`, `_src` and the file's own columns."""
+    # `s AS _src` is the row as a struct; building it only references the columns (no copy, no JSON).
     if fmt == "parquet":
-        return "SELECT row_number() OVER () AS _row, to_json(s) AS _raw, s.* FROM read_parquet($path) s"
+        return f"SELECT row_number() OVER () AS _row, s AS {SOURCE_ROW}, s.* FROM read_parquet($path) s"
     if fmt == "csv":
         return (
-            "SELECT row_number() OVER () AS _row, to_json(s) AS _raw, s.* "
+            f"SELECT row_number() OVER () AS _row, s AS {SOURCE_ROW}, s.* "
             "FROM read_csv($path, all_varchar = true, header = true) s"
         )
     if fmt == "ndjson":
         # One VARCHAR per line (record separator as delimiter, no quoting), so bad JSON stays a row.
         return (
-            f"SELECT _row, _line AS _raw, _line AS {NDJSON_LINE} FROM ("
+            f"SELECT _row, _line AS {SOURCE_ROW}, _line AS {NDJSON_LINE} FROM ("
             "SELECT row_number() OVER () AS _row, line AS _line FROM read_csv($path, columns = {'line': 'VARCHAR'}, "
             "header = false, delim = chr(30), quote = '', escape = '', auto_detect = false)"
             ") WHERE _line IS NOT NULL AND trim(_line) <> ''"
         )
     raise SourceError("(config)", f"unknown format {fmt!r}")
+
+
+def raw_sql(fmt: str) -> str:
+    """The raw text of a row from its `_src`: the row as JSON (Parquet, CSV) or the line itself (NDJSON)."""
+    return SOURCE_ROW if fmt == "ndjson" else f"to_json({SOURCE_ROW})"
 
 
 def describe_columns(cur: duckdb.DuckDBPyConnection, fmt: str, path: str) -> dict[str, str]:
@@ -73,7 +86,7 @@ def describe_columns(cur: duckdb.DuckDBPyConnection, fmt: str, path: str) -> dic
         rows = cur.execute(f"DESCRIBE {source_sql(fmt)}", {"path": path}).fetchall()
     except duckdb.Error as exc:
         raise SourceError(path, f"cannot read as {fmt}: {first_line(exc)}") from None
-    return {str(r[0]): str(r[1]) for r in rows if r[0] not in ("_row", "_raw")}
+    return {str(r[0]): str(r[1]) for r in rows if r[0] not in ("_row", SOURCE_ROW)}
 
 
 def first_line(exc: BaseException) -> str:
