@@ -30,7 +30,7 @@ class Silence:
     id: str
 
     def active(self, now: datetime) -> bool:
-        return self.starts_at <= now < self.ends_at
+        return silence_state(self.starts_at, self.ends_at, now) == "active"
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         return all(fnmatchcase(labels.get(name, ""), pattern) for name, pattern in self.matchers.items())

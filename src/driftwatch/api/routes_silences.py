@@ -25,6 +25,7 @@ from driftwatch.api.routes_write import read_body
 from driftwatch.api.state import AppState, app_state
 from driftwatch.durations import parse_duration
 from driftwatch.errors import InputError
+from driftwatch.pipeline.alerts import stored_silence
 from driftwatch.storage import alerts as store
 
 log = logging.getLogger("driftwatch.api")
@@ -112,15 +113,7 @@ def build_silence(given: SilenceRequest, now: datetime) -> store.SilenceRow:
         raise _invalid(field, str(exc)) from None
     except OverflowError:
         raise _invalid(field, f"{given.duration!r} from {starts_at.isoformat()} is after year 9999") from None
-    return store.SilenceRow(
-        id=silence.id,
-        matchers=dict(silence.matchers),
-        starts_at=silence.starts_at,
-        ends_at=silence.ends_at,
-        comment=silence.comment,
-        created_by=silence.created_by,
-        created_at=now,
-    )
+    return stored_silence(silence, now)
 
 
 def _duration(text: str) -> timedelta:
@@ -131,10 +124,10 @@ def _duration(text: str) -> timedelta:
 
 
 def _find(state: AppState, silence_id: str) -> store.SilenceRow:
-    found = [row for row in store.load_silences(state.db.cursor()) if row.id == silence_id]
-    if not found:
+    found = store.silence_by_id(state.db.cursor(), silence_id)
+    if found is None:
         raise NotFound(f"no silence with id {silence_id!r} (see GET /api/silences?all=true)")
-    return found[0]
+    return found
 
 
 def silences_router(read: Any, write: Any) -> APIRouter:

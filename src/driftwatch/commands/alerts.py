@@ -345,6 +345,7 @@ def silence_add(
 ) -> None:
     """Add a silence: alerts whose labels match every matcher are recorded as suppressed, not sent."""
     from driftwatch.alerting.silences import new_silence, parse_matchers
+    from driftwatch.pipeline.alerts import stored_silence
     from driftwatch.storage import alerts as store
 
     _check_format(fmt)
@@ -353,15 +354,7 @@ def silence_add(
         matchers = parse_matchers(match)
         starts_at = parse_time(start, now) if start else now
         silence = new_silence(matchers, starts_at, parse_time(until, now), comment, created_by or _user())
-        row = store.SilenceRow(
-            id=silence.id,
-            matchers=dict(silence.matchers),
-            starts_at=silence.starts_at,
-            ends_at=silence.ends_at,
-            comment=silence.comment,
-            created_by=silence.created_by,
-            created_at=now,
-        )
+        row = stored_silence(silence, now)
         settings = load_settings(config)
         body: dict[str, Any] = {"matchers": matchers, "ends_at": until, "comment": comment}
         if start:

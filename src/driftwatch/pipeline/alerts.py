@@ -203,6 +203,19 @@ def _silence(row: store.SilenceRow) -> Silence:
     )
 
 
+def stored_silence(silence: Silence, created_at: datetime) -> store.SilenceRow:
+    """A new silence as the row `store.insert_silence` keeps (the CLI's `silence add`, `POST /api/silences`)."""
+    return store.SilenceRow(
+        id=silence.id,
+        matchers=dict(silence.matchers),
+        starts_at=silence.starts_at,
+        ends_at=silence.ends_at,
+        comment=silence.comment,
+        created_by=silence.created_by,
+        created_at=created_at,
+    )
+
+
 def load_silences(db: Database, now: datetime) -> list[Silence]:
     """Silences that have not ended at `now` (active ones, and those starting later)."""
     return [_silence(row) for row in store.load_silences(db.cursor(), now, include_ended=False)]

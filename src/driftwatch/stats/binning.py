@@ -33,6 +33,20 @@ def as_float_column(values: object, name: str = "values") -> np.ndarray:
     return np.ascontiguousarray(array, dtype=np.float64)
 
 
+def checked_sorted(values: object, name: str, hint: str = "") -> np.ndarray:
+    """``values`` as contiguous float64 (see `as_float_column`), checked ascending and NaN-free: the
+    precondition of every kernel that walks sorted values (a NaN can stall a merge)."""
+    column = as_float_column(values, name)
+    if not is_sorted_valid(column):
+        raise ValueError(f"{name} must be ascending and free of NaN{hint}")
+    return column
+
+
+def _check_bins(bins: int) -> None:
+    if isinstance(bins, bool) or not isinstance(bins, int | np.integer) or bins < 1:
+        raise ValueError(f"bins must be an integer >= 1, got {bins!r}")
+
+
 def psi_bin_edges(ref_values: np.ndarray, bins: int = DEFAULT_PSI_BINS) -> np.ndarray:
     """Inner PSI bin edges: ``unique(quantile(ref_valid, [1/B, ..., (B-1)/B]))``, float64, ascending.
 
@@ -42,8 +56,7 @@ def psi_bin_edges(ref_values: np.ndarray, bins: int = DEFAULT_PSI_BINS) -> np.nd
     (``inf - inf``); such an edge has no place in the order and is dropped, which only removes a bin that
     no value could ever fall into. Empty (or all-missing) reference: no edges.
     """
-    if isinstance(bins, bool) or not isinstance(bins, int | np.integer) or bins < 1:
-        raise ValueError(f"bins must be an integer >= 1, got {bins!r}")
+    _check_bins(bins)
     column = as_float_column(ref_values, "ref_values")
     valid = column[~np.isnan(column)]
     if valid.size == 0 or bins == 1:
@@ -66,11 +79,8 @@ def psi_bin_edges_sorted(sorted_valid: np.ndarray, bins: int = DEFAULT_PSI_BINS)
     them with ties and infinities); only the sign of a zero edge can differ, because numpy's partition may
     leave -0.0 and 0.0 in either order, and no comparison sees that sign.
     """
-    if isinstance(bins, bool) or not isinstance(bins, int | np.integer) or bins < 1:
-        raise ValueError(f"bins must be an integer >= 1, got {bins!r}")
-    column = as_float_column(sorted_valid, "sorted_valid")
-    if not is_sorted_valid(column):
-        raise ValueError("sorted_valid must be ascending and free of NaN")
+    _check_bins(bins)
+    column = checked_sorted(sorted_valid, "sorted_valid")
     n = column.size
     if n == 0 or bins == 1:
         return np.empty(0, dtype=np.float64)
@@ -113,9 +123,7 @@ def numeric_bin_counts_sorted(sorted_valid: np.ndarray, n_missing: int, edges: n
 
     For a window already sorted for KS this costs a few binary searches instead of a pass over the data.
     """
-    values = as_float_column(sorted_valid, "sorted_valid")
-    if not is_sorted_valid(values):
-        raise ValueError("sorted_valid must be ascending and free of NaN")
+    values = checked_sorted(sorted_valid, "sorted_valid")
     if isinstance(n_missing, bool) or not isinstance(n_missing, int | np.integer) or n_missing < 0:
         raise ValueError(f"n_missing must be a non-negative integer, got {n_missing!r}")
     return bin_counts_sorted(values, _checked_edges(edges), int(n_missing))

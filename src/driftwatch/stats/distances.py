@@ -105,14 +105,18 @@ def _infinite_masses_differ(u: NDArray, v: NDArray) -> bool:
     return u_neg * m != v_neg * n or u_pos * m != v_pos * n
 
 
+def finite_ends(sorted_values: NDArray) -> bool:
+    """No ±inf in an ascending, NaN-free sample (True when empty): any infinity would sit at an end."""
+    return sorted_values.size == 0 or bool(np.isfinite(sorted_values[0]) and np.isfinite(sorted_values[-1]))
+
+
 def infinite_w1(ref: NDArray, cur: NDArray) -> float | None:
     """W1 of two non-empty, NaN-free, ascending samples by the ±inf rule, or None when all values are finite.
 
     Shared by every W1 path (here and :mod:`driftwatch.stats.ks_w1`), so the merge kernels only ever need
     to be right for finite values; see :func:`wasserstein_distance` for the rule.
     """
-    # Sorted, so any infinity sits at an end: four loads decide the common, all-finite case.
-    if np.isfinite(ref[0]) and np.isfinite(ref[-1]) and np.isfinite(cur[0]) and np.isfinite(cur[-1]):
+    if finite_ends(ref) and finite_ends(cur):  # four loads decide the common, all-finite case
         return None
     return math.inf if _infinite_masses_differ(ref, cur) else math.nan
 
@@ -133,7 +137,7 @@ def reference_scale(ref_sorted: NDArray) -> float:
     NaN for an empty or non-finite sample: W1 is then NaN or ±inf already and the scale is never used (and
     ``np.std`` of an infinite value would only warn about ``inf - inf``).
     """
-    if ref_sorted.size == 0 or not (np.isfinite(ref_sorted[0]) and np.isfinite(ref_sorted[-1])):
+    if ref_sorted.size == 0 or not finite_ends(ref_sorted):
         return math.nan
     return float(np.std(ref_sorted))
 

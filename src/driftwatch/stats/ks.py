@@ -12,10 +12,10 @@ from typing import Final
 
 import numpy as np
 
-from driftwatch.kernels.ks import ecdf_gaps, is_sorted_valid
+from driftwatch.kernels.ks import ecdf_gaps
 from driftwatch.kernels.ks_exact import prob_outside_band, prob_outside_square
 from driftwatch.kernels.smirnov import smirnov_sf
-from driftwatch.stats.binning import as_float_column
+from driftwatch.stats.binning import as_float_column, checked_sorted
 
 # scipy's "auto" rule: the exact distribution when both samples have at most this many values.
 EXACT_MAX_N: Final[int] = 10_000
@@ -116,13 +116,8 @@ def checked_sorted_pair(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> tuple
 
     Raises ValueError naming the argument otherwise: a NaN would stall the merge kernels.
     """
-    ref = as_float_column(ref_sorted, "ref_sorted")
-    cur = as_float_column(cur_sorted, "cur_sorted")
-    if not is_sorted_valid(ref):
-        raise ValueError("ref_sorted must be ascending and free of NaN (see sorted_valid)")
-    if not is_sorted_valid(cur):
-        raise ValueError("cur_sorted must be ascending and free of NaN (see sorted_valid)")
-    return ref, cur
+    hint = " (see sorted_valid)"
+    return checked_sorted(ref_sorted, "ref_sorted", hint), checked_sorted(cur_sorted, "cur_sorted", hint)
 
 
 def ks_2samp_sorted(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> KSResult:

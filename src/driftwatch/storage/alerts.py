@@ -502,14 +502,23 @@ def load_silences(
     cur: duckdb.DuckDBPyConnection, now: datetime | None = None, include_ended: bool = True
 ) -> list[SilenceRow]:
     """Every silence (or, with `include_ended=False`, those not yet ended at `now`), oldest first."""
-    sql = f"SELECT {', '.join(_SILENCE_COLUMNS)} FROM silences"
-    params: list[object] = []
-    if not include_ended:
-        if now is None:
-            raise ValueError("`now` is needed to leave out ended silences")
-        sql += " WHERE ends_at > ?"
-        params.append(naive(now))
-    rows = cur.execute(sql + " ORDER BY created_at, id", params).fetchall()
+    if include_ended:
+        return _silence_rows(cur, "", [])
+    if now is None:
+        raise ValueError("`now` is needed to leave out ended silences")
+    return _silence_rows(cur, "WHERE ends_at > ?", [naive(now)])
+
+
+def silence_by_id(cur: duckdb.DuckDBPyConnection, silence_id: str) -> SilenceRow | None:
+    """The silence with this id, or None."""
+    found = _silence_rows(cur, "WHERE id = ?", [silence_id])
+    return found[0] if found else None
+
+
+def _silence_rows(cur: duckdb.DuckDBPyConnection, where: str, params: list[object]) -> list[SilenceRow]:
+    rows = cur.execute(
+        f"SELECT {', '.join(_SILENCE_COLUMNS)} FROM silences {where} ORDER BY created_at, id", params
+    ).fetchall()
     out = []
     for row in rows:
         item = dict(zip(_SILENCE_COLUMNS, row, strict=True))
@@ -533,7 +542,7 @@ def expire_silence(db: Database, silence_id: str, now: datetime) -> SilenceRow |
             "UPDATE silences SET ends_at = least(ends_at, ?), expired_at = coalesce(expired_at, ?) WHERE id = ?",
             [naive(now), naive(now), silence_id],
         )
-    return next(s for s in load_silences(db.cursor()) if s.id == silence_id)
+    return silence_by_id(db.cursor(), silence_id)
 
 
 # --- alert_progress -------------------------------------------------------------------------------------

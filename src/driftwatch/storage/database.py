@@ -24,19 +24,11 @@ from driftwatch.storage.schema import MIGRATIONS
 # row groups ("vacuum"); a merge of k row groups counts k. With DuckDB's default (100), every checkpoint of a
 # predictions table holding many partial row groups (a bulk load leaves one per source row group) made about 25
 # merges of 4 row groups: 8 s of CPU and 2 GB of memory with 22 feature columns, paid at the commit of each
-# ingested file (once the WAL passes 16 MB) and again at close, so a cycle's cost grew with the rows already stored
-# (docs/benchmarks.md, hot spot 4). With 4, a checkpoint still makes one merge per table (about 0.3 s there), so a
-# backlog keeps shrinking, at a cost per checkpoint that does not depend on the table's size. Predictions are
-# never deleted, so nothing is lost by merging them slowly.
-#
-# Measured (benchmarks/perf_drift.py, incremental section, 5 interleaved repeats on 2 shared cores): a cycle
-# finding 1M new rows in a DB holding 20M takes 8.75 s (CPU 8.67) against 7.26 s (CPU 7.20) in an empty DB, 1.20x
-# for both, where it was 2.62x (CPU 3.39x) before this setting; the close went from 4.46 s to 0.44 s. The
-# ~1.5 s that still grows: ~0.3 CPU-s of vacuum in each of the cycle's two checkpoints (the ingest COMMIT passes
-# the WAL threshold, then close), paid while a backlog of mergeable row groups remains (the benchmark's bulk-loaded
-# history has ~150 partial ones; with vacuuming off the same checkpoint takes 0.02 s), and ~0.5 CPU-s in the
-# INSERT .. ON CONFLICT (see storage/predictions.insert_batch). The primary key's ART index is not rewritten by a
-# checkpoint: after a 1-row insert into the 20M table, a checkpoint without vacuum takes 0.02 s.
+# ingested file (once the WAL passes 16 MB) and again at close, so a cycle's cost grew with the rows already
+# stored. With 4, a checkpoint still makes one merge per table (about 0.3 s of CPU there), so a backlog keeps
+# shrinking, at a cost per checkpoint that does not depend on the table's size. Predictions are never deleted,
+# so nothing is lost by merging them slowly. docs/benchmarks.md has the measurements (cycle with 20M rows stored
+# 2.62x -> 1.17x the empty-DB cycle; the checkpoint at close 4.46 s -> 0.35 s) and what still grows.
 MAX_VACUUM_TASKS = 4
 
 
