@@ -238,6 +238,10 @@ def _print_summary(summary: Any) -> None:
         out.print(
             f"  reference profile built for {len(summary.features)} feature(s){watched}", highlight=False
         )
+        excluded = getattr(summary, "excluded", ())
+        if excluded:
+            listed = ", ".join(str(e) for e in excluded)
+            out.print(f"  excluded from the features: {_escape(listed)}", highlight=False)
     out.print(f"  windows computed: {summary.windows_computed}", highlight=False)
     _print_performance_summary(summary)
     drifting = summary.drifting_features()
