@@ -235,7 +235,7 @@ def duckdb_column_facts(
     first `SAMPLE_ROWS` rows of `relation` (a SELECT; `params` bound). One scan for every column."""
     aggregates: list[str] = []
     plan: list[tuple[str, str, bool, str]] = []
-    for i, (name, (expr, sql_type)) in enumerate(columns.items()):
+    for i, (name, (_, sql_type)) in enumerate(columns.items()):
         kind, integer = _duckdb_type_kind(sql_type)
         plan.append((name, kind, integer, sql_type or "VARCHAR"))
         v = f"_c{i}"
