@@ -265,3 +265,15 @@ def test_a_categorical_over_the_cap_says_so_and_is_judged_on_top_categories_plus
     assert row["status"] == "drift"
     same = driftwatch.compare(ref, ref).to_dict()["features"][0]
     assert same["status"] == "ok" and "over the category cap" in same["reason"]
+
+
+def test_run_summary_names_a_categorical_over_the_cap(tmp_path: Path) -> None:
+    config = write_project(tmp_path, "      features: [age, region, branch]")
+    rng = np.random.default_rng(7)
+    reference = pl.read_csv(tmp_path / "reference.csv")
+    branches = [f"b{i:03d}" for i in rng.integers(0, 260, reference.height)]
+    reference.with_columns(pl.Series("branch", branches)).write_csv(tmp_path / "reference.csv")
+    done = CliRunner().invoke(app, ["run", "--config", str(config)])
+    assert done.exit_code == 0, done.output
+    assert "branch: over the category cap (200): more categories in the reference" in done.output
+    assert "region: over" not in done.output

@@ -242,6 +242,8 @@ def _print_summary(summary: Any) -> None:
         if excluded:
             listed = ", ".join(str(e) for e in excluded)
             out.print(f"  excluded from the features: {_escape(listed)}", highlight=False)
+        for name, note in getattr(summary, "capped", ()):
+            out.print(f"  {_escape(name)}: {_escape(note)}", highlight=False)
     out.print(f"  windows computed: {summary.windows_computed}", highlight=False)
     _print_performance_summary(summary)
     drifting = summary.drifting_features()
