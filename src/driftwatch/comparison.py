@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from driftwatch.errors import InputError
-from driftwatch.sources.columns import ColumnFacts, Exclusion, InferredFeatures, infer_features
+from driftwatch.sources.columns import (
+    TIMESTAMP_PATTERN,
+    ColumnFacts,
+    Exclusion,
+    InferredFeatures,
+    infer_features,
+)
 from driftwatch.sources.frames import FEATURES_COLUMN, checked_path, flatten_features, read_frame
 
 if TYPE_CHECKING:
@@ -246,6 +253,8 @@ class _PolarsColumns:
         self.frame = frame
         self.columns = frame.columns
         self.height = frame.height
+        # Category counts, kept: a reference column's facts read them, and then its profile does.
+        self._counts: dict[str, dict[str | None, int]] = {}
 
     def kind(self, name: str) -> str | None:
         import polars as pl
@@ -273,15 +282,16 @@ class _PolarsColumns:
 
         if name not in self.columns:
             raise InputError(f"{role} has no column {name!r}")
+        if name in self._counts:
+            return self._counts[name]
         counts = self.frame.select(pl.col(name).cast(pl.String).value_counts(sort=False)).unnest(name)
-        return {(None if v is None else str(v)): int(c) for v, c in counts.iter_rows()}
+        self._counts[name] = {(None if v is None else str(v)): int(c) for v, c in counts.iter_rows()}
+        return self._counts[name]
 
     def facts(self, name: str) -> ColumnFacts:
         """What `sources.columns` needs to decide whether the column is a feature (see `_ArrowColumns.facts`
         for the same from Arrow)."""
         import polars as pl
-
-        from driftwatch.sources.columns import TIMESTAMP_PATTERN
 
         dtype = self.frame.schema[name]
         column = self.frame[name]
@@ -306,17 +316,7 @@ class _PolarsColumns:
                 minimum=None if low is None else float(low),  # type: ignore[arg-type]
                 maximum=None if high is None else float(high),  # type: ignore[arg-type]
             )
-        text = column.cast(pl.String)
-        valid = text.filter(text.is_not_null() & (text.str.strip_chars() != ""))
-        stamps = valid.str.strip_chars().str.contains(f"^(?:{TIMESTAMP_PATTERN})$")
-        return ColumnFacts(
-            name,
-            "categorical",
-            str(dtype),
-            non_null=valid.len(),
-            distinct=valid.n_unique(),
-            timestamp_text=valid.len() > 0 and bool(stamps.all()),
-        )
+        return text_facts(name, str(dtype), self.value_counts(name, "reference"))
 
 
 _ARROW_NUMPY = {
@@ -373,6 +373,7 @@ class _ArrowColumns:
         self.table = table
         self.columns = table.column_names
         self.height = table.num_rows
+        self._counts: dict[str, dict[str | None, int]] = {}  # as in _PolarsColumns
 
     def _type(self, name: str) -> str:
         import pyarrow.types as pat
@@ -412,9 +413,11 @@ class _ArrowColumns:
 
         if name not in self.columns:
             raise InputError(f"{role} has no column {name!r}")
+        if name in self._counts:
+            return self._counts[name]
         column = self.table.column(name)
         if self._type(name) != "categorical":
-            return self._polars(name).value_counts(name, role)
+            return self._counts.setdefault(name, self._polars(name).value_counts(name, role))
         import pyarrow.compute as pc
 
         boolean = pat.is_boolean(column.type)
@@ -424,14 +427,13 @@ class _ArrowColumns:
             if boolean and value is not None:
                 value = "true" if value else "false"  # polars' Boolean → String cast
             counts[value] = int(entry["counts"])
+        self._counts[name] = counts
         return counts
 
     def facts(self, name: str) -> ColumnFacts:
-        """As `_PolarsColumns.facts`, with pyarrow.compute (RE2 reads the timestamp pattern as polars does)."""
+        """As `_PolarsColumns.facts`, with pyarrow.compute."""
         import pyarrow.compute as pc
         import pyarrow.types as pat
-
-        from driftwatch.sources.columns import TIMESTAMP_PATTERN
 
         kind = self._type(name)
         column = self.table.column(name)
@@ -457,18 +459,23 @@ class _ArrowColumns:
                 minimum=None if ends["min"] is None else float(ends["min"]),
                 maximum=None if ends["max"] is None else float(ends["max"]),
             )
-        # A pattern, not a comparison with "": converting a Python scalar to Arrow imports pandas (~1 s).
-        valid = column.filter(pc.match_substring_regex(column, r"\S"))
-        non_null = len(valid)
-        stamps = pc.match_substring_regex(pc.utf8_trim_whitespace(valid), f"^(?:{TIMESTAMP_PATTERN})$")
-        return ColumnFacts(
-            name,
-            "categorical",
-            str(t),
-            non_null=non_null,
-            distinct=pc.count_distinct(valid).as_py(),
-            timestamp_text=non_null > 0 and bool(pc.all(stamps).as_py()),
-        )
+        return text_facts(name, str(t), self.value_counts(name, "reference"))
+
+
+def text_facts(name: str, type_name: str, counts: Mapping[str | None, int]) -> ColumnFacts:
+    """The facts of a text column from its category counts (which its profile needs anyway): one pass over
+    the distinct values instead of the rows. Empty and blank values count as absent, as in the pipeline."""
+    present = [(v, c) for v, c in counts.items() if v is not None and v.strip()]
+    stamp = re.compile(TIMESTAMP_PATTERN)
+    return ColumnFacts(
+        name,
+        "categorical",
+        type_name,
+        non_null=sum(c for _, c in present),
+        distinct=len(present),
+        # all() stops at the first value that is not a timestamp: a pass only over a real timestamp column.
+        timestamp_text=bool(present) and all(stamp.fullmatch(v.strip()) for v, _ in present),
+    )
 
 
 def _columns(data: object) -> _Columns:
