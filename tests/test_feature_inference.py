@@ -277,3 +277,35 @@ def test_run_summary_names_a_categorical_over_the_cap(tmp_path: Path) -> None:
     assert done.exit_code == 0, done.output
     assert "branch: over the category cap (200): more categories in the reference" in done.output
     assert "region: over" not in done.output
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "ndjson"])
+def test_pipeline_and_compare_leave_out_the_same_columns(tmp_path: Path, fmt: str) -> None:
+    """One rule, two readers (DuckDB for the pipeline, Arrow/polars for compare): the same decisions."""
+    frame = credit_frame(5, 800).with_columns(
+        pl.Series("note", [f"free text {i}" for i in range(800)]),
+        pl.Series("when", [f"2026/03/{1 + i % 28:02d} 10:{i % 60:02d}" for i in range(800)]),
+        pl.Series("row", np.arange(800) * 2),  # dense enough: range 1599 <= 2 × 800
+        pl.Series("amount_cents", np.arange(800) * 3),  # not dense, not id-named: a feature
+    )
+    path = tmp_path / f"reference.{fmt}"
+    getattr(frame, f"write_{fmt}")(path)
+    (tmp_path / "driftwatch.yml").write_text(
+        f"monitors:\n  m:\n    predictions: {{path: 'logs/*', timestamp: served_at}}\n    reference: {path.name}\n"
+    )
+    settings = load_settings(tmp_path / "driftwatch.yml")
+    with Database(tmp_path / "dw.duckdb") as db:
+        pipeline = infer_features(db.cursor(), settings.monitor("m"))
+    compared = driftwatch.compare(path, path)
+    assert [str(e) for e in compared.excluded] == [str(e) for e in pipeline.excluded]
+    assert {f.name for f in compared.features} == {*pipeline.numeric, *pipeline.categorical}
+    assert dict((e.name, e.reason) for e in pipeline.excluded) == {
+        "id": "identifier: 100 % unique",
+        "customer_key": "identifier: 100 % unique",
+        "timestamp": "timestamp",
+        "signup_date": "timestamp",
+        "label": "label/target by name",
+        "note": "identifier: 100 % unique",
+        "when": "timestamp",
+        "row": "identifier: 100 % unique",
+    }

@@ -180,7 +180,10 @@ def _ndjson_columns(
     params: dict[str, object] = {"path": path}
     try:
         keys = cur.execute(
-            f"SELECT DISTINCT unnest(json_keys(_doc)) AS k FROM ({relation}) ORDER BY k", params
+            # In order of first appearance, as the file lists them (and compare shows them).
+            "SELECT k FROM (SELECT row_number() OVER () AS n, k FROM "
+            f"(SELECT unnest(json_keys(_doc)) AS k FROM ({relation}))) GROUP BY k ORDER BY min(n)",
+            params,
         ).fetchall()
     except duckdb.Error as exc:
         raise SourceError(path, f"cannot read reference: {first_line(exc)}") from None
