@@ -203,3 +203,17 @@ def test_a_log_with_a_key_that_is_also_a_column_is_refused(tmp_path: Path) -> No
     write_log(frame, day, as_text=True)
     with pytest.raises(SourceError, match="feature 'age' in 'input_features' is also a column"):
         driftwatch.compare(day, day)
+
+
+def test_frames_in_the_log_schema_are_flattened_too() -> None:
+    """The library takes frames as well as paths: a polars, pandas or Arrow log frame reads as its file does."""
+    day1, day2 = log(1), log(2, shift=0.3)
+    expected = feature_rows(driftwatch.compare(plain(1), plain(2, shift=0.3)))
+    for ref, cur in (
+        (day1, day2),
+        (day1.to_pandas(), day2.to_pandas()),
+        (day1.to_arrow(), day2.to_arrow()),
+        (day1.with_columns(pl.col("input_features").struct.json_encode()).to_arrow(), day2),
+    ):
+        result = driftwatch.compare(ref, cur)
+        assert [r for r in feature_rows(result) if r["role"] == "input"] == expected, type(ref)
