@@ -27,9 +27,10 @@ from driftwatch.sources.columns import (
     describe_exclusions,
     duckdb_column_facts,
     json_path,
+    sample_sql,
 )
 from driftwatch.sources.columns import infer_features as infer_from_facts
-from driftwatch.sources.files import NDJSON_LINE, describe_columns, first_line, source_sql
+from driftwatch.sources.files import NDJSON_LINE, describe_columns, first_line
 from driftwatch.sources.formats import file_format
 from driftwatch.sources.logs import LogLayout, feature_object_query, normalise_query
 from driftwatch.stats.decision import OUTPUT_FEATURE, PREDICTION_FEATURE
@@ -46,6 +47,9 @@ from driftwatch.storage.schema import feature_column, quote_identifier
 PROFILE_FORMAT = 2  # 2: the model's output (score, decision) is profiled too
 REFERENCE_TABLE = "_reference_rows"
 _CACHE: dict[tuple[str, str, str], ReferenceProfile] = {}
+# Inferred features per reference file version and config: the inference reads up to SAMPLE_ROWS rows, which
+# a scheduled cycle should not pay again while neither changed.
+_INFERRED: dict[tuple[object, ...], InferredFeatures] = {}
 _CACHE_LOCK = threading.Lock()
 
 
@@ -106,17 +110,47 @@ def infer_features(cur: duckdb.DuckDBPyConnection, monitor: MonitorConfig) -> In
     key of `reference.features`) is a candidate and identifiers, timestamps, labels and outputs are left out.
     """
     ref = monitor.reference
-    fmt = file_format(ref.path, ref.format)
-    columns = describe_columns(cur, fmt, ref.path)
     reserved = _reserved_columns(monitor)
     listed = monitor.predictions.features if isinstance(monitor.predictions.features, tuple) else None
+    try:
+        stat = os.stat(ref.path)
+    except OSError as exc:
+        raise SourceError(ref.path, f"reference file cannot be read: {exc.strerror}") from None
+    key = (
+        ref.path,
+        stat.st_size,
+        stat.st_mtime_ns,
+        ref.format,
+        ref.features,
+        tuple(reserved.items()),
+        listed,
+    )
+    with _CACHE_LOCK:
+        known = _INFERRED.get(key)
+    if known is not None:
+        return known
+    inferred = _inferred_features(cur, monitor, reserved, listed)
+    with _CACHE_LOCK:
+        _INFERRED[key] = inferred
+    return inferred
+
+
+def _inferred_features(
+    cur: duckdb.DuckDBPyConnection,
+    monitor: MonitorConfig,
+    reserved: dict[str, str],
+    listed: tuple[str, ...] | None,
+) -> InferredFeatures:
+    ref = monitor.reference
+    fmt = file_format(ref.path, ref.format)
+    columns = describe_columns(cur, fmt, ref.path)
     if ref.features is not None:
         facts = _json_key_facts(cur, fmt, ref.path, columns, ref.features)
     else:
         if fmt == "ndjson":
             relation, params, exprs = _ndjson_columns(cur, ref.path)
         else:
-            relation, params = source_sql(fmt), {"path": ref.path}
+            relation, params = sample_sql(fmt), {"path": ref.path}
             exprs = {
                 name: (quote_identifier(name), sql_type if fmt == "parquet" else None)
                 for name, sql_type in columns.items()
@@ -175,7 +209,7 @@ def _ndjson_columns(
     """The top-level keys of an NDJSON file (from its first `SAMPLE_ROWS` lines), each as a text expression."""
     relation = (
         f"SELECT CASE WHEN json_valid({NDJSON_LINE}) AND json_type({NDJSON_LINE}) = 'OBJECT' "
-        f"THEN {NDJSON_LINE}::JSON END AS _doc FROM ({source_sql('ndjson')}) LIMIT {SAMPLE_ROWS}"
+        f"THEN {NDJSON_LINE}::JSON END AS _doc FROM ({sample_sql('ndjson')} LIMIT {SAMPLE_ROWS})"
     )
     params: dict[str, object] = {"path": path}
     try:

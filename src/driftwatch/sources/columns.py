@@ -226,6 +226,27 @@ def _duckdb_type_kind(sql_type: str | None) -> tuple[str, bool]:
     return "unsupported", False
 
 
+def sample_sql(fmt: str) -> str:
+    """A SELECT over the file ($path) whose LIMIT stops the read early: plain columns (CSV as text), or for
+    NDJSON one `_line` per line. Not `sources.files.source_sql`: its row numbers (a window over the whole
+    file) make DuckDB read all of it before any LIMIT applies."""
+    if fmt == "parquet":
+        return "SELECT * FROM read_parquet($path)"
+    if fmt == "csv":
+        return "SELECT * FROM read_csv($path, all_varchar = true, header = true)"
+    # The same line reader as `sources.files.source_sql`, without the row numbers.
+    return (
+        "SELECT line AS _line FROM read_csv($path, columns = {'line': 'VARCHAR'}, header = false, "
+        "delim = chr(30), quote = '', escape = '', auto_detect = false) "
+        "WHERE line IS NOT NULL AND trim(line) <> ''"
+    )
+
+
+def _skipped(kind: str, integer: bool) -> bool:
+    # Typed floats need no facts (never identifiers), nor do typed timestamps and unsupported types.
+    return kind in ("timestamp", "unsupported") or (kind == "numeric" and not integer)
+
+
 def duckdb_column_facts(
     cur: duckdb.DuckDBPyConnection,
     relation: str,
@@ -240,7 +261,7 @@ def duckdb_column_facts(
         kind, integer = _duckdb_type_kind(sql_type)
         plan.append((name, kind, integer, sql_type or "VARCHAR"))
         v = f"_c{i}"
-        if kind in ("timestamp", "unsupported"):
+        if _skipped(kind, integer):
             continue
         nonempty = f"({v} IS NOT NULL AND trim({v}) <> '')"
         aggregates += [
@@ -258,7 +279,7 @@ def duckdb_column_facts(
         selected = ", ".join(
             f"CAST({expr} AS VARCHAR) AS _c{i}"
             for i, (expr, sql_type) in enumerate(columns.values())
-            if _duckdb_type_kind(sql_type)[0] not in ("timestamp", "unsupported")
+            if not _skipped(*_duckdb_type_kind(sql_type))
         )
         sql = f"SELECT {', '.join(aggregates)} FROM (SELECT {selected} FROM ({relation}) LIMIT {SAMPLE_ROWS})"
         row = cur.execute(sql, {**params, "_int": INTEGER_PATTERN, "_ts": TIMESTAMP_PATTERN}).fetchone()
@@ -266,7 +287,7 @@ def duckdb_column_facts(
     facts: list[ColumnFacts] = []
     at = 0
     for name, kind, integer, type_name in plan:
-        if kind in ("timestamp", "unsupported"):
+        if _skipped(kind, integer):
             facts.append(ColumnFacts(name, kind, type_name))  # type: ignore[arg-type]
             continue
         non_null, distinct, non_numeric, non_integer, non_timestamp, low, high, non_boolean = values[
