@@ -13,6 +13,7 @@ LAYERS = {
     "errors": 0,
     "durations": 0,
     "yaml_keys": 0,
+    "timestamps": 0,
     "stats": 1,
     "config": 2,
     "config_server": 2,

@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from driftwatch.alerting.secret import Secret
 from driftwatch.api.auth import TokenAuth
 from driftwatch.api.errors import install_error_handlers
+from driftwatch.api.limits import BodyLimits
 from driftwatch.api.metrics import metrics_registry, render
 from driftwatch.api.models import ErrorBody, LabelBatch, PredictionBatch, SilenceRequest
 from driftwatch.api.routes_files import files_router
@@ -67,6 +68,7 @@ def create_app(
     )
     app.state.driftwatch = state
     install_error_handlers(app)
+    app.add_middleware(BodyLimits, max_bytes=server.max_body_bytes)
     app.include_router(health_router())
     app.include_router(monitors_router(auth.require_read))
     app.include_router(write_router(auth.require_write))

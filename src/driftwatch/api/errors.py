@@ -35,6 +35,12 @@ _CODES = {
 }
 
 
+# An error body lists at most this many per-item errors (and says how many more there were), each text cut
+# to this many characters: docs/api.md, "Errors".
+MAX_ERRORS = 100
+MAX_ERROR_TEXT = 1000
+
+
 class ApiError(Exception):
     """An answer a route decided on: status, one-sentence detail, optional per-item errors."""
 
@@ -43,7 +49,9 @@ class ApiError(Exception):
     def __init__(self, detail: str, errors: list[dict[str, Any]] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
-        self.errors = errors
+        # Only what the answer will show is kept, so the full list can be freed as soon as this is raised.
+        self.errors = errors if errors is None or len(errors) <= MAX_ERRORS else errors[: MAX_ERRORS + 1]
+        self.errors_total = len(errors) if errors is not None else 0
 
 
 class NotFound(ApiError):
@@ -66,15 +74,38 @@ class Invalid(ApiError):
     status = 422
 
 
+def bounded(errors: list[dict[str, Any]], total: int | None = None) -> tuple[list[dict[str, Any]], int]:
+    """The first `MAX_ERRORS` items (long texts cut to `MAX_ERROR_TEXT`) and how many of `total` (default:
+    all of `errors`) were left out.
+
+    An error body must stay small whatever the request was: 1M invalid records once made a 106 MiB answer.
+    """
+    kept = [
+        {k: _cut(v) for k, v in item.items()} if isinstance(item, dict) else item
+        for item in errors[:MAX_ERRORS]
+    ]
+    return kept, max(0, (len(errors) if total is None else total) - len(kept))
+
+
+def _cut(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > MAX_ERROR_TEXT:
+        return value[: MAX_ERROR_TEXT - 1] + "…"
+    return value
+
+
 def error_response(
     status: int,
     detail: str,
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
+    total: int | None = None,
 ) -> JSONResponse:
-    body: dict[str, Any] = {"error": _CODES.get(status, "error"), "detail": detail}
+    """The error body: {error, detail, errors?, errors_omitted?}; `total` counts errors beyond the list given."""
+    body: dict[str, Any] = {"error": _CODES.get(status, "error"), "detail": _cut(detail)}
     if errors is not None:
-        body["errors"] = errors
+        body["errors"], omitted = bounded(errors, total)
+        if omitted:
+            body["errors_omitted"] = omitted
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -95,9 +126,9 @@ def _status_of(exc: Exception) -> int:
 async def _api_error(request: Request, exc: Exception) -> JSONResponse:
     status = _status_of(exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    errors = exc.errors if isinstance(exc, ApiError) else None
-    detail = exc.detail if isinstance(exc, ApiError) else str(exc)
-    return error_response(status, detail, errors, headers)
+    if isinstance(exc, ApiError):
+        return error_response(status, exc.detail, exc.errors, headers, total=exc.errors_total)
+    return error_response(status, str(exc), None, headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -105,7 +136,8 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     errors = []
     for item in exc.errors():
         where = ".".join(str(p) for p in item.get("loc", ()))
-        errors.append({"where": where, "reason": str(item.get("msg", "invalid"))})
+        reason = str(item.get("msg", "invalid")).removeprefix("Value error, ")  # pydantic's prefix for ours
+        errors.append({"where": where, "reason": reason})
     first = errors[0] if errors else {"where": "request", "reason": "invalid"}
     return error_response(422, f"{first['where']}: {first['reason']}", errors)
 

@@ -16,7 +16,12 @@ class ErrorBody(BaseModel):
 
     error: str = Field(description="a short machine-readable code, e.g. not_found, invalid_request")
     detail: str = Field(description="what went wrong, in one sentence")
-    errors: list[dict[str, Any]] | None = Field(default=None, description="per-item problems, when any")
+    errors: list[dict[str, Any]] | None = Field(
+        default=None, description="per-item problems, when any: the first 100 (texts cut to 1000 characters)"
+    )
+    errors_omitted: int | None = Field(
+        default=None, description="how many more per-item problems there were beyond `errors`, when any"
+    )
 
 
 class RunInfo(BaseModel):

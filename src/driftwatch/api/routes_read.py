@@ -5,10 +5,12 @@ Handlers are plain `def`, so FastAPI runs them on its thread pool and each uses 
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import AfterValidator, BeforeValidator
 
 from driftwatch.api import queries
 from driftwatch.api.models import (
@@ -28,14 +30,36 @@ from driftwatch.api.state import AppState, app_state, package_version
 from driftwatch.durations import format_duration, parse_duration
 from driftwatch.pipeline.rollup import rollup_results
 from driftwatch.storage.results import RESULT_FIELDS, feature_results
+from driftwatch.timestamps import RANGE_TEXT, range_problem
 
 State = Annotated[AppState, Depends(app_state)]
 Limit = Annotated[int, Query(ge=1, le=10000, description="at most this many items")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="skip this many items")]
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def _not_a_number(value: Any) -> Any:
+    """pydantic reads `to=0.5` as 0.5 s after 1970; a bound must be written as a date or time."""
+    if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+        raise ValueError("expected an ISO 8601 date or time such as 2026-11-01 or 2026-11-01T08:00:00Z")
+    return value
+
+
+def _within_range(value: datetime) -> datetime:
+    problem = range_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+QueryTime = Annotated[datetime, BeforeValidator(_not_a_number), AfterValidator(_within_range)]
 From = Annotated[
-    datetime | None, Query(alias="from", description="windows starting at or after this time (UTC if naive)")
+    QueryTime | None,
+    Query(alias="from", description=f"windows starting at or after this time (UTC if naive; {RANGE_TEXT})"),
 ]
-To = Annotated[datetime | None, Query(alias="to", description="windows starting before this time")]
+To = Annotated[
+    QueryTime | None, Query(alias="to", description=f"windows starting before this time ({RANGE_TEXT})")
+]
 Text = Annotated[str | None, Query(max_length=200)]
 Segment = Annotated[
     str, Query(max_length=200, description="'*' for all rows, e.g. 'environment=prod-us-west1'")
