@@ -19,7 +19,7 @@ from driftwatch.api.auth import TokenAuth
 from driftwatch.api.errors import install_error_handlers
 from driftwatch.api.limits import BodyLimits
 from driftwatch.api.metrics import metrics_registry, render
-from driftwatch.api.models import ErrorBody, LabelBatch, PredictionBatch, SilenceRequest
+from driftwatch.api.models import ErrorBody, LabelBatch, PredictionBatch, SilenceRequest, error_responses
 from driftwatch.api.routes_files import files_router
 from driftwatch.api.routes_read import health_router, monitors_router
 from driftwatch.api.routes_silences import silences_router
@@ -82,6 +82,7 @@ def create_app(
         tags=["service"],
         response_class=Response,
         dependencies=[Depends(auth.require_read)],
+        responses=error_responses(401),
         summary="Prometheus metrics, read from the database at scrape time",
     )
     def metrics() -> Response:

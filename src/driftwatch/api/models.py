@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from driftwatch.timestamps import RANGE_TEXT, YEAR_PATTERN
+
 
 class ErrorBody(BaseModel):
     """Every 4xx/5xx answer has this shape."""
@@ -24,13 +26,31 @@ class ErrorBody(BaseModel):
     )
 
 
+_ERROR_DESCRIPTIONS = {
+    400: "a request the server cannot act on (the detail says why)",
+    401: "missing or wrong token (reads need it too with `server.public_reads: false`)",
+    404: "no such monitor, silence or file",
+    409: "a cycle of this monitor is still running",
+    413: "body over `server.max_body_bytes`",
+    422: "invalid request: a parameter or the body (JSON nested over 32 levels included)",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for error statuses a route can answer, all with the `ErrorBody` shape."""
+    return {status: {"model": ErrorBody, "description": _ERROR_DESCRIPTIONS[status]} for status in statuses}
+
+
 class RunInfo(BaseModel):
     run_id: str
     monitor: str
     trigger: str = Field(description="cli, schedule, startup, api or demo")
     started_at: datetime
     finished_at: datetime | None
-    status: str = Field(description="running, ok or failed")
+    status: str = Field(
+        description="running, ok, failed, or interrupted (its process stopped before it finished; marked so "
+        "when driftwatch next started)"
+    )
     seconds: float | None
     rows_ingested: int
     rows_duplicate: int
@@ -233,8 +253,11 @@ class PredictionRecord(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    request_id: str
-    timestamp: str = Field(description="ISO 8601; naive times are UTC")
+    request_id: str = Field(min_length=1, pattern=r"\S", description="unique per prediction; not blank")
+    timestamp: str = Field(
+        description=f"ISO 8601; naive times are UTC; {RANGE_TEXT}",
+        json_schema_extra={"format": "date-time", "pattern": YEAR_PATTERN},
+    )
     model_version: str | None = None
     input_features: dict[str, Any]
     raw_prediction: float | None = None
@@ -251,7 +274,7 @@ class LabelRecord(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    request_id: str
+    request_id: str = Field(min_length=1, pattern=r"\S", description="the prediction's request id; not blank")
     label: str | float | int | bool
 
 
@@ -269,8 +292,13 @@ class SilenceRequest(BaseModel):
         '"feature": "age"}; an alert is silenced when every matcher matches (a missing label counts as '
         '""). At least one.',
         max_length=64,
+        json_schema_extra={"minProperties": 1},
     )
-    comment: str = Field(description="why: shown with the silence; must not be blank", max_length=4000)
+    comment: str = Field(
+        description="why: shown with the silence; must not be blank",
+        max_length=4000,
+        json_schema_extra={"pattern": r"\S"},
+    )
     ends_at: str | None = Field(
         default=None,
         description="end: an ISO date or time (2026-12-01, 2026-12-01T08:00Z; naive is UTC) or a duration "
