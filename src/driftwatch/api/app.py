@@ -98,8 +98,50 @@ def create_app(
                 body = model.model_json_schema(ref_template="#/components/schemas/{model}")
                 components.update(body.pop("$defs", {}))
                 components[model.__name__] = body
+            document_security(schema, auth)
+            link_silences(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+# Operations that never ask for the token, whatever `server.public_reads` says.
+OPEN_PATHS = frozenset({"/health", "/static/plotly.min.js"})
+
+
+def document_security(schema: dict[str, Any], auth: TokenAuth) -> None:
+    """Operations behind the token say so (`security`), so clients and schema tools know which need it.
+
+    The rule the routers follow: every method that changes something (POST, DELETE) needs the token; reads
+    need it only with `public_reads: false`. tests/test_api_schema.py holds the server to it.
+    """
+    schema["components"]["securitySchemes"] = {
+        "bearerToken": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "the value of the environment variable named by `server.token_env`",
+        }
+    }
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            if method != "get" or (not auth.public_reads and path not in OPEN_PATHS):
+                operation["security"] = [{"bearerToken": []}]
+
+
+def link_silences(schema: dict[str, Any]) -> None:
+    """OpenAPI links from a created silence to reading and expiring it (by its `id`), for clients and for
+    schemathesis's stateful phase, which otherwise only ever asks for ids that do not exist."""
+    created = schema["paths"].get("/api/silences", {}).get("post", {}).get("responses", {}).get("201")
+    by_id = schema["paths"].get("/api/silences/{silence_id}", {})
+    if created is None:
+        return
+    created["links"] = {
+        name: {
+            "operationId": by_id[method]["operationId"],
+            "parameters": {"silence_id": "$response.body#/id"},
+        }
+        for name, method in (("GetSilence", "get"), ("ExpireSilence", "delete"))
+        if method in by_id
+    }

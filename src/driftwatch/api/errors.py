@@ -8,13 +8,13 @@ body says nothing about internals (the exception is logged, without request head
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from driftwatch.errors import ConfigError, DatabaseLockedError, DriftwatchError, InputError, SourceError
 from driftwatch.worker import CycleBusyError
@@ -147,21 +147,35 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
-        # Starlette names only the methods of the first route matching the path; a path served by two
-        # routers (GET and POST /api/monitors/{name}/runs) must list both.
-        headers["Allow"] = ", ".join(allowed_methods(request))
+        # The router names only the methods of the first route matching the path; a path served by two
+        # routers (GET and POST /api/monitors/{name}/runs) must list both. Paths outside the schema (/docs)
+        # keep the router's answer.
+        headers["Allow"] = ", ".join(allowed_methods(request)) or headers.get("Allow", "")
     return error_response(exc.status_code, str(exc.detail), headers=headers)
 
 
 def allowed_methods(request: Request) -> list[str]:
-    """Every method some route serves at this request's path."""
+    """Every method the API documents at this request's path."""
     methods: set[str] = set()
-    scope = {**request.scope, "method": "GET"}
-    for route in request.app.router.routes:
-        match, _ = route.matches(scope)
-        if match is not Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
+    for pattern, documented in _path_methods(request.app):
+        if pattern.fullmatch(request.url.path):
+            methods |= documented
     return sorted(methods)
+
+
+def _path_methods(app: Any) -> list[tuple[re.Pattern[str], set[str]]]:
+    """(path regex, methods) per path of the app's OpenAPI schema, built once per app."""
+    cached: list[tuple[re.Pattern[str], set[str]]] | None = getattr(app.state, "path_methods", None)
+    if cached is None:
+        cached = []
+        for path, operations in app.openapi().get("paths", {}).items():
+            # `{path}` of /reports/{path} spans folders; every other parameter is one segment.
+            regex = re.sub(
+                r"\\\{(\w+)\\\}", lambda m: ".+" if m.group(1) == "path" else "[^/]+", re.escape(path)
+            )
+            cached.append((re.compile(regex), {m.upper() for m in operations}))
+        app.state.path_methods = cached
+    return cached
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
