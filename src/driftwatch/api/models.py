@@ -6,7 +6,7 @@ Times are UTC and serialised as ISO 8601 with a `Z`. Numbers that are undefined 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -248,21 +248,32 @@ class ReportsPage(BaseModel):
     items: list[ReportFile]
 
 
+# What ingest stores as text: a string as written; a number, boolean, object or list as its JSON text. An id
+# must hold something other than spaces (ingest refuses '' and '   ').
+AsText = Annotated[str, Field(min_length=1, pattern="[^ ]")] | int | float | bool | dict[str, Any] | list[Any]
+OptionalText = str | int | float | bool | dict[str, Any] | list[Any] | None
+
+
 class PredictionRecord(BaseModel):
     """One prediction in the default log schema (field names follow the monitor's `predictions:` config)."""
 
     model_config = ConfigDict(extra="allow")
 
-    request_id: str = Field(min_length=1, pattern=r"\S", description="unique per prediction; not blank")
+    request_id: AsText = Field(
+        description="unique per prediction; a string that is not blank (other values "
+        "are stored as their JSON text)"
+    )
     timestamp: str = Field(
         description=f"ISO 8601; naive times are UTC; {RANGE_TEXT}",
         json_schema_extra={"format": "date-time", "pattern": YEAR_PATTERN},
     )
-    model_version: str | None = None
-    input_features: dict[str, Any]
+    model_version: OptionalText = Field(default=None, description="stored as text")
+    input_features: dict[str, Any] = Field(
+        description="feature → value; each value must suit the feature's type in the reference"
+    )
     raw_prediction: float | None = None
-    business_output: str | None = None
-    environment: str | None = None
+    business_output: OptionalText = Field(default=None, description="stored as text")
+    environment: OptionalText = Field(default=None, description="a segment: stored as text")
 
 
 class PredictionBatch(BaseModel):
@@ -274,8 +285,15 @@ class LabelRecord(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    request_id: str = Field(min_length=1, pattern=r"\S", description="the prediction's request id; not blank")
-    label: str | float | int | bool
+    request_id: AsText = Field(description="the prediction's request id (stored as text)")
+    label: str | float | int | bool | dict[str, Any] | list[Any] = Field(
+        description="a class, 0/1 or a number; stored as text"
+    )
+    labelled_at: str | None = Field(
+        default=None,
+        description="when the label became known (ISO 8601), under the name `labels.timestamp` gives; "
+        "required when that is configured",
+    )
 
 
 class LabelBatch(BaseModel):
