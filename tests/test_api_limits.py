@@ -68,7 +68,11 @@ def test_nesting_inside_a_record_counts_and_brackets_in_strings_do_not(client: T
 
 
 def test_json_depth_counts_structure_only() -> None:
-    assert json_depth(b'{"a": [1, {"b": "[[[[{{{{"}], "c": "\\"[["}') == 3
+    # Exact once a body holds more than 32 brackets; below that, the bracket count (a bound) is enough.
+    in_strings = b'{"a": [1, {"b": "' + b"[{" * 40 + b'"}], "c": "\\"[[", "d": "\\\\", "e": "]]]]"}'
+    assert json.loads(in_strings)["c"] == '"[[' and json.loads(in_strings)["d"] == "\\"
+    assert json_depth(in_strings) == 3
+    assert json_depth(b"[[[]]]") <= MAX_JSON_DEPTH
     assert json_depth(b"5") == 0
     many = json.dumps([[i] for i in range(1000)]).encode()  # 2001 brackets, 2 levels
     assert json_depth(many) == 2
