@@ -37,7 +37,7 @@ _CODES = {
 
 
 # An error body lists at most this many per-item errors (and says how many more there were), each text cut
-# to this many characters: docs/api.md, "Errors".
+# to this many characters: docs/api.md, "Limits".
 MAX_ERRORS = 100
 MAX_ERROR_TEXT = 1000
 
