@@ -164,9 +164,18 @@ def run(
             settings.monitor(name)
         alerting = _alerting(settings)
         with _open_database(settings, names[0]) as db:
+            _note_interrupted(db)
             for name in names:
                 _run_one(db, settings, name, "cli", alerting)
             _deliver(db, alerting)
+
+
+def _note_interrupted(db: Any) -> None:
+    """Runs left `running` by a killed process are marked `interrupted` before this run starts its own."""
+    from driftwatch.storage.runs import mark_interrupted_runs
+
+    for run_id, monitor in mark_interrupted_runs(db):
+        err.print(f"note: run {run_id[:8]} of {_escape(monitor)} was cut short earlier; marked interrupted")
 
 
 def _alerting(settings: Settings) -> Any:
