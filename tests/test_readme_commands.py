@@ -42,14 +42,17 @@ def parse(args: list[str]) -> Any:
     """Parse as the CLI would, without running the command: unknown options, missing values and wrong
     types raise click's usage errors. (Typer ships its own copy of click, so groups are told by what they
     do, not by class.)"""
+    # A bare name in running text (`driftwatch compare`) names a command: it must exist, its arguments are
+    # elsewhere.
+    bare = all(re.fullmatch(r"[a-z]+", a) for a in args)
     command: Any = typer.main.get_command(app)
-    ctx = command.make_context("driftwatch", list(args))
+    ctx = command.make_context("driftwatch", list(args), resilient_parsing=bare)
     while hasattr(command, "resolve_command"):
         protected = getattr(ctx, "_protected_args", None) or getattr(ctx, "protected_args", [])
         name, sub, rest = command.resolve_command(ctx, [*protected, *ctx.args])
         assert sub is not None, args
         command = sub
-        ctx = sub.make_context(name, rest, parent=ctx)
+        ctx = sub.make_context(name, rest, parent=ctx, resilient_parsing=bare)
     return ctx
 
 
