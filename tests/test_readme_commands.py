@@ -3,8 +3,11 @@ copies them as they are (issue 12: the example's fixed date had passed, so it ex
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -96,3 +99,32 @@ def test_the_readme_silence_example_adds_a_silence_whenever_it_is_run(tmp_path: 
     assert silence.comment == args[args.index("--comment") + 1]
     until = args[args.index("--until") + 1]
     assert not re.match(r"\d{4}-\d{2}-\d{2}", until), f"works today, but a fixed date expires: {until}"
+
+
+def _masked(text: str) -> list[str]:
+    """Lines with what changes from run to run masked: the run id, durations, dates (the demo ends today)."""
+    text = re.sub(r"\brun [0-9a-f]{8}\b", "run <id>", text)
+    text = re.sub(r"\b\d+(?:\.\d+)?s\b", "<s>", text)
+    text = re.sub(r"\b\d{4}-\d{2}-\d{2}\b", "<date>", text)
+    return [line.rstrip() for line in text.strip().splitlines()]
+
+
+@pytest.mark.slow
+def test_the_readme_sample_output_is_what_the_demo_prints(tmp_path: Path) -> None:
+    """The README's "What the demo shows" block is a real `driftwatch demo` run, not an older one: regenerate
+    it (`driftwatch demo`, copy the summary) whenever this fails."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## What the demo shows", 1)[1]
+    sample = re.search(r"```\n(.*?)```", section, re.S)
+    assert sample, "no sample output block"
+    done = subprocess.run(
+        [sys.executable, "-m", "driftwatch.cli", "demo", "--dir", str(tmp_path / "driftwatch-demo")],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=tmp_path,
+        env={**os.environ, "COLUMNS": "300", "SLACK_WEBHOOK_URL": ""},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    printed = done.stdout.split("\ndone in ", 1)[0]
+    assert _masked(sample.group(1)) == _masked(printed)
