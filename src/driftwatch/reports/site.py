@@ -265,10 +265,11 @@ def index_context(db: Database, settings: Settings, now: datetime | None = None)
                     status=s.status,
                     features_drift=s.features_drift,
                     # the inputs only, like the drifting count: the stored total counts the model outputs too
-                    features=sum(
+                    features=s.features
+                    - sum(
                         1
                         for f in q.window_features(cur, name, s.model_version, s.segment, s.window_start)
-                        if f.feature not in OUTPUT_FEATURES
+                        if f.feature in OUTPUT_FEATURES
                     ),
                     performance=verdict,
                     performance_status=verdict_status,
