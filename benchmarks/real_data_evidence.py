@@ -426,10 +426,12 @@ def summarise_performance(rows: list[dict[str, Any]], start: dt.datetime, change
                 side = "before" if w["day"] < change_day else "after"
                 counts = verdicts.setdefault(metric, {"before": {}, "after": {}})[side]
                 counts[w[metric]["status"]] = counts.get(w[metric]["status"], 0) + 1
+    # per window, only the judged metrics and their CBPE estimates (the other metrics are stored as `info`)
+    keep = {"day", *judged_metrics, *(f"estimated_{m}" for m in judged_metrics)}
     return {
         "judged_metrics": judged_metrics,
         "verdicts": verdicts,
-        "windows": dict(sorted(windows.items())),
+        "windows": {start: {k: v for k, v in w.items() if k in keep} for start, w in sorted(windows.items())},
     }
 
 
