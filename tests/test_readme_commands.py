@@ -8,6 +8,7 @@ import re
 import shlex
 import subprocess
 import sys
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -128,3 +129,11 @@ def test_the_readme_sample_output_is_what_the_demo_prints(tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr[-3000:]
     printed = done.stdout.split("\ndone in ", 1)[0]
     assert _masked(sample.group(1)) == _masked(printed)
+
+
+def test_no_documented_silence_ends_on_a_date_already_past() -> None:
+    """A copied example must not exit 2 because its fixed end date has passed: docs use durations (`7d`)."""
+    today = datetime.now(UTC).date()
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for match in re.finditer(r"silence add [^\n`]*--until (\d{4}-\d{2}-\d{2})", path.read_text()):
+            assert date.fromisoformat(match.group(1)) > today, f"{path.name}: {match.group(0)}"
