@@ -125,11 +125,17 @@ def _escape(text: str) -> str:
     return text.replace("[", "\\[")
 
 
-def _open_database(settings: Settings, monitor: str | None = None) -> Any:
+def _open_database(settings: Settings, monitor: str | None = None, read: str | None = None) -> Any:
+    """The project's database; `read` names the API endpoint that serves the same data (e.g. "results"),
+    for a read-only command, so the refusal while `serve` owns the file points there and not to a cycle."""
     from driftwatch.storage.database import Database
 
     name = monitor or next(iter(settings.monitors))
-    hint = f"Trigger the cycle through the server instead: POST /api/monitors/{name}/runs"
+    hint = (
+        f"Read them from the server instead: GET /api/monitors/{name}/{read}"
+        if read
+        else f"Trigger the cycle through the server instead: POST /api/monitors/{name}/runs"
+    )
     return Database(settings.storage, settings.database, lock_hint=hint)
 
 
@@ -349,7 +355,7 @@ def results(
         settings = load_settings(config)
         if monitor:
             settings.monitor(monitor)
-        with _open_database(settings, monitor) as db:
+        with _open_database(settings, monitor, read="results") as db:
             if rollup is None:
                 rows = feature_results(db.cursor(), monitor=monitor, segment=segment, feature=feature)
             else:
@@ -419,7 +425,7 @@ def _performance_results(config: Path, monitor: str | None, segment: str, fmt: s
         settings = load_settings(config)
         if monitor:
             settings.monitor(monitor)
-        with _open_database(settings, monitor) as db:
+        with _open_database(settings, monitor, read="performance") as db:
             rows = performance_results(db.cursor(), monitor=monitor, segment=segment)
     if fmt == "json":
         sys.stdout.write(json.dumps(_clean_json(rows), default=_json_default, allow_nan=False) + "\n")
@@ -445,8 +451,9 @@ def _performance_results(config: Path, monitor: str | None, segment: str, fmt: s
             _escape(row["metric"]) + (" (estimate)" if estimate else ""),
             _fmt(row["value"]),
             interval,
-            f"{row['n_labels']:,}",
-            _fmt(row["coverage"]),
+            # an estimate uses no label, although its stored row carries the window's label count
+            "none used" if estimate else f"{row['n_labels']:,}",
+            "-" if estimate else _fmt(row["coverage"]),
             delays,
             _fmt(row["baseline"]),
             f"[{style}]{status}[/]" if style else status,
