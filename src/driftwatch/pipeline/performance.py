@@ -25,9 +25,23 @@ from driftwatch.config import BINARY, MULTICLASS, MonitorConfig
 from driftwatch.errors import SourceError
 from driftwatch.performance.delay import label_delay
 from driftwatch.performance.estimation import Calibrator, estimate_performance, fit_calibrator
-from driftwatch.performance.metrics import HIGHER_IS_BETTER, METRICS_BY_TASK, compute_metrics, usable_rows
-from driftwatch.performance.uncertainty import metric_intervals
-from driftwatch.performance.verdict import PerformanceGate, Tolerance, Verdict, judge, judge_against_previous
+from driftwatch.performance.metrics import (
+    HIGHER_IS_BETTER,
+    METRICS_BY_TASK,
+    compute_metrics,
+    prepare_task_data,
+    usable_rows,
+)
+from driftwatch.performance.spread import reference_spread
+from driftwatch.performance.uncertainty import ANALYTIC_STDERR, metric_intervals, proportion_counts
+from driftwatch.performance.verdict import (
+    PerformanceGate,
+    Tolerance,
+    Verdict,
+    judge,
+    judge_against_previous,
+    one_sided_z,
+)
 from driftwatch.pipeline.windows import OVERALL
 from driftwatch.sources.files import describe_columns, first_line
 from driftwatch.sources.formats import file_format
@@ -47,16 +61,33 @@ from driftwatch.storage.performance_results import (
 ESTIMATE_PREFIX = "estimated_"
 N_BOOT = 200
 BOOT_SEED = 0  # fixed: the same rows give the same interval, so a recomputation without new labels is a no-op
-_REFERENCE_FORMAT = 1
+# The reference's bootstrap, only for metrics without an analytic standard error (macro metrics, R²).
+REFERENCE_N_BOOT = 100
+# 2: DeLong stderr for AUC, delta-method F1, proportion counts and the reference's spread (τ²) are stored.
+_REFERENCE_FORMAT = 2
 _REFERENCE_SCORE = "_ref_score"
+_SPREAD_NOTE = "_spread_note"  # a key of the stored baseline JSON that is not a metric
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A metric's baseline: its value and what the verdict needs to know about its uncertainty.
+
+    ``stderr`` is 0 and ``count`` NaN for a configured number (no sampling error of its own); ``count`` is a
+    proportion's denominator on the reference (Wilson limits); ``spread`` the reference's τ² (0 = none)."""
+
+    value: float
+    stderr: float = 0.0
+    count: float = math.nan
+    spread: float = 0.0
 
 
 @dataclass(frozen=True)
 class PerformanceReference:
-    """What windows are judged against: per metric (value, stderr), and the CBPE calibrator if any."""
+    """What windows are judged against: a `Baseline` per metric, and the CBPE calibrator if any."""
 
     reference_id: str | None
-    baseline: Mapping[str, tuple[float, float]]
+    baseline: Mapping[str, Baseline]
     calibrator: Calibrator | None
     rows: int = 0
     rebuilt: bool = False
@@ -174,8 +205,8 @@ def _read_reference(cur: duckdb.DuckDBPyConnection, monitor: MonitorConfig) -> t
     return _task_arrays(monitor, _numpy(table, "truth"), _numpy(table, "score"))
 
 
-def _configured_baseline(monitor: MonitorConfig) -> dict[str, tuple[float, float]]:
-    return {m: (v, 0.0) for m, v in (monitor.performance.baseline or {}).items()}
+def _configured_baseline(monitor: MonitorConfig) -> dict[str, Baseline]:
+    return {m: Baseline(v) for m, v in (monitor.performance.baseline or {}).items()}
 
 
 def ensure_performance_reference(db: Database, monitor: MonitorConfig) -> PerformanceReference | None:
@@ -212,14 +243,30 @@ def ensure_performance_reference(db: Database, monitor: MonitorConfig) -> Perfor
             save_calibration(tx, monitor.name, stored)
             requeue_computed(tx, monitor.name, "reference changed")
         rebuilt = True
-    baseline: dict[str, tuple[float, float]] = {}
+    baseline: dict[str, Baseline] = {}
+    spreads: dict[str, float] = {}
     for metric, item in stored.baseline.items():
-        value, stderr = item.get("value"), item.get("stderr")
-        if value is not None:
-            baseline[metric] = (float(value), float(stderr) if stderr is not None else 0.0)
-    baseline.update(configured)
+        if metric.startswith("_"):
+            continue
+        spread = _number_or(item.get("spread"), 0.0)
+        spreads[metric] = spread
+        if item.get("value") is not None:
+            # A metric whose stderr could not be measured keeps NaN: its verdict then says so.
+            baseline[metric] = Baseline(
+                float(item["value"]),
+                _number_or(item.get("stderr"), math.nan),
+                _number_or(item.get("count"), math.nan),
+                spread,
+            )
+    # A configured number has no sampling error, but windows still spread around it as on the reference.
+    baseline.update({m: Baseline(b.value, spread=spreads.get(m, 0.0)) for m, b in configured.items()})
     calibrator = Calibrator.from_dict(stored.calibrator) if stored.calibrator else None
-    note = "" if calibrator or monitor.task != BINARY else "no calibrator: the reference needs both classes"
+    notes = []
+    if not calibrator and monitor.task == BINARY:
+        notes.append("no calibrator: the reference needs both classes")
+    if monitor.performance.reference_spread and stored.baseline.get(_SPREAD_NOTE):
+        notes.append(f"no reference spread: {stored.baseline[_SPREAD_NOTE]}")
+    note = "; ".join(notes)
     return PerformanceReference(rid, baseline, calibrator, stored.rows, rebuilt, note)
 
 
@@ -227,13 +274,27 @@ def _build_calibration(cur: duckdb.DuckDBPyConnection, monitor: MonitorConfig, r
     assert monitor.task is not None
     truth, score = _read_reference(cur, monitor)
     keep = usable_rows(truth, score)
+    metrics = METRICS_BY_TASK[monitor.task]
     values = compute_metrics(monitor.task, truth, score, threshold=monitor.threshold)
-    # Analytic standard errors only (n_boot=0): the baseline's own sampling error enters every verdict.
-    intervals = metric_intervals(monitor.task, truth, score, threshold=monitor.threshold, n_boot=0)
-    baseline = {
-        m: {"value": _finite(values[m]), "stderr": _finite(intervals[m].stderr)}
-        for m in METRICS_BY_TASK[monitor.task]
+    # The baseline's own sampling error enters every verdict: analytic where there is a formula, a seeded
+    # bootstrap only when some metric of the task has none.
+    n_boot = 0 if all(m in ANALYTIC_STDERR for m in metrics) else REFERENCE_N_BOOT
+    intervals = metric_intervals(
+        monitor.task, truth, score, threshold=monitor.threshold, n_boot=n_boot, seed=BOOT_SEED
+    )
+    counts = proportion_counts(prepare_task_data(monitor.task, truth, score, threshold=monitor.threshold))
+    spread = reference_spread(monitor.task, truth, score, metrics, threshold=monitor.threshold)
+    baseline: dict[str, Any] = {
+        m: {
+            "value": _finite(values[m]),
+            "stderr": _finite(intervals[m].stderr),
+            "count": counts.get(m),
+            "spread": _finite(spread.tau2.get(m, math.nan)),
+        }
+        for m in metrics
     }
+    if spread.note:
+        baseline[_SPREAD_NOTE] = spread.note
     calibrator: dict[str, Any] | None = None
     if monitor.task == BINARY:
         try:
@@ -245,6 +306,10 @@ def _build_calibration(cur: duckdb.DuckDBPyConnection, monitor: MonitorConfig, r
 
 def _finite(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
+
+
+def _number_or(value: object, default: float) -> float:
+    return float(value) if isinstance(value, int | float) else default
 
 
 # --- one window -----------------------------------------------------------------------------------------------
@@ -317,6 +382,10 @@ def _segment_rows(
     )
     gate = PerformanceGate(settings.min_labels, settings.min_coverage)
     tolerance = Tolerance(settings.tolerance, relative=settings.relative)
+    # One-sided, Bonferroni over the judged metrics: a window without change reads `degraded` on any of them
+    # with probability at most 1 − confidence.
+    z = one_sided_z(settings.confidence, max(len(settings.metrics), 1))
+    counts = proportion_counts(prepare_task_data(task, truth, score, threshold=monitor.threshold))
     shared = {
         "n_predictions": n_predictions,
         "n_labels": n_labels,
@@ -332,16 +401,22 @@ def _segment_rows(
         base = reference.baseline.get(metric)
         shortfall = gate.shortfall(n_labels, coverage)
         if metric in settings.metrics and base is not None:
+            # The window's own uncertainty from its stderr and count (Wilson, logit or normal limits at the
+            # one-sided z), not from the two-sided bootstrap interval stored for display.
             verdict = judge(
                 metric,
                 value,
-                (low, high, stderr),
-                base[0],
+                stderr,
+                base.value,
                 tolerance,
                 n_labels,
                 coverage,
                 gate,
-                baseline_stderr=base[1],
+                baseline_stderr=base.stderr,
+                z=z,
+                count=counts.get(metric, math.nan),
+                baseline_count=base.count,
+                spread=base.spread if settings.reference_spread else 0.0,
             )
             status, reason = verdict.status, verdict.reason
         elif shortfall is not None:
@@ -359,7 +434,7 @@ def _segment_rows(
                 "stderr": stderr,
                 "status": status,
                 "reason": reason,
-                "baseline": base[0] if base else None,
+                "baseline": base.value if base else None,
                 **shared,
             }
         )
@@ -377,7 +452,7 @@ def _segment_rows(
                     "stderr": None,
                     "status": "estimate",
                     "reason": f"CBPE estimate from {scored:,} scores, no labels; blind to concept drift",
-                    "baseline": base[0] if base else None,
+                    "baseline": base.value if base else None,
                     **shared,
                 }
             )
