@@ -33,6 +33,7 @@ from scipy.special import chdtrc  # χ² survival function, without importing sc
 from driftwatch.performance.metrics import (
     REGRESSION,
     BinaryData,
+    MulticlassData,
     compute_metrics,
     prepare_task_data,
     usable_rows,
@@ -110,17 +111,21 @@ def reference_spread(
         return Spread({}, f"reference has {n:,} usable rows, fewer than {chunks * MIN_CHUNK_ROWS:,}")
     edges = np.linspace(0, n, chunks + 1).astype(int)
     bounds = list(zip(edges[:-1], edges[1:], strict=True))
+    if task != REGRESSION:
+        data = prepare_task_data(task, truth, score, threshold=threshold)
+        if isinstance(data, BinaryData):
+            index = data.positive.astype(np.intp)
+        else:
+            assert isinstance(data, MulticlassData)
+            index = data.true_index
+        if _class_shares_differ(index, bounds):
+            return Spread({}, "reference rows look sorted by class (class shares differ between pieces)")
     if score.ndim == 1 and score.dtype.kind in "iuf":
         rho = _spearman_with_position(np.asarray(score, dtype=np.float64))
         if abs(rho) > SORTED_RHO:
             return Spread(
                 {}, f"reference rows look sorted by the score (Spearman ρ {rho:.2f} with row order)"
             )
-    if task != REGRESSION:
-        data = prepare_task_data(task, truth, score, threshold=threshold)
-        index = data.positive.astype(np.intp) if isinstance(data, BinaryData) else getattr(data, "true_index")
-        if _class_shares_differ(np.asarray(index, dtype=np.intp), bounds):
-            return Spread({}, "reference rows look sorted by class (class shares differ between pieces)")
     values: dict[str, list[float]] = {m: [] for m in metrics}
     variances: dict[str, list[float]] = {m: [] for m in metrics}
     for a, b in bounds:
