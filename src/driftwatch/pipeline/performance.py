@@ -23,25 +23,12 @@ import pyarrow as pa
 
 from driftwatch.config import BINARY, MULTICLASS, MonitorConfig
 from driftwatch.errors import SourceError
+from driftwatch.performance.baseline import Baseline, judge_window, measure_baseline
 from driftwatch.performance.delay import label_delay
 from driftwatch.performance.estimation import Calibrator, estimate_performance, fit_calibrator
-from driftwatch.performance.metrics import (
-    HIGHER_IS_BETTER,
-    METRICS_BY_TASK,
-    compute_metrics,
-    prepare_task_data,
-    usable_rows,
-)
-from driftwatch.performance.spread import reference_spread
-from driftwatch.performance.uncertainty import ANALYTIC_STDERR, metric_intervals, proportion_counts
-from driftwatch.performance.verdict import (
-    PerformanceGate,
-    Tolerance,
-    Verdict,
-    judge,
-    judge_against_previous,
-    one_sided_z,
-)
+from driftwatch.performance.metrics import HIGHER_IS_BETTER, METRICS_BY_TASK, compute_metrics, usable_rows
+from driftwatch.performance.uncertainty import metric_intervals
+from driftwatch.performance.verdict import PerformanceGate, Tolerance, Verdict, judge_against_previous
 from driftwatch.pipeline.windows import OVERALL
 from driftwatch.sources.files import describe_columns, first_line
 from driftwatch.sources.formats import file_format
@@ -61,25 +48,10 @@ from driftwatch.storage.performance_results import (
 ESTIMATE_PREFIX = "estimated_"
 N_BOOT = 200
 BOOT_SEED = 0  # fixed: the same rows give the same interval, so a recomputation without new labels is a no-op
-# The reference's bootstrap, only for metrics without an analytic standard error (macro metrics, R²).
-REFERENCE_N_BOOT = 100
 # 2: DeLong stderr for AUC, delta-method F1, proportion counts and the reference's spread (τ²) are stored.
 _REFERENCE_FORMAT = 2
 _REFERENCE_SCORE = "_ref_score"
 _SPREAD_NOTE = "_spread_note"  # a key of the stored baseline JSON that is not a metric
-
-
-@dataclass(frozen=True)
-class Baseline:
-    """A metric's baseline: its value and what the verdict needs to know about its uncertainty.
-
-    ``stderr`` is 0 and ``count`` NaN for a configured number (no sampling error of its own); ``count`` is a
-    proportion's denominator on the reference (Wilson limits); ``spread`` the reference's τ² (0 = none)."""
-
-    value: float
-    stderr: float = 0.0
-    count: float = math.nan
-    spread: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -274,27 +246,19 @@ def _build_calibration(cur: duckdb.DuckDBPyConnection, monitor: MonitorConfig, r
     assert monitor.task is not None
     truth, score = _read_reference(cur, monitor)
     keep = usable_rows(truth, score)
-    metrics = METRICS_BY_TASK[monitor.task]
-    values = compute_metrics(monitor.task, truth, score, threshold=monitor.threshold)
-    # The baseline's own sampling error enters every verdict: analytic where there is a formula, a seeded
-    # bootstrap only when some metric of the task has none.
-    n_boot = 0 if all(m in ANALYTIC_STDERR for m in metrics) else REFERENCE_N_BOOT
-    intervals = metric_intervals(
-        monitor.task, truth, score, threshold=monitor.threshold, n_boot=n_boot, seed=BOOT_SEED
-    )
-    counts = proportion_counts(prepare_task_data(monitor.task, truth, score, threshold=monitor.threshold))
-    spread = reference_spread(monitor.task, truth, score, metrics, threshold=monitor.threshold)
+    # The baseline's own sampling error and spread enter every verdict (performance.baseline).
+    measured = measure_baseline(monitor.task, truth, score, threshold=monitor.threshold)
     baseline: dict[str, Any] = {
         m: {
-            "value": _finite(values[m]),
-            "stderr": _finite(intervals[m].stderr),
-            "count": counts.get(m),
-            "spread": _finite(spread.tau2.get(m, math.nan)),
+            "value": _finite(b.value),
+            "stderr": _finite(b.stderr),
+            "count": int(b.count) if math.isfinite(b.count) else None,
+            "spread": _finite(b.spread),
         }
-        for m in metrics
+        for m, b in measured.baselines.items()
     }
-    if spread.note:
-        baseline[_SPREAD_NOTE] = spread.note
+    if measured.spread_note:
+        baseline[_SPREAD_NOTE] = measured.spread_note
     calibrator: dict[str, Any] | None = None
     if monitor.task == BINARY:
         try:
@@ -381,11 +345,24 @@ def _segment_rows(
         else {}
     )
     gate = PerformanceGate(settings.min_labels, settings.min_coverage)
-    tolerance = Tolerance(settings.tolerance, relative=settings.relative)
     # One-sided, Bonferroni over the judged metrics: a window without change reads `degraded` on any of them
     # with probability at most 1 − confidence.
-    z = one_sided_z(settings.confidence, max(len(settings.metrics), 1))
-    counts = proportion_counts(prepare_task_data(task, truth, score, threshold=monitor.threshold))
+    verdicts = judge_window(
+        task,
+        truth,
+        score,
+        reference.baseline,
+        settings.metrics,
+        gate=gate,
+        tolerance=Tolerance(settings.tolerance, relative=settings.relative),
+        n_labels=n_labels,
+        coverage=coverage,
+        confidence=settings.confidence,
+        use_spread=settings.reference_spread,
+        threshold=monitor.threshold,
+        values=values,
+        stderrs={m: interval.stderr for m, interval in intervals.items()},
+    )
     shared = {
         "n_predictions": n_predictions,
         "n_labels": n_labels,
@@ -400,25 +377,8 @@ def _segment_rows(
         low, high, stderr = intervals[metric] if metric in intervals else (nan, nan, nan)
         base = reference.baseline.get(metric)
         shortfall = gate.shortfall(n_labels, coverage)
-        if metric in settings.metrics and base is not None:
-            # The window's own uncertainty from its stderr and count (Wilson, logit or normal limits at the
-            # one-sided z), not from the two-sided bootstrap interval stored for display.
-            verdict = judge(
-                metric,
-                value,
-                stderr,
-                base.value,
-                tolerance,
-                n_labels,
-                coverage,
-                gate,
-                baseline_stderr=base.stderr,
-                z=z,
-                count=counts.get(metric, math.nan),
-                baseline_count=base.count,
-                spread=base.spread if settings.reference_spread else 0.0,
-            )
-            status, reason = verdict.status, verdict.reason
+        if metric in verdicts:
+            status, reason = verdicts[metric].status, verdicts[metric].reason
         elif shortfall is not None:
             status, reason = "insufficient_labels", f"insufficient labels: {shortfall}; no verdict, no alert"
         elif metric in settings.metrics:
