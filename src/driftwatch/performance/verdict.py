@@ -238,19 +238,19 @@ def judge(
         return verdict("insufficient_labels", f"the sampling uncertainty of {metric} is unknown; no alert")
 
     summary = f"{metric} {value:.4g} vs reference {baseline:.4g}: drop {drop:.4g}"
+    test = f"sampling noise {noise:.4g} (one-sided z={z:.3g})"
+    if allowed == 0.0:
+        if drop <= 0.0:
+            return verdict("ok", f"{summary}, not worse than the reference")
+        if drop <= noise:
+            return verdict("ok", f"{summary} within {test}; not significant")
+        return verdict("degraded", f"{summary} exceeds {test}")
     allowed_text = f"tolerance {allowed:.4g}" + (f" ({tolerance.describe()})" if tolerance.relative else "")
     if drop <= allowed:
         return verdict("ok", f"{summary} within {allowed_text}")
     if drop - allowed <= noise:
-        return verdict(
-            "ok",
-            f"{summary} exceeds {allowed_text} by less than sampling noise {noise:.4g} (one-sided z={z:.3g}); "
-            "not significant",
-        )
-    return verdict(
-        "degraded",
-        f"{summary} exceeds {allowed_text} by more than sampling noise {noise:.4g} (one-sided z={z:.3g})",
-    )
+        return verdict("ok", f"{summary} exceeds {allowed_text} by less than {test}; not significant")
+    return verdict("degraded", f"{summary} exceeds {allowed_text} by more than {test}")
 
 
 def judge_against_previous(
