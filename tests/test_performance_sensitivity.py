@@ -19,7 +19,7 @@ from scipy.special import expit, logit, ndtri
 from driftwatch.config import load_settings
 from driftwatch.pipeline.cycle import run_cycle
 from driftwatch.storage.database import Database
-from driftwatch.storage.performance_results import performance_results
+from driftwatch.storage.performance_results import current_calibration, performance_results
 
 START = datetime(2026, 5, 4, tzinfo=UTC)
 DAYS = 10
@@ -95,6 +95,12 @@ def test_default_settings_flag_a_small_auc_drop_on_1100_labels(tmp_path: Path) -
             for r in performance_results(db.cursor(), monitor="credit")
             if r["metric"] == "roc_auc"
         }
+        stored = current_calibration(db.cursor(), "credit")
+    # What the verdicts were judged against, stored once per reference: DeLong stderr, counts, spread.
+    assert stored is not None and "_spread_note" not in stored.baseline
+    reference_auc = stored.baseline["roc_auc"]
+    assert 0.0005 < reference_auc["stderr"] < 0.003 and reference_auc["spread"] >= 0.0
+    assert stored.baseline["accuracy"]["count"] == 30_000
     assert len(auc) == DAYS
     statuses = []
     for day in range(DAYS):
