@@ -270,8 +270,8 @@ def judge_against_previous(
 ) -> Verdict:
     """Period-over-period verdict, e.g. "online accuracy down 10 % week over week".
 
-    ``degraded`` iff the relative drop (value_prev − value_now)/|value_prev| (sign flipped for lower-is-better
-    metrics) exceeds ``relative_drop`` AND the drop exceeds z·sqrt(se_now² + se_prev²). Both windows must pass
+    ``degraded`` iff the drop (value_prev − value_now, sign flipped for lower-is-better metrics) exceeds
+    ``relative_drop``·|value_prev| by more than z·sqrt(se_now² + se_prev²) (``judge``'s rule). Both windows must pass
     ``gate``; if the previous one does not, the verdict is ``insufficient_labels`` naming it.
     """
     previous_shortfall = gate.shortfall(n_prev, coverage_prev)
