@@ -1,7 +1,7 @@
 """A fast, fixed-seed run of benchmarks/performance_evidence.py: no crying wolf, a 0.01 AUC drop caught.
 
 The full evidence (2,000 windows per scenario) is in docs/decision-evidence.md, "Performance verdicts"; this is
-the same code on 600 windows (20 references × 30 windows, AUC 0.97, prevalence 0.3, 1,000 labels a window), so a
+the same code on 600 windows (40 references × 15 windows, AUC 0.97, prevalence 0.3, 1,000 labels a window), so a
 change to the verdict that makes unchanged windows alarm, or lets a 0.01 AUC drop through, fails here.
 """
 
@@ -34,7 +34,7 @@ def _load_script() -> ModuleType:
 pe = _load_script()
 
 SEED = 7
-SCALE = {"references": 20, "windows": 30}
+SCALE = {"references": 40, "windows": 15}
 WINDOWS = SCALE["references"] * SCALE["windows"]
 BUDGET = 0.05
 # If the true false-alarm rate were 5 %, more than this many of 600 windows would alarm in < 1 run in 1,000.
