@@ -210,9 +210,9 @@ def run_scenario(scenario: Scenario, seed: int, settings: PerformanceSettings | 
 
 
 def scenarios(quick: bool) -> list[Scenario]:
-    scale: dict[str, Any] = {"references": 4, "windows": 50} if quick else {}
+    scale: dict[str, Any] = {"references": 10, "windows": 20} if quick else {}
     table_scale: dict[str, Any] = (
-        {"references": 2, "windows": 50} if quick else {"references": 5, "windows": 100}
+        {"references": 10, "windows": 10} if quick else {"references": 100, "windows": 5}
     )
     main = [
         Scenario("no change", **scale),
