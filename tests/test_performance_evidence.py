@@ -92,3 +92,26 @@ def test_reference_spread_keeps_heterogeneous_windows_near_the_budget() -> None:
     )
     assert result.no_spread_degraded > MAX_FALSE_ALARMS
     assert result.degraded["default"] < result.no_spread_degraded
+
+
+@pytest.mark.slow
+def test_the_quick_script_runs_end_to_end(tmp_path: Path) -> None:
+    """The one command in docs/decision-evidence.md, in its --quick form, writes the JSON it documents."""
+    import json
+    import subprocess
+
+    out = tmp_path / "evidence.json"
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--seed", "3", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(out.read_text())
+    assert payload["seed"] == 3 and payload["settings"]["confidence"] == 0.95
+    names = [r["scenario"]["name"] for r in payload["results"]]
+    assert names[:2] == ["no change", "drop 0.01"] and len(names) == 5 + 24
+    assert all(0.0 <= r["degraded_rate"]["default"] <= 1.0 for r in payload["results"])
+    assert "no change: 200 windows" in done.stdout
