@@ -116,3 +116,22 @@ def test_default_settings_flag_a_small_auc_drop_on_1100_labels(tmp_path: Path) -
     assert drifted.count("degraded") >= 4, statuses
     assert steady.count("degraded") <= 1, statuses
     assert summary.performance is not None and len(summary.performance.degraded) == statuses.count("degraded")
+
+
+def test_a_reference_sorted_by_target_gets_no_spread_and_says_so(tmp_path: Path) -> None:
+    config = write_project(tmp_path)
+    ref = pl.read_csv(tmp_path / "ref.csv").sort("y")  # all negatives first: pieces would differ by design
+    ref.write_csv(tmp_path / "ref.csv")
+    settings = load_settings(config)
+    monitor = settings.monitor("credit")
+    with Database(settings.storage, settings.database) as db:
+        summary = run_cycle(db, monitor, now=START + timedelta(days=DAYS + 11))
+        stored = current_calibration(db.cursor(), "credit")
+        rows = [r for r in performance_results(db.cursor(), monitor="credit") if r["metric"] == "roc_auc"]
+    assert summary.performance is not None
+    assert "no reference spread" in summary.performance.note and "sorted by class" in summary.performance.note
+    assert stored is not None and "sorted by class" in stored.baseline["_spread_note"]
+    assert all(b.get("spread") in (None, 0.0) for k, b in stored.baseline.items() if not k.startswith("_"))
+    # the verdicts still run, on sampling error alone; the row's reason is not the spread note
+    assert {r["status"] for r in rows} <= {"ok", "degraded"} and len(rows) == DAYS
+    assert not any("spread" in r["reason"] for r in rows)

@@ -64,6 +64,7 @@ class PerformanceReference:
     rows: int = 0
     rebuilt: bool = False
     note: str = ""  # why there is no reference baseline or calibrator, when there is not
+    spread_note: str = ""  # why the reference's window-to-window spread was not measured, when it was not
 
 
 @dataclass
@@ -233,13 +234,11 @@ def ensure_performance_reference(db: Database, monitor: MonitorConfig) -> Perfor
     # A configured number has no sampling error, but windows still spread around it as on the reference.
     baseline.update({m: Baseline(b.value, spread=spreads.get(m, 0.0)) for m, b in configured.items()})
     calibrator = Calibrator.from_dict(stored.calibrator) if stored.calibrator else None
-    notes = []
-    if not calibrator and monitor.task == BINARY:
-        notes.append("no calibrator: the reference needs both classes")
+    note = "" if calibrator or monitor.task != BINARY else "no calibrator: the reference needs both classes"
+    spread_note = ""
     if monitor.performance.reference_spread and stored.baseline.get(_SPREAD_NOTE):
-        notes.append(f"no reference spread: {stored.baseline[_SPREAD_NOTE]}")
-    note = "; ".join(notes)
-    return PerformanceReference(rid, baseline, calibrator, stored.rows, rebuilt, note)
+        spread_note = f"no reference spread (verdicts use sampling error only): {stored.baseline[_SPREAD_NOTE]}"
+    return PerformanceReference(rid, baseline, calibrator, stored.rows, rebuilt, note, spread_note)
 
 
 def _build_calibration(cur: duckdb.DuckDBPyConnection, monitor: MonitorConfig, rid: str) -> StoredCalibration:
@@ -426,7 +425,8 @@ def compute_queued_performance(
     db: Database, monitor: MonitorConfig, reference: PerformanceReference, run_id: str, now: datetime
 ) -> PerformanceSummary:
     """Compute and store every closed window in the performance queue."""
-    summary = PerformanceSummary(reference_rebuilt=reference.rebuilt, note=reference.note)
+    note = "; ".join(n for n in (reference.note, reference.spread_note) if n)
+    summary = PerformanceSummary(reference_rebuilt=reference.rebuilt, note=note)
     for window in plan_performance(db.cursor(), monitor.name, now):
         rows = compute_window_performance(db, monitor, reference, window, run_id)
         summary.rows_to_history += store_performance(db, monitor.name, window, rows)
