@@ -5,8 +5,8 @@ What the data say (measured on the rows by the script, not assumed here): the ch
 lot (KS D ≈ 0.27 against the reference), the other features barely (≤ 0.04). So: the moved feature must be
 flagged after the change and not before, and the unmoved ones must stay quiet on both sides.
 
-The cases marked strict xfail record what 2026-12-06's main gets wrong on this data (issue 12, items 1 and 4:
-BUG_1, BUG_4): when those fixes merge they pass, and their marker must go (a strict xfail that passes fails
+The cases marked strict xfail record what 2026-12-06's main gets wrong on this data (issue 12, item 1:
+BUG_1): when those fixes merge they pass, and their marker must go (a strict xfail that passes fails
 the run). Every other test passes on that main.
 """
 
@@ -80,12 +80,8 @@ BUG_1 = (
     "issue 12.1 on 2026-12-06's main: the reference CSV's True/False and the Parquet booleans are different "
     "categories, so individual_deductible is `drift` in every window"
 )
-BUG_4 = (
-    "issue 12.4 on 2026-12-06's main: without a `features:` section the reference's record_id is inferred as a "
-    "feature, and every log file (which has no such column) is unreadable: no window at all"
-)
 EXPLICIT = pytest.param("explicit", id="explicit")
-MINIMAL = pytest.param("minimal", id="minimal", marks=pytest.mark.xfail(strict=True, reason=BUG_4))
+MINIMAL = pytest.param("minimal", id="minimal")
 
 
 @pytest.mark.parametrize("variant", [EXPLICIT, MINIMAL])
@@ -119,9 +115,7 @@ def test_unmoved_numeric_features_stay_quiet(report: dict[str, Any], variant: st
     "variant",
     [
         pytest.param("explicit", id="explicit", marks=pytest.mark.xfail(strict=True, reason=BUG_1)),
-        pytest.param(
-            "minimal", id="minimal", marks=pytest.mark.xfail(strict=True, reason=f"{BUG_1}; {BUG_4}")
-        ),
+        pytest.param("minimal", id="minimal", marks=pytest.mark.xfail(strict=True, reason=BUG_1)),
     ],
 )
 def test_unmoved_categorical_features_stay_quiet(report: dict[str, Any], variant: str) -> None:
@@ -132,7 +126,6 @@ def test_unmoved_categorical_features_stay_quiet(report: dict[str, Any], variant
             assert flagged_windows(features[name], side) <= 1, (name, side, features[name])
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_4)
 def test_the_minimal_config_judges_the_configured_features_only(report: dict[str, Any]) -> None:
     stored = set(report["variants"]["minimal"]["features"])
     assert stored == set(report["variants"]["explicit"]["features"]), stored
