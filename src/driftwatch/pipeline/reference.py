@@ -106,13 +106,21 @@ def infer_features(cur: duckdb.DuckDBPyConnection, monitor: MonitorConfig) -> Fe
         # Sample the JSON objects' keys and value types.
         sql, params = feature_object_query(fmt, ref.path, columns, ref.features)
         rows = cur.execute(
-            "SELECT k, bool_and(json_type(_fj, '$.\"' || replace(k, '\"', '\\\"') || '\"') "
-            "IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'NULL')) "
+            # An empty key has no JSON path (and no name a config could give it): kept out of the path here,
+            # refused below with the reason.
+            "SELECT k, bool_and(CASE WHEN k <> '' THEN json_type(_fj, '$.\"' || replace(k, '\"', '\\\"') || '\"') "
+            "END IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'NULL')) "
             f"FROM (SELECT _fj, unnest(json_keys(_fj)) AS k FROM (SELECT * FROM ({sql}) LIMIT 10000)) "
             "GROUP BY k ORDER BY k",
             params,
         ).fetchall()
         for key, is_numeric in rows:
+            if key == "":
+                raise SourceError(
+                    ref.path,
+                    f'{ref.features} holds an empty feature name (the key ""), which no config can name; '
+                    "rename that key, or list the features under `features:`",
+                )
             (numeric if is_numeric else categorical).append(str(key))
     else:
         for name, sql_type in columns.items():

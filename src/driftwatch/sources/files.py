@@ -24,6 +24,8 @@ from driftwatch.sources.formats import file_format
 
 NDJSON_LINE = "_line"
 SOURCE_ROW = "_src"
+# Columns every reader adds beside the file's own; a file column of the same name would be ambiguous.
+RESERVED_COLUMNS = frozenset({"_row", SOURCE_ROW})
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,15 @@ def describe_columns(cur: duckdb.DuckDBPyConnection, fmt: str, path: str) -> dic
         rows = cur.execute(f"DESCRIBE {source_sql(fmt)}", {"path": path}).fetchall()
     except duckdb.Error as exc:
         raise SourceError(path, f"cannot read as {fmt}: {first_line(exc)}") from None
+    # The reader's own `_row` and `_src` come first; the file's columns follow, whatever their names.
+    own = {str(r[0]): str(r[1]) for r in rows[2:]} if fmt != "ndjson" else {}
+    clash = sorted(RESERVED_COLUMNS & set(own))
+    if clash:
+        raise SourceError(
+            path,
+            f"has a column named {clash[0]!r}, a name driftwatch's reader keeps for itself "
+            f"({', '.join(sorted(RESERVED_COLUMNS))}); rename that column",
+        )
     return {str(r[0]): str(r[1]) for r in rows if r[0] not in ("_row", SOURCE_ROW)}
 
 
