@@ -18,7 +18,15 @@ import numpy as np
 
 from driftwatch.config import FeatureSpec, MonitorConfig
 from driftwatch.errors import SourceError
-from driftwatch.sources.files import describe_columns, first_line, source_sql
+from driftwatch.sources.files import (
+    Readable,
+    describe_columns,
+    first_line,
+    is_empty,
+    read_source,
+    source_file,
+    source_sql,
+)
 from driftwatch.sources.formats import file_format
 from driftwatch.sources.logs import LogLayout, feature_object_query, normalise_query
 from driftwatch.stats.decision import OUTPUT_FEATURE, PREDICTION_FEATURE
@@ -181,8 +189,9 @@ def build_profile(
 ) -> tuple[ReferenceProfile, int]:
     """Read the reference file and profile every feature. Returns the profile and the rows rejected."""
     ref = monitor.reference
-    fmt = file_format(ref.path, ref.format)
-    columns = describe_columns(cur, fmt, ref.path)
+    f = source_file(ref.path, ref.format)
+    if is_empty(f):
+        raise SourceError(ref.path, "the reference file is empty")
     layout = LogLayout(
         id=None,
         timestamp=None,
@@ -192,19 +201,25 @@ def build_profile(
         prediction=ref.prediction if PREDICTION_FEATURE in watched_outputs(monitor) else None,
         output=ref.output if OUTPUT_FEATURE in watched_outputs(monitor) else None,
     )
-    sql, params = normalise_query(fmt, ref.path, columns, layout)
     sample = f" USING SAMPLE reservoir({int(ref.max_rows)} ROWS) REPEATABLE (42)" if ref.max_rows else ""
-    try:
+
+    def load(readable: Readable) -> int:
+        """The reference's normalised rows into the temp table; returns the rows its reader refused."""
+        sql, params = normalise_query(readable.fmt, readable.path, readable.columns, layout)
         cur.execute(
             f"CREATE OR REPLACE TEMP TABLE {REFERENCE_TABLE} AS SELECT * FROM ({sql}){sample}", params
         )
+        return len(readable.rejected)
+
+    try:
+        refused = read_source(cur, f, load)
     except duckdb.Error as exc:
         raise SourceError(ref.path, f"cannot read reference: {first_line(exc)}") from None
     try:
         row = first_row(
             cur.execute(f"SELECT count(*) FILTER (WHERE _reason IS NOT NULL) FROM {REFERENCE_TABLE}")
         )
-        rejected = int(row[0]) if row else 0
+        rejected = (int(row[0]) if row else 0) + refused
         good = f"FROM {REFERENCE_TABLE} WHERE _reason IS NULL"
         profiles: dict[str, FeatureProfile] = {}
         rows = 0
