@@ -21,9 +21,9 @@ from driftwatch.config import FeatureSpec, load_settings
 from driftwatch.pipeline.ingest import ingest_predictions
 from driftwatch.pipeline.labels import ingest_labels
 from driftwatch.pipeline.reference import ensure_reference
-from driftwatch.sources.repair import MAX_LINE_BYTES
 from driftwatch.storage.database import Database
 
+MAX_LINE_BYTES = 2_000_000  # sources.repair.MAX_LINE_BYTES, as the reasons print it
 FEATURES = FeatureSpec(numeric=("age", "income"), categorical=("region",))
 
 CONFIG = """\

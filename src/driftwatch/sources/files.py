@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import glob
 import os
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -119,7 +120,12 @@ def read_source(cur: duckdb.DuckDBPyConnection, f: SourceFile, use: Callable[[Re
     except duckdb.Error:
         pass  # DuckDB's reader is all or nothing; read it again line by line
     _refuse_binary(f)
-    repaired = (repair_csv if f.format == "csv" else repair_ndjson)(cur, f.path, f.compression)
+    try:
+        repaired = (repair_csv if f.format == "csv" else repair_ndjson)(cur, f.path, f.compression)
+    except (OSError, EOFError, ValueError, zlib.error) as exc:
+        # A compressed file cut short (still being written?) or not what its suffix says: retried next run.
+        what = f"cannot be decompressed as {f.compression}" if f.compression else "cannot be read"
+        raise SourceError(f.path, f"{what}: {first_line(exc)}") from None
     try:
         _refuse_reserved(f.path, repaired.columns)
         return use(Readable(repaired.fmt, repaired.path, repaired.columns, repaired.rejected))
