@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -366,3 +368,21 @@ def test_a_file_growing_between_runs_is_read_again_whole(project: Path) -> None:
         assert (again.rows_inserted, again.rows_duplicate, again.rows_quarantined) == (1, 1, 1)
         total = db.cursor().execute("SELECT count(*) FROM quarantine").fetchone()
     assert total == (1,)
+
+
+def test_a_run_whose_globs_match_nothing_says_so_in_its_summary_and_in_runs(project: Path) -> None:
+    """`driftwatch run` (a real process) prints the warning, and the run's row keeps it (status ok)."""
+    cmd = [sys.executable, "-m", "driftwatch.cli", "run", "--config", str(project / "driftwatch.yml")]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "warning: no predictions file matches" in done.stdout
+    assert "warning: no label file matches" in done.stdout
+    settings = load_settings(project / "driftwatch.yml")
+    with Database(settings.storage) as db:
+        [(status, error)] = db.cursor().execute("SELECT status, error FROM runs").fetchall()
+    assert status == "ok"
+    assert error == (
+        f"warning: no predictions file matches {str(project / 'logs' / '*')!r}: nothing was read (is the path "
+        f"right?); warning: no label file matches {str(project / 'labels' / '*')!r}: nothing was read (is the "
+        "path right?)"
+    )
