@@ -386,3 +386,18 @@ def test_a_run_whose_globs_match_nothing_says_so_in_its_summary_and_in_runs(proj
         f"right?); warning: no label file matches {str(project / 'labels' / '*')!r}: nothing was read (is the "
         "path right?)"
     )
+
+
+def test_features_inferred_from_a_reference_with_a_broken_row_near_the_top(project: Path) -> None:
+    """DuckDB's sniffer, meeting the bad row, used to read the header as one column named "age,income,region"."""
+    rows = "".join(f"{20 + i},{1000 + i},{'north' if i % 2 else 'south'}\n" for i in range(50))
+    (project / "train.csv").write_bytes(b"age,income,region\n" + b'30,"1000,north\n' + rows.encode())
+    config = CONFIG.format(reference="train.csv")
+    (project / "driftwatch.yml").write_text(
+        config[: config.index("    features:\n      numeric")] + "    min_rows: 1\n"
+    )
+    settings = load_settings(project / "driftwatch.yml")
+    with Database(settings.storage) as db:
+        outcome = ensure_reference(db, settings.monitor("m"))
+    assert outcome.features == FeatureSpec(numeric=("age", "income"), categorical=("region",))
+    assert (outcome.profile.rows, outcome.rows_rejected) == (50, 1)

@@ -20,14 +20,12 @@ from driftwatch.config import FeatureSpec, MonitorConfig
 from driftwatch.errors import SourceError
 from driftwatch.sources.files import (
     Readable,
-    describe_columns,
     first_line,
     is_empty,
     read_source,
     source_file,
     source_sql,
 )
-from driftwatch.sources.formats import file_format
 from driftwatch.sources.logs import LogLayout, feature_object_query, normalise_query
 from driftwatch.stats.decision import OUTPUT_FEATURE, PREDICTION_FEATURE
 from driftwatch.stats.profile import (
@@ -103,8 +101,20 @@ def watched_outputs(monitor: MonitorConfig) -> tuple[str, ...]:
 def infer_features(cur: duckdb.DuckDBPyConnection, monitor: MonitorConfig) -> FeatureSpec:
     """Numeric and categorical features of a reference with no `features:` section in the config."""
     ref = monitor.reference
-    fmt = file_format(ref.path, ref.format)
-    columns = describe_columns(cur, fmt, ref.path)
+    # Through `read_source`, so a malformed row cannot turn a CSV header into one column named "a,b,c".
+    return read_source(
+        cur,
+        source_file(ref.path, ref.format),
+        lambda readable: _infer_from(cur, monitor, readable.fmt, readable.path, readable.columns),
+    )
+
+
+def _infer_from(
+    cur: duckdb.DuckDBPyConnection, monitor: MonitorConfig, fmt: str, path: str, columns: dict[str, str]
+) -> FeatureSpec:
+    ref = (
+        monitor.reference
+    )  # errors name ref.path; `path` is the file as read (the original or a repaired copy)
     reserved = _reserved_columns(monitor)
     numeric: list[str] = []
     categorical: list[str] = []
@@ -112,7 +122,7 @@ def infer_features(cur: duckdb.DuckDBPyConnection, monitor: MonitorConfig) -> Fe
         if ref.features not in columns and fmt != "ndjson":
             raise SourceError(ref.path, f"has no column {ref.features!r} (reference.features)")
         # Sample the JSON objects' keys and value types.
-        sql, params = feature_object_query(fmt, ref.path, columns, ref.features)
+        sql, params = feature_object_query(fmt, path, columns, ref.features)
         rows = cur.execute(
             # An empty key has no JSON path (and no name a config could give it): kept out of the path here,
             # refused below with the reason.
@@ -142,9 +152,9 @@ def infer_features(cur: duckdb.DuckDBPyConnection, monitor: MonitorConfig) -> Fe
                     else categorical
                 ).append(name)
             else:
-                numeric.append(name) if _text_column_is_numeric(
-                    cur, fmt, ref.path, name
-                ) else categorical.append(name)
+                numeric.append(name) if _text_column_is_numeric(cur, fmt, path, name) else categorical.append(
+                    name
+                )
     if not numeric and not categorical:
         raise SourceError(ref.path, "no feature columns found; list them under `features:` in the config")
     return FeatureSpec(numeric=tuple(numeric), categorical=tuple(categorical))
