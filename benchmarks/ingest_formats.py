@@ -94,12 +94,20 @@ def main() -> int:
     parser.add_argument("--gzip", action="store_true", help="also the gzip-compressed files")
     parser.add_argument("--bad", action="store_true", help="also a copy of each file with one malformed line")
     parser.add_argument("--only", choices=["csv", "ndjson"], default=None)
+    parser.add_argument(
+        "--files", type=Path, default=None, help="keep the generated files here and reuse them"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="dw-ingest-bench-"))
     try:
         t0 = time.perf_counter()
-        files = write_files(work, args.rows)
-        print(f"generated {args.rows:,} rows in {time.perf_counter() - t0:.1f} s", flush=True)
+        if args.files and (args.files / "day.ndjson").exists():
+            files = {"csv": args.files / "day.csv", "ndjson": args.files / "day.ndjson"}
+        else:
+            if args.files:
+                args.files.mkdir(parents=True, exist_ok=True)
+            files = write_files(args.files or work, args.rows)
+        print(f"{args.rows:,} rows ready in {time.perf_counter() - t0:.1f} s", flush=True)
         cases: dict[str, Path] = {}
         for fmt, path in files.items():
             if args.only and fmt != args.only:

@@ -401,3 +401,28 @@ def test_features_inferred_from_a_reference_with_a_broken_row_near_the_top(proje
         outcome = ensure_reference(db, settings.monitor("m"))
     assert outcome.features == FeatureSpec(numeric=("age", "income"), categorical=("region",))
     assert (outcome.profile.rows, outcome.rows_rejected) == (50, 1)
+
+
+def test_physical_lines_match_a_plain_split_whatever_the_chunk_and_line_limits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The chunked line splitter against the obvious one (bytes.split), with tiny chunks and limits."""
+    import io
+    import random
+
+    from driftwatch.sources import repair
+
+    rng = random.Random(1)
+    pieces = [b"a", b"bb", b"\n", b"\r\n", b"\r", b"xyzxyzxyz"]
+    for _ in range(300):
+        monkeypatch.setattr(repair, "CHUNK_BYTES", rng.choice([1, 2, 3, 7, 64]))
+        monkeypatch.setattr(repair, "MAX_LINE_BYTES", rng.choice([3, 5, 10, 1000]))
+        data = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 40)))
+        lines = data.split(b"\n")
+        if lines[-1] == b"":
+            lines.pop()
+        expected = []
+        for number, line in enumerate(lines, 1):
+            cut = line[: repair.MAX_LINE_BYTES + 1]
+            expected.append((number, cut.removesuffix(b"\r"), len(line)))
+        assert list(repair.physical_lines(io.BytesIO(data))) == expected, data

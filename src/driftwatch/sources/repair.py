@@ -71,30 +71,27 @@ def physical_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes, int]]:
     """(line number, bytes without the line break, full length) per line; a line over MAX_LINE_BYTES is cut to
     its first MAX_LINE_BYTES + 1 bytes (the rest is read past, never held), its full length still reported."""
     number = 0
-    pending = bytearray()
-    over = 0  # bytes of the current line dropped past the limit
+    pending = bytearray()  # the start of a line that continues in the next chunk (at most MAX_LINE_BYTES + 1)
+    over = 0  # bytes of that line dropped past the limit
     while True:
         chunk = stream.read(CHUNK_BYTES)
         if not chunk:
             break
-        start = 0
-        while True:
-            end = chunk.find(b"\n", start)
-            if end < 0:
-                room = MAX_LINE_BYTES + 1 - len(pending)
-                piece = chunk[start:]
-                pending += piece[: max(room, 0)]
-                over += max(len(piece) - max(room, 0), 0)
-                break
-            piece = chunk[start:end]
-            room = MAX_LINE_BYTES + 1 - len(pending)
-            line = bytes(pending) + piece[: max(room, 0)]
-            length = len(pending) + over + len(piece)
+        parts = chunk.split(b"\n")  # in C; the last part has no line break yet
+        for i, piece in enumerate(parts):
+            last = i == len(parts) - 1
+            if pending or over or last:
+                room = max(MAX_LINE_BYTES + 1 - len(pending), 0)
+                length = len(pending) + over + len(piece)
+                pending += piece[:room]
+                over += max(len(piece) - room, 0)
+                if last:
+                    break
+                line, pending, over = bytes(pending), bytearray(), 0
+            else:
+                line, length = piece[: MAX_LINE_BYTES + 1], len(piece)
             number += 1
-            yield number, _strip_cr(line), length
-            pending.clear()
-            over = 0
-            start = end + 1
+            yield number, line[:-1] if line.endswith(b"\r") else line, length
     if pending or over:
         number += 1
         yield number, _strip_cr(bytes(pending)), len(pending) + over
@@ -250,6 +247,7 @@ def _records(lines: Iterator[tuple[int, bytes, int]]) -> Iterator[tuple[int, str
 def repair_csv(cur: duckdb.DuckDBPyConnection, path: str, compression: str | None) -> Repaired:
     """The good records of a CSV file as a Parquet copy numbered as DuckDB numbers rows, and the refused ones."""
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     rejected: list[RejectedRow] = []
@@ -274,17 +272,21 @@ def repair_csv(cur: duckdb.DuckDBPyConnection, path: str, compression: str | Non
         try:
             with pq.ParquetWriter(staged, schema, compression="none") as writer:
                 row_numbers: list[int] = []
-                columns: list[list[str | None]] = [[] for _ in names]
+                rows: list[list[str]] = []
 
                 def flush() -> None:
-                    arrays = [pa.array(c, pa.string()) for c in columns]
+                    # Column by column in C (zip, pyarrow); an empty field is NULL, as DuckDB reads it.
+                    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+                    arrays = []
+                    for values in columns:
+                        text = pa.array(values, pa.string())
+                        arrays.append(pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text))
                     src = pa.StructArray.from_arrays(arrays, fields=list(struct))
                     writer.write_table(
                         pa.table({"_row": pa.array(row_numbers, pa.int64()), "_src": src}, schema)
                     )
                     row_numbers.clear()
-                    for c in columns:
-                        c.clear()
+                    rows.clear()
 
                 row = 0
                 for first_line, text, reason, raw in _records(lines):
@@ -293,25 +295,27 @@ def repair_csv(cur: duckdb.DuckDBPyConnection, path: str, compression: str | Non
                     row += 1
                     fields = None
                     if text is not None:
-                        try:
-                            fields = next(csv.reader([text], delimiter=delimiter, strict=True))
-                        except csv.Error as exc:
-                            # Python's wording of this one differs between versions; say it plainly.
-                            stray_cr = "new-line character" in str(exc)
-                            reason = (
-                                "carriage return in an unquoted field"
-                                if stray_cr
-                                else f"not valid CSV: {exc}"
-                            )
+                        if '"' not in text and "\r" not in text:
+                            fields = text.split(delimiter)  # no quotes: the csv module would split the same
+                        else:
+                            try:
+                                fields = next(csv.reader([text], delimiter=delimiter, strict=True))
+                            except csv.Error as exc:
+                                # Python's wording of this one differs between versions; say it plainly.
+                                stray_cr = "new-line character" in str(exc)
+                                reason = (
+                                    "carriage return in an unquoted field"
+                                    if stray_cr
+                                    else f"not valid CSV: {exc}"
+                                )
                         if fields is not None and len(fields) != width:
                             reason = f"row has {len(fields)} fields, the header has {width}"
                     if reason is not None or fields is None:
                         rejected.append(RejectedRow(row, f"{reason} (line {first_line})", _raw_text(raw)))
                         continue
                     row_numbers.append(row)
-                    for column, value in zip(columns, fields, strict=True):
-                        column.append(value if value != "" else None)
-                    if len(row_numbers) >= BATCH_ROWS:
+                    rows.append(fields)
+                    if len(rows) >= BATCH_ROWS:
                         flush()
                 flush()
         except BaseException:
