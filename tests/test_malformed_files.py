@@ -256,11 +256,13 @@ def test_unreadable_files_say_what_is_wrong(project: Path) -> None:
     (project / "logs" / "image.csv").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
     (project / "logs" / "binary.csv").write_bytes(b"\x00\x01\xfe\xff" * 100 + b"\n" + b"\xff" * 10)
     (project / "logs" / "packed.ndjson").write_bytes(b"\x1f\x8b\x08\x00" + bytes(200))
+    (project / "logs" / "wide.csv").write_bytes("request_id,timestamp\nr1,2026\n".encode("utf-16"))
     summary, _, _ = ingest(project)
     failed = {Path(p).name: reason for p, reason in summary.failed_files}
     assert failed["truncated.parquet"].startswith("cannot read as parquet: the Parquet file is incomplete (")
     assert "no PAR1 footer at the end: truncated?" in failed["truncated.parquet"]
     assert failed["image.csv"] == "is not csv text: it starts like a PNG image"
+    assert failed["wide.csv"] == "is not csv text: it starts like UTF-16 text (save it as UTF-8)"
     assert failed["binary.csv"].startswith("the header line is not text (")
     assert failed["binary.csv"].endswith("): is this a CSV file?")
     assert (

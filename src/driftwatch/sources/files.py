@@ -150,6 +150,8 @@ _MAGIC = {
     b"PK\x03\x04": "a zip archive",
     b"\x89PNG": "a PNG image",
     b"%PDF": "a PDF document",
+    b"\xff\xfe": "UTF-16 text (save it as UTF-8)",
+    b"\xfe\xff": "UTF-16 text (save it as UTF-8)",
 }
 
 
