@@ -248,6 +248,8 @@ def _print_summary(summary: Any) -> None:
     )
     for path, reason in ing.failed_files:
         out.print(f"  [red]unreadable file[/] {_escape(path)}: {_escape(reason)}", highlight=False)
+    for warning in getattr(summary, "warnings", []):
+        out.print(f"  [bold yellow]warning:[/] {_escape(warning)}", highlight=False)
     if summary.profile_rebuilt:
         watched = f" and the model output ({', '.join(summary.outputs)})" if summary.outputs else ""
         out.print(

@@ -57,6 +57,11 @@ class CycleSummary:
     def windows_computed(self) -> int:
         return len(self.windows)
 
+    @property
+    def warnings(self) -> list[str]:
+        """Things that did not fail but need a look, e.g. a predictions/labels glob that matched no file."""
+        return self.ingest.warnings + self.labels.warnings
+
     def drifting_features(self) -> dict[str, int]:
         """Feature → number of computed windows (overall segment) in which it is at `drift`."""
         counts: dict[str, int] = {}
@@ -123,7 +128,9 @@ def run_cycle(
     except BaseException as exc:
         _finish(db, summary, started, "failed", f"{type(exc).__name__}: {exc}")
         raise
-    _finish(db, summary, started, "ok", None)
+    # An ok run keeps its warnings in `error` (shown by `runs` and GET /api/runs), so a run that read nothing
+    # because the path matches no file does not look like a quiet day.
+    _finish(db, summary, started, "ok", "; ".join(f"warning: {w}" for w in summary.warnings) or None)
     if alerting is not None:
         # After the run is recorded, so its own quarantined_rows are judged now. A failure here loses nothing:
         # the results stay unevaluated (alert_progress) until the next cycle evaluates them.

@@ -30,8 +30,7 @@ from driftwatch.performance.metrics import HIGHER_IS_BETTER, METRICS_BY_TASK, co
 from driftwatch.performance.uncertainty import metric_intervals
 from driftwatch.performance.verdict import PerformanceGate, Tolerance, Verdict, judge_against_previous
 from driftwatch.pipeline.windows import OVERALL
-from driftwatch.sources.files import describe_columns, first_line
-from driftwatch.sources.formats import file_format
+from driftwatch.sources.files import Readable, first_line, read_source, source_file
 from driftwatch.sources.logs import LogLayout, normalise_query
 from driftwatch.storage.database import Database, utcnow
 from driftwatch.storage.labels import window_label_rows
@@ -152,8 +151,6 @@ def _read_reference(cur: duckdb.DuckDBPyConnection, monitor: MonitorConfig) -> t
     """The reference's truth and score arrays (rows with an unusable target or score are dropped later)."""
     ref = monitor.reference
     assert ref.target is not None and ref.prediction is not None
-    fmt = file_format(ref.path, ref.format)
-    columns = describe_columns(cur, fmt, ref.path)
     layout = LogLayout(
         id=None,
         timestamp=None,
@@ -162,15 +159,19 @@ def _read_reference(cur: duckdb.DuckDBPyConnection, monitor: MonitorConfig) -> t
         output=ref.target,
         extra_numeric={_REFERENCE_SCORE: ref.prediction},
     )
-    sql, params = normalise_query(fmt, ref.path, columns, layout)
     truth_sql, score_sql, extra = truth_and_score_sql(monitor)
-    try:
-        table = cur.sql(
+
+    def read(readable: Readable) -> pa.Table:
+        sql, params = normalise_query(readable.fmt, readable.path, readable.columns, layout)
+        return cur.sql(
             f"SELECT {truth_sql} AS truth, {score_sql} AS score FROM (SELECT output AS label, "
             f'TRY_CAST(output AS DOUBLE) AS label_value, "{_REFERENCE_SCORE}" AS prediction, '
             f"NULL::VARCHAR AS output FROM ({sql}) WHERE _reason IS NULL)",
             params={**params, **extra},
         ).to_arrow_table()
+
+    try:
+        table = read_source(cur, source_file(ref.path, ref.format), read)
     except duckdb.Error as exc:
         raise SourceError(
             ref.path, f"cannot read the reference target/prediction: {first_line(exc)}"
