@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +61,10 @@ class CompareResult:
     decision: WindowDecision
     rows_reference: int
     rows_current: int
+    # Rows left out as the pipeline quarantines them (a numeric value not a number or not finite), per side:
+    # reason → rows. Excluded rows are in neither rows_reference/rows_current nor any statistic.
+    excluded_reference: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    excluded_current: Mapping[str, int] = dataclasses.field(default_factory=dict)
 
     @property
     def drift(self) -> bool:
@@ -93,6 +97,10 @@ class CompareResult:
             "drift": self.drift,
             "drift_share": self.decision.drift_share,
             "dataset_status": self.decision.status,
+            "rows_excluded": {
+                "reference": dict(self.excluded_reference),
+                "current": dict(self.excluded_current),
+            },
         }
 
     def to_polars(self) -> pl.DataFrame:
@@ -245,6 +253,8 @@ class _Columns(Protocol):
 
     def numeric_values(self, name: str, role: str) -> np.ndarray: ...
 
+    def checked_numbers(self, name: str, role: str) -> tuple[np.ndarray, np.ndarray]: ...
+
     def value_counts(self, name: str, role: str) -> dict[str | None, int]: ...
 
 
@@ -272,23 +282,50 @@ class _PolarsColumns:
         return None
 
     def numeric_values(self, name: str, role: str) -> np.ndarray:
+        return self.checked_numbers(name, role)[0]
+
+    def checked_numbers(self, name: str, role: str) -> tuple[np.ndarray, np.ndarray]:
+        """The column as float64 (missing = NaN) and the rows the pipeline would quarantine for it: a value that
+        is not a number or not finite (docs/values.md). Texts, booleans and categories are read as texts."""
         import polars as pl
 
         if name not in self.columns:
             raise InputError(f"{role} has no column {name!r}")
+        series = self.frame[name]
+        if series.dtype.is_numeric() and series.dtype != pl.Boolean:
+            values = series.cast(pl.Float64).fill_null(np.nan).to_numpy()
+            return _read_only(values), np.isinf(values)
+        from driftwatch.sources.values import parse_numeric
+
         try:
-            series = self.frame[name].cast(pl.Float64, strict=True)
+            texts = series.cast(pl.String)
         except Exception:
             raise InputError(f"{role} column {name!r} is not numeric") from None
-        return _read_only(series.fill_null(np.nan).to_numpy())
+        parsed = {t: parse_numeric(t) for t in texts.unique().drop_nulls().to_list()}
+        numbers = texts.replace_strict(
+            list(parsed),
+            [np.nan if v is None else v for v in parsed.values()],
+            default=np.nan,
+            return_dtype=pl.Float64,
+        )
+        # A blank text is missing, as in the pipeline (only a non-blank non-number is refused).
+        not_number = [t for t, v in parsed.items() if v is None and t.strip(" ") != ""]
+        if not_number and all(v is None for v in parsed.values()):
+            # No value at all is a number: the column is of another type, not a column with a few bad rows.
+            raise InputError(f"{role} column {name!r} is not numeric (e.g. {not_number[0][:60]!r})")
+        values = numbers.to_numpy()
+        bad = texts.is_in(not_number).fill_null(False).to_numpy() | np.isinf(values)
+        return _read_only(values), bad
 
     def value_counts(self, name: str, role: str) -> dict[str | None, int]:
         import polars as pl
 
+        from driftwatch.sources.values import canonical_counts
+
         if name not in self.columns:
             raise InputError(f"{role} has no column {name!r}")
         counts = self.frame.select(pl.col(name).cast(pl.String).value_counts(sort=False)).unnest(name)
-        return {(None if v is None else str(v)): int(c) for v, c in counts.iter_rows()}
+        return canonical_counts(counts.iter_rows())
 
 
 _ARROW_NUMPY = {
@@ -373,14 +410,17 @@ class _ArrowColumns:
         return None if kind == "other" else kind
 
     def numeric_values(self, name: str, role: str) -> np.ndarray:
+        return self.checked_numbers(name, role)[0]
+
+    def checked_numbers(self, name: str, role: str) -> tuple[np.ndarray, np.ndarray]:
         if name not in self.columns:
             raise InputError(f"{role} has no column {name!r}")
         if self._type(name) != "numeric":
-            return self._polars(name).numeric_values(name, role)
-        return _read_only(_arrow_float64(self.table.column(name)))
+            return self._polars(name).checked_numbers(name, role)
+        values = _read_only(_arrow_float64(self.table.column(name)))
+        return values, np.isinf(values)
 
     def value_counts(self, name: str, role: str) -> dict[str | None, int]:
-        import pyarrow.types as pat
 
         if name not in self.columns:
             raise InputError(f"{role} has no column {name!r}")
@@ -389,14 +429,10 @@ class _ArrowColumns:
             return self._polars(name).value_counts(name, role)
         import pyarrow.compute as pc
 
-        boolean = pat.is_boolean(column.type)
-        counts: dict[str | None, int] = {}
-        for entry in pc.value_counts(column).to_pylist():  # nulls are counted too, under None
-            value = entry["values"]
-            if boolean and value is not None:
-                value = "true" if value else "false"  # polars' Boolean → String cast
-            counts[value] = int(entry["counts"])
-        return counts
+        from driftwatch.sources.values import canonical_counts
+
+        # Nulls are counted too, under None; booleans and texts take their identity (docs/values.md).
+        return canonical_counts((e["values"], e["counts"]) for e in pc.value_counts(column).to_pylist())
 
 
 def _columns(data: object) -> _Columns:
@@ -407,6 +443,33 @@ def _columns(data: object) -> _Columns:
         if len(set(table.column_names)) == len(table.column_names):  # else polars says what is wrong
             return _ArrowColumns(table)
     return _PolarsColumns(as_polars(data, "input"))
+
+
+def without_refused_rows(
+    columns: _Columns, numeric: Sequence[tuple[str, str]], role: str
+) -> tuple[_Columns, dict[str, int]]:
+    """`columns` without the rows the pipeline's ingest would quarantine, and why: a value of a numeric column
+    (`numeric`: name and label pairs) that is not a number or not finite (docs/values.md). The same rows
+    then feed every feature, as a quarantined row feeds none in the pipeline."""
+    refused: np.ndarray | None = None
+    reasons: dict[str, int] = {}
+    for name, label in numeric:
+        _, bad = columns.checked_numbers(name, role)
+        count = int(np.count_nonzero(bad))
+        if count:
+            reasons[f"{label}: not a number or not finite"] = count
+            refused = bad if refused is None else refused | bad
+    if refused is None:
+        return columns, reasons
+    keep = ~refused
+    if isinstance(columns, _ArrowColumns):
+        import pyarrow as pa
+
+        return _ArrowColumns(columns.table.filter(pa.array(keep))), reasons
+    import polars as pl
+
+    assert isinstance(columns, _PolarsColumns)
+    return _PolarsColumns(columns.frame.filter(pl.Series(keep))), reasons
 
 
 def infer_kinds(
@@ -488,6 +551,11 @@ def compare(
         both_roles = sorted(set(outputs) & {*num_names, *cat_names})
         if both_roles:
             raise InputError(f"column {both_roles[0]!r} is named as a feature and as the model's output")
+    checked = [(n, f"feature {n!r}") for n in num_names] + (
+        [(prediction, "prediction")] if prediction else []
+    )
+    ref, excluded_ref = without_refused_rows(ref, checked, "reference")
+    cur, excluded_cur = without_refused_rows(cur, checked, "current")
     features = [
         *((n, True, "input") for n in num_names),
         *((n, False, "input") for n in cat_names),
@@ -507,4 +575,4 @@ def compare(
         name: counts for (name, _, _), (_, counts) in zip(features, done, strict=True)
     }
     decision = judge_window(stats, references, thresholds or DefaultThresholds())
-    return CompareResult(stats, decision, ref.height, cur.height)
+    return CompareResult(stats, decision, ref.height, cur.height, excluded_ref, excluded_cur)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from driftwatch.errors import SourceError
 from driftwatch.sources.files import NDJSON_LINE, SOURCE_ROW, raw_sql, source_sql
+from driftwatch.sources.values import category_sql, number_sql, numeric_sql
 from driftwatch.storage.schema import feature_column, quote_identifier
 
 _TIME_TYPES = ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "DATE", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S")
@@ -179,10 +180,25 @@ def normalise_query(
     else:
         out.append(f"'{NO_VERSION}' AS model_version")
 
+    def finite(label: str, alias: str) -> None:
+        # NaN is missing; ±inf (and a literal beyond a double, read as ±inf) is refused with its row: stored,
+        # it would break every later mean, bin edge and score (docs/values.md).
+        out.append(f"CASE WHEN isnan({alias}_v) OR isinf({alias}_v) THEN NULL ELSE {alias}_v END AS {alias}")
+        reasons.append(
+            f"CASE WHEN isinf({alias}_v) THEN {_sql_text(label)} || ': ' || "
+            f"coalesce('''' || left({alias}_t, 60) || '''', CAST({alias}_v AS VARCHAR)) || "
+            "' is not a finite number' END"
+        )
+
+    def category(alias: str, expr_text: str) -> None:
+        # A category's text and the number it holds (if any): `category_sql` gives its identity from both.
+        stage1.append(f"{expr_text} AS {alias}_t")
+        stage1.append(f"{number_sql(alias + '_t')} AS {alias}_n")
+
     def numeric(expr_text: str, label: str, alias: str) -> None:
         stage1.append(f"{expr_text} AS {alias}_t")
-        stage1.append(f"TRY_CAST({alias}_t AS DOUBLE) AS {alias}_v")
-        out.append(f"CASE WHEN isnan({alias}_v) THEN NULL ELSE {alias}_v END AS {alias}")
+        stage1.append(f"{numeric_sql(alias + '_t')} AS {alias}_v")
+        finite(label, alias)
         reasons.append(
             f"CASE WHEN {alias}_t IS NOT NULL AND trim({alias}_t) <> '' AND {alias}_v IS NULL THEN "
             f"{_sql_text(label)} || ': ''' || left({alias}_t, 60) || ''' is not a number' END"
@@ -204,7 +220,7 @@ def normalise_query(
         ):
             stage1.append(f"CAST({quote_identifier(name)} AS DOUBLE) AS {alias}_v")
             stage1.append(f"NULL::VARCHAR AS {alias}_t")
-            out.append(f"CASE WHEN isnan({alias}_v) THEN NULL ELSE {alias}_v END AS {alias}")
+            finite(label, alias)
         else:
             numeric(q.text(name), label, alias)
 
@@ -213,11 +229,13 @@ def normalise_query(
         out[-1] = out[-1].replace(" AS _pred", " AS prediction")
     if layout.output is not None:
         q.require(layout.output, "output")
-        out.append(f"{q.text(layout.output)} AS output")
+        category("_out", q.text(layout.output))
+        out.append(f"{category_sql('_out_t', '_out_n')} AS output")
     for i, seg in enumerate(layout.segments):
         q.require(seg, "segment")
-        stage1.append(f"{q.text(seg)} AS _seg{i}")
-        out.append(f"coalesce(_seg{i}, '{NO_SEGMENT_VALUE}') AS {segment_column(seg)}")
+        category(f"_seg{i}", q.text(seg))
+        value = category_sql(f"_seg{i}_t", f"_seg{i}_n")
+        out.append(f"coalesce({value}, '{NO_SEGMENT_VALUE}') AS {segment_column(seg)}")
     for i, (name, source) in enumerate(layout.extra_numeric.items()):
         numeric_field(source, name, f"_x{i}")
         out[-1] = out[-1].replace(f" AS _x{i}", f" AS {quote_identifier(name)}")
@@ -271,17 +289,18 @@ def normalise_query(
                 stage1.append(f"CASE WHEN _fj_type = 'OBJECT' THEN {kind} END AS {alias}_type")
             else:
                 stage1.append(f"json_type(_fj, {q.bind(_json_path(name))}) AS {alias}_type")
-            stage1.append(f"{feature_text(name)} AS {alias}_t")
+            category(alias, feature_text(name))
             reasons.append(
                 f"CASE WHEN {alias}_type IN ('OBJECT', 'ARRAY') THEN "
                 f"{_sql_text(f'feature {name!r} is a nested value, expected a category')} END"
             )
             out.append(
-                f"CASE WHEN {alias}_type IN ('OBJECT', 'ARRAY') THEN NULL ELSE {alias}_t END AS {feature_column(name)}"
+                f"CASE WHEN {alias}_type IN ('OBJECT', 'ARRAY') THEN NULL "
+                f"ELSE {category_sql(alias + '_t', alias + '_n')} END AS {feature_column(name)}"
             )
         else:
-            stage1.append(f"{feature_text(name)} AS {alias}_t")
-            out.append(f"nullif({alias}_t, '') AS {feature_column(name)}")
+            category(alias, feature_text(name))
+            out.append(f"{category_sql(alias + '_t', alias + '_n')} AS {feature_column(name)}")
 
     reason = "nullif(concat_ws('; ', " + ", ".join(reasons) + "), '')" if reasons else "NULL::VARCHAR"
     if fmt == "ndjson":
