@@ -374,3 +374,58 @@ def test_one_frame_in_every_format_gives_the_same_profile_and_statistics(
     for label, (ref, cur) in inputs.items():
         result = driftwatch.compare(ref, cur, **FEATURES)
         assert stats_key(list(result.features)) == stats_key(windows), label
+
+
+def test_a_type_change_is_reported_not_judged_as_drift(tmp_path: Path) -> None:
+    """Numbers in the reference, texts in the logs (or booleans against 1/0): every value "unseen", PSI ≈ 17,
+    but what changed is the data's type, so the feature says so instead of `drift`."""
+    rng = random.Random(2)
+    n = 600
+    ref = pl.DataFrame(
+        {
+            "grade": [rng.choice([1, 2, 3]) for _ in range(n)],
+            "owns_home": [rng.random() < 0.4 for _ in range(n)],
+            "region": [rng.choice(["n", "s"]) for _ in range(n)],
+        }
+    )
+    cur = pl.DataFrame(
+        {
+            "grade": [rng.choice(["A", "B", "C"]) for _ in range(n)],
+            "owns_home": [int(rng.random() < 0.4) for _ in range(n)],
+            "region": [rng.choice(["n", "s"]) for _ in range(n)],
+        }
+    )
+    result = driftwatch.compare(ref, cur, categorical=["grade", "owns_home", "region"])
+    rows = {r["name"]: r for r in result.feature_rows()}
+    assert rows["grade"]["status"] == "insufficient_data"
+    assert (
+        rows["grade"]["reason"]
+        == "values changed type: the reference holds numbers, this window texts (e.g. 'C')"
+    )
+    assert rows["owns_home"]["status"] == "insufficient_data"
+    assert rows["owns_home"]["reason"].startswith(
+        "values changed type: the reference holds booleans, this window numbers"
+    )
+    assert rows["region"]["status"] == "ok"
+    assert not result.drift
+    # The same through the pipeline: a CSV reference and Parquet logs.
+    ref.write_csv(tmp_path / "ref.csv")
+    (tmp_path / "logs").mkdir()
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    cur.with_columns(
+        request_id=pl.Series([f"r{i}" for i in range(n)]),
+        timestamp=pl.Series([start + timedelta(minutes=i) for i in range(n)]),
+    ).write_parquet(tmp_path / "logs" / "a.parquet")
+    (tmp_path / "driftwatch.yml").write_text(
+        PAIR_CONFIG.replace("[owns_home, grade, x]", "[owns_home, grade, region]")
+        .replace("      numeric: [x]\n", "")
+        .replace("[owns_home, grade]", "[owns_home, grade, region]")
+    )
+    config = load_settings(tmp_path / "driftwatch.yml")
+    with Database(config.storage) as db:
+        summary = run_cycle(db, config.monitor("m"), now=datetime(2026, 4, 1, tzinfo=UTC))
+    decision = summary.windows[0].overall.decision
+    assert decision.feature("grade").reason == rows["grade"]["reason"]
+    assert decision.feature("grade").status == "insufficient_data"
+    assert decision.feature("owns_home").status == "insufficient_data"
+    assert summary.drifting_features() == {}
