@@ -429,3 +429,57 @@ def test_a_type_change_is_reported_not_judged_as_drift(tmp_path: Path) -> None:
     assert decision.feature("grade").status == "insufficient_data"
     assert decision.feature("owns_home").status == "insufficient_data"
     assert summary.drifting_features() == {}
+
+
+EPOCH_CONFIG = """\
+storage: dw.duckdb
+monitors:
+  m:
+    predictions:
+      path: logs/*
+      features: [x]
+    reference:
+      path: ref.csv
+    features:
+      numeric: [x]
+    min_rows: 1
+"""
+
+
+def test_timestamps_as_text_and_as_epochs_are_the_same_time(tmp_path: Path) -> None:
+    """ISO text, epoch seconds / ms / µs / ns as numbers, numeric text and native integers: one instant.
+    A number that is no epoch in those ranges (a compact date, a small count) is not taken for a time."""
+    (tmp_path / "ref.csv").write_text("x\n1\n2\n")
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "driftwatch.yml").write_text(EPOCH_CONFIG)
+    instant = datetime(2026, 3, 1, 12, 30, 15, 250_000, tzinfo=UTC)
+    seconds = instant.timestamp()
+    stamps = {
+        "iso": instant.isoformat(),
+        "iso-offset": "2026-03-01T14:30:15.25+02:00",
+        "seconds": seconds,
+        "seconds-text": repr(seconds),
+        "ms": int(seconds * 1_000),
+        "us": int(seconds * 1_000_000),
+        "ns-text": str(int(seconds * 1_000_000) * 1_000),
+        "compact-date": 20260301,
+        "small": 42,
+    }
+    lines = [json.dumps({"request_id": k, "timestamp": v, "x": 1}) for k, v in stamps.items()]
+    (tmp_path / "logs" / "a.ndjson").write_text("\n".join(lines) + "\n")
+    pl.DataFrame({"request_id": ["native"], "timestamp": [int(seconds * 1000)], "x": [1.0]}).write_parquet(
+        tmp_path / "logs" / "b.parquet"
+    )
+    config = load_settings(tmp_path / "driftwatch.yml")
+    with Database(config.storage) as db:
+        run_cycle(db, config.monitor("m"), now=datetime(2026, 4, 1, tzinfo=UTC))
+        stored = dict(db.cursor().execute('SELECT request_id, ts FROM "predictions:m"').fetchall())
+        reasons = dict(db.cursor().execute("SELECT request_id, reason FROM quarantine").fetchall())
+    want = instant.replace(tzinfo=None)
+    assert stored == {
+        k: want for k in ("iso", "iso-offset", "seconds", "seconds-text", "ms", "us", "ns-text", "native")
+    }
+    assert reasons == {
+        "compact-date": "unparseable timestamp '20260301'",
+        "small": "unparseable timestamp '42'",
+    }

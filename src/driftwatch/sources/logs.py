@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from driftwatch.errors import SourceError
 from driftwatch.sources.files import NDJSON_LINE, SOURCE_ROW, raw_sql, source_sql
-from driftwatch.sources.values import category_sql, number_sql, numeric_sql
+from driftwatch.sources.values import category_sql, epoch_sql, number_sql, numeric_sql
 from driftwatch.storage.schema import feature_column, quote_identifier
 
 _TIME_TYPES = ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "DATE", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S")
@@ -166,8 +166,11 @@ def normalise_query(
             stage1.append(f"CAST({quote_identifier(layout.timestamp)} AS TIMESTAMPTZ)::TIMESTAMP AS _ts")
             stage1.append("NULL::VARCHAR AS _ts_text")
         else:
+            # A time as text (ISO 8601), or a Unix epoch as a number or numeric text (docs/values.md).
             stage1.append(f"{q.text(layout.timestamp)} AS _ts_text")
-            stage1.append("TRY_CAST(_ts_text AS TIMESTAMPTZ)::TIMESTAMP AS _ts")
+            stage1.append(
+                f"coalesce(TRY_CAST(_ts_text AS TIMESTAMPTZ)::TIMESTAMP, {epoch_sql(number_sql('_ts_text'))}) AS _ts"
+            )
         out.append("_ts AS ts")
         reasons.append(
             "CASE WHEN _ts IS NULL AND _ts_text IS NULL THEN 'missing timestamp' "

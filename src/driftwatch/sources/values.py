@@ -160,3 +160,20 @@ def category_sql(text: str, number: str) -> str:
         f"THEN CAST(CAST({number} AS BIGINT) AS VARCHAR) "
         f"ELSE CAST({number} AS VARCHAR) END"
     )
+
+
+# Epoch units told apart by magnitude, each over a range that starts in 2001 (1e9 s) and cannot overlap the
+# next: seconds, milliseconds, microseconds, nanoseconds. A number outside them (a compact date 20260301,
+# a small count) is not taken for a time.
+EPOCH_UNITS = ((1e9, 1e11, 1_000_000.0), (1e12, 1e14, 1_000.0), (1e15, 1e17, 1.0), (1e18, 1e20, 0.001))
+
+
+def epoch_sql(number: str) -> str:
+    """SQL for the naive-UTC TIMESTAMP a DOUBLE expression holds as a Unix epoch (seconds, ms, µs or ns by
+    magnitude, see `EPOCH_UNITS`), NULL when it is none of them."""
+    cases = " ".join(
+        f"WHEN {number} >= {low} AND {number} < {high} "
+        f"THEN make_timestamp(CAST(round({number} * {to_us}) AS BIGINT))"
+        for low, high, to_us in EPOCH_UNITS
+    )
+    return f"CASE {cases} END"
