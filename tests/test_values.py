@@ -30,6 +30,7 @@ from driftwatch.pipeline.reference import ensure_reference
 from driftwatch.sources.formats import file_format
 from driftwatch.sources.values import (
     canonical_category,
+    category_number_sql,
     category_sql,
     number_sql,
     numeric_sql,
@@ -53,8 +54,8 @@ def sql_values(texts: list[str]) -> list[tuple]:
     con.execute("CREATE TABLE t (i INTEGER, s VARCHAR)")
     con.executemany("INSERT INTO t VALUES (?, ?)", list(enumerate(texts)))
     return con.execute(
-        f"SELECT {number_sql('s')}, {numeric_sql('s')}, {category_sql('s', 'n')} "
-        f"FROM (SELECT *, {number_sql('s')} AS n FROM t) ORDER BY i"
+        f"SELECT {number_sql('s')}, {numeric_sql('s', number_sql('s'))}, {category_sql('s', 'n')} "
+        f"FROM (SELECT *, {category_number_sql('s')} AS n FROM t) ORDER BY i"
     ).fetchall()
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "category_kind",
     "canonical_category",
     "canonical_counts",
+    "category_number_sql",
     "category_sql",
     "is_number_text",
     "number_sql",
@@ -83,12 +84,31 @@ def parse_numeric(text: str) -> float | None:
     return number
 
 
-def numeric_sql(text: str) -> str:
-    """SQL for a numeric column's DOUBLE from its VARCHAR expression: `parse_numeric`'s value."""
+def numeric_sql(text: str, number: str) -> str:
+    """SQL for a numeric column's DOUBLE (`parse_numeric`'s value) from its VARCHAR expression `text` and
+    `number` (= `number_sql(text)`, a column computed once): a boolean's text is looked at only when the
+    value is no number."""
     return (
-        f"coalesce({number_sql(text)}, "
-        f"CASE lower({text}) WHEN 'true' THEN 1.0::DOUBLE WHEN 'false' THEN 0.0::DOUBLE END)"
+        f"CASE WHEN {number} IS NULL AND {_MAY_BE_BOOLEAN.format(t=text)} "
+        f"THEN CASE lower({text}) WHEN 'true' THEN 1.0::DOUBLE WHEN 'false' THEN 0.0::DOUBLE END "
+        f"ELSE {number} END"
     )
+
+
+# Cheap first-character tests that spare most texts the costly part (measured on 3M short category texts:
+# a failing TRY_CAST ~70 ns and lower() ~25 ns a value, the whole identity 0.47 -> 0.30 CPU-s). They admit
+# every text the rules could read as a boolean (t, T, f, F) or a number (whitespace, sign, digit, dot, and
+# the i/I/n/N of inf and nan), so they change no value.
+_MAY_BE_BOOLEAN = "ascii({t}) IN (116, 84, 102, 70)"
+_MAY_BE_NUMBER = (
+    "(ascii({t}) BETWEEN 48 AND 57 OR ascii({t}) IN (43, 45, 46, 32, 9, 10, 11, 12, 13, 105, 73, 110, 78))"
+)
+
+
+def category_number_sql(text: str) -> str:
+    """`number_sql` for a category's text, which is seldom a number: a text that cannot start a number
+    literal is not cast at all."""
+    return f"CASE WHEN {_MAY_BE_NUMBER.format(t=text)} THEN {number_sql(text)} END"
 
 
 def number_sql(text: str) -> str:
@@ -148,11 +168,11 @@ def canonical_counts(counts: Iterable[tuple[object, int]] | Mapping[object, int]
 
 
 def category_sql(text: str, number: str) -> str:
-    """SQL for a category's identity from its VARCHAR expression `text` and `number` (= `number_sql(text)`,
-    usually a column computed once), NULL when missing; the same value as `canonical_category`."""
+    """SQL for a category's identity from its VARCHAR expression `text` and `number` (=
+    `category_number_sql(text)`, a column computed once), NULL when missing; `canonical_category`'s value."""
     return (
         f"CASE WHEN {text} IS NULL OR {text} = '' THEN NULL "
-        f"WHEN lower({text}) IN ('true', 'false') THEN lower({text}) "
+        f"WHEN {_MAY_BE_BOOLEAN.format(t=text)} AND lower({text}) IN ('true', 'false') THEN lower({text}) "
         f"WHEN {number} IS NULL THEN {text} "
         f"WHEN isnan({number}) THEN NULL "
         f"WHEN isinf({number}) THEN CASE WHEN {number} > 0 THEN 'inf' ELSE '-inf' END "
