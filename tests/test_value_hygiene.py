@@ -302,3 +302,34 @@ def test_random_values_never_stop_a_cycle(
         assert all(v is None or np.isfinite(v) for row in stored for v in row)
         label_values = db.cursor().execute("SELECT label_value FROM labels").fetchall()
         assert all(v is None or np.isfinite(v) for (v,) in label_values)
+
+
+def test_a_pushed_infinite_score_is_refused_with_its_reason_and_the_monitor_keeps_running(
+    tmp_path: Path,
+) -> None:
+    """The reproduction of the issue, through the API: a pushed `"raw_prediction": "Infinity"` was accepted and
+    halted the monitor. Now the batch is refused (nothing stored) with the record's reason, and cycles run."""
+    from _service import MONITOR, TOKEN, TestClient, make_project, next_day_records
+    from driftwatch.api.app import create_app
+    from driftwatch.config_server import ServerSettings
+
+    settings = load_settings(make_project(tmp_path / "demo"))
+    records = next_day_records(tmp_path / "extra" / "demo")
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    with Database(settings.storage, settings.database) as db:
+        client = TestClient(
+            create_app(settings, db, ServerSettings(), token=TOKEN), raise_server_exceptions=False
+        )
+        bad = [dict(r) for r in records[:3]]
+        bad[1]["raw_prediction"] = "Infinity"
+        refused = client.post(f"/api/monitors/{MONITOR}/predictions", headers=auth, json={"records": bad})
+        assert refused.status_code == 422, refused.text
+        (error,) = refused.json()["errors"]
+        assert (error["index"], error["reason"]) == (1, "prediction: 'Infinity' is not a finite number")
+        accepted = client.post(
+            f"/api/monitors/{MONITOR}/predictions", headers=auth, json={"records": records}
+        )
+        assert accepted.status_code == 200, accepted.text
+        run = client.post(f"/api/monitors/{MONITOR}/runs", headers=auth)
+        assert run.status_code == 200, run.text
+        assert run.json()["windows_computed"] >= 1
