@@ -150,9 +150,8 @@ def normalise_query(
     """
     q = _Query(fmt, path, columns)
     stage1: list[str] = []  # texts and natives, from the source row
-    # The numbers read from those texts, then a numeric column's value from its number: each layer a projection
-    # of its own, so an expression is computed once per row, not once per use of its alias (DuckDB expands a
-    # lateral alias in place; the value model's reads cost ~2x more that way).
+    # The numbers read from those texts (docs/values.md), then a numeric column's value from its number: each a
+    # projection over the one before, reading its columns as plain columns (one computation each per row).
     stage2: list[str] = []
     stage3: list[str] = []
     out: list[str] = ["_row", SOURCE_ROW]
