@@ -364,6 +364,7 @@ def test_one_frame_in_every_format_gives_the_same_profile_and_statistics(
         assert stats_key(other_windows) == stats_key(windows), (name, first_name)
     # `compare` on the same data, as files and as frames: the pipeline's statistics, bit for bit.
     frame = pl.read_parquet(paths["parquet"])
+    categorical = frame.with_columns(pl.col("s").cast(pl.Categorical))
     inputs = {
         "csv": (paths["csv"], paths["csv"]),
         "parquet": (paths["parquet"], paths["parquet"]),
@@ -371,6 +372,9 @@ def test_one_frame_in_every_format_gives_the_same_profile_and_statistics(
         "pandas": (frame.to_pandas(), frame.to_pandas()),
         "arrow": (frame.to_arrow(), frame.to_arrow()),
         "csv against parquet": (paths["csv"], paths["parquet"]),
+        # A category column as polars Categorical / pandas category against plain strings.
+        "categorical against string": (categorical, frame),
+        "pandas category against csv": (categorical.to_pandas(), paths["csv"]),
     }
     for label, (ref, cur) in inputs.items():
         result = driftwatch.compare(ref, cur, **FEATURES)
