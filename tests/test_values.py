@@ -12,6 +12,8 @@ import gzip
 import json
 import math
 import random
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -488,3 +490,37 @@ def test_timestamps_as_text_and_as_epochs_are_the_same_time(tmp_path: Path) -> N
         "compact-date": "unparseable timestamp '20260301'",
         "small": "unparseable timestamp '42'",
     }
+
+
+def test_compare_leaves_out_the_rows_ingest_would_quarantine(tmp_path: Path) -> None:
+    """A non-finite number in a numeric column: the row is left out of both datasets' statistics (as ingest
+    quarantines it), counted in the JSON and named in the text output."""
+    (tmp_path / "ref.csv").write_text("x,c\n" + "".join(f"{i % 7},{'ab'[i % 2]}\n" for i in range(200)))
+    (tmp_path / "cur.csv").write_text(
+        "x,c\n" + "".join(f"{i % 7},{'ab'[i % 2]}\n" for i in range(197)) + "inf,a\n1e999,b\n-Infinity,a\n"
+    )
+    result = driftwatch.compare(tmp_path / "ref.csv", tmp_path / "cur.csv")
+    assert (result.rows_reference, result.rows_current) == (200, 197)
+    assert result.to_dict()["rows_excluded"] == {
+        "reference": {},
+        "current": {"feature 'x': not a number or not finite": 3},
+    }
+    same = driftwatch.compare(
+        tmp_path / "ref.csv", pl.read_csv(tmp_path / "cur.csv", infer_schema_length=None).head(197)
+    )
+    assert stats_key(list(result.features)) == stats_key(list(same.features))
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "driftwatch.cli",
+            "compare",
+            str(tmp_path / "ref.csv"),
+            str(tmp_path / "cur.csv"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "current: 3 row(s) left out: feature 'x': not a number or not finite (3)" in done.stdout

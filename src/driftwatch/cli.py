@@ -538,6 +538,15 @@ def compare(
         for f in result.decision.features:
             if f.role == "output":
                 out.print(f"model output {f.name}: {f.status}", highlight=False)
+        for side, excluded in (
+            ("reference", result.excluded_reference),
+            ("current", result.excluded_current),
+        ):
+            if excluded:  # rows ingest would quarantine (docs/values.md)
+                why = "; ".join(f"{reason} ({rows:,})" for reason, rows in excluded.items())
+                out.print(
+                    _escape(f"{side}: {sum(excluded.values()):,} row(s) left out: {why}"), highlight=False
+                )
     if fail_on_drift and result.drift:
         raise typer.Exit(1)
 
