@@ -32,7 +32,7 @@ from driftwatch.storage.database import Database, first_row, utcnow
 from driftwatch.storage.profiles import current_profile_id, load_profile, save_profile
 from driftwatch.storage.schema import feature_column, quote_identifier
 
-PROFILE_FORMAT = 2  # 2: the model's output (score, decision) is profiled too
+PROFILE_FORMAT = 3  # 2: the model's output (score, decision) is profiled too; 3: values by identity (docs/values.md)
 REFERENCE_TABLE = "_reference_rows"
 _NUMERIC_TYPES = (
     "DOUBLE",
