@@ -524,3 +524,50 @@ def test_compare_leaves_out_the_rows_ingest_would_quarantine(tmp_path: Path) -> 
     )
     assert done.returncode == 0, done.stderr
     assert "current: 3 row(s) left out: feature 'x': not a number or not finite (3)" in done.stdout
+
+
+def test_rows_stored_before_the_value_model_are_brought_to_it_when_the_profile_is_rebuilt(
+    tmp_path: Path,
+) -> None:
+    """An older database holds `True`, `3.0` and ±inf; the profile (format 3) is rebuilt once after the upgrade,
+    and the stored rows and labels are rewritten to their identities in the same transaction."""
+    rng = random.Random(4)
+    n = 400
+    (tmp_path / "ref.csv").write_text(
+        "owns_home,grade,x\n"
+        + "".join(f"{rng.random() < 0.4},{rng.choice([1, 2, 3])},{rng.gauss(0, 1)!r}\n" for _ in range(n))
+    )
+    (tmp_path / "logs").mkdir()
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    pl.DataFrame(
+        {
+            "request_id": [f"r{i}" for i in range(n)],
+            "timestamp": [start + timedelta(minutes=i) for i in range(n)],
+            "owns_home": [rng.random() < 0.4 for _ in range(n)],
+            "grade": [rng.choice([1, 2, 3]) for _ in range(n)],
+            "x": [rng.gauss(0, 1) for _ in range(n)],
+        }
+    ).write_parquet(tmp_path / "logs" / "a.parquet")
+    (tmp_path / "driftwatch.yml").write_text(PAIR_CONFIG)
+    config = load_settings(tmp_path / "driftwatch.yml")
+    now = datetime(2026, 4, 1, tzinfo=UTC)
+    with Database(config.storage) as db:
+        run_cycle(db, config.monitor("m"), now=now)
+        with db.transaction() as tx:  # what an older version stored
+            tx.execute(
+                """UPDATE "predictions:m" SET "f:owns_home" = CASE "f:owns_home" WHEN 'true' THEN 'True' ELSE 'False' END,
+                "f:grade" = "f:grade" || '.0', "f:x" = CASE WHEN request_id = 'r1' THEN 'inf'::DOUBLE ELSE "f:x" END"""
+            )
+        (tmp_path / "ref.csv").write_text(
+            (tmp_path / "ref.csv").read_text() + "True,1,0.5\n"
+        )  # a new reference
+        summary = run_cycle(db, config.monitor("m"), now=now)
+        values = (
+            db.cursor()
+            .execute("""SELECT DISTINCT "f:owns_home", "f:grade" FROM "predictions:m" ORDER BY ALL""")
+            .fetchall()
+        )
+        x = db.cursor().execute("""SELECT "f:x" FROM "predictions:m" WHERE request_id = 'r1'""").fetchone()
+    assert {v for v, _ in values} == {"false", "true"} and {g for _, g in values} == {"1", "2", "3"}
+    assert x == (None,)
+    assert summary.profile_rebuilt and summary.drifting_features() == {}
