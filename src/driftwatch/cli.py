@@ -597,6 +597,15 @@ def compare(
         if result.excluded:
             listed = ", ".join(str(e) for e in result.excluded)
             out.print(f"excluded: {_escape(listed)}", highlight=False)
+        for side, excluded in (
+            ("reference", result.excluded_reference),
+            ("current", result.excluded_current),
+        ):
+            if excluded:  # rows ingest would quarantine (docs/values.md)
+                why = "; ".join(f"{reason} ({rows:,})" for reason, rows in excluded.items())
+                out.print(
+                    _escape(f"{side}: {sum(excluded.values()):,} row(s) left out: {why}"), highlight=False
+                )
     if fail_on_drift and result.drift:
         raise typer.Exit(1)
 

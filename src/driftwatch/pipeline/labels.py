@@ -17,6 +17,7 @@ from driftwatch.errors import SourceError
 from driftwatch.pipeline.ingest import no_files_warning, record_empty_file
 from driftwatch.sources.files import Readable, SourceFile, first_line, is_empty, list_files, read_source
 from driftwatch.sources.logs import LogLayout, normalise_query, with_raw
+from driftwatch.sources.values import number_sql
 from driftwatch.storage.database import Database, first_row, utcnow
 from driftwatch.storage.labels import LabelCounts, labels_without_prediction, upsert_label_batch
 from driftwatch.storage.predictions import width_us
@@ -54,8 +55,10 @@ def label_batch_sql(
     """The normalising query for a label file: `request_id`, `label`, `label_value`, `labelled_at`, `_reason`.
 
     Beyond the shared checks (missing id, unparseable timestamp, malformed line) a row is quarantined when its
-    label is missing, or, for regression, not a number. Without a label timestamp in the source the label is
-    stamped with the ingest time (`$now`).
+    label is missing (NaN included), a number that is not finite (``inf``, ``1e999``: stored, it would stop
+    every later performance computation), or, for regression, not a number. The label is stored as its
+    category identity (docs/values.md: ``1.0`` → ``1``, ``True`` → ``true``). Without a label timestamp in the
+    source the label is stamped with the ingest time (`$now`).
     """
     assert monitor.labels is not None
     sql, params = normalise_query(fmt, path, columns, label_layout(monitor.labels), keep_source=True)
@@ -65,12 +68,16 @@ def label_batch_sql(
         if monitor.task == REGRESSION
         else ""
     )
-    extra = f"CASE WHEN label IS NULL OR trim(label) = '' THEN 'missing label' {not_number}END"
+    extra = (
+        "CASE WHEN label IS NULL OR trim(label) = '' THEN 'missing label' "
+        "WHEN isinf(label_value) THEN 'label: ' || label || ' is not a finite number' "
+        f"{not_number}END"
+    )
     wrapped = (
         "SELECT _row, _src, request_id, label, label_value, coalesce(_ts, $now) AS labelled_at, "
         f"CASE WHEN _reason = 'malformed JSON line' THEN _reason "
         f"ELSE nullif(concat_ws('; ', _reason, {extra}), '') END AS _reason "
-        f"FROM (SELECT *, output AS label, TRY_CAST(output AS DOUBLE) AS label_value, {ts} AS _ts FROM ({sql}))"
+        f"FROM (SELECT *, output AS label, {number_sql('output')} AS label_value, {ts} AS _ts FROM ({sql}))"
     )
     # The raw text is built last, from the final reason, so a row rejected only for its label still keeps it.
     return with_raw(wrapped, fmt), params

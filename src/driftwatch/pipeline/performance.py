@@ -119,7 +119,16 @@ def _task_arrays(
 ) -> tuple[np.ndarray, np.ndarray]:
     if _text_classes(monitor):
         return truth.astype(object), score.astype(object)
-    return np.asarray(truth, dtype=np.float64), np.asarray(score, dtype=np.float64)
+    truth, score = np.asarray(truth, dtype=np.float64), np.asarray(score, dtype=np.float64)
+    # Ingest refuses ±inf (docs/values.md); one stored by an older version counts as missing, so it cannot
+    # stop this and every later cycle (the metrics raise on ±inf).
+    return _finite_or_nan(truth), _finite_or_nan(score)
+
+
+def _finite_or_nan(values: np.ndarray) -> np.ndarray:
+    return (
+        values if np.isfinite(values[~np.isnan(values)]).all() else np.where(np.isinf(values), np.nan, values)
+    )
 
 
 # --- the reference: baseline metrics and the calibrator, once per reference file -----------------------------

@@ -49,8 +49,11 @@ from driftwatch.stats.profile import (
 from driftwatch.storage.database import Database, first_row, utcnow
 from driftwatch.storage.profiles import current_profile_id, load_profile, save_profile
 from driftwatch.storage.schema import feature_column, quote_identifier
+from driftwatch.storage.stored_values import canonicalise_stored_values
 
-PROFILE_FORMAT = 2  # 2: the model's output (score, decision) is profiled too
+PROFILE_FORMAT = (
+    3  # 2: the model's output (score, decision) is profiled too; 3: values by identity (docs/values.md)
+)
 REFERENCE_TABLE = "_reference_rows"
 _CACHE: dict[tuple[str, str, str], ReferenceProfile] = {}
 # Inferred features per reference file version and config: the inference reads up to SAMPLE_ROWS rows, which
@@ -367,6 +370,10 @@ def ensure_reference(db: Database, monitor: MonitorConfig) -> ReferenceOutcome:
     profile, rejected = build_profile(cur, monitor, features, pid)
     with db.transaction() as tx:
         save_profile(tx, monitor.name, monitor.reference.path, profile)
+        # Rows stored before the value model, to the identities the new profile holds (a no-op after that).
+        canonicalise_stored_values(
+            tx, monitor.name, features.numeric, features.categorical, monitor.predictions.segments
+        )
         tx.execute(
             "INSERT INTO window_queue SELECT DISTINCT monitor, model_version, window_start, window_end, ?, "
             "'reference changed' FROM window_summaries WHERE monitor = ? ON CONFLICT DO NOTHING",
