@@ -1,17 +1,27 @@
-"""Pushed batches of predictions (and labels): validated exactly like files, then ingested like a file.
+"""Pushed batches of predictions (and labels): validated exactly like files, stored without waiting for a cycle.
 
 The batch is written to a temporary NDJSON file and read by the same normalising query as a prediction file
 (`sources.logs.normalise_query`), so a record is accepted or refused for exactly the reasons a file row would
-be. A batch with any bad record is refused whole (422, one error per bad record) and nothing is stored; a good
-batch goes through `pipeline.ingest.ingest_file` with the source `api:<batch id>`. Request ids make it
-idempotent: re-sending a batch inserts nothing.
+be. A batch with any bad record is refused whole (422, one error per bad record) and nothing is stored. Request
+ids make it idempotent: re-sending a batch inserts nothing.
+
+A good prediction batch is committed before the 200 in one short transaction of its own
+(`Database.append_transaction`): it takes neither the monitor's cycle lock nor the lock the cycle's writes
+share, so a push never waits for a running cycle, and pushes from several clients run side by side. The rows
+land in the predictions table at once; the windows they touch are noted in `pushed_windows` and queued by the
+next cycle (storage/pushes.py says why not in `window_queue` directly). Only the first push after a start, or
+after the reference file changed, checks the reference profile, and only when it must be (re)built does that
+push wait for the monitor's lock. Labels are upserted in a transaction that takes turns with the cycle's own
+writes (each short), not behind the whole cycle.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,14 +31,22 @@ from typing import Any
 
 from driftwatch.api.errors import Conflict, Invalid
 from driftwatch.config import MonitorConfig
-from driftwatch.pipeline.ingest import ingest_file, prediction_layout
+from driftwatch.pipeline.ingest import prediction_layout
 from driftwatch.pipeline.labels import ingest_label_file, label_batch_sql
-from driftwatch.pipeline.reference import ensure_reference
+from driftwatch.pipeline.reference import cached_profile, ensure_reference, infer_features, profile_id
 from driftwatch.sources.files import SourceFile, describe_columns
-from driftwatch.sources.logs import normalise_query
-from driftwatch.storage.database import Database, utcnow
+from driftwatch.sources.logs import LogLayout, normalise_query
+from driftwatch.storage.database import Database, is_conflict, utcnow
 from driftwatch.storage.predictions import ensure_prediction_table
+from driftwatch.storage.profiles import current_profile_id
+from driftwatch.storage.pushes import drop_staged, stage_batch, staged_problems, store_staged
 from driftwatch.worker import CycleRunner
+
+log = logging.getLogger("driftwatch.api.push")
+
+# How often a push whose COMMIT DuckDB refused (another writer inserted one of its request ids at the same
+# moment) is run again; the second run finds those rows stored and counts them as duplicates.
+CONFLICT_RETRIES = 5
 
 
 @dataclass(frozen=True)
@@ -97,40 +115,107 @@ def _reject_non_finite(records: list[Any]) -> None:
         raise Invalid("records may not hold NaN or Infinity (use null for a missing value)") from None
 
 
+_LAYOUTS: dict[tuple[str, str], tuple[tuple[int, int], LogLayout]] = {}
+_LAYOUTS_LOCK = threading.Lock()
+
+
+def _reference_key(monitor: MonitorConfig) -> tuple[int, int]:
+    try:
+        stat = os.stat(monitor.reference.path)
+    except OSError:
+        return (-1, -1)  # ensure_reference reports the unreadable reference
+    return (stat.st_size, stat.st_mtime_ns)
+
+
+def push_layout(db: Database, runner: CycleRunner, monitor: MonitorConfig, wait: float | None) -> LogLayout:
+    """The columns a pushed batch is read into, with the predictions table ready for them.
+
+    Kept per monitor while the reference file is unchanged. Otherwise the stored profile is checked without
+    any lock; only when it must be built (a new monitor, a changed reference) does this take the monitor's
+    lock (waiting `wait` seconds at most), so the profile is built once and never alongside a cycle's build.
+    """
+    key = (str(db.path), monitor.name)
+    ref_key = _reference_key(monitor)
+    with _LAYOUTS_LOCK:
+        hit = _LAYOUTS.get(key)
+    if hit is not None and hit[0] == ref_key:
+        return hit[1]
+    cur = db.cursor()
+    features = monitor.features or infer_features(cur, monitor)
+    pid = profile_id(monitor, features)
+    if current_profile_id(cur, monitor.name) == pid:
+        cached_profile(db, monitor.name, pid)
+    else:
+        with runner.holding(monitor.name, wait):
+            features = ensure_reference(db, monitor).features
+    layout = prediction_layout(monitor, features)
+    # With the serialised writers: a new column is DDL, which must not meet a push's append.
+    with db.transaction() as tx:
+        ensure_prediction_table(tx, monitor.name, layout.numeric, layout.categorical, layout.segments)
+    with _LAYOUTS_LOCK:
+        _LAYOUTS[key] = (ref_key, layout)
+    return layout
+
+
 def push_predictions(
     db: Database, runner: CycleRunner, monitor: MonitorConfig, records: list[Any], wait: float | None = None
 ) -> PredictionPush:
-    """Validate and ingest a batch of prediction records; raises Invalid (422) with per-record errors."""
+    """Validate and store a batch of prediction records; raises Invalid (422) with per-record errors.
+
+    `wait` bounds only the rare wait for the monitor's lock in `push_layout`; storing never waits for a cycle.
+    """
     _reject_non_finite(records)
     batch_id = uuid.uuid4().hex
-    # Under the monitor's lock: the reference profile (features, types) is built at most once, and a cycle
-    # never sees half a batch.
-    with runner.holding(monitor.name, wait), staged(records) as f:
-        reference = ensure_reference(db, monitor)
-        layout = prediction_layout(monitor, reference.features)
-        with db.transaction() as tx:
-            ensure_prediction_table(tx, monitor.name, layout.numeric, layout.categorical, layout.segments)
-        cur = db.cursor()
+    layout = push_layout(db, runner, monitor, wait)
+    cur = db.cursor()
+    with staged(records) as f:
         columns = describe_columns(cur, f.format, f.path)
         sql, params = normalise_query(f.format, f.path, columns, layout)
-        bad = cur.execute(
-            f"SELECT _row, request_id, _reason FROM ({sql}) WHERE _reason IS NOT NULL ORDER BY _row", params
-        ).fetchall()
-        if bad:
-            errors = _record_errors(records, bad, monitor.predictions.id)
-            raise Invalid(
-                f"{len(errors)} of {len(records)} record(s) are invalid; nothing was stored", errors
+        try:
+            rows = stage_batch(cur, sql, params)
+            bad = staged_problems(cur)
+            if bad:
+                errors = _record_errors(records, bad, monitor.predictions.id)
+                raise Invalid(
+                    f"{len(errors)} of {len(records)} record(s) are invalid; nothing was stored", errors
+                )
+            inserted = _store(db, monitor, layout, f"api:{batch_id}", f.size, rows)
+        finally:
+            drop_staged(cur)
+    return PredictionPush(batch_id, rows, inserted, rows - inserted)
+
+
+def _store(db: Database, monitor: MonitorConfig, layout: LogLayout, source: str, size: int, rows: int) -> int:
+    """The staged batch committed in one transaction, run again when DuckDB refuses it for a clash."""
+    for attempt in range(1, CONFLICT_RETRIES + 1):
+        try:
+            with db.append_transaction() as tx:
+                return store_staged(
+                    tx,
+                    monitor.name,
+                    layout.numeric,
+                    layout.categorical,
+                    layout.segments,
+                    monitor.window,
+                    source,
+                    size,
+                    rows,
+                    utcnow(),
+                )
+        except Exception as exc:
+            if not is_conflict(exc) or attempt == CONFLICT_RETRIES:
+                raise
+            log.info(
+                "push to %s met a concurrent write (attempt %d); running it again", monitor.name, attempt
             )
-        read, inserted, duplicate, _quarantined = ingest_file(
-            db, monitor, layout, f, source=f"api:{batch_id}"
-        )
-    return PredictionPush(batch_id, read, inserted, duplicate)
+    raise AssertionError("unreachable")
 
 
 def push_labels(
     db: Database, runner: CycleRunner, monitor: MonitorConfig, records: list[Any], wait: float | None = None
 ) -> LabelPush:
-    """Validate and upsert a batch of labels, the same way as a label file."""
+    """Validate and upsert a batch of labels, the same way as a label file (`runner`, `wait`: unused since
+    labels stopped waiting for the monitor's lock; kept for callers)."""
     if monitor.labels is None:
         raise Conflict(
             f"monitor {monitor.name!r} has no `labels:` section (and `task:`) in its config, so labels "
@@ -138,7 +223,9 @@ def push_labels(
         )
     _reject_non_finite(records)
     batch_id = uuid.uuid4().hex
-    with runner.holding(monitor.name, wait), staged(records) as f:
+    # No monitor lock: the upsert is one transaction taking turns with the cycle's (short) writes, and the
+    # performance queue it touches is emptied by the cycle only up to what it saw (`queued_at <= ...`).
+    with staged(records) as f:
         cur = db.cursor()
         columns = describe_columns(cur, f.format, f.path)
         sql, params = label_batch_sql(f.format, f.path, columns, monitor)
