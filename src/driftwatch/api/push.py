@@ -41,7 +41,13 @@ from driftwatch.sources.logs import LogLayout, normalise_query
 from driftwatch.storage.database import Database, is_conflict, utcnow
 from driftwatch.storage.predictions import ensure_prediction_table
 from driftwatch.storage.profiles import current_profile_id
-from driftwatch.storage.pushes import drop_staged, stage_batch, staged_problems, store_staged
+from driftwatch.storage.pushes import (
+    drop_staged,
+    stage_batch,
+    staged_non_finite,
+    staged_problems,
+    store_staged,
+)
 from driftwatch.worker import CycleRunner
 
 log = logging.getLogger("driftwatch.api.push")
@@ -74,22 +80,34 @@ def _refuse_constant(token: str) -> Any:
 
 
 _NON_FINITE = "records may not hold NaN or Infinity (use null for a missing value)"
-_DECODER = msgspec.json.Decoder()
 _ENCODER = msgspec.json.Encoder()
+
+
+class _Records(msgspec.Struct, forbid_unknown_fields=True):
+    records: list[msgspec.Raw]
+
+
+# Each record is kept as its raw JSON text (validated, not turned into Python objects): the push's NDJSON is
+# those texts joined by newlines. About 3 ms for 10k records instead of ~45 ms to parse and re-encode.
+_RAW_DECODER = msgspec.json.Decoder(list[msgspec.Raw] | _Records)
 
 
 def parse_batch(body: bytes) -> list[Any]:
     """The records of a body: `{"records": [...]}` or a bare JSON list. Raises Invalid.
 
-    msgspec parses (about twice as fast as the json module, on the push's critical path); a body it refuses
-    is parsed again by the json module only to say what is wrong in the words of that module.
+    The records come back as `msgspec.Raw` (each record's JSON text) when the body holds no line break;
+    otherwise (a pretty-printed body: a record's text could span lines) as Python objects, re-encoded one per
+    line by `staged`. A body msgspec refuses is parsed again by the json module only to say what is wrong.
+    Numbers too large for a double (1e999) are refused after staging (`storage.pushes.staged_non_finite`).
     """
-    try:
-        data = _DECODER.decode(body)
-    except msgspec.ValidationError:
-        raise Invalid(f"{_NON_FINITE}; a number is out of range") from None  # 1e999 would be inf
-    except msgspec.DecodeError:
-        data = _parse_slowly(body)
+    if b"\n" in body or b"\r" in body:
+        data: Any = _parse_slowly(body)
+    else:
+        try:
+            decoded = _RAW_DECODER.decode(body)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            decoded = _parse_slowly(body)
+        data = decoded.records if isinstance(decoded, _Records) else decoded
     if isinstance(data, dict) and set(data) == {"records"}:
         data = data["records"]
     if not isinstance(data, list):
@@ -115,7 +133,10 @@ def _parse_slowly(body: bytes) -> Any:
 def staged(records: list[Any]) -> Iterator[SourceFile]:
     """The records as a temporary NDJSON file, one record a line, removed afterwards."""
     try:
-        lines = _ENCODER.encode_lines(records)
+        if all(isinstance(r, msgspec.Raw) for r in records):
+            lines = b"\n".join(records) + b"\n"
+        else:
+            lines = _ENCODER.encode_lines(records)
     except (msgspec.EncodeError, UnicodeEncodeError, ValueError, TypeError, OverflowError) as exc:
         raise Invalid(f"the records cannot be stored as JSON lines: {exc}") from None
     fd, name = tempfile.mkstemp(prefix="driftwatch-push-", suffix=".ndjson")
@@ -128,13 +149,23 @@ def staged(records: list[Any]) -> Iterator[SourceFile]:
         Path(name).unlink(missing_ok=True)
 
 
+def _decoded(raw: msgspec.Raw) -> Any:
+    try:
+        return msgspec.json.decode(raw)
+    except msgspec.MsgspecError:
+        return None
+
+
 def _record_errors(records: list[Any], rows: list[tuple[Any, ...]], id_field: str) -> list[dict[str, Any]]:
     """[{index, request_id, reason}] from (_row, request_id, _reason) rows of the normalised batch."""
     errors = []
     for row_number, request_id, reason in rows:
         index = int(row_number) - 1
-        if request_id is None and 0 <= index < len(records) and isinstance(records[index], dict):
-            raw = records[index].get(id_field)
+        record = records[index] if 0 <= index < len(records) else None
+        if isinstance(record, msgspec.Raw):
+            record = _decoded(record)
+        if request_id is None and isinstance(record, dict):
+            raw = record.get(id_field)
             request_id = raw if isinstance(raw, str) else None
         errors.append({"index": index, "request_id": request_id, "reason": str(reason)})
     return errors
@@ -197,7 +228,9 @@ def push_predictions(
         sql, params = normalise_query(f.format, f.path, columns, layout)
         try:
             rows = stage_batch(cur, sql, params)
-            bad = staged_problems(cur)
+            bad = staged_problems(cur) or staged_non_finite(
+                cur, layout.numeric, f"prediction {monitor.predictions.prediction or 'prediction'!r}"
+            )
             if bad:
                 errors = _record_errors(records, bad, monitor.predictions.id)
                 raise Invalid(
