@@ -141,6 +141,13 @@ class Server:
             self.process.wait(10)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (all its threads), from /proc: a figure the machine's load does
+    not distort, unlike wall time."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def push_all(url: str, bodies: list[bytes], stop: threading.Event | None = None) -> list[tuple[float, int]]:
     """Push the bodies one after another; [(seconds, rows inserted)] per batch. Stops early when `stop` is set."""
     out = []
@@ -307,14 +314,19 @@ def main(argv: list[str] | None = None) -> int:
         print("starting driftwatch serve ...", flush=True)
         server.start()
         push_all(server.url, warm)
-        result["idle_1_client"] = concurrent(server.url, idle, 1)
-        print("idle, 1 client:", json.dumps(result["idle_1_client"]), flush=True)
-        result[f"idle_{args.clients}_clients"] = concurrent(server.url, many, args.clients)
-        print(
-            f"idle, {args.clients} clients:", json.dumps(result[f"idle_{args.clients}_clients"]), flush=True
-        )
+        assert server.process is not None
+        pid = server.process.pid
+        key = f"idle_{args.clients}_clients"
+        for name, bodies, clients in (("idle_1_client", idle, 1), (key, many, args.clients)):
+            cpu = cpu_seconds(pid)
+            result[name] = concurrent(server.url, bodies, clients)
+            used = cpu_seconds(pid) - cpu
+            result[name]["server_cpu_s_per_10k_rows"] = round(used / result[name]["rows"] * 1e4, 3)
+            print(f"idle, {clients} client(s):", json.dumps(result[name]), flush=True)
         if args.cycle_rows:
+            cpu = cpu_seconds(pid)
             result["during_cycle"] = during_cycle(server, project, big, busy)
+            result["during_cycle"]["server_cpu_s"] = round(cpu_seconds(pid) - cpu, 2)
             print("during a cycle:", json.dumps(result["during_cycle"]), flush=True)
             pushes = result["during_cycle"]["pushes"]
             if pushes:
