@@ -85,6 +85,7 @@ def full_cycle(settings: Settings, alerting: AlertingRun | None) -> CycleFunctio
 # How often the delivery lanes look for due rows (retries after a backoff or a Retry-After) between the
 # wake-ups every cycle gives them. A look is one indexed query per channel.
 DELIVERY_INTERVAL = timedelta(seconds=5)
+DELIVERY_JOB = "deliver"
 # How long a stopping server waits for a lane in the middle of a request (its row stays pending and is sent
 # again after the restart).
 DELIVERY_STOP_WAIT = 10.0
@@ -264,11 +265,12 @@ class Worker:
             self.scheduler.add_job(
                 self._wake_delivery,
                 trigger=IntervalTrigger(seconds=DELIVERY_INTERVAL.total_seconds(), timezone=UTC),
-                id="deliver",
+                id=DELIVERY_JOB,
                 name="alert delivery (wakes the channel lanes)",
                 replace_existing=True,
                 max_instances=1,
                 coalesce=True,
+                misfire_grace_time=max(1, int(DELIVERY_INTERVAL.total_seconds())),
             )
 
     def _wake_delivery(self) -> None:
@@ -277,6 +279,8 @@ class Worker:
 
     def _on_missed(self, event: JobEvent) -> None:
         """A tick later than its misfire grace is skipped by APScheduler with a debug line only; say so."""
+        if event.job_id == DELIVERY_JOB:
+            return  # a skipped wake-up loses nothing: the lanes look for due rows by themselves too
         when = getattr(event, "scheduled_run_time", None)
         monitor = str(event.job_id).partition(":")[2] or str(event.job_id)
         log.warning(
