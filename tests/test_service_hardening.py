@@ -10,9 +10,13 @@ Every wait below is bounded, and what is asserted is an order of events, never a
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -185,3 +189,48 @@ def test_pushes_from_many_clients_side_by_side_lose_and_double_nothing(tmp_path:
         assert sum(a.json()["inserted"] for a in answers) == len(records)
         assert sum(a.json()["duplicate"] for a in answers) == len(records)
         assert client.get(f"/api/monitors/{MONITOR}").json()["predictions_stored"] == before + len(records)
+
+
+class _Failing(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.send_response(503)
+        self.send_header("Content-Length", "4")
+        self.end_headers()
+        self.wfile.write(b"down")
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        return None
+
+
+def test_run_delivers_what_is_due_and_says_what_is_left_and_when(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`driftwatch run` used to stop at 100 notifications and report nothing pending."""
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), _Failing)
+    receiver.daemon_threads = True
+    thread = threading.Thread(target=receiver.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        host, port = receiver.server_address[:2]
+        settings = _project_with_a_hook(tmp_path / "demo")
+        env = {**os.environ, HOOK_ENV: f"http://{host}:{port}/hook"}
+        exe = Path(sys.executable).parent / "driftwatch"
+        done = subprocess.run(
+            [str(exe), "run", "--config", str(settings.config_path)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
+    assert done.returncode == 0, done.stderr
+    with Database(settings.storage, settings.database) as db:
+        log_rows, hook_rows = _statuses(db, "log"), _statuses(db, "hook")
+    assert log_rows and set(log_rows) == {"delivered"}
+    assert hook_rows and set(hook_rows) == {"pending"}
+    summary = f"notifications: {len(log_rows)} delivered, {len(hook_rows)} to retry, 0 failed"
+    assert summary in done.stdout, done.stdout
+    assert f"notifications: {len(hook_rows)} still pending, the next is due at " in done.stdout, done.stdout
