@@ -234,3 +234,49 @@ def test_run_delivers_what_is_due_and_says_what_is_left_and_when(
     summary = f"notifications: {len(log_rows)} delivered, {len(hook_rows)} to retry, 0 failed"
     assert summary in done.stdout, done.stdout
     assert f"notifications: {len(hook_rows)} still pending, the next is due at " in done.stdout, done.stdout
+
+
+@pytest.mark.parametrize(
+    "body", [b"[" * 50_000 + b"]" * 50_000, b'{"records": [{"a": ' + b"[" * 50_000 + b"]" * 50_000 + b"}]}"]
+)
+def test_a_deeply_nested_body_is_refused_not_a_500(body: bytes) -> None:
+    from driftwatch.api.errors import Invalid
+    from driftwatch.api.push import parse_batch
+
+    with pytest.raises(Invalid, match="nested too deeply"):
+        parse_batch(body)
+
+
+def test_values_that_read_as_infinite_refuse_the_batch_and_pretty_bodies_are_accepted(tmp_path: Path) -> None:
+    """`1e999` (too large for a double) and the string "Infinity" used to be stored as inf, which stops every
+    later cycle of a monitor with a `task`; records are now read from their raw JSON text, so a body spanning
+    lines (pretty-printed) must still come out as one record a line."""
+    import json
+
+    settings = load_settings(make_project(tmp_path / "demo"))
+    records = next_day_records(tmp_path / "extra")[:5]
+    from driftwatch.api.app import create_app
+
+    with Database(settings.storage, settings.database) as db:
+        client = TestClient(
+            create_app(settings, db, ServerSettings(), token=TOKEN), raise_server_exceptions=False
+        )
+        url = f"/api/monitors/{MONITOR}/predictions"
+        headers = {**AUTH, "Content-Type": "application/json"}
+        big = json.dumps(records).replace(
+            f'"raw_prediction": {records[1]["raw_prediction"]}', '"raw_prediction": 1e999'
+        )
+        text = json.dumps(records).replace('"income": ', '"income": "Infinity", "x": ', 1)
+        for body, index, reason in (
+            (big, 1, "not a finite number: prediction 'raw_prediction'"),
+            (text, 0, "not a finite number: feature 'income'"),
+        ):
+            response = client.post(url, headers=headers, content=body.encode())
+            assert response.status_code == 422, response.text
+            (error,) = response.json()["errors"]
+            assert (error["index"], error["reason"]) == (index, reason)
+        assert client.get(f"/api/monitors/{MONITOR}").json()["predictions_stored"] == 0
+        pretty = client.post(
+            url, headers=headers, content=json.dumps({"records": records}, indent=2).encode()
+        )
+        assert pretty.status_code == 200 and pretty.json()["inserted"] == 5

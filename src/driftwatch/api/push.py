@@ -100,14 +100,18 @@ def parse_batch(body: bytes) -> list[Any]:
     line by `staged`. A body msgspec refuses is parsed again by the json module only to say what is wrong.
     Numbers too large for a double (1e999) are refused after staging (`storage.pushes.staged_non_finite`).
     """
-    if b"\n" in body or b"\r" in body:
-        data: Any = _parse_slowly(body)
-    else:
-        try:
-            decoded = _RAW_DECODER.decode(body)
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            decoded = _parse_slowly(body)
-        data = decoded.records if isinstance(decoded, _Records) else decoded
+    try:
+        if b"\n" in body or b"\r" in body:
+            data: Any = _parse_slowly(body)
+        else:
+            try:
+                decoded = _RAW_DECODER.decode(body)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                decoded = _parse_slowly(body)
+            data = decoded.records if isinstance(decoded, _Records) else decoded
+    except RecursionError:
+        # Both parsers give up on thousands of nested brackets; that is the client's body, not a server error.
+        raise Invalid("the body is nested too deeply to be a batch of records") from None
     if isinstance(data, dict) and set(data) == {"records"}:
         data = data["records"]
     if not isinstance(data, list):
