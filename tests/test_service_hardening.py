@@ -80,6 +80,7 @@ def _statuses(db: Database, channel: str) -> list[str]:
     return [m.status for m in store.messages(db.cursor(), limit=10_000) if m.channel == channel]
 
 
+@pytest.mark.slow  # two cycles with alerting and a delivery thread per channel: about 20 s
 def test_a_hanging_webhook_holds_neither_the_cycle_nor_a_push(
     tmp_path: Path, hanging: HangingReceiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -203,6 +204,7 @@ class _Failing(BaseHTTPRequestHandler):
         return None
 
 
+@pytest.mark.slow  # `driftwatch run` as a process: about 20 s
 def test_run_delivers_what_is_due_and_says_what_is_left_and_when(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
