@@ -228,6 +228,9 @@ def during_cycle(server: Server, project: Path, big: Path, bodies: list[bytes]) 
             break
         time.sleep(0.01)
     pushed: list[tuple[float, int]] = []
+    timeline: list[
+        tuple[float, int]
+    ] = []  # (seconds into the phase, latency ms) per push, to see where it waits
     started = time.perf_counter()
     with httpx.Client(base_url=server.url, timeout=600) as http:
         for body in bodies:
@@ -238,6 +241,7 @@ def during_cycle(server: Server, project: Path, big: Path, bodies: list[bytes]) 
             if response.status_code != 200:
                 raise RuntimeError(f"push failed: {response.status_code} {response.text[:300]}")
             pushed.append((time.perf_counter() - t0, int(response.json()["inserted"])))
+            timeline.append((round(t0 - started, 2), round(pushed[-1][0] * 1000)))
     elapsed = time.perf_counter() - started
     thread.join()
     body = answer.get("body")
@@ -250,7 +254,8 @@ def during_cycle(server: Server, project: Path, big: Path, bodies: list[bytes]) 
     }
     if not pushed:
         return {"cycle": cycle, "pushes": None}
-    return {"cycle": cycle, "pushes": summary([s for s, _ in pushed], sum(n for _, n in pushed), elapsed)}
+    pushes = summary([s for s, _ in pushed], sum(n for _, n in pushed), elapsed)
+    return {"cycle": cycle, "pushes": pushes, "timeline": timeline}
 
 
 def machine() -> dict[str, Any]:
