@@ -238,21 +238,6 @@ def test_a_missed_tick_is_logged(fake: FakeCycle, caplog: pytest.LogCaptureFixtu
     assert "POST /api/monitors/a/runs" in caplog.text
 
 
-def test_a_missed_delivery_wake_up_is_not_reported_as_a_cycle(
-    fake: FakeCycle, caplog: pytest.LogCaptureFixture
-) -> None:
-    """It used to say "scheduled cycle of deliver ... POST /api/monitors/deliver/runs"."""
-    from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
-
-    from driftwatch.worker import DELIVERY_JOB
-
-    worker = _worker(_settings(a=timedelta(days=1)), fake)
-    event = JobExecutionEvent(EVENT_JOB_MISSED, DELIVERY_JOB, "default", PINNED)
-    with caplog.at_level(logging.WARNING, logger="driftwatch.worker"):
-        worker.scheduler._dispatch_event(event)
-    assert "deliver" not in caplog.text
-
-
 def test_alert_delivery_is_retried_between_cycles(tmp_path: Path) -> None:
     """With alert rules configured, a delivery job runs every DELIVERY_INTERVAL so backoffs and Retry-After
     waits are honoured between daily cycles; without rules there is no such job."""

@@ -23,6 +23,7 @@ from driftwatch.config_server import ServerSettings, parse_server
 from driftwatch.durations import parse_duration
 from driftwatch.errors import ConfigError
 from driftwatch.stats.decision import OUTPUT_FEATURE, PREDICTION_FEATURE, Thresholds
+from driftwatch.yaml_keys import DuplicateKeyError, load_yaml_unique_keys
 
 DEFAULT_CONFIG_NAME = "driftwatch.yml"
 FILE_FORMATS = ("auto", "parquet", "csv", "ndjson")
@@ -506,7 +507,14 @@ def load_settings(path: str | Path = DEFAULT_CONFIG_NAME) -> Settings:
             "config file not found; pass --config PATH or run `driftwatch demo` for an example",
         )
     try:
-        data = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+        data = load_yaml_unique_keys(config_path.read_text(encoding="utf-8"))
+    except DuplicateKeyError as exc:
+        raise ConfigError(
+            config_path,
+            f"line {exc.line}",
+            f"duplicate key {exc.key!r} (first at line {exc.first_line}); YAML would keep only the last one, "
+            "so write each key once",
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "(file)"

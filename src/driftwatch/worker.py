@@ -279,9 +279,15 @@ class Worker:
 
     def _on_missed(self, event: JobEvent) -> None:
         """A tick later than its misfire grace is skipped by APScheduler with a debug line only; say so."""
-        if event.job_id == DELIVERY_JOB:
-            return  # a skipped wake-up loses nothing: the lanes look for due rows by themselves too
         when = getattr(event, "scheduled_run_time", None)
+        if event.job_id == DELIVERY_JOB:  # not a monitor: no cycle to run by hand
+            log.warning(
+                "the alert delivery pass due at %s was skipped: it could not start in time; the next pass "
+                "(every %ds) delivers whatever is due",
+                when.isoformat() if isinstance(when, datetime) else "?",
+                int(DELIVERY_INTERVAL.total_seconds()),
+            )
+            return
         monitor = str(event.job_id).partition(":")[2] or str(event.job_id)
         log.warning(
             "scheduled cycle of %s due at %s was skipped: it could not start within its misfire grace; "
