@@ -208,6 +208,17 @@ def _deliver(db: Any, alerting: Any) -> None:
         )
     for channel in report.unhealthy_channels:
         out.print(f"  [bold red]channel {_escape(channel)} is unhealthy[/]: see `driftwatch alerts --outbox`")
+    # Every due row was attempted; what is left waits for its retry time (or a channel not set up here).
+    from driftwatch.storage.alerts import pending_outlook
+
+    remaining, next_at = pending_outlook(db.cursor())
+    if remaining:
+        when = f"the next is due at {next_at:%Y-%m-%d %H:%M:%S} UTC" if next_at is not None else ""
+        out.print(
+            f"notifications: {remaining} still pending, {when}; `driftwatch run` again or a running "
+            "`driftwatch serve` sends them",
+            highlight=False,
+        )
 
 
 def _run_one(db: Any, settings: Settings, name: str, trigger: str, alerting: Any = None) -> Any:
