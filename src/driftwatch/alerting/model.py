@@ -166,7 +166,7 @@ class Rule:
     line: int = 0
 
 
-ChannelType = Literal["slack", "webhook", "log"]
+ChannelType = Literal["slack", "webhook", "log", "alertmanager", "email"]
 
 
 @dataclass(frozen=True)
@@ -180,6 +180,19 @@ class ChannelConfig:
     timeout_seconds: float = 10.0
     source: str = ""
     line: int = 0
+    # alertmanager: `url` (not a secret; or `url_env`), auth from the environment, how often firing alerts are
+    # re-posted. email: SMTP server, addresses, credentials from the environment.
+    url: str | None = None
+    username_env: str | None = None
+    password_env: str | None = None
+    token_env: str | None = None
+    resend_interval_seconds: float = 300.0
+    host: str | None = None
+    port: int = 587
+    sender: str | None = None  # `from:` in the file
+    recipients: tuple[str, ...] = ()  # `to:` in the file
+    starttls: bool = True
+    ca_file: str | None = None  # a CA bundle for STARTTLS (an internal CA); default: the system's
 
 
 @dataclass(frozen=True)
