@@ -30,7 +30,7 @@ import yaml
 
 from driftwatch.alerting.channel_config import parse_channel_config
 from driftwatch.alerting.errors import ChannelConfigError, RuleError
-from driftwatch.alerting.evaluation import evaluate
+from driftwatch.alerting.evaluation import evaluate, lookback
 from driftwatch.alerting.grouping import AlertGroup, group_notifications
 from driftwatch.alerting.model import (
     AlertState,
@@ -621,13 +621,14 @@ def evaluate_and_enqueue(
     samples: Iterable[Sample],
     now: datetime,
     evaluated_through: datetime | None = None,
+    history: Iterable[Sample] = (),
 ) -> tuple[int, int]:
     """Evaluate the samples of one monitor against its stored state and commit, in ONE transaction, the
     changed state rows, the messages owed (ON CONFLICT (dedupe_key) DO NOTHING) and the suppressed ones.
 
     Returns (messages enqueued, messages suppressed), counting rows actually inserted: evaluating the same
     windows again returns (0, 0). `evaluated_through`, when given, is stored as the monitor's progress in the
-    same transaction.
+    same transaction. `history`: past samples relative rules compare with (see `past_samples`).
     """
     items = list(samples)
     stray = sorted({s.monitor for s in items if s.monitor != monitor_name})
@@ -638,7 +639,7 @@ def evaluate_and_enqueue(
     with db.transaction() as tx:
         previous = {_key(row): _state(row) for row in store.load_states(tx, monitor_name)}
         silences = [_silence(row) for row in store.load_silences(tx, now, include_ended=False)]
-        result = evaluate(rules, items, previous, silences, now)
+        result = evaluate(rules, items, previous, silences, now, history)
         messages = [_new_message(g, now) for g in group_notifications(result.notifications)]
         suppressed = [
             _new_message(g, now, "suppressed", _silenced_by(g, result.suppressed))
@@ -653,6 +654,23 @@ def evaluate_and_enqueue(
         if evaluated_through is not None:
             store.set_evaluated_through(tx, monitor_name, evaluated_through, now)
     return enqueued, silenced
+
+
+def past_samples(
+    db: Database,
+    rules: RuleSet | Sequence[Rule],
+    monitor: MonitorConfig,
+    samples: Sequence[Sample],
+    now: datetime,
+) -> list[Sample]:
+    """The stored values relative rules compare the new `samples` with: every result of windows starting up to
+    `lookback(rules)` before the earliest new window, read by the same queries as the samples themselves (so a
+    past value is exactly what a rule saw, or would have seen, for that window). Empty without relative rules."""
+    span = lookback(rules)
+    if span is None or not samples:
+        return []
+    earliest = min(s.window_start for s in samples)
+    return collect_samples(db, monitor, now, since=None, window_cutoff=earliest - span).samples
 
 
 @dataclass(frozen=True)
@@ -682,8 +700,9 @@ def alert_cycle(
     if since is None and run.settings.backfill is not None:
         cutoff = now - run.settings.backfill
     batch = collect_samples(db, monitor, now, since, cutoff, report_url)
+    history = past_samples(db, run.rules, monitor, batch.samples, now)
     enqueued, suppressed = evaluate_and_enqueue(
-        db, run.rules, monitor.name, batch.samples, now, evaluated_through=batch.through
+        db, run.rules, monitor.name, batch.samples, now, evaluated_through=batch.through, history=history
     )
     firing = len(store.alert_instances(db.cursor(), ("firing",), monitor.name))
     return AlertCycleSummary(monitor.name, len(batch.samples), enqueued, suppressed, firing)
