@@ -24,6 +24,8 @@ from driftwatch.alerting.model import (
 )
 from driftwatch.alerting.rule_tests import run_rule_tests
 from driftwatch.alerting.rules import load_rules
+from driftwatch.config import Settings
+from driftwatch.storage.database import Database
 
 WEEK = Comparison("offset", timedelta(days=7))
 
@@ -273,3 +275,48 @@ def test_rules_test_feeds_past_windows(tmp_path: Path) -> None:
     failed = run_rule_tests(tmp_path / "rules.test.yml")
     assert not failed.ok
     assert "expected alert AccuracyWeekOverWeek firing" in failed.format()
+
+
+RELATIVE_PSI_RULES = """\
+channels: {log: {type: log, path: alerts.log}}
+route: {channels: [log], repeat_interval: null}
+groups:
+  - name: g
+    rules:
+      - alert: PSIWeekOverWeek
+        select: {monitor: "*", metric: psi, feature: income}
+        # Always true once there is a value a week earlier: shows which windows could be compared.
+        condition: {op: ">", threshold: {relative_to: {offset: 7d}, delta: -100}}
+"""
+
+
+@pytest.mark.slow  # two real pipeline cycles on the small demo
+def test_a_later_cycle_compares_with_values_stored_by_earlier_ones(
+    demo_settings: Settings, demo_db: Database
+) -> None:
+    """The new windows of a cycle are compared with windows evaluated cycles ago: the pipeline reads them
+    from storage (without them, every new window would be "no data" and left unevaluated)."""
+    from _demo import DEMO_END
+
+    from driftwatch.pipeline.alerts import alert_cycle, alerting_settings, prepare_alerting
+    from driftwatch.pipeline.cycle import run_cycle
+
+    rules = demo_settings.config_path.parent / "alert_rules"
+    for old in rules.glob("*.yml"):
+        old.unlink()
+    (rules / "relative.yml").write_text(RELATIVE_PSI_RULES, encoding="utf-8")
+    run = prepare_alerting(alerting_settings(demo_settings))
+    assert run is not None
+    monitor = demo_settings.monitor("credit-default")
+    run_cycle(demo_db, monitor, now=DEMO_END - 3 * DAY)
+    alert_cycle(demo_db, run, monitor, DEMO_END - 3 * DAY)
+    run_cycle(demo_db, monitor, now=DEMO_END)
+    summary = alert_cycle(demo_db, run, monitor, DEMO_END)
+    assert summary.firing == 3  # income in each segment (*, and the two environments)
+    windows = {
+        row[0]
+        for row in demo_db.cursor()
+        .execute("SELECT last_window FROM alert_state WHERE rule = 'PSIWeekOverWeek' AND segment = '*'")
+        .fetchall()
+    }
+    assert windows == {(DEMO_END - DAY).replace(tzinfo=None)}
