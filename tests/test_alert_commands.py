@@ -77,7 +77,7 @@ def project(tmp_path: Path) -> Path:
 def test_rules_check_passes_on_the_repo_rules(runner: CliRunner) -> None:
     result = runner.invoke(app, ["rules", "check", str(REPO / "alert_rules")])
     assert result.exit_code == 0, result.output
-    assert "ok: 4 rule(s) in 1 file(s), channels: log" in result.stdout
+    assert "ok: 5 rule(s) in 1 file(s), channels: log" in result.stdout
 
 
 BROKEN = """\
@@ -135,7 +135,7 @@ def test_rules_check_on_a_missing_path(runner: CliRunner) -> None:
 def test_rules_test_runs_the_demo_tests(runner: CliRunner) -> None:
     result = runner.invoke(app, ["rules", "test", str(REPO / "alert_rules" / "demo.test.yml")])
     assert result.exit_code == 0, result.output
-    assert "4 test(s), 0 failure(s): ok" in result.stdout
+    assert "5 test(s), 0 failure(s): ok" in result.stdout
 
 
 def test_rules_test_exits_1_on_a_failing_test_and_2_on_an_invalid_file(

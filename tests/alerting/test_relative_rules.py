@@ -297,7 +297,6 @@ def test_a_later_cycle_compares_with_values_stored_by_earlier_ones(
     """The new windows of a cycle are compared with windows evaluated cycles ago: the pipeline reads them
     from storage (without them, every new window would be "no data" and left unevaluated)."""
     from _demo import DEMO_END
-
     from driftwatch.pipeline.alerts import alert_cycle, alerting_settings, prepare_alerting
     from driftwatch.pipeline.cycle import run_cycle
 
