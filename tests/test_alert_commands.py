@@ -198,7 +198,10 @@ def test_alerts_outbox_lists_the_messages_owed(runner: CliRunner, demo_project: 
     assert {m["channel"] for m in messages} == {"log"}
     # Only the week-over-week accuracy rule has an episode that both starts and ends within the demo's month.
     assert {m["transition"] for m in messages if m["rule"] != "AccuracyDownWeekOverWeek"} == {"firing"}
-    assert {m["transition"] for m in messages if m["rule"] == "AccuracyDownWeekOverWeek"} == {"firing", "resolved"}
+    assert {m["transition"] for m in messages if m["rule"] == "AccuracyDownWeekOverWeek"} == {
+        "firing",
+        "resolved",
+    }
     bad = runner.invoke(app, ["alerts", "--config", str(demo_project), "--state", "burning"])
     assert bad.exit_code == 2 and "--state must be one of" in bad.stderr
 

@@ -245,3 +245,28 @@ def test_bad_alertmanager_config_is_named(raw: dict[str, object], problem: str) 
     with pytest.raises(RuleError, match="am") as error:
         parse_channel_config("am", raw)
     assert problem in str(error.value)
+
+
+def test_declared_in_the_main_config(tmp_path: Path) -> None:
+    from driftwatch.config_alerting import parse_alerting
+    from driftwatch.pipeline.alerts import channel_configs
+
+    file = tmp_path / "driftwatch.yml"
+    section = {
+        "channels": {
+            "am": {"type": "alertmanager", "url": "http://am:9093", "resend_interval": "1m"},
+            "mail": {
+                "type": "email",
+                "host": "smtp.example.org",
+                "from": "a@example.org",
+                "to": "b@example.org",
+            },
+        }
+    }
+    configs = channel_configs(parse_alerting(file, tmp_path, section))
+    assert configs["am"].url == "http://am:9093" and configs["am"].resend_interval_seconds == 60
+    assert configs["mail"].recipients == ("b@example.org",) and configs["mail"].port == 587
+    section["channels"]["am"] = {"type": "alertmanager", "url": "http://am:9093", "token_env": "no-such name"}
+    with pytest.raises(RuleError) as error:
+        channel_configs(parse_alerting(file, tmp_path, section))
+    assert "driftwatch.yml" in str(error.value) and "`token_env` in channel `am`" in str(error.value)
