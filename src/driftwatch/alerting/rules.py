@@ -10,7 +10,7 @@ import difflib
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from pathlib import Path
 
@@ -112,10 +112,9 @@ def _load(files: list[Path], known_channels: Mapping[str, ChannelConfig]) -> tup
     for item in parsed:
         for name, config in item.channels.items():
             earlier = channels.get(name)
-            if earlier is not None and (earlier.type, earlier.url_env, earlier.path) != (
-                config.type,
-                config.url_env,
-                config.path,
+            # Every setting counts (an Alertmanager `url`, e-mail recipients...), not where it was written.
+            if earlier is not None and replace(earlier, source="", line=0) != replace(
+                config, source="", line=0
             ):
                 item.collector.add(
                     config.line,
