@@ -40,7 +40,8 @@ def build_channels(
     message names the variable, never a value).
     """
     channels: dict[str, Channel] = {}
-    missing: list[str] = []
+    missing: list[str] = []  # slack/webhook URLs
+    credentials: list[str] = []  # alertmanager/email variables (URL, user, password, token)
     for name, config in sorted(configs.items()):
         if config.type == "log":
             path = Path(config.path or "alerts.log")
@@ -50,7 +51,7 @@ def build_channels(
             continue
         if config.type in ("alertmanager", "email"):
             channel, problems = _build_with_env(config, env, report_base_url)
-            missing.extend(problems)
+            credentials.extend(problems)
             if channel is not None:
                 channels[name] = channel
             continue
@@ -63,10 +64,15 @@ def build_channels(
             channels[name] = SlackChannel(name, url, report_base_url, config.timeout_seconds)
         else:
             channels[name] = WebhookChannel(name, url, report_base_url, config.timeout_seconds)
-    if missing:
+    if missing or credentials:
         for channel in channels.values():
             channel.close()
-        raise ChannelConfigError("; ".join(missing) + " (set it where driftwatch runs)")
+        parts = []
+        if missing:
+            parts.append("; ".join(missing) + " (set it to the webhook URL where driftwatch runs)")
+        if credentials:
+            parts.append("; ".join(credentials) + " (set it where driftwatch runs)")
+        raise ChannelConfigError("; ".join(parts))
     return channels
 
 
