@@ -270,3 +270,27 @@ def test_declared_in_the_main_config(tmp_path: Path) -> None:
     with pytest.raises(RuleError) as error:
         channel_configs(parse_alerting(file, tmp_path, section))
     assert "driftwatch.yml" in str(error.value) and "`token_env` in channel `am`" in str(error.value)
+
+
+def test_serve_delivery_lanes_repost_firing_alerts(alertmanager: Alertmanager, tmp_path: Path) -> None:
+    """The server delivers through per-channel lanes (worker.DeliveryLanes → pipeline.alerts.lane_senders): the
+    Alertmanager lane must re-post a firing alert too, or Alertmanager expires it while it still fires."""
+    from driftwatch.alerting.delivery import ChannelLanes, RetryPolicy
+    from driftwatch.pipeline.alerts import lane_senders
+
+    kept = _monitor()
+    channel = _channel(alertmanager.url, resend_seconds=1.0)
+    with Database(tmp_path / "lanes.duckdb") as db:
+        rule, samples = _rule_and_samples(kept)
+        assert evaluate_and_enqueue(db, [rule], kept, samples, datetime.now(UTC)) == (1, 0)  # type: ignore[list-item, arg-type]
+        lanes = ChannelLanes(lane_senders(db, {"am": channel}, RetryPolicy()), poll_seconds=0.25)
+        lanes.start()
+        try:
+            time.sleep(4 * 1.0 + RESOLVE_TIMEOUT_SECONDS + 1)
+            (alert,) = alertmanager.alerts(monitor=kept)
+            assert alert["status"]["state"] == "active"  # type: ignore[index]
+        finally:
+            assert lanes.stop(timeout=10.0)
+        resent = [m for m in store.messages(db.cursor(), limit=500) if m.transition == "repeat"]
+        assert len(resent) >= 4
+    channel.close()

@@ -780,18 +780,27 @@ def deliver_with_settings(
     return report, problems
 
 
-def sender_for(
-    db: Database, run: AlertingRun, env: Mapping[str, str] | None = None
-) -> tuple[Sender, dict[str, Channel], list[str]]:
-    """A long-running `Sender` for the server: `sender.run(stop_event, poll_seconds)` in a thread. The caller
-    closes the channels when it stops."""
+def lane_senders(
+    db: Database,
+    channels: Mapping[str, Channel],
+    policy: RetryPolicy,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> dict[str, Sender]:
+    """One `Sender` per channel for the server's delivery lanes (`alerting.delivery.ChannelLanes`): each
+    outbox hands out its own channel's rows, and re-posts that channel's alerts while they fire when it is an
+    Alertmanager (without the re-posts Alertmanager would expire them after 4 × `resend_interval`)."""
     from driftwatch.alerting.delivery import Sender
 
-    channels, problems = open_channels(run, env)
-    sender = Sender(
-        DuckDBOutbox(db, channels), channels, lambda: datetime.now(UTC), policy=retry_policy(run.settings)
-    )
-    return sender, channels, problems
+    resend = resend_intervals(channels)
+    return {
+        name: Sender(
+            DuckDBOutbox(db, [name], {name: resend[name]} if name in resend else None),
+            channels,
+            clock,
+            policy=policy,
+        )
+        for name in channels
+    }
 
 
 __all__ = [
@@ -808,6 +817,6 @@ __all__ = [
     "evaluate_and_enqueue",
     "load_state",
     "open_channels",
+    "lane_senders",
     "prepare_alerting",
-    "sender_for",
 ]
