@@ -570,7 +570,11 @@ def _decide_feature(
     else:
         status = max((c.level for c in judged_checks), key=_SEVERITY.__getitem__)
         shown = [c for c in checks if c.level == status] if status != "ok" else checks
-        reason = "; ".join(c.reason for c in shown)
+        reasons = [c.reason for c in shown]
+        if gate is not None and any(c.rule in ("ks", "chi2") for c in shown):
+            # The test's own reason follows and starts with the same p-value: say it once.
+            reasons = [r.removesuffix(f" and {gate.text()}") for r in reasons]
+        reason = "; ".join(reasons)
     return FeatureDecision(
         name=feature.name,
         kind=feature.kind,
