@@ -273,6 +273,10 @@ FULL_PLAN: Final[EvidencePlan] = EvidencePlan(
             (("default", Thresholds()), ("fixed bars", FIXED_BARS), ("min_rows=300", OLD_MIN_ROWS)),
         ),
         SizePlan(1_000, 2000, 500, (("default", Thresholds()), ("no W1 floor", NO_W1_FLOOR))),
+        # The edges of min_rows (100): its smallest judged size, and 80 rows judged with min_rows lowered, to
+        # show why smaller windows are not judged. Run on their own with --only-rows 80,100.
+        SizePlan(100, 2000, 500),
+        SizePlan(80, 2000, 500, (("min_rows=50", Thresholds(min_rows=50)),)),
         SizePlan(5_000, 2000, 500, (("default", Thresholds()), ("no W1 floor", NO_W1_FLOOR))),
         SizePlan(1_000_000, 500, 100, (("default", Thresholds()), ("no W1 floor", NO_W1_FLOOR))),
     )
@@ -762,8 +766,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: CPUs)")
+    parser.add_argument(
+        "--only-rows", help="comma-separated window sizes: run only these sizes of the plan (e.g. 80,100)"
+    )
     args = parser.parse_args(argv)
     plan = replace(QUICK_PLAN if args.quick else FULL_PLAN, seed=args.seed)
+    if args.only_rows:
+        wanted = {int(r) for r in args.only_rows.split(",")}
+        plan = replace(plan, sizes=tuple(s for s in plan.sizes if s.rows in wanted))
+        if not plan.sizes:
+            parser.error(f"--only-rows {args.only_rows}: no such size in the plan")
     print(f"decision evidence ({'quick' if args.quick else 'full'}), {args.workers} worker(s)", flush=True)
     evidence = run(plan, workers=args.workers, progress=True)
     print()
