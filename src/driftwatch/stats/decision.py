@@ -414,16 +414,19 @@ def decide_window(
     its reason lists the rules at that level, or every rule when all are ok):
 
     - rows < ``min_rows`` → insufficient_data and nothing else is judged;
-    - psi ≥ ``psi_warn`` → warn, psi > ``psi_drift`` → drift;
+    - psi ≥ ``psi_warn`` → warn, psi > ``psi_drift`` → drift; when the feature has a KS / chi² test, only
+      with that test's adjusted p < ``alpha`` (PSI has no test of its own);
     - KS (numeric, needs ``min_rows`` valid rows) and chi² (categorical): adjusted p < ``alpha`` and the
-      effect size (D, resp. JS distance) ≥ the warn / drift floor; a p-value alone never makes drift;
+      effect size (D, resp. JS distance) ≥ the warn / drift floor; for KS also a warning when the
+      normalised W1 ≥ ``w1_warn_effect``; a p-value alone never makes drift;
     - missing rate: |missing_cur − missing_ref| ≥ ``missing_warn_change`` / ``missing_drift_change`` and the
-      two-proportion test's adjusted p < ``alpha``.
+      test's adjusted p < ``alpha`` (``missing_rate_pvalue``: exact in small windows).
 
-    KS and chi² p-values of the judged features are adjusted together as one family (``correction``); the
-    missing-rate p-values form a second family with the same method. A learned threshold (keyed by feature
-    name; one, or several on different statistics) raises the bars of the statistic it names, never lowers them, and is ignored with a note when the
-    window size is outside its tolerance. Dataset: drift share = drifting / judged input features;
+    KS, chi² and missing-rate p-values of the judged features are adjusted together as one family
+    (``correction``), so with no drift a window has any alarm with probability about ``alpha``. A learned
+    threshold (keyed by feature name; one, or several on different statistics) raises the bars of the
+    statistic it names, never lowers them, and is ignored with a note when the window size is outside its
+    tolerance. Dataset: drift share = drifting / judged input features;
     drift when ≥ ``dataset_drift_share``, warn when any feature warns or drifts, insufficient_data when no
     feature could be judged. Model outputs (``role="output"``) get statuses by the same rules, in their own
     p-value families; they never count in the share, and a warning or drifting output makes the window at
