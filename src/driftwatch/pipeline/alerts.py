@@ -400,7 +400,8 @@ def collect_samples(
       `chi2_pvalue`, `js_distance`, `hellinger`, `wasserstein_norm`, `unseen_share`, ...), `missing_share`
       (the window's missing share) and `drift_status` (0 ok, 1 warn, 2 drift; no data when insufficient);
       `samples` is the window's rows;
-    * per window: `dataset_drift_share` and `rows` (feature None);
+    * per window: `dataset_drift_share`, `dataset_status` (0 ok, 1 warn, 2 drift; both no data when the window
+      was not judged), `dataset_judged` (1, or 0 when it had fewer than min_rows rows) and `rows` (feature None);
     * per finished run: `quarantined_rows` (model version and segment `*`; the run is its "window");
     * `windows_without_data`: closed windows since the last one with data, judged on the latest closed window;
     * performance, when the `performance_results` table exists: every stored metric (`roc_auc`, ...; no data
@@ -465,17 +466,33 @@ def collect_samples(
                 batch.add(sample(version, segment, feature, alias, start, end, number, n))
         batch.add(sample(version, segment, feature, "drift_status", start, end, DRIFT_STATUS.get(status), n))
 
-    # Per window: the share of drifting features and the rows.
+    # Per window: the share of drifting features, the verdict, whether there is one, and the rows. A window
+    # with too few rows has no verdict: its share and status are "no data" (they change no alert, so they
+    # never read as ok), and `dataset_judged` 0 makes "not judged" something a rule can fire on.
     rows = cur.execute(
-        "SELECT model_version, segment, window_start, window_end, rows, drift_share, computed_at "
+        "SELECT model_version, segment, window_start, window_end, rows, drift_share, status, computed_at "
         "FROM window_summaries WHERE monitor = ? AND computed_at > ? AND window_start >= ? "
         "ORDER BY window_start, model_version, segment",
         [name, since_n, cutoff_n],
     ).fetchall()
-    for version, segment, start, end, n_rows, share, computed in rows:
+    for version, segment, start, end, n_rows, share, status, computed in rows:
         batch.saw(_utc(computed))
         n = int(n_rows)
-        batch.add(sample(version, segment, None, "dataset_drift_share", start, end, _number(share), n))
+        judged = status != "insufficient_data"
+        batch.add(
+            sample(
+                version,
+                segment,
+                None,
+                "dataset_drift_share",
+                start,
+                end,
+                _number(share) if judged else None,
+                n,
+            )
+        )
+        batch.add(sample(version, segment, None, "dataset_status", start, end, DRIFT_STATUS.get(status), n))
+        batch.add(sample(version, segment, None, "dataset_judged", start, end, 1.0 if judged else 0.0, n))
         batch.add(sample(version, segment, None, "rows", start, end, float(n), n))
 
     # Per finished run: quarantined rows.
