@@ -270,8 +270,8 @@ def test_values_that_read_as_infinite_refuse_the_batch_and_pretty_bodies_are_acc
         )
         text = json.dumps(records).replace('"income": ', '"income": "Infinity", "x": ', 1)
         for body, index, reason in (
-            (big, 1, "not a finite number: prediction 'raw_prediction'"),
-            (text, 0, "not a finite number: feature 'income'"),
+            (big, 1, "prediction: '1e999' is not a finite number"),
+            (text, 0, "feature 'income': 'Infinity' is not a finite number"),
         ):
             response = client.post(url, headers=headers, content=body.encode())
             assert response.status_code == 422, response.text

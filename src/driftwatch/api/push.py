@@ -44,7 +44,6 @@ from driftwatch.storage.profiles import current_profile_id
 from driftwatch.storage.pushes import (
     drop_staged,
     stage_batch,
-    staged_non_finite,
     staged_problems,
     store_staged,
 )
@@ -98,7 +97,7 @@ def parse_batch(body: bytes) -> list[Any]:
     The records come back as `msgspec.Raw` (each record's JSON text) when the body holds no line break;
     otherwise (a pretty-printed body: a record's text could span lines) as Python objects, re-encoded one per
     line by `staged`. A body msgspec refuses is parsed again by the json module only to say what is wrong.
-    Numbers too large for a double (1e999) are refused after staging (`storage.pushes.staged_non_finite`).
+    Numbers too large for a double (1e999) are refused after staging, by the value model's reasons.
     """
     try:
         if b"\n" in body or b"\r" in body:
@@ -232,9 +231,8 @@ def push_predictions(
         sql, params = normalise_query(f.format, f.path, columns, layout)
         try:
             rows = stage_batch(cur, sql, params)
-            bad = staged_problems(cur) or staged_non_finite(
-                cur, layout.numeric, f"prediction {monitor.predictions.prediction or 'prediction'!r}"
-            )
+            # Non-finite numbers are among the problems: the value model refuses them (docs/values.md).
+            bad = staged_problems(cur)
             if bad:
                 errors = _record_errors(records, bad, monitor.predictions.id)
                 raise Invalid(

@@ -18,7 +18,6 @@ import duckdb
 
 from driftwatch.storage.database import first_row
 from driftwatch.storage.predictions import insert_batch, width_us, window_bucket_sql
-from driftwatch.storage.schema import feature_column
 
 PUSH_BATCH = "_push_batch"  # a temp table: one per cursor, and every thread has its own cursor
 
@@ -51,29 +50,6 @@ def staged_problems(cur: duckdb.DuckDBPyConnection) -> list[tuple[Any, Any, Any]
         f"SELECT _row, request_id, _reason FROM {PUSH_BATCH} WHERE _reason IS NOT NULL ORDER BY _row"
     ).fetchall()
     return [(r[0], r[1], r[2]) for r in rows]
-
-
-def staged_non_finite(
-    cur: duckdb.DuckDBPyConnection, numeric: tuple[str, ...], prediction: str = "prediction"
-) -> list[tuple[Any, Any, Any]]:
-    """(_row, request_id, reason) of staged records whose prediction or a numeric feature is ±inf or NaN.
-
-    A number a double cannot hold (1e999) or a string like "Infinity" reads as ±inf; stored, it would stop
-    every later cycle of the monitor (the performance stage refuses it), so the push is refused instead.
-    """
-    checks = [(prediction, "prediction")]
-    checks += [(f"feature {name!r}", feature_column(name)) for name in numeric]
-    present = {str(r[0]) for r in cur.execute(f"DESCRIBE {PUSH_BATCH}").fetchall()}
-    checks = [(label, column) for label, column in checks if column.strip('"') in present]
-    if not checks:
-        return []
-    parts = [f"CASE WHEN NOT isfinite({column}) THEN $l{i} END" for i, (label, column) in enumerate(checks)]
-    rows = cur.execute(
-        f"SELECT _row, request_id, concat_ws(', ', {', '.join(parts)}) AS bad FROM {PUSH_BATCH} "
-        f"WHERE bad <> '' ORDER BY _row",
-        {f"l{i}": label for i, (label, _) in enumerate(checks)},
-    ).fetchall()
-    return [(r[0], r[1], f"not a finite number: {r[2]}") for r in rows]
 
 
 def drop_staged(cur: duckdb.DuckDBPyConnection) -> None:
