@@ -341,6 +341,8 @@ def test_image_layout_finds_rules_reports_and_data(container: ContainerRun) -> N
     # everything the service wrote belongs to the image's user, and it stopped cleanly on SIGTERM
     for name in files:
         path = container.rootfs / name.lstrip("/")
-        if not name.startswith("/data/data/") and name != "/data/driftwatch.yml" and path.exists():  # WAL: gone
+        if (
+            not name.startswith("/data/data/") and name != "/data/driftwatch.yml" and path.exists()
+        ):  # WAL: gone
             assert path.stat().st_uid == container.uid, name
     assert container.read("serve.rc").strip() == "0", log[-3000:]
