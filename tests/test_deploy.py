@@ -236,7 +236,7 @@ class ContainerRun:
         return path.read_text() if path.exists() else ""
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def container(tmp_path_factory: pytest.TempPathFactory) -> ContainerRun:
     """The image's tree (tests/_image.py) with compose's mounts, run with `unshare` (own mounts and network)
     and `chroot` as the image's user: the CMD as is (port 8080 is the namespace's own), then the HEALTHCHECK

@@ -39,7 +39,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The real app on a demo project, served by uvicorn on 127.0.0.1 in a thread."""
     settings = load_settings(make_project(tmp_path_factory.mktemp("swagger") / "p"))
