@@ -4,18 +4,28 @@ that driftwatch really exports, and run the same command the README gives."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
+import shutil
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from _service import TOKEN, TestClient, make_project
+from _image import lay_out, parse_dockerfile, run_effects
+from _service import TOKEN, TestClient, make_project, spec
+from driftwatch.alerting.rules import load_rules
 from driftwatch.api.app import create_app
 from driftwatch.config import load_settings
 from driftwatch.config_server import ServerSettings
+from driftwatch.demo import write_demo_project
 from driftwatch.pipeline.cycle import run_monitor
 from driftwatch.storage.database import Database
 
@@ -127,3 +137,212 @@ def test_dockerfile_runs_the_readme_commands() -> None:
 def test_no_secret_values_in_deploy_files(path: str) -> None:
     text = (ROOT / path).read_text()
     assert "hooks.slack.com" not in text and "xoxb-" not in text
+
+
+# --- the image: hardened, pinned, and its layout finds what its config names ----------------------------------
+
+IMAGE = parse_dockerfile((ROOT / "Dockerfile").read_text())
+SERVICE = COMPOSE["services"]["driftwatch"]
+
+
+def test_image_runs_as_a_non_root_user_and_checks_health() -> None:
+    uid, _, owned = run_effects(" && ".join(IMAGE.runs))
+    assert uid is not None and uid != 0
+    assert IMAGE.user is not None and IMAGE.user.split(":")[0] in (str(uid), "driftwatch")
+    assert "/data" in owned  # the volume the service writes belongs to the user
+    # the healthcheck asks /health on the port the CMD serves, with python (the slim image has no curl)
+    port = IMAGE.cmd[IMAGE.cmd.index("--port") + 1]
+    assert IMAGE.expose == [port]
+    probe = " ".join(IMAGE.healthcheck)
+    assert IMAGE.healthcheck[0].endswith("/python") and f"http://127.0.0.1:{port}/health" in probe
+    assert int(IMAGE.healthcheck_options["start-period"].rstrip("s")) >= 60  # warm-up and catch-up cycle
+    assert IMAGE.volumes == ["/data"]
+    # the config the CMD reads is the one compose mounts there
+    config = IMAGE.cmd[IMAGE.cmd.index("--config") + 1]
+    assert f"./deploy/driftwatch.yml:{config}:ro" in SERVICE["volumes"]
+
+
+def test_image_installs_the_pinned_versions() -> None:
+    """Reproducible builds: the RUN line installs with deploy/constraints.txt, which pins every runtime
+    dependency (and their dependencies) to one version inside pyproject's range."""
+    from packaging.requirements import Requirement
+
+    copied = {dest: sources for sources, dest in IMAGE.copies}
+    assert copied.get("/app/constraints.txt") == ["deploy/constraints.txt"]
+    assert re.search(r"uv pip install .*--constraint constraints\.txt \.", " ".join(IMAGE.runs))
+    assert re.search(r"pip install -q uv==\d+\.\d+\.\d+", " ".join(IMAGE.runs))  # the installer too
+    pins: dict[str, list[str]] = {}
+    for line in (ROOT / "deploy" / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            requirement = Requirement(line)
+            spec = str(requirement.specifier)
+            assert spec.startswith("==") and "," not in spec, line
+            pins.setdefault(requirement.name.lower(), []).append(spec[2:])
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for entry in project["dependencies"]:
+        wanted = Requirement(entry)
+        versions = pins.get(wanted.name.lower())
+        assert versions, f"{wanted.name} is not pinned in deploy/constraints.txt"
+        for version in versions:
+            assert wanted.specifier.contains(version), (
+                f"{wanted.name}=={version} is outside {wanted.specifier}"
+            )
+
+
+def test_compose_waits_for_a_healthy_driftwatch() -> None:
+    assert COMPOSE["services"]["prometheus"]["depends_on"] == {"driftwatch": {"condition": "service_healthy"}}
+
+
+def _unshare_works() -> str | None:
+    """None when this process can make mount and network namespaces (root on Linux); else why not."""
+    if shutil.which("unshare") is None or shutil.which("chroot") is None or shutil.which("ip") is None:
+        return "unshare, chroot or ip is not installed"
+    done = subprocess.run(
+        ["unshare", "--mount", "--net", "--propagation", "private", "sh", "-c", "ip link set lo up"],
+        capture_output=True,
+        text=True,
+    )
+    return None if done.returncode == 0 else f"cannot make namespaces here: {done.stderr.strip()}"
+
+
+PROBE = """
+import json, time, urllib.request
+from pathlib import Path
+def get(path):
+    with urllib.request.urlopen('http://127.0.0.1:8080' + path, timeout=30) as r:
+        return r.read().decode()
+deadline = time.monotonic() + 300
+while True:
+    health = json.loads(get('/health'))
+    if all(m['last_run_status'] == 'ok' and not m['cycle_running'] for m in health['monitors']):
+        break
+    if time.monotonic() > deadline:
+        break
+    time.sleep(0.5)
+files = sorted(str(p) for p in Path('/data').rglob('*') if p.is_file())
+print(json.dumps({'health': health, 'alerts': json.loads(get('/api/alerts')), 'metrics': get('/metrics'),
+                  'files': files, 'reports': json.loads(get('/api/monitors'))}))
+"""
+
+
+@dataclass(frozen=True)
+class ContainerRun:
+    rootfs: Path
+    out: Path
+    uid: int
+
+    def read(self, name: str) -> str:
+        path = self.out / name
+        return path.read_text() if path.exists() else ""
+
+
+@pytest.fixture(scope="session")
+def container(tmp_path_factory: pytest.TempPathFactory) -> ContainerRun:
+    """The image's tree (tests/_image.py) with compose's mounts, run with `unshare` (own mounts and network)
+    and `chroot` as the image's user: the CMD as is (port 8080 is the namespace's own), then the HEALTHCHECK
+    command until it passes, `driftwatch rules check`, a probe of the API, and SIGTERM."""
+    why = _unshare_works()
+    if why is not None:
+        pytest.skip(why)
+    base = tmp_path_factory.mktemp("image")
+    rootfs, out = base / "rootfs", base / "out"
+    out.mkdir()
+    uid = lay_out(IMAGE, rootfs)
+    # The user's data folder (compose: ./data): a 4-day demo with drift from day 2, ending today, so its
+    # windows are inside alerting's first-evaluation backfill (7 days).
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    user_data = write_demo_project(base / "user", spec(end=today)).parent / "data"
+    binds: list[tuple[Path, str, bool]] = []
+    for volume in SERVICE["volumes"]:
+        source, target, *mode = volume.split(":")
+        if not source.startswith("./"):
+            assert target in IMAGE.volumes, f"named volume {source} on {target}, which is not a VOLUME"
+            continue  # a fresh named volume starts as the image's content: already in rootfs
+        host = user_data if source == "./data" else ROOT / source
+        binds.append((host, target, mode == ["ro"]))
+    env_file = ROOT / "deploy" / "env.example"  # docs: `cp deploy/env.example .env`
+    env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/data"}
+    env |= IMAGE.env
+    for line in env_file.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            env[key] = value
+    venv = Path(sys.executable).parent.parent
+    q = shlex.quote
+    lines = ["set -u", "ip link set lo up", f"R={q(str(rootfs))}"]
+    for name in ("bin", "lib", "lib64", "sbin"):
+        if Path("/" + name).is_symlink():
+            lines.append(f'ln -sfn {q(os.readlink("/" + name))} "$R/{name}"')
+    for name in ("usr", "etc", "dev"):
+        lines.append(f'mkdir -p "$R/{name}" && mount --rbind /{name} "$R/{name}"')
+    lines += ['mkdir -p "$R/proc" "$R/tmp"', 'mount -t proc proc "$R/proc"', 'mount -t tmpfs tmpfs "$R/tmp"']
+    # the checkout (the venv's editable install points into it) and the venv's interpreter read-only at their
+    # own paths, the venv at WORKDIR/.venv (the image's RUN line makes it there)
+    python_home = Path(sys.base_prefix)
+    if not python_home.is_relative_to("/usr"):
+        lines.append(
+            f'mkdir -p "$R"{q(str(python_home))} && mount --bind -o ro {q(str(python_home))} "$R"{q(str(python_home))}'
+        )
+    lines.append(f'mkdir -p "$R"{q(str(ROOT))} && mount --bind -o ro {q(str(ROOT))} "$R"{q(str(ROOT))}')
+    lines.append(
+        f'mkdir -p "$R"{q(IMAGE.workdir)}/.venv && mount --bind {q(str(venv))} "$R"{q(IMAGE.workdir)}/.venv'
+    )
+    for host, target, read_only in binds:
+        make = "mkdir -p" if host.is_dir() else "touch"
+        lines.append(f'{make} "$R"{q(target)} && mount --bind {q(str(host))} "$R"{q(target)}')
+        if read_only:
+            lines.append(f'mount -o remount,bind,ro "$R"{q(target)}')
+    environment = " ".join(q(f"{k}={v}") for k, v in env.items())
+    inside = f'chroot --userspec={uid}:{uid} "$R" /usr/bin/env -i {environment} sh -c \'cd "$0" && exec "$@"\' {q(IMAGE.workdir)}'
+    lines += [
+        f'serve() {{ exec {inside} "$@"; }}',
+        f'inside() {{ {inside} "$@"; }}',
+        f"serve {' '.join(q(c) for c in IMAGE.cmd)} > {q(str(out / 'serve.log'))} 2>&1 &",
+        "pid=$!",
+        "for i in $(seq 1 600); do",
+        f"  if inside {' '.join(q(c) for c in IMAGE.healthcheck)} 2>/dev/null; then echo $i > {q(str(out / 'healthy'))}; break; fi",
+        "  kill -0 $pid 2>/dev/null || break",
+        "  sleep 0.5",
+        "done",
+        f"inside .venv/bin/driftwatch rules check --config {q(IMAGE.cmd[IMAGE.cmd.index('--config') + 1])}"
+        f" > {q(str(out / 'rules.txt'))} 2>&1; echo $? > {q(str(out / 'rules.rc'))}",
+        f"inside .venv/bin/python -c {q(PROBE)} > {q(str(out / 'probe.json'))} 2> {q(str(out / 'probe.err'))}",
+        "kill -TERM $pid; wait $pid; echo $? > " + q(str(out / "serve.rc")),
+    ]
+    script = "\n".join(lines)
+    (out / "script.sh").write_text(script)
+    subprocess.run(
+        ["unshare", "--mount", "--net", "--propagation", "private", "sh", "-c", script],
+        timeout=600,
+        check=False,
+    )
+    return ContainerRun(rootfs, out, uid)
+
+
+@pytest.mark.slow  # a server start in the laid-out image with a fresh numba cache: ~30-60 s
+def test_image_layout_finds_rules_reports_and_data(container: ContainerRun) -> None:
+    log = container.read("serve.log")
+    assert container.read("healthy"), f"the HEALTHCHECK command never passed\n{log[-3000:]}"
+    # the rules the config names are found, in the image, and valid
+    shipped = load_rules(ROOT / "alert_rules")
+    assert container.read("rules.rc").strip() == "0", container.read("rules.txt")
+    assert f"ok: {len(shipped.rules)} rule(s)" in container.read("rules.txt")
+    probe = json.loads(container.read("probe.json") or "{}") or pytest.fail(container.read("probe.err") + log)
+    monitors = probe["health"]["monitors"]
+    assert [m["last_run_status"] for m in monitors] == ["ok"], log[-3000:]
+    # alerting ran: alert states are stored (with the rules missing there is no alert table at all), and
+    # the demo's drift fired an alert that the log channel wrote on the volume
+    assert probe["alerts"].get("note") is None and probe["alerts"]["items"], probe["alerts"]
+    assert "driftwatch_alerts{" in probe["metrics"]
+    files = set(probe["files"])
+    assert "/data/state/driftwatch.duckdb" in files  # storage on the volume
+    assert "/data/.driftwatch/alerts.log" in files  # the rule file's log channel, relative to the config
+    assert any(f.startswith("/data/reports/") and f.endswith(".html") for f in files), sorted(files)
+    # everything the service wrote belongs to the image's user, and it stopped cleanly on SIGTERM
+    for name in files:
+        path = container.rootfs / name.lstrip("/")
+        if (
+            not name.startswith("/data/data/") and name != "/data/driftwatch.yml" and path.exists()
+        ):  # WAL: gone
+            assert path.stat().st_uid == container.uid, name
+    assert container.read("serve.rc").strip() == "0", log[-3000:]

@@ -224,11 +224,11 @@ class Page:
 class Browser:
     """Headless Debian chromium with a private profile, driven over CDP; one tab."""
 
-    def __init__(self, profile: Path) -> None:
+    def __init__(self, profile: Path, extra_flags: tuple[str, ...] = ()) -> None:
         subprocess.run([str(ROOT / ".ci" / "install-chromium")], check=True, timeout=900)
         self.profile = profile
         self.process = subprocess.Popen(
-            [str(CHROMIUM), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
+            [str(CHROMIUM), *CHROMIUM_FLAGS, *extra_flags, f"--user-data-dir={profile}", "about:blank"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

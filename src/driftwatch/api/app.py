@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from driftwatch.alerting.secret import Secret
 from driftwatch.api.auth import TokenAuth
+from driftwatch.api.docs_ui import install_docs
 from driftwatch.api.errors import install_error_handlers
 from driftwatch.api.limits import BodyLimits
 from driftwatch.api.metrics import metrics_registry, render
@@ -65,6 +66,7 @@ def create_app(
         version=package_version(),
         description=DESCRIPTION,
         responses={422: {"model": ErrorBody, "description": "invalid request"}},
+        docs_url=None,  # /docs is served with local assets by install_docs (no CDN)
     )
     app.state.driftwatch = state
     install_error_handlers(app)
@@ -74,6 +76,7 @@ def create_app(
     app.include_router(write_router(auth.require_write))
     app.include_router(silences_router(auth.require_read, auth.require_write))
     app.include_router(files_router(auth.require_read))
+    install_docs(app)
 
     registry = metrics_registry(settings, db, scheduler, server.metrics_max_features)
 
