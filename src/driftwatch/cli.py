@@ -238,6 +238,12 @@ def _print_summary(summary: Any) -> None:
         out.print(
             f"  reference profile built for {len(summary.features)} feature(s){watched}", highlight=False
         )
+        excluded = getattr(summary, "excluded", ())
+        if excluded:
+            listed = ", ".join(str(e) for e in excluded)
+            out.print(f"  excluded from the features: {_escape(listed)}", highlight=False)
+        for name, note in getattr(summary, "capped", ()):
+            out.print(f"  {_escape(name)}: {_escape(note)}", highlight=False)
     out.print(f"  windows computed: {summary.windows_computed}", highlight=False)
     _print_performance_summary(summary)
     drifting = summary.drifting_features()
@@ -458,12 +464,37 @@ def _clean_json(value: Any) -> Any:
 
 @app.command()
 def compare(
-    reference: Annotated[Path, typer.Argument(help="Reference file (.parquet, .csv, .ndjson/.jsonl).")],
+    reference: Annotated[
+        Path, typer.Argument(help="Reference file (.parquet, .csv, .ndjson/.jsonl; .gz/.zst compressed too).")
+    ],
     current: Annotated[Path, typer.Argument(help="Current file to compare with the reference.")],
     numeric: Annotated[
         str | None, typer.Option(help="Comma-separated numeric features (default: inferred).")
     ] = None,
     categorical: Annotated[str | None, typer.Option(help="Comma-separated categorical features.")] = None,
+    features: Annotated[
+        str | None,
+        typer.Option(
+            "--features",
+            help="Comma-separated features, numeric or categorical by the reference's type (default: inferred, "
+            "leaving out identifiers, timestamps, labels and outputs).",
+        ),
+    ] = None,
+    input_format: Annotated[
+        str,
+        typer.Option(
+            "--input-format",
+            help="How to read the files: auto (by suffix), csv, parquet or ndjson; or REF,CUR for each its own. "
+            "(--format is the output format.)",
+        ),
+    ] = "auto",
+    features_column: Annotated[
+        str,
+        typer.Option(
+            "--features-column",
+            help="A prediction log's column of JSON feature objects, flattened into one column per key.",
+        ),
+    ] = "input_features",
     prediction: Annotated[
         str | None,
         typer.Option(
@@ -493,16 +524,23 @@ def compare(
     if fmt not in ("table", "json"):
         _fail(f"--format must be table or json, got {fmt!r}")
     split = lambda s: [x.strip() for x in s.split(",") if x.strip()] if s else None  # noqa: E731
+    formats = split(input_format) or ["auto"]
+    if len(formats) > 2:
+        _fail(f"--input-format takes one format or REF,CUR, got {input_format!r}")
     with _errors():
         # Parquet arrives as Arrow tables, CSV/NDJSON as polars frames; the statistics load meanwhile.
-        ref_frame, cur_frame = load_pair(str(reference), str(current))
+        ref_frame, cur_frame = load_pair(
+            str(reference), str(current), (formats[0], formats[-1]), features_column
+        )
         result = run_compare(
             ref_frame,
             cur_frame,
             numeric=split(numeric),
             categorical=split(categorical),
+            features=split(features),
             prediction=prediction,
             output=output,
+            features_column=features_column,
         )
         if html is not None:
             from driftwatch.reports.comparison import render_comparison, write_comparison
@@ -538,6 +576,9 @@ def compare(
         for f in result.decision.features:
             if f.role == "output":
                 out.print(f"model output {f.name}: {f.status}", highlight=False)
+        if result.excluded:
+            listed = ", ".join(str(e) for e in result.excluded)
+            out.print(f"excluded: {_escape(listed)}", highlight=False)
     if fail_on_drift and result.drift:
         raise typer.Exit(1)
 

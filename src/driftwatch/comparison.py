@@ -1,7 +1,10 @@
 """Ad-hoc comparison of two datasets with the same statistics and decisions as the scheduled pipeline.
 
 `driftwatch.compare(reference, current)` accepts polars or pandas frames, Arrow tables or file paths
-(.parquet, .csv, .ndjson/.jsonl) and returns a `CompareResult`; `driftwatch compare` prints it.
+(.parquet, .csv, .ndjson/.jsonl, also gzip- or zstd-compressed; read by `sources.frames`, which also flattens
+a prediction log's `input_features` column) and returns a `CompareResult`; `driftwatch compare` prints it.
+Without feature lists the features are inferred by `sources.columns`' rules (identifiers, timestamps, labels
+and outputs left out; `CompareResult.excluded` says which and why).
 
 Start-up is most of a `driftwatch compare` process, so this module imports little up front. Parquet files are
 read with pyarrow (a fraction of polars' import time); CSV and NDJSON with polars, whose type inference they
@@ -14,8 +17,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +27,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from driftwatch.errors import InputError, SourceError
-from driftwatch.sources.formats import file_format
+from driftwatch.errors import InputError
+from driftwatch.sources.columns import (
+    TIMESTAMP_PATTERN,
+    ColumnFacts,
+    Exclusion,
+    InferredFeatures,
+    infer_features,
+)
+from driftwatch.sources.frames import FEATURES_COLUMN, checked_path, flatten_features, read_frame
 
 if TYPE_CHECKING:
     import polars as pl
@@ -61,6 +72,7 @@ class CompareResult:
     decision: WindowDecision
     rows_reference: int
     rows_current: int
+    excluded: Sequence[Exclusion] = ()  # common columns not inferred as features, and why
 
     @property
     def drift(self) -> bool:
@@ -93,6 +105,7 @@ class CompareResult:
             "drift": self.drift,
             "drift_share": self.decision.drift_share,
             "dataset_status": self.decision.status,
+            "excluded": [{"name": e.name, "reason": e.reason} for e in self.excluded],
         }
 
     def to_polars(self) -> pl.DataFrame:
@@ -107,53 +120,23 @@ class CompareResult:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _checked_path(path: str | Path, role: str) -> tuple[Path, str]:
-    p = Path(path)
-    if not p.is_file():
-        raise SourceError(p, f"{role} file not found")
-    return p, file_format(str(p))
-
-
-def _read_path(path: str | Path, role: str) -> pa.Table | pl.DataFrame:
-    """A Parquet file as an Arrow table; a CSV or NDJSON file as a polars frame (polars infers their types)."""
-    p, fmt = _checked_path(path, role)
-    try:
-        if fmt == "parquet":
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            # ParquetFile, not read_table: the latter imports pyarrow.dataset, and with it pandas (~1 s).
-            # Without pre-buffering, which keeps the whole compressed file in memory as long as the table.
-            with pq.ParquetFile(p, pre_buffer=False) as file:
-                table = file.read()
-            # Hand the decoder's freed scratch memory back to the OS (~30 MB less peak at 1M rows).
-            pa.default_memory_pool().release_unused()
-            return table
-        import polars as pl
-
-        if fmt == "csv":
-            return pl.read_csv(p, infer_schema_length=None)
-        return pl.read_ndjson(p, infer_schema_length=None)
-    except Exception as exc:  # pyarrow and polars raise many exception types for unreadable files
-        raise SourceError(
-            p, f"cannot read as {fmt}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-        ) from None
-
-
-def as_table(data: object, role: str) -> pa.Table | pl.DataFrame:
-    """What `compare` works on: a path read (see `_read_path`), an Arrow table or a polars frame as is, a
-    pandas frame converted to polars."""
+def as_table(
+    data: object, role: str, input_format: str = "auto", features_column: str = FEATURES_COLUMN
+) -> pa.Table | pl.DataFrame:
+    """What `compare` works on: a path read by `sources.frames.read_frame`, an Arrow table or a polars frame
+    as is, a pandas frame converted to polars; a log schema's features column flattened in each case."""
     if isinstance(data, str | Path):
-        return _read_path(data, role)
+        return read_frame(data, role, input_format, features_column)
     module = type(data).__module__
     if module.startswith("pyarrow"):
         import pyarrow as pa
 
-        if isinstance(data, pa.Table):
-            return data
-        if isinstance(data, pa.RecordBatch):
-            return pa.Table.from_batches([data])
-    return as_polars(data, role)
+        table = pa.Table.from_batches([data]) if isinstance(data, pa.RecordBatch) else data
+        if isinstance(table, pa.Table):
+            if features_column not in table.column_names:
+                return table
+            return flatten_features(as_polars(table, role), features_column, role)
+    return flatten_features(as_polars(data, role), features_column, role)
 
 
 def as_polars(data: object, role: str) -> pl.DataFrame:
@@ -163,7 +146,7 @@ def as_polars(data: object, role: str) -> pl.DataFrame:
     if isinstance(data, pl.DataFrame):
         return data
     if isinstance(data, str | Path):
-        return as_polars(_read_path(data, role), role)
+        return as_polars(read_frame(data, role), role)
     module = type(data).__module__
     if module.startswith("pyarrow"):
         frame = pl.from_arrow(data)  # type: ignore[arg-type]
@@ -217,19 +200,27 @@ def start_loading_statistics() -> None:
     threading.Thread(target=load_quietly, name="driftwatch-load-early", daemon=True).start()
 
 
-def load_pair(reference: object, current: object) -> tuple[pa.Table | pl.DataFrame, pa.Table | pl.DataFrame]:
+def load_pair(
+    reference: object,
+    current: object,
+    input_format: str | tuple[str, str] = "auto",
+    features_column: str = FEATURES_COLUMN,
+) -> tuple[pa.Table | pl.DataFrame, pa.Table | pl.DataFrame]:
     """Both inputs as `as_table` gives them, read while `load_statistics` runs on another thread.
 
-    Paths are checked first, so a missing file or unknown type fails at once.
+    `input_format`: one format for both paths, or (reference's, current's). Paths are checked first, so a
+    missing file or unknown type fails at once.
     """
-    for data, role in ((reference, "reference"), (current, "current")):
+    formats = (input_format, input_format) if isinstance(input_format, str) else input_format
+    pairs = ((reference, "reference", formats[0]), (current, "current", formats[1]))
+    for data, role, fmt in pairs:
         if isinstance(data, str | Path):
-            _checked_path(data, role)
+            checked_path(data, role, fmt)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="driftwatch-load") as pool:
         ready = pool.submit(load_statistics)
-        tables = as_table(reference, "reference"), as_table(current, "current")
+        tables = tuple(as_table(data, role, fmt, features_column) for data, role, fmt in pairs)
         ready.result()
-    return tables
+    return tables[0], tables[1]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -247,6 +238,8 @@ class _Columns(Protocol):
 
     def value_counts(self, name: str, role: str) -> dict[str | None, int]: ...
 
+    def facts(self, name: str) -> ColumnFacts: ...
+
 
 def _read_only(values: np.ndarray) -> np.ndarray:
     # One memory layout for every source (polars hands out read-only views, a copy is writable), so the numba
@@ -260,6 +253,8 @@ class _PolarsColumns:
         self.frame = frame
         self.columns = frame.columns
         self.height = frame.height
+        # Category counts, kept: a reference column's facts read them, and then its profile does.
+        self._counts: dict[str, dict[str | None, int]] = {}
 
     def kind(self, name: str) -> str | None:
         import polars as pl
@@ -287,8 +282,41 @@ class _PolarsColumns:
 
         if name not in self.columns:
             raise InputError(f"{role} has no column {name!r}")
+        if name in self._counts:
+            return self._counts[name]
         counts = self.frame.select(pl.col(name).cast(pl.String).value_counts(sort=False)).unnest(name)
-        return {(None if v is None else str(v)): int(c) for v, c in counts.iter_rows()}
+        self._counts[name] = {(None if v is None else str(v)): int(c) for v, c in counts.iter_rows()}
+        return self._counts[name]
+
+    def facts(self, name: str) -> ColumnFacts:
+        """What `sources.columns` needs to decide whether the column is a feature (see `_ArrowColumns.facts`
+        for the same from Arrow)."""
+        import polars as pl
+
+        dtype = self.frame.schema[name]
+        column = self.frame[name]
+        kind = self.kind(name)
+        if kind is None:
+            temporal = dtype in (pl.Date, pl.Datetime) or isinstance(dtype, pl.Datetime)
+            return ColumnFacts(name, "timestamp" if temporal else "unsupported", str(dtype))
+        if dtype == pl.Boolean:
+            return ColumnFacts(name, "categorical", str(dtype), boolean=True)
+        if kind == "numeric":
+            if not dtype.is_integer():
+                return ColumnFacts(name, "numeric", str(dtype))
+            valid = column.drop_nulls()
+            low, high = valid.min(), valid.max()
+            return ColumnFacts(
+                name,
+                "numeric",
+                str(dtype),
+                integer=True,
+                non_null=valid.len(),
+                distinct=valid.n_unique(),
+                minimum=None if low is None else float(low),  # type: ignore[arg-type]
+                maximum=None if high is None else float(high),  # type: ignore[arg-type]
+            )
+        return text_facts(name, str(dtype), self.value_counts(name, "reference"))
 
 
 _ARROW_NUMPY = {
@@ -345,6 +373,7 @@ class _ArrowColumns:
         self.table = table
         self.columns = table.column_names
         self.height = table.num_rows
+        self._counts: dict[str, dict[str | None, int]] = {}  # as in _PolarsColumns
 
     def _type(self, name: str) -> str:
         import pyarrow.types as pat
@@ -384,9 +413,11 @@ class _ArrowColumns:
 
         if name not in self.columns:
             raise InputError(f"{role} has no column {name!r}")
+        if name in self._counts:
+            return self._counts[name]
         column = self.table.column(name)
         if self._type(name) != "categorical":
-            return self._polars(name).value_counts(name, role)
+            return self._counts.setdefault(name, self._polars(name).value_counts(name, role))
         import pyarrow.compute as pc
 
         boolean = pat.is_boolean(column.type)
@@ -396,7 +427,55 @@ class _ArrowColumns:
             if boolean and value is not None:
                 value = "true" if value else "false"  # polars' Boolean → String cast
             counts[value] = int(entry["counts"])
+        self._counts[name] = counts
         return counts
+
+    def facts(self, name: str) -> ColumnFacts:
+        """As `_PolarsColumns.facts`, with pyarrow.compute."""
+        import pyarrow.compute as pc
+        import pyarrow.types as pat
+
+        kind = self._type(name)
+        column = self.table.column(name)
+        t = column.type
+        if kind == "polars":
+            return self._polars(name).facts(name)
+        if kind == "other":
+            temporal = pat.is_timestamp(t) or pat.is_date(t)
+            return ColumnFacts(name, "timestamp" if temporal else "unsupported", str(t))
+        if pat.is_boolean(t):
+            return ColumnFacts(name, "categorical", str(t), boolean=True)
+        if kind == "numeric":
+            if not pat.is_integer(t):
+                return ColumnFacts(name, "numeric", str(t))
+            ends = pc.min_max(column).as_py()
+            return ColumnFacts(
+                name,
+                "numeric",
+                str(t),
+                integer=True,
+                non_null=len(column) - column.null_count,
+                distinct=pc.count_distinct(column).as_py(),
+                minimum=None if ends["min"] is None else float(ends["min"]),
+                maximum=None if ends["max"] is None else float(ends["max"]),
+            )
+        return text_facts(name, str(t), self.value_counts(name, "reference"))
+
+
+def text_facts(name: str, type_name: str, counts: Mapping[str | None, int]) -> ColumnFacts:
+    """The facts of a text column from its category counts (which its profile needs anyway): one pass over
+    the distinct values instead of the rows. Empty and blank values count as absent, as in the pipeline."""
+    present = [(v, c) for v, c in counts.items() if v is not None and v.strip()]
+    stamp = re.compile(TIMESTAMP_PATTERN)
+    return ColumnFacts(
+        name,
+        "categorical",
+        type_name,
+        non_null=sum(c for _, c in present),
+        distinct=len(present),
+        # all() stops at the first value that is not a timestamp: a pass only over a real timestamp column.
+        timestamp_text=bool(present) and all(stamp.fullmatch(v.strip()) for v, _ in present),
+    )
 
 
 def _columns(data: object) -> _Columns:
@@ -409,20 +488,46 @@ def _columns(data: object) -> _Columns:
     return _PolarsColumns(as_polars(data, "input"))
 
 
-def infer_kinds(
-    reference: object, current: object, exclude: Sequence[str] = ()
-) -> tuple[list[str], list[str]]:
-    """Columns present in both tables, split into numeric and categorical by the reference's types."""
+def _preview(names: Sequence[str], limit: int = 8) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f", … ({len(names)} in all)" if len(names) > limit else "") if names else "none"
+
+
+def inferred_features(
+    reference: object,
+    current: object,
+    outputs: Sequence[str] = (),
+    features: Sequence[str] | None = None,
+) -> InferredFeatures:
+    """The features of a comparison, by the reference's column facts (rules: `sources.columns`).
+
+    Candidates are the columns both tables have, minus `outputs` (judged as the model's output). With
+    `features` exactly those are the features (each must be in both tables), numeric or categorical by the
+    reference's type.
+    """
     ref, cur = _columns(reference), _columns(current)
-    common = [c for c in ref.columns if c in cur.columns and c not in exclude]
+    if features is not None:
+        for name in features:
+            for cols, role in ((ref, "reference"), (cur, "current")):
+                if name not in cols.columns:
+                    raise InputError(f"{role} has no column {name!r} (named in --features)")
+    common = [c for c in ref.columns if c in cur.columns and c not in outputs]
     if not common:
-        raise InputError("the two datasets have no columns in common")
-    kinds = {c: ref.kind(c) for c in common}
-    numeric = [c for c in common if kinds[c] == "numeric"]
-    categorical = [c for c in common if kinds[c] == "categorical"]
-    if not numeric and not categorical:
-        raise InputError("no common numeric or categorical columns to compare")
-    return numeric, categorical
+        raise InputError(
+            "the two datasets have no columns in common (reference: "
+            f"{_preview(ref.columns)}; current: {_preview(cur.columns)}). Give both files the same feature "
+            "columns, or, for prediction logs keeping their features in a JSON column other than "
+            f"{FEATURES_COLUMN!r}, name it with --features-column"
+        )
+    facts = [ref.facts(c) for c in common]
+    inferred = infer_features(facts, {}, features, "--features")
+    if not inferred.numeric and not inferred.categorical:
+        left_out = "; ".join(str(e) for e in inferred.excluded)
+        raise InputError(
+            f"no common numeric or categorical columns to compare (left out: {left_out or 'none'}); "
+            "name the features with --features"
+        )
+    return inferred
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -432,20 +537,24 @@ def infer_kinds(
 
 def _feature(
     ref: _Columns, cur: _Columns, name: str, is_numeric: bool, role: str, bins: int
-) -> tuple[FeatureDrift, np.ndarray]:
-    """One feature's statistics and the reference's bin counts (for the learned PSI bars)."""
+) -> tuple[FeatureDrift, np.ndarray, str | None]:
+    """One feature's statistics, the reference's bin counts (for the learned PSI bars) and, for a categorical
+    over the category cap, the note saying so."""
     from driftwatch.stats.feature_drift import categorical_feature_stats, numeric_feature_stats
-    from driftwatch.stats.profile import categorical_profile, numeric_profile
+    from driftwatch.stats.profile import categorical_profile, category_cap_note, numeric_profile
 
+    note = None
     if is_numeric:
         num_profile = numeric_profile(name, ref.numeric_values(name, "reference"), bins)
         drift = numeric_feature_stats(num_profile, cur.numeric_values(name, "current"))
         counts = num_profile.bin_counts
     else:
-        cat_profile = categorical_profile(name, ref.value_counts(name, "reference"))
+        reference_counts = ref.value_counts(name, "reference")
+        cat_profile = categorical_profile(name, reference_counts)
         drift = categorical_feature_stats(cat_profile, cur.value_counts(name, "current"))
         counts = cat_profile.bin_counts
-    return (drift if role == "input" else dataclasses.replace(drift, role="output")), counts
+        note = category_cap_note(cat_profile, sum(v is not None for v in reference_counts))
+    return (drift if role == "input" else dataclasses.replace(drift, role="output")), counts, note
 
 
 def compare(
@@ -458,17 +567,25 @@ def compare(
     thresholds: Thresholds | None = None,
     prediction: str | None = None,
     output: str | None = None,
+    features: Sequence[str] | None = None,
+    input_format: str | tuple[str, str] = "auto",
+    features_column: str = FEATURES_COLUMN,
 ) -> CompareResult:
     """Compare `current` with `reference`, feature by feature (PSI, exact KS, chi², JS, Hellinger, normalised
     Wasserstein, missing and unseen shares, status).
 
-    Features default to the columns both datasets share: numeric by type, strings and booleans categorical.
+    Features are `features` (numeric or categorical by the reference's type), or `numeric` and
+    `categorical` as given, or by default inferred from the columns both datasets share: numeric by type,
+    strings and booleans categorical, with identifiers, timestamps, labels and outputs left out
+    (`CompareResult.excluded`; rules in `sources.columns`). Paths are read as `input_format` (one for both,
+    or the reference's and the current's; "auto" = by suffix), compressed or not; a prediction log's
+    `features_column` (JSON objects or a struct) is flattened into one column per key.
     `prediction` (the model's score, numeric) and `output` (its decision, categorical) name columns judged as
     the model's output (role "output"): same statistics, but outside the input features' correction family
     and drift share. They default to the log schema's `raw_prediction` / `business_output` when both datasets
     have them.
     """
-    ref_table, cur_table = load_pair(reference, current)
+    ref_table, cur_table = load_pair(reference, current, input_format, features_column)
     from driftwatch.stats.decision import OUTPUT_FEATURE, PREDICTION_FEATURE
     from driftwatch.stats.decision import Thresholds as DefaultThresholds
     from driftwatch.stats.judgement import judge_window
@@ -481,13 +598,18 @@ def compare(
     if output is None and OUTPUT_FEATURE in both:
         output = OUTPUT_FEATURE
     outputs = [c for c in (prediction, output) if c is not None]
+    excluded: Sequence[Exclusion] = ()
+    if features is not None and (numeric is not None or categorical is not None):
+        raise InputError("name the features either with `features` or with `numeric`/`categorical`, not both")
+    both_roles = sorted(set(outputs) & {*(features or ()), *(numeric or ()), *(categorical or ())})
+    if both_roles:
+        raise InputError(f"column {both_roles[0]!r} is named as a feature and as the model's output")
     if numeric is None and categorical is None:
-        num_names, cat_names = infer_kinds(ref, cur, exclude=outputs)
+        inferred = inferred_features(ref, cur, outputs, features)
+        num_names, cat_names = list(inferred.numeric), list(inferred.categorical)
+        excluded = inferred.excluded
     else:
         num_names, cat_names = list(numeric or []), list(categorical or [])
-        both_roles = sorted(set(outputs) & {*num_names, *cat_names})
-        if both_roles:
-            raise InputError(f"column {both_roles[0]!r} is named as a feature and as the model's output")
     features = [
         *((n, True, "input") for n in num_names),
         *((n, False, "input") for n in cat_names),
@@ -501,10 +623,22 @@ def compare(
     ]
     workers = min(default_workers(), MAX_WORKERS)
     done = map_features(jobs, max(ref.height, cur.height), workers=workers)
-    stats: list[FeatureDrift] = [drift for drift, _ in done]
+    stats: list[FeatureDrift] = [drift for drift, _, _ in done]
     # Each feature's reference bin counts, for the learned PSI bars.
     references: dict[str, np.ndarray] = {
-        name: counts for (name, _, _), (_, counts) in zip(features, done, strict=True)
+        name: counts for (name, _, _), (_, counts, _) in zip(features, done, strict=True)
     }
     decision = judge_window(stats, references, thresholds or DefaultThresholds())
-    return CompareResult(stats, decision, ref.height, cur.height)
+    decision = _with_cap_notes(decision, [note for _, _, note in done])
+    return CompareResult(stats, decision, ref.height, cur.height, excluded)
+
+
+def _with_cap_notes(decision: WindowDecision, notes: Sequence[str | None]) -> WindowDecision:
+    """The decision with each capped categorical's note added to its reason."""
+    if not any(notes):
+        return decision
+    features = tuple(
+        fd if note is None else dataclasses.replace(fd, reason=f"{fd.reason}; {note}")
+        for fd, note in zip(decision.features, notes, strict=True)
+    )
+    return dataclasses.replace(decision, features=features)

@@ -26,7 +26,9 @@ from driftwatch.pipeline.performance import (
 from driftwatch.pipeline.reference import ensure_reference
 from driftwatch.pipeline.windows import OVERALL, PlannedWindow, WindowResult, compute_queued_windows
 from driftwatch.reports.site import render_reports, window_page
+from driftwatch.sources.columns import Exclusion
 from driftwatch.stats.decision import OUTPUT_FEATURES
+from driftwatch.stats.profile import CategoricalProfile, category_cap_note
 from driftwatch.storage.database import Database, utcnow
 from driftwatch.storage.performance_results import queue_from_window_queue
 
@@ -41,6 +43,8 @@ class CycleSummary:
         str, ...
     ] = ()  # the model outputs watched alongside them (raw_prediction, business_output)
     profile_rebuilt: bool = False
+    excluded: tuple[Exclusion, ...] = ()  # reference columns not inferred as features, and why
+    capped: tuple[tuple[str, str], ...] = ()  # (feature, note): categoricals over the category cap
     reference_rows_rejected: int = 0
     windows: list[WindowResult] = field(default_factory=list)
     reports: list[Path] = field(default_factory=list)  # report files (re)written after the cycle
@@ -96,6 +100,12 @@ def run_cycle(
         summary.features = reference.features.names
         summary.outputs = tuple(n for n in OUTPUT_FEATURES if n in reference.profile.features)
         summary.profile_rebuilt = reference.rebuilt
+        summary.excluded = reference.excluded
+        summary.capped = tuple(
+            (name, note)
+            for name, profile in reference.profile.features.items()
+            if isinstance(profile, CategoricalProfile) and (note := category_cap_note(profile)) is not None
+        )
         summary.reference_rows_rejected = reference.rows_rejected
         summary.ingest = ingest_predictions(db, monitor, reference.features, hooks.on_file)
         if monitor.task is not None:

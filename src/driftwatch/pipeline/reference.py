@@ -7,6 +7,7 @@ their statistics were taken against the old reference.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -18,7 +19,18 @@ import numpy as np
 
 from driftwatch.config import FeatureSpec, MonitorConfig
 from driftwatch.errors import SourceError
-from driftwatch.sources.files import describe_columns, first_line, source_sql
+from driftwatch.sources.columns import (
+    SAMPLE_ROWS,
+    ColumnFacts,
+    Exclusion,
+    InferredFeatures,
+    describe_exclusions,
+    duckdb_column_facts,
+    json_path,
+    sample_sql,
+)
+from driftwatch.sources.columns import infer_features as infer_from_facts
+from driftwatch.sources.files import NDJSON_LINE, describe_columns, first_line
 from driftwatch.sources.formats import file_format
 from driftwatch.sources.logs import LogLayout, feature_object_query, normalise_query
 from driftwatch.stats.decision import OUTPUT_FEATURE, PREDICTION_FEATURE
@@ -34,21 +46,10 @@ from driftwatch.storage.schema import feature_column, quote_identifier
 
 PROFILE_FORMAT = 2  # 2: the model's output (score, decision) is profiled too
 REFERENCE_TABLE = "_reference_rows"
-_NUMERIC_TYPES = (
-    "DOUBLE",
-    "FLOAT",
-    "REAL",
-    "BIGINT",
-    "INTEGER",
-    "SMALLINT",
-    "TINYINT",
-    "HUGEINT",
-    "UBIGINT",
-    "UINTEGER",
-    "USMALLINT",
-    "UTINYINT",
-)
 _CACHE: dict[tuple[str, str, str], ReferenceProfile] = {}
+# Inferred features per reference file version and config: the inference reads up to SAMPLE_ROWS rows, which
+# a scheduled cycle should not pay again while neither changed.
+_INFERRED: dict[tuple[object, ...], InferredFeatures] = {}
 _CACHE_LOCK = threading.Lock()
 
 
@@ -58,25 +59,34 @@ class ReferenceOutcome:
     features: FeatureSpec
     rebuilt: bool
     rows_rejected: int
+    excluded: tuple[Exclusion, ...] = ()  # reference columns not inferred as features, with the reason
 
 
-def _reserved_columns(monitor: MonitorConfig) -> set[str]:
+def _reserved_columns(monitor: MonitorConfig) -> dict[str, str]:
+    """Columns the config names for another role → the key naming them (the reason they are not features)."""
     p, r = monitor.predictions, monitor.reference
-    names = {
-        p.id,
-        p.timestamp,
-        p.model_version,
-        p.prediction,
-        p.output,
-        r.prediction,
-        r.output,
-        r.target,
-        *p.segments,
-    }
-    names.update(watched_outputs(monitor))  # a column named like an output feature would clash with it
+    names: dict[str, str] = {}
+    keys = [
+        ("predictions.id", p.id),
+        ("predictions.timestamp", p.timestamp),
+        ("predictions.model_version", p.model_version),
+        ("predictions.prediction", p.prediction),
+        ("predictions.output", p.output),
+        ("reference.prediction", r.prediction),
+        ("reference.output", r.output),
+        ("reference.target", r.target),
+        *(("predictions.segments", s) for s in p.segments),
+        # a column named like an output feature would clash with it
+        *(("a model output feature", n) for n in watched_outputs(monitor)),
+    ]
     if isinstance(p.features, str):
-        names.add(p.features)
-    return {n for n in names if n}
+        keys.append(("predictions.features", p.features))
+    if monitor.labels is not None:
+        keys += [("labels.id", monitor.labels.id), ("labels.label", monitor.labels.label)]
+    for key, name in keys:
+        if name and name not in names:
+            names[name] = key
+    return names
 
 
 def watched_outputs(monitor: MonitorConfig) -> tuple[str, ...]:
@@ -92,59 +102,130 @@ def watched_outputs(monitor: MonitorConfig) -> tuple[str, ...]:
     )
 
 
-def infer_features(cur: duckdb.DuckDBPyConnection, monitor: MonitorConfig) -> FeatureSpec:
-    """Numeric and categorical features of a reference with no `features:` section in the config."""
+def infer_features(cur: duckdb.DuckDBPyConnection, monitor: MonitorConfig) -> InferredFeatures:
+    """Numeric and categorical features of a reference with no `features:` section in the config, and the
+    columns left out with their reason (rules: `sources.columns`).
+
+    A `predictions.features` list of plain columns decides the features; otherwise every reference column (or
+    key of `reference.features`) is a candidate and identifiers, timestamps, labels and outputs are left out.
+    """
+    ref = monitor.reference
+    reserved = _reserved_columns(monitor)
+    listed = monitor.predictions.features if isinstance(monitor.predictions.features, tuple) else None
+    try:
+        stat = os.stat(ref.path)
+    except OSError as exc:
+        raise SourceError(ref.path, f"reference file cannot be read: {exc.strerror}") from None
+    key = (
+        ref.path,
+        stat.st_size,
+        stat.st_mtime_ns,
+        ref.format,
+        ref.features,
+        tuple(reserved.items()),
+        listed,
+    )
+    with _CACHE_LOCK:
+        known = _INFERRED.get(key)
+    if known is not None:
+        return known
+    inferred = _inferred_features(cur, monitor, reserved, listed)
+    with _CACHE_LOCK:
+        _INFERRED[key] = inferred
+    return inferred
+
+
+def _inferred_features(
+    cur: duckdb.DuckDBPyConnection,
+    monitor: MonitorConfig,
+    reserved: dict[str, str],
+    listed: tuple[str, ...] | None,
+) -> InferredFeatures:
     ref = monitor.reference
     fmt = file_format(ref.path, ref.format)
     columns = describe_columns(cur, fmt, ref.path)
-    reserved = _reserved_columns(monitor)
-    numeric: list[str] = []
-    categorical: list[str] = []
     if ref.features is not None:
-        if ref.features not in columns and fmt != "ndjson":
-            raise SourceError(ref.path, f"has no column {ref.features!r} (reference.features)")
-        # Sample the JSON objects' keys and value types.
-        sql, params = feature_object_query(fmt, ref.path, columns, ref.features)
-        rows = cur.execute(
-            "SELECT k, bool_and(json_type(_fj, '$.\"' || replace(k, '\"', '\\\"') || '\"') "
-            "IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'NULL')) "
-            f"FROM (SELECT _fj, unnest(json_keys(_fj)) AS k FROM (SELECT * FROM ({sql}) LIMIT 10000)) "
-            "GROUP BY k ORDER BY k",
+        facts = _json_key_facts(cur, fmt, ref.path, columns, ref.features)
+    else:
+        if fmt == "ndjson":
+            relation, params, exprs = _ndjson_columns(cur, ref.path)
+        else:
+            relation, params = sample_sql(fmt), {"path": ref.path}
+            exprs = {
+                name: (quote_identifier(name), sql_type if fmt == "parquet" else None)
+                for name, sql_type in columns.items()
+            }
+        try:
+            facts = duckdb_column_facts(cur, relation, params, exprs)
+        except duckdb.Error as exc:
+            raise SourceError(ref.path, f"cannot read reference: {first_line(exc)}") from None
+    if listed is not None:
+        missing = [n for n in listed if n not in {f.name for f in facts}]
+        if missing:
+            known = ", ".join(f.name for f in facts) or "none"
+            raise SourceError(
+                ref.path,
+                f"has no column {missing[0]!r} (listed in predictions.features); its columns are: {known}",
+            )
+    inferred = infer_from_facts(facts, reserved, listed, "predictions.features")
+    if not inferred.numeric and not inferred.categorical:
+        left_out = f" (left out: {describe_exclusions(inferred.excluded)})" if inferred.excluded else ""
+        raise SourceError(
+            ref.path, f"no feature columns found{left_out}; list them under `features:` in the config"
+        )
+    return inferred
+
+
+def _json_key_facts(
+    cur: duckdb.DuckDBPyConnection, fmt: str, path: str, columns: dict[str, str], features: str
+) -> list[ColumnFacts]:
+    """Facts of the keys of a JSON-object features column, from its first 10,000 rows: a key is numeric
+    when every value it has there is a JSON number (or null)."""
+    if features not in columns and fmt != "ndjson":
+        raise SourceError(path, f"has no column {features!r} (reference.features)")
+    sql, params = feature_object_query(fmt, path, columns, features)
+    sample = f"SELECT * FROM ({sql}) LIMIT 10000"
+    rows = cur.execute(
+        "SELECT k, bool_and(json_type(_fj, '$.\"' || replace(k, '\"', '\\\"') || '\"') "
+        "IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'NULL')) "
+        f"FROM (SELECT _fj, unnest(json_keys(_fj)) AS k FROM ({sample})) "
+        "GROUP BY k ORDER BY k",
+        params,
+    ).fetchall()
+    numeric_keys = {str(key) for key, is_numeric in rows if is_numeric}
+    exprs: dict[str, tuple[str, str | None]] = {}
+    for i, (key, _) in enumerate(rows):
+        params[f"_k{i}"] = json_path(str(key))
+        exprs[str(key)] = (f"json_extract_string(_fj, $_k{i})", None)
+    facts = duckdb_column_facts(cur, sample, params, exprs)
+    return [
+        dataclasses.replace(f, kind="numeric" if f.name in numeric_keys else "categorical") for f in facts
+    ]
+
+
+def _ndjson_columns(
+    cur: duckdb.DuckDBPyConnection, path: str
+) -> tuple[str, dict[str, object], dict[str, tuple[str, str | None]]]:
+    """The top-level keys of an NDJSON file (from its first `SAMPLE_ROWS` lines), each as a text expression."""
+    relation = (
+        f"SELECT CASE WHEN json_valid({NDJSON_LINE}) AND json_type({NDJSON_LINE}) = 'OBJECT' "
+        f"THEN {NDJSON_LINE}::JSON END AS _doc FROM ({sample_sql('ndjson')} LIMIT {SAMPLE_ROWS})"
+    )
+    params: dict[str, object] = {"path": path}
+    try:
+        keys = cur.execute(
+            # In order of first appearance, as the file lists them (and compare shows them).
+            "SELECT k FROM (SELECT row_number() OVER () AS n, k FROM "
+            f"(SELECT unnest(json_keys(_doc)) AS k FROM ({relation}))) GROUP BY k ORDER BY min(n)",
             params,
         ).fetchall()
-        for key, is_numeric in rows:
-            (numeric if is_numeric else categorical).append(str(key))
-    else:
-        for name, sql_type in columns.items():
-            if name in reserved:
-                continue
-            if fmt == "parquet":
-                (
-                    numeric
-                    if sql_type.upper().split("(")[0] in _NUMERIC_TYPES
-                    or sql_type.upper().startswith("DECIMAL")
-                    else categorical
-                ).append(name)
-            else:
-                numeric.append(name) if _text_column_is_numeric(
-                    cur, fmt, ref.path, name
-                ) else categorical.append(name)
-    if not numeric and not categorical:
-        raise SourceError(ref.path, "no feature columns found; list them under `features:` in the config")
-    return FeatureSpec(numeric=tuple(numeric), categorical=tuple(categorical))
-
-
-def _text_column_is_numeric(cur: duckdb.DuckDBPyConnection, fmt: str, path: str, name: str) -> bool:
-    col = quote_identifier(name) if fmt != "ndjson" else "json_extract_string(_line, $key)"
-    row = first_row(
-        cur.execute(
-            f"SELECT count(*) FILTER (WHERE v IS NOT NULL AND trim(v) <> '' AND TRY_CAST(v AS DOUBLE) IS NULL), "
-            f"count(*) FILTER (WHERE v IS NOT NULL AND trim(v) <> '') FROM (SELECT CAST({col} AS VARCHAR) AS v "
-            f"FROM ({source_sql(fmt)}) LIMIT 100000)",
-            {"path": path, **({"key": f'$."{name}"'} if fmt == "ndjson" else {})},
-        )
-    )
-    return bool(row and row[0] == 0 and row[1] > 0)
+    except duckdb.Error as exc:
+        raise SourceError(path, f"cannot read reference: {first_line(exc)}") from None
+    exprs: dict[str, tuple[str, str | None]] = {}
+    for i, (key,) in enumerate(keys):
+        params[f"_k{i}"] = json_path(str(key))
+        exprs[str(key)] = (f"json_extract_string(_doc, $_k{i})", None)
+    return relation, params, exprs
 
 
 def profile_id(monitor: MonitorConfig, features: FeatureSpec) -> str:
@@ -236,10 +317,16 @@ def build_profile(
 def ensure_reference(db: Database, monitor: MonitorConfig) -> ReferenceOutcome:
     """The current profile, building and storing it when the reference (or its settings) changed."""
     cur = db.cursor()
-    features = monitor.features or infer_features(cur, monitor)
+    excluded: tuple[Exclusion, ...] = ()
+    if monitor.features is not None:
+        features = monitor.features
+    else:
+        inferred = infer_features(cur, monitor)
+        features = FeatureSpec(numeric=inferred.numeric, categorical=inferred.categorical)
+        excluded = inferred.excluded
     pid = profile_id(monitor, features)
     if current_profile_id(cur, monitor.name) == pid:
-        return ReferenceOutcome(cached_profile(db, monitor.name, pid), features, False, 0)
+        return ReferenceOutcome(cached_profile(db, monitor.name, pid), features, False, 0, excluded)
     profile, rejected = build_profile(cur, monitor, features, pid)
     with db.transaction() as tx:
         save_profile(tx, monitor.name, monitor.reference.path, profile)
@@ -250,7 +337,7 @@ def ensure_reference(db: Database, monitor: MonitorConfig) -> ReferenceOutcome:
         )
     with _CACHE_LOCK:
         _CACHE[(str(db.path), monitor.name, pid)] = profile
-    return ReferenceOutcome(profile, features, True, rejected)
+    return ReferenceOutcome(profile, features, True, rejected, excluded)
 
 
 def cached_profile(db: Database, monitor: str, pid: str) -> ReferenceProfile:

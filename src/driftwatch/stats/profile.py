@@ -19,6 +19,10 @@ from driftwatch.stats.distances import finite_ends, reference_scale
 from driftwatch.stats.ks import sorted_valid
 
 DEFAULT_MAX_CATEGORIES = 200
+"""The category cap: a categorical feature is judged on at most this many reference categories (the most
+frequent; ties by value). The rarer ones share one "other" bin with values the reference never had — the
+profile's "unseen" bin — so they still count in PSI, chi² and JS, and a shift into or out of the long tail
+shows; `unseen_share` of such a feature is the share outside the top categories (`category_cap_note`)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -116,6 +120,25 @@ def categorical_profile(
         missing=int(value_counts.get(None, 0)),
         categories=categories,
         bin_counts=categorical_bins(categories, value_counts),
+    )
+
+
+def category_cap_note(profile: CategoricalProfile, distinct: int | None = None) -> str | None:
+    """The note for a feature whose reference had more categories than the cap, else None.
+
+    Recognised from the profile alone, stored ones included: only rarer reference categories, cut by the
+    cap, put reference rows into the "other" (unseen) bin. `distinct`, when known, is the reference's count.
+    """
+    other = int(profile.bin_counts[-2])
+    if other == 0:
+        return None
+    cap = len(profile.categories)
+    present = profile.rows - profile.missing
+    share = f"{100 * other / present:.1f} %" if present else "n/a"
+    counted = f"{distinct:,} categories" if distinct is not None else "more categories"
+    return (
+        f"over the category cap ({cap}): {counted} in the reference, judged on the top {cap} plus 'other' "
+        f"({share} of the reference); unseen_share counts every value outside the top {cap}"
     )
 
 
