@@ -117,6 +117,19 @@ def test_large_columns_sort_like_numpy(kind: str) -> None:
     assert_same_sort(values)
 
 
+@pytest.mark.parametrize("varying_bits", [0, 1, 15, 16, 17])
+@pytest.mark.parametrize("base", [1.0, -3.5, TINY, 0.0])
+def test_counting_and_lsd_paths_meet_at_sixteen_varying_bits(varying_bits: int, base: float) -> None:
+    """Keys that differ only in their low `varying_bits` bits: up to 16 the counting sort, from 17 the passes."""
+    rng = np.random.default_rng(varying_bits)
+    digits = rng.integers(0, 2**varying_bits, 3 * 2**varying_bits + 5, dtype=np.uint64)
+    digits[:2] = [0, 2**varying_bits - 1]  # both ends present, so exactly these bits vary
+    bits = np.full(digits.size, _bits(base), dtype=np.uint64) + digits
+    values = bits.view(np.float64)
+    values[::11] = np.nan
+    assert_same_sort(values)
+
+
 @HYPOTHESIS
 @given(
     hnp.arrays(
