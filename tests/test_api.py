@@ -131,8 +131,10 @@ def test_rollup(client: TestClient) -> None:
     ]
     assert body["items"][0]["ks_statistic"] is None  # not mergeable
     bad = client.get(f"/api/monitors/{MONITOR}/results", params={"rollup": "36h"})
-    assert bad.status_code == 400 and "whole multiple of the window" in bad.json()["detail"]
-    assert client.get(f"/api/monitors/{MONITOR}/results", params={"rollup": "soon"}).status_code == 400
+    # A bad query parameter is a 422 naming it, like every other invalid parameter (documented in the schema).
+    assert bad.status_code == 422 and "whole multiple of the window" in bad.json()["detail"]
+    assert bad.json()["detail"].startswith("query.rollup: ")
+    assert client.get(f"/api/monitors/{MONITOR}/results", params={"rollup": "soon"}).status_code == 422
 
 
 def test_performance_alerts_runs(client: TestClient, db: Database) -> None:

@@ -322,16 +322,17 @@ def test_cli_default_config_name_is_the_config_modules() -> None:
     assert cli.DEFAULT_CONFIG_NAME == config.DEFAULT_CONFIG_NAME
 
 
-def _dictionary_column() -> pa.ChunkedArray:
+def _dictionary_column() -> tuple[pa.ChunkedArray, int]:
     """Dictionary-encoded text as Arrow allows it: chunks with their own dictionaries and index types, null
-    indices, a null dictionary entry, a repeated entry, an unused entry, a sliced chunk and an empty one."""
+    indices, a null dictionary entry, a repeated entry, an unused entry, a sliced chunk and an empty one; and
+    how many rows refer to "" (a missing value, docs/values.md)."""
 
     def chunk(indices: list[int | None], index_type: pa.DataType, values: list[str | None]) -> pa.Array:
         return pa.DictionaryArray.from_arrays(pa.array(indices, index_type), pa.array(values, pa.string()))
 
     rng = np.random.default_rng(5)
     big = [int(i) for i in rng.integers(0, 4, 5000)]
-    return pa.chunked_array(
+    column = pa.chunked_array(
         [
             chunk([0, 1, None, 0, 2], pa.int32(), ["a", "b", None, "unused"]),
             chunk([None, 3, 1, 1, 0, 2], pa.int32(), ["x", "x", "a", "b"]),  # "x" twice in the dictionary
@@ -339,13 +340,14 @@ def _dictionary_column() -> pa.ChunkedArray:
             chunk([], pa.int32(), ["a"]),
         ]
     )
+    return column, big[7 : 7 + 4000].count(1)
 
 
 def test_dictionary_text_is_counted_from_its_indices(monkeypatch: pytest.MonkeyPatch) -> None:
     """The counts equal polars' for the same column, without the column going through polars."""
     from driftwatch.comparison import _ArrowColumns, _columns
 
-    column = _dictionary_column()
+    column, empty_text_rows = _dictionary_column()
     for index_type, value_type in (
         (pa.int8(), pa.string()),
         (pa.uint16(), pa.large_string()),
@@ -369,7 +371,8 @@ def test_dictionary_text_is_counted_from_its_indices(monkeypatch: pytest.MonkeyP
             assert arrow.kind("c") == "categorical"
             got = arrow.value_counts("c", "reference")
         assert got == want, index_type
-        assert got[None] == 1 + 1 + 1  # a null index in each of the first two chunks, one null entry used
+        # a null index in each of the first two chunks, one null entry used, and every "" (a missing value)
+        assert got[None] == 1 + 1 + 1 + empty_text_rows and "" not in got
         assert "unused" not in got and got["x"] == 3  # entries 0 and 1 (twice) are both "x"
 
 

@@ -131,16 +131,18 @@ def test_csv_and_parquet_plain_columns(project: Path) -> None:
     settings = load_settings(project / "driftwatch.yml")
     with Database(settings.storage) as db:
         summary = ingest_predictions(db, settings.monitor("m"), FEATURES)
-        assert (summary.rows_inserted, summary.rows_quarantined) == (4, 1)
+        assert (summary.rows_inserted, summary.rows_quarantined) == (3, 2)
         stored = rows(
             db, 'SELECT request_id, "f:age", "f:region", model_version FROM "predictions:m" ORDER BY 1'
         )
-        # NaN is stored as missing; +inf is a value.
+        # NaN is stored as missing; +inf is not a finite number: its row is quarantined (docs/values.md).
         assert stored == [
             ("c1", 31.0, "east", "*"),
             ("c2", None, None, "*"),
             ("p1", None, "north", "*"),
-            ("p2", float("inf"), None, "*"),
+        ]
+        assert rows(db, "SELECT reason FROM quarantine WHERE source LIKE '%b.parquet'") == [
+            ("feature 'age': inf is not a finite number",)
         ]
 
 

@@ -253,6 +253,8 @@ def ingest_label_lines(root: Path, task: str) -> tuple[list[tuple], list[tuple],
 
 # Captured from driftwatch before the one-pass extraction (one json_extract_string call per field and row):
 # (stored rows, quarantine rows (row number, request id, reason, raw text), summary counts).
+# Updated once, on purpose, for the value model (docs/values.md): ±inf and 1e400 quarantined as not finite, a NaN
+# label missing, '' a missing category, a JSON boolean 1/0 in a numeric field, labels stored as their identity.
 EXPECTED_NESTED = (
     [
         ("123", datetime(2026, 3, 1, 10, 0), "v1", 0.25, "approve", "web", 30.0, 50000.5, "north"),
@@ -261,16 +263,13 @@ EXPECTED_NESTED = (
         ("n07", datetime(2026, 3, 1, 10, 30), "v1", 0.25, "approve", "web", 30.0, 50000.5, "north"),
         ("n14", datetime(2026, 3, 1, 10, 0), "v1", 0.25, "approve", "web", 1.0, 2.0, "5"),
         ("n15", datetime(2026, 3, 1, 10, 0), "v1", 0.25, "approve", "web", 1.0, 2.0, "true"),
-        ("n16", datetime(2026, 3, 1, 10, 0), "v1", 0.25, "approve", "web", 1.0, 2.0, ""),
+        ("n16", datetime(2026, 3, 1, 10, 0), "v1", 0.25, "approve", "web", 1.0, 2.0, None),
         ("n21", datetime(2026, 3, 1, 10, 0), "v1", 0.25, "approve", "web", None, None, None),
-        ("n25", datetime(2026, 3, 1, 10, 0), "v1", None, "approve", "web", None, INF, "a"),
         ("n27", datetime(2026, 3, 1, 10, 0), "(none)", 0.25, '{"a":[1]}', "(none)", 30.0, 50000.5, "north"),
         ("n28", datetime(2026, 3, 1, 10, 0), "3", 0.25, "7", "(none)", 30.0, 50000.5, "north"),
         ("n30é中", datetime(2026, 3, 1, 10, 0), "v1", 0.25, "été", "web", 30.0, 50000.5, "north"),
         ("n31é", datetime(2026, 3, 1, 10, 0), "(none)", None, None, "(none)", 1.0, None, None),
         ("n32", datetime(2026, 3, 1, 10, 0), "(none)", None, None, "(none)", 1.0, None, "a"),
-        ("n33", datetime(2026, 3, 1, 10, 0), "(none)", None, None, "(none)", INF, None, None),
-        ("n34", datetime(2026, 3, 1, 10, 0), "(none)", INF, None, "(none)", -0.0, None, None),
         (
             "n35",
             datetime(2026, 3, 1, 10, 0),
@@ -301,182 +300,188 @@ EXPECTED_NESTED = (
             15,
             "n03",
             "unparseable timestamp 'last tuesday'",
-            '{"request_id": "n03", "timestamp": "last tuesday", "model_version": "v1", "score": 0.25, "decision": '
-            '"approve", "channel": "web", "input_features": {"age": 30, "income": 50000.5, "region": "north"}}',
+            '{"request_id": "n03", "timestamp": "last tuesday", "model_version": "v1", "score": 0.25, "decision": "approve", "channel": "web", "input_features": {"age": 30, "income": 50000.5, "region": '
+            '"north"}}',
         ),
         (
             16,
             "n04",
             "missing timestamp",
-            '{"request_id": "n04", "model_version": "v1", "score": 0.25, "decision": "approve", "channel": "web", '
-            '"input_features": {"age": 30, "income": 50000.5, "region": "north"}}',
+            '{"request_id": "n04", "model_version": "v1", "score": 0.25, "decision": "approve", "channel": "web", "input_features": {"age": 30, "income": 50000.5, "region": "north"}}',
         ),
         (
             17,
             "n05",
             "unparseable timestamp '12345'",
-            '{"request_id": "n05", "timestamp": 12345, "model_version": "v1", "score": 0.25, "decision": "approve", '
-            '"channel": "web", "input_features": {"age": 30, "income": 50000.5, "region": "north"}}',
+            '{"request_id": "n05", "timestamp": 12345, "model_version": "v1", "score": 0.25, "decision": "approve", "channel": "web", "input_features": {"age": 30, "income": 50000.5, "region": "north"}}',
         ),
         (
             18,
             "n06",
             "missing timestamp",
-            '{"request_id": "n06", "timestamp": null, "model_version": "v1", "score": 0.25, "decision": "approve", '
-            '"channel": "web", "input_features": {"age": 30, "income": 50000.5, "region": "north"}}',
+            '{"request_id": "n06", "timestamp": null, "model_version": "v1", "score": 0.25, "decision": "approve", "channel": "web", "input_features": {"age": 30, "income": 50000.5, "region": "north"}}',
         ),
         (
             20,
             "n08",
             "unparseable timestamp 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'",
-            '{"request_id": "n08", "timestamp": '
-            '"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", '
-            '"model_version": "v1", "score": 0.25, "decision": "approve", "channel": "web", "input_features": {"age": 30, '
-            '"income": 50000.5, "region": "north"}}',
+            '{"request_id": "n08", "timestamp": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "model_version": "v1", "score": 0.25, "decision": '
+            '"approve", "channel": "web", "input_features": {"age": 30, "income": 50000.5, "region": "north"}}',
         ),
         (
             21,
             "n09",
             "feature 'age': 'forty' is not a number",
-            '{"request_id": "n09", "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": 0.25, "decision": '
-            '"approve", "channel": "web", "input_features": {"age": "forty", "income": 1, "region": "a"}}',
+            '{"request_id": "n09", "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": 0.25, "decision": "approve", "channel": "web", "input_features": {"age": "forty", "income": 1, '
+            '"region": "a"}}',
         ),
         (
             22,
             "n10",
-            "feature 'age': 'true' is not a number; feature 'income': '[1]' is not a number",
-            '{"request_id": "n10", "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": 0.25, "decision": '
-            '"approve", "channel": "web", "input_features": {"age": true, "income": [1], "region": "a"}}',
+            "feature 'income': '[1]' is not a number",
+            '{"request_id": "n10", "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": 0.25, "decision": "approve", "channel": "web", "input_features": {"age": true, "income": [1], "region": '
+            '"a"}}',
         ),
         (
             23,
             "n11",
             "feature 'age': '{\"v\":1}' is not a number",
-            '{"request_id": "n11", "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": 0.25, "decision": '
-            '"approve", "channel": "web", "input_features": {"age": {"v": 1}, "income": "", "region": "a"}}',
+            '{"request_id": "n11", "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": 0.25, "decision": "approve", "channel": "web", "input_features": {"age": {"v": 1}, "income": "", '
+            '"region": "a"}}',
         ),
         (
             24,
             "n12",
             "feature 'region' is a nested value, expected a category",
-            '{"request_id": "n12", "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": 0.25, "decision": '
-            '"approve", "channel": "web", "input_features": {"age": 1, "income": 2, "region": {"nested": 1}}}',
+            '{"request_id": "n12", "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": 0.25, "decision": "approve", "channel": "web", "input_features": {"age": 1, "income": 2, "region": '
+            '{"nested": 1}}}',
         ),
         (
             25,
             "n13",
             "feature 'region' is a nested value, expected a category",
-            '{"request_id": "n13", "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": 0.25, "decision": '
-            '"approve", "channel": "web", "input_features": {"age": 1, "income": 2, "region": [1]}}',
+            '{"request_id": "n13", "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": 0.25, "decision": "approve", "channel": "web", "input_features": {"age": 1, "income": 2, "region": '
+            "[1]}}",
         ),
         (
             29,
             "n17",
             "input_features is not a JSON object",
-            '{"request_id": "n17", "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": 0.25, "decision": '
-            '"approve", "channel": "web", "input_features": "[1, 2]"}',
+            '{"request_id": "n17", "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": 0.25, "decision": "approve", "channel": "web", "input_features": "[1, 2]"}',
         ),
         (
             30,
             "n18",
             "input_features is missing",
-            '{"request_id": "n18", "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": 0.25, "decision": '
-            '"approve", "channel": "web"}',
+            '{"request_id": "n18", "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": 0.25, "decision": "approve", "channel": "web"}',
         ),
         (
             31,
             "n19",
             "input_features is not a JSON object",
-            '{"request_id": "n19", "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": 0.25, "decision": '
-            '"approve", "channel": "web", "input_features": null}',
+            '{"request_id": "n19", "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": 0.25, "decision": "approve", "channel": "web", "input_features": null}',
         ),
         (
             32,
             "n20",
             "input_features is not a JSON object",
-            '{"request_id": "n20", "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": 0.25, "decision": '
-            '"approve", "channel": "web", "input_features": [1, 2]}',
+            '{"request_id": "n20", "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": 0.25, "decision": "approve", "channel": "web", "input_features": [1, 2]}',
         ),
         (
             34,
             "n22",
             "input_features is not a JSON object",
-            '{"request_id": "n22", "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": 0.25, "decision": '
-            '"approve", "channel": "web", "input_features": "{\\"age\\": 1, \\"income\\": 2, \\"region\\": \\"a\\"}"}',
+            '{"request_id": "n22", "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": 0.25, "decision": "approve", "channel": "web", "input_features": "{\\"age\\": 1, \\"income\\": 2, '
+            '\\"region\\": \\"a\\"}"}',
         ),
         (
             35,
             "n23",
             "input_features is not a JSON object",
-            '{"request_id": "n23", "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": 0.25, "decision": '
-            '"approve", "channel": "web", "input_features": 7}',
+            '{"request_id": "n23", "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": 0.25, "decision": "approve", "channel": "web", "input_features": 7}',
         ),
         (
             36,
             "",
             "missing request_id",
-            '{"request_id": "", "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": 0.25, "decision": '
-            '"approve", "channel": "web", "input_features": {"age": 30, "income": 50000.5, "region": "north"}}',
+            '{"request_id": "", "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": 0.25, "decision": "approve", "channel": "web", "input_features": {"age": 30, "income": 50000.5, "region": '
+            '"north"}}',
         ),
         (
             37,
             "   ",
             "missing request_id",
-            '{"request_id": "   ", "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": 0.25, "decision": '
-            '"approve", "channel": "web", "input_features": {"age": 30, "income": 50000.5, "region": "north"}}',
+            '{"request_id": "   ", "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": 0.25, "decision": "approve", "channel": "web", "input_features": {"age": 30, "income": 50000.5, '
+            '"region": "north"}}',
         ),
         (
             38,
             None,
             "missing request_id",
-            '{"timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": 0.25, "decision": "approve", "channel": '
-            '"web", "input_features": {"age": 30, "income": 50000.5, "region": "north"}}',
+            '{"timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": 0.25, "decision": "approve", "channel": "web", "input_features": {"age": 30, "income": 50000.5, "region": "north"}}',
         ),
         (
             39,
             None,
             "missing request_id",
-            '{"request_id": null, "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": 0.25, "decision": '
-            '"approve", "channel": "web", "input_features": {"age": 30, "income": 50000.5, "region": "north"}}',
+            '{"request_id": null, "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": 0.25, "decision": "approve", "channel": "web", "input_features": {"age": 30, "income": 50000.5, '
+            '"region": "north"}}',
         ),
         (
             41,
             "n24",
             "prediction: 'abc' is not a number",
-            '{"request_id": "n24", "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": "abc", "decision": '
-            '"approve", "channel": "web", "input_features": {"age": 30, "income": 50000.5, "region": "north"}}',
+            '{"request_id": "n24", "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": "abc", "decision": "approve", "channel": "web", "input_features": {"age": 30, "income": 50000.5, '
+            '"region": "north"}}',
+        ),
+        (
+            42,
+            "n25",
+            "feature 'income': 'inf' is not a finite number",
+            '{"request_id": "n25", "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": "NaN", "decision": "approve", "channel": "web", "input_features": {"age": "NaN", "income": "inf", '
+            '"region": "a"}}',
         ),
         (
             43,
             "n26",
-            "prediction: 'true' is not a number",
-            '{"request_id": "n26", "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": true, "decision": '
-            '"approve", "channel": "web", "input_features": {"age": " 41 ", "income": "-Infinity", "region": "a"}}',
+            "feature 'income': '-Infinity' is not a finite number",
+            '{"request_id": "n26", "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": true, "decision": "approve", "channel": "web", "input_features": {"age": " 41 ", "income": "-Infinity", '
+            '"region": "a"}}',
         ),
         (
             46,
             "n29",
             "feature 'age': '1e3x' is not a number; feature 'income': '0x10' is not a number",
-            '{"request_id": "n29", "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": 0.25, "decision": '
-            '"approve", "channel": "web", "input_features": {"age": "1e3x", "income": "0x10", "region": "caf\\u00e9 '
-            '\\"q\\"\\n"}}',
+            '{"request_id": "n29", "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": 0.25, "decision": "approve", "channel": "web", "input_features": {"age": "1e3x", "income": "0x10", '
+            '"region": "caf\\u00e9 \\"q\\"\\n"}}',
         ),
         (
             49,
             None,
             "missing request_id; unparseable timestamp 'bad'; feature 'age': 'z' is not a number",
-            '{"timestamp": "bad", "model_version": "v1", "score": 0.25, "decision": "approve", "channel": "web", '
-            '"input_features": {"age": "z", "income": 1, "region": "a"}}',
+            '{"timestamp": "bad", "model_version": "v1", "score": 0.25, "decision": "approve", "channel": "web", "input_features": {"age": "z", "income": 1, "region": "a"}}',
+        ),
+        (
+            51,
+            "n33",
+            "feature 'age': '1e400' is not a finite number",
+            '{"request_id": "n33", "timestamp": "2026-03-01T10:00:00Z", "input_features": {"age": 1e400, "income": NaN}}',
+        ),
+        (
+            52,
+            "n34",
+            "prediction: '1e400' is not a finite number",
+            '{"request_id": "n34", "timestamp": "2026-03-01T10:00:00Z", "score": 1e400, "input_features": {"age": -0.0}}',
         ),
         (
             56,
             "n38",
             "unparseable timestamp '2026-13-45T00:00:00Z'",
-            '{"request_id": "n38", "timestamp": "2026-13-45T00:00:00Z", "model_version": "v1", "score": 0.25, "decision": '
-            '"approve", "channel": "web", "input_features": {"age": 30, "income": 50000.5, "region": "north"}}',
+            '{"request_id": "n38", "timestamp": "2026-13-45T00:00:00Z", "model_version": "v1", "score": 0.25, "decision": "approve", "channel": "web", "input_features": {"age": 30, "income": 50000.5, '
+            '"region": "north"}}',
         ),
     ],
-    (55, 20, 0, 35),
+    (55, 17, 0, 38),
 )
 EXPECTED_FLAT = (
     [
@@ -487,10 +492,8 @@ EXPECTED_FLAT = (
         ("f08", datetime(2026, 3, 1, 10, 0), "v1", 0.25, "approve", "web", 30.0, 50000.5, "[1]"),
         ("f09", datetime(2026, 3, 1, 10, 0), "v1", 0.25, "approve", "web", 30.0, 50000.5, "5"),
         ("f10", datetime(2026, 3, 1, 10, 0), "v1", 0.25, "approve", "web", 30.0, 50000.5, None),
-        ("f11", datetime(2026, 3, 1, 10, 0), "v1", None, "approve", "web", None, INF, "north"),
         ("f13", datetime(2026, 3, 1, 10, 0), "v1", 0.25, "approve", "web", 30.0, 50000.5, "north"),
         ("f14", datetime(2026, 3, 1, 10, 0), "(none)", None, None, "(none)", 1.0, None, None),
-        ("f15", datetime(2026, 3, 1, 10, 0), "(none)", None, None, "(none)", INF, None, None),
         ("f16", datetime(2026, 3, 1, 10, 0), "v1", 0.25, "approve", "web", None, None, None),
         ("f17", datetime(2026, 3, 1, 10, 0), "v1", 0.25, "approve", "web", 30.0, 50000.5, "north"),
     ],
@@ -509,53 +512,58 @@ EXPECTED_FLAT = (
             15,
             "f03",
             "unparseable timestamp 'last tuesday'",
-            '{"request_id": "f03", "timestamp": "last tuesday", "model_version": "v1", "score": 0.25, "decision": '
-            '"approve", "channel": "web", "age": 30, "income": 50000.5, "region": "north"}',
+            '{"request_id": "f03", "timestamp": "last tuesday", "model_version": "v1", "score": 0.25, "decision": "approve", "channel": "web", "age": 30, "income": 50000.5, "region": "north"}',
         ),
         (
             16,
             "f04",
             "missing timestamp",
-            '{"request_id": "f04", "model_version": "v1", "score": 0.25, "decision": "approve", "channel": "web", "age": '
-            '30, "income": 50000.5, "region": "north"}',
+            '{"request_id": "f04", "model_version": "v1", "score": 0.25, "decision": "approve", "channel": "web", "age": 30, "income": 50000.5, "region": "north"}',
         ),
         (
             17,
             "f05",
-            "feature 'age': 'forty' is not a number; feature 'income': 'true' is not a number",
-            '{"request_id": "f05", "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": 0.25, "decision": '
-            '"approve", "channel": "web", "age": "forty", "income": true, "region": "north"}',
+            "feature 'age': 'forty' is not a number",
+            '{"request_id": "f05", "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": 0.25, "decision": "approve", "channel": "web", "age": "forty", "income": true, "region": "north"}',
         ),
         (
             18,
             "f06",
             "feature 'age': '[1]' is not a number; feature 'income': '{\"a\":1}' is not a number",
-            '{"request_id": "f06", "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": 0.25, "decision": '
-            '"approve", "channel": "web", "age": [1], "income": {"a": 1}, "region": "north"}',
+            '{"request_id": "f06", "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": 0.25, "decision": "approve", "channel": "web", "age": [1], "income": {"a": 1}, "region": "north"}',
         ),
         (
             23,
             "",
             "missing request_id",
-            '{"request_id": "", "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": 0.25, "decision": '
-            '"approve", "channel": "web", "age": 30, "income": 50000.5, "region": "north"}',
+            '{"request_id": "", "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": 0.25, "decision": "approve", "channel": "web", "age": 30, "income": 50000.5, "region": "north"}',
         ),
         (
             24,
             None,
             "missing request_id",
-            '{"timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": 0.25, "decision": "approve", "channel": '
-            '"web", "age": 30, "income": 50000.5, "region": "north"}',
+            '{"timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": 0.25, "decision": "approve", "channel": "web", "age": 30, "income": 50000.5, "region": "north"}',
+        ),
+        (
+            26,
+            "f11",
+            "feature 'income': 'inf' is not a finite number",
+            '{"request_id": "f11", "timestamp": "2026-03-01T10:00:00Z", "model_version": "v1", "score": "NaN", "decision": "approve", "channel": "web", "age": "NaN", "income": "inf", "region": "north"}',
         ),
         (
             27,
             "f12",
             "prediction: 'abc' is not a number",
-            '{"request_id": "f12", "timestamp": "2026-03-01T10:00:00Z", "score": "abc", "decision": "approve", "age": 30, '
-            '"income": 50000.5, "region": "north"}',
+            '{"request_id": "f12", "timestamp": "2026-03-01T10:00:00Z", "score": "abc", "decision": "approve", "age": 30, "income": 50000.5, "region": "north"}',
+        ),
+        (
+            30,
+            "f15",
+            "feature 'age': '1e400' is not a finite number",
+            '{"request_id": "f15", "timestamp": "2026-03-01T10:00:00Z", "age": 1e400, "income": NaN}',
         ),
     ],
-    (30, 13, 0, 17),
+    (30, 11, 0, 19),
 )
 EXPECTED_LABELS_BINARY_CLASSIFICATION = (
     [
@@ -564,11 +572,9 @@ EXPECTED_LABELS_BINARY_CLASSIFICATION = (
         ("l07", "0.5", 0.5, datetime(2026, 3, 2, 10, 0)),
         ("l08", "true", None, datetime(2026, 3, 2, 10, 0)),
         ("l09", '{"a":1}', None, datetime(2026, 3, 2, 10, 0)),
-        ("l12", "NaN", "nan", datetime(2026, 3, 2, 10, 0)),
         ("l13", "0", 0.0, datetime(2026, 3, 2, 10, 0)),
         ("l15", "cat", None, datetime(2026, 3, 2, 10, 0)),
-        ("l16", "-2.5e1", -25.0, datetime(2026, 3, 2, 10, 0)),
-        ("l17", "1e400", INF, datetime(2026, 3, 2, 10, 0)),
+        ("l16", "-25", -25.0, datetime(2026, 3, 2, 10, 0)),
     ],
     [
         (2, None, "malformed JSON line", "{not json"),
@@ -600,19 +606,29 @@ EXPECTED_LABELS_BINARY_CLASSIFICATION = (
         ),
         (14, None, "missing request_id", '{"label": "1", "labelled_at": "2026-03-02T10:00:00Z"}'),
         (15, "l11", "unparseable timestamp '5'", '{"request_id": "l11", "label": "0", "labelled_at": 5}'),
+        (
+            16,
+            "l12",
+            "missing label",
+            '{"request_id": "l12", "label": "NaN", "labelled_at": "2026-03-02T10:00:00Z"}',
+        ),
         (18, "l14", "missing timestamp", '{"request_id": "l14", "label": "1"}'),
+        (
+            21,
+            "l17",
+            "label: inf is not a finite number",
+            '{"request_id": "l17", "label": 1e400, "labelled_at": "2026-03-02T10:00:00Z"}',
+        ),
     ],
-    (20, 10, 10),
+    (20, 12, 8),
 )
 EXPECTED_LABELS_REGRESSION = (
     [
         ("l01", "1", 1.0, datetime(2026, 3, 2, 10, 0)),
         ("l06", "1", 1.0, datetime(2026, 3, 2, 10, 0)),
         ("l07", "0.5", 0.5, datetime(2026, 3, 2, 10, 0)),
-        ("l12", "NaN", "nan", datetime(2026, 3, 2, 10, 0)),
         ("l13", "0", 0.0, datetime(2026, 3, 2, 10, 0)),
-        ("l16", "-2.5e1", -25.0, datetime(2026, 3, 2, 10, 0)),
-        ("l17", "1e400", INF, datetime(2026, 3, 2, 10, 0)),
+        ("l16", "-25", -25.0, datetime(2026, 3, 2, 10, 0)),
     ],
     [
         (2, None, "malformed JSON line", "{not json"),
@@ -656,6 +672,12 @@ EXPECTED_LABELS_REGRESSION = (
         ),
         (14, None, "missing request_id", '{"label": "1", "labelled_at": "2026-03-02T10:00:00Z"}'),
         (15, "l11", "unparseable timestamp '5'", '{"request_id": "l11", "label": "0", "labelled_at": 5}'),
+        (
+            16,
+            "l12",
+            "missing label",
+            '{"request_id": "l12", "label": "NaN", "labelled_at": "2026-03-02T10:00:00Z"}',
+        ),
         (18, "l14", "missing timestamp", '{"request_id": "l14", "label": "1"}'),
         (
             19,
@@ -663,8 +685,14 @@ EXPECTED_LABELS_REGRESSION = (
             "label: 'cat' is not a number",
             '{"request_id": "l15", "label": "cat", "labelled_at": "2026-03-02T10:00:00Z"}',
         ),
+        (
+            21,
+            "l17",
+            "label: inf is not a finite number",
+            '{"request_id": "l17", "label": 1e400, "labelled_at": "2026-03-02T10:00:00Z"}',
+        ),
     ],
-    (20, 13, 7),
+    (20, 15, 5),
 )
 
 

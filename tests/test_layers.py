@@ -12,6 +12,8 @@ LAYERS = {
     "kernels": 0,
     "errors": 0,
     "durations": 0,
+    "yaml_keys": 0,
+    "timestamps": 0,
     "stats": 1,
     "config": 2,
     "config_server": 2,

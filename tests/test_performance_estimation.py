@@ -183,8 +183,10 @@ def test_estimate_edge_cases() -> None:
     none_predicted = estimate_performance(IDENTITY, [0.1, 0.2, 0.3])
     assert none_predicted["precision"] == 0.0  # zero-division → 0, like the realized metric
     assert math.isnan(estimate_performance(IDENTITY, [0.0, 0.0])["roc_auc"])  # no expected positives
-    with pytest.raises(ValueError):
-        estimate_performance(IDENTITY, [0.1, np.inf])
+    # ±inf is dropped like a missing score (a row stored before ingest refused it must not stop a cycle).
+    assert estimate_performance(IDENTITY, [0.1, np.inf, -np.inf, 0.7]) == estimate_performance(
+        IDENTITY, [0.1, 0.7]
+    )
 
 
 # ---------------------------------------------------------------- evidence

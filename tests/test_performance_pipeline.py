@@ -309,6 +309,31 @@ def test_config_task_names_match_the_metrics_module() -> None:
             "monitors.m.performance.baseline",
             "number or a mapping",
         ),
+        (
+            "    task: binary_classification\n    performance: {confidence: 1.0}\n",
+            "monitors.m.performance.confidence",
+            ">= 0.5 and < 1",
+        ),
+        (
+            "    task: binary_classification\n    performance: {confidence: 0.3}\n",
+            "monitors.m.performance.confidence",
+            "between 0.5 and 1",
+        ),
+        (
+            "    task: binary_classification\n    performance: {confidence: 95%}\n",
+            "monitors.m.performance.confidence",
+            "95%",
+        ),
+        (
+            "    task: binary_classification\n    performance: {reference_spread: sometimes}\n",
+            "monitors.m.performance.reference_spread",
+            "sometimes",
+        ),
+        (
+            "    task: binary_classification\n    performance: {tolerance: -0.01}\n",
+            "monitors.m.performance.tolerance",
+            "-0.01",
+        ),
         ("    labels: {path: l/*.csv}\n", "monitors.m.labels", "needs the monitor's `task`"),
         (
             "    task: binary_classification\n    labels: {path: l/*.csv, lable: y}\n",
@@ -342,6 +367,15 @@ def test_performance_config_defaults_and_single_baseline(tmp_path: Path) -> None
     assert mon.performance.baseline == {"rmse": 2.5}
     assert mon.performance.relative and mon.performance.min_labels == 100
     assert mon.labels is None and mon.threshold == 0.5
+    # the verdict's defaults: one-sided 95 %, no minimum drop unless set, the reference spread on
+    assert (mon.performance.confidence, mon.performance.reference_spread) == (0.95, True)
+    path.write_text(
+        "monitors:\n  m:\n    predictions: {path: p/*.parquet, prediction: score}\n    reference: ref.parquet\n"
+        "    task: binary_classification\n    performance: {confidence: 0.99, reference_spread: false}\n"
+    )
+    mon = load_settings(path).monitor("m")
+    assert (mon.performance.confidence, mon.performance.reference_spread) == (0.99, False)
+    assert mon.performance.tolerance == 0.0
 
 
 def test_demo_concept_drift_is_found_by_labels_only(demo_settings, demo_db) -> None:  # type: ignore[no-untyped-def]

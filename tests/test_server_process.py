@@ -134,6 +134,9 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
         facts["cli"] = subprocess.run(
             [str(EXE), "run", "--config", str(config)], capture_output=True, text=True, timeout=120
         )
+        facts["cli_results"] = subprocess.run(
+            [str(EXE), "results", "--config", str(config)], capture_output=True, text=True, timeout=120
+        )
         with server.client() as http:
             facts["before"] = http.get(f"/api/monitors/{MONITOR}").json()
             facts["push"] = http.post(
@@ -213,6 +216,14 @@ def test_cli_write_command_is_refused_while_the_server_runs(scenario: Scenario) 
     assert len(lines) == 1, cli.stderr
     assert "is in use by another process" in lines[0]
     assert f"POST /api/monitors/{MONITOR}/runs" in lines[0]
+
+
+def test_cli_read_command_while_the_server_runs_points_to_the_read_endpoint(scenario: Scenario) -> None:
+    cli = scenario.facts["cli_results"]
+    assert cli.returncode == 2
+    lines = [line for line in cli.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, cli.stderr
+    assert f"GET /api/monitors/{MONITOR}/results" in lines[0] and "POST" not in lines[0]
 
 
 def test_sigterm_stops_cleanly_and_a_restart_loses_or_doubles_nothing(scenario: Scenario) -> None:

@@ -125,11 +125,17 @@ def _escape(text: str) -> str:
     return text.replace("[", "\\[")
 
 
-def _open_database(settings: Settings, monitor: str | None = None) -> Any:
+def _open_database(settings: Settings, monitor: str | None = None, read: str | None = None) -> Any:
+    """The project's database; `read` names the API endpoint that serves the same data (e.g. "results"),
+    for a read-only command, so the refusal while `serve` owns the file points there and not to a cycle."""
     from driftwatch.storage.database import Database
 
     name = monitor or next(iter(settings.monitors))
-    hint = f"Trigger the cycle through the server instead: POST /api/monitors/{name}/runs"
+    hint = (
+        f"Read them from the server instead: GET /api/monitors/{name}/{read}"
+        if read
+        else f"Trigger the cycle through the server instead: POST /api/monitors/{name}/runs"
+    )
     return Database(settings.storage, settings.database, lock_hint=hint)
 
 
@@ -164,9 +170,18 @@ def run(
             settings.monitor(name)
         alerting = _alerting(settings)
         with _open_database(settings, names[0]) as db:
+            _note_interrupted(db)
             for name in names:
                 _run_one(db, settings, name, "cli", alerting)
             _deliver(db, alerting)
+
+
+def _note_interrupted(db: Any) -> None:
+    """Runs left `running` by a killed process are marked `interrupted` before this run starts its own."""
+    from driftwatch.storage.runs import mark_interrupted_runs
+
+    for run_id, monitor in mark_interrupted_runs(db):
+        err.print(f"note: run {run_id[:8]} of {_escape(monitor)} was cut short earlier; marked interrupted")
 
 
 def _alerting(settings: Settings) -> Any:
@@ -193,6 +208,17 @@ def _deliver(db: Any, alerting: Any) -> None:
         )
     for channel in report.unhealthy_channels:
         out.print(f"  [bold red]channel {_escape(channel)} is unhealthy[/]: see `driftwatch alerts --outbox`")
+    # Every due row was attempted; what is left waits for its retry time (or a channel not set up here).
+    from driftwatch.storage.alerts import pending_outlook
+
+    remaining, next_at = pending_outlook(db.cursor())
+    if remaining:
+        when = f"the next is due at {next_at:%Y-%m-%d %H:%M:%S} UTC" if next_at is not None else ""
+        out.print(
+            f"notifications: {remaining} still pending, {when}; `driftwatch run` again or a running "
+            "`driftwatch serve` sends them",
+            highlight=False,
+        )
 
 
 def _run_one(db: Any, settings: Settings, name: str, trigger: str, alerting: Any = None) -> Any:
@@ -233,6 +259,8 @@ def _print_summary(summary: Any) -> None:
     )
     for path, reason in ing.failed_files:
         out.print(f"  [red]unreadable file[/] {_escape(path)}: {_escape(reason)}", highlight=False)
+    for warning in getattr(summary, "warnings", []):
+        out.print(f"  [bold yellow]warning:[/] {_escape(warning)}", highlight=False)
     if summary.profile_rebuilt:
         watched = f" and the model output ({', '.join(summary.outputs)})" if summary.outputs else ""
         out.print(
@@ -340,7 +368,7 @@ def results(
         settings = load_settings(config)
         if monitor:
             settings.monitor(monitor)
-        with _open_database(settings, monitor) as db:
+        with _open_database(settings, monitor, read="results") as db:
             if rollup is None:
                 rows = feature_results(db.cursor(), monitor=monitor, segment=segment, feature=feature)
             else:
@@ -410,7 +438,7 @@ def _performance_results(config: Path, monitor: str | None, segment: str, fmt: s
         settings = load_settings(config)
         if monitor:
             settings.monitor(monitor)
-        with _open_database(settings, monitor) as db:
+        with _open_database(settings, monitor, read="performance") as db:
             rows = performance_results(db.cursor(), monitor=monitor, segment=segment)
     if fmt == "json":
         sys.stdout.write(json.dumps(_clean_json(rows), default=_json_default, allow_nan=False) + "\n")
@@ -436,8 +464,9 @@ def _performance_results(config: Path, monitor: str | None, segment: str, fmt: s
             _escape(row["metric"]) + (" (estimate)" if estimate else ""),
             _fmt(row["value"]),
             interval,
-            f"{row['n_labels']:,}",
-            _fmt(row["coverage"]),
+            # an estimate uses no label, although its stored row carries the window's label count
+            "none used" if estimate else f"{row['n_labels']:,}",
+            "-" if estimate else _fmt(row["coverage"]),
             delays,
             _fmt(row["baseline"]),
             f"[{style}]{status}[/]" if style else status,
@@ -579,6 +608,15 @@ def compare(
         if result.excluded:
             listed = ", ".join(str(e) for e in result.excluded)
             out.print(f"excluded: {_escape(listed)}", highlight=False)
+        for side, excluded in (
+            ("reference", result.excluded_reference),
+            ("current", result.excluded_current),
+        ):
+            if excluded:  # rows ingest would quarantine (docs/values.md)
+                why = "; ".join(f"{reason} ({rows:,})" for reason, rows in excluded.items())
+                out.print(
+                    _escape(f"{side}: {sum(excluded.values()):,} row(s) left out: {why}"), highlight=False
+                )
     if fail_on_drift and result.drift:
         raise typer.Exit(1)
 

@@ -73,6 +73,10 @@ class CompareResult:
     rows_reference: int
     rows_current: int
     excluded: Sequence[Exclusion] = ()  # common columns not inferred as features, and why
+    # Rows left out as the pipeline quarantines them (a numeric value not a number or not finite), per side:
+    # reason → rows. Excluded rows are in neither rows_reference/rows_current nor any statistic.
+    excluded_reference: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    excluded_current: Mapping[str, int] = dataclasses.field(default_factory=dict)
 
     @property
     def drift(self) -> bool:
@@ -106,6 +110,10 @@ class CompareResult:
             "drift_share": self.decision.drift_share,
             "dataset_status": self.decision.status,
             "excluded": [{"name": e.name, "reason": e.reason} for e in self.excluded],
+            "rows_excluded": {
+                "reference": dict(self.excluded_reference),
+                "current": dict(self.excluded_current),
+            },
         }
 
     def to_polars(self) -> pl.DataFrame:
@@ -236,6 +244,8 @@ class _Columns(Protocol):
 
     def numeric_values(self, name: str, role: str) -> np.ndarray: ...
 
+    def checked_numbers(self, name: str, role: str) -> tuple[np.ndarray, np.ndarray]: ...
+
     def value_counts(self, name: str, role: str) -> dict[str | None, int]: ...
 
     def facts(self, name: str) -> ColumnFacts: ...
@@ -267,25 +277,52 @@ class _PolarsColumns:
         return None
 
     def numeric_values(self, name: str, role: str) -> np.ndarray:
+        return self.checked_numbers(name, role)[0]
+
+    def checked_numbers(self, name: str, role: str) -> tuple[np.ndarray, np.ndarray]:
+        """The column as float64 (missing = NaN) and the rows the pipeline would quarantine for it: a value that
+        is not a number or not finite (docs/values.md). Texts, booleans and categories are read as texts."""
         import polars as pl
 
         if name not in self.columns:
             raise InputError(f"{role} has no column {name!r}")
+        series = self.frame[name]
+        if series.dtype.is_numeric() and series.dtype != pl.Boolean:
+            values = series.cast(pl.Float64).fill_null(np.nan).to_numpy()
+            return _read_only(values), np.isinf(values)
+        from driftwatch.sources.values import parse_numeric
+
         try:
-            series = self.frame[name].cast(pl.Float64, strict=True)
+            texts = series.cast(pl.String)
         except Exception:
             raise InputError(f"{role} column {name!r} is not numeric") from None
-        return _read_only(series.fill_null(np.nan).to_numpy())
+        parsed = {t: parse_numeric(t) for t in texts.unique().drop_nulls().to_list()}
+        numbers = texts.replace_strict(
+            list(parsed),
+            [np.nan if v is None else v for v in parsed.values()],
+            default=np.nan,
+            return_dtype=pl.Float64,
+        )
+        # A blank text is missing, as in the pipeline (only a non-blank non-number is refused).
+        not_number = [t for t, v in parsed.items() if v is None and t.strip(" ") != ""]
+        if not_number and all(v is None for v in parsed.values()):
+            # No value at all is a number: the column is of another type, not a column with a few bad rows.
+            raise InputError(f"{role} column {name!r} is not numeric (e.g. {not_number[0][:60]!r})")
+        values = numbers.to_numpy()
+        bad = texts.is_in(not_number).fill_null(False).to_numpy() | np.isinf(values)
+        return _read_only(values), bad
 
     def value_counts(self, name: str, role: str) -> dict[str | None, int]:
         import polars as pl
+
+        from driftwatch.sources.values import canonical_counts
 
         if name not in self.columns:
             raise InputError(f"{role} has no column {name!r}")
         if name in self._counts:
             return self._counts[name]
         counts = self.frame.select(pl.col(name).cast(pl.String).value_counts(sort=False)).unnest(name)
-        self._counts[name] = {(None if v is None else str(v)): int(c) for v, c in counts.iter_rows()}
+        self._counts[name] = canonical_counts(counts.iter_rows())
         return self._counts[name]
 
     def facts(self, name: str) -> ColumnFacts:
@@ -438,33 +475,33 @@ class _ArrowColumns:
         return None if kind == "other" else kind
 
     def numeric_values(self, name: str, role: str) -> np.ndarray:
+        return self.checked_numbers(name, role)[0]
+
+    def checked_numbers(self, name: str, role: str) -> tuple[np.ndarray, np.ndarray]:
         if name not in self.columns:
             raise InputError(f"{role} has no column {name!r}")
         if self._type(name) != "numeric":
-            return self._polars(name).numeric_values(name, role)
-        return _read_only(_arrow_float64(self.table.column(name)))
+            return self._polars(name).checked_numbers(name, role)
+        values = _read_only(_arrow_float64(self.table.column(name)))
+        return values, np.isinf(values)
 
     def value_counts(self, name: str, role: str) -> dict[str | None, int]:
-        import pyarrow.types as pat
 
         if name not in self.columns:
             raise InputError(f"{role} has no column {name!r}")
         if name in self._counts:
             return self._counts[name]
         column = self.table.column(name)
-        if self._type(name) == "dictionary":
-            return self._counts.setdefault(name, _dictionary_counts(column))
+        from driftwatch.sources.values import canonical_counts
+
+        if self._type(name) == "dictionary":  # identities of the few dictionary entries, not of every row
+            return self._counts.setdefault(name, canonical_counts(_dictionary_counts(column)))
         if self._type(name) != "categorical":
             return self._counts.setdefault(name, self._polars(name).value_counts(name, role))
         import pyarrow.compute as pc
 
-        boolean = pat.is_boolean(column.type)
-        counts: dict[str | None, int] = {}
-        for entry in pc.value_counts(column).to_pylist():  # nulls are counted too, under None
-            value = entry["values"]
-            if boolean and value is not None:
-                value = "true" if value else "false"  # polars' Boolean → String cast
-            counts[value] = int(entry["counts"])
+        # Nulls are counted too, under None; booleans and texts take their identity (docs/values.md).
+        counts = canonical_counts((e["values"], e["counts"]) for e in pc.value_counts(column).to_pylist())
         self._counts[name] = counts
         return counts
 
@@ -524,6 +561,33 @@ def _columns(data: object) -> _Columns:
         if len(set(table.column_names)) == len(table.column_names):  # else polars says what is wrong
             return _ArrowColumns(table)
     return _PolarsColumns(as_polars(data, "input"))
+
+
+def without_refused_rows(
+    columns: _Columns, numeric: Sequence[tuple[str, str]], role: str
+) -> tuple[_Columns, dict[str, int]]:
+    """`columns` without the rows the pipeline's ingest would quarantine, and why: a value of a numeric column
+    (`numeric`: name and label pairs) that is not a number or not finite (docs/values.md). The same rows
+    then feed every feature, as a quarantined row feeds none in the pipeline."""
+    refused: np.ndarray | None = None
+    reasons: dict[str, int] = {}
+    for name, label in numeric:
+        _, bad = columns.checked_numbers(name, role)
+        count = int(np.count_nonzero(bad))
+        if count:
+            reasons[f"{label}: not a number or not finite"] = count
+            refused = bad if refused is None else refused | bad
+    if refused is None:
+        return columns, reasons
+    keep = ~refused
+    if isinstance(columns, _ArrowColumns):
+        import pyarrow as pa
+
+        return _ArrowColumns(columns.table.filter(pa.array(keep))), reasons
+    import polars as pl
+
+    assert isinstance(columns, _PolarsColumns)
+    return _PolarsColumns(columns.frame.filter(pl.Series(keep))), reasons
 
 
 def _preview(names: Sequence[str], limit: int = 8) -> str:
@@ -648,6 +712,11 @@ def compare(
         excluded = inferred.excluded
     else:
         num_names, cat_names = list(numeric or []), list(categorical or [])
+    checked = [(n, f"feature {n!r}") for n in num_names] + (
+        [(prediction, "prediction")] if prediction else []
+    )
+    ref, excluded_ref = without_refused_rows(ref, checked, "reference")
+    cur, excluded_cur = without_refused_rows(cur, checked, "current")
     features = [
         *((n, True, "input") for n in num_names),
         *((n, False, "input") for n in cat_names),
@@ -668,7 +737,7 @@ def compare(
     }
     decision = judge_window(stats, references, thresholds or DefaultThresholds())
     decision = _with_cap_notes(decision, [note for _, _, note in done])
-    return CompareResult(stats, decision, ref.height, cur.height, excluded)
+    return CompareResult(stats, decision, ref.height, cur.height, excluded, excluded_ref, excluded_cur)
 
 
 def _with_cap_notes(decision: WindowDecision, notes: Sequence[str | None]) -> WindowDecision:

@@ -23,6 +23,7 @@ from driftwatch.config_server import ServerSettings, parse_server
 from driftwatch.durations import parse_duration
 from driftwatch.errors import ConfigError
 from driftwatch.stats.decision import OUTPUT_FEATURE, PREDICTION_FEATURE, Thresholds
+from driftwatch.yaml_keys import DuplicateKeyError, load_yaml_unique_keys
 
 DEFAULT_CONFIG_NAME = "driftwatch.yml"
 FILE_FORMATS = ("auto", "parquet", "csv", "ndjson")
@@ -91,8 +92,10 @@ class PerformanceSettings:
 
     min_labels: int = 100
     min_coverage: float = 0.1
-    tolerance: float = 0.05
+    tolerance: float = 0.0  # the minimum practical drop; the sampling error decides the rest
     relative: bool = False
+    confidence: float = 0.95  # one-sided, per window (Bonferroni over the judged metrics)
+    reference_spread: bool = True  # add the reference's window-to-window spread (τ²) to the noise
     baseline: Mapping[str, float] | None = None  # metric → fixed baseline; None = the reference's performance
     metrics: tuple[str, ...] = ()  # the metrics judged; filled with the task's default when parsed
 
@@ -302,7 +305,19 @@ def _number(s: _Section, name: str, default: float, low: float, high: float = fl
 def _performance(file: Path, path: str, data: object, task: str | None) -> PerformanceSettings:
     """The `performance:` section: the label gate, the tolerance, the baseline and the judged metrics."""
     s = _Section(
-        file, path, data, ("min_labels", "min_coverage", "tolerance", "relative", "baseline", "metrics")
+        file,
+        path,
+        data,
+        (
+            "min_labels",
+            "min_coverage",
+            "tolerance",
+            "relative",
+            "baseline",
+            "metrics",
+            "confidence",
+            "reference_spread",
+        ),
     )
     if data is not None and task is None:
         raise ConfigError(file, path, "needs the monitor's `task` (binary_classification, ...)")
@@ -316,6 +331,12 @@ def _performance(file: Path, path: str, data: object, task: str | None) -> Perfo
     relative = s.data.get("relative", False)
     if not isinstance(relative, bool):
         raise s.error("relative", "expected true or false", relative)
+    spread = s.data.get("reference_spread", True)
+    if not isinstance(spread, bool):
+        raise s.error("reference_spread", "expected true or false", spread)
+    confidence = _number(s, "confidence", 0.95, 0.5, 1.0)
+    if not 0.5 <= confidence < 1.0:
+        raise s.error("confidence", "expected a number >= 0.5 and < 1 (e.g. 0.95)", confidence)
     raw = s.data.get("baseline")
     baseline: dict[str, float] | None = None
     if raw is not None:
@@ -338,8 +359,10 @@ def _performance(file: Path, path: str, data: object, task: str | None) -> Perfo
     return PerformanceSettings(
         min_labels=s.int_("min_labels", 100, 1) or 100,
         min_coverage=_number(s, "min_coverage", 0.1, 0.0, 1.0),
-        tolerance=_number(s, "tolerance", 0.05, 0.0),
+        tolerance=_number(s, "tolerance", 0.0, 0.0),
         relative=relative,
+        confidence=confidence,
+        reference_spread=spread,
         baseline=baseline,
         metrics=metrics,
     )
@@ -506,7 +529,14 @@ def load_settings(path: str | Path = DEFAULT_CONFIG_NAME) -> Settings:
             "config file not found; pass --config PATH or run `driftwatch demo` for an example",
         )
     try:
-        data = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+        data = load_yaml_unique_keys(config_path.read_text(encoding="utf-8"))
+    except DuplicateKeyError as exc:
+        raise ConfigError(
+            config_path,
+            f"line {exc.line}",
+            f"duplicate key {exc.key!r} (first at line {exc.first_line}); YAML would keep only the last one, "
+            "so write each key once",
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "(file)"

@@ -8,6 +8,9 @@ APScheduler 3.x defaults `misfire_grace_time` to 1 s, which silently skips a run
 (a busy thread pool, a suspended VM); every job here gets the monitor's window as grace instead, with
 `coalesce=True` (several missed ticks run once) and `max_instances=1`. Two cycles of one monitor never overlap,
 whoever starts them (schedule, catch-up, `POST /api/monitors/{name}/runs`): they take the monitor's lock.
+
+Alert delivery is not part of a cycle: the outbox is drained by `DeliveryLanes`, one thread per channel,
+woken after every cycle and every DELIVERY_INTERVAL. Pushes do not take the monitor's lock either (api/push.py).
 """
 
 from __future__ import annotations
@@ -27,10 +30,18 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from driftwatch.alerting.delivery import ChannelLanes, Sender
 from driftwatch.config import MonitorConfig, Settings
 from driftwatch.config_server import ServerSettings
 from driftwatch.errors import DriftwatchError
-from driftwatch.pipeline.alerts import AlertingRun, alerting_settings, deliver_with_settings, prepare_alerting
+from driftwatch.pipeline.alerts import (
+    AlertingRun,
+    DuckDBOutbox,
+    alerting_settings,
+    open_channels,
+    prepare_alerting,
+    retry_policy,
+)
 from driftwatch.pipeline.cycle import CycleSummary, run_monitor
 from driftwatch.storage.database import Database
 
@@ -57,40 +68,56 @@ class CycleBusyError(DriftwatchError):
 
 
 def full_cycle(settings: Settings, alerting: AlertingRun | None) -> CycleFunction:
-    """The service's cycle: drift, labels, performance, alert evaluation, reports, then one delivery pass."""
+    """The service's cycle: drift, labels, performance, alert evaluation and reports.
+
+    No delivery: the messages a cycle enqueues go out on the delivery lanes (`DeliveryLanes`), which the
+    runner wakes when the cycle is over, so a slow or hanging channel never holds the monitor's lock.
+    """
 
     def cycle(
         db: Database, config: MonitorConfig, now: datetime | None = None, trigger: str = "schedule"
     ) -> CycleSummary:
-        summary = run_monitor(db, settings, config.name, now=now, trigger=trigger, alerting=alerting)
-        if alerting is not None:
-            deliver(db, alerting)
-        return summary
+        return run_monitor(db, settings, config.name, now=now, trigger=trigger, alerting=alerting)
 
     return cycle
 
 
-_DELIVERY_LOCK = threading.Lock()
+# How often the delivery lanes look for due rows (retries after a backoff or a Retry-After) between the
+# wake-ups every cycle gives them. A look is one indexed query per channel.
+DELIVERY_INTERVAL = timedelta(seconds=5)
+DELIVERY_JOB = "deliver"
+# How long a stopping server waits for a lane in the middle of a request (its row stays pending and is sent
+# again after the restart).
+DELIVERY_STOP_WAIT = 10.0
 
 
-def deliver(db: Database, alerting: AlertingRun) -> None:
-    """One delivery pass over the outbox (after a cycle, and every `DELIVERY_INTERVAL` for retries)."""
-    if not _DELIVERY_LOCK.acquire(blocking=False):
-        return  # a pass is already running; it delivers everything due
-    try:
-        report, problems = deliver_with_settings(db, alerting)
-    finally:
-        _DELIVERY_LOCK.release()
-    for problem in problems:
-        log.warning("alert delivery: %s; its notifications stay pending", problem)
-    if report.failed or report.unhealthy_channels:
-        log.warning(
-            "alert delivery: %d failed; unhealthy channels: %s", report.failed, report.unhealthy_channels
-        )
+class DeliveryLanes:
+    """The outbox's own workers in `serve`: one thread per channel that can be built here (alerting.delivery
+    .ChannelLanes), with the configured retry policy. Rows for a channel whose environment variable is not
+    set in this process stay pending (a process that has it delivers them)."""
 
+    def __init__(self, db: Database, alerting: AlertingRun, clock: Clock = utc_now) -> None:
+        self.channels, problems = open_channels(alerting)
+        for problem in problems:
+            log.warning("alert delivery: %s; its notifications stay pending", problem)
+        policy = retry_policy(alerting.settings)
+        senders = {
+            name: Sender(DuckDBOutbox(db, [name]), self.channels, clock, policy=policy)
+            for name in self.channels
+        }
+        self.lanes = ChannelLanes(senders, poll_seconds=DELIVERY_INTERVAL.total_seconds())
 
-# Retries (backoff, Retry-After) are due between cycles; this pass picks them up.
-DELIVERY_INTERVAL = timedelta(seconds=30)
+    def start(self) -> None:
+        self.lanes.start()
+
+    def wake(self) -> None:
+        self.lanes.wake()
+
+    def stop(self) -> None:
+        if not self.lanes.stop(DELIVERY_STOP_WAIT):
+            log.warning("alert delivery: a channel is still in a request; its notification stays pending")
+        for channel in self.channels.values():
+            channel.close()
 
 
 class CycleRunner:
@@ -111,6 +138,8 @@ class CycleRunner:
         self.alerting = prepare_alerting(alerting_settings(settings)) if cycle is None else None
         self._cycle = cycle or full_cycle(settings, self.alerting)
         self._locks = {name: threading.Lock() for name in settings.monitors}
+        # Called after every cycle, outside the lock (the server wakes its delivery lanes with it).
+        self.after_cycle: list[Callable[[], None]] = []
 
     def busy(self, monitor: str) -> bool:
         return self._locks[monitor].locked()
@@ -129,8 +158,12 @@ class CycleRunner:
     def run(self, monitor: str, trigger: str, wait: float | None = None) -> CycleSummary:
         """One full cycle of `monitor` with `now` from the clock; raises CycleBusyError after `wait` seconds."""
         config = self.settings.monitor(monitor)
-        with self.holding(monitor, wait):
-            return self._cycle(self.db, config, now=self.clock(), trigger=trigger)
+        try:
+            with self.holding(monitor, wait):
+                return self._cycle(self.db, config, now=self.clock(), trigger=trigger)
+        finally:
+            for hook in self.after_cycle:
+                hook()
 
 
 @dataclass(frozen=True)
@@ -201,6 +234,7 @@ class Worker:
         self._stopping = threading.Event()
         self._catch_up: threading.Thread | None = None
         self.scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED)
+        self.delivery: DeliveryLanes | None = None  # built at start, when alert rules are configured
 
     def job_specs(self) -> list[JobSpec]:
         specs = []
@@ -226,21 +260,34 @@ class Worker:
             )
 
         if self.runner.alerting is not None:
-            alerting = self.runner.alerting
+            # Only wakes the lanes (they also look every DELIVERY_INTERVAL by themselves): it returns at once,
+            # so a hanging channel never occupies a thread of the cycles' pool.
             self.scheduler.add_job(
-                deliver,
+                self._wake_delivery,
                 trigger=IntervalTrigger(seconds=DELIVERY_INTERVAL.total_seconds(), timezone=UTC),
-                args=[self.runner.db, alerting],
-                id="deliver",
-                name="alert delivery",
+                id=DELIVERY_JOB,
+                name="alert delivery (wakes the channel lanes)",
                 replace_existing=True,
                 max_instances=1,
                 coalesce=True,
+                misfire_grace_time=max(1, int(DELIVERY_INTERVAL.total_seconds())),
             )
+
+    def _wake_delivery(self) -> None:
+        if self.delivery is not None:
+            self.delivery.wake()
 
     def _on_missed(self, event: JobEvent) -> None:
         """A tick later than its misfire grace is skipped by APScheduler with a debug line only; say so."""
         when = getattr(event, "scheduled_run_time", None)
+        if event.job_id == DELIVERY_JOB:  # not a monitor: no cycle to run by hand
+            log.warning(
+                "the alert delivery pass due at %s was skipped: it could not start in time; the next pass "
+                "(every %ds) delivers whatever is due",
+                when.isoformat() if isinstance(when, datetime) else "?",
+                int(DELIVERY_INTERVAL.total_seconds()),
+            )
+            return
         monitor = str(event.job_id).partition(":")[2] or str(event.job_id)
         log.warning(
             "scheduled cycle of %s due at %s was skipped: it could not start within its misfire grace; "
@@ -274,6 +321,10 @@ class Worker:
         Catch-up cycles run one monitor after another on a thread of their own, so /health answers at once
         and a long catch-up never starves the scheduled jobs' thread pool.
         """
+        if self.runner.alerting is not None and self.delivery is None:
+            self.delivery = DeliveryLanes(self.runner.db, self.runner.alerting)
+            self.runner.after_cycle.append(self.delivery.wake)
+            self.delivery.start()
         self.add_jobs()
         self.scheduler.start()
         if self.server.catch_up:
@@ -303,3 +354,6 @@ class Worker:
             self.scheduler.shutdown(wait=wait)
         if wait and self._catch_up is not None:
             self._catch_up.join()
+        if self.delivery is not None:
+            self.delivery.stop()
+            self.delivery = None

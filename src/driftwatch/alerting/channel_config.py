@@ -6,6 +6,7 @@ error, and the error message never repeats what was written.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Mapping
 
@@ -30,16 +31,38 @@ def parse_channel_config(name: str, raw: Mapping[str, object], file: str = "<con
     """
     collector = IssueCollector(file)
     mapping = raw if isinstance(raw, LineMap) else _as_line_map(raw)
-    config = channel_from_mapping(name, mapping, collector)
+    config = channel_from_mapping(name, mapping, collector, contained=False)
     if collector.issues or config is None:
         raise RuleError(collector.issues)
     return config
 
 
+def log_path_problem(path: str) -> str | None:
+    """Why a log channel's `path` could write outside the project folder (None: it cannot).
+
+    Checked on the text, so the same answer holds wherever the project is: the path is relative and never
+    climbs above its starting folder (the config file's folder, against which it is resolved).
+    """
+    if "\x00" in path:
+        return "holds a NUL character"
+    normal = posixpath.normpath(path.replace("\\", "/"))
+    if posixpath.isabs(normal) or re.match(r"^[A-Za-z]:", normal) or path.startswith("~"):
+        return f"is absolute ({path!r})"
+    if normal == ".." or normal.startswith("../"):
+        return f"leaves the project folder ({path!r})"
+    if normal == ".":
+        return "names a folder, not a file"
+    return None
+
+
 def channel_from_mapping(
-    name: object, value: object, collector: IssueCollector, line: int = 1
+    name: object, value: object, collector: IssueCollector, line: int = 1, contained: bool = True
 ) -> ChannelConfig | None:
-    """One channel, with problems recorded in `collector`; None when it is unusable."""
+    """One channel, with problems recorded in `collector`; None when it is unusable.
+
+    `contained`: a log channel's path must stay inside the project folder (rule files, which whoever
+    may edit the rules can change); the main config, the operator's own file, passes False.
+    """
     if not isinstance(name, str) or not CHANNEL_NAME.match(name):
         collector.add(line, f"channel name {name!r} is not valid", "use letters, digits, `-`, `_` or `.`")
         return None
@@ -81,6 +104,16 @@ def channel_from_mapping(
             timeout = duration.total_seconds() if duration is not None else timeout
     else:
         path = collector.text(mapping, "path", where)
+        if path is not None and contained:
+            problem = log_path_problem(path)
+            if problem is not None:
+                collector.add(
+                    line_of(mapping, "path"),
+                    f"`path` of {where} {problem}; a rule file may only write inside the project folder",
+                    "use a relative path such as `alerts.log` or `logs/alerts.log`, or declare the channel "
+                    "in driftwatch.yml under `alerting.channels` (where the operator may name any file)",
+                )
+                path = None
     if (kind != "log" and url_env is None) or (kind == "log" and path is None):
         return None
     return ChannelConfig(

@@ -172,22 +172,42 @@ class Sender:
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self._batch_size = batch_size
         self._last_sent: dict[str, datetime] = {}
+        self.on_meta_alerts: Callable[[], None] | None = None  # called after a pass that enqueued some
 
     def deliver_due(self) -> DeliveryReport:
-        """One pass over the rows due now. Meta-alerts it enqueues are due at once, for the next pass."""
-        report = DeliveryReport()
-        for row in self._outbox.pending(self._clock(), self._batch_size):
-            self._attempt(row, report)
-        return report
+        """One pass over every row due now, `batch_size` rows at a time, each row attempted once per pass.
 
-    def run(self, stop: threading.Event, poll_seconds: float = 5.0) -> None:
-        """Deliver until `stop` is set, polling the outbox every `poll_seconds`."""
+        A batch that comes back full is followed by another, so a pass never stops at the first hundred (it
+        once did, leaving the rest for a pass 30 s later or the next `driftwatch run`). Meta-alerts enqueued
+        in the last batch are due at once, for the next pass.
+        """
+        report = DeliveryReport()
+        seen: set[int] = set()
+        while True:
+            rows = self._outbox.pending(self._clock(), self._batch_size)
+            fresh = [row for row in rows if row.id not in seen]
+            for row in fresh:
+                seen.add(row.id)
+                self._attempt(row, report)
+            # A full batch of rows already tried in this pass (their retry came due while it ran) ends it too.
+            if len(rows) < self._batch_size or not fresh:
+                return report
+
+    def run(
+        self, stop: threading.Event, poll_seconds: float = 5.0, wake: threading.Event | None = None
+    ) -> None:
+        """Deliver until `stop` is set: a pass, then wait `poll_seconds` or until `wake` is set."""
+        wake = wake or threading.Event()
         while not stop.is_set():
+            wake.clear()  # before the pass: a wake-up during it starts the next one at once
             try:
-                self.deliver_due()
+                report = self.deliver_due()
             except Exception as error:  # noqa: BLE001 - the loop must outlive a bad pass; rows stay due
                 logger.error("delivery pass failed: %s", type(error).__name__)
-            stop.wait(poll_seconds)
+            else:
+                if report.meta_alerts and self.on_meta_alerts is not None:
+                    self.on_meta_alerts()
+            wake.wait(poll_seconds)
 
     def _attempt(self, row: OutboxRow, report: DeliveryReport) -> None:
         channel = self._channels.get(row.channel)
@@ -258,6 +278,55 @@ class Sender:
         wait = channel.min_interval_seconds - (self._clock() - last).total_seconds()
         if wait > 0:
             self._sleep(wait)
+
+
+class ChannelLanes:
+    """One delivery thread per channel, so a slow or hanging channel delays only its own messages.
+
+    Each lane runs `Sender.run` with a sender whose outbox hands out that channel's rows only; the retry
+    policy, Retry-After, pacing and the at-least-once bookkeeping are the sender's, unchanged. `wake()` starts
+    a pass on every lane at once (after a cycle enqueued messages, or on the scheduler's tick); a lane still
+    busy with a hanging request picks the wake-up up when that request times out. A lane that marks its
+    channel unhealthy wakes the others for the meta-alerts it enqueued for them.
+    """
+
+    def __init__(self, senders: Mapping[str, Sender], poll_seconds: float = 5.0) -> None:
+        self._senders = dict(senders)
+        self._poll = poll_seconds
+        self._stop = threading.Event()
+        self._wakes = {name: threading.Event() for name in self._senders}
+        self._threads: list[threading.Thread] = []
+        for sender in self._senders.values():
+            sender.on_meta_alerts = self.wake
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return tuple(self._senders)
+
+    def start(self) -> None:
+        for name, sender in self._senders.items():
+            thread = threading.Thread(
+                target=sender.run,
+                args=(self._stop, self._poll, self._wakes[name]),
+                name=f"driftwatch-deliver-{name}",
+                daemon=True,  # a request hanging at exit must not keep the process alive
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def wake(self) -> None:
+        for event in self._wakes.values():
+            event.set()
+
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Stop the lanes, waiting up to `timeout` seconds in all; False if one is still in a request (its row
+        stays pending and is sent again after the restart: at least once)."""
+        self._stop.set()
+        self.wake()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in self._threads)
 
 
 def meta_alerts(

@@ -7,6 +7,10 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, SequenceNode
 
+from driftwatch.yaml_keys import DuplicateKeyError
+
+__all__ = ["DuplicateKeyError", "LineList", "LineMap", "error_line", "line_of", "load_yaml_with_lines"]
+
 
 class LineMap(dict[Any, Any]):
     """A mapping from YAML with the line of the mapping itself and of each key (1-based)."""
@@ -20,16 +24,6 @@ class LineList(list[Any]):
 
     line: int
     item_lines: list[int]
-
-
-class DuplicateKeyError(yaml.YAMLError):
-    """PyYAML keeps the last of two equal keys silently; a rule file must not lose a setting that way."""
-
-    def __init__(self, key: object, line: int, first_line: int) -> None:
-        self.key = key
-        self.line = line
-        self.first_line = first_line
-        super().__init__(f"duplicate key {key!r} (first at line {first_line})")
 
 
 class _LineLoader(yaml.SafeLoader):

@@ -17,8 +17,9 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from driftwatch.alerting.secret import Secret
 from driftwatch.api.auth import TokenAuth
 from driftwatch.api.errors import install_error_handlers
+from driftwatch.api.limits import BodyLimits
 from driftwatch.api.metrics import metrics_registry, render
-from driftwatch.api.models import ErrorBody, LabelBatch, PredictionBatch, SilenceRequest
+from driftwatch.api.models import ErrorBody, LabelBatch, PredictionBatch, SilenceRequest, error_responses
 from driftwatch.api.routes_files import files_router
 from driftwatch.api.routes_read import health_router, monitors_router
 from driftwatch.api.routes_silences import silences_router
@@ -67,6 +68,7 @@ def create_app(
     )
     app.state.driftwatch = state
     install_error_handlers(app)
+    app.add_middleware(BodyLimits, max_bytes=server.max_body_bytes)
     app.include_router(health_router())
     app.include_router(monitors_router(auth.require_read))
     app.include_router(write_router(auth.require_write))
@@ -80,6 +82,7 @@ def create_app(
         tags=["service"],
         response_class=Response,
         dependencies=[Depends(auth.require_read)],
+        responses=error_responses(401),
         summary="Prometheus metrics, read from the database at scrape time",
     )
     def metrics() -> Response:
@@ -95,8 +98,50 @@ def create_app(
                 body = model.model_json_schema(ref_template="#/components/schemas/{model}")
                 components.update(body.pop("$defs", {}))
                 components[model.__name__] = body
+            document_security(schema, auth)
+            link_silences(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+# Operations that never ask for the token, whatever `server.public_reads` says.
+OPEN_PATHS = frozenset({"/health", "/static/plotly.min.js"})
+
+
+def document_security(schema: dict[str, Any], auth: TokenAuth) -> None:
+    """Operations behind the token say so (`security`), so clients and schema tools know which need it.
+
+    The rule the routers follow: every method that changes something (POST, DELETE) needs the token; reads
+    need it only with `public_reads: false`. tests/test_api_schema.py holds the server to it.
+    """
+    schema["components"]["securitySchemes"] = {
+        "bearerToken": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "the value of the environment variable named by `server.token_env`",
+        }
+    }
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            if method != "get" or (not auth.public_reads and path not in OPEN_PATHS):
+                operation["security"] = [{"bearerToken": []}]
+
+
+def link_silences(schema: dict[str, Any]) -> None:
+    """OpenAPI links from a created silence to reading and expiring it (by its `id`), for clients and for
+    schemathesis's stateful phase, which otherwise only ever asks for ids that do not exist."""
+    created = schema["paths"].get("/api/silences", {}).get("post", {}).get("responses", {}).get("201")
+    by_id = schema["paths"].get("/api/silences/{silence_id}", {})
+    if created is None:
+        return
+    created["links"] = {
+        name: {
+            "operationId": by_id[method]["operationId"],
+            "parameters": {"silence_id": "$response.body#/id"},
+        }
+        for name, method in (("GetSilence", "get"), ("ExpireSilence", "delete"))
+        if method in by_id
+    }

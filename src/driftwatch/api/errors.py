@@ -8,6 +8,7 @@ body says nothing about internals (the exception is logged, without request head
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -35,6 +36,12 @@ _CODES = {
 }
 
 
+# An error body lists at most this many per-item errors (and says how many more there were), each text cut
+# to this many characters: docs/api.md, "Limits".
+MAX_ERRORS = 100
+MAX_ERROR_TEXT = 1000
+
+
 class ApiError(Exception):
     """An answer a route decided on: status, one-sentence detail, optional per-item errors."""
 
@@ -43,7 +50,9 @@ class ApiError(Exception):
     def __init__(self, detail: str, errors: list[dict[str, Any]] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
-        self.errors = errors
+        # Only what the answer will show is kept, so the full list can be freed as soon as this is raised.
+        self.errors = errors if errors is None or len(errors) <= MAX_ERRORS else errors[: MAX_ERRORS + 1]
+        self.errors_total = len(errors) if errors is not None else 0
 
 
 class NotFound(ApiError):
@@ -66,15 +75,38 @@ class Invalid(ApiError):
     status = 422
 
 
+def bounded(errors: list[dict[str, Any]], total: int | None = None) -> tuple[list[dict[str, Any]], int]:
+    """The first `MAX_ERRORS` items (long texts cut to `MAX_ERROR_TEXT`) and how many of `total` (default:
+    all of `errors`) were left out.
+
+    An error body must stay small whatever the request was: 1M invalid records once made a 106 MiB answer.
+    """
+    kept = [
+        {k: _cut(v) for k, v in item.items()} if isinstance(item, dict) else item
+        for item in errors[:MAX_ERRORS]
+    ]
+    return kept, max(0, (len(errors) if total is None else total) - len(kept))
+
+
+def _cut(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > MAX_ERROR_TEXT:
+        return value[: MAX_ERROR_TEXT - 1] + "…"
+    return value
+
+
 def error_response(
     status: int,
     detail: str,
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
+    total: int | None = None,
 ) -> JSONResponse:
-    body: dict[str, Any] = {"error": _CODES.get(status, "error"), "detail": detail}
+    """The error body: {error, detail, errors?, errors_omitted?}; `total` counts errors beyond the list given."""
+    body: dict[str, Any] = {"error": _CODES.get(status, "error"), "detail": _cut(detail)}
     if errors is not None:
-        body["errors"] = errors
+        body["errors"], omitted = bounded(errors, total)
+        if omitted:
+            body["errors_omitted"] = omitted
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -95,9 +127,9 @@ def _status_of(exc: Exception) -> int:
 async def _api_error(request: Request, exc: Exception) -> JSONResponse:
     status = _status_of(exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    errors = exc.errors if isinstance(exc, ApiError) else None
-    detail = exc.detail if isinstance(exc, ApiError) else str(exc)
-    return error_response(status, detail, errors, headers)
+    if isinstance(exc, ApiError):
+        return error_response(status, exc.detail, exc.errors, headers, total=exc.errors_total)
+    return error_response(status, str(exc), None, headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -105,14 +137,45 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     errors = []
     for item in exc.errors():
         where = ".".join(str(p) for p in item.get("loc", ()))
-        errors.append({"where": where, "reason": str(item.get("msg", "invalid"))})
+        reason = str(item.get("msg", "invalid")).removeprefix("Value error, ")  # pydantic's prefix for ours
+        errors.append({"where": where, "reason": reason})
     first = errors[0] if errors else {"where": "request", "reason": "invalid"}
     return error_response(422, f"{first['where']}: {first['reason']}", errors)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    return error_response(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # The router names only the methods of the first route matching the path; a path served by two
+        # routers (GET and POST /api/monitors/{name}/runs) must list both. Paths outside the schema (/docs)
+        # keep the router's answer.
+        headers["Allow"] = ", ".join(allowed_methods(request)) or headers.get("Allow", "")
+    return error_response(exc.status_code, str(exc.detail), headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the API documents at this request's path."""
+    methods: set[str] = set()
+    for pattern, documented in _path_methods(request.app):
+        if pattern.fullmatch(request.url.path):
+            methods |= documented
+    return sorted(methods)
+
+
+def _path_methods(app: Any) -> list[tuple[re.Pattern[str], set[str]]]:
+    """(path regex, methods) per path of the app's OpenAPI schema, built once per app."""
+    cached: list[tuple[re.Pattern[str], set[str]]] | None = getattr(app.state, "path_methods", None)
+    if cached is None:
+        cached = []
+        for path, operations in app.openapi().get("paths", {}).items():
+            # `{path}` of /reports/{path} spans folders; every other parameter is one segment.
+            regex = re.sub(
+                r"\\\{(\w+)\\\}", lambda m: ".+" if m.group(1) == "path" else "[^/]+", re.escape(path)
+            )
+            cached.append((re.compile(regex), {m.upper() for m in operations}))
+        app.state.path_methods = cached
+    return cached
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

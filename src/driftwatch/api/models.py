@@ -6,9 +6,11 @@ Times are UTC and serialised as ISO 8601 with a `Z`. Numbers that are undefined 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from driftwatch.timestamps import RANGE_TEXT, YEAR_PATTERN
 
 
 class ErrorBody(BaseModel):
@@ -16,7 +18,27 @@ class ErrorBody(BaseModel):
 
     error: str = Field(description="a short machine-readable code, e.g. not_found, invalid_request")
     detail: str = Field(description="what went wrong, in one sentence")
-    errors: list[dict[str, Any]] | None = Field(default=None, description="per-item problems, when any")
+    errors: list[dict[str, Any]] | None = Field(
+        default=None, description="per-item problems, when any: the first 100 (texts cut to 1000 characters)"
+    )
+    errors_omitted: int | None = Field(
+        default=None, description="how many more per-item problems there were beyond `errors`, when any"
+    )
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "a request the server cannot act on (the detail says why)",
+    401: "missing or wrong token (reads need it too with `server.public_reads: false`)",
+    404: "no such monitor, silence or file",
+    409: "a cycle of this monitor is still running",
+    413: "body over `server.max_body_bytes`",
+    422: "invalid request: a parameter or the body (JSON nested over 32 levels included)",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for error statuses a route can answer, all with the `ErrorBody` shape."""
+    return {status: {"model": ErrorBody, "description": _ERROR_DESCRIPTIONS[status]} for status in statuses}
 
 
 class RunInfo(BaseModel):
@@ -25,7 +47,10 @@ class RunInfo(BaseModel):
     trigger: str = Field(description="cli, schedule, startup, api or demo")
     started_at: datetime
     finished_at: datetime | None
-    status: str = Field(description="running, ok or failed")
+    status: str = Field(
+        description="running, ok, failed, or interrupted (its process stopped before it finished; marked so "
+        "when driftwatch next started)"
+    )
     seconds: float | None
     rows_ingested: int
     rows_duplicate: int
@@ -223,18 +248,32 @@ class ReportsPage(BaseModel):
     items: list[ReportFile]
 
 
+# What ingest stores as text: a string as written; a number, boolean, object or list as its JSON text. An id
+# must hold something other than spaces (ingest refuses '' and '   ').
+AsText = Annotated[str, Field(min_length=1, pattern="[^ ]")] | int | float | bool | dict[str, Any] | list[Any]
+OptionalText = str | int | float | bool | dict[str, Any] | list[Any] | None
+
+
 class PredictionRecord(BaseModel):
     """One prediction in the default log schema (field names follow the monitor's `predictions:` config)."""
 
     model_config = ConfigDict(extra="allow")
 
-    request_id: str
-    timestamp: str = Field(description="ISO 8601; naive times are UTC")
-    model_version: str | None = None
-    input_features: dict[str, Any]
+    request_id: AsText = Field(
+        description="unique per prediction; a string that is not blank (other values "
+        "are stored as their JSON text)"
+    )
+    timestamp: str = Field(
+        description=f"ISO 8601; naive times are UTC; {RANGE_TEXT}",
+        json_schema_extra={"format": "date-time", "pattern": YEAR_PATTERN},
+    )
+    model_version: OptionalText = Field(default=None, description="stored as text")
+    input_features: dict[str, Any] = Field(
+        description="feature → value; each value must suit the feature's type in the reference"
+    )
     raw_prediction: float | None = None
-    business_output: str | None = None
-    environment: str | None = None
+    business_output: OptionalText = Field(default=None, description="stored as text")
+    environment: OptionalText = Field(default=None, description="a segment: stored as text")
 
 
 class PredictionBatch(BaseModel):
@@ -246,8 +285,15 @@ class LabelRecord(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    request_id: str
-    label: str | float | int | bool
+    request_id: AsText = Field(description="the prediction's request id (stored as text)")
+    label: str | float | int | bool | dict[str, Any] | list[Any] = Field(
+        description="a class, 0/1 or a number; stored as text"
+    )
+    labelled_at: str | None = Field(
+        default=None,
+        description="when the label became known (ISO 8601), under the name `labels.timestamp` gives; "
+        "required when that is configured",
+    )
 
 
 class LabelBatch(BaseModel):
@@ -264,8 +310,13 @@ class SilenceRequest(BaseModel):
         '"feature": "age"}; an alert is silenced when every matcher matches (a missing label counts as '
         '""). At least one.',
         max_length=64,
+        json_schema_extra={"minProperties": 1},
     )
-    comment: str = Field(description="why: shown with the silence; must not be blank", max_length=4000)
+    comment: str = Field(
+        description="why: shown with the silence; must not be blank",
+        max_length=4000,
+        json_schema_extra={"pattern": r"\S"},
+    )
     ends_at: str | None = Field(
         default=None,
         description="end: an ISO date or time (2026-12-01, 2026-12-01T08:00Z; naive is UTC) or a duration "

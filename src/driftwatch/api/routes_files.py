@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, Response
 
 from driftwatch.api.errors import NotFound
-from driftwatch.api.models import ReportsPage
+from driftwatch.api.models import ReportsPage, error_responses
 from driftwatch.api.state import AppState, app_state
 
 State = Annotated[AppState, Depends(app_state)]
@@ -66,6 +66,7 @@ def files_router(read: Any) -> APIRouter:
     @router.get(
         "/api/reports",
         response_model=ReportsPage,
+        responses=error_responses(401),
         dependencies=[Depends(read)],
         summary="Report pages (.html) written so far, newest first, with their URLs",
     )
@@ -96,6 +97,7 @@ def files_router(read: Any) -> APIRouter:
     @router.get(
         "/reports/{path:path}",
         dependencies=[Depends(read)],
+        responses=error_responses(401, 404),
         response_class=FileResponse,
         summary="A report file (HTML, images) from reports_dir",
     )
@@ -107,7 +109,12 @@ def files_router(read: Any) -> APIRouter:
             target, headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"}
         )
 
-    @router.get(PLOTLY_PATH, response_class=Response, summary="plotly.js for the report pages")
+    @router.get(
+        PLOTLY_PATH,
+        response_class=Response,
+        responses={304: {"description": "not modified: the ETag in If-None-Match is current"}},
+        summary="plotly.js for the report pages",
+    )
     def plotly_js(request: Request) -> Response:
         body, etag = script.get()
         headers = {"ETag": etag, "Cache-Control": "public, max-age=86400"}

@@ -5,12 +5,15 @@ Handlers are plain `def`, so FastAPI runs them on its thread pool and each uses 
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import AfterValidator, BeforeValidator
 
 from driftwatch.api import queries
+from driftwatch.api.errors import Invalid
 from driftwatch.api.models import (
     AlertsPage,
     FeatureResult,
@@ -23,19 +26,51 @@ from driftwatch.api.models import (
     ResultsPage,
     RunsPage,
     WindowsPage,
+    error_responses,
 )
 from driftwatch.api.state import AppState, app_state, package_version
 from driftwatch.durations import format_duration, parse_duration
 from driftwatch.pipeline.rollup import rollup_results
 from driftwatch.storage.results import RESULT_FIELDS, feature_results
+from driftwatch.timestamps import RANGE_TEXT, YEAR_PATTERN, range_problem
 
 State = Annotated[AppState, Depends(app_state)]
 Limit = Annotated[int, Query(ge=1, le=10000, description="at most this many items")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="skip this many items")]
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def _not_a_number(value: Any) -> Any:
+    """pydantic reads `to=0.5` as 0.5 s after 1970; a bound must be written as a date or time."""
+    if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+        raise ValueError("expected an ISO 8601 date or time such as 2026-11-01 or 2026-11-01T08:00:00Z")
+    return value
+
+
+def _within_range(value: datetime) -> datetime:
+    problem = range_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+QueryTime = Annotated[datetime, BeforeValidator(_not_a_number), AfterValidator(_within_range)]
 From = Annotated[
-    datetime | None, Query(alias="from", description="windows starting at or after this time (UTC if naive)")
+    QueryTime | None,
+    Query(
+        alias="from",
+        description=f"windows starting at or after this time (UTC if naive; {RANGE_TEXT})",
+        json_schema_extra={"pattern": YEAR_PATTERN},
+    ),
 ]
-To = Annotated[datetime | None, Query(alias="to", description="windows starting before this time")]
+To = Annotated[
+    QueryTime | None,
+    Query(
+        alias="to",
+        description=f"windows starting before this time ({RANGE_TEXT})",
+        json_schema_extra={"pattern": YEAR_PATTERN},
+    ),
+]
 Text = Annotated[str | None, Query(max_length=200)]
 Segment = Annotated[
     str, Query(max_length=200, description="'*' for all rows, e.g. 'environment=prod-us-west1'")
@@ -122,7 +157,10 @@ def _performance_rows(state: AppState, name: str, segment: str, metric: str | No
 
 
 def monitors_router(read: Any) -> APIRouter:
-    router = APIRouter(prefix="/api", tags=["monitors"], dependencies=[Depends(read)])
+    router = APIRouter(
+        prefix="/api", tags=["monitors"], dependencies=[Depends(read)], responses=error_responses(401)
+    )
+    unknown = error_responses(404)  # every route naming a monitor
 
     @router.get("/monitors", response_model=list[MonitorInfo], summary="Every configured monitor")
     def list_monitors(state: State) -> list[dict[str, Any]]:
@@ -130,7 +168,12 @@ def monitors_router(read: Any) -> APIRouter:
         last, latest = queries.last_runs(cur), queries.latest_windows(cur)
         return [_monitor_info(state, name, last, latest) for name in state.settings.monitors]
 
-    @router.get("/monitors/{name}", response_model=MonitorDetail, summary="One monitor, with row counts")
+    @router.get(
+        "/monitors/{name}",
+        response_model=MonitorDetail,
+        responses=unknown,
+        summary="One monitor, with row counts",
+    )
     def get_monitor(name: str, state: State) -> dict[str, Any]:
         state.monitor(name)
         cur = state.db.cursor()
@@ -139,6 +182,7 @@ def monitors_router(read: Any) -> APIRouter:
 
     @router.get(
         "/monitors/{name}/windows",
+        responses=unknown,
         response_model=WindowsPage,
         summary="Window summaries: rows, features drifting, drift share, status",
     )
@@ -161,6 +205,7 @@ def monitors_router(read: Any) -> APIRouter:
 
     @router.get(
         "/monitors/{name}/results",
+        responses=unknown,
         response_model=ResultsPage,
         summary="Per window × feature statistics and status; `rollup` merges windows into longer periods",
     )
@@ -176,7 +221,9 @@ def monitors_router(read: Any) -> APIRouter:
             str | None,
             Query(
                 max_length=20,
-                description="a multiple of the window, e.g. 7d: PSI, chi², JS… from stored counts",
+                pattern=r"^[1-9][0-9]{0,8}[smhdw]$",
+                description="a whole multiple of the monitor's window, e.g. 7d: PSI, chi², JS… from stored "
+                "counts (a period that is not a multiple of the window is a 422)",
             ),
         ] = None,
         limit: Limit = 1000,
@@ -187,10 +234,13 @@ def monitors_router(read: Any) -> APIRouter:
             rows = feature_results(state.db.cursor(), monitor=name, segment=segment, feature=feature)
         else:
             try:
-                width = parse_duration(rollup)
-            except ValueError as exc:
-                raise ValueError(f"rollup: {exc}") from None
-            rows = rollup_results(state.db, monitor, width, segment)
+                rows = rollup_results(state.db, monitor, parse_duration(rollup), segment)
+            except (
+                ValueError
+            ) as exc:  # not a duration, or not a multiple of the window: the parameter's fault
+                raise Invalid(
+                    f"query.rollup: {exc}", [{"where": "query.rollup", "reason": str(exc)}]
+                ) from None
             if feature is not None:
                 rows = [r for r in rows if r["feature"] == feature]
         items = []
@@ -211,6 +261,7 @@ def monitors_router(read: Any) -> APIRouter:
 
     @router.get(
         "/monitors/{name}/performance",
+        responses=unknown,
         response_model=PerformancePage,
         summary="Realized performance per window from delayed labels (when the labels pipeline is installed)",
     )
@@ -243,7 +294,10 @@ def monitors_router(read: Any) -> APIRouter:
         return {"items": items[offset : offset + limit], "note": note}
 
     @router.get(
-        "/monitors/{name}/runs", response_model=RunsPage, summary="This monitor's cycles, newest first"
+        "/monitors/{name}/runs",
+        response_model=RunsPage,
+        responses=unknown,
+        summary="This monitor's cycles, newest first",
     )
     def list_monitor_runs(
         name: str, state: State, status: Text = None, limit: Limit = 100, offset: Offset = 0
@@ -253,7 +307,11 @@ def monitors_router(read: Any) -> APIRouter:
         return {"items": items, "total": total, "limit": limit, "offset": offset}
 
     @router.get(
-        "/runs", response_model=RunsPage, summary="Cycles of every monitor, newest first", tags=["runs"]
+        "/runs",
+        response_model=RunsPage,
+        responses=unknown,
+        summary="Cycles of every monitor, newest first",
+        tags=["runs"],
     )
     def list_runs(
         state: State, monitor: Text = None, status: Text = None, limit: Limit = 100, offset: Offset = 0
@@ -263,7 +321,13 @@ def monitors_router(read: Any) -> APIRouter:
         items, total = queries.runs(state.db.cursor(), monitor, status, limit, offset)
         return {"items": items, "total": total, "limit": limit, "offset": offset}
 
-    @router.get("/alerts", response_model=AlertsPage, summary="Current alert states", tags=["alerts"])
+    @router.get(
+        "/alerts",
+        response_model=AlertsPage,
+        responses=unknown,
+        summary="Current alert states",
+        tags=["alerts"],
+    )
     def list_alerts(state: State, monitor: Text = None) -> dict[str, Any]:
         if monitor is not None:
             state.monitor(monitor)

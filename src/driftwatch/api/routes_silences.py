@@ -138,6 +138,7 @@ def silences_router(read: Any, write: Any) -> APIRouter:
     @router.get(
         "/silences",
         response_model=SilencesPage,
+        responses=unauthorized,
         dependencies=[Depends(read)],
         summary="Silences that have not ended (with all=true, every silence), oldest first",
     )
@@ -152,7 +153,7 @@ def silences_router(read: Any, write: Any) -> APIRouter:
     @router.get(
         "/silences/{silence_id}",
         response_model=SilenceInfo,
-        responses=not_found,
+        responses={**unauthorized, **not_found},
         dependencies=[Depends(read)],
         summary="One silence",
     )

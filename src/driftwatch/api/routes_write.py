@@ -110,8 +110,10 @@ def write_router(write: Any) -> APIRouter:
     )
     async def push_predictions(name: str, request: Request, state: State) -> dict[str, Any]:
         monitor = state.monitor(name)
-        records = push.parse_batch(await read_body(request, state.server.max_body_bytes))
+        body = await read_body(request, state.server.max_body_bytes)
         wait = state.server.run_wait.total_seconds()
+        # Parsing too runs off the event loop, which keeps answering (/health, reads) meanwhile.
+        records = await run_in_threadpool(push.parse_batch, body)
         result = await run_in_threadpool(
             push.push_predictions, state.db, state.runner, monitor, records, wait
         )

@@ -28,6 +28,7 @@ from driftwatch.config_server import ServerSettings
 from driftwatch.errors import InputError
 from driftwatch.pipeline.warmup import warm_kernels
 from driftwatch.storage.database import Database
+from driftwatch.storage.runs import mark_interrupted_runs
 from driftwatch.worker import Worker
 
 log = logging.getLogger("driftwatch.server")
@@ -106,6 +107,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8080) -> None
     worker: Worker | None = None
     signals = _Signals()
     try:
+        mark_interrupted_runs(db, log=log)  # before the worker starts any cycle of ours
         log.info("numba kernels ready in %.2fs", warm_kernels())
         worker = Worker(settings, db, server_settings)
         app = create_app(settings, db, server_settings, scheduler=worker)

@@ -154,14 +154,14 @@ def estimate_performance(
     accuracy = (E[TP] + E[TN]) / n (an exact expectation); precision = E[TP] / (E[TP] + E[FP]),
     recall = E[TP] / (E[TP] + E[FN]), F1 = 2E[TP] / (2E[TP] + E[FP] + E[FN]) (ratios of expectations,
     zero-division → 0 as for the realized metrics); roc_auc = :func:`expected_roc_auc`.
-    Missing scores are dropped; an empty window gives NaN everywhere. Source: NannyML CBPE documentation.
+    Missing scores are dropped, and so are ±inf: ingest refuses them (docs/values.md), but a row stored before
+    it did must not stop every later cycle, and an infinite score has no calibrated probability anyway. An
+    empty window gives NaN everywhere. Source: NannyML CBPE documentation.
     """
     s = np.asarray(scores, dtype=np.float64)
     if s.ndim != 1:
         raise ValueError(f"scores must be 1-D, got shape {s.shape}")
-    if np.isinf(s).any():
-        raise ValueError("scores contain ±inf")
-    s = s[~np.isnan(s)]
+    s = s[np.isfinite(s)]
     if s.size == 0:
         return dict.fromkeys(ESTIMATED_METRICS, float("nan"))
     p = calibrator.predict(s)

@@ -1,19 +1,23 @@
 """Honest verdicts on a window's realized performance: no labels, no alarm; noise is not a drop.
 
-Rules (docs/performance.md has the table):
+Rules (docs/performance.md, "Verdicts", has the table and the sources):
 
 1. Gate. ``insufficient_labels`` when n_labels < ``min_labels`` or coverage < ``min_coverage``, or when the
    value, the reference value or the uncertainty is not finite. Such a verdict never alerts and says why.
 2. Drop, signed so that positive is worse: reference − value for higher-is-better metrics (``HIGHER_IS_BETTER``),
    value − reference otherwise.
-3. ``degraded`` iff drop > allowed drop (the tolerance: absolute, in metric units, or relative, as a fraction
-   of |reference|) AND drop > noise, where noise = z · sqrt(se² + se_ref²) (z = 1.96 by default). Given an
-   interval instead of a standard error, noise is its half-width on the better side (high − value when higher
-   is better), so "drop > noise" reads "the reference lies outside the interval, on the good side". Both
-   comparisons are strict. Otherwise ``ok``, with the reason naming which test the drop failed.
+3. ``degraded`` iff drop − tolerance > noise: a one-sided test that the true drop exceeds the tolerance (the
+   minimum practical drop, default 0). noise = sqrt(h_w² + h_r² + z²·τ²), where h_w is how far the window's
+   true value could lie on the better side of its estimate, h_r how far the reference's could lie on the worse
+   side (both at the one-sided z), and τ² the reference's own window-to-window spread (``spread.py``). This is
+   the MOVER construction of a confidence limit for a difference (Newcombe 1998; Zou & Donner 2008): with
+   symmetric normal limits it is the two-sample z-test; with Wilson limits for proportions (accuracy, precision,
+   recall) it is Newcombe's hybrid score method; for ROC AUC the limits are DeLong's standard error on the logit
+   scale, which keeps them inside (0, 1) and holds the false-alarm rate near AUC 1.
+   Given an interval instead of a standard error, h_w is its half-width on the better side.
 
-So the point estimate must be past the tolerance, and the difference from the reference must be larger than
-sampling error: a 1-point accuracy drop on 150 labels (se ≈ 3 points) is not degraded, whatever the tolerance.
+So a 1-point accuracy drop on 150 labels (se ≈ 3 points) is not degraded, while a 0.01 AUC drop at 0.97 on
+1,000 labels usually is: the margin follows each window's own label count, not a fixed tolerance.
 """
 
 from __future__ import annotations
@@ -22,11 +26,61 @@ import math
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from scipy.special import expit, logit, ndtri
+
 from driftwatch.performance.metrics import HIGHER_IS_BETTER
 
 Status = Literal["insufficient_labels", "ok", "degraded"]
 
-DEFAULT_Z = 1.96
+DEFAULT_CONFIDENCE = 0.95
+DEFAULT_Z = float(ndtri(DEFAULT_CONFIDENCE))  # one-sided: 1.645
+# Proportions k/n of rows get Wilson score limits (need n); AUCs get logit-scale limits.
+PROPORTIONS = frozenset({"accuracy", "precision", "recall"})
+AUCS = frozenset({"roc_auc", "roc_auc_ovr_macro"})
+
+
+def one_sided_z(confidence: float = DEFAULT_CONFIDENCE, tests: int = 1) -> float:
+    """z of a one-sided test at level α = (1 − confidence) / tests: Bonferroni over the metrics judged in one
+    window, so the chance that a window without change has any metric ``degraded`` stays ≤ 1 − confidence."""
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
+    if tests < 1:
+        raise ValueError(f"tests must be >= 1, got {tests}")
+    return float(ndtri(1.0 - (1.0 - confidence) / tests))
+
+
+def wilson_limits(proportion: float, n: float, z: float) -> tuple[float, float]:
+    """Wilson score limits (low, high) of a proportion from n trials at ``z``; NaN if n < 1.
+
+    (p + z²/2n ± z·sqrt(p(1 − p)/n + z²/4n²)) / (1 + z²/n). Source: Wilson (1927), JASA 22:209–212; recommended
+    over the Wald interval near 0 and 1 by Brown, Cai & DasGupta (2001), Statistical Science 16:101–133."""
+    if not (n >= 1 and math.isfinite(proportion)):
+        return math.nan, math.nan
+    z2 = z * z
+    centre = (proportion + z2 / (2.0 * n)) / (1.0 + z2 / n)
+    half = z / (1.0 + z2 / n) * math.sqrt(max(proportion * (1.0 - proportion), 0.0) / n + z2 / (4.0 * n * n))
+    return centre - half, centre + half
+
+
+def logit_limits(auc: float, stderr: float, z: float) -> tuple[float, float]:
+    """Limits of an AUC on the logit scale: expit(logit A ± z·se / (A(1 − A))) (delta method; Pepe 2003,
+    "The Statistical Evaluation of Medical Tests", §5.2.4). At A = 0 or 1 (se is then 0) the limits are A."""
+    if not (math.isfinite(auc) and math.isfinite(stderr)):
+        return math.nan, math.nan
+    if stderr == 0.0 or not 0.0 < auc < 1.0:
+        return max(auc - z * stderr, 0.0), min(auc + z * stderr, 1.0)
+    centre, half = float(logit(auc)), z * stderr / (auc * (1.0 - auc))
+    return float(expit(centre - half)), float(expit(centre + half))
+
+
+def limits(metric: str, value: float, stderr: float, count: float, z: float) -> tuple[float, float]:
+    """One-sided-z limits (low, high) of an estimate: Wilson for proportions with a known count, logit for
+    AUCs, value ∓ z·stderr otherwise."""
+    if metric in PROPORTIONS and math.isfinite(count):
+        return wilson_limits(value, count, z)
+    if metric in AUCS:
+        return logit_limits(value, stderr, z)
+    return value - z * stderr, value + z * stderr
 
 
 @dataclass(frozen=True)
@@ -98,18 +152,37 @@ class Verdict:
 Uncertainty = float | tuple[float, float] | tuple[float, float, float]
 
 
-def _noise(metric: str, value: float, uncertainty: Uncertainty, reference_stderr: float, z: float) -> float:
-    """z-scaled uncertainty of (value − reference) on the side that matters; NaN if unknown."""
+def _noise(
+    metric: str,
+    value: float,
+    uncertainty: Uncertainty,
+    count: float,
+    reference: float,
+    reference_stderr: float,
+    reference_count: float,
+    spread: float,
+    z: float,
+) -> float:
+    """sqrt(h_w² + h_r² + z²τ²): the margin the drop must beat (module docstring); NaN if unknown."""
+    higher = HIGHER_IS_BETTER[metric]
+    window_width = math.nan
+    stderr = uncertainty if not isinstance(uncertainty, tuple) else math.nan
     if isinstance(uncertainty, tuple):
         low, high = uncertainty[0], uncertainty[1]
         if math.isfinite(low) and math.isfinite(high):
-            half_width = (high - value) if HIGHER_IS_BETTER[metric] else (value - low)
-            return math.hypot(max(half_width, 0.0), z * reference_stderr)
-        # An interval that could not be computed falls back to the standard error beside it, if any.
-        stderr = uncertainty[2] if len(uncertainty) == 3 else math.nan
+            window_width = max((high - value) if higher else (value - low), 0.0)
+        else:
+            # An interval that could not be computed falls back to the standard error beside it, if any.
+            stderr = uncertainty[2] if len(uncertainty) == 3 else math.nan
+    if math.isnan(window_width):
+        low, high = limits(metric, value, stderr, count, z)
+        window_width = (high - value) if higher else (value - low)
+    if reference_stderr == 0.0 and not math.isfinite(reference_count):
+        reference_width = 0.0  # a configured baseline: no sampling error of its own
     else:
-        stderr = uncertainty
-    return z * math.hypot(stderr, reference_stderr)
+        ref_low, ref_high = limits(metric, reference, reference_stderr, reference_count, z)
+        reference_width = (reference - ref_low) if higher else (ref_high - reference)
+    return math.sqrt(window_width**2 + reference_width**2 + z * z * max(spread, 0.0))
 
 
 def _signed_drop(metric: str, value: float, reference: float) -> float:
@@ -128,18 +201,26 @@ def judge(
     *,
     baseline_stderr: float = 0.0,
     z: float = DEFAULT_Z,
+    count: float = math.nan,
+    baseline_count: float = math.nan,
+    spread: float = 0.0,
 ) -> Verdict:
     """Verdict for ``value`` against ``baseline`` (see the module docstring for the rule).
 
     ``stderr_or_interval``: a standard error, or an interval (low, high) / (low, high, stderr) such as
     ``uncertainty.Interval``. ``baseline_stderr`` adds the baseline's own sampling error (0 for a configured
-    value). ``n_labels`` and ``coverage`` are the window's.
+    value). ``count`` / ``baseline_count``: the denominator of a proportion metric (accuracy: rows; precision:
+    predicted positives; recall: actual positives), which selects Wilson limits. ``spread``: τ², the
+    reference's window-to-window variance beyond sampling error. ``z``: the one-sided z (``one_sided_z``).
+    ``n_labels`` and ``coverage`` are the window's.
     """
     if metric not in HIGHER_IS_BETTER:
         raise ValueError(f"unknown metric {metric!r}")
     drop = _signed_drop(metric, value, baseline)
     allowed = tolerance.allowed_drop(baseline)
-    noise = _noise(metric, value, stderr_or_interval, baseline_stderr, z)
+    noise = _noise(
+        metric, value, stderr_or_interval, count, baseline, baseline_stderr, baseline_count, spread, z
+    )
 
     def verdict(status: Status, reason: str) -> Verdict:
         return Verdict(status, reason, metric, value, baseline, drop, allowed, noise)
@@ -157,15 +238,19 @@ def judge(
         return verdict("insufficient_labels", f"the sampling uncertainty of {metric} is unknown; no alert")
 
     summary = f"{metric} {value:.4g} vs reference {baseline:.4g}: drop {drop:.4g}"
+    test = f"sampling noise {noise:.4g} (one-sided z={z:.3g})"
+    if allowed == 0.0:
+        if drop <= 0.0:
+            return verdict("ok", f"{summary}, not worse than the reference")
+        if drop <= noise:
+            return verdict("ok", f"{summary} within {test}; not significant")
+        return verdict("degraded", f"{summary} exceeds {test}")
     allowed_text = f"tolerance {allowed:.4g}" + (f" ({tolerance.describe()})" if tolerance.relative else "")
     if drop <= allowed:
         return verdict("ok", f"{summary} within {allowed_text}")
-    if drop <= noise:
-        return verdict(
-            "ok",
-            f"{summary} exceeds {allowed_text} but not sampling noise {noise:.4g} (z={z:g}); not significant",
-        )
-    return verdict("degraded", f"{summary} exceeds {allowed_text} and sampling noise {noise:.4g} (z={z:g})")
+    if drop - allowed <= noise:
+        return verdict("ok", f"{summary} exceeds {allowed_text} by less than {test}; not significant")
+    return verdict("degraded", f"{summary} exceeds {allowed_text} by more than {test}")
 
 
 def judge_against_previous(
@@ -185,8 +270,8 @@ def judge_against_previous(
 ) -> Verdict:
     """Period-over-period verdict, e.g. "online accuracy down 10 % week over week".
 
-    ``degraded`` iff the relative drop (value_prev − value_now)/|value_prev| (sign flipped for lower-is-better
-    metrics) exceeds ``relative_drop`` AND the drop exceeds z·sqrt(se_now² + se_prev²). Both windows must pass
+    ``degraded`` iff the drop (value_prev − value_now, sign flipped for lower-is-better metrics) exceeds
+    ``relative_drop``·|value_prev| by more than z·sqrt(se_now² + se_prev²) (``judge``'s rule). Both windows must pass
     ``gate``; if the previous one does not, the verdict is ``insufficient_labels`` naming it.
     """
     previous_shortfall = gate.shortfall(n_prev, coverage_prev)

@@ -31,6 +31,7 @@ from driftwatch.stats.decision import OUTPUT_FEATURES
 from driftwatch.stats.profile import CategoricalProfile, category_cap_note
 from driftwatch.storage.database import Database, utcnow
 from driftwatch.storage.performance_results import queue_from_window_queue
+from driftwatch.storage.pushes import fold_pushed_windows
 
 
 @dataclass
@@ -51,11 +52,17 @@ class CycleSummary:
     labels: LabelIngestSummary = field(default_factory=LabelIngestSummary)
     performance: PerformanceSummary | None = None  # None: the monitor has no `task`
     alerts: AlertCycleSummary | None = None  # None: alerting is off
+    windows_pushed: int = 0  # windows queued for rows pushed through the API since the last cycle
     seconds: float = 0.0
 
     @property
     def windows_computed(self) -> int:
         return len(self.windows)
+
+    @property
+    def warnings(self) -> list[str]:
+        """Things that did not fail but need a look, e.g. a predictions/labels glob that matched no file."""
+        return self.ingest.warnings + self.labels.warnings
 
     def drifting_features(self) -> dict[str, int]:
         """Feature → number of computed windows (overall segment) in which it is at `drift`."""
@@ -108,6 +115,11 @@ def run_cycle(
         )
         summary.reference_rows_rejected = reference.rows_rejected
         summary.ingest = ingest_predictions(db, monitor, reference.features, hooks.on_file)
+        # Pushed batches are already stored (they never wait for a cycle); their windows are queued here.
+        # A batch committed after this point is in the table the windows read, and its windows wait for the
+        # next cycle: computed once more rather than missed.
+        with db.transaction() as tx:
+            summary.windows_pushed = fold_pushed_windows(tx, monitor.name, utcnow())
         if monitor.task is not None:
             # Before the drift windows empty their queue: every window with new predictions (which may
             # already have labels waiting) gets its performance recomputed too.
@@ -123,7 +135,9 @@ def run_cycle(
     except BaseException as exc:
         _finish(db, summary, started, "failed", f"{type(exc).__name__}: {exc}")
         raise
-    _finish(db, summary, started, "ok", None)
+    # An ok run keeps its warnings in `error` (shown by `runs` and GET /api/runs), so a run that read nothing
+    # because the path matches no file does not look like a quiet day.
+    _finish(db, summary, started, "ok", "; ".join(f"warning: {w}" for w in summary.warnings) or None)
     if alerting is not None:
         # After the run is recorded, so its own quarantined_rows are judged now. A failure here loses nothing:
         # the results stay unevaluated (alert_progress) until the next cycle evaluates them.

@@ -15,10 +15,11 @@ import duckdb
 
 from driftwatch.config import FeatureSpec, MonitorConfig
 from driftwatch.errors import SourceError
-from driftwatch.sources.files import SourceFile, describe_columns, first_line, list_files
+from driftwatch.sources.files import Readable, SourceFile, first_line, is_empty, list_files, read_source
 from driftwatch.sources.logs import LogLayout, normalise_query
 from driftwatch.storage.database import Database, first_row, utcnow
 from driftwatch.storage.predictions import ensure_prediction_table, insert_batch, width_us, window_bucket_sql
+from driftwatch.storage.quarantine import quarantine_rejected
 
 BATCH_TABLE = "_ingest_batch"
 
@@ -32,6 +33,7 @@ class IngestSummary:
     rows_duplicate: int = 0
     rows_quarantined: int = 0
     failed_files: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    warnings: list[str] = field(default_factory=list)  # e.g. a glob that matched no file
 
 
 def prediction_layout(monitor: MonitorConfig, features: FeatureSpec) -> LogLayout:
@@ -73,11 +75,17 @@ def ingest_predictions(
     files, problems = list_files(monitor.predictions.path, monitor.predictions.format)
     summary.failed_files.extend((p.path, p.message) for p in problems)
     summary.files_seen = len(files) + len(problems)
+    if not summary.files_seen:
+        summary.warnings.append(no_files_warning("predictions", monitor.predictions.path))
     cur = db.cursor()
     for f in files:
         if on_file:
             on_file(f.path)
         if _already_ingested(cur, monitor.name, "predictions", f):
+            continue
+        if is_empty(f):
+            record_empty_file(db, monitor.name, "predictions", f)
+            summary.files_read += 1
             continue
         try:
             counts = ingest_file(db, monitor, layout, f)
@@ -104,9 +112,15 @@ def ingest_file(
     passes e.g. 'api:<batch id>' for pushed records staged in a temporary file).
     """
     source = source or f.path
-    cur = db.cursor()
-    columns = describe_columns(cur, f.format, f.path)
-    sql, params = normalise_query(f.format, f.path, columns, layout)
+    return read_source(
+        db.cursor(), f, lambda readable: _ingest_readable(db, monitor, layout, f, readable, source)
+    )
+
+
+def _ingest_readable(
+    db: Database, monitor: MonitorConfig, layout: LogLayout, f: SourceFile, readable: Readable, source: str
+) -> tuple[int, int, int, int]:
+    sql, params = normalise_query(readable.fmt, readable.path, readable.columns, layout)
     now = utcnow()
     with db.transaction() as tx:
         tx.execute(f"CREATE OR REPLACE TEMP TABLE {BATCH_TABLE} AS {sql}", params)
@@ -114,6 +128,10 @@ def ingest_file(
             tx.execute(f"SELECT count(*), count(*) FILTER (WHERE _reason IS NOT NULL) FROM {BATCH_TABLE}")
         )
         rows_read, quarantined = (int(total_row[0]), int(total_row[1])) if total_row else (0, 0)
+        # Rows the reader refused (a broken line: no fields to look at) count as read and quarantined.
+        refused = quarantine_rejected(tx, monitor.name, "predictions", source, readable.rejected, now)
+        rows_read += refused
+        quarantined += refused
         inserted = insert_batch(
             tx, monitor.name, BATCH_TABLE, layout.numeric, layout.categorical, layout.segments
         )
@@ -137,3 +155,16 @@ def ingest_file(
         )
         tx.execute(f"DROP TABLE {BATCH_TABLE}")
     return rows_read, inserted, duplicates, quarantined
+
+
+def no_files_warning(kind: str, pattern: str) -> str:
+    return f"no {kind} file matches {pattern!r}: nothing was read (is the path right?)"
+
+
+def record_empty_file(db: Database, monitor: str, kind: str, f: SourceFile) -> None:
+    """An empty file is read, with 0 rows: recorded so it is not looked at again until it changes."""
+    with db.transaction() as tx:
+        tx.execute(
+            "INSERT INTO ingested_files VALUES (?, ?, ?, ?, ?, 0, 0, 0, 0, ?) ON CONFLICT DO NOTHING",
+            [monitor, kind, f.path, f.size, f.mtime_ns, utcnow()],
+        )

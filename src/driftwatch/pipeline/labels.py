@@ -14,11 +14,14 @@ import duckdb
 
 from driftwatch.config import REGRESSION, LabelSource, MonitorConfig
 from driftwatch.errors import SourceError
-from driftwatch.sources.files import SourceFile, describe_columns, first_line, list_files
+from driftwatch.pipeline.ingest import no_files_warning, record_empty_file
+from driftwatch.sources.files import Readable, SourceFile, first_line, is_empty, list_files, read_source
 from driftwatch.sources.logs import LogLayout, normalise_query, with_raw
+from driftwatch.sources.values import number_sql
 from driftwatch.storage.database import Database, first_row, utcnow
-from driftwatch.storage.labels import labels_without_prediction, upsert_label_batch
+from driftwatch.storage.labels import LabelCounts, labels_without_prediction, upsert_label_batch
 from driftwatch.storage.predictions import width_us
+from driftwatch.storage.quarantine import quarantine_rejected
 
 BATCH_TABLE = "_label_batch"
 KIND = "labels"
@@ -36,6 +39,7 @@ class LabelIngestSummary:
     windows_queued: int = 0
     without_prediction: int = 0  # stored labels whose request id matches no prediction (after this cycle)
     failed_files: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    warnings: list[str] = field(default_factory=list)  # e.g. a glob that matched no file
 
 
 def label_layout(source: LabelSource) -> LogLayout:
@@ -51,8 +55,10 @@ def label_batch_sql(
     """The normalising query for a label file: `request_id`, `label`, `label_value`, `labelled_at`, `_reason`.
 
     Beyond the shared checks (missing id, unparseable timestamp, malformed line) a row is quarantined when its
-    label is missing, or, for regression, not a number. Without a label timestamp in the source the label is
-    stamped with the ingest time (`$now`).
+    label is missing (NaN included), a number that is not finite (``inf``, ``1e999``: stored, it would stop
+    every later performance computation), or, for regression, not a number. The label is stored as its
+    category identity (docs/values.md: ``1.0`` → ``1``, ``True`` → ``true``). Without a label timestamp in the
+    source the label is stamped with the ingest time (`$now`).
     """
     assert monitor.labels is not None
     sql, params = normalise_query(fmt, path, columns, label_layout(monitor.labels), keep_source=True)
@@ -62,12 +68,16 @@ def label_batch_sql(
         if monitor.task == REGRESSION
         else ""
     )
-    extra = f"CASE WHEN label IS NULL OR trim(label) = '' THEN 'missing label' {not_number}END"
+    extra = (
+        "CASE WHEN label IS NULL OR trim(label) = '' THEN 'missing label' "
+        "WHEN isinf(label_value) THEN 'label: ' || label || ' is not a finite number' "
+        f"{not_number}END"
+    )
     wrapped = (
         "SELECT _row, _src, request_id, label, label_value, coalesce(_ts, $now) AS labelled_at, "
         f"CASE WHEN _reason = 'malformed JSON line' THEN _reason "
         f"ELSE nullif(concat_ws('; ', _reason, {extra}), '') END AS _reason "
-        f"FROM (SELECT *, output AS label, TRY_CAST(output AS DOUBLE) AS label_value, {ts} AS _ts FROM ({sql}))"
+        f"FROM (SELECT *, output AS label, {number_sql('output')} AS label_value, {ts} AS _ts FROM ({sql}))"
     )
     # The raw text is built last, from the final reason, so a row rejected only for its label still keeps it.
     return with_raw(wrapped, fmt), params
@@ -92,9 +102,15 @@ def ingest_labels(db: Database, monitor: MonitorConfig) -> LabelIngestSummary:
     files, problems = list_files(monitor.labels.path, monitor.labels.format)
     summary.failed_files.extend((p.path, p.message) for p in problems)
     summary.files_seen = len(files) + len(problems)
+    if not summary.files_seen:
+        summary.warnings.append(no_files_warning("label", monitor.labels.path))
     cur = db.cursor()
     for f in files:
         if _already_ingested(cur, monitor.name, f):
+            continue
+        if is_empty(f):
+            record_empty_file(db, monitor.name, KIND, f)
+            summary.files_read += 1
             continue
         try:
             ingest_label_file(db, monitor, f, summary)
@@ -121,8 +137,25 @@ def ingest_label_file(
     assert monitor.labels is not None
     summary = summary if summary is not None else LabelIngestSummary()
     source = source or f.path
-    columns = describe_columns(db.cursor(), f.format, f.path)
-    sql, params = label_batch_sql(f.format, f.path, columns, monitor)
+    rows_read, quarantined, counts = read_source(
+        db.cursor(), f, lambda readable: _upsert_readable(db, monitor, f, readable, source)
+    )
+    summary.files_read += 1
+    summary.rows_read += rows_read
+    summary.rows_quarantined += quarantined
+    summary.labels_new += counts.new
+    summary.labels_replaced += counts.replaced
+    summary.labels_unchanged += counts.unchanged
+    summary.windows_queued += counts.windows_queued
+    return summary
+
+
+def _upsert_readable(
+    db: Database, monitor: MonitorConfig, f: SourceFile, readable: Readable, source: str
+) -> tuple[int, int, LabelCounts]:
+    """One label file (as read by `read_source`) in one transaction: (rows read, quarantined, upsert counts)."""
+    assert monitor.labels is not None
+    sql, params = label_batch_sql(readable.fmt, readable.path, readable.columns, monitor)
     now = utcnow()
     with db.transaction() as tx:
         tx.execute(f"CREATE OR REPLACE TEMP TABLE {BATCH_TABLE} AS {sql}", {**params, "now": now})
@@ -130,6 +163,10 @@ def ingest_label_file(
             tx.execute(f"SELECT count(*), count(*) FILTER (WHERE _reason IS NOT NULL) FROM {BATCH_TABLE}")
         )
         rows_read, quarantined = (int(row[0]), int(row[1])) if row else (0, 0)
+        # Lines the reader refused (no fields to look at) count as read and quarantined.
+        refused = quarantine_rejected(tx, monitor.name, KIND, source, readable.rejected, now)
+        rows_read += refused
+        quarantined += refused
         counts = upsert_label_batch(
             tx,
             monitor.name,
@@ -159,11 +196,4 @@ def ingest_label_file(
             ],
         )
         tx.execute(f"DROP TABLE {BATCH_TABLE}")
-    summary.files_read += 1
-    summary.rows_read += rows_read
-    summary.rows_quarantined += quarantined
-    summary.labels_new += counts.new
-    summary.labels_replaced += counts.replaced
-    summary.labels_unchanged += counts.unchanged
-    summary.windows_queued += counts.windows_queued
-    return summary
+    return rows_read, quarantined, counts

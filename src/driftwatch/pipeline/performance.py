@@ -23,14 +23,14 @@ import pyarrow as pa
 
 from driftwatch.config import BINARY, MULTICLASS, MonitorConfig
 from driftwatch.errors import SourceError
+from driftwatch.performance.baseline import Baseline, judge_window, measure_baseline
 from driftwatch.performance.delay import label_delay
 from driftwatch.performance.estimation import Calibrator, estimate_performance, fit_calibrator
 from driftwatch.performance.metrics import HIGHER_IS_BETTER, METRICS_BY_TASK, compute_metrics, usable_rows
 from driftwatch.performance.uncertainty import metric_intervals
-from driftwatch.performance.verdict import PerformanceGate, Tolerance, Verdict, judge, judge_against_previous
+from driftwatch.performance.verdict import PerformanceGate, Tolerance, Verdict, judge_against_previous
 from driftwatch.pipeline.windows import OVERALL
-from driftwatch.sources.files import describe_columns, first_line
-from driftwatch.sources.formats import file_format
+from driftwatch.sources.files import Readable, first_line, read_source, source_file
 from driftwatch.sources.logs import LogLayout, normalise_query
 from driftwatch.storage.database import Database, utcnow
 from driftwatch.storage.labels import window_label_rows
@@ -47,20 +47,23 @@ from driftwatch.storage.performance_results import (
 ESTIMATE_PREFIX = "estimated_"
 N_BOOT = 200
 BOOT_SEED = 0  # fixed: the same rows give the same interval, so a recomputation without new labels is a no-op
-_REFERENCE_FORMAT = 1
+# 2: DeLong stderr for AUC, delta-method F1, proportion counts and the reference's spread (τ²) are stored.
+_REFERENCE_FORMAT = 2
 _REFERENCE_SCORE = "_ref_score"
+_SPREAD_NOTE = "_spread_note"  # a key of the stored baseline JSON that is not a metric
 
 
 @dataclass(frozen=True)
 class PerformanceReference:
-    """What windows are judged against: per metric (value, stderr), and the CBPE calibrator if any."""
+    """What windows are judged against: a `Baseline` per metric, and the CBPE calibrator if any."""
 
     reference_id: str | None
-    baseline: Mapping[str, tuple[float, float]]
+    baseline: Mapping[str, Baseline]
     calibrator: Calibrator | None
     rows: int = 0
     rebuilt: bool = False
     note: str = ""  # why there is no reference baseline or calibrator, when there is not
+    spread_note: str = ""  # why the reference's window-to-window spread was not measured, when it was not
 
 
 @dataclass
@@ -116,7 +119,16 @@ def _task_arrays(
 ) -> tuple[np.ndarray, np.ndarray]:
     if _text_classes(monitor):
         return truth.astype(object), score.astype(object)
-    return np.asarray(truth, dtype=np.float64), np.asarray(score, dtype=np.float64)
+    truth, score = np.asarray(truth, dtype=np.float64), np.asarray(score, dtype=np.float64)
+    # Ingest refuses ±inf (docs/values.md); one stored by an older version counts as missing, so it cannot
+    # stop this and every later cycle (the metrics raise on ±inf).
+    return _finite_or_nan(truth), _finite_or_nan(score)
+
+
+def _finite_or_nan(values: np.ndarray) -> np.ndarray:
+    return (
+        values if np.isfinite(values[~np.isnan(values)]).all() else np.where(np.isinf(values), np.nan, values)
+    )
 
 
 # --- the reference: baseline metrics and the calibrator, once per reference file -----------------------------
@@ -148,8 +160,6 @@ def _read_reference(cur: duckdb.DuckDBPyConnection, monitor: MonitorConfig) -> t
     """The reference's truth and score arrays (rows with an unusable target or score are dropped later)."""
     ref = monitor.reference
     assert ref.target is not None and ref.prediction is not None
-    fmt = file_format(ref.path, ref.format)
-    columns = describe_columns(cur, fmt, ref.path)
     layout = LogLayout(
         id=None,
         timestamp=None,
@@ -158,15 +168,19 @@ def _read_reference(cur: duckdb.DuckDBPyConnection, monitor: MonitorConfig) -> t
         output=ref.target,
         extra_numeric={_REFERENCE_SCORE: ref.prediction},
     )
-    sql, params = normalise_query(fmt, ref.path, columns, layout)
     truth_sql, score_sql, extra = truth_and_score_sql(monitor)
-    try:
-        table = cur.sql(
+
+    def read(readable: Readable) -> pa.Table:
+        sql, params = normalise_query(readable.fmt, readable.path, readable.columns, layout)
+        return cur.sql(
             f"SELECT {truth_sql} AS truth, {score_sql} AS score FROM (SELECT output AS label, "
             f'TRY_CAST(output AS DOUBLE) AS label_value, "{_REFERENCE_SCORE}" AS prediction, '
             f"NULL::VARCHAR AS output FROM ({sql}) WHERE _reason IS NULL)",
             params={**params, **extra},
         ).to_arrow_table()
+
+    try:
+        table = read_source(cur, source_file(ref.path, ref.format), read)
     except duckdb.Error as exc:
         raise SourceError(
             ref.path, f"cannot read the reference target/prediction: {first_line(exc)}"
@@ -174,8 +188,8 @@ def _read_reference(cur: duckdb.DuckDBPyConnection, monitor: MonitorConfig) -> t
     return _task_arrays(monitor, _numpy(table, "truth"), _numpy(table, "score"))
 
 
-def _configured_baseline(monitor: MonitorConfig) -> dict[str, tuple[float, float]]:
-    return {m: (v, 0.0) for m, v in (monitor.performance.baseline or {}).items()}
+def _configured_baseline(monitor: MonitorConfig) -> dict[str, Baseline]:
+    return {m: Baseline(v) for m, v in (monitor.performance.baseline or {}).items()}
 
 
 def ensure_performance_reference(db: Database, monitor: MonitorConfig) -> PerformanceReference | None:
@@ -212,28 +226,50 @@ def ensure_performance_reference(db: Database, monitor: MonitorConfig) -> Perfor
             save_calibration(tx, monitor.name, stored)
             requeue_computed(tx, monitor.name, "reference changed")
         rebuilt = True
-    baseline: dict[str, tuple[float, float]] = {}
+    baseline: dict[str, Baseline] = {}
+    spreads: dict[str, float] = {}
     for metric, item in stored.baseline.items():
-        value, stderr = item.get("value"), item.get("stderr")
-        if value is not None:
-            baseline[metric] = (float(value), float(stderr) if stderr is not None else 0.0)
-    baseline.update(configured)
+        if metric.startswith("_"):
+            continue
+        spread = _number_or(item.get("spread"), 0.0)
+        spreads[metric] = spread
+        if item.get("value") is not None:
+            # A metric whose stderr could not be measured keeps NaN: its verdict then says so.
+            baseline[metric] = Baseline(
+                float(item["value"]),
+                _number_or(item.get("stderr"), math.nan),
+                _number_or(item.get("count"), math.nan),
+                spread,
+            )
+    # A configured number has no sampling error, but windows still spread around it as on the reference.
+    baseline.update({m: Baseline(b.value, spread=spreads.get(m, 0.0)) for m, b in configured.items()})
     calibrator = Calibrator.from_dict(stored.calibrator) if stored.calibrator else None
     note = "" if calibrator or monitor.task != BINARY else "no calibrator: the reference needs both classes"
-    return PerformanceReference(rid, baseline, calibrator, stored.rows, rebuilt, note)
+    spread_note = ""
+    if monitor.performance.reference_spread and stored.baseline.get(_SPREAD_NOTE):
+        spread_note = (
+            f"no reference spread (verdicts use sampling error only): {stored.baseline[_SPREAD_NOTE]}"
+        )
+    return PerformanceReference(rid, baseline, calibrator, stored.rows, rebuilt, note, spread_note)
 
 
 def _build_calibration(cur: duckdb.DuckDBPyConnection, monitor: MonitorConfig, rid: str) -> StoredCalibration:
     assert monitor.task is not None
     truth, score = _read_reference(cur, monitor)
     keep = usable_rows(truth, score)
-    values = compute_metrics(monitor.task, truth, score, threshold=monitor.threshold)
-    # Analytic standard errors only (n_boot=0): the baseline's own sampling error enters every verdict.
-    intervals = metric_intervals(monitor.task, truth, score, threshold=monitor.threshold, n_boot=0)
-    baseline = {
-        m: {"value": _finite(values[m]), "stderr": _finite(intervals[m].stderr)}
-        for m in METRICS_BY_TASK[monitor.task]
+    # The baseline's own sampling error and spread enter every verdict (performance.baseline).
+    measured = measure_baseline(monitor.task, truth, score, threshold=monitor.threshold)
+    baseline: dict[str, Any] = {
+        m: {
+            "value": _finite(b.value),
+            "stderr": _finite(b.stderr),
+            "count": int(b.count) if math.isfinite(b.count) else None,
+            "spread": _finite(b.spread),
+        }
+        for m, b in measured.baselines.items()
     }
+    if measured.spread_note:
+        baseline[_SPREAD_NOTE] = measured.spread_note
     calibrator: dict[str, Any] | None = None
     if monitor.task == BINARY:
         try:
@@ -245,6 +281,10 @@ def _build_calibration(cur: duckdb.DuckDBPyConnection, monitor: MonitorConfig, r
 
 def _finite(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
+
+
+def _number_or(value: object, default: float) -> float:
+    return float(value) if isinstance(value, int | float) else default
 
 
 # --- one window -----------------------------------------------------------------------------------------------
@@ -316,7 +356,24 @@ def _segment_rows(
         else {}
     )
     gate = PerformanceGate(settings.min_labels, settings.min_coverage)
-    tolerance = Tolerance(settings.tolerance, relative=settings.relative)
+    # One-sided, Bonferroni over the judged metrics: a window without change reads `degraded` on any of them
+    # with probability at most 1 − confidence.
+    verdicts = judge_window(
+        task,
+        truth,
+        score,
+        reference.baseline,
+        settings.metrics,
+        gate=gate,
+        tolerance=Tolerance(settings.tolerance, relative=settings.relative),
+        n_labels=n_labels,
+        coverage=coverage,
+        confidence=settings.confidence,
+        use_spread=settings.reference_spread,
+        threshold=monitor.threshold,
+        values=values,
+        stderrs={m: interval.stderr for m, interval in intervals.items()},
+    )
     shared = {
         "n_predictions": n_predictions,
         "n_labels": n_labels,
@@ -331,19 +388,8 @@ def _segment_rows(
         low, high, stderr = intervals[metric] if metric in intervals else (nan, nan, nan)
         base = reference.baseline.get(metric)
         shortfall = gate.shortfall(n_labels, coverage)
-        if metric in settings.metrics and base is not None:
-            verdict = judge(
-                metric,
-                value,
-                (low, high, stderr),
-                base[0],
-                tolerance,
-                n_labels,
-                coverage,
-                gate,
-                baseline_stderr=base[1],
-            )
-            status, reason = verdict.status, verdict.reason
+        if metric in verdicts:
+            status, reason = verdicts[metric].status, verdicts[metric].reason
         elif shortfall is not None:
             status, reason = "insufficient_labels", f"insufficient labels: {shortfall}; no verdict, no alert"
         elif metric in settings.metrics:
@@ -359,7 +405,7 @@ def _segment_rows(
                 "stderr": stderr,
                 "status": status,
                 "reason": reason,
-                "baseline": base[0] if base else None,
+                "baseline": base.value if base else None,
                 **shared,
             }
         )
@@ -377,7 +423,7 @@ def _segment_rows(
                     "stderr": None,
                     "status": "estimate",
                     "reason": f"CBPE estimate from {scored:,} scores, no labels; blind to concept drift",
-                    "baseline": base[0] if base else None,
+                    "baseline": base.value if base else None,
                     **shared,
                 }
             )
@@ -391,7 +437,8 @@ def compute_queued_performance(
     db: Database, monitor: MonitorConfig, reference: PerformanceReference, run_id: str, now: datetime
 ) -> PerformanceSummary:
     """Compute and store every closed window in the performance queue."""
-    summary = PerformanceSummary(reference_rebuilt=reference.rebuilt, note=reference.note)
+    note = "; ".join(n for n in (reference.note, reference.spread_note) if n)
+    summary = PerformanceSummary(reference_rebuilt=reference.rebuilt, note=note)
     for window in plan_performance(db.cursor(), monitor.name, now):
         rows = compute_window_performance(db, monitor, reference, window, run_id)
         summary.rows_to_history += store_performance(db, monitor.name, window, rows)

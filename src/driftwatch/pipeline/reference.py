@@ -30,8 +30,14 @@ from driftwatch.sources.columns import (
     sample_sql,
 )
 from driftwatch.sources.columns import infer_features as infer_from_facts
-from driftwatch.sources.files import NDJSON_LINE, describe_columns, first_line
-from driftwatch.sources.formats import file_format
+from driftwatch.sources.files import (
+    NDJSON_LINE,
+    Readable,
+    first_line,
+    is_empty,
+    read_source,
+    source_file,
+)
 from driftwatch.sources.logs import LogLayout, feature_object_query, normalise_query
 from driftwatch.stats.decision import OUTPUT_FEATURE, PREDICTION_FEATURE
 from driftwatch.stats.profile import (
@@ -43,8 +49,11 @@ from driftwatch.stats.profile import (
 from driftwatch.storage.database import Database, first_row, utcnow
 from driftwatch.storage.profiles import current_profile_id, load_profile, save_profile
 from driftwatch.storage.schema import feature_column, quote_identifier
+from driftwatch.storage.stored_values import canonicalise_stored_values
 
-PROFILE_FORMAT = 2  # 2: the model's output (score, decision) is profiled too
+PROFILE_FORMAT = (
+    3  # 2: the model's output (score, decision) is profiled too; 3: values by identity (docs/values.md)
+)
 REFERENCE_TABLE = "_reference_rows"
 _CACHE: dict[tuple[str, str, str], ReferenceProfile] = {}
 # Inferred features per reference file version and config: the inference reads up to SAMPLE_ROWS rows, which
@@ -142,15 +151,31 @@ def _inferred_features(
     listed: tuple[str, ...] | None,
 ) -> InferredFeatures:
     ref = monitor.reference
-    fmt = file_format(ref.path, ref.format)
-    columns = describe_columns(cur, fmt, ref.path)
+    # Through `read_source`, so a malformed row cannot turn a CSV header into one column named "a,b,c".
+    return read_source(
+        cur,
+        source_file(ref.path, ref.format),
+        lambda readable: _infer_from(cur, monitor, reserved, listed, readable),
+    )
+
+
+def _infer_from(
+    cur: duckdb.DuckDBPyConnection,
+    monitor: MonitorConfig,
+    reserved: dict[str, str],
+    listed: tuple[str, ...] | None,
+    readable: Readable,
+) -> InferredFeatures:
+    # Errors name ref.path; `path` is the file as read (the original or a repaired copy).
+    ref = monitor.reference
+    fmt, path, columns = readable.fmt, readable.path, readable.columns
     if ref.features is not None:
-        facts = _json_key_facts(cur, fmt, ref.path, columns, ref.features)
+        facts = _json_key_facts(cur, fmt, path, columns, ref.features, ref.path)
     else:
         if fmt == "ndjson":
-            relation, params, exprs = _ndjson_columns(cur, ref.path)
+            relation, params, exprs = _ndjson_columns(cur, path, ref.path)
         else:
-            relation, params = sample_sql(fmt), {"path": ref.path}
+            relation, params = sample_sql(fmt), {"path": path}
             exprs = {
                 name: (quote_identifier(name), sql_type if fmt == "parquet" else None)
                 for name, sql_type in columns.items()
@@ -177,21 +202,29 @@ def _inferred_features(
 
 
 def _json_key_facts(
-    cur: duckdb.DuckDBPyConnection, fmt: str, path: str, columns: dict[str, str], features: str
+    cur: duckdb.DuckDBPyConnection, fmt: str, path: str, columns: dict[str, str], features: str, shown: str
 ) -> list[ColumnFacts]:
     """Facts of the keys of a JSON-object features column, from its first 10,000 rows: a key is numeric
     when every value it has there is a JSON number (or null)."""
     if features not in columns and fmt != "ndjson":
-        raise SourceError(path, f"has no column {features!r} (reference.features)")
+        raise SourceError(shown, f"has no column {features!r} (reference.features)")
     sql, params = feature_object_query(fmt, path, columns, features)
     sample = f"SELECT * FROM ({sql}) LIMIT 10000"
     rows = cur.execute(
-        "SELECT k, bool_and(json_type(_fj, '$.\"' || replace(k, '\"', '\\\"') || '\"') "
-        "IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'NULL')) "
+        # An empty key has no JSON path (and no name a config could give it): kept out of the path here,
+        # refused below with the reason.
+        "SELECT k, bool_and(CASE WHEN k <> '' THEN json_type(_fj, '$.\"' || replace(k, '\"', '\\\"') || '\"') "
+        "END IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'NULL')) "
         f"FROM (SELECT _fj, unnest(json_keys(_fj)) AS k FROM ({sample})) "
         "GROUP BY k ORDER BY k",
         params,
     ).fetchall()
+    if any(key == "" for key, _ in rows):
+        raise SourceError(
+            shown,
+            f'{features} holds an empty feature name (the key ""), which no config can name; '
+            "rename that key, or list the features under `features:`",
+        )
     numeric_keys = {str(key) for key, is_numeric in rows if is_numeric}
     exprs: dict[str, tuple[str, str | None]] = {}
     for i, (key, _) in enumerate(rows):
@@ -204,7 +237,7 @@ def _json_key_facts(
 
 
 def _ndjson_columns(
-    cur: duckdb.DuckDBPyConnection, path: str
+    cur: duckdb.DuckDBPyConnection, path: str, shown: str
 ) -> tuple[str, dict[str, object], dict[str, tuple[str, str | None]]]:
     """The top-level keys of an NDJSON file (from its first `SAMPLE_ROWS` lines), each as a text expression."""
     relation = (
@@ -220,7 +253,7 @@ def _ndjson_columns(
             params,
         ).fetchall()
     except duckdb.Error as exc:
-        raise SourceError(path, f"cannot read reference: {first_line(exc)}") from None
+        raise SourceError(shown, f"cannot read reference: {first_line(exc)}") from None
     exprs: dict[str, tuple[str, str | None]] = {}
     for i, (key,) in enumerate(keys):
         params[f"_k{i}"] = json_path(str(key))
@@ -254,8 +287,9 @@ def build_profile(
 ) -> tuple[ReferenceProfile, int]:
     """Read the reference file and profile every feature. Returns the profile and the rows rejected."""
     ref = monitor.reference
-    fmt = file_format(ref.path, ref.format)
-    columns = describe_columns(cur, fmt, ref.path)
+    f = source_file(ref.path, ref.format)
+    if is_empty(f):
+        raise SourceError(ref.path, "the reference file is empty")
     layout = LogLayout(
         id=None,
         timestamp=None,
@@ -265,19 +299,25 @@ def build_profile(
         prediction=ref.prediction if PREDICTION_FEATURE in watched_outputs(monitor) else None,
         output=ref.output if OUTPUT_FEATURE in watched_outputs(monitor) else None,
     )
-    sql, params = normalise_query(fmt, ref.path, columns, layout)
     sample = f" USING SAMPLE reservoir({int(ref.max_rows)} ROWS) REPEATABLE (42)" if ref.max_rows else ""
-    try:
+
+    def load(readable: Readable) -> int:
+        """The reference's normalised rows into the temp table; returns the rows its reader refused."""
+        sql, params = normalise_query(readable.fmt, readable.path, readable.columns, layout)
         cur.execute(
             f"CREATE OR REPLACE TEMP TABLE {REFERENCE_TABLE} AS SELECT * FROM ({sql}){sample}", params
         )
+        return len(readable.rejected)
+
+    try:
+        refused = read_source(cur, f, load)
     except duckdb.Error as exc:
         raise SourceError(ref.path, f"cannot read reference: {first_line(exc)}") from None
     try:
         row = first_row(
             cur.execute(f"SELECT count(*) FILTER (WHERE _reason IS NOT NULL) FROM {REFERENCE_TABLE}")
         )
-        rejected = int(row[0]) if row else 0
+        rejected = (int(row[0]) if row else 0) + refused
         good = f"FROM {REFERENCE_TABLE} WHERE _reason IS NULL"
         profiles: dict[str, FeatureProfile] = {}
         rows = 0
@@ -330,6 +370,10 @@ def ensure_reference(db: Database, monitor: MonitorConfig) -> ReferenceOutcome:
     profile, rejected = build_profile(cur, monitor, features, pid)
     with db.transaction() as tx:
         save_profile(tx, monitor.name, monitor.reference.path, profile)
+        # Rows stored before the value model, to the identities the new profile holds (a no-op after that).
+        canonicalise_stored_values(
+            tx, monitor.name, features.numeric, features.categorical, monitor.predictions.segments
+        )
         tx.execute(
             "INSERT INTO window_queue SELECT DISTINCT monitor, model_version, window_start, window_end, ?, "
             "'reference changed' FROM window_summaries WHERE monitor = ? ON CONFLICT DO NOTHING",

@@ -207,7 +207,8 @@ def drift_share_trend(points: Sequence[SharePoint], thresholds: Thresholds) -> d
         mode="lines+markers",
         line={"color": "#546e7a", "width": 1},
         marker={"color": _colours([p.status for p in points]), "size": 8},
-        text=[f"{p.features_drift} of {p.features} features drifting ({p.status})" for p in points],
+        # `features` counts the model outputs too, which never count in the share: name the inputs alone
+        text=[f"{p.features_drift} input feature(s) drifting ({p.status})" for p in points],
         hovertemplate="%{x}<br>drift share %{y:.2f}<br>%{text}<extra></extra>",
         showlegend=False,
     )

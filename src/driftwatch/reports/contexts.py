@@ -174,8 +174,10 @@ class WindowContext:
     status: str
     rows: int
     drift_share: str
-    features_drift: int
+    features_drift: int  # input features at drift (model outputs apart: they never count in the share)
     features_warn: int
+    features_inputs: int
+    outputs_moved: str  # e.g. "raw_prediction drift"; empty when no model output warns or drifts
     table: FeatureTable
     performance: Table | None
     performance_note: Note | None

@@ -264,7 +264,13 @@ def index_context(db: Database, settings: Settings, now: datetime | None = None)
                     window_href=window_page(name, s.model_version, s.segment, s.window_start),
                     status=s.status,
                     features_drift=s.features_drift,
-                    features=s.features,
+                    # the inputs only, like the drifting count: the stored total counts the model outputs too
+                    features=s.features
+                    - sum(
+                        1
+                        for f in q.window_features(cur, name, s.model_version, s.segment, s.window_start)
+                        if f.feature in OUTPUT_FEATURES
+                    ),
                     performance=verdict,
                     performance_status=verdict_status,
                     alerts=_alerts_text(firing),
@@ -558,8 +564,10 @@ def window_context(
                     if p.low is None or p.high is None
                     else f"{format_number(p.low)} – {format_number(p.high)}",
                     format_number(p.baseline),
-                    f"{p.n_labels:,} of {p.n_predictions:,}",
-                    "—" if p.coverage is None else f"{p.coverage:.1%}",
+                    # a CBPE estimate uses the window's scores and no label: its row shares the window's
+                    # label count in storage, which would read as if the estimate had used them
+                    "none used" if _estimated(p.metric) else f"{p.n_labels:,} of {p.n_predictions:,}",
+                    "—" if p.coverage is None or _estimated(p.metric) else f"{p.coverage:.1%}",
                     p.status,
                     p.reason,
                 )
@@ -614,8 +622,16 @@ def window_context(
         status=summary.status,
         rows=summary.rows,
         drift_share=format_number(summary.drift_share, 3),
-        features_drift=summary.features_drift,
-        features_warn=summary.features_warn,
+        # Counted from the rows the page lists, so the line above the table and the table agree: the
+        # inputs (which make the drift share) apart from the model outputs (which never count in it).
+        features_drift=sum(1 for f in features if f.feature not in OUTPUT_FEATURES and f.status == "drift"),
+        features_warn=sum(1 for f in features if f.feature not in OUTPUT_FEATURES and f.status == "warn"),
+        features_inputs=sum(1 for f in features if f.feature not in OUTPUT_FEATURES),
+        outputs_moved=", ".join(
+            f"{f.feature} {f.status}"
+            for f in features
+            if f.feature in OUTPUT_FEATURES and f.status in ("warn", "drift")
+        ),
         table=FeatureTable(feature_columns(columns), tuple(rows)),
         performance=perf_table,
         performance_note=Note(perf_note) if perf_note else None,
@@ -623,6 +639,10 @@ def window_context(
         next=_link(path, name, next_s, "next window"),
         overview=Link(f"{name} overview", overview),
     )
+
+
+def _estimated(metric: str) -> bool:
+    return metric.startswith("estimated_")
 
 
 def feature_columns(statistics: Sequence[str]) -> tuple[Column, ...]:

@@ -1,5 +1,8 @@
 """Prediction/label/reference files on disk: which files, which format, and a DuckDB relation over each.
 
+`read_source` is how a step reads one file: on the file as it is when DuckDB's reader takes it (nearly always, at
+no extra cost), else on a copy repaired line by line (`sources.repair`) whose refused rows go to quarantine.
+
 The relation exposes the file's columns as they are, plus `_row` (1-based row number in the file) and `_src`
 (the whole source row: a struct for Parquet/CSV, the line for NDJSON). `raw_sql` turns `_src` into the raw text
 kept for quarantine; it is only evaluated for the rows that are quarantined (see `sources.logs.with_raw`), as
@@ -15,15 +18,23 @@ from __future__ import annotations
 
 import glob
 import os
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import duckdb
 
 from driftwatch.errors import SourceError
-from driftwatch.sources.formats import file_format
+from driftwatch.sources.formats import TEXT_FORMATS, file_kind, open_binary
+from driftwatch.sources.repair import ROWS_FORMAT, RejectedRow, repair_csv, repair_ndjson
+
+T = TypeVar("T")
 
 NDJSON_LINE = "_line"
 SOURCE_ROW = "_src"
+# Columns every reader adds beside the file's own; a file column of the same name would be ambiguous.
+RESERVED_COLUMNS = frozenset({"_row", SOURCE_ROW})
 
 
 @dataclass(frozen=True)
@@ -32,6 +43,21 @@ class SourceFile:
     format: str
     size: int
     mtime_ns: int
+    compression: str | None = None  # 'gzip' or 'zstd' for a .gz/.zst text file
+
+
+@dataclass(frozen=True)
+class Readable:
+    """What DuckDB reads for one source file: the file itself, or a repaired copy numbered as the file is.
+
+    `fmt` and `path` go to `source_sql` / `sources.logs.normalise_query` as a file's format and path would;
+    `rejected` are the rows refused while repairing, for the caller to quarantine with the file's other bad rows.
+    """
+
+    fmt: str
+    path: str
+    columns: dict[str, str]
+    rejected: tuple[RejectedRow, ...] = ()
 
 
 def list_files(pattern: str, configured_format: str = "auto") -> tuple[list[SourceFile], list[SourceError]]:
@@ -45,13 +71,99 @@ def list_files(pattern: str, configured_format: str = "auto") -> tuple[list[Sour
         if not os.path.isfile(path):
             continue
         try:
-            fmt = file_format(path, configured_format)
+            fmt, compression = file_kind(path, configured_format)
         except SourceError as exc:
             problems.append(exc)
             continue
         stat = os.stat(path)
-        found.append(SourceFile(path, fmt, stat.st_size, stat.st_mtime_ns))
+        found.append(SourceFile(path, fmt, stat.st_size, stat.st_mtime_ns, compression))
     return found, problems
+
+
+def source_file(path: str, configured_format: str = "auto") -> SourceFile:
+    """One named file (the reference): its format, compression, size and mtime; SourceError when missing."""
+    fmt, compression = file_kind(path, configured_format)
+    try:
+        stat = os.stat(path)
+    except OSError as exc:
+        raise SourceError(path, f"cannot be read: {exc.strerror}") from None
+    return SourceFile(path, fmt, stat.st_size, stat.st_mtime_ns, compression)
+
+
+def is_empty(f: SourceFile) -> bool:
+    """True for a file with no bytes (or, compressed, none once decompressed): a file being written, or a day
+    without traffic. It is recorded as read with 0 rows, and read again when it changes."""
+    if f.size == 0:
+        return True
+    if f.compression is None:
+        return False
+    try:
+        with open_binary(f.path, f.compression) as stream:
+            return not stream.read(1)
+    except (OSError, EOFError, ValueError):
+        return False  # a broken compressed file: the reader says what is wrong with it
+
+
+def read_source(cur: duckdb.DuckDBPyConnection, f: SourceFile, use: Callable[[Readable], T]) -> T:
+    """`use(readable)` on the file as DuckDB reads it; for a CSV/NDJSON file that DuckDB's reader refuses
+    (anywhere: in `DESCRIBE` or in `use`'s own queries), again on a repaired copy with the refused rows.
+
+    `use` must be all or nothing (one transaction, or reads only): after a refusal it runs a second time. A clean
+    file, read by DuckDB alone, costs nothing extra. Raises SourceError when the file cannot be read at all.
+    """
+    if f.format not in TEXT_FORMATS:
+        return use(Readable(f.format, f.path, describe_columns(cur, f.format, f.path)))
+    try:
+        columns = _describe(cur, f.format, f.path)
+        if not _sniffed_badly(f.format, columns):
+            return use(Readable(f.format, f.path, columns))
+    except duckdb.Error:
+        pass  # DuckDB's reader is all or nothing; read it again line by line
+    _refuse_binary(f)
+    try:
+        repaired = (repair_csv if f.format == "csv" else repair_ndjson)(cur, f.path, f.compression)
+    except (OSError, EOFError, ValueError, zlib.error) as exc:
+        # A compressed file cut short (still being written?) or not what its suffix says: retried next run.
+        what = f"cannot be decompressed as {f.compression}" if f.compression else "cannot be read"
+        raise SourceError(f.path, f"{what}: {first_line(exc)}") from None
+    try:
+        _refuse_reserved(f.path, repaired.columns)
+        return use(Readable(repaired.fmt, repaired.path, repaired.columns, repaired.rejected))
+    finally:
+        os.unlink(repaired.path)
+
+
+def _sniffed_badly(fmt: str, columns: dict[str, str]) -> bool:
+    """A CSV read as one column named like a whole header line: DuckDB's sniffer gave up on the dialect (a bad
+    row in its sample does that) and fell back to one column; reading on would fail with "has no column"."""
+    if fmt != "csv" or len(columns) != 1:
+        return False
+    name = next(iter(columns))
+    return any(d in name for d in (",", ";", "\t", "|"))
+
+
+# Leading bytes of binary formats a text file is sometimes mistaken for, named in the error.
+_MAGIC = {
+    b"\x1f\x8b": "a gzip-compressed file (name it .gz)",
+    b"\x28\xb5\x2f\xfd": "a zstd-compressed file (name it .zst)",
+    b"PAR1": "a Parquet file (name it .parquet)",
+    b"PK\x03\x04": "a zip archive",
+    b"\x89PNG": "a PNG image",
+    b"%PDF": "a PDF document",
+    b"\xff\xfe": "UTF-16 text (save it as UTF-8)",
+    b"\xfe\xff": "UTF-16 text (save it as UTF-8)",
+}
+
+
+def _refuse_binary(f: SourceFile) -> None:
+    try:
+        with open_binary(f.path, f.compression) as stream:
+            head = stream.read(8)
+    except (OSError, EOFError, ValueError) as exc:
+        raise SourceError(f.path, f"cannot be decompressed as {f.compression}: {first_line(exc)}") from None
+    for magic, what in _MAGIC.items():
+        if head.startswith(magic):
+            raise SourceError(f.path, f"is not {f.format} text: it starts like {what}")
 
 
 def source_sql(fmt: str) -> str:
@@ -62,8 +174,13 @@ def source_sql(fmt: str) -> str:
     if fmt == "csv":
         return (
             f"SELECT row_number() OVER () AS _row, s AS {SOURCE_ROW}, s.* "
-            "FROM read_csv($path, all_varchar = true, header = true) s"
+            # Quotes fixed to the standard `"` (doubled to escape): sniffed, one stray quote could make the whole
+            # header one column, and the file fail with a misleading "has no column" instead of being repaired.
+            "FROM read_csv($path, all_varchar = true, header = true, quote = '\"', escape = '\"') s"
         )
+    if fmt == ROWS_FORMAT:
+        # A repaired CSV (`sources.repair`): the row number and the row as a struct are stored, not computed.
+        return f"SELECT _row, {SOURCE_ROW}, {SOURCE_ROW}.* FROM read_parquet($path)"
     if fmt == "ndjson":
         # One VARCHAR per line (record separator as delimiter, no quoting), so bad JSON stays a row.
         return (
@@ -83,10 +200,47 @@ def raw_sql(fmt: str) -> str:
 def describe_columns(cur: duckdb.DuckDBPyConnection, fmt: str, path: str) -> dict[str, str]:
     """Column name → DuckDB type of a file; raises SourceError naming the file when it cannot be read."""
     try:
-        rows = cur.execute(f"DESCRIBE {source_sql(fmt)}", {"path": path}).fetchall()
+        return _describe(cur, fmt, path)
     except duckdb.Error as exc:
-        raise SourceError(path, f"cannot read as {fmt}: {first_line(exc)}") from None
-    return {str(r[0]): str(r[1]) for r in rows if r[0] not in ("_row", SOURCE_ROW)}
+        raise SourceError(path, f"cannot read as {fmt}: {_unreadable(fmt, path, exc)}") from None
+
+
+def _describe(cur: duckdb.DuckDBPyConnection, fmt: str, path: str) -> dict[str, str]:
+    rows = cur.execute(f"DESCRIBE {source_sql(fmt)}", {"path": path}).fetchall()
+    # The reader's own `_row` and `_src` come first; the file's columns follow, whatever their names.
+    columns = {str(r[0]): str(r[1]) for r in rows[2:]}
+    _refuse_reserved(path, columns)
+    return columns
+
+
+def _refuse_reserved(path: str, columns: dict[str, str]) -> None:
+    clash = sorted(RESERVED_COLUMNS & set(columns))
+    if clash:
+        raise SourceError(
+            path,
+            f"has a column named {clash[0]!r}, a name driftwatch's reader keeps for itself "
+            f"({', '.join(sorted(RESERVED_COLUMNS))}); rename that column",
+        )
+
+
+def _unreadable(fmt: str, path: str, exc: BaseException) -> str:
+    """Why a file cannot be read: DuckDB's first line, and for Parquet what is wrong with the file's frame."""
+    if fmt == "parquet":
+        try:
+            size = os.path.getsize(path)
+            with open(path, "rb") as f:
+                head = f.read(4)
+                f.seek(max(size - 4, 0))
+                tail = f.read(4)
+        except OSError as err:
+            return err.strerror or first_line(exc)
+        if size == 0:
+            return "the file is empty (0 bytes)"
+        if head != b"PAR1":
+            return f"not a Parquet file (it does not start with PAR1; first bytes {head!r})"
+        if tail != b"PAR1":
+            return f"the Parquet file is incomplete ({size:,} bytes, no PAR1 footer at the end: truncated?)"
+    return first_line(exc)
 
 
 def first_line(exc: BaseException) -> str:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from driftwatch.errors import SourceError
 from driftwatch.sources.files import NDJSON_LINE, SOURCE_ROW, raw_sql, source_sql
+from driftwatch.sources.values import category_number_sql, category_sql, epoch_sql, number_sql, numeric_sql
 from driftwatch.storage.schema import feature_column, quote_identifier
 
 _TIME_TYPES = ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "DATE", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S")
@@ -149,6 +150,10 @@ def normalise_query(
     """
     q = _Query(fmt, path, columns)
     stage1: list[str] = []  # texts and natives, from the source row
+    # The numbers read from those texts (docs/values.md), then a numeric column's value from its number: each a
+    # projection over the one before, reading its columns as plain columns (one computation each per row).
+    stage2: list[str] = []
+    stage3: list[str] = []
     out: list[str] = ["_row", SOURCE_ROW]
     reasons: list[str] = []
 
@@ -165,8 +170,13 @@ def normalise_query(
             stage1.append(f"CAST({quote_identifier(layout.timestamp)} AS TIMESTAMPTZ)::TIMESTAMP AS _ts")
             stage1.append("NULL::VARCHAR AS _ts_text")
         else:
+            # A time as text (ISO 8601), or a Unix epoch as a number or numeric text (docs/values.md).
             stage1.append(f"{q.text(layout.timestamp)} AS _ts_text")
-            stage1.append("TRY_CAST(_ts_text AS TIMESTAMPTZ)::TIMESTAMP AS _ts")
+            stage1.append("TRY_CAST(_ts_text AS TIMESTAMPTZ)::TIMESTAMP AS _ts_iso")
+            # Only a text that is no ISO time is read as a number (a failing cast costs ~70 ns a row).
+            stage2.append(
+                f"CASE WHEN _ts_iso IS NOT NULL THEN _ts_iso ELSE {epoch_sql(number_sql('_ts_text'))} END AS _ts"
+            )
         out.append("_ts AS ts")
         reasons.append(
             "CASE WHEN _ts IS NULL AND _ts_text IS NULL THEN 'missing timestamp' "
@@ -179,10 +189,26 @@ def normalise_query(
     else:
         out.append(f"'{NO_VERSION}' AS model_version")
 
+    def finite(label: str, alias: str) -> None:
+        # NaN is missing; ±inf (and a literal beyond a double, read as ±inf) is refused with its row: stored,
+        # it would break every later mean, bin edge and score (docs/values.md).
+        out.append(f"CASE WHEN isnan({alias}_v) OR isinf({alias}_v) THEN NULL ELSE {alias}_v END AS {alias}")
+        reasons.append(
+            f"CASE WHEN isinf({alias}_v) THEN {_sql_text(label)} || ': ' || "
+            f"coalesce('''' || left({alias}_t, 60) || '''', CAST({alias}_v AS VARCHAR)) || "
+            "' is not a finite number' END"
+        )
+
+    def category(alias: str, expr_text: str) -> None:
+        # A category's text and the number it holds (if any): `category_sql` gives its identity from both.
+        stage1.append(f"{expr_text} AS {alias}_t")
+        stage2.append(f"{category_number_sql(alias + '_t')} AS {alias}_n")
+
     def numeric(expr_text: str, label: str, alias: str) -> None:
         stage1.append(f"{expr_text} AS {alias}_t")
-        stage1.append(f"TRY_CAST({alias}_t AS DOUBLE) AS {alias}_v")
-        out.append(f"CASE WHEN isnan({alias}_v) THEN NULL ELSE {alias}_v END AS {alias}")
+        stage2.append(f"{number_sql(alias + '_t')} AS {alias}_n")
+        stage3.append(f"{numeric_sql(alias + '_t', alias + '_n')} AS {alias}_v")
+        finite(label, alias)
         reasons.append(
             f"CASE WHEN {alias}_t IS NOT NULL AND trim({alias}_t) <> '' AND {alias}_v IS NULL THEN "
             f"{_sql_text(label)} || ': ''' || left({alias}_t, 60) || ''' is not a number' END"
@@ -204,7 +230,7 @@ def normalise_query(
         ):
             stage1.append(f"CAST({quote_identifier(name)} AS DOUBLE) AS {alias}_v")
             stage1.append(f"NULL::VARCHAR AS {alias}_t")
-            out.append(f"CASE WHEN isnan({alias}_v) THEN NULL ELSE {alias}_v END AS {alias}")
+            finite(label, alias)
         else:
             numeric(q.text(name), label, alias)
 
@@ -213,11 +239,13 @@ def normalise_query(
         out[-1] = out[-1].replace(" AS _pred", " AS prediction")
     if layout.output is not None:
         q.require(layout.output, "output")
-        out.append(f"{q.text(layout.output)} AS output")
+        category("_out", q.text(layout.output))
+        out.append(f"{category_sql('_out_t', '_out_n')} AS output")
     for i, seg in enumerate(layout.segments):
         q.require(seg, "segment")
-        stage1.append(f"{q.text(seg)} AS _seg{i}")
-        out.append(f"coalesce(_seg{i}, '{NO_SEGMENT_VALUE}') AS {segment_column(seg)}")
+        category(f"_seg{i}", q.text(seg))
+        value = category_sql(f"_seg{i}_t", f"_seg{i}_n")
+        out.append(f"coalesce({value}, '{NO_SEGMENT_VALUE}') AS {segment_column(seg)}")
     for i, (name, source) in enumerate(layout.extra_numeric.items()):
         numeric_field(source, name, f"_x{i}")
         out[-1] = out[-1].replace(f" AS _x{i}", f" AS {quote_identifier(name)}")
@@ -271,17 +299,18 @@ def normalise_query(
                 stage1.append(f"CASE WHEN _fj_type = 'OBJECT' THEN {kind} END AS {alias}_type")
             else:
                 stage1.append(f"json_type(_fj, {q.bind(_json_path(name))}) AS {alias}_type")
-            stage1.append(f"{feature_text(name)} AS {alias}_t")
+            category(alias, feature_text(name))
             reasons.append(
                 f"CASE WHEN {alias}_type IN ('OBJECT', 'ARRAY') THEN "
                 f"{_sql_text(f'feature {name!r} is a nested value, expected a category')} END"
             )
             out.append(
-                f"CASE WHEN {alias}_type IN ('OBJECT', 'ARRAY') THEN NULL ELSE {alias}_t END AS {feature_column(name)}"
+                f"CASE WHEN {alias}_type IN ('OBJECT', 'ARRAY') THEN NULL "
+                f"ELSE {category_sql(alias + '_t', alias + '_n')} END AS {feature_column(name)}"
             )
         else:
-            stage1.append(f"{feature_text(name)} AS {alias}_t")
-            out.append(f"nullif({alias}_t, '') AS {feature_column(name)}")
+            category(alias, feature_text(name))
+            out.append(f"{category_sql(alias + '_t', alias + '_n')} AS {feature_column(name)}")
 
     reason = "nullif(concat_ws('; ', " + ", ".join(reasons) + "), '')" if reasons else "NULL::VARCHAR"
     if fmt == "ndjson":
@@ -293,11 +322,17 @@ def normalise_query(
     else:
         src = source_sql(fmt)
     # Stage 1 expressions may refer to earlier aliases (DuckDB resolves lateral column aliases).
-    sql = (
-        f"SELECT {', '.join(out)}, {reason} AS _reason "
-        f"FROM (SELECT *, {', '.join(stage1) if stage1 else 'NULL AS _none'} FROM ({src}))"
-    )
+    sql = f"SELECT {', '.join(out)}, {reason} AS _reason FROM {_layers(src, stage1, stage2, stage3)}"
     return (sql if keep_source else with_raw(sql, fmt)), q.params
+
+
+def _layers(src: str, *stages: list[str]) -> str:
+    """`(SELECT *, <stage> FROM ...)` around `src` for each non-empty stage, innermost first."""
+    sql = f"({src})"
+    for stage in stages:
+        if stage:
+            sql = f"(SELECT *, {', '.join(stage)} FROM {sql})"
+    return sql
 
 
 def feature_object_query(

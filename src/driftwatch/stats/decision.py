@@ -120,6 +120,7 @@ class FeatureStats:
     unseen_share: float | None = None
     reference_rows: int | None = None
     role: Role = "input"
+    type_change: str | None = None  # set when the values changed type (stats.categories.type_change)
 
     def __post_init__(self) -> None:
         if self.role not in ("input", "output"):
@@ -153,7 +154,7 @@ class FeatureStats:
 class Check:
     """The outcome of one rule on one feature: which statistic, the level it points to, and why."""
 
-    rule: Literal["rows", "psi", "ks", "chi2", "missing"]
+    rule: Literal["rows", "psi", "ks", "chi2", "missing", "type"]
     level: Status
     reason: str
 
@@ -402,6 +403,13 @@ def _decide_feature(
 ) -> FeatureDecision:
     p_label = "p" if settings.correction == "none" else "p_adj"
     tolerance = settings.learned_window_tolerance
+    if feature.type_change:
+        # Not drift: a window whose values are of another type than the reference's says nothing about the
+        # distribution; it is reported, with the reason, as a window that cannot be judged.
+        check = Check("type", "insufficient_data", feature.type_change)
+        return FeatureDecision(
+            feature.name, feature.kind, check.level, check.reason, None, None, (check,), feature.role
+        )
     if feature.rows < settings.min_rows:
         check = Check("rows", "insufficient_data", f"rows {feature.rows} < min_rows {settings.min_rows}")
         return FeatureDecision(

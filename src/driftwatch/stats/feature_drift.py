@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from driftwatch.stats.binning import numeric_bin_counts_sorted
+from driftwatch.stats.categories import type_change
 from driftwatch.stats.chi2 import chi2_homogeneity
 from driftwatch.stats.decision import OUTPUT_FEATURES, FeatureStats, Role
 from driftwatch.stats.distances import hellinger_distance, js_distance, normalize_w1
@@ -55,6 +56,7 @@ class FeatureDrift:
     stats: Mapping[str, float]
     bin_counts: np.ndarray  # the window's partial counts, mergeable by `+` for roll-ups
     role: Role = "input"  # "output": the model's score or decision mix, watched alongside the inputs
+    type_change: str | None = None  # why the values cannot be judged: their type changed (stats.categories)
 
     def get(self, statistic: str) -> float:
         return float(self.stats.get(statistic, float("nan")))
@@ -68,6 +70,7 @@ class FeatureDrift:
             rows=self.rows,
             reference_rows=self.reference_rows,
             role=self.role,
+            type_change=self.type_change,
             **values,
         )  # type: ignore[arg-type]
 
@@ -132,7 +135,9 @@ def categorical_feature_stats(
 ) -> FeatureDrift:
     """PSI and chi² over reference categories + unseen + missing, JS, Hellinger, unseen and missing shares."""
     counts = categorical_bins(profile.categories, value_counts)
-    return categorical_stats_from_counts(profile, counts)
+    drift = categorical_stats_from_counts(profile, counts)
+    changed = type_change(profile.categories, value_counts)
+    return drift if changed is None else dataclasses.replace(drift, type_change=changed)
 
 
 def categorical_stats_from_counts(profile: CategoricalProfile, counts: np.ndarray) -> FeatureDrift:

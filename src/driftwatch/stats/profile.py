@@ -8,6 +8,7 @@ in the reference's "unseen" bin) and their counts laid out as [categories..., un
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -91,6 +92,7 @@ def numeric_profile(name: str, values: np.ndarray, bins: int = 10) -> NumericPro
     edges = psi_bin_edges_sorted(ordered, bins)
     all_finite = finite_ends(ordered)
     finite = ordered if all_finite else ordered[np.isfinite(ordered)]
+    mean, std = _moments(finite)
     profile = NumericProfile(
         name=name,
         rows=int(values.size),
@@ -98,13 +100,31 @@ def numeric_profile(name: str, values: np.ndarray, bins: int = 10) -> NumericPro
         edges=edges,
         bin_counts=numeric_bin_counts_sorted(ordered, int(values.size - ordered.size), edges),
         sorted_values=ordered,
-        mean=float(finite.mean()) if finite.size else float("nan"),
-        std=float(finite.std()) if finite.size else float("nan"),
+        mean=mean,
+        std=std,
     )
     if all_finite and ordered.size:
         # Then w1_scale (np.std of the sorted values) is exactly ``std``: the same call on the same array.
         profile.__dict__["w1_scale"] = profile.std
     return profile
+
+
+def _moments(finite: np.ndarray) -> tuple[float, float]:
+    """Mean and population standard deviation of finite values; NaN for none.
+
+    numpy's own, bit for bit, whenever they are finite. Values near the largest double (any finite number is a
+    value, docs/values.md) overflow its sums; those are then taken on the values scaled by their largest
+    magnitude, so a finite sample always has finite moments (its std may still exceed the largest double: inf).
+    """
+    if not finite.size:
+        return float("nan"), float("nan")
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean, std = float(finite.mean()), float(finite.std())
+        if math.isfinite(mean) and math.isfinite(std):
+            return mean, std
+        scale = float(np.max(np.abs(finite)))
+        scaled = finite / scale
+        return float(scaled.mean()) * scale, float(scaled.std()) * scale
 
 
 def categorical_profile(

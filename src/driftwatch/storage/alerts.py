@@ -331,6 +331,15 @@ def status_counts(cur: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return counts
 
 
+def pending_outlook(cur: duckdb.DuckDBPyConnection) -> tuple[int, datetime | None]:
+    """Rows still pending and the earliest `next_attempt_at` among them (aware UTC; None when none)."""
+    row = cur.execute(
+        "SELECT count(*), min(next_attempt_at) FROM alert_outbox WHERE status = 'pending'"
+    ).fetchall()
+    count, earliest = row[0] if row else (0, None)
+    return int(count or 0), aware(earliest)
+
+
 def record_attempt(
     db: Database,
     row_id: int,

@@ -89,6 +89,28 @@ class Database:
                 raise
             cur.execute("COMMIT")
 
+    @contextmanager
+    def append_transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A write transaction on this thread's cursor that does not wait for the serialised writers.
+
+        For pushed batches only, so that a push never waits behind a cycle's long transactions (a 1M-row file
+        is one). It is safe because what such a transaction writes cannot meet another writer's rows: new
+        predictions (a primary key), an `ingested_files` row named for a fresh batch id and rows appended to
+        `pushed_windows`, which the cycle only deletes once committed (DuckDB lets a delete of committed rows
+        and an append to the same table commit side by side). The one clash left, two writers inserting the
+        same request id at once, makes DuckDB refuse the later COMMIT (optimistic concurrency) with a
+        `duckdb.TransactionException`; `retry_on_conflict` runs the whole transaction again, and then the row
+        is found stored and counted as a duplicate.
+        """
+        cur = self.cursor()
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            yield cur
+        except BaseException:
+            _rollback(cur)
+            raise
+        cur.execute("COMMIT")  # a refused COMMIT has rolled the transaction back already
+
     def migrate(self) -> int:
         """Apply pending migrations; returns the schema version."""
         cur = self.cursor()
@@ -104,6 +126,12 @@ class Database:
                 tx.execute(sql)
                 tx.execute("INSERT INTO schema_version VALUES (?, ?)", [version, utcnow()])
             current = version
+        # Outside the numbered migrations: a table of the push path's own (storage/pushes.py), created
+        # idempotently so it merges with any other branch's migrations.
+        from driftwatch.storage.pushes import ensure_pushed_windows
+
+        with self.transaction() as tx:
+            ensure_pushed_windows(tx)
         return current
 
     def table_exists(self, name: str) -> bool:
@@ -135,3 +163,18 @@ def first_row(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
     """
     rows = result.fetchall()
     return tuple(rows[0]) if rows else None
+
+
+def _rollback(cur: duckdb.DuckDBPyConnection) -> None:
+    try:
+        cur.execute("ROLLBACK")
+    except duckdb.TransactionException:
+        pass  # DuckDB already ended a transaction that failed at commit
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """A transaction refused by DuckDB's optimistic concurrency (two writers met on a row); worth a retry."""
+    if not isinstance(exc, duckdb.TransactionException | duckdb.ConstraintException):
+        return False
+    text = str(exc).lower()
+    return "conflict" in text or "duplicate key" in text

@@ -72,12 +72,15 @@ def insert_batch(
     Keep the key: it is what makes a re-sent row, a re-read file or a re-run after a crash insert nothing,
     whatever the row's timestamp (a time-bounded anti-join would let a re-sent id with another time through).
     """
-    cols = ["request_id", "ts", "model_version", "prediction", "output"]
-    cols += [segment_column(s) for s in segments]
-    cols += [feature_column(n) for n in numeric + categorical]
-    names = ", ".join(cols)
+    # (unquoted name, quoted identifier): the batch's DESCRIBE gives names unquoted, so a name holding a `"` must
+    # be compared unquoted (comparing `"f:a""b"` stripped of its outer quotes missed it: the feature was stored
+    # as NULL on every row).
+    wanted = [(c, c) for c in ("request_id", "ts", "model_version", "prediction", "output")]
+    wanted += [(f"s:{s}", segment_column(s)) for s in segments]
+    wanted += [(f"f:{n}", feature_column(n)) for n in numeric + categorical]
+    names = ", ".join(quoted for _, quoted in wanted)
     present = {str(r[0]) for r in cur.execute(f"DESCRIBE {batch}").fetchall()}
-    select = ", ".join(c if c.strip('"') in present else f"NULL AS {c}" for c in cols)
+    select = ", ".join(quoted if raw in present else f"NULL AS {quoted}" for raw, quoted in wanted)
     row = first_row(
         cur.execute(
             f"INSERT INTO {prediction_table(monitor)} ({names}) SELECT {select} FROM {batch} "

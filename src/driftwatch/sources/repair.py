@@ -1,0 +1,324 @@
+"""A text file DuckDB's reader refused, read line by line: bad rows out with a reason, the rest in a clean copy.
+
+DuckDB reads CSV and NDJSON fast but all or nothing: one short row, an unterminated quote, a stray `\\r`, a raw
+0x1E byte (the NDJSON reader's delimiter), one invalid UTF-8 byte or one line over its 2 MiB line limit fails
+the whole file. When that happens (`sources.files.read_source`), this module reads the file again in Python, in
+bounded chunks, and writes a copy DuckDB can read, **numbered as the original**, so every good row keeps the row
+number it has in the file and the normal query runs unchanged:
+
+- NDJSON: the same lines, a refused line replaced by an empty one (empty lines are skipped but counted), `\\r\\n`
+  turned into `\\n`, and a `\\r` that JSON reads as whitespace turned into a space. Rows are lines.
+- CSV: a Parquet file (`ROWS_FORMAT`) with the row number `_row` and the row as a struct `_src` of text fields,
+  the header's names as DuckDB gives them. Rows are records (a quoted field may span lines), counted as DuckDB
+  counts them: the header and empty lines are not rows. A reason names the line where the record starts.
+
+Refused rows are returned as `RejectedRow`s (row number, reason, raw text) for the quarantine. A file that cannot
+be read even this way (binary data, a broken header) raises `SourceError` saying what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import duckdb
+
+from driftwatch.errors import SourceError
+from driftwatch.sources.formats import open_binary
+
+# DuckDB refuses a line (a CSV record) over 2 MiB (its max_line_size); anything longer is refused here with the
+# reason, so the copy never trips it. A prediction log line of megabytes is not a prediction.
+MAX_LINE_BYTES = 2_000_000
+RAW_KEEP_CHARS = 10_000  # quarantine keeps this much of a refused line
+CHUNK_BYTES = 8 * 2**20
+ROWS_FORMAT = "rows"  # a repaired CSV: Parquet with `_row` and `_src` (see `sources.files.source_sql`)
+BATCH_ROWS = 65_536
+
+# C0 control characters that JSON allows nowhere unescaped (tab and carriage return are handled on their own).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CSV_DELIMITERS = (",", ";", "\t", "|")
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    row: int  # the row number the file's reader gives it: the line (NDJSON), the record (CSV)
+    reason: str
+    raw: str
+
+
+@dataclass(frozen=True)
+class Repaired:
+    fmt: str  # 'ndjson' or ROWS_FORMAT
+    path: str  # the clean copy (deleted by the caller)
+    columns: dict[str, str]
+    rejected: tuple[RejectedRow, ...]
+
+
+def _raw_text(data: bytes) -> str:
+    text = data[: RAW_KEEP_CHARS * 4].decode("utf-8", "backslashreplace")
+    if len(text) > RAW_KEEP_CHARS or len(data) > RAW_KEEP_CHARS * 4:
+        return text[:RAW_KEEP_CHARS] + f"… ({len(data):,} bytes in all)"
+    return text
+
+
+def physical_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes, int]]:
+    """(line number, bytes without the line break, full length) per line; a line over MAX_LINE_BYTES is cut to
+    its first MAX_LINE_BYTES + 1 bytes (the rest is read past, never held), its full length still reported."""
+    number = 0
+    pending = bytearray()  # the start of a line that continues in the next chunk (at most MAX_LINE_BYTES + 1)
+    over = 0  # bytes of that line dropped past the limit
+    while True:
+        chunk = stream.read(CHUNK_BYTES)
+        if not chunk:
+            break
+        parts = chunk.split(b"\n")  # in C; the last part has no line break yet
+        for i, piece in enumerate(parts):
+            last = i == len(parts) - 1
+            if pending or over or last:
+                room = max(MAX_LINE_BYTES + 1 - len(pending), 0)
+                length = len(pending) + over + len(piece)
+                pending += piece[:room]
+                over += max(len(piece) - room, 0)
+                if last:
+                    break
+                line, pending, over = bytes(pending), bytearray(), 0
+            else:
+                line, length = piece[: MAX_LINE_BYTES + 1], len(piece)
+            number += 1
+            yield number, line[:-1] if line.endswith(b"\r") else line, length
+    if pending or over:
+        number += 1
+        yield number, _strip_cr(bytes(pending)), len(pending) + over
+
+
+def _strip_cr(line: bytes) -> bytes:
+    return line[:-1] if line.endswith(b"\r") else line
+
+
+def _too_long(length: int) -> str:
+    return f"line of {length:,} bytes, over the limit of {MAX_LINE_BYTES:,} bytes for one line"
+
+
+def _decode(line: bytes) -> tuple[str | None, str | None]:
+    """(text, None), or (None, reason) for bytes that are not UTF-8."""
+    try:
+        return line.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        return None, f"invalid UTF-8: byte 0x{line[exc.start]:02X} at byte {exc.start + 1} of the line"
+
+
+def _staging_path(cur: duckdb.DuckDBPyConnection, suffix: str) -> str:
+    """A new file in DuckDB's temp directory (the configured spill folder; it holds data of this size anyway)."""
+    folder = None
+    try:
+        row = cur.execute("SELECT current_setting('temp_directory')").fetchone()
+        folder = str(row[0]) if row and row[0] else None
+    except duckdb.Error:
+        folder = None
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+    fd, path = tempfile.mkstemp(prefix="dw-repaired-", suffix=suffix, dir=folder)
+    os.close(fd)
+    return path
+
+
+def repair_ndjson(cur: duckdb.DuckDBPyConnection, path: str, compression: str | None) -> Repaired:
+    """A clean copy of an NDJSON file with the same line numbers, and the lines refused."""
+    rejected: list[RejectedRow] = []
+    staged = _staging_path(cur, ".ndjson")
+    try:
+        with (
+            open_binary(path, compression) as stream,
+            open(staged, "w", encoding="utf-8", newline="\n") as out,
+        ):
+            for number, line, length in physical_lines(stream):
+                text, reason = _clean_json_line(line, length)
+                if reason is not None:
+                    rejected.append(RejectedRow(number, reason, _raw_text(line)))
+                    text = ""
+                out.write(text)
+                out.write("\n")
+    except BaseException:
+        os.unlink(staged)
+        raise
+    return Repaired("ndjson", staged, {"_line": "VARCHAR"}, tuple(rejected))  # as `describe_columns` gives
+
+
+def _clean_json_line(line: bytes, length: int) -> tuple[str, str | None]:
+    if length > MAX_LINE_BYTES:
+        return "", _too_long(length)
+    text, reason = _decode(line)
+    if text is None:
+        return "", reason
+    bad = _CONTROL.search(text)
+    if bad:
+        return (
+            "",
+            f"control character 0x{ord(bad.group()):02X} at character {bad.start() + 1} (not allowed in JSON)",
+        )
+    if "\r" in text:
+        # JSON reads a raw \r as whitespace between tokens and refuses it inside a string: Python's strict parser
+        # tells which. As whitespace it can become a space, which DuckDB's line reader takes as data.
+        try:
+            json.loads(text)
+        except ValueError as exc:
+            return "", f"malformed JSON line: {exc}"
+        text = text.replace("\r", " ")
+    return text, None
+
+
+def _delimiter(header: str) -> str:
+    """The delimiter a header line uses: the candidate seen most often outside quotes (a comma on a tie)."""
+    outside = re.sub(r'"[^"]*"', "", header)
+    return max(_CSV_DELIMITERS, key=lambda d: (outside.count(d), d == ","))
+
+
+def _header_columns(cur: duckdb.DuckDBPyConnection, header: str, delimiter: str) -> list[str]:
+    """The header's column names as DuckDB's CSV reader names them (empty → column<i>, repeats → name_1, …)."""
+    staged = _staging_path(cur, ".csv")
+    try:
+        with open(staged, "w", encoding="utf-8", newline="\n") as out:
+            out.write(header + "\n")
+        rows = cur.execute(
+            "DESCRIBE SELECT * FROM read_csv($path, header = true, all_varchar = true, delim = $delim, "
+            "quote = '\"', escape = '\"')",
+            {"path": staged, "delim": delimiter},
+        ).fetchall()
+    finally:
+        os.unlink(staged)
+    return [str(r[0]) for r in rows]
+
+
+def _records(lines: Iterator[tuple[int, bytes, int]]) -> Iterator[tuple[int, str | None, str | None, bytes]]:
+    """(first line, record text or None, reason or None, raw bytes) per CSV record.
+
+    A record is complete when its quotes balance (with doubled quotes as escapes, a record's count of `"` is
+    even); a record still open after MAX_LINE_BYTES or at the end of the file has an unterminated quote: its
+    first line alone is refused and reading starts again at the next line, so one stray quote costs one row.
+    """
+    buffered: list[tuple[int, bytes, int]] = []
+    source = iter(lines)
+    while True:
+        if buffered:
+            first = buffered.pop(0)
+        else:
+            nxt = next(source, None)
+            if nxt is None:
+                return
+            first = nxt
+        number, line, length = first
+        if length > MAX_LINE_BYTES:
+            yield number, None, _too_long(length), line
+            continue
+        if not line:
+            yield number, "", None, line  # an empty line: not a row
+            continue
+        parts = [line]
+        size = len(line)
+        open_quote = line.count(b'"') % 2 == 1
+        taken: list[tuple[int, bytes, int]] = []
+        while open_quote and size <= MAX_LINE_BYTES:
+            if buffered:
+                more = buffered.pop(0)
+            else:
+                got = next(source, None)
+                if got is None:
+                    break
+                more = got
+            taken.append(more)
+            parts.append(more[1])
+            size += more[2] + 1
+            open_quote = (open_quote + more[1].count(b'"')) % 2 == 1
+        if open_quote:
+            buffered = taken + buffered
+            yield number, None, "unterminated quote", line
+            continue
+        data = b"\n".join(parts)
+        text, reason = _decode(data)
+        yield number, text, reason, data
+
+
+def repair_csv(cur: duckdb.DuckDBPyConnection, path: str, compression: str | None) -> Repaired:
+    """The good records of a CSV file as a Parquet copy numbered as DuckDB numbers rows, and the refused ones."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    rejected: list[RejectedRow] = []
+    with open_binary(path, compression) as stream:
+        lines = physical_lines(stream)
+        head = next(lines, None)
+        if head is None:
+            raise SourceError(path, "is empty: no header line")
+        number, line, length = head
+        if length > MAX_LINE_BYTES:
+            raise SourceError(path, f"the header {_too_long(length)}: is this a CSV file?")
+        header, reason = _decode(line)
+        if header is None or _CONTROL.search(header):
+            what = reason or "holds control characters"
+            raise SourceError(path, f"the header line is not text ({what}): is this a CSV file?")
+        delimiter = _delimiter(header)
+        names = _header_columns(cur, header, delimiter)
+        width = len(names)
+        struct = pa.struct([pa.field(n, pa.string()) for n in names])
+        schema = pa.schema([pa.field("_row", pa.int64()), pa.field("_src", struct)])
+        staged = _staging_path(cur, ".parquet")
+        try:
+            with pq.ParquetWriter(staged, schema, compression="none") as writer:
+                row_numbers: list[int] = []
+                rows: list[list[str]] = []
+
+                def flush() -> None:
+                    # Column by column in C (zip, pyarrow); an empty field is NULL, as DuckDB reads it.
+                    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+                    arrays = []
+                    for values in columns:
+                        text = pa.array(values, pa.string())
+                        arrays.append(pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text))
+                    src = pa.StructArray.from_arrays(arrays, fields=list(struct))
+                    writer.write_table(
+                        pa.table({"_row": pa.array(row_numbers, pa.int64()), "_src": src}, schema)
+                    )
+                    row_numbers.clear()
+                    rows.clear()
+
+                row = 0
+                for first_line, text, reason, raw in _records(lines):
+                    if text == "":
+                        continue
+                    row += 1
+                    fields = None
+                    if text is not None:
+                        if '"' not in text and "\r" not in text:
+                            fields = text.split(delimiter)  # no quotes: the csv module would split the same
+                        else:
+                            try:
+                                fields = next(csv.reader([text], delimiter=delimiter, strict=True))
+                            except csv.Error as exc:
+                                # Python's wording of this one differs between versions; say it plainly.
+                                stray_cr = "new-line character" in str(exc)
+                                reason = (
+                                    "carriage return in an unquoted field"
+                                    if stray_cr
+                                    else f"not valid CSV: {exc}"
+                                )
+                        if fields is not None and len(fields) != width:
+                            reason = f"row has {len(fields)} fields, the header has {width}"
+                    if reason is not None or fields is None:
+                        rejected.append(RejectedRow(row, f"{reason} (line {first_line})", _raw_text(raw)))
+                        continue
+                    row_numbers.append(row)
+                    rows.append(fields)
+                    if len(rows) >= BATCH_ROWS:
+                        flush()
+                flush()
+        except BaseException:
+            os.unlink(staged)
+            raise
+    return Repaired(ROWS_FORMAT, staged, dict.fromkeys(names, "VARCHAR"), tuple(rejected))

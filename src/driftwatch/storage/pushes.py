@@ -1,0 +1,142 @@
+"""Pushed prediction batches: staged on the pushing thread's cursor, stored in one short transaction that no
+cycle waits for, and the windows they touch handed to the next cycle through `pushed_windows`.
+
+Why a table of its own for the windows: a push must not write `window_queue`, because a running cycle deletes
+rows there (a window it has just computed) and DuckDB refuses one of two transactions that write the same row.
+`pushed_windows` is only ever appended to by pushes and emptied by a cycle (`fold_pushed_windows`, under the
+monitor's lock), and a delete of committed rows commits alongside concurrent appends. The cycle folds it into
+`window_queue` before it plans its windows; rows pushed after the fold are in the table the cycle reads, and
+their windows wait in `pushed_windows` for the next cycle, so a window is computed again rather than missed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import duckdb
+
+from driftwatch.storage.database import first_row
+from driftwatch.storage.predictions import insert_batch, width_us, window_bucket_sql
+from driftwatch.storage.schema import feature_column
+
+PUSH_BATCH = "_push_batch"  # a temp table: one per cursor, and every thread has its own cursor
+
+PUSHED_WINDOWS_SQL = """
+CREATE TABLE IF NOT EXISTS pushed_windows (
+    monitor VARCHAR NOT NULL,
+    model_version VARCHAR NOT NULL,
+    window_start TIMESTAMP NOT NULL,
+    window_end TIMESTAMP NOT NULL,
+    pushed_at TIMESTAMP NOT NULL
+)
+"""
+
+
+def ensure_pushed_windows(cur: duckdb.DuckDBPyConnection) -> None:
+    """Create `pushed_windows` (no key: pushes only append to it)."""
+    cur.execute(PUSHED_WINDOWS_SQL)
+
+
+def stage_batch(cur: duckdb.DuckDBPyConnection, normalised_sql: str, params: dict[str, Any]) -> int:
+    """Read the normalised batch once into this cursor's temp table; returns its rows."""
+    cur.execute(f"CREATE OR REPLACE TEMP TABLE {PUSH_BATCH} AS {normalised_sql}", params)
+    row = first_row(cur.execute(f"SELECT count(*) FROM {PUSH_BATCH}"))
+    return int(row[0]) if row else 0
+
+
+def staged_problems(cur: duckdb.DuckDBPyConnection) -> list[tuple[Any, Any, Any]]:
+    """(_row, request_id, _reason) of every refused record of the staged batch, in batch order."""
+    rows = cur.execute(
+        f"SELECT _row, request_id, _reason FROM {PUSH_BATCH} WHERE _reason IS NOT NULL ORDER BY _row"
+    ).fetchall()
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+def staged_non_finite(
+    cur: duckdb.DuckDBPyConnection, numeric: tuple[str, ...], prediction: str = "prediction"
+) -> list[tuple[Any, Any, Any]]:
+    """(_row, request_id, reason) of staged records whose prediction or a numeric feature is ±inf or NaN.
+
+    A number a double cannot hold (1e999) or a string like "Infinity" reads as ±inf; stored, it would stop
+    every later cycle of the monitor (the performance stage refuses it), so the push is refused instead.
+    """
+    checks = [(prediction, "prediction")]
+    checks += [(f"feature {name!r}", feature_column(name)) for name in numeric]
+    present = {str(r[0]) for r in cur.execute(f"DESCRIBE {PUSH_BATCH}").fetchall()}
+    checks = [(label, column) for label, column in checks if column.strip('"') in present]
+    if not checks:
+        return []
+    parts = [f"CASE WHEN NOT isfinite({column}) THEN $l{i} END" for i, (label, column) in enumerate(checks)]
+    rows = cur.execute(
+        f"SELECT _row, request_id, concat_ws(', ', {', '.join(parts)}) AS bad FROM {PUSH_BATCH} "
+        f"WHERE bad <> '' ORDER BY _row",
+        {f"l{i}": label for i, (label, _) in enumerate(checks)},
+    ).fetchall()
+    return [(r[0], r[1], f"not a finite number: {r[2]}") for r in rows]
+
+
+def drop_staged(cur: duckdb.DuckDBPyConnection) -> None:
+    cur.execute(f"DROP TABLE IF EXISTS {PUSH_BATCH}")
+
+
+def store_staged(
+    tx: duckdb.DuckDBPyConnection,
+    monitor: str,
+    numeric: tuple[str, ...],
+    categorical: tuple[str, ...],
+    segments: tuple[str, ...],
+    window: timedelta,
+    source: str,
+    size: int,
+    rows: int,
+    now: datetime,
+) -> int:
+    """Inside the push's transaction: insert the staged rows (a stored request id is skipped), note the windows
+    they fall in for the next cycle, and record the batch in `ingested_files`. Returns the rows inserted."""
+    inserted = insert_batch(tx, monitor, PUSH_BATCH, numeric, categorical, segments)
+    bucket = window_bucket_sql("ts")
+    tx.execute(
+        f"INSERT INTO pushed_windows SELECT DISTINCT $monitor, model_version, {bucket}, "
+        f"{bucket} + to_microseconds(CAST($width_us AS BIGINT)), $now FROM {PUSH_BATCH} WHERE _reason IS NULL",
+        {"monitor": monitor, "width_us": width_us(window), "now": now},
+    )
+    tx.execute(
+        "INSERT INTO ingested_files VALUES (?, 'predictions', ?, ?, 0, ?, ?, ?, 0, ?) ON CONFLICT DO NOTHING",
+        [monitor, source, size, rows, inserted, rows - inserted, now],
+    )
+    return inserted
+
+
+def fold_pushed_windows(tx: duckdb.DuckDBPyConnection, monitor: str, now: datetime) -> int:
+    """Move the windows pushes noted into `window_queue` (queued at `now`); returns the windows queued.
+
+    Only the rows this transaction sees are deleted: a push committing meanwhile keeps its rows for the next
+    fold.
+    """
+    row = first_row(tx.execute("SELECT count(*) FROM pushed_windows WHERE monitor = ?", [monitor]))
+    if not row or not row[0]:
+        return 0
+    queued = first_row(
+        tx.execute(
+            "INSERT INTO window_queue SELECT monitor, model_version, window_start, max(window_end), $now, "
+            "'pushed rows' FROM pushed_windows WHERE monitor = $monitor "
+            "GROUP BY monitor, model_version, window_start "
+            "ON CONFLICT DO UPDATE SET queued_at = excluded.queued_at, reason = excluded.reason",
+            {"monitor": monitor, "now": now},
+        )
+    )
+    tx.execute("DELETE FROM pushed_windows WHERE monitor = ?", [monitor])
+    return int(queued[0]) if queued else 0
+
+
+def pushed_windows_waiting(cur: duckdb.DuckDBPyConnection, monitor: str) -> int:
+    """Distinct windows noted by pushes and not yet folded into `window_queue` by a cycle."""
+    row = first_row(
+        cur.execute(
+            "SELECT count(*) FROM (SELECT DISTINCT model_version, window_start FROM pushed_windows "
+            "WHERE monitor = ?)",
+            [monitor],
+        )
+    )
+    return int(row[0]) if row else 0

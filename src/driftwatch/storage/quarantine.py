@@ -1,0 +1,45 @@
+"""Rows refused while reading a file (before any field was looked at), stored with the other quarantined rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+import pyarrow as pa
+
+from driftwatch.sources.repair import RejectedRow
+
+_TABLE = "_dw_rejected_rows"
+
+
+def quarantine_rejected(
+    cur: duckdb.DuckDBPyConnection,
+    monitor: str,
+    kind: str,
+    source: str,
+    rows: tuple[RejectedRow, ...],
+    now: datetime,
+) -> int:
+    """Insert rows a reader refused (line too long, not UTF-8, broken CSV record, …); returns how many.
+
+    Passed as one Arrow table, not row by row: a file can have many bad lines.
+    """
+    if not rows:
+        return 0
+    table = pa.table(
+        {
+            "row_number": pa.array([r.row for r in rows], pa.int64()),
+            "reason": pa.array([r.reason for r in rows], pa.string()),
+            "raw": pa.array([r.raw for r in rows], pa.string()),
+        }
+    )
+    cur.register(_TABLE, table)
+    try:
+        cur.execute(
+            "INSERT INTO quarantine SELECT $monitor, $kind, $source, row_number, NULL, reason, raw, $now "
+            f"FROM {_TABLE} ON CONFLICT DO NOTHING",
+            {"monitor": monitor, "kind": kind, "source": source, "now": now},
+        )
+    finally:
+        cur.unregister(_TABLE)
+    return len(rows)
