@@ -2,16 +2,16 @@
 
 Why a radix sort of our own: ``np.sort`` dispatches to a SIMD quicksort chosen for the CPU at numpy's import,
 and the AVX-512 one is slow on AMD Zen 4 (``vpcompressq`` to memory is microcoded there): 53 ms per 1M
-float64 against 9.8 ms on the same machine with numpy forced onto its AVX2 path, while this kernel takes the
-same ~15 ms everywhere (its passes are loads, shifts and scattered stores that every x86-64 runs alike).
+float64 against 9.8 ms on the same machine with numpy forced onto its AVX2 path (which a library cannot
+choose), while this kernel took 15-25 ms there: its passes are loads, shifts and scattered stores that do not
+depend on numpy's dispatch (docs/benchmarks.md, the run on AMD EPYC).
 :mod:`driftwatch.stats.sorting` decides once per process which of the two a window goes through.
 
 How: a float64's bits map to a uint64 key whose unsigned order is the float order (negative: all bits
 flipped; non-negative: sign bit set), so -inf < negatives < -0.0 < 0.0 < positives < +inf and subnormals
 sit between the zeros and the smallest normals, as numbers do. One pass drops NaN, writes the keys and
 counts all eight 8-bit digits at once; then one stable scatter pass per digit, least significant first, is
-skipped when every key has the same digit there (integer-valued floats have zero low mantissa bytes, so a
-ties-heavy column takes two or three passes instead of eight). 8-bit digits keep the 256 scatter targets in
+skipped when every key has the same digit there. 8-bit digits keep the 256 scatter targets in
 L1; 11- and 16-bit digits, measured, were slower here (fewer passes, but more cache misses per pass). The
 last step maps the keys back to floats in place. Source: H. Herf, "Radix Tricks" (2001) for the key;
 Knuth, TAOCP vol. 3, 5.2.5 for LSD radix sorting.
@@ -21,8 +21,9 @@ between keys span at most 16, one counting pass and one sequential write sort th
 Knuth 5.2), which is where "sort the distinct values with their counts" pays.
 
 The only order that differs from ``np.sort``'s is among equal values of different sign of zero: here -0.0
-always precedes 0.0, numpy leaves them in whatever order its quicksort does. They compare equal, so no
-statistic that compares or subtracts sorted values can tell.
+always precedes 0.0, numpy leaves them in whatever order its quicksort does (and its SIMD sorts may even
+return a -0.0 among zeros as 0.0). They compare equal, so no statistic that compares or subtracts sorted
+values can tell.
 """
 
 from __future__ import annotations
