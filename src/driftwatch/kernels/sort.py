@@ -34,6 +34,9 @@ import numpy as np
 from driftwatch.kernels._options import NJIT_OPTIONS
 
 _SIGN = np.uint64(0x8000000000000000)
+_SIGN_SHIFT = np.uint64(63)
+_ZERO = np.uint64(0)
+_ONE = np.uint64(1)
 _DIGIT_BITS = 8
 _RADIX = 1 << _DIGIT_BITS
 _PASSES = 64 // _DIGIT_BITS
@@ -42,14 +45,18 @@ _COUNTING_MAX_BITS = 16
 
 @numba.njit(**NJIT_OPTIONS, inline="always")
 def _key(bits: np.uint64) -> np.uint64:
-    """The uint64 whose unsigned order is the float order of the float64 with these bits (not NaN)."""
-    return ~bits if bits & _SIGN else bits | _SIGN
+    """The uint64 whose unsigned order is the float order of the float64 with these bits (not NaN).
+
+    Negative (sign bit 1): every bit flipped; otherwise the sign bit set. Written without a branch, which
+    the sign of real data would mispredict half of the time: XOR with all ones or with the sign bit alone.
+    """
+    return bits ^ ((_ZERO - (bits >> _SIGN_SHIFT)) | _SIGN)
 
 
 @numba.njit(**NJIT_OPTIONS, inline="always")
 def _bits(key: np.uint64) -> np.uint64:
-    """The float64 bits of a key: the inverse of :func:`_key`."""
-    return key & ~_SIGN if key & _SIGN else ~key
+    """The float64 bits of a key: the inverse of :func:`_key` (XOR with the sign bit or with all ones)."""
+    return key ^ (((key >> _SIGN_SHIFT) - _ONE) | _SIGN)
 
 
 @numba.njit(**NJIT_OPTIONS)
@@ -132,28 +139,43 @@ def _lsd_sorted(values: np.ndarray, m: int) -> np.ndarray:
             k += 1
             for p in range(_PASSES):
                 counts[p, (key >> np.uint64(_DIGIT_BITS * p)) & digit_mask] += 1
+    # A pass is needed where the keys do not all share one digit; the last one needed writes the floats'
+    # bits straight away, which saves a pass mapping the keys back.
+    needed = np.zeros(_PASSES, dtype=np.bool_)
+    last = -1
+    for p in range(_PASSES):
+        for d in range(_RADIX):
+            if counts[p, d] != 0:
+                needed[p] = counts[p, d] != m
+                break
+        if needed[p]:
+            last = p
     source = keys
     target = np.empty(m, dtype=np.uint64)
     for p in range(_PASSES):
+        if not needed[p]:
+            continue
         offsets = counts[p]
-        trivial = False
         total = 0
         for d in range(_RADIX):
             c = offsets[d]
-            if c == m:  # every key has digit d here: the pass would copy the array unchanged
-                trivial = True
-                break
             offsets[d] = total
             total += c
-        if trivial:
-            continue
         shift = np.uint64(_DIGIT_BITS * p)
-        for i in range(m):
-            key = source[i]
-            d = (key >> shift) & digit_mask
-            target[offsets[d]] = key
-            offsets[d] += 1
+        if p == last:
+            for i in range(m):
+                key = source[i]
+                d = (key >> shift) & digit_mask
+                target[offsets[d]] = _bits(key)
+                offsets[d] += 1
+        else:
+            for i in range(m):
+                key = source[i]
+                d = (key >> shift) & digit_mask
+                target[offsets[d]] = key
+                offsets[d] += 1
         source, target = target, source
-    for i in range(m):
-        source[i] = _bits(source[i])
+    if last < 0:  # no pass was needed (not reached from radix_sorted_valid: it sends such keys to counting)
+        for i in range(m):
+            source[i] = _bits(source[i])
     return source.view(np.float64)
