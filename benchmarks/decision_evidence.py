@@ -1,4 +1,4 @@
-"""Evidence that driftwatch's drift decisions don't cry wolf, and what they do detect (issue 3, item 5).
+"""Evidence that driftwatch's drift decisions don't cry wolf, and what they do detect (issue 3 item 5, issue 12).
 
 Run:  .venv/bin/python benchmarks/decision_evidence.py [--quick] [--out docs/decision-evidence.json]
 
@@ -255,37 +255,38 @@ class EvidencePlan:
     changes: tuple[Change, ...] = CHANGES
 
 
-SMALL_WINDOW_THRESHOLDS: Final[Thresholds] = Thresholds(min_rows=100)
 # The same rules without the learned bars, to show what learning them changes where it matters: small windows.
 FIXED_BARS: Final[Thresholds] = Thresholds(learned_thresholds=False)
-SMALL_WINDOW_FIXED_BARS: Final[Thresholds] = Thresholds(min_rows=100, learned_thresholds=False)
+# The same rules without the Wasserstein warn floor (issue 12.6), to show what it adds: small shifts at
+# large windows, which the PSI-calibrated floors call harmless and the peers flag.
+NO_W1_FLOOR: Final[Thresholds] = Thresholds(w1_warn_effect=math.inf)
+# The previous default, for the 150-row windows it left unjudged.
+OLD_MIN_ROWS: Final[Thresholds] = Thresholds(min_rows=300)
 
 FULL_PLAN: Final[EvidencePlan] = EvidencePlan(
     sizes=(
-        # 200 rows is below the default min_rows (300): judged once with the defaults (all
-        # insufficient_data, by design) and once with min_rows=100 so its false-alarm rate is measured.
+        # 150 rows: a daily window of a small model, judged by default since min_rows is 100.
         SizePlan(
-            200,
+            150,
             2000,
             500,
-            (
-                ("default", Thresholds()),
-                ("min_rows=100", SMALL_WINDOW_THRESHOLDS),
-                ("min_rows=100, fixed bars", SMALL_WINDOW_FIXED_BARS),
-            ),
+            (("default", Thresholds()), ("fixed bars", FIXED_BARS), ("min_rows=300", OLD_MIN_ROWS)),
         ),
-        # 300 is the smallest window the defaults judge, so the noisiest one they can be blamed for.
-        SizePlan(300, 2000, 500, (("default", Thresholds()), ("fixed bars", FIXED_BARS))),
-        SizePlan(5_000, 2000, 500),
-        SizePlan(1_000_000, 500, 100),
+        SizePlan(1_000, 2000, 500, (("default", Thresholds()), ("no W1 floor", NO_W1_FLOOR))),
+        # The edges of min_rows (100): its smallest judged size, and 80 rows judged with min_rows lowered, to
+        # show why smaller windows are not judged. Run on their own with --only-rows 80,100.
+        SizePlan(100, 2000, 500),
+        SizePlan(80, 2000, 500, (("min_rows=50", Thresholds(min_rows=50)),)),
+        SizePlan(5_000, 2000, 500, (("default", Thresholds()), ("no W1 floor", NO_W1_FLOOR))),
+        SizePlan(1_000_000, 500, 100, (("default", Thresholds()), ("no W1 floor", NO_W1_FLOOR))),
     )
 )
 
 QUICK_PLAN: Final[EvidencePlan] = EvidencePlan(
     sizes=(
-        SizePlan(200, 200, 50, (("default", Thresholds()), ("min_rows=100", SMALL_WINDOW_THRESHOLDS))),
-        SizePlan(300, 200, 50),
-        SizePlan(5_000, 200, 50),
+        SizePlan(150, 200, 50, (("default", Thresholds()), ("fixed bars", FIXED_BARS))),
+        SizePlan(1_000, 200, 50),
+        SizePlan(5_000, 200, 50, (("default", Thresholds()), ("no W1 floor", NO_W1_FLOOR))),
         SizePlan(100_000, 40, 20),
     )
 )
@@ -632,13 +633,13 @@ def format_report(evidence: Evidence) -> str:
     lines.append("False alarms (no drift): share of windows with ...")
     header = (
         f"{'rows':>9}  {'thresholds':<26}{'windows':>8}  {'any drift':>9} {'95% upper':>10}  "
-        f"{'any warn':>8}  {'dataset drift':>13}  {'any p_adj<α':>11}  {'insufficient':>12}"
+        f"{'any warn':>8}  {'warn|drift':>10}  {'dataset drift':>13}  {'any p_adj<α':>11}  {'insufficient':>12}"
     )
     lines += [header, "-" * len(header)]
     for fa in evidence.false_alarms:
         lines.append(
             f"{fa.rows:>9,}  {fa.thresholds:<26}{fa.windows:>8}  {_pct(fa.any_drift):>9} "
-            f"{_upper(fa.any_drift):>10}  {_pct(fa.any_warn):>8}  {_pct(fa.dataset_drift):>13}  "
+            f"{_upper(fa.any_drift):>10}  {_pct(fa.any_warn):>8}  {_pct(fa.any_alarm):>10}  {_pct(fa.dataset_drift):>13}  "
             f"{_pct(fa.any_significant_test):>11}  {100 * fa.insufficient_share:>11.1f}%"
         )
     lines.append("")
@@ -765,8 +766,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: CPUs)")
+    parser.add_argument(
+        "--only-rows", help="comma-separated window sizes: run only these sizes of the plan (e.g. 80,100)"
+    )
     args = parser.parse_args(argv)
     plan = replace(QUICK_PLAN if args.quick else FULL_PLAN, seed=args.seed)
+    if args.only_rows:
+        wanted = {int(r) for r in args.only_rows.split(",")}
+        plan = replace(plan, sizes=tuple(s for s in plan.sizes if s.rows in wanted))
+        if not plan.sizes:
+            parser.error(f"--only-rows {args.only_rows}: no such size in the plan")
     print(f"decision evidence ({'quick' if args.quick else 'full'}), {args.workers} worker(s)", flush=True)
     evidence = run(plan, workers=args.workers, progress=True)
     print()

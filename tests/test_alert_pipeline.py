@@ -3,6 +3,7 @@ clock. The restart tests close the database (or kill the process) between steps 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import shutil
@@ -518,3 +519,44 @@ def test_deliver_with_settings_builds_channels_from_the_environment(
         report, problems = deliver_with_settings(db, run, T0 + DAY, env={"HOOK_URL": loopback.url + "/x"})
         assert (report.delivered, problems) == (1, [])
     assert len(loopback.requests) == 1 and loopback.requests[0].path == "/x"
+
+
+def test_a_window_without_a_verdict_is_no_data_for_dataset_rules_never_ok(tmp_path: Path) -> None:
+    from _service import make_project
+    from driftwatch.alerting.evaluation import evaluate
+    from driftwatch.alerting.model import AlertStatus
+    from driftwatch.config import load_settings
+
+    # 600-row windows under min_rows 700: none is judged.
+    config = make_project(tmp_path / "small")
+    config.write_text(config.read_text().replace("min_rows: 500", "min_rows: 700"))
+    settings = load_settings(config)
+    monitor = settings.monitor(MONITOR)
+    with Database(settings.storage, settings.database) as db:
+        run_cycle(db, monitor)
+        batch = collect_samples(db, monitor, DEMO_END + 400 * DAY)
+    overall = sorted(
+        (s for s in batch.samples if s.segment == "*" and s.metric.startswith("dataset_")),
+        key=lambda s: (s.window_start, s.metric),
+    )
+    assert {s.metric for s in overall} == {"dataset_drift_share", "dataset_status", "dataset_judged"}
+    for s in overall:
+        assert s.value == (0.0 if s.metric == "dataset_judged" else None), s
+    assert all(s.value is None for s in batch.samples if s.metric == "drift_status")
+
+    # A firing dataset rule is not resolved by windows without a verdict: they are no data, not "ok".
+    rule = make_rule("DatasetDrift", "dataset_drift_share", ">=", 0.5, feature=None)
+    not_judged = [s for s in overall if s.metric == "dataset_drift_share"]
+    start = not_judged[0].window_start - DAY
+    bad = dataclasses.replace(not_judged[0], window_start=start, window_end=start + DAY, value=0.8)
+    fired = evaluate([rule], [bad], {}, [], start + 2 * DAY)
+    (key,) = fired.new_state
+    assert fired.new_state[key].status is AlertStatus.FIRING
+    after = evaluate([rule], not_judged, fired.new_state, [], not_judged[-1].window_end + DAY)
+    assert after.new_state[key].status is AlertStatus.FIRING
+    assert not after.notifications
+    # ... and "not judged" is a value a rule can fire on.
+    unjudged_rule = make_rule("WindowsNotJudged", "dataset_judged", "<", 1.0, for_windows=3, feature=None)
+    judged_samples = [s for s in overall if s.metric == "dataset_judged"]
+    state = evaluate([unjudged_rule], judged_samples, {}, [], judged_samples[-1].window_end + DAY).new_state
+    assert [v.status for v in state.values()] == [AlertStatus.FIRING]

@@ -97,6 +97,32 @@ def test_health_and_monitors(client: TestClient) -> None:
     assert detail["windows_computed"] == 4 and detail["windows_queued"] == 0
 
 
+def test_windows_and_results_count_judged_and_not_judged_windows(client: TestClient, tmp_path: Path) -> None:
+    # Judged windows (600 rows, min_rows 500): all counted as judged.
+    windows = client.get(f"/api/monitors/{MONITOR}/windows").json()
+    assert (windows["judged"], windows["not_judged"]) == (4, 0)
+    results = client.get(f"/api/monitors/{MONITOR}/results").json()
+    assert (results["windows_judged"], results["windows_not_judged"]) == (4, 0)
+    # The counts cover every matching window, not just the page shown.
+    page = client.get(f"/api/monitors/{MONITOR}/windows", params={"limit": 1}).json()
+    assert (page["judged"], page["not_judged"]) == (4, 0)
+
+    # The same project with min_rows above the windows' 600 rows: nothing judged, and the API says so
+    # instead of a page of windows that merely lack drift.
+    config = make_project(tmp_path / "small")
+    config.write_text(config.read_text().replace("min_rows: 500", "min_rows: 700"))
+    small = load_settings(config)
+    with Database(small.storage, small.database) as db:
+        run_cycle(db, small.monitor(MONITOR))
+        unjudged = client_for(small, db)
+        windows = unjudged.get(f"/api/monitors/{MONITOR}/windows").json()
+        assert (windows["total"], windows["judged"], windows["not_judged"]) == (4, 0, 4)
+        assert {w["status"] for w in windows["items"]} == {"insufficient_data"}
+        results = unjudged.get(f"/api/monitors/{MONITOR}/results").json()
+        assert (results["windows_judged"], results["windows_not_judged"]) == (0, 4)
+        assert {r["status"] for r in results["items"]} == {"insufficient_data"}
+
+
 def test_windows_and_results_with_filters(client: TestClient) -> None:
     windows = client.get(f"/api/monitors/{MONITOR}/windows").json()
     assert windows["total"] == 4 and [w["rows"] for w in windows["items"]] == [ROWS_PER_DAY] * 4

@@ -1,8 +1,8 @@
 """A fast, fixed-seed run of benchmarks/decision_evidence.py: no crying wolf, big changes caught.
 
 The full evidence (up to 2,000 windows per size, up to 1M rows) is in docs/decision-evidence.md; this is
-the same code on 80 windows at 500 and 5,000 rows, so a change to the statistics or the rules that makes
-drift-free windows alarm, or big changes go unnoticed, fails here.
+the same code on 80 windows at 150, 500 and 5,000 rows, so a change to the statistics or the rules that makes
+drift-free windows alarm, or big changes (or the 0.2σ shift the peers flag) go unnoticed, fails here.
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ CRY_WOLF = Thresholds(
 CHANGES = tuple(
     c
     for c in de.CHANGES
-    if c.label in {"mean +0.1σ", "mean +0.5σ", "mean +0.75σ", "new category 10%", "missing 1% → 20%"}
+    if c.label
+    in {"mean +0.1σ", "mean +0.2σ", "mean +0.5σ", "mean +0.75σ", "new category 10%", "missing 1% → 20%"}
 )
 
 PLAN = de.EvidencePlan(
@@ -56,7 +57,9 @@ PLAN = de.EvidencePlan(
     # A 50,000-row reference (the full run uses 200,000) keeps the per-window KS merge cheap.
     reference_rows=50_000,
     sizes=(
-        de.SizePlan(200, 10, 0),
+        de.SizePlan(80, 10, 0),
+        # 150 rows: a small daily window, judged by default (min_rows 100).
+        de.SizePlan(150, WINDOWS, WINDOWS),
         de.SizePlan(500, WINDOWS, WINDOWS, (("default", Thresholds()), ("cry_wolf", CRY_WOLF))),
         de.SizePlan(5_000, WINDOWS, WINDOWS, (("default", Thresholds()), ("cry_wolf", CRY_WOLF))),
     ),
@@ -79,11 +82,19 @@ def evidence() -> de.Evidence:
     return de.run(PLAN, workers=1)
 
 
-@pytest.mark.parametrize("rows", [500, 5_000])
-def test_drift_free_windows_do_not_drift_more_often_than_alpha(evidence: de.Evidence, rows: int) -> None:
+# The budget of issue 12: with no drift, at most 5 % of windows with any feature at warn (or worse) and at most
+# 1 % with any feature at drift.
+WARN_BUDGET = 0.05
+DRIFT_BUDGET = 0.01
+
+
+@pytest.mark.parametrize("rows", [150, 500, 5_000])
+def test_drift_free_windows_stay_inside_the_false_alarm_budget(evidence: de.Evidence, rows: int) -> None:
     fa = evidence.false_alarm(rows)
     assert fa.windows == WINDOWS
-    assert fa.any_drift.k <= level_bound(WINDOWS), fa.per_feature
+    assert fa.insufficient_share == 0.0  # judged, every one of them
+    assert fa.any_drift.k <= level_bound(WINDOWS, DRIFT_BUDGET), fa.per_feature
+    assert fa.any_alarm.k <= level_bound(WINDOWS, WARN_BUDGET), fa.per_feature
     # The dataset verdict needs half the features drifting; with none really drifting it never fires.
     assert fa.dataset_drift.k == 0
     # The correction alone (before the effect floors) also keeps to its level under the global null.
@@ -96,7 +107,7 @@ def test_the_harness_sees_a_decision_rule_that_cries_wolf(evidence: de.Evidence,
 
 
 def test_windows_below_min_rows_are_insufficient_data_not_ok(evidence: de.Evidence) -> None:
-    fa = evidence.false_alarm(200)
+    fa = evidence.false_alarm(80)
     assert fa.insufficient_share == 1.0
     assert fa.dataset_status["insufficient_data"] == fa.windows
 
@@ -107,6 +118,14 @@ def test_big_changes_are_drift(evidence: de.Evidence, change: str, rows: int) ->
     detected = evidence.detected(change, rows)
     assert detected.windows == WINDOWS
     assert detected.drift.rate >= 0.95
+
+
+def test_a_fifth_sigma_shift_is_flagged_at_5000_rows_as_the_peers_flag_it(evidence: de.Evidence) -> None:
+    # Evidently (normalised W1 > 0.1) and NannyML (KS p < 0.05) both flag it; it must reach at least warn in
+    # >= 90 % of windows (it is far from the drift floors: D 0.08, PSI 0.04).
+    detected = evidence.detected("mean +0.2σ", 5_000)
+    assert detected.at_least_warn.rate >= 0.9
+    assert detected.drift.k <= level_bound(WINDOWS, DRIFT_BUDGET)
 
 
 def test_half_sigma_shift_is_always_flagged_at_5000_rows(evidence: de.Evidence) -> None:
@@ -147,9 +166,12 @@ def test_the_one_command_quick_run_writes_its_json(tmp_path: Path) -> None:
     )
     report = json.loads(out.read_text())
     assert {"platform", "cpu_count", "date", "numpy", "scipy"} <= set(report["machine"])
-    judged = [fa for fa in report["false_alarms"] if fa["rows"] >= 300 and fa["thresholds"] == "default"]
-    assert judged
+    judged = [fa for fa in report["false_alarms"] if fa["thresholds"] == "default"]
+    assert {fa["rows"] for fa in judged} >= {150, 1_000, 5_000}
     for fa in judged:
-        assert fa["any_drift"]["k"] <= level_bound(fa["windows"])
+        assert fa["insufficient_share"] == 0.0
+        assert fa["any_drift"]["k"] <= level_bound(fa["windows"], DRIFT_BUDGET)
+        assert fa["any_alarm"]["k"] <= level_bound(fa["windows"], WARN_BUDGET)
     cells = {(d["change"], d["rows"]): d for d in report["detection"] if d["thresholds"] == "default"}
     assert cells[("missing 1% → 20%", 5_000)]["drift"]["rate"] >= 0.95
+    assert cells[("mean +0.2σ", 5_000)]["at_least_warn"]["rate"] >= 0.9

@@ -45,12 +45,19 @@ def test_row_statistics_equal_the_scalar_ones() -> None:
 def test_learned_bars_cut_false_alarms_on_a_many_category_feature() -> None:
     fixed = statuses(300, Thresholds(learned_thresholds=False))
     learned = statuses(300, Thresholds())
-    # Fixed bars: PSI >= 0.1 or a noisy JS by chance in about one pure-noise window in eight (measured 12.4 %).
-    assert fixed.count("warn") / len(fixed) > 0.08
+    # Fixed bars: a significant chi² with PSI >= 0.1 or a noisy JS by chance in about one pure-noise window in
+    # twenty (measured 5.3 %; 12.4 % before a PSI warning needed the chi² test to agree).
+    assert fixed.count("warn") / len(fixed) > 0.04
     # Learned at q = 0.99 on PSI and JS: about 1-2 % per feature; 1,000 windows, so allow sampling error.
     assert learned.count("warn") / len(learned) <= 0.035
     # Drift at q = 0.999.
     assert learned.count("drift") <= 3
+    # At 150 rows (judged by default) the fixed PSI drift bar is noise: 197 of 1,000 windows cross it, and in
+    # 47 of them the chi² test agrees by chance, which is all that keeps them from drift with fixed bars.
+    assert statuses(150, Thresholds(learned_thresholds=False)).count("drift") > 25
+    small = statuses(150, Thresholds())
+    assert small.count("drift") <= 3
+    assert small.count("warn") / len(small) <= 0.035
 
 
 def test_learned_bars_keep_real_drift() -> None:

@@ -31,8 +31,10 @@ def test_demo_cycle_finds_exactly_the_planted_drift(demo_settings: Settings, dem
     outputs = [r for r in results if r["feature"] in ("raw_prediction", "business_output")]
     assert len(outputs) == SMALL_DEMO.days * 2
     assert {r["kind"] for r in outputs if r["feature"] == "business_output"} == {"categorical"}
-    # The planted input drift moves the score a little (PSI ~0.02-0.04), not enough to call it drift.
-    assert all(r["status"] == "ok" and r["psi"] is not None for r in outputs)
+    # The planted input drift moves the score a little (PSI ~0.02-0.04, but W1 0.1-0.19 σ with KS p_adj
+    # < 0.05): a warning from the drift day on, as the peers would flag it, never drift; ok before it.
+    assert all(r["status"] != "drift" and r["psi"] is not None for r in outputs)
+    assert all(r["status"] == "ok" for r in outputs if r["window_start"] < drift_start(SMALL_DEMO.drift_day))
     status = {(r["feature"], r["window_start"]): r["status"] for r in results}
     drift_from = {
         "income": SMALL_DEMO.drift_day,

@@ -5,9 +5,9 @@ What the data say (measured on the rows by the script, not assumed here): the ch
 lot (KS D ≈ 0.27 against the reference), the other features barely (≤ 0.04). So: the moved feature must be
 flagged after the change and not before, and the unmoved ones must stay quiet on both sides.
 
-The cases marked strict xfail record what 2026-12-06's main gets wrong on this data (issue 12, item 1:
-BUG_1): when those fixes merge they pass, and their marker must go (a strict xfail that passes fails
-the run). Every other test passes on that main.
+On the main of 2026-12-06 before issue 12, the boolean feature drifted in every window (the reference CSV's
+True/False against the Parquet booleans) and the minimal config ingested nothing (the reference's record_id
+was inferred as a feature): the categorical and minimal cases failed there (docs/real-data-evidence.md).
 """
 
 from __future__ import annotations
@@ -76,10 +76,6 @@ def test_the_data_move_only_where_the_mechanism_says(report: dict[str, Any]) -> 
     assert {f for f, v in after.items() if v >= UNMOVED} == {"chronic_diseases"}, after
 
 
-BUG_1 = (
-    "issue 12.1 on 2026-12-06's main: the reference CSV's True/False and the Parquet booleans are different "
-    "categories, so individual_deductible is `drift` in every window"
-)
 EXPLICIT = pytest.param("explicit", id="explicit")
 MINIMAL = pytest.param("minimal", id="minimal")
 
@@ -114,8 +110,8 @@ def test_unmoved_numeric_features_stay_quiet(report: dict[str, Any], variant: st
 @pytest.mark.parametrize(
     "variant",
     [
-        pytest.param("explicit", id="explicit", marks=pytest.mark.xfail(strict=True, reason=BUG_1)),
-        pytest.param("minimal", id="minimal", marks=pytest.mark.xfail(strict=True, reason=BUG_1)),
+        pytest.param("explicit", id="explicit"),
+        pytest.param("minimal", id="minimal"),
     ],
 )
 def test_unmoved_categorical_features_stay_quiet(report: dict[str, Any], variant: str) -> None:

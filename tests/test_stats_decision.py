@@ -12,12 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
+from driftwatch.stats.chi2 import two_proportion_pvalue
 from driftwatch.stats.decision import (
     FeatureDecision,
     FeatureStats,
     Thresholds,
     WindowDecision,
     decide_window,
+    missing_rate_pvalue,
 )
 from driftwatch.stats.multiple_testing import adjusted_pvalues, benjamini_hochberg, bonferroni
 from driftwatch.stats.reference_thresholds import LearnedThreshold
@@ -105,7 +107,8 @@ def test_threshold_defaults_are_the_documented_ones() -> None:
     assert (t.psi_warn, t.psi_drift, t.alpha, t.correction) == (0.1, 0.25, 0.05, "bh")
     assert (t.ks_warn_effect, t.ks_min_effect, t.js_warn_effect, t.js_min_effect) == (0.13, 0.2, 0.13, 0.21)
     assert (t.missing_warn_change, t.missing_drift_change) == (0.05, 0.10)
-    assert (t.min_rows, t.dataset_drift_share, t.learned_window_tolerance) == (300, 0.5, 1.25)
+    assert (t.min_rows, t.dataset_drift_share, t.learned_window_tolerance) == (100, 0.5, 1.25)
+    assert t.w1_warn_effect == 0.1
 
 
 @pytest.mark.parametrize(
@@ -269,12 +272,24 @@ def test_missing_rate_change_needs_significance() -> None:
     assert "but p_adj" in decision.reason
 
 
-def test_missing_family_does_not_dilute_the_distribution_tests() -> None:
+def test_a_feature_without_missing_values_adds_no_missing_test_to_the_family() -> None:
+    decision = one(
+        numeric(ks_statistic=0.3, ks_pvalue=0.03, missing_share_reference=0.0, missing_share_current=0.0)
+    )
+    assert decision.pvalue_adjusted == pytest.approx(0.03)
+    assert decision.missing_pvalue_adjusted is None
+    assert decision.status == "drift"
+
+
+def test_missing_rate_tests_share_the_family_of_the_distribution_tests() -> None:
+    # One family per window: with no drift, all of a window's alarms together stay near alpha, instead of
+    # alpha per family. A real missing-rate test (10 % -> 10 %, p = 1) therefore counts in m.
     decision = one(
         numeric(ks_statistic=0.3, ks_pvalue=0.03, missing_share_reference=0.1, missing_share_current=0.1)
     )
-    assert decision.pvalue_adjusted == pytest.approx(0.03)
-    assert decision.status == "drift"
+    assert decision.pvalue_adjusted == pytest.approx(0.06)
+    assert decision.missing_pvalue_adjusted == pytest.approx(1.0)
+    assert decision.status == "ok"
 
 
 def test_mostly_missing_window_skips_ks_but_judges_the_missing_rate() -> None:
@@ -305,7 +320,7 @@ def test_small_window_is_insufficient_and_left_out_of_family_and_share() -> None
         ]
     )
     tiny = window.feature("tiny")
-    assert (tiny.status, tiny.reason) == ("insufficient_data", "rows 50 < min_rows 300")
+    assert (tiny.status, tiny.reason) == ("insufficient_data", "rows 50 < min_rows 100")
     assert window.feature("x").pvalue_adjusted == pytest.approx(0.03)
     assert (window.n_evaluated, window.n_drift, window.n_insufficient) == (2, 1, 1)
     assert window.drift_share == 0.5
@@ -449,3 +464,69 @@ def test_several_learned_thresholds_per_feature() -> None:
     assert chi2.level == "ok" and "js 0.18 < 0.2" in chi2.reason
     with pytest.raises(ValueError, match="two learned thresholds"):
         decide_window([feature], learned={"c": [psi_bar, psi_bar]})
+
+
+# ---------------------------------------------------------------- the warn band (issue 12.6)
+
+
+def test_significant_ks_with_a_tenth_sigma_of_wasserstein_warns() -> None:
+    # A 0.2σ shift at 5,000 rows: D 0.08 is under the 0.13 floor, but W1/σ 0.2 clears the peers' 0.1.
+    decision = one(numeric(rows=5000, psi=0.04, ks_statistic=0.08, ks_pvalue=1e-20, wasserstein_norm=0.2))
+    assert decision.status == "warn"
+    assert decision.reason == "ks p_adj 1e-20 < 0.05 and w1 0.2 >= 0.1"
+
+
+def test_wasserstein_never_makes_drift_and_never_warns_without_significance() -> None:
+    big_w1 = one(numeric(rows=5000, psi=0.04, ks_statistic=0.08, ks_pvalue=1e-20, wasserstein_norm=3.0))
+    assert big_w1.status == "warn"
+    not_significant = one(numeric(rows=150, psi=0.05, ks_statistic=0.09, ks_pvalue=0.3, wasserstein_norm=0.2))
+    assert not_significant.status == "ok"
+    small = one(numeric(rows=5000, psi=0.01, ks_statistic=0.03, ks_pvalue=1e-4, wasserstein_norm=0.05))
+    assert small.status == "ok"
+    assert "but D 0.03 < 0.13 and w1 0.05 < 0.1" in small.reason
+
+
+def test_w1_floor_can_be_switched_off() -> None:
+    stats = numeric(rows=5000, psi=0.04, ks_statistic=0.08, ks_pvalue=1e-20, wasserstein_norm=0.2)
+    assert one(stats, Thresholds(w1_warn_effect=math.inf)).status == "ok"
+    with pytest.raises(ValueError, match="w1_warn_effect"):
+        Thresholds(w1_warn_effect=-0.1)
+
+
+def test_psi_warning_needs_the_features_test_when_it_has_one() -> None:
+    # PSI has no test: at small windows one q0.99 bar per feature adds up over the window's features.
+    noise = one(numeric(rows=150, psi=0.15, ks_statistic=0.1, ks_pvalue=0.4, wasserstein_norm=0.12))
+    assert noise.status == "ok"
+    assert noise.reason.startswith("psi 0.15 >= 0.1 but ks p_adj 0.4 >= 0.05")
+    real = one(numeric(rows=150, psi=0.15, ks_statistic=0.12, ks_pvalue=0.01, wasserstein_norm=0.05))
+    assert real.status == "warn"
+    assert "psi 0.15 >= 0.1 and ks p_adj 0.01 < 0.05" in real.reason
+    # Drift too: a PSI of 0.35 happens by chance at 150 rows; the window-wide correction is the guard.
+    big = one(numeric(rows=150, psi=0.35, ks_statistic=0.1, ks_pvalue=0.4))
+    assert big.status == "ok" and big.reason.startswith("psi 0.35 > 0.25 but ks p_adj 0.4 >= 0.05")
+    assert one(numeric(rows=150, psi=0.35, ks_statistic=0.15, ks_pvalue=0.01)).status == "drift"
+    # Without a test (a roll-up from bin counts has no KS) PSI stands on its own.
+    assert one(numeric(rows=150, psi=0.15)).status == "warn"
+    assert one(numeric(rows=150, psi=0.3)).status == "drift"
+    cat = one(categorical(rows=150, psi=0.15, chi2_statistic=3.0, chi2_pvalue=0.5, js_distance=0.1))
+    assert cat.status == "ok" and "but chi2 p_adj 0.5 >= 0.05" in cat.reason
+
+
+def test_default_min_rows_judges_a_150_row_window() -> None:
+    decision = one(numeric(rows=150, psi=0.02, ks_statistic=0.05, ks_pvalue=0.9, wasserstein_norm=0.04))
+    assert decision.status == "ok"
+    assert one(numeric(rows=99, psi=0.02)).reason == "rows 99 < min_rows 100"
+
+
+def test_missing_rate_test_is_exact_in_small_windows() -> None:
+    # 16 of 150 missing against 5 %: the z-test says p 0.0015, the exact test 0.004 (adjusted over 20
+    # features, one is significant and the other not).
+    assert missing_rate_pvalue(0.05, 200_000, 16 / 150, 150) == pytest.approx(
+        stats.fisher_exact([[10_000, 190_000], [16, 134]]).pvalue
+    )
+    assert missing_rate_pvalue(0.05, None, 16 / 150, 150) == pytest.approx(
+        stats.binomtest(16, 150, 0.05).pvalue
+    )
+    assert missing_rate_pvalue(0.0, 200_000, 0.0, 150) == 1.0
+    # Big windows keep the z-test (equal to the chi² of the 2×2 table).
+    assert missing_rate_pvalue(0.05, 200_000, 0.06, 5000) == two_proportion_pvalue(0.05, 200_000, 0.06, 5000)

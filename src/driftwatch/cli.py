@@ -242,11 +242,18 @@ def _run_one(db: Any, settings: Settings, name: str, trigger: str, alerting: Any
             hooks=CycleHooks(on_file=on_file, on_window=on_window),
             alerting=alerting,
         )
-    _print_summary(summary)
+    _print_summary(summary, settings.monitor(name).drift.min_rows)
     return summary
 
 
-def _print_summary(summary: Any) -> None:
+def judged_windows(summary: Any) -> tuple[int, int]:
+    """(judged, not judged) among the run's computed windows (overall segment): a window whose every feature
+    is insufficient_data has no verdict, which must not read as "no drift"."""
+    not_judged = sum(1 for w in summary.windows if w.overall.decision.status == "insufficient_data")
+    return len(summary.windows) - not_judged, not_judged
+
+
+def _print_summary(summary: Any, min_rows: int | None = None) -> None:
     ing = summary.ingest
     out.print(
         f"[bold]{summary.monitor}[/] run {summary.run_id[:8]} in {summary.seconds:.1f}s", highlight=False
@@ -272,7 +279,16 @@ def _print_summary(summary: Any) -> None:
             out.print(f"  excluded from the features: {_escape(listed)}", highlight=False)
         for name, note in getattr(summary, "capped", ()):
             out.print(f"  {_escape(name)}: {_escape(note)}", highlight=False)
-    out.print(f"  windows computed: {summary.windows_computed}", highlight=False)
+    judged, not_judged = judged_windows(summary)
+    split = f" ({judged} judged, {not_judged} not judged)" if not_judged else ""
+    out.print(f"  windows computed: {summary.windows_computed}{split}", highlight=False)
+    if not_judged:
+        rows = f"fewer than min_rows ({min_rows}) rows" if min_rows is not None else "too few rows"
+        out.print(
+            f"  [bold yellow]not judged:[/] {not_judged} window{'s' if not_judged > 1 else ''} with {rows}: "
+            "no drift verdict (lower min_rows or widen the window)",
+            highlight=False,
+        )
     _print_performance_summary(summary)
     drifting = summary.drifting_features()
     if drifting:
@@ -281,8 +297,12 @@ def _print_summary(summary: Any) -> None:
             for name, count in sorted(drifting.items())
         )
         out.print(f"  [bold yellow]features drifting:[/] {listed}", highlight=False)
-    elif summary.windows_computed:
-        out.print("  no feature drifting in the computed windows", highlight=False)
+    elif judged:
+        out.print(
+            f"  no feature drifting in the {judged} judged window{'s' if judged > 1 else ''}", highlight=False
+        )
+    elif not_judged:
+        out.print("  no window could be judged: drift unknown, not absent", highlight=False)
     alerts = getattr(summary, "alerts", None)
     if alerts is not None:
         out.print(

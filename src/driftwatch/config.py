@@ -117,7 +117,7 @@ class MonitorConfig:
     reference: ReferenceSource
     features: FeatureSpec | None = None  # None: inferred from the reference
     window: timedelta = timedelta(days=1)
-    min_rows: int = 300
+    min_rows: int = 100
     psi_bins: int = 10
     drift: Thresholds = field(default_factory=Thresholds)
     task: str | None = None  # None: no performance tracking
@@ -442,7 +442,7 @@ def _monitor(file: Path, base: Path, name: str, data: object) -> MonitorConfig:
         raise s.error("window", str(exc), window_raw) from None
     if window < timedelta(minutes=1):
         raise s.error("window", "must be at least 1m", window_raw)
-    min_rows = s.int_("min_rows", 300, 1) or 300
+    min_rows = s.int_("min_rows", 100, 1) or 100
     drift = _thresholds(file, s.key("drift"), s.data.get("drift"), min_rows)
     predictions = _predictions(file, base, s.key("predictions"), s.data["predictions"])
     task = s.data.get("task")

@@ -33,7 +33,9 @@ from driftwatch.errors import ConfigError
 
 ALERTING_KEYS = ("enabled", "rules", "channels", "report_base_url", "retry", "backfill")
 RETRY_KEYS = ("base", "cap", "max_attempts")
-CHANNEL_TYPES = ("slack", "webhook", "log")
+CHANNEL_TYPES = ("slack", "webhook", "log", "alertmanager", "email")
+# Validated key by key by `alerting.channel_config` (which names the file and key); kept as written here.
+PASSTHROUGH_TYPES = ("alertmanager", "email")
 CHANNEL_KEYS: dict[str, tuple[str, ...]] = {
     "slack": ("type", "url_env", "timeout"),
     "webhook": ("type", "url_env", "timeout"),
@@ -54,10 +56,13 @@ class ChannelEntry:
     url_env: str | None = None
     path: str | None = None  # log: the file to append to, relative to the config's folder
     timeout: str | None = None  # slack/webhook: a duration such as "10s"
+    options: Mapping[str, object] | None = None  # alertmanager/email: the declaration as written
 
-    def as_mapping(self) -> dict[str, str]:
+    def as_mapping(self) -> dict[str, object]:
         """The declaration as `alerting.channel_config.parse_channel_config` reads it."""
-        raw = {"type": self.type}
+        if self.options is not None:
+            return {**self.options, "type": self.type}
+        raw: dict[str, object] = {"type": self.type}
         for key in ("url_env", "path", "timeout"):
             value = getattr(self, key)
             if value is not None:
@@ -163,6 +168,9 @@ def _channel(file: Path, base: Path, name: object, body: object) -> ChannelEntry
         raise ConfigError(file, key, "channel names use letters, digits, '-', '_' or '.'", name)
     if not isinstance(body, Mapping):
         raise ConfigError(file, key, "expected {type: slack, url_env: SLACK_WEBHOOK_URL}", body)
+    if body.get("type") in PASSTHROUGH_TYPES:
+        # Checked (and every problem named with its key) when the rules load: `parse_channel_config`.
+        return ChannelEntry(name, str(body["type"]), options=dict(body))
     if "url" in body:
         # Not echoing the value: it is a credential that just landed in a file.
         raise ConfigError(

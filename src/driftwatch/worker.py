@@ -30,14 +30,14 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from driftwatch.alerting.delivery import ChannelLanes, Sender
+from driftwatch.alerting.delivery import ChannelLanes
 from driftwatch.config import MonitorConfig, Settings
 from driftwatch.config_server import ServerSettings
 from driftwatch.errors import DriftwatchError
 from driftwatch.pipeline.alerts import (
     AlertingRun,
-    DuckDBOutbox,
     alerting_settings,
+    lane_senders,
     open_channels,
     prepare_alerting,
     retry_policy,
@@ -101,10 +101,7 @@ class DeliveryLanes:
         for problem in problems:
             log.warning("alert delivery: %s; its notifications stay pending", problem)
         policy = retry_policy(alerting.settings)
-        senders = {
-            name: Sender(DuckDBOutbox(db, [name]), self.channels, clock, policy=policy)
-            for name in self.channels
-        }
+        senders = lane_senders(db, self.channels, policy, clock)
         self.lanes = ChannelLanes(senders, poll_seconds=DELIVERY_INTERVAL.total_seconds())
 
     def start(self) -> None:

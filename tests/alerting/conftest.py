@@ -6,6 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 from alerting_support import FakeClock, LoopbackServer
+from alertmanager_server import Alertmanager, start_alertmanager
+from smtp_server import SmtpServer, start_smtp
 
 
 @pytest.fixture
@@ -26,3 +28,23 @@ def second_loopback() -> Iterator[LoopbackServer]:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture(scope="session")
+def alertmanager() -> Iterator[Alertmanager]:
+    """One real Alertmanager for the whole session (installed from Debian's package if missing)."""
+    server, reason = start_alertmanager()
+    if server is None:
+        pytest.skip(f"no Alertmanager: {reason}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[SmtpServer]:
+    """One real SMTP server (aiosmtpd, STARTTLS + AUTH) for the whole session."""
+    server, reason = start_smtp()
+    if server is None:
+        pytest.skip(reason)
+    yield server
+    server.stop()

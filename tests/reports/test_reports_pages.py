@@ -19,7 +19,14 @@ from reports_support import XSS_CATEGORY, XSS_FEATURE, ProjectSpec, build_projec
 
 from driftwatch.config import PerformanceSettings, Settings
 from driftwatch.reports.render import PLOTLY_FILE, STATIC_DIR
-from driftwatch.reports.site import INDEX_PAGE, MANIFEST, overview_page, render_reports, window_page
+from driftwatch.reports.site import (
+    INDEX_PAGE,
+    MANIFEST,
+    group_key,
+    overview_page,
+    render_reports,
+    window_page,
+)
 from driftwatch.storage.database import Database
 
 NOW = datetime(2026, 11, 2, 8, 30)
@@ -348,3 +355,38 @@ def test_concurrent_renders_of_one_folder_do_not_lose_the_manifest(site: tuple[S
         for segment in ("*", "environment=eu", "environment=<u>us</u>")
         for day in (29, 30, 31)
     )
+
+
+def test_windows_without_a_verdict_say_not_judged(tmp_path: Path) -> None:
+    # 150 rows a day over two segments: the overall windows (150 rows) are judged, the segments' (~75 rows,
+    # under min_rows 100) are not, and their pages must not read like windows without drift.
+    spec = ProjectSpec(monitor="tiny", rows_per_day=150, days=2)
+    settings = replace(build_project(tmp_path / "tiny", spec), reports_dir=tmp_path / "reports")
+    with Database(settings.storage, settings.database) as db:
+        statuses = dict(
+            db.cursor()
+            .execute("SELECT segment, list(DISTINCT status) FROM window_summaries GROUP BY segment")
+            .fetchall()
+        )
+        render_reports(db, settings, now=NOW)
+    assert statuses["*"] != ["insufficient_data"]
+    assert statuses["environment=eu"] == ["insufficient_data"]
+    overview = (settings.reports_dir / overview_page("tiny")).read_text()
+    notes = re.findall(r'<p class="note not-judged" data-group="([^"]*)">([^<]*)</p>', overview)
+    assert notes, overview
+    texts = {html.unescape(text) for _, text in notes}
+    assert (
+        "Not judged: 2 of 2 windows (fewer than min_rows 100 rows) have no drift verdict, which is not the same as no drift."
+        in texts
+    )
+    groups = {group for group, _ in notes}
+    assert group_key("v1", "environment=eu") in groups
+    assert group_key("v1", "*") not in groups  # judged: no note
+
+    day = datetime(2026, 10, 31)
+    segment_page = (settings.reports_dir / window_page("tiny", "v1", "environment=eu", day)).read_text()
+    assert re.search(
+        r'<p class="note" id="not-judged">Not judged: \d+ rows, fewer than min_rows \(100\)', segment_page
+    )
+    overall_page = (settings.reports_dir / window_page("tiny", "v1", "*", day)).read_text()
+    assert 'id="not-judged"' not in overall_page

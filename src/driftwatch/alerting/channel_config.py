@@ -19,7 +19,27 @@ CHANNEL_KEYS: dict[str, frozenset[str]] = {
     "slack": frozenset({"type", "url_env", "timeout"}),
     "webhook": frozenset({"type", "url_env", "timeout"}),
     "log": frozenset({"type", "path"}),
+    "alertmanager": frozenset(
+        {"type", "url", "url_env", "username_env", "password_env", "token_env", "timeout", "resend_interval"}
+    ),
+    "email": frozenset(
+        {
+            "type",
+            "host",
+            "port",
+            "from",
+            "to",
+            "username_env",
+            "password_env",
+            "starttls",
+            "ca_file",
+            "timeout",
+        }
+    ),
 }
+# Alertmanager's own default `resolve_timeout` is 5m; re-posting at that pace, with alerts valid for four
+# intervals (Prometheus's rule: 4 x resend delay), rides out three lost re-posts in a row.
+DEFAULT_RESEND_INTERVAL = 300.0
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 CHANNEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -70,7 +90,7 @@ def channel_from_mapping(
     mapping = collector.mapping(value, line, where, "{type: slack, url_env: SLACK_WEBHOOK_URL}")
     if mapping is None:
         return None
-    if "url" in mapping:
+    if "url" in mapping and mapping.get("type") != "alertmanager":
         # Deliberately not echoing the value: it is a credential that just landed in a file.
         collector.add(
             line_of(mapping, "url"),
@@ -82,12 +102,18 @@ def channel_from_mapping(
         return None
     if kind not in CHANNEL_KEYS:
         collector.add(
-            line_of(mapping, "type"), f"{where} has unknown type {kind!r}", "use slack, webhook or log"
+            line_of(mapping, "type"),
+            f"{where} has unknown type {kind!r}",
+            "use slack, webhook, log, alertmanager or email",
         )
         return None
     # `url` was reported above with a more useful fix.
     collector.unknown_keys(mapping, CHANNEL_KEYS[kind] | {"url"}, where)
     config_type: ChannelType = kind  # type: ignore[assignment]  # checked against CHANNEL_KEYS above
+    if kind == "alertmanager":
+        return _alertmanager(name, mapping, collector, where)
+    if kind == "email":
+        return _email(name, mapping, collector, where)
     url_env = path = None
     timeout = 10.0
     if kind in ("slack", "webhook"):
@@ -122,6 +148,147 @@ def channel_from_mapping(
         url_env=url_env,
         path=path,
         timeout_seconds=timeout,
+        source=collector.file,
+        line=mapping.line,
+    )
+
+
+def _env_name(mapping: LineMap, key: str, collector: IssueCollector, where: str) -> str | None:
+    """An optional `*_env` key: the NAME of an environment variable (never its value)."""
+    if key not in mapping:
+        return None
+    value = collector.text(mapping, key, where)
+    if value is not None and not _ENV_NAME.match(value):
+        collector.add(
+            line_of(mapping, key),
+            f"`{key}` in {where} must be the NAME of an environment variable (it is not one)",
+            f"write e.g. `{key}: {key[:-4].upper()}_VAR` and export it where driftwatch runs",
+        )
+        return None
+    return value
+
+
+def _timeout(mapping: LineMap, collector: IssueCollector, where: str, key: str = "timeout") -> float | None:
+    if key not in mapping:
+        return None
+    duration = collector.duration(mapping, key, where)
+    if duration is None:
+        return None
+    if duration.total_seconds() <= 0:
+        collector.add(line_of(mapping, key), f"`{key}` in {where} must be longer than 0", "write e.g. `30s`")
+        return None
+    return duration.total_seconds()
+
+
+def _alertmanager(name: str, mapping: LineMap, collector: IssueCollector, where: str) -> ChannelConfig | None:
+    before = len(collector.issues)
+    url = collector.text(mapping, "url", where) if "url" in mapping else None
+    url_env = _env_name(mapping, "url_env", collector, where)
+    if (url is None) == (url_env is None) and len(collector.issues) == before:
+        collector.add(
+            mapping.line,
+            f"{where} needs exactly one of `url` and `url_env`",
+            "write e.g. `url: http://alertmanager:9093` (its API root, without /api/v2)",
+        )
+    if url is not None and not re.match(r"^https?://[^/\s]+", url):
+        collector.add(
+            line_of(mapping, "url"), f"`url` of {where} is not an http(s) URL", "e.g. http://am:9093"
+        )
+    username_env = _env_name(mapping, "username_env", collector, where)
+    password_env = _env_name(mapping, "password_env", collector, where)
+    token_env = _env_name(mapping, "token_env", collector, where)
+    if (username_env is None) != (password_env is None):
+        collector.add(
+            mapping.line,
+            f"{where}: basic auth needs both `username_env` and `password_env`",
+            "set both or neither",
+        )
+    if token_env is not None and username_env is not None:
+        collector.add(
+            line_of(mapping, "token_env"), f"{where} sets both basic auth and a bearer token", "keep one"
+        )
+    timeout = _timeout(mapping, collector, where)
+    resend = _timeout(mapping, collector, where, "resend_interval")
+    if len(collector.issues) > before:
+        return None
+    return ChannelConfig(
+        name=name,
+        type="alertmanager",
+        url=url,
+        url_env=url_env,
+        username_env=username_env,
+        password_env=password_env,
+        token_env=token_env,
+        timeout_seconds=timeout or 10.0,
+        resend_interval_seconds=resend or DEFAULT_RESEND_INTERVAL,
+        source=collector.file,
+        line=mapping.line,
+    )
+
+
+_ADDRESS = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+$")
+
+
+def _email(name: str, mapping: LineMap, collector: IssueCollector, where: str) -> ChannelConfig | None:
+    before = len(collector.issues)
+    host = collector.text(mapping, "host", where)
+    port = 587
+    if "port" in mapping:
+        port = collector.integer(mapping, "port", where, 1, "write e.g. `port: 587` (submission)") or port
+    sender = collector.text(mapping, "from", where)
+    if sender is not None and not _ADDRESS.match(sender):
+        collector.add(
+            line_of(mapping, "from"), f"`from` of {where} is not an address", "e.g. driftwatch@example.org"
+        )
+    raw_to = mapping.get("to")
+    recipients: list[str] = []
+    if raw_to is None:
+        collector.add(mapping.line, f"{where} has no `to`", "add `to: [ml-oncall@example.org]`")
+    else:
+        items = list(raw_to) if isinstance(raw_to, list) else [raw_to]
+        for item in items:
+            if not isinstance(item, str) or not _ADDRESS.match(item):
+                collector.add(
+                    line_of(mapping, "to"),
+                    f"`to` of {where} holds {item!r}, not an address",
+                    "a list of addresses",
+                )
+            else:
+                recipients.append(item)
+    username_env = _env_name(mapping, "username_env", collector, where)
+    password_env = _env_name(mapping, "password_env", collector, where)
+    if (username_env is None) != (password_env is None):
+        collector.add(
+            mapping.line,
+            f"{where}: SMTP AUTH needs both `username_env` and `password_env`",
+            "set both or neither",
+        )
+    starttls = True
+    if "starttls" in mapping:
+        value = collector.boolean(mapping, "starttls", where)
+        starttls = True if value is None else value
+    if username_env is not None and not starttls:
+        collector.add(
+            line_of(mapping, "starttls"),
+            f"{where} would send its password without TLS",
+            "keep `starttls: true` (the default) when `username_env` is set",
+        )
+    ca_file = collector.text(mapping, "ca_file", where) if "ca_file" in mapping else None
+    timeout = _timeout(mapping, collector, where)
+    if len(collector.issues) > before or host is None or sender is None:
+        return None
+    return ChannelConfig(
+        name=name,
+        type="email",
+        host=host,
+        port=port,
+        sender=sender,
+        recipients=tuple(recipients),
+        username_env=username_env,
+        password_env=password_env,
+        starttls=starttls,
+        ca_file=ca_file,
+        timeout_seconds=timeout or 30.0,
         source=collector.file,
         line=mapping.line,
     )

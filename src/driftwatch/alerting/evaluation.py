@@ -15,6 +15,11 @@ Per instance (rule × monitor × model_version × segment × feature), windows a
 * Repeats ride on newly evaluated windows: a window that leaves the alert firing sends a `repeat` when
   `repeat_interval` has passed since the last notification (measured with `now`), so each repeat has its own
   window and its own dedupe key.
+* Relative rules (`threshold: {relative_to: {offset: 7d}, change: -0.1}`) compare the window's value with the
+  same instance's value for the window that started `offset` earlier, or with the mean of the windows that
+  started in the `trailing` duration before it. Those past values come from the samples themselves and from
+  `history` (past samples the caller fetched from storage): nothing is queried here. No comparison value (no
+  window a week earlier, or it had no data or fewer than `min_samples`) is "no data" for the window.
 * Silenced instances change state like any other; their notifications are returned in `suppressed`. A firing
   that was silenced is announced (as a `repeat`) by the first window evaluated after the silence ends; a
   resolution is only sent for an alert whose firing was announced.
@@ -27,13 +32,14 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from fnmatch import fnmatchcase
 
 from driftwatch.alerting.model import (
     Alert,
     AlertState,
     AlertStatus,
+    Comparison,
     EvaluationResult,
     InstanceKey,
     Notification,
@@ -53,22 +59,29 @@ def evaluate(
     previous_state: Mapping[InstanceKey, AlertState],
     silences: Sequence[Silence],
     now: datetime,
+    history: Iterable[Sample] = (),
 ) -> EvaluationResult:
-    """Advance every instance the samples touch through its new windows; see the module docstring."""
+    """Advance every instance the samples touch through its new windows; see the module docstring.
+
+    `history`: past samples that relative rules compare with (see `lookback`); they are never evaluated
+    themselves. Where a window is both in `history` and in `samples`, the sample wins.
+    """
     if now.tzinfo is None:
         raise ValueError("`now` must be timezone-aware (UTC)")
     rule_list = rules.rules if isinstance(rules, RuleSet) else tuple(rules)
+    items = list(samples)
+    past = _Past(history, items) if any(_comparison(rule) for rule in rule_list) else _Past((), ())
     new_state = dict(previous_state)
     changed: set[InstanceKey] = set()
     notifications: list[Notification] = []
     suppressed: list[Notification] = []
-    for rule, key, windows in _instances(rule_list, samples):
+    for rule, key, windows in _instances(rule_list, items, past):
         state = previous_state.get(key, AlertState())
         for window_start in sorted(windows):
             if state.last_window is not None and window_start <= state.last_window:
                 continue
             sample = windows[window_start]
-            step = _step(rule, state, sample, now)
+            step = _step(rule, state, sample, now, past)
             if step is None:
                 continue
             state = step.state
@@ -88,8 +101,64 @@ def evaluate(
     return EvaluationResult(new_state, tuple(notifications), tuple(suppressed), frozenset(changed))
 
 
+def lookback(rules: RuleSet | Sequence[Rule]) -> timedelta | None:
+    """How far before its first new window the caller must fetch `history` for the relative rules (None: no
+    rule compares with the past)."""
+    rule_list = rules.rules if isinstance(rules, RuleSet) else tuple(rules)
+    spans = [c.duration for rule in rule_list if (c := _comparison(rule)) is not None]
+    return max(spans) if spans else None
+
+
+def _comparison(rule: Rule) -> Comparison | None:
+    return rule.condition.threshold.relative_to
+
+
+_SeriesKey = tuple[str, str, str, str | None, str]
+
+
+def _series_key(sample: Sample) -> _SeriesKey:
+    return (sample.monitor, sample.model_version, sample.segment, sample.feature, sample.metric)
+
+
+class _Past:
+    """Every known value per series (monitor, version, segment, feature, metric) and window start, for the
+    comparisons of relative rules."""
+
+    def __init__(self, history: Iterable[Sample], samples: Iterable[Sample]) -> None:
+        self._series: dict[_SeriesKey, dict[datetime, Sample]] = defaultdict(dict)
+        for sample in (*history, *samples):  # samples last: they replace a history row of the same window
+            self._series[_series_key(sample)][sample.window_start] = sample
+
+    def compared(self, rule: Rule, sample: Sample) -> float | None:
+        """The value `sample` is compared with under `rule`; None when there is none (no data)."""
+        comparison = _comparison(rule)
+        if comparison is None:
+            return None
+        windows = self._series.get(_series_key(sample), {})
+        if comparison.mode == "offset":
+            earlier = windows.get(sample.window_start - comparison.duration)
+            return _usable(rule, earlier)
+        since = sample.window_start - comparison.duration
+        values = [
+            value
+            for start, past in windows.items()
+            if since <= start < sample.window_start and (value := _usable(rule, past)) is not None
+        ]
+        return math.fsum(values) / len(values) if values else None
+
+
+def _usable(rule: Rule, sample: Sample | None) -> float | None:
+    """A past value fit to compare with: present, finite, and backed by `min_samples` (else no data)."""
+    if sample is None or sample.value is None or not math.isfinite(sample.value):
+        return None
+    minimum = rule.condition.min_samples
+    if minimum is not None and (sample.samples is None or sample.samples < minimum):
+        return None
+    return sample.value
+
+
 def _instances(
-    rules: Sequence[Rule], samples: Iterable[Sample]
+    rules: Sequence[Rule], samples: Iterable[Sample], past: _Past
 ) -> list[tuple[Rule, InstanceKey, dict[datetime, Sample]]]:
     by_metric: dict[str, list[Sample]] = defaultdict(list)
     for sample in samples:
@@ -107,7 +176,7 @@ def _instances(
                 windows = found.setdefault(key, (rule, {}))[1]
                 earlier = windows.get(sample.window_start)
                 # A metric glob can give one instance two values in a window: judge the worse one.
-                if earlier is None or _badness(rule, sample) > _badness(rule, earlier):
+                if earlier is None or _badness(rule, sample, past) > _badness(rule, earlier, past):
                     windows[sample.window_start] = sample
     return [
         (rule, key, windows)
@@ -115,9 +184,9 @@ def _instances(
     ]
 
 
-def _badness(rule: Rule, sample: Sample) -> float:
+def _badness(rule: Rule, sample: Sample, past: _Past) -> float:
     """How far past its threshold a sample is (higher is worse); -inf when it cannot be judged."""
-    judged = _judgeable(rule, sample)
+    judged = _judgeable(rule, sample, past.compared(rule, sample))
     if judged is None:
         return -math.inf
     value, threshold = judged
@@ -129,7 +198,7 @@ def _badness(rule: Rule, sample: Sample) -> float:
     return 1.0 if op.compare(value, threshold) else 0.0
 
 
-def _judgeable(rule: Rule, sample: Sample) -> tuple[float, float] | None:
+def _judgeable(rule: Rule, sample: Sample, compared: float | None) -> tuple[float, float] | None:
     """(value, resolved threshold) when the window has data enough to judge, else None ("no data")."""
     condition = rule.condition
     value = sample.value
@@ -139,7 +208,7 @@ def _judgeable(rule: Rule, sample: Sample) -> tuple[float, float] | None:
         sample.samples is None or sample.samples < condition.min_samples
     ):
         return None
-    threshold = condition.threshold.resolve(sample.baseline)
+    threshold = condition.threshold.resolve(sample.baseline, compared)
     if threshold is None:
         return None
     return value, threshold
@@ -153,22 +222,24 @@ class _Step:
     threshold: float
     recover: float | None
     starts_at: datetime
+    compared: float | None = None  # relative rules: the past value the window was compared with
 
 
-def _step(rule: Rule, state: AlertState, sample: Sample, now: datetime) -> _Step | None:
-    judged = _judgeable(rule, sample)
+def _step(rule: Rule, state: AlertState, sample: Sample, now: datetime, past: _Past) -> _Step | None:
+    compared = past.compared(rule, sample)
+    judged = _judgeable(rule, sample, compared)
     if judged is None:
         return None
     value, threshold = judged
     condition = rule.condition
-    recover = condition.recover.resolve(sample.baseline) if condition.recover is not None else None
+    recover = condition.recover.resolve(sample.baseline, compared) if condition.recover is not None else None
     bad = condition.op.compare(value, threshold)
     healthy = not bad if recover is None else _past_recovery(condition.op, value, recover)
     window = sample.window_start
     labels = _labels(rule, sample)
 
     def step(new: AlertState, transition: Transition | None, starts_at: datetime | None) -> _Step:
-        return _Step(new, transition, labels, threshold, recover, starts_at or window)
+        return _Step(new, transition, labels, threshold, recover, starts_at or window, compared)
 
     if state.status is AlertStatus.FIRING:
         if healthy:
@@ -277,6 +348,7 @@ def _notifications(
         "threshold": step.threshold,
         "recover": step.recover,
         "baseline": sample.baseline,
+        "compared_to": step.compared,
         "samples": sample.samples,
         "labels": step.labels,
         "monitor": sample.monitor,
@@ -297,7 +369,8 @@ def _notifications(
         op=rule.condition.op,
         threshold=step.threshold,
         recover=step.recover,
-        baseline=sample.baseline,
+        # Messages show the baseline beside the value: for relative rules, the past value it was judged against.
+        baseline=step.compared if _comparison(rule) is not None else sample.baseline,
         samples=sample.samples,
         labels=step.labels,
         annotations=rendered.values,

@@ -21,7 +21,9 @@ DRIFT_METRICS: frozenset[str] = frozenset(
 # Whole-model values (feature is None).
 MODEL_METRICS: frozenset[str] = frozenset(
     {
-        "dataset_drift_share",
+        "dataset_drift_share",  # no data when the window was not judged
+        "dataset_status",  # 0 ok, 1 warn, 2 drift; no data when the window was not judged
+        "dataset_judged",  # 1 judged, 0 not judged (fewer than min_rows rows): never silently "ok"
         "quarantined_rows",
         "rows",
         "windows_without_data",

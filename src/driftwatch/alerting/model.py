@@ -15,6 +15,8 @@ from enum import StrEnum
 from fnmatch import fnmatchcase
 from typing import Literal
 
+from driftwatch.durations import format_duration
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -64,26 +66,53 @@ _COMPARE: dict[Op, Callable[[float, float], bool]] = {
     Op.NE: operator.ne,
 }
 
-ThresholdKind = Literal["absolute", "reference_drop", "relative_drop", "reference_rise", "relative_rise"]
+ThresholdKind = Literal[
+    "absolute", "reference_drop", "relative_drop", "reference_rise", "relative_rise", "change", "delta"
+]
 RELATIVE_KINDS: tuple[ThresholdKind, ...] = (
     "reference_drop",
     "relative_drop",
     "reference_rise",
     "relative_rise",
 )
+# Judged against the same metric's own past (`relative_to`): `change` is a signed fraction, `delta` an amount.
+COMPARED_KINDS: tuple[ThresholdKind, ...] = ("change", "delta")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What a window is compared with: the window `duration` earlier (`offset`), or the mean of the windows
+    that started in the `duration` before it (`trailing`)."""
+
+    mode: Literal["offset", "trailing"]
+    duration: timedelta
+
+    def describe(self) -> str:
+        text = format_duration(self.duration)
+        return f"{text} earlier" if self.mode == "offset" else f"the trailing {text} mean"
 
 
 @dataclass(frozen=True)
 class Threshold:
-    """A fixed number, or an amount relative to the sample's baseline (its reference performance)."""
+    """A fixed number, an amount relative to the sample's baseline (its reference performance), or a change
+    against the same metric's past (`relative_to`: a window `offset` earlier, or the `trailing` mean)."""
 
     kind: ThresholdKind
     amount: float
+    relative_to: Comparison | None = None  # set for the COMPARED_KINDS
 
-    def resolve(self, baseline: float | None) -> float | None:
-        """The numeric threshold for one sample; None when it is relative and the sample has no baseline."""
+    def resolve(self, baseline: float | None, compared: float | None = None) -> float | None:
+        """The numeric threshold for one sample; None when it is relative and the sample has no baseline
+        (or, for `relative_to`, no comparison value)."""
         if self.kind == "absolute":
             return self.amount
+        if self.kind in COMPARED_KINDS:
+            if compared is None or not math.isfinite(compared):
+                return None
+            if self.kind == "delta":
+                return compared + self.amount
+            # A fraction of the magnitude: "down 10 %" stays below the past value even for negative metrics.
+            return compared + self.amount * abs(compared)
         if baseline is None or not math.isfinite(baseline):
             return None
         if self.kind == "reference_drop":
@@ -97,6 +126,9 @@ class Threshold:
     def describe(self) -> str:
         if self.kind == "absolute":
             return f"{self.amount:g}"
+        if self.relative_to is not None:
+            amount = f"{self.amount:+.1%}" if self.kind == "change" else f"{self.amount:+g}"
+            return f"{amount} vs {self.relative_to.describe()}"
         return f"{self.kind.replace('_', ' ')} {self.amount:g}"
 
 
@@ -166,7 +198,7 @@ class Rule:
     line: int = 0
 
 
-ChannelType = Literal["slack", "webhook", "log"]
+ChannelType = Literal["slack", "webhook", "log", "alertmanager", "email"]
 
 
 @dataclass(frozen=True)
@@ -180,6 +212,19 @@ class ChannelConfig:
     timeout_seconds: float = 10.0
     source: str = ""
     line: int = 0
+    # alertmanager: `url` (not a secret; or `url_env`), auth from the environment, how often firing alerts are
+    # re-posted. email: SMTP server, addresses, credentials from the environment.
+    url: str | None = None
+    username_env: str | None = None
+    password_env: str | None = None
+    token_env: str | None = None
+    resend_interval_seconds: float = 300.0
+    host: str | None = None
+    port: int = 587
+    sender: str | None = None  # `from:` in the file
+    recipients: tuple[str, ...] = ()  # `to:` in the file
+    starttls: bool = True
+    ca_file: str | None = None  # a CA bundle for STARTTLS (an internal CA); default: the system's
 
 
 @dataclass(frozen=True)

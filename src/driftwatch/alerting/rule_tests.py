@@ -15,6 +15,8 @@ tests:
         values: "0.05 0.3 0.4 0.05 _ 0.2x3"   # _ = no data; 0.2x3 = three windows of 0.2
         samples: 1000                         # rows behind each value (default 1000000)
         baseline: 0.81                        # for reference_drop / relative_drop thresholds
+        # Relative rules (`relative_to: {offset: 7d}`) compare with earlier values of the same series: give
+        # the past windows as the first values (with 1d windows, window 8 is compared with window 1).
     expected:
       - at_window: 3                          # 1 = the first value
         alerts:                               # every pending/firing alert, exactly
@@ -155,6 +157,7 @@ def _run(test: _Test, rules: RuleSet, start: datetime) -> list[RuleTestFailure]:
                 )
             )
     state: Mapping[InstanceKey, AlertState] = {}
+    past: list[Sample] = []  # earlier windows: what relative rules (`relative_to`) compare with
     for index in range(windows):
         window_start = start + index * test.window
         window_end = window_start + test.window
@@ -163,7 +166,8 @@ def _run(test: _Test, rules: RuleSet, start: datetime) -> list[RuleTestFailure]:
             for series in test.series
             if index < len(series.values)
         ]
-        result = evaluate(rules, samples, state, [], window_end)
+        result = evaluate(rules, samples, state, [], window_end, history=past)
+        past.extend(samples)
         state = result.new_state
         expected = by_window.get(index + 1)
         if expected is not None:

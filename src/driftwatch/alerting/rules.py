@@ -7,9 +7,10 @@ of those. Channels may be declared in the rule files (`channels:`) and/or passed
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from pathlib import Path
 
@@ -20,8 +21,10 @@ from driftwatch.alerting.errors import RuleError, RuleIssue
 from driftwatch.alerting.issues import IssueCollector
 from driftwatch.alerting.metrics import DRIFT_METRICS, KNOWN_METRICS
 from driftwatch.alerting.model import (
+    COMPARED_KINDS,
     RELATIVE_KINDS,
     ChannelConfig,
+    Comparison,
     Condition,
     Op,
     Route,
@@ -42,6 +45,9 @@ SELECT_KEYS = frozenset({"monitor", "metric", "feature", "segment", "model_versi
 CONDITION_KEYS = frozenset({"op", "threshold", "recover", "min_samples", "min_labels"})
 ROUTE_KEYS = frozenset({"channels", "repeat_interval", "send_resolved"})
 THRESHOLD_FORMS = frozenset(RELATIVE_KINDS)
+# `threshold: {relative_to: {offset: 7d}, change: -0.1}`: the same metric's own past (see evaluation.py).
+COMPARED_KEYS = frozenset({"relative_to", *COMPARED_KINDS})
+RELATIVE_TO_KEYS = frozenset({"offset", "trailing"})
 # Labels every alert carries from its instance; a rule may not redefine them.
 RESERVED_LABELS = frozenset({"alertname", "monitor", "model_version", "segment", "feature", "metric"})
 
@@ -106,10 +112,9 @@ def _load(files: list[Path], known_channels: Mapping[str, ChannelConfig]) -> tup
     for item in parsed:
         for name, config in item.channels.items():
             earlier = channels.get(name)
-            if earlier is not None and (earlier.type, earlier.url_env, earlier.path) != (
-                config.type,
-                config.url_env,
-                config.path,
+            # Every setting counts (an Alertmanager `url`, e-mail recipients...), not where it was written.
+            if earlier is not None and replace(earlier, source="", line=0) != replace(
+                config, source="", line=0
             ):
                 item.collector.add(
                     config.line,
@@ -326,7 +331,7 @@ def _check_metric_fit(
             f"{where} selects `feature`, but {', '.join(sorted(metrics))} has no feature (whole-model metric)",
             "remove `feature` from `select`",
         )
-    if condition.threshold.kind != "absolute" and metrics & DRIFT_METRICS:
+    if condition.threshold.kind in RELATIVE_KINDS and metrics & DRIFT_METRICS:
         collector.add(
             line_of(rule["condition"], "threshold"),
             f"{where} uses a {condition.threshold.kind} threshold on a drift metric, which has no baseline",
@@ -341,6 +346,8 @@ def _threshold(
     line = line_of(mapping, key)
     if isinstance(value, int | float) and not isinstance(value, bool):
         return Threshold("absolute", float(value))
+    if isinstance(value, LineMap) and "relative_to" in value:
+        return _compared_threshold(value, key, line, op, where, collector)
     example = f"`{key}: 0.25` or `{key}: {{reference_drop: 0.05}}`"
     if not isinstance(value, LineMap) or len(value) != 1:
         collector.add(
@@ -370,6 +377,64 @@ def _threshold(
             )
             return None
     return Threshold(kind, float(amount))  # type: ignore[arg-type]  # kind checked against THRESHOLD_FORMS
+
+
+def _compared_threshold(
+    value: LineMap, key: str, line: int, op: Op | None, where: str, collector: IssueCollector
+) -> Threshold | None:
+    """`{relative_to: {offset: 7d}, change: -0.1}` or `{relative_to: {trailing: 28d}, delta: 0.05}`."""
+    example = (
+        f"`{key}: {{relative_to: {{offset: 7d}}, change: -0.10}}` (down more than 10 % vs a week earlier)"
+    )
+    before = len(collector.issues)
+    collector.unknown_keys(value, COMPARED_KEYS, f"`{key}` of {where}")
+    kinds = [k for k in COMPARED_KINDS if k in value]
+    if len(kinds) != 1:
+        collector.add(
+            line, f"`{key}` in {where} needs exactly one of `change` (a fraction) and `delta`", example
+        )
+        return None
+    kind = kinds[0]
+    amount = value[kind]
+    if not isinstance(amount, int | float) or isinstance(amount, bool) or not math.isfinite(amount):
+        collector.add(
+            line_of(value, kind), f"`{key}.{kind}` in {where} must be a number, got {amount!r}", example
+        )
+        return None
+    if kind == "change" and amount <= -1:
+        collector.add(
+            line_of(value, kind),
+            f"`{key}.change` in {where} is a fraction of the past value; {amount:g} is a drop of 100 % or more",
+            "write -0.10 for down 10 %",
+        )
+    if op is not None and not op.ordered:
+        collector.add(
+            line, f"`relative_to` in {where} needs an ordered op (<, <=, >, >=), not `{op.value}`", example
+        )
+    target = collector.mapping(
+        value["relative_to"], line_of(value, "relative_to"), "`relative_to`", "{offset: 7d}"
+    )
+    comparison = None
+    if target is not None:
+        collector.unknown_keys(target, RELATIVE_TO_KEYS, f"`{key}.relative_to` of {where}")
+        modes = [m for m in ("offset", "trailing") if m in target]
+        if len(modes) != 1:
+            collector.add(
+                target.line,
+                f"`{key}.relative_to` in {where} needs exactly one of `offset` and `trailing`",
+                "write `{offset: 7d}` (the same window a week earlier) or `{trailing: 7d}` (the mean of the week before)",
+            )
+        else:
+            duration = collector.duration(target, modes[0], f"`{key}.relative_to` of {where}")
+            if duration is not None and duration.total_seconds() <= 0:
+                collector.add(
+                    line_of(target, modes[0]), f"`{modes[0]}` in {where} must be longer than 0", "e.g. 7d"
+                )
+            elif duration is not None:
+                comparison = Comparison(modes[0], duration)  # type: ignore[arg-type]  # one of the two modes
+    if len(collector.issues) > before or comparison is None:
+        return None
+    return Threshold(kind, float(amount), comparison)
 
 
 def _condition(rule: LineMap, where: str, collector: IssueCollector) -> Condition | None:
@@ -429,14 +494,15 @@ def _check_recover_side(
             line, f"`recover` in {where} needs an ordered op", f"remove `recover` (op is `{op.value}`)"
         )
         return
-    if recover.kind != threshold.kind:
+    if recover.kind != threshold.kind or recover.relative_to != threshold.relative_to:
         collector.add(
             line,
-            f"`recover` in {where} is {recover.kind} but `threshold` is {threshold.kind}",
-            "write both in the same form",
+            f"`recover` in {where} is {recover.describe()} but `threshold` is {threshold.describe()}",
+            "write both in the same form (and, for `relative_to`, against the same past)",
         )
         return
-    if threshold.kind == "absolute":
+    if threshold.kind in ("absolute", *COMPARED_KINDS):
+        # Compared kinds are signed distances from the past value: the same ordering as plain numbers.
         wrong = recover.amount > threshold.amount if op.upward else recover.amount < threshold.amount
         side, example = (
             ("at or below", threshold.amount * 0.5) if op.upward else ("at or above", threshold.amount)

@@ -24,6 +24,7 @@ TEMPLATE_VARIABLES: frozenset[str] = frozenset(
         "threshold",
         "recover",
         "baseline",
+        "compared_to",
         "samples",
         "labels",
         "monitor",

@@ -104,6 +104,11 @@ class WindowsPage(BaseModel):
     total: int
     limit: int
     offset: int
+    judged: int = Field(description="of the `total` windows matching, those with a drift verdict")
+    not_judged: int = Field(
+        description="of the `total` windows matching, those with status insufficient_data (fewer rows than "
+        "min_rows): no verdict, which is not the same as no drift"
+    )
 
 
 class MonitorInfo(BaseModel):
@@ -154,6 +159,13 @@ class ResultsPage(BaseModel):
     limit: int
     offset: int
     rollup: str | None = None
+    windows_judged: int = Field(
+        description="windows (or roll-up periods) among the `total` rows with at least one feature judged"
+    )
+    windows_not_judged: int = Field(
+        description="windows among the `total` rows whose every feature is insufficient_data: no verdict, "
+        "which is not the same as no drift"
+    )
 
 
 class PerformanceRow(BaseModel):

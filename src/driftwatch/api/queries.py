@@ -119,8 +119,9 @@ def windows(
     status: str | None,
     limit: int,
     offset: int,
-) -> tuple[list[dict[str, Any]], int]:
-    """Window summaries of one monitor, oldest first, and the total matching."""
+) -> tuple[list[dict[str, Any]], int, int]:
+    """Window summaries of one monitor, oldest first, the total matching and how many of those were judged
+    (status other than insufficient_data)."""
     where, params = _filters(
         {"monitor": monitor, "model_version": model_version, "segment": segment, "status": status}
     )
@@ -130,13 +131,20 @@ def windows(
     if end is not None:
         where += " AND window_start < $end"
         params["end"] = naive(end)
-    total_row = first_row(cur.execute(f"SELECT count(*) FROM window_summaries WHERE {where}", params))
+    total_row = first_row(
+        cur.execute(
+            "SELECT count(*), count(*) FILTER (WHERE status <> 'insufficient_data') "
+            f"FROM window_summaries WHERE {where}",
+            params,
+        )
+    )
     rows = cur.execute(
         f"SELECT {', '.join(WINDOW_COLUMNS)} FROM window_summaries WHERE {where} "
         "ORDER BY window_start, model_version, segment LIMIT $limit OFFSET $offset",
         {**params, "limit": limit, "offset": offset},
     ).fetchall()
-    return [_window(r) for r in rows], int(total_row[0]) if total_row else 0
+    total, judged = (int(total_row[0]), int(total_row[1])) if total_row else (0, 0)
+    return [_window(r) for r in rows], total, judged
 
 
 def latest_windows(cur: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:

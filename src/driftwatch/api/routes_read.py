@@ -146,6 +146,16 @@ def _feature_result(row: dict[str, Any]) -> FeatureResult:
     )
 
 
+def _judged_windows(results: list[FeatureResult]) -> tuple[int, int]:
+    """(windows with some feature judged, windows with none) among the results: "no drift" needs a verdict."""
+    judged: dict[tuple[str, str, datetime], bool] = {}
+    for r in results:
+        key = (r.model_version, r.segment, r.window_start)
+        judged[key] = judged.get(key, False) or r.status != "insufficient_data"
+    n_judged = sum(judged.values())
+    return n_judged, len(judged) - n_judged
+
+
 def _performance_rows(state: AppState, name: str, segment: str, metric: str | None) -> list[dict[str, Any]]:
     """Through the performance pipeline's named query when installed; else the table's rows as they are."""
     try:
@@ -198,10 +208,17 @@ def monitors_router(read: Any) -> APIRouter:
         offset: Offset = 0,
     ) -> dict[str, Any]:
         state.monitor(name)
-        items, total = queries.windows(
+        items, total, judged = queries.windows(
             state.db.cursor(), name, model_version, segment, start, end, status, limit, offset
         )
-        return {"items": items, "total": total, "limit": limit, "offset": offset}
+        return {
+            "items": items,
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+            "judged": judged,
+            "not_judged": total - judged,
+        }
 
     @router.get(
         "/monitors/{name}/results",
@@ -251,12 +268,15 @@ def monitors_router(read: Any) -> APIRouter:
                 continue
             if _in_range(result.window_start, lo, hi):
                 items.append(result)
+        judged, not_judged = _judged_windows(items)
         return {
             "items": items[offset : offset + limit],
             "total": len(items),
             "limit": limit,
             "offset": offset,
             "rollup": rollup,
+            "windows_judged": judged,
+            "windows_not_judged": not_judged,
         }
 
     @router.get(

@@ -30,7 +30,7 @@ import yaml
 
 from driftwatch.alerting.channel_config import parse_channel_config
 from driftwatch.alerting.errors import ChannelConfigError, RuleError
-from driftwatch.alerting.evaluation import evaluate
+from driftwatch.alerting.evaluation import evaluate, lookback
 from driftwatch.alerting.grouping import AlertGroup, group_notifications
 from driftwatch.alerting.model import (
     AlertState,
@@ -251,9 +251,18 @@ class DuckDBOutbox:
     failing.
     """
 
-    def __init__(self, db: Database, channels: Iterable[str] | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        channels: Iterable[str] | None = None,
+        resend_intervals: Mapping[str, timedelta] | None = None,
+    ) -> None:
         self._db = db
         self._channels = None if channels is None else frozenset(channels)
+        # Alertmanager channels: firing alerts are re-posted every interval (see enqueue_alertmanager_resends).
+        # Checked from `pending`, which every delivery pass calls, so re-posts go on wherever delivery runs.
+        self._resend = dict(resend_intervals or {})
+        self._next_resend_check: datetime | None = None
 
     def enqueue(self, messages: Sequence[AlertGroup], now: datetime) -> int:
         rows = [_new_message(m, now) for m in messages]
@@ -263,6 +272,10 @@ class DuckDBOutbox:
     def pending(self, now: datetime, limit: int = 100) -> list[OutboxRow]:
         from driftwatch.alerting.delivery import AttemptOutcome, OutboxRow
 
+        if self._resend and (self._next_resend_check is None or now >= self._next_resend_check):
+            enqueue_alertmanager_resends(self._db, self._resend, now)
+            # A fifth of the shortest interval: each slot's re-post goes out early in the slot.
+            self._next_resend_check = now + min(self._resend.values()) / 5
         out: list[OutboxRow] = []
         for item in store.due_messages(self._db.cursor(), now, limit, self._channels):
             try:
@@ -313,6 +326,38 @@ class DuckDBOutbox:
         store.mark_channel(self._db, channel, True, None, at)
 
 
+def resend_intervals(channels: Mapping[str, Channel]) -> dict[str, timedelta]:
+    """The re-post interval of every Alertmanager channel among `channels`."""
+    return {
+        name: interval
+        for name, channel in channels.items()
+        if isinstance(interval := getattr(channel, "resend_interval", None), timedelta)
+    }
+
+
+def enqueue_alertmanager_resends(db: Database, intervals: Mapping[str, timedelta], now: datetime) -> int:
+    """Enqueue a re-post of every alert still firing to each Alertmanager channel, once per resend slot
+    (idempotent within a slot: the dedupe key holds the slot). Returns the rows inserted."""
+    if not intervals:
+        return 0
+    from driftwatch.alerting.channels.alertmanager import resend_groups
+
+    cur = db.cursor()
+    firing = [row for row in store.load_states(cur) if row.state == "firing"]
+    if not firing:
+        return 0
+    # A firing message is created after its window was evaluated: no earlier row can describe these alerts.
+    since = min((row.firing_since for row in firing if row.firing_since is not None), default=None)
+    delivered = store.delivered_firing_payloads(
+        cur, list(intervals), since or datetime(1970, 1, 1, tzinfo=UTC)
+    )
+    groups = resend_groups(delivered, [_key(row) for row in firing], intervals, now)
+    if not groups:
+        return 0
+    with db.transaction() as tx:
+        return store.insert_messages(tx, [_new_message(g, now) for g in groups])
+
+
 # --- samples from stored results ------------------------------------------------------------------------
 
 
@@ -355,7 +400,8 @@ def collect_samples(
       `chi2_pvalue`, `js_distance`, `hellinger`, `wasserstein_norm`, `unseen_share`, ...), `missing_share`
       (the window's missing share) and `drift_status` (0 ok, 1 warn, 2 drift; no data when insufficient);
       `samples` is the window's rows;
-    * per window: `dataset_drift_share` and `rows` (feature None);
+    * per window: `dataset_drift_share`, `dataset_status` (0 ok, 1 warn, 2 drift; both no data when the window
+      was not judged), `dataset_judged` (1, or 0 when it had fewer than min_rows rows) and `rows` (feature None);
     * per finished run: `quarantined_rows` (model version and segment `*`; the run is its "window");
     * `windows_without_data`: closed windows since the last one with data, judged on the latest closed window;
     * performance, when the `performance_results` table exists: every stored metric (`roc_auc`, ...; no data
@@ -420,17 +466,33 @@ def collect_samples(
                 batch.add(sample(version, segment, feature, alias, start, end, number, n))
         batch.add(sample(version, segment, feature, "drift_status", start, end, DRIFT_STATUS.get(status), n))
 
-    # Per window: the share of drifting features and the rows.
+    # Per window: the share of drifting features, the verdict, whether there is one, and the rows. A window
+    # with too few rows has no verdict: its share and status are "no data" (they change no alert, so they
+    # never read as ok), and `dataset_judged` 0 makes "not judged" something a rule can fire on.
     rows = cur.execute(
-        "SELECT model_version, segment, window_start, window_end, rows, drift_share, computed_at "
+        "SELECT model_version, segment, window_start, window_end, rows, drift_share, status, computed_at "
         "FROM window_summaries WHERE monitor = ? AND computed_at > ? AND window_start >= ? "
         "ORDER BY window_start, model_version, segment",
         [name, since_n, cutoff_n],
     ).fetchall()
-    for version, segment, start, end, n_rows, share, computed in rows:
+    for version, segment, start, end, n_rows, share, status, computed in rows:
         batch.saw(_utc(computed))
         n = int(n_rows)
-        batch.add(sample(version, segment, None, "dataset_drift_share", start, end, _number(share), n))
+        judged = status != "insufficient_data"
+        batch.add(
+            sample(
+                version,
+                segment,
+                None,
+                "dataset_drift_share",
+                start,
+                end,
+                _number(share) if judged else None,
+                n,
+            )
+        )
+        batch.add(sample(version, segment, None, "dataset_status", start, end, DRIFT_STATUS.get(status), n))
+        batch.add(sample(version, segment, None, "dataset_judged", start, end, 1.0 if judged else 0.0, n))
         batch.add(sample(version, segment, None, "rows", start, end, float(n), n))
 
     # Per finished run: quarantined rows.
@@ -576,13 +638,14 @@ def evaluate_and_enqueue(
     samples: Iterable[Sample],
     now: datetime,
     evaluated_through: datetime | None = None,
+    history: Iterable[Sample] = (),
 ) -> tuple[int, int]:
     """Evaluate the samples of one monitor against its stored state and commit, in ONE transaction, the
     changed state rows, the messages owed (ON CONFLICT (dedupe_key) DO NOTHING) and the suppressed ones.
 
     Returns (messages enqueued, messages suppressed), counting rows actually inserted: evaluating the same
     windows again returns (0, 0). `evaluated_through`, when given, is stored as the monitor's progress in the
-    same transaction.
+    same transaction. `history`: past samples relative rules compare with (see `past_samples`).
     """
     items = list(samples)
     stray = sorted({s.monitor for s in items if s.monitor != monitor_name})
@@ -593,7 +656,7 @@ def evaluate_and_enqueue(
     with db.transaction() as tx:
         previous = {_key(row): _state(row) for row in store.load_states(tx, monitor_name)}
         silences = [_silence(row) for row in store.load_silences(tx, now, include_ended=False)]
-        result = evaluate(rules, items, previous, silences, now)
+        result = evaluate(rules, items, previous, silences, now, history)
         messages = [_new_message(g, now) for g in group_notifications(result.notifications)]
         suppressed = [
             _new_message(g, now, "suppressed", _silenced_by(g, result.suppressed))
@@ -608,6 +671,23 @@ def evaluate_and_enqueue(
         if evaluated_through is not None:
             store.set_evaluated_through(tx, monitor_name, evaluated_through, now)
     return enqueued, silenced
+
+
+def past_samples(
+    db: Database,
+    rules: RuleSet | Sequence[Rule],
+    monitor: MonitorConfig,
+    samples: Sequence[Sample],
+    now: datetime,
+) -> list[Sample]:
+    """The stored values relative rules compare the new `samples` with: every result of windows starting up to
+    `lookback(rules)` before the earliest new window, read by the same queries as the samples themselves (so a
+    past value is exactly what a rule saw, or would have seen, for that window). Empty without relative rules."""
+    span = lookback(rules)
+    if span is None or not samples:
+        return []
+    earliest = min(s.window_start for s in samples)
+    return collect_samples(db, monitor, now, since=None, window_cutoff=earliest - span).samples
 
 
 @dataclass(frozen=True)
@@ -637,8 +717,9 @@ def alert_cycle(
     if since is None and run.settings.backfill is not None:
         cutoff = now - run.settings.backfill
     batch = collect_samples(db, monitor, now, since, cutoff, report_url)
+    history = past_samples(db, run.rules, monitor, batch.samples, now)
     enqueued, suppressed = evaluate_and_enqueue(
-        db, run.rules, monitor.name, batch.samples, now, evaluated_through=batch.through
+        db, run.rules, monitor.name, batch.samples, now, evaluated_through=batch.through, history=history
     )
     firing = len(store.alert_instances(db.cursor(), ("firing",), monitor.name))
     return AlertCycleSummary(monitor.name, len(batch.samples), enqueued, suppressed, firing)
@@ -687,7 +768,7 @@ def deliver_pending(
 
     from driftwatch.alerting.delivery import DeliveryReport, Sender
 
-    outbox = DuckDBOutbox(db, channels if leave_unknown_pending else None)
+    outbox = DuckDBOutbox(db, channels if leave_unknown_pending else None, resend_intervals(channels))
     sender = Sender(outbox, channels, clock, sleep, policy, rng, batch_size)
     total = DeliveryReport()
     for _ in range(3):  # a pass, then at most two for the meta-alerts it raised
@@ -716,18 +797,27 @@ def deliver_with_settings(
     return report, problems
 
 
-def sender_for(
-    db: Database, run: AlertingRun, env: Mapping[str, str] | None = None
-) -> tuple[Sender, dict[str, Channel], list[str]]:
-    """A long-running `Sender` for the server: `sender.run(stop_event, poll_seconds)` in a thread. The caller
-    closes the channels when it stops."""
+def lane_senders(
+    db: Database,
+    channels: Mapping[str, Channel],
+    policy: RetryPolicy,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> dict[str, Sender]:
+    """One `Sender` per channel for the server's delivery lanes (`alerting.delivery.ChannelLanes`): each
+    outbox hands out its own channel's rows, and re-posts that channel's alerts while they fire when it is an
+    Alertmanager (without the re-posts Alertmanager would expire them after 4 × `resend_interval`)."""
     from driftwatch.alerting.delivery import Sender
 
-    channels, problems = open_channels(run, env)
-    sender = Sender(
-        DuckDBOutbox(db, channels), channels, lambda: datetime.now(UTC), policy=retry_policy(run.settings)
-    )
-    return sender, channels, problems
+    resend = resend_intervals(channels)
+    return {
+        name: Sender(
+            DuckDBOutbox(db, [name], {name: resend[name]} if name in resend else None),
+            channels,
+            clock,
+            policy=policy,
+        )
+        for name in channels
+    }
 
 
 __all__ = [
@@ -740,9 +830,10 @@ __all__ = [
     "collect_samples",
     "deliver_pending",
     "deliver_with_settings",
+    "enqueue_alertmanager_resends",
     "evaluate_and_enqueue",
     "load_state",
     "open_channels",
+    "lane_senders",
     "prepare_alerting",
-    "sender_for",
 ]

@@ -114,6 +114,14 @@ class WindowLink:
 
 
 @dataclass(frozen=True)
+class GroupNote:
+    """A note that belongs to one model version × segment (shown with that group's windows)."""
+
+    group: str
+    text: str
+
+
+@dataclass(frozen=True)
 class OverviewContext:
     page: Page
     monitor: str
@@ -127,6 +135,8 @@ class OverviewContext:
     alerts_history: Table | None
     alerts_note: Note | None
     windows: tuple[WindowLink, ...]
+    # Per group with windows lacking a verdict: "not judged: N of M windows (fewer than min_rows R rows)".
+    not_judged: tuple[GroupNote, ...] = ()
 
 
 # --- window report and comparison --------------------------------------------------------------------------------
@@ -184,6 +194,7 @@ class WindowContext:
     previous: Link | None
     next: Link | None
     overview: Link
+    not_judged: str = ""  # why the window has no drift verdict (fewer rows than min_rows), else ""
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from driftwatch.reports.contexts import (
     Column,
     FeatureRow,
     FeatureTable,
+    GroupNote,
     GroupOption,
     IndexContext,
     IndexRow,
@@ -402,6 +403,7 @@ def overview_context(
         )
         for s in sorted(summaries, key=lambda s: s.window_start, reverse=True)
     )
+    not_judged = _not_judged_notes(summaries, config.drift.min_rows)
     profile = q.current_profile_info(cur, name)
     runs = sorted({s.run_id for s in summaries})
     latest_run = max(summaries, key=lambda s: s.computed_at).run_id if summaries else "—"
@@ -444,6 +446,25 @@ def overview_context(
         alerts_history=history,
         alerts_note=Note(alerts_note) if alerts_note else None,
         windows=windows,
+        not_judged=not_judged,
+    )
+
+
+def _not_judged_notes(summaries: Sequence[q.WindowSummary], min_rows: int) -> tuple[GroupNote, ...]:
+    """Per group, how many windows have no drift verdict: "no drift" and "not judged" must not look alike."""
+    counts: dict[str, list[int]] = {}
+    for s in summaries:
+        total_unjudged = counts.setdefault(group_key(s.model_version, s.segment), [0, 0])
+        total_unjudged[0] += 1
+        total_unjudged[1] += s.status == "insufficient_data"
+    return tuple(
+        GroupNote(
+            key,
+            f"Not judged: {unjudged} of {total} window{'s' if total > 1 else ''} "
+            f"(fewer than min_rows {min_rows:,} rows) have no drift verdict, which is not the same as no drift.",
+        )
+        for key, (total, unjudged) in counts.items()
+        if unjudged
     )
 
 
@@ -638,6 +659,12 @@ def window_context(
         previous=_link(path, name, prev_s, "previous window"),
         next=_link(path, name, next_s, "next window"),
         overview=Link(f"{name} overview", overview),
+        not_judged=(
+            f"Not judged: {summary.rows:,} rows, fewer than min_rows ({config.drift.min_rows:,}). This window "
+            "has no drift verdict, which is not the same as no drift."
+            if summary.status == "insufficient_data"
+            else ""
+        ),
     )
 
 

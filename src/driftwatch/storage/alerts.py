@@ -573,3 +573,26 @@ def set_evaluated_through(
         "excluded.evaluated_through), updated_at = excluded.updated_at",
         [monitor, naive(through), naive(now)],
     )
+
+
+# --- Alertmanager re-posts --------------------------------------------------------------------------------
+
+
+def delivered_firing_payloads(
+    cur: duckdb.DuckDBPyConnection, channels: Sequence[str], since: datetime
+) -> list[tuple[str, dict[str, Any]]]:
+    """(channel, payload) of every firing or repeat message delivered to `channels` and created at or after
+    `since`, oldest first: what the Alertmanager re-posts copy (the latest message per alert wins)."""
+    names = sorted(set(channels))
+    if not names:
+        return []
+    rows = cur.execute(
+        "SELECT channel, payload FROM alert_outbox WHERE status = 'delivered' "
+        "AND transition IN ('firing', 'repeat') "
+        f"AND channel IN ({', '.join('?' for _ in names)}) AND created_at >= ? ORDER BY created_at, id",
+        [*names, naive(since)],
+    ).fetchall()
+    return [
+        (str(channel), json.loads(payload) if isinstance(payload, str) else payload)
+        for channel, payload in rows
+    ]
