@@ -1142,6 +1142,180 @@ def incremental_section(
 
 
 # ---------------------------------------------------------------------------------------------------------
+# Sort floor: the window statistics against the fastest sort of the same columns (issue 17)
+# ---------------------------------------------------------------------------------------------------------
+
+# numpy's AVX-512 sort is the slow path on AMD Zen 4; this is the setting that forces its AVX2 path. numpy reads
+# it once, at import, for the whole process, so only a child process can measure it beside ours.
+NUMPY_AVX2_ENV = {"NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR"}
+SLOW_DISPATCH_FACTOR = 2.0  # np.sort this many times the radix kernel's time reads as the slow path
+
+
+def numpy_simd() -> dict[str, Any]:
+    """numpy's SIMD dispatch as `np.show_runtime()` reports it: baseline, found and not found extensions."""
+    try:
+        from numpy._core._multiarray_umath import (  # type: ignore[attr-defined]
+            __cpu_baseline__,
+            __cpu_dispatch__,
+            __cpu_features__,
+        )
+    except ImportError:  # a numpy that moved them: keep the printed form
+        buf = io.StringIO()
+        with __import__("contextlib").redirect_stdout(buf):
+            np.show_runtime()
+        return {"show_runtime": buf.getvalue()}
+    return {
+        "baseline": list(__cpu_baseline__),
+        "found": [f for f in __cpu_dispatch__ if __cpu_features__.get(f)],
+        "not_found": [f for f in __cpu_dispatch__ if not __cpu_features__.get(f)],
+        "NPY_DISABLE_CPU_FEATURES": os.environ.get("NPY_DISABLE_CPU_FEATURES", ""),
+    }
+
+
+def window_arrays(size: int, seed: int) -> dict[str, np.ndarray]:
+    """The 20 numeric columns of one current window as the pipeline's fetch hands them over (NaN = missing)."""
+    frame = feature_frame(size, seed, drift=True)
+    return {n: frame[n].cast(float).fill_null(np.nan).to_numpy() for n in NUMERIC}
+
+
+def _polars_sorted_valid(values: np.ndarray) -> np.ndarray:
+    import polars as pl
+
+    ordered = pl.Series(values).sort().to_numpy()  # polars also sorts NaN last
+    return ordered[: int(np.searchsorted(ordered, np.nan, side="left"))]
+
+
+def _numpy_sorted_valid(values: np.ndarray) -> np.ndarray:
+    ordered = np.sort(values)
+    return ordered[: int(np.searchsorted(ordered, np.nan, side="left"))]
+
+
+def _over_columns(
+    fn: Callable[[np.ndarray], object], arrays: Mapping[str, np.ndarray], size: int
+) -> Callable[[], object]:
+    """All 20 columns through `fn` on the pipeline's feature threads, so every row runs as the statistics do."""
+    from driftwatch.stats.parallel import map_features
+
+    return lambda: map_features([lambda v=arrays[n]: fn(v) for n in NUMERIC], size)
+
+
+def _stats_over_columns(
+    profiles: Mapping[str, Any], arrays: Mapping[str, np.ndarray], size: int
+) -> Callable[[], object]:
+    """The pipeline's numeric statistics of the 20 columns, on its feature threads (`feature_statistics`)."""
+    from driftwatch.stats.feature_drift import numeric_feature_stats
+    from driftwatch.stats.parallel import map_features
+
+    jobs = [lambda n=n: numeric_feature_stats(profiles[n], arrays[n]) for n in NUMERIC]
+    return lambda: map_features(jobs, size)
+
+
+def sort_floor_child(size: int, seed: int, repeats: int) -> int:
+    """np.sort of the window's columns in a process whose numpy was forced onto its AVX2 path (JSON out)."""
+    arrays = window_arrays(size, seed)
+    run = _over_columns(_numpy_sorted_valid, arrays, size)
+    run()
+    seconds, cpus = [], []
+    for _ in range(repeats):
+        c0, t0 = cpu_time(), time.perf_counter()
+        run()
+        seconds.append(time.perf_counter() - t0)
+        cpus.append(cpu_time() - c0)
+    sys.stdout.write(json.dumps({"seconds": seconds, "cpu_seconds": cpus, "simd": numpy_simd()}) + "\n")
+    return 0
+
+
+def sort_floor_section(
+    report: Report, ref_frame: pl.DataFrame, sizes: Sequence[int], repeats: int
+) -> dict[str, Any]:
+    """Per size: the numeric window statistics vs each way of sorting the same 20 columns, interleaved.
+
+    The statistics are ~90 % sort, so their time over the fastest sort's says how much the rest costs, and
+    np.sort over the radix kernel says whether numpy's dispatch is the slow path on this CPU.
+    """
+    from driftwatch.kernels.sort import radix_sorted_valid
+    from driftwatch.stats.profile import NumericProfile, numeric_profile
+    from driftwatch.stats.sorting import process_calibration, sorted_valid
+
+    calibration = process_calibration()
+    simd = numpy_simd()
+    print(
+        f"\n[sort floor] load {load()}; numpy SIMD found {simd.get('found')}; calibrated sort: "
+        f"{calibration.method} (np.sort {calibration.numpy_seconds * 1e3:.2f} ms, radix "
+        f"{calibration.radix_seconds * 1e3:.2f} ms on {calibration.rows} values)",
+        flush=True,
+    )
+    profiles: dict[str, NumericProfile] = {
+        n: numeric_profile(n, ref_frame[n].cast(float).fill_null(np.nan).to_numpy()) for n in NUMERIC
+    }
+    details: dict[str, Any] = {"calibration": asdict(calibration), "numpy_simd": simd}
+    for i, size in enumerate(sizes):
+        tag = f"{size / 1e6:g}M"
+        arrays = window_arrays(size, 2000 + i)
+        sorts = {
+            "np.sort": _numpy_sorted_valid,
+            "radix kernel": radix_sorted_valid,
+            "polars Series.sort": _polars_sorted_valid,
+        }
+        stats_name = f"{tag} numeric statistics x20 (numeric_feature_stats, on threads)"
+        ops = {f"{tag} sort floor: {k} x20": _over_columns(f, arrays, size) for k, f in sorts.items()}
+        ops[f"{tag} sorted_valid x20 (driftwatch's choice: {calibration.method})"] = _over_columns(
+            sorted_valid, arrays, size
+        )
+        ops[stats_name] = _stats_over_columns(profiles, arrays, size)
+
+        for op in ops.values():  # warm-up: kernels loaded, pages touched
+            op()
+        timed: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in ops}
+        for _ in range(repeats):  # interleaved, so a change in the machine's load hits every row alike
+            for name, op in ops.items():
+                gc.collect()
+                c0, t0 = cpu_time(), time.perf_counter()
+                op()
+                timed[name][0].append(time.perf_counter() - t0)
+                timed[name][1].append(cpu_time() - c0)
+        sort_rows = [k for k in ops if " sort floor: " in k]
+        fastest = min(sort_rows, key=lambda k: statistics.median(timed[k][0]))
+        fastest_name = f"{tag} sort floor: fastest in this process ({fastest.split(': ', 1)[1]})"
+        for name, (secs, cpus) in timed.items():
+            ratio_to = fastest_name if name == stats_name or name in sort_rows else None
+            report.add(Row(name, secs, None, ratio_to=ratio_to, cpu_seconds=cpus))
+        report.add(Row(fastest_name, *timed[fastest][:1], None, cpu_seconds=timed[fastest][1]))
+        child = None
+        if "X86_V4" in simd.get("found", []) or "AVX512_SKX" in simd.get("found", []):
+            proc = subprocess.run(
+                [sys.executable, __file__, "--sort-floor-child", str(size), str(2000 + i), str(repeats)],
+                env={**os.environ, **NUMPY_AVX2_ENV},
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            child = json.loads(proc.stdout.strip().splitlines()[-1])
+            report.add(
+                Row(
+                    f"{tag} (info) np.sort x20, another process with numpy forced to AVX2",
+                    child["seconds"],
+                    None,
+                    ratio_to=fastest_name,
+                    cpu_seconds=child["cpu_seconds"],
+                    note=f"{NUMPY_AVX2_ENV}; measured after this process's rows, not interleaved",
+                )
+            )
+        slow = statistics.median(timed[f"{tag} sort floor: np.sort x20"][0]) / statistics.median(
+            timed[f"{tag} sort floor: radix kernel x20"][0]
+        )
+        if slow >= SLOW_DISPATCH_FACTOR:
+            print(
+                f"  warning: np.sort is {slow:.1f}x the radix kernel's time here: numpy's SIMD sort looks like "
+                f"the slow dispatch path (found {simd.get('found')}; numpy's AVX-512 sort is slow on AMD Zen 4). "
+                f"driftwatch sorts with: {calibration.method}.",
+                flush=True,
+            )
+        details[tag] = {"np_sort_over_radix": slow, "fastest_sort": fastest, "avx2_child": child}
+    return details
+
+
+# ---------------------------------------------------------------------------------------------------------
 # Machine, targets, main
 # ---------------------------------------------------------------------------------------------------------
 
@@ -1197,6 +1371,7 @@ def machine() -> dict[str, Any]:
             "scipy": scipy.__version__,
             "pyarrow": pyarrow.__version__,
         },
+        "numpy_simd": numpy_simd(),  # issue 17: np.sort's speed depends on it, so every run records it
     }
 
 
@@ -1231,13 +1406,15 @@ def targets(
         if stats not in r:
             continue
         floor = f"{tag} floor: DuckDB fetchnumpy 22 cols"
+        # issue 17: >= 30x at 1M and >= 15x at 5M (the loop's sort is n log n, ours is not)
+        speed_up = 30 if size <= 1_000_000 else 15
         add(
             f"{tag} window: scipy/numpy loop / statistics (speed-up)",
             stats,
             f"{tag} baseline: scipy/numpy loop (in-process)",
-            ">= 15x",
+            f">= {speed_up}x",
             True,
-            15,
+            speed_up,
         )
         add(
             f"{tag} window: (fetch + GROUP BY + statistics) / DuckDB fetchnumpy of the 22 columns",
@@ -1263,6 +1440,27 @@ def targets(
             False,
             3,
         )
+    for size in sizes:
+        tag = f"{size / 1e6:g}M"
+        stats = f"{tag} numeric statistics x20 (numeric_feature_stats, on threads)"
+        fastest = [k for k in r if k.startswith(f"{tag} sort floor: fastest in this process")]
+        if stats in r and fastest:
+            add(
+                f"{tag} sort floor: numeric statistics / fastest sort",
+                stats,
+                fastest[0],
+                "<= 1.5x",
+                False,
+                1.5,
+            )
+            add(
+                f"{tag} sort floor (info): np.sort / radix kernel",
+                f"{tag} sort floor: np.sort x20",
+                f"{tag} sort floor: radix kernel x20",
+                "report",
+                False,
+                math.inf,
+            )
     tag = f"{compare_rows / 1e6:g}M"
     cname = f"compare {tag} vs {tag} parquet: whole process (warm)"
     if cname in r:
@@ -1270,9 +1468,9 @@ def targets(
             "compare as a process: scipy/numpy loop as a process / compare (speed-up)",
             cname,
             f"baseline {tag} vs {tag}: scipy/numpy loop as a process",
-            ">= 5x",
+            ">= 8x",
             True,
-            5,
+            8,
         )
         peak = r[cname].peak_mb or 0.0
         out.append(
@@ -1327,7 +1525,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--new-rows", type=int, default=1_000_000, help="rows the measured cycle finds")
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--skip", default="", help="sections to skip: scheduled,compare,incremental")
+    p.add_argument("--skip", default="", help="sections to skip: scheduled,sortfloor,compare,incremental")
     p.add_argument(
         "--workdir", default=None, help="scratch folder (default: a temp folder, removed at the end)"
     )
@@ -1339,6 +1537,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="DuckDB memory_limit for the generated configs (default: driftwatch's own, 4GB)",
     )
     p.add_argument("--baseline-child", nargs=2, metavar=("REF", "CUR"), help=argparse.SUPPRESS)
+    p.add_argument("--sort-floor-child", nargs=3, type=int, help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
@@ -1346,6 +1545,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.baseline_child:
         return baseline_child(*args.baseline_child)
+    if args.sort_floor_child:
+        return sort_floor_child(*args.sort_floor_child)
     global MEMORY_LIMIT
     MEMORY_LIMIT = args.memory_limit
     started = time.perf_counter()
@@ -1374,6 +1575,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             sections["scheduled"] = scheduled_window_section(
                 report, work, reference, ref_frame, sizes, args.repeats, args.profile_top
             )
+        if "sortfloor" not in skip:
+            sections["sort_floor"] = sort_floor_section(report, ref_frame, sizes, args.repeats)
         if "compare" not in skip:
             sections["compare"] = compare_section(
                 report, work, reference, ref_frame, args.compare_rows, args.small_rows, args.repeats
@@ -1419,7 +1622,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "busiest_before": top_before,
             "busiest_after": top_after,
         },
-        "settings": {k: v for k, v in vars(args).items() if k != "baseline_child"},
+        "settings": {k: v for k, v in vars(args).items() if k not in ("baseline_child", "sort_floor_child")},
         "workload": {
             "numeric": [list(s) for s in NUMERIC_SPECS],
             "categorical": [list(s) for s in CATEGORICAL_SPECS],

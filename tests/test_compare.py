@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import polars as pl
+import pyarrow as pa
 import pytest
 import scipy.stats
 
@@ -319,3 +320,70 @@ def test_cli_default_config_name_is_the_config_modules() -> None:
     from driftwatch import cli, config
 
     assert cli.DEFAULT_CONFIG_NAME == config.DEFAULT_CONFIG_NAME
+
+
+def _dictionary_column() -> tuple[pa.ChunkedArray, int]:
+    """Dictionary-encoded text as Arrow allows it: chunks with their own dictionaries and index types, null
+    indices, a null dictionary entry, a repeated entry, an unused entry, a sliced chunk and an empty one; and
+    how many rows refer to "" (a missing value, docs/values.md)."""
+
+    def chunk(indices: list[int | None], index_type: pa.DataType, values: list[str | None]) -> pa.Array:
+        return pa.DictionaryArray.from_arrays(pa.array(indices, index_type), pa.array(values, pa.string()))
+
+    rng = np.random.default_rng(5)
+    big = [int(i) for i in rng.integers(0, 4, 5000)]
+    column = pa.chunked_array(
+        [
+            chunk([0, 1, None, 0, 2], pa.int32(), ["a", "b", None, "unused"]),
+            chunk([None, 3, 1, 1, 0, 2], pa.int32(), ["x", "x", "a", "b"]),  # "x" twice in the dictionary
+            chunk(big, pa.int32(), ["a", "", "z", "b"]).slice(7, 4000),
+            chunk([], pa.int32(), ["a"]),
+        ]
+    )
+    return column, big[7 : 7 + 4000].count(1)
+
+
+def test_dictionary_text_is_counted_from_its_indices(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The counts equal polars' for the same column, without the column going through polars."""
+    from driftwatch.comparison import _ArrowColumns, _columns
+
+    column, empty_text_rows = _dictionary_column()
+    for index_type, value_type in (
+        (pa.int8(), pa.string()),
+        (pa.uint16(), pa.large_string()),
+        (pa.int64(), pa.string()),
+    ):
+        typed = pa.chunked_array(
+            [
+                pa.DictionaryArray.from_arrays(c.indices.cast(index_type), c.dictionary.cast(value_type))
+                for c in column.chunks
+            ]
+        )
+        table = pa.table({"c": typed})
+        want = _columns(pl.from_arrow(table)).value_counts("c", "reference")
+        arrow = _ArrowColumns(table)
+
+        def no_polars(*args: object, **kwargs: object) -> None:
+            raise AssertionError("dictionary text went through polars")
+
+        with monkeypatch.context() as patched:
+            patched.setattr(_ArrowColumns, "_polars", no_polars)
+            assert arrow.kind("c") == "categorical"
+            got = arrow.value_counts("c", "reference")
+        assert got == want, index_type
+        # a null index in each of the first two chunks, one null entry used, and every "" (a missing value)
+        assert got[None] == 1 + 1 + 1 + empty_text_rows and "" not in got
+        assert "unused" not in got and got["x"] == 3  # entries 0 and 1 (twice) are both "x"
+
+
+def test_compare_of_dictionary_text_equals_compare_of_plain_text() -> None:
+    rng = np.random.default_rng(8)
+    words = np.array(["red", "green", "blue", "cyan"])
+
+    def table(p: list[float]) -> pa.Table:
+        values = pa.array(words[rng.choice(4, 20_000, p=p)]).dictionary_encode()
+        return pa.table({"colour": values, "x": rng.normal(size=20_000)})
+
+    ref, cur = table([0.4, 0.3, 0.2, 0.1]), table([0.3, 0.3, 0.2, 0.2])
+    plain = [t.cast(pa.schema([("colour", pa.string()), ("x", pa.float64())])) for t in (ref, cur)]
+    assert driftwatch.compare(ref, cur).to_dict() == driftwatch.compare(*plain).to_dict()

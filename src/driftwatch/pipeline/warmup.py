@@ -15,6 +15,7 @@ from driftwatch.performance.estimation import estimate_performance, fit_calibrat
 from driftwatch.performance.metrics import compute_metrics
 from driftwatch.stats.feature_drift import categorical_feature_stats, numeric_feature_stats
 from driftwatch.stats.profile import categorical_profile, numeric_profile
+from driftwatch.stats.sorting import process_calibration
 
 
 def warm_kernels() -> float:
@@ -23,6 +24,7 @@ def warm_kernels() -> float:
     rng = np.random.default_rng(0)
     ref = rng.normal(size=400)
     cur = np.concatenate([rng.normal(0.3, 1.0, size=300), [np.nan, np.inf, -np.inf]])
+    process_calibration()  # loads the radix sort kernel and chooses the sort, once per process
     numeric_feature_stats(numeric_profile("x", ref), cur)  # exact KS path (small n)
     big = rng.normal(size=12_000)
     numeric_feature_stats(numeric_profile("y", big), big[::-1] + 0.01)  # asymptotic KS path

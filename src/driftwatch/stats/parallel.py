@@ -1,7 +1,8 @@
 """Many features' statistics at once, on the machine's cores.
 
-Sorting a window's column (``np.sort``) and the numba merge kernels release the GIL, so plain threads run
-the features of one window side by side without copying any array to another process.
+Sorting a window's column (``np.sort`` or the radix kernel, see :mod:`driftwatch.stats.sorting`) and the numba
+merge kernels release the GIL, so plain threads run the features of one window side by side without copying
+any array to another process.
 """
 
 from __future__ import annotations

@@ -1,0 +1,181 @@
+"""LSD radix sort of float64 values on their bit patterns: the same order as ``np.sort``, on any CPU.
+
+Why a radix sort of our own: ``np.sort`` dispatches to a SIMD quicksort chosen for the CPU at numpy's import,
+and the AVX-512 one is slow on AMD Zen 4 (``vpcompressq`` to memory is microcoded there): 53 ms per 1M
+float64 against 9.8 ms on the same machine with numpy forced onto its AVX2 path (which a library cannot
+choose), while this kernel took 15-25 ms there: its passes are loads, shifts and scattered stores that do not
+depend on numpy's dispatch (docs/benchmarks.md, the run on AMD EPYC).
+:mod:`driftwatch.stats.sorting` decides once per process which of the two a window goes through.
+
+How: a float64's bits map to a uint64 key whose unsigned order is the float order (negative: all bits
+flipped; non-negative: sign bit set), so -inf < negatives < -0.0 < 0.0 < positives < +inf and subnormals
+sit between the zeros and the smallest normals, as numbers do. One pass drops NaN, writes the keys and
+counts all eight 8-bit digits at once; then one stable scatter pass per digit, least significant first, is
+skipped when every key has the same digit there. 8-bit digits keep the 256 scatter targets in
+L1; 11- and 16-bit digits, measured, were slower here (fewer passes, but more cache misses per pass). The
+last step maps the keys back to floats in place. Source: H. Herf, "Radix Tricks" (2001) for the key;
+Knuth, TAOCP vol. 3, 5.2.5 for LSD radix sorting.
+
+Columns of few distinct values (integers, codes) skip the passes altogether: when the bits that vary
+between keys span at most 16, one counting pass and one sequential write sort them (a counting sort,
+Knuth 5.2), which is where "sort the distinct values with their counts" pays.
+
+The only order that differs from ``np.sort``'s is among equal values of different sign of zero: here -0.0
+always precedes 0.0, numpy leaves them in whatever order its quicksort does (and its SIMD sorts may even
+return a -0.0 among zeros as 0.0). They compare equal, so no statistic that compares or subtracts sorted
+values can tell.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from driftwatch.kernels._options import NJIT_OPTIONS
+
+_SIGN = np.uint64(0x8000000000000000)
+_SIGN_SHIFT = np.uint64(63)
+_ZERO = np.uint64(0)
+_ONE = np.uint64(1)
+_DIGIT_BITS = 8
+_RADIX = 1 << _DIGIT_BITS
+_PASSES = 64 // _DIGIT_BITS
+_COUNTING_MAX_BITS = 16
+
+
+@numba.njit(**NJIT_OPTIONS, inline="always")
+def _key(bits: np.uint64) -> np.uint64:
+    """The uint64 whose unsigned order is the float order of the float64 with these bits (not NaN).
+
+    Negative (sign bit 1): every bit flipped; otherwise the sign bit set. Written without a branch, which
+    the sign of real data would mispredict half of the time: XOR with all ones or with the sign bit alone.
+    """
+    return bits ^ ((_ZERO - (bits >> _SIGN_SHIFT)) | _SIGN)
+
+
+@numba.njit(**NJIT_OPTIONS, inline="always")
+def _bits(key: np.uint64) -> np.uint64:
+    """The float64 bits of a key: the inverse of :func:`_key` (XOR with the sign bit or with all ones)."""
+    return key ^ (((key >> _SIGN_SHIFT) - _ONE) | _SIGN)
+
+
+@numba.njit(**NJIT_OPTIONS)
+def radix_sorted_valid(values: np.ndarray) -> np.ndarray:
+    """The non-NaN values of a contiguous 1-D float64 array, ascending, as a new float64 array.
+
+    ``±inf`` and subnormals are values; every NaN (any payload, either sign) is dropped. The result may be
+    a view of a buffer of ``values.size`` elements (the NaN-free prefix of it).
+
+    A first read-only pass finds which key bits vary at all. When they span at most
+    :data:`_COUNTING_MAX_BITS` bits (a column of few distinct values: small integers, codes, a constant),
+    a counting sort over those bits writes the result straight from the counts; otherwise the LSD passes.
+    """
+    raw = values.view(np.uint64)
+    m = 0
+    all_ones = ~np.uint64(0)  # AND of every key: 1 where all keys have a 1
+    any_ones = np.uint64(0)  # OR of every key: 1 where some key has a 1
+    for i in range(values.size):
+        x = values[i]
+        if x == x:  # not NaN
+            key = _key(raw[i])
+            all_ones &= key
+            any_ones |= key
+            m += 1
+    varying = all_ones ^ any_ones
+    low = 0
+    high = -1  # the varying bits lie in [low, high]; none vary when high < low
+    for b in range(64):
+        if (varying >> np.uint64(b)) & np.uint64(1):
+            if high < 0:
+                low = b
+            high = b
+    width = high - low + 1 if high >= 0 else 0
+    if width <= _COUNTING_MAX_BITS and (1 << width) <= max(m, 1):
+        return _counting_sorted(values, m, all_ones, low, width)
+    return _lsd_sorted(values, m)
+
+
+@numba.njit(**NJIT_OPTIONS)
+def _counting_sorted(values: np.ndarray, m: int, common: np.uint64, low: int, width: int) -> np.ndarray:
+    """Sorted non-NaN values when all keys equal ``common`` outside bits ``[low, low + width)``."""
+    raw = values.view(np.uint64)
+    buckets = 1 << width
+    shift = np.uint64(low)
+    mask = np.uint64(buckets - 1)
+    # Two count tables, for alternate elements: a run of equal values then increments two counters in turn
+    # instead of waiting on one (each increment is a load and a store to the same address).
+    counts = np.zeros((2, buckets), dtype=np.int64)
+    for i in range(values.size):
+        x = values[i]
+        if x == x:
+            counts[i & 1, (_key(raw[i]) >> shift) & mask] += 1
+    out = np.empty(m, dtype=np.float64)
+    out_bits = out.view(np.uint64)
+    j = 0
+    for d in range(buckets):
+        c = counts[0, d] + counts[1, d]
+        if c:
+            # ``common`` has 0 in every varying bit (some key has a 0 there), so OR puts the digit back.
+            bits = _bits(common | (np.uint64(d) << shift))
+            for _ in range(c):
+                out_bits[j] = bits
+                j += 1
+    return out
+
+
+@numba.njit(**NJIT_OPTIONS)
+def _lsd_sorted(values: np.ndarray, m: int) -> np.ndarray:
+    """Sorted non-NaN values (``m`` of them) by LSD radix passes over the keys."""
+    raw = values.view(np.uint64)
+    keys = np.empty(m, dtype=np.uint64)
+    counts = np.zeros((_PASSES, _RADIX), dtype=np.int64)
+    digit_mask = np.uint64(_RADIX - 1)
+    k = 0
+    for i in range(values.size):
+        x = values[i]
+        if x == x:
+            key = _key(raw[i])
+            keys[k] = key
+            k += 1
+            for p in range(_PASSES):
+                counts[p, (key >> np.uint64(_DIGIT_BITS * p)) & digit_mask] += 1
+    # A pass is needed where the keys do not all share one digit; the last one needed writes the floats'
+    # bits straight away, which saves a pass mapping the keys back.
+    needed = np.zeros(_PASSES, dtype=np.bool_)
+    last = -1
+    for p in range(_PASSES):
+        for d in range(_RADIX):
+            if counts[p, d] != 0:
+                needed[p] = counts[p, d] != m
+                break
+        if needed[p]:
+            last = p
+    source = keys
+    target = np.empty(m, dtype=np.uint64)
+    for p in range(_PASSES):
+        if not needed[p]:
+            continue
+        offsets = counts[p]
+        total = 0
+        for d in range(_RADIX):
+            c = offsets[d]
+            offsets[d] = total
+            total += c
+        shift = np.uint64(_DIGIT_BITS * p)
+        if p == last:
+            for i in range(m):
+                key = source[i]
+                d = (key >> shift) & digit_mask
+                target[offsets[d]] = _bits(key)
+                offsets[d] += 1
+        else:
+            for i in range(m):
+                key = source[i]
+                d = (key >> shift) & digit_mask
+                target[offsets[d]] = key
+                offsets[d] += 1
+        source, target = target, source
+    if last < 0:  # no pass was needed (not reached from radix_sorted_valid: it sends such keys to counting)
+        for i in range(m):
+            source[i] = _bits(source[i])
+    return source.view(np.float64)
