@@ -254,8 +254,6 @@ monitors:
     performance:
       min_labels: 200
       min_coverage: 0.2
-      tolerance: 0.05
-      relative: false
       metrics: [roc_auc]
 alerting:
   rules: alert_rules
