@@ -428,3 +428,46 @@ def test_physical_lines_match_a_plain_split_whatever_the_chunk_and_line_limits(
             cut = line[: repair.MAX_LINE_BYTES + 1]
             expected.append((number, cut.removesuffix(b"\r"), len(line)))
         assert list(repair.physical_lines(io.BytesIO(data))) == expected, data
+
+
+@pytest.mark.parametrize(
+    "where", ["short row near the top", "long row near the top", "short row at line 30,002"]
+)
+def test_features_inferred_from_a_reference_whatever_its_bad_row(project: Path, where: str) -> None:
+    """A bad row near the top, or beyond DuckDB's sniffing sample, used to fail inference ("Referenced column
+    "age" not found", "CSV Error on Line: 30002") instead of reading the repaired copy."""
+    good = [f"{20 + i % 50},{1000 + i},{'north' if i % 2 else 'south'}\n".encode() for i in range(30_050)]
+    bad = b"30,north\n" if "short" in where else b"30,1000,north,extra\n"
+    at = 30_000 if "30,002" in where else 1
+    (project / "train.csv").write_bytes(
+        b"age,income,region\n" + b"".join(good[:at]) + bad + b"".join(good[at:])
+    )
+    config = CONFIG.format(reference="train.csv")
+    (project / "driftwatch.yml").write_text(
+        config[: config.index("    features:\n      numeric")] + "    min_rows: 1\n"
+    )
+    settings = load_settings(project / "driftwatch.yml")
+    with Database(settings.storage) as db:
+        outcome = ensure_reference(db, settings.monitor("m"))
+    assert outcome.features == FeatureSpec(numeric=("age", "income"), categorical=("region",))
+    assert (outcome.profile.rows, outcome.rows_rejected) == (30_050, 1)
+
+
+def test_an_error_that_is_not_the_readers_is_raised_as_it_is_without_a_repair(tmp_path: Path) -> None:
+    """Only DuckDB's reader refusing a row leads to a repaired re-read; a bug in the caller's SQL (or a
+    transaction conflict, a full disk) is raised at once, not hidden behind a slow second read."""
+    import duckdb
+
+    from driftwatch.sources.files import read_source, source_file
+
+    path = tmp_path / "day.csv"
+    path.write_bytes(b"a,b\n1,2\n3,4\n")
+    calls: list[str] = []
+
+    def use(readable: object) -> None:
+        calls.append(readable.fmt)  # type: ignore[attr-defined]
+        con.execute("SELECT no_such_column FROM read_csv($path)", {"path": readable.path})  # type: ignore[attr-defined]
+
+    with duckdb.connect() as con, pytest.raises(duckdb.BinderException, match="no_such_column"):
+        read_source(con, source_file(str(path)), use)
+    assert calls == ["csv"]

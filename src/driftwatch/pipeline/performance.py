@@ -247,7 +247,9 @@ def ensure_performance_reference(db: Database, monitor: MonitorConfig) -> Perfor
     note = "" if calibrator or monitor.task != BINARY else "no calibrator: the reference needs both classes"
     spread_note = ""
     if monitor.performance.reference_spread and stored.baseline.get(_SPREAD_NOTE):
-        spread_note = f"no reference spread (verdicts use sampling error only): {stored.baseline[_SPREAD_NOTE]}"
+        spread_note = (
+            f"no reference spread (verdicts use sampling error only): {stored.baseline[_SPREAD_NOTE]}"
+        )
     return PerformanceReference(rid, baseline, calibrator, stored.rows, rebuilt, note, spread_note)
 
 

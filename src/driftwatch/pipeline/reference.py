@@ -151,12 +151,16 @@ def _inferred_features(
     listed: tuple[str, ...] | None,
 ) -> InferredFeatures:
     ref = monitor.reference
-    # Through `read_source`, so a malformed row cannot turn a CSV header into one column named "a,b,c".
-    return read_source(
-        cur,
-        source_file(ref.path, ref.format),
-        lambda readable: _infer_from(cur, monitor, reserved, listed, readable),
-    )
+    # Through `read_source`, so a malformed row cannot turn a CSV header into one column named "a,b,c". DuckDB's
+    # errors leave `_infer_from` as they are: `read_source` repairs the file when its reader refused a row.
+    try:
+        return read_source(
+            cur,
+            source_file(ref.path, ref.format),
+            lambda readable: _infer_from(cur, monitor, reserved, listed, readable),
+        )
+    except duckdb.Error as exc:
+        raise SourceError(ref.path, f"cannot read reference: {first_line(exc)}") from None
 
 
 def _infer_from(
@@ -180,10 +184,7 @@ def _infer_from(
                 name: (quote_identifier(name), sql_type if fmt == "parquet" else None)
                 for name, sql_type in columns.items()
             }
-        try:
-            facts = duckdb_column_facts(cur, relation, params, exprs)
-        except duckdb.Error as exc:
-            raise SourceError(ref.path, f"cannot read reference: {first_line(exc)}") from None
+        facts = duckdb_column_facts(cur, relation, params, exprs)
     if listed is not None:
         missing = [n for n in listed if n not in {f.name for f in facts}]
         if missing:
@@ -245,15 +246,12 @@ def _ndjson_columns(
         f"THEN {NDJSON_LINE}::JSON END AS _doc FROM ({sample_sql('ndjson')} LIMIT {SAMPLE_ROWS})"
     )
     params: dict[str, object] = {"path": path}
-    try:
-        keys = cur.execute(
-            # In order of first appearance, as the file lists them (and compare shows them).
-            "SELECT k FROM (SELECT row_number() OVER () AS n, k FROM "
-            f"(SELECT unnest(json_keys(_doc)) AS k FROM ({relation}))) GROUP BY k ORDER BY min(n)",
-            params,
-        ).fetchall()
-    except duckdb.Error as exc:
-        raise SourceError(shown, f"cannot read reference: {first_line(exc)}") from None
+    keys = cur.execute(
+        # In order of first appearance, as the file lists them (and compare shows them).
+        "SELECT k FROM (SELECT row_number() OVER () AS n, k FROM "
+        f"(SELECT unnest(json_keys(_doc)) AS k FROM ({relation}))) GROUP BY k ORDER BY min(n)",
+        params,
+    ).fetchall()
     exprs: dict[str, tuple[str, str | None]] = {}
     for i, (key,) in enumerate(keys):
         params[f"_k{i}"] = json_path(str(key))

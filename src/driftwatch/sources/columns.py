@@ -29,6 +29,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from driftwatch.sources.formats import ROWS_FORMAT
+
 if TYPE_CHECKING:
     import duckdb
 
@@ -233,7 +235,11 @@ def sample_sql(fmt: str) -> str:
     if fmt == "parquet":
         return "SELECT * FROM read_parquet($path)"
     if fmt == "csv":
-        return "SELECT * FROM read_csv($path, all_varchar = true, header = true)"
+        # The quote settings of `sources.files.source_sql`, so both read the same header and fields.
+        return "SELECT * FROM read_csv($path, all_varchar = true, header = true, quote = '\"', escape = '\"')"
+    if fmt == ROWS_FORMAT:
+        # A CSV repaired line by line (`sources.repair`): the rows' fields are the struct `_src`.
+        return "SELECT _src.* FROM read_parquet($path)"
     # The same line reader as `sources.files.source_sql`, without the row numbers.
     return (
         "SELECT line AS _line FROM read_csv($path, columns = {'line': 'VARCHAR'}, header = false, "

@@ -115,10 +115,19 @@ def read_source(cur: duckdb.DuckDBPyConnection, f: SourceFile, use: Callable[[Re
         return use(Readable(f.format, f.path, describe_columns(cur, f.format, f.path)))
     try:
         columns = _describe(cur, f.format, f.path)
-        if not _sniffed_badly(f.format, columns):
-            return use(Readable(f.format, f.path, columns))
     except duckdb.Error:
-        pass  # DuckDB's reader is all or nothing; read it again line by line
+        columns = (
+            None  # DuckDB's reader refused the file's start (DESCRIBE only reads it); read it line by line
+        )
+    if columns is not None and not _sniffed_badly(f.format, columns):
+        try:
+            return use(Readable(f.format, f.path, columns))
+        except duckdb.Error as exc:
+            # Only the file's reader refusing a row means the file needs repair (DuckDB's reader is all or
+            # nothing). Anything else (a transaction conflict, a full disk, a bug in `use`'s SQL) is raised as
+            # it is: read again, a good file would only be re-read slowly and the real error hidden.
+            if not reader_refused(exc):
+                raise
     _refuse_binary(f)
     try:
         repaired = (repair_csv if f.format == "csv" else repair_ndjson)(cur, f.path, f.compression)
@@ -131,6 +140,20 @@ def read_source(cur: duckdb.DuckDBPyConnection, f: SourceFile, use: Callable[[Re
         return use(Readable(repaired.fmt, repaired.path, repaired.columns, repaired.rejected))
     finally:
         os.unlink(repaired.path)
+
+
+def reader_refused(exc: BaseException) -> bool:
+    """True for an error DuckDB's CSV reader (which also reads NDJSON line by line) raises on a malformed or
+    truncated file: a row it cannot parse (a bad field count, invalid UTF-8, a line over its limit, a stray
+    carriage return or delimiter byte), a dialect it cannot sniff, or a compressed stream cut short."""
+    text = str(exc)
+    if isinstance(exc, duckdb.InvalidInputException):
+        # Its messages name it: "CSV Error on Line: n", "The CSV Parser state machine reached an invalid state",
+        # "Error when sniffing file".
+        return "CSV" in text or "sniffing file" in text
+    if isinstance(exc, duckdb.IOException):
+        return "GZIP" in text or "ZSTD" in text.upper()
+    return False
 
 
 def _sniffed_badly(fmt: str, columns: dict[str, str]) -> bool:

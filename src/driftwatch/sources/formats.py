@@ -24,6 +24,7 @@ EXTENSIONS = {
 }
 COMPRESSIONS = {".gz": "gzip", ".gzip": "gzip", ".zst": "zstd", ".zstd": "zstd"}
 TEXT_FORMATS = ("csv", "ndjson")
+ROWS_FORMAT = "rows"  # a CSV repaired line by line: Parquet with `_row` and `_src` (see `sources.repair`)
 
 
 def file_kind(path: str, configured: str = "auto") -> tuple[str, str | None]:

@@ -30,14 +30,13 @@ from typing import BinaryIO
 import duckdb
 
 from driftwatch.errors import SourceError
-from driftwatch.sources.formats import open_binary
+from driftwatch.sources.formats import ROWS_FORMAT, open_binary
 
 # DuckDB refuses a line (a CSV record) over 2 MiB (its max_line_size); anything longer is refused here with the
 # reason, so the copy never trips it. A prediction log line of megabytes is not a prediction.
 MAX_LINE_BYTES = 2_000_000
 RAW_KEEP_CHARS = 10_000  # quarantine keeps this much of a refused line
 CHUNK_BYTES = 8 * 2**20
-ROWS_FORMAT = "rows"  # a repaired CSV: Parquet with `_row` and `_src` (see `sources.files.source_sql`)
 BATCH_ROWS = 65_536
 
 # C0 control characters that JSON allows nowhere unescaped (tab and carriage return are handled on their own).
