@@ -471,3 +471,56 @@ def test_an_error_that_is_not_the_readers_is_raised_as_it_is_without_a_repair(tm
     with duckdb.connect() as con, pytest.raises(duckdb.BinderException, match="no_such_column"):
         read_source(con, source_file(str(path)), use)
     assert calls == ["csv"]
+
+
+# Files DuckDB reads cleanly, each followed by one bad row (last, so the rows before it keep their numbers) that
+# makes DuckDB refuse the whole file and `sources.repair` read it. The repaired rows must be DuckDB's rows.
+CLEAN_PARTS = {
+    "a quote inside an unquoted field": b"id,h\n1,5'11\"\n2,170\n3,6'0\"\n4,180\n",
+    "quotes inside and around fields": b'id,h\n1,a"b\n2,"x,""y"""\n3,"two\nlines"\n4,c""d\n5,""\n',
+    "blank lines before the header": b"\n\nid,h\n1,2\n3,4\n",
+    "blank CRLF lines before the header": b"\r\n\r\nid,h\r\n1,2\r\n3,4\r\n",
+}
+
+
+@pytest.mark.parametrize("case", list(CLEAN_PARTS))
+def test_a_repaired_csv_reads_its_good_rows_as_duckdb_reads_them(tmp_path: Path, case: str) -> None:
+    """Repair used to open a quoted field at any odd `"`: lines 2-4 of `1,5'11"` … became one refused record,
+    losing the good row 2 and renumbering the rest; a blank first line quarantined every row."""
+    import duckdb
+
+    from driftwatch.sources.files import read_source, source_file
+
+    clean = CLEAN_PARTS[case]
+    (tmp_path / "clean.csv").write_bytes(clean)
+    (tmp_path / "day.csv").write_bytes(clean + b"9,1,extra\n")
+    read = "SELECT _row, _src FROM ({sql}) ORDER BY _row"
+    from driftwatch.sources.files import source_sql
+
+    with duckdb.connect() as con:
+        expected = con.execute(
+            read.format(sql=source_sql("csv")), {"path": str(tmp_path / "clean.csv")}
+        ).fetchall()
+
+        def rows(readable: object) -> tuple[str, list[tuple], list[tuple]]:
+            got = con.execute(read.format(sql=source_sql(readable.fmt)), {"path": readable.path}).fetchall()  # type: ignore[attr-defined]
+            refused = [(r.row, r.reason) for r in readable.rejected]  # type: ignore[attr-defined]
+            return readable.fmt, got, refused  # type: ignore[attr-defined]
+
+        fmt, got, refused = read_source(con, source_file(str(tmp_path / "day.csv")), rows)
+    assert fmt == "rows"  # read by the repair, not by DuckDB
+    assert len(expected) >= 2
+    assert got == expected
+    last = clean.count(b"\n") + 1  # the bad row's line
+    assert refused == [(len(expected) + 1, f"row has 3 fields, the header has 2 (line {last})")]
+
+
+def test_a_csv_whose_last_row_has_a_field_too_many_is_not_read_as_empty(project: Path) -> None:
+    """DuckDB's sniffer took the longest row for the header and skipped every line above it: the file was read
+    as 0 rows, without an error (found while fixing the repair's quotes)."""
+    (project / "logs" / "day.csv").write_bytes(
+        HEADER + good_csv(1) + good_csv(2) + b"r3,2026-03-02T10:03:00Z,23,1,north,0.5,extra\n"
+    )
+    summary, quarantined, ids = ingest(project)
+    assert ids == ["r1", "r2"]
+    assert [(q[0], q[1]) for q in quarantined] == [(3, "row has 7 fields, the header has 6 (line 4)")]

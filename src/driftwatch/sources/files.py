@@ -16,6 +16,7 @@ on (its default; `storage.database` does not change it), so `_row` is the row's 
 
 from __future__ import annotations
 
+import csv
 import glob
 import os
 import zlib
@@ -27,7 +28,14 @@ import duckdb
 
 from driftwatch.errors import SourceError
 from driftwatch.sources.formats import TEXT_FORMATS, file_kind, open_binary
-from driftwatch.sources.repair import ROWS_FORMAT, RejectedRow, repair_csv, repair_ndjson
+from driftwatch.sources.repair import (
+    CSV_DELIMITERS,
+    ROWS_FORMAT,
+    RejectedRow,
+    header_delimiter,
+    repair_csv,
+    repair_ndjson,
+)
 
 T = TypeVar("T")
 
@@ -119,7 +127,7 @@ def read_source(cur: duckdb.DuckDBPyConnection, f: SourceFile, use: Callable[[Re
         columns = (
             None  # DuckDB's reader refused the file's start (DESCRIBE only reads it); read it line by line
         )
-    if columns is not None and not _sniffed_badly(f.format, columns):
+    if columns is not None and not _sniffed_badly(f, columns):
         try:
             return use(Readable(f.format, f.path, columns))
         except duckdb.Error as exc:
@@ -156,13 +164,43 @@ def reader_refused(exc: BaseException) -> bool:
     return False
 
 
-def _sniffed_badly(fmt: str, columns: dict[str, str]) -> bool:
-    """A CSV read as one column named like a whole header line: DuckDB's sniffer gave up on the dialect (a bad
-    row in its sample does that) and fell back to one column; reading on would fail with "has no column"."""
-    if fmt != "csv" or len(columns) != 1:
+def _sniffed_badly(f: SourceFile, columns: dict[str, str]) -> bool:
+    """A CSV whose columns are not its header's: DuckDB's sniffer, meeting a bad row in its sample, either
+    gives up on the dialect and reads one column named like the whole header line (reading on would fail with
+    "has no column"), or takes the row with the most fields for the header and skips every line above it (a
+    file whose last row has one field too many read as 0 rows, silently). Either way the file is repaired."""
+    if f.format != "csv":
         return False
-    name = next(iter(columns))
-    return any(d in name for d in (",", ";", "\t", "|"))
+    if len(columns) == 1 and any(d in next(iter(columns)) for d in CSV_DELIMITERS):
+        return True
+    fields = _header_fields(f)
+    return fields is not None and fields != len(columns)
+
+
+_HEADER_PEEK_BYTES = 1 << 16
+
+
+def _header_fields(f: SourceFile) -> int | None:
+    """How many fields the file's header (its first non-empty line) has, or None when that is not plain to
+    see (no line break in the first 64 KiB, not UTF-8, unreadable): DuckDB's reading is then trusted."""
+    try:
+        with open_binary(f.path, f.compression) as stream:
+            head = stream.read(_HEADER_PEEK_BYTES)
+    except (OSError, EOFError, ValueError, zlib.error):
+        return None
+    lines = head.split(b"\n")
+    if len(head) == _HEADER_PEEK_BYTES:
+        lines.pop()  # may be cut short
+    for line in lines:
+        text = line.rstrip(b"\r")
+        if not text:
+            continue  # DuckDB skips empty lines before the header
+        try:
+            header = text.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        return len(next(csv.reader([header], delimiter=header_delimiter(header))))
+    return None
 
 
 # Leading bytes of binary formats a text file is sometimes mistaken for, named in the error.

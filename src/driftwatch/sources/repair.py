@@ -41,7 +41,7 @@ BATCH_ROWS = 65_536
 
 # C0 control characters that JSON allows nowhere unescaped (tab and carriage return are handled on their own).
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_CSV_DELIMITERS = (",", ";", "\t", "|")
+CSV_DELIMITERS = (",", ";", "\t", "|")
 
 
 @dataclass(frozen=True)
@@ -172,10 +172,10 @@ def _clean_json_line(line: bytes, length: int) -> tuple[str, str | None]:
     return text, None
 
 
-def _delimiter(header: str) -> str:
+def header_delimiter(header: str) -> str:
     """The delimiter a header line uses: the candidate seen most often outside quotes (a comma on a tie)."""
     outside = re.sub(r'"[^"]*"', "", header)
-    return max(_CSV_DELIMITERS, key=lambda d: (outside.count(d), d == ","))
+    return max(CSV_DELIMITERS, key=lambda d: (outside.count(d), d == ","))
 
 
 def _header_columns(cur: duckdb.DuckDBPyConnection, header: str, delimiter: str) -> list[str]:
@@ -194,13 +194,47 @@ def _header_columns(cur: duckdb.DuckDBPyConnection, header: str, delimiter: str)
     return [str(r[0]) for r in rows]
 
 
-def _records(lines: Iterator[tuple[int, bytes, int]]) -> Iterator[tuple[int, str | None, str | None, bytes]]:
+def _ends_quoted(line: bytes, delimiter: bytes, quoted: bool) -> bool:
+    """Whether a record is inside a quoted field at the end of `line`, given whether it was at its start.
+
+    As DuckDB and RFC 4180 read CSV, a `"` opens a quoted field only at the start of a field (at the start of
+    the record or right after a delimiter); inside one, `""` is a quote and a lone `"` closes it. A `"` within
+    an unquoted field (`5'11"`) is text, and must not join the next lines to this record.
+    """
+    if b'"' not in line:
+        return quoted
+    pos, end = 0, len(line)
+    while True:
+        if quoted:
+            close = line.find(b'"', pos)
+            if close < 0:
+                return True
+            if line[close + 1 : close + 2] == b'"':
+                pos = close + 2  # an escaped quote
+                continue
+            quoted = False
+            pos = close + 1
+        elif pos < end and line[pos : pos + 1] == b'"':
+            quoted = True
+            pos += 1
+            continue
+        # In an unquoted field, or past a closing quote: the next field starts after the next delimiter.
+        nxt = line.find(delimiter, pos)
+        if nxt < 0:
+            return False
+        pos = nxt + len(delimiter)
+
+
+def _records(
+    lines: Iterator[tuple[int, bytes, int]], delimiter: str
+) -> Iterator[tuple[int, str | None, str | None, bytes]]:
     """(first line, record text or None, reason or None, raw bytes) per CSV record.
 
-    A record is complete when its quotes balance (with doubled quotes as escapes, a record's count of `"` is
-    even); a record still open after MAX_LINE_BYTES or at the end of the file has an unterminated quote: its
-    first line alone is refused and reading starts again at the next line, so one stray quote costs one row.
+    A record is complete at the end of a line outside a quoted field (`_ends_quoted`); a record still open
+    after MAX_LINE_BYTES or at the end of the file has an unterminated quote: its first line alone is refused
+    and reading starts again at the next line, so one stray quote costs one row.
     """
+    delim = delimiter.encode()
     buffered: list[tuple[int, bytes, int]] = []
     source = iter(lines)
     while True:
@@ -220,7 +254,7 @@ def _records(lines: Iterator[tuple[int, bytes, int]]) -> Iterator[tuple[int, str
             continue
         parts = [line]
         size = len(line)
-        open_quote = line.count(b'"') % 2 == 1
+        open_quote = _ends_quoted(line, delim, False)
         taken: list[tuple[int, bytes, int]] = []
         while open_quote and size <= MAX_LINE_BYTES:
             if buffered:
@@ -233,7 +267,7 @@ def _records(lines: Iterator[tuple[int, bytes, int]]) -> Iterator[tuple[int, str
             taken.append(more)
             parts.append(more[1])
             size += more[2] + 1
-            open_quote = (open_quote + more[1].count(b'"')) % 2 == 1
+            open_quote = _ends_quoted(more[1], delim, True)
         if open_quote:
             buffered = taken + buffered
             yield number, None, "unterminated quote", line
@@ -253,6 +287,9 @@ def repair_csv(cur: duckdb.DuckDBPyConnection, path: str, compression: str | Non
     with open_binary(path, compression) as stream:
         lines = physical_lines(stream)
         head = next(lines, None)
+        # DuckDB skips empty lines before the header (they are not rows either), so they are skipped here too.
+        while head is not None and not head[1]:
+            head = next(lines, None)
         if head is None:
             raise SourceError(path, "is empty: no header line")
         number, line, length = head
@@ -262,7 +299,7 @@ def repair_csv(cur: duckdb.DuckDBPyConnection, path: str, compression: str | Non
         if header is None or _CONTROL.search(header):
             what = reason or "holds control characters"
             raise SourceError(path, f"the header line is not text ({what}): is this a CSV file?")
-        delimiter = _delimiter(header)
+        delimiter = header_delimiter(header)
         names = _header_columns(cur, header, delimiter)
         width = len(names)
         struct = pa.struct([pa.field(n, pa.string()) for n in names])
@@ -288,7 +325,7 @@ def repair_csv(cur: duckdb.DuckDBPyConnection, path: str, compression: str | Non
                     rows.clear()
 
                 row = 0
-                for first_line, text, reason, raw in _records(lines):
+                for first_line, text, reason, raw in _records(lines, delimiter):
                     if text == "":
                         continue
                     row += 1
