@@ -524,3 +524,41 @@ def test_a_csv_whose_last_row_has_a_field_too_many_is_not_read_as_empty(project:
     summary, quarantined, ids = ingest(project)
     assert ids == ["r1", "r2"]
     assert [(q[0], q[1]) for q in quarantined] == [(3, "row has 7 fields, the header has 6 (line 4)")]
+
+
+def test_times_outside_the_accepted_range_are_quarantined_from_files(project: Path) -> None:
+    """Issue 13.9 at ingest: a year 1 or 9999 (a sentinel upstream), or a time before 1970, in a log or label
+    file is quarantined with the range, not stored to make a window thousands of years from the others."""
+    rows = [good_csv(1), good_csv(2).replace(b"2026-03-02T10:02:00Z", b"9999-12-31T00:00:00Z")]
+    rows += [good_csv(3).replace(b"2026-03-02T10:03:00Z", b"0001-01-01T00:00:00Z"), good_csv(4)]
+    # Half an hour past 1970 at UTC+1 is half an hour before it at UTC: the range is of UTC times.
+    rows += [good_csv(5).replace(b"2026-03-02T10:05:00Z", b"1970-01-01T00:30:00+01:00")]
+    (project / "logs" / "day.csv").write_bytes(HEADER + b"".join(rows))
+    summary, quarantined, ids = ingest(project)
+    assert ids == ["r1", "r4"]
+    outside = (
+        " UTC is outside the accepted range of times (from 1970-01-01 up to (not including) 2200-01-01 UTC)"
+    )
+    assert [(q[0], q[1]) for q in quarantined] == [
+        (2, "timestamp 9999-12-31T00:00:00" + outside),
+        (3, "timestamp 0001-01-01T00:00:00" + outside),
+        (5, "timestamp 1969-12-31T23:30:00" + outside),
+    ]
+    config = (
+        (project / "driftwatch.yml")
+        .read_text()
+        .replace("      path: labels/*\n", "      path: labels/*\n      timestamp: at\n")
+    )
+    (project / "driftwatch.yml").write_text(config)
+    (project / "labels" / "l.csv").write_bytes(
+        b"request_id,label,at\nr1,1,2026-03-03T00:00:00Z\nr4,0,2200-01-01T00:00:00Z\n"
+    )
+    settings = load_settings(project / "driftwatch.yml")
+    with Database(settings.storage) as db:
+        ingest_labels(db, settings.monitor("m"))
+        stored = db.cursor().execute("SELECT request_id FROM labels").fetchall()
+        reasons = (
+            db.cursor().execute("SELECT row_number, reason FROM quarantine WHERE kind = 'labels'").fetchall()
+        )
+    assert stored == [("r1",)]
+    assert reasons == [(2, "timestamp 2200-01-01T00:00:00" + outside)]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from driftwatch import timestamps
 from driftwatch.errors import SourceError
 from driftwatch.sources.files import NDJSON_LINE, SOURCE_ROW, raw_sql, source_sql
 from driftwatch.sources.values import category_number_sql, category_sql, epoch_sql, number_sql, numeric_sql
@@ -178,9 +179,14 @@ def normalise_query(
                 f"CASE WHEN _ts_iso IS NOT NULL THEN _ts_iso ELSE {epoch_sql(number_sql('_ts_text'))} END AS _ts"
             )
         out.append("_ts AS ts")
+        # Outside the accepted range (a year 1 or 9999 sentinel: `driftwatch.timestamps`), a row would make a
+        # window thousands of years from the others: refused here, where files and pushes alike pass.
+        earliest, latest = q.bind(timestamps.EARLIEST), q.bind(timestamps.LATEST)
         reasons.append(
             "CASE WHEN _ts IS NULL AND _ts_text IS NULL THEN 'missing timestamp' "
-            "WHEN _ts IS NULL THEN 'unparseable timestamp ''' || left(_ts_text, 60) || '''' END"
+            "WHEN _ts IS NULL THEN 'unparseable timestamp ''' || left(_ts_text, 60) || '''' "
+            f"WHEN _ts < {earliest} OR _ts >= {latest} THEN 'timestamp ' || strftime(_ts, '%Y-%m-%dT%H:%M:%S') "
+            f"|| {_sql_text(' UTC is outside the accepted range of times (' + timestamps.RANGE_TEXT + ')')} END"
         )
 
     if layout.model_version is not None:
