@@ -562,3 +562,34 @@ def test_times_outside_the_accepted_range_are_quarantined_from_files(project: Pa
         )
     assert stored == [("r1",)]
     assert reasons == [(2, "timestamp 2200-01-01T00:00:00" + outside)]
+
+
+def test_repaired_copies_are_not_left_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An in-memory connection used to stage repaired copies in `.tmp` of the current directory; a process
+    killed mid-read left its copy there for good. Now: the system temp folder, and orphans are deleted."""
+    import duckdb
+
+    from driftwatch.sources.files import read_source, source_file
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "day.csv").write_bytes(b"a,b\n1,2\n3\n4,5\n")
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    staging = Path(__import__("tempfile").gettempdir())
+    orphan = staging / f"dw-repaired-{int(gone.stdout)}-killed.parquet"
+    orphan.write_bytes(b"left by a killed process")
+    mine = staging / f"dw-repaired-{os.getpid()}-busy.parquet"
+    mine.write_bytes(b"being read by this process")
+    seen: list[str] = []
+    try:
+        with duckdb.connect() as con:
+            read_source(con, source_file(str(tmp_path / "day.csv")), lambda r: seen.append(r.path))
+        assert len(seen) == 1 and Path(seen[0]).parent == staging
+        assert not Path(seen[0]).exists()
+        assert not (tmp_path / ".tmp").exists()
+        assert not orphan.exists()
+        assert mine.exists()
+    finally:
+        mine.unlink()
+        orphan.unlink(missing_ok=True)

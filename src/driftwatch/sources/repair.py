@@ -112,19 +112,60 @@ def _decode(line: bytes) -> tuple[str | None, str | None]:
         return None, f"invalid UTF-8: byte 0x{line[exc.start]:02X} at byte {exc.start + 1} of the line"
 
 
+_STAGED_PREFIX = "dw-repaired-"
+
+
 def _staging_path(cur: duckdb.DuckDBPyConnection, suffix: str) -> str:
-    """A new file in DuckDB's temp directory (the configured spill folder; it holds data of this size anyway)."""
+    """A new file beside DuckDB's spill files (`<database>.tmp`, data of this size goes there anyway); for an
+    in-memory database, whose temp directory is `.tmp` in the current directory, in the system's temp folder.
+
+    The name holds this process's id: a copy left by a process that was killed mid-read (the `finally` that
+    deletes it never ran) is deleted by the next repair in the same folder, once that process is gone.
+    """
     folder = None
     try:
-        row = cur.execute("SELECT current_setting('temp_directory')").fetchone()
-        folder = str(row[0]) if row and row[0] else None
+        row = cur.execute(
+            "SELECT current_setting('temp_directory'), (SELECT path FROM duckdb_databases() "
+            "WHERE database_name = current_database())"
+        ).fetchone()
+        if row and row[0] and row[1]:
+            folder = str(row[0])
     except duckdb.Error:
         folder = None
     if folder:
         os.makedirs(folder, exist_ok=True)
-    fd, path = tempfile.mkstemp(prefix="dw-repaired-", suffix=suffix, dir=folder)
+    _remove_orphans(folder or tempfile.gettempdir())
+    fd, path = tempfile.mkstemp(prefix=f"{_STAGED_PREFIX}{os.getpid()}-", suffix=suffix, dir=folder)
     os.close(fd)
     return path
+
+
+def _remove_orphans(folder: str) -> None:
+    """Delete the repaired copies of processes that no longer run (killed between creating and deleting one)."""
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith(_STAGED_PREFIX)]
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(_STAGED_PREFIX) :].split("-", 1)[0]
+        if not pid.isdigit() or _running(int(pid)):
+            continue
+        try:
+            os.unlink(os.path.join(folder, name))
+        except OSError:
+            pass  # already gone, or not ours to delete
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists, owned by someone else
+    return True
 
 
 def repair_ndjson(cur: duckdb.DuckDBPyConnection, path: str, compression: str | None) -> Repaired:
