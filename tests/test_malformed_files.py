@@ -367,9 +367,43 @@ def test_a_file_growing_between_runs_is_read_again_whole(project: Path) -> None:
             f.write(good_json(2) + b"\n")
         os.utime(path, ns=(os.stat(path).st_atime_ns, os.stat(path).st_mtime_ns + 1_000_000_000))
         again = ingest_predictions(db, settings.monitor("m"), FEATURES)
-        assert (again.rows_inserted, again.rows_duplicate, again.rows_quarantined) == (1, 1, 1)
+        # The bad line quarantined by the first read is not counted again (it used to be: the run's
+        # quarantined_rows, and an alert on it, saw the same line twice).
+        assert (again.rows_read, again.rows_inserted, again.rows_duplicate, again.rows_quarantined) == (
+            3,
+            1,
+            1,
+            0,
+        )
         total = db.cursor().execute("SELECT count(*) FROM quarantine").fetchone()
     assert total == (1,)
+
+
+def test_a_changed_file_does_not_count_its_quarantined_rows_again(project: Path) -> None:
+    """The same for rows quarantined by the query (not the reader), and for labels."""
+    path = project / "logs" / "day.csv"
+    path.write_bytes(HEADER + good_csv(1) + b"r2,2026-03-02T10:02:00Z,forty,1,north,0.5\n")
+    labels = project / "labels" / "l.csv"
+    labels.write_bytes(b"request_id,label\nr1,1\nr2,\n")
+    settings = load_settings(project / "driftwatch.yml")
+    with Database(settings.storage) as db:
+        first = ingest_predictions(db, settings.monitor("m"), FEATURES)
+        first_labels = ingest_labels(db, settings.monitor("m"))
+        assert (first.rows_quarantined, first_labels.rows_quarantined) == (1, 1)
+        for f, line in ((path, good_csv(3)), (labels, b"r3,0\n")):
+            with f.open("ab") as out:
+                out.write(line)
+            os.utime(f, ns=(os.stat(f).st_atime_ns, os.stat(f).st_mtime_ns + 1_000_000_000))
+        again = ingest_predictions(db, settings.monitor("m"), FEATURES)
+        again_labels = ingest_labels(db, settings.monitor("m"))
+        assert (again.rows_read, again.rows_inserted, again.rows_duplicate, again.rows_quarantined) == (
+            3,
+            1,
+            1,
+            0,
+        )
+        assert again_labels.rows_quarantined == 0
+        assert db.cursor().execute("SELECT count(*) FROM quarantine").fetchone() == (2,)
 
 
 def test_a_run_whose_globs_match_nothing_says_so_in_its_summary_and_in_runs(project: Path) -> None:

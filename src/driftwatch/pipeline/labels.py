@@ -21,7 +21,7 @@ from driftwatch.sources.values import number_sql
 from driftwatch.storage.database import Database, first_row, utcnow
 from driftwatch.storage.labels import LabelCounts, labels_without_prediction, upsert_label_batch
 from driftwatch.storage.predictions import width_us
-from driftwatch.storage.quarantine import quarantine_rejected
+from driftwatch.storage.quarantine import quarantine_batch, quarantine_rejected
 
 BATCH_TABLE = "_label_batch"
 KIND = "labels"
@@ -159,14 +159,12 @@ def _upsert_readable(
     now = utcnow()
     with db.transaction() as tx:
         tx.execute(f"CREATE OR REPLACE TEMP TABLE {BATCH_TABLE} AS {sql}", {**params, "now": now})
-        row = first_row(
-            tx.execute(f"SELECT count(*), count(*) FILTER (WHERE _reason IS NOT NULL) FROM {BATCH_TABLE}")
-        )
-        rows_read, quarantined = (int(row[0]), int(row[1])) if row else (0, 0)
-        # Lines the reader refused (no fields to look at) count as read and quarantined.
-        refused = quarantine_rejected(tx, monitor.name, KIND, source, readable.rejected, now)
-        rows_read += refused
-        quarantined += refused
+        row = first_row(tx.execute(f"SELECT count(*) FROM {BATCH_TABLE}"))
+        rows_read = int(row[0]) if row else 0
+        # Lines the reader refused (no fields to look at) count as read and quarantined; only rows new to the
+        # quarantine count (one kept from an earlier read of this file is not counted again).
+        rows_read += len(readable.rejected)
+        quarantined = quarantine_rejected(tx, monitor.name, KIND, source, readable.rejected, now)
         counts = upsert_label_batch(
             tx,
             monitor.name,
@@ -176,11 +174,7 @@ def _upsert_readable(
             timed=monitor.labels.timestamp is not None,
             window_width_us=width_us(monitor.window),
         )
-        tx.execute(
-            "INSERT INTO quarantine SELECT $monitor, 'labels', $source, _row, request_id, _reason, _raw, $now "
-            f"FROM {BATCH_TABLE} WHERE _reason IS NOT NULL ON CONFLICT DO NOTHING",
-            {"monitor": monitor.name, "source": source, "now": now},
-        )
+        quarantined += quarantine_batch(tx, monitor.name, KIND, source, BATCH_TABLE, now)
         tx.execute(
             "INSERT INTO ingested_files VALUES (?, 'labels', ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [
