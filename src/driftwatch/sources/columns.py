@@ -23,12 +23,14 @@ the same facts from its frames. Only the rules live here, so both paths decide a
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from driftwatch.errors import SourceError
 from driftwatch.sources.formats import ROWS_FORMAT
 
 if TYPE_CHECKING:
@@ -322,3 +324,63 @@ def duckdb_column_facts(
             )
         )
     return facts
+
+
+def json_key_facts(
+    cur: duckdb.DuckDBPyConnection, fmt: str, path: str, columns: dict[str, str], features: str, shown: str
+) -> list[ColumnFacts]:
+    """Facts of the keys of a JSON-object features column, from its first 10,000 rows: a key is numeric
+    when every value it has there is a JSON number (or null)."""
+    # Imported here: `sources.logs` imports DuckDB, which `compare` (a user of this module's rules) avoids.
+    from driftwatch.sources.logs import feature_object_query
+
+    if features not in columns and fmt != "ndjson":
+        raise SourceError(shown, f"has no column {features!r} (reference.features)")
+    sql, params = feature_object_query(fmt, path, columns, features)
+    sample = f"SELECT * FROM ({sql}) LIMIT 10000"
+    rows = cur.execute(
+        # An empty key has no JSON path (and no name a config could give it): kept out of the path here,
+        # refused below with the reason.
+        "SELECT k, bool_and(CASE WHEN k <> '' THEN json_type(_fj, '$.\"' || replace(k, '\"', '\\\"') || '\"') "
+        "END IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'NULL')) "
+        f"FROM (SELECT _fj, unnest(json_keys(_fj)) AS k FROM ({sample})) "
+        "GROUP BY k ORDER BY k",
+        params,
+    ).fetchall()
+    if any(key == "" for key, _ in rows):
+        raise SourceError(
+            shown,
+            f'{features} holds an empty feature name (the key ""), which no config can name; '
+            "rename that key, or list the features under `features:`",
+        )
+    numeric_keys = {str(key) for key, is_numeric in rows if is_numeric}
+    exprs: dict[str, tuple[str, str | None]] = {}
+    for i, (key, _) in enumerate(rows):
+        params[f"_k{i}"] = json_path(str(key))
+        exprs[str(key)] = (f"json_extract_string(_fj, $_k{i})", None)
+    facts = duckdb_column_facts(cur, sample, params, exprs)
+    return [
+        dataclasses.replace(f, kind="numeric" if f.name in numeric_keys else "categorical") for f in facts
+    ]
+
+
+def ndjson_columns(
+    cur: duckdb.DuckDBPyConnection, path: str
+) -> tuple[str, dict[str, object], dict[str, tuple[str, str | None]]]:
+    """The top-level keys of an NDJSON file (from its first `SAMPLE_ROWS` lines), each as a text expression."""
+    relation = (
+        f"SELECT CASE WHEN json_valid(_line) AND json_type(_line) = 'OBJECT' "
+        f"THEN _line::JSON END AS _doc FROM ({sample_sql('ndjson')} LIMIT {SAMPLE_ROWS})"
+    )
+    params: dict[str, object] = {"path": path}
+    keys = cur.execute(
+        # In order of first appearance, as the file lists them (and compare shows them).
+        "SELECT k FROM (SELECT row_number() OVER () AS n, k FROM "
+        f"(SELECT unnest(json_keys(_doc)) AS k FROM ({relation}))) GROUP BY k ORDER BY min(n)",
+        params,
+    ).fetchall()
+    exprs: dict[str, tuple[str, str | None]] = {}
+    for i, (key,) in enumerate(keys):
+        params[f"_k{i}"] = json_path(str(key))
+        exprs[str(key)] = (f"json_extract_string(_doc, $_k{i})", None)
+    return relation, params, exprs
