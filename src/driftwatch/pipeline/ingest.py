@@ -120,7 +120,9 @@ def ingest_file(
 def _ingest_readable(
     db: Database, monitor: MonitorConfig, layout: LogLayout, f: SourceFile, readable: Readable, source: str
 ) -> tuple[int, int, int, int]:
-    sql, params = normalise_query(readable.fmt, readable.path, readable.columns, layout)
+    sql, params = normalise_query(
+        readable.fmt, readable.path, readable.columns, layout, compression=readable.compression
+    )
     now = utcnow()
     with db.transaction() as tx:
         tx.execute(f"CREATE OR REPLACE TEMP TABLE {BATCH_TABLE} AS {sql}", params)

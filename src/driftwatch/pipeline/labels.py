@@ -50,7 +50,7 @@ def label_layout(source: LabelSource) -> LogLayout:
 
 
 def label_batch_sql(
-    fmt: str, path: str, columns: dict[str, str], monitor: MonitorConfig
+    fmt: str, path: str, columns: dict[str, str], monitor: MonitorConfig, compression: str = "auto"
 ) -> tuple[str, dict[str, object]]:
     """The normalising query for a label file: `request_id`, `label`, `label_value`, `labelled_at`, `_reason`.
 
@@ -61,7 +61,9 @@ def label_batch_sql(
     source the label is stamped with the ingest time (`$now`).
     """
     assert monitor.labels is not None
-    sql, params = normalise_query(fmt, path, columns, label_layout(monitor.labels), keep_source=True)
+    sql, params = normalise_query(
+        fmt, path, columns, label_layout(monitor.labels), keep_source=True, compression=compression
+    )
     ts = "ts" if monitor.labels.timestamp else "NULL::TIMESTAMP"
     not_number = (
         "WHEN label_value IS NULL THEN 'label: ''' || left(label, 60) || ''' is not a number' "
@@ -155,7 +157,9 @@ def _upsert_readable(
 ) -> tuple[int, int, LabelCounts]:
     """One label file (as read by `read_source`) in one transaction: (rows read, quarantined, upsert counts)."""
     assert monitor.labels is not None
-    sql, params = label_batch_sql(readable.fmt, readable.path, readable.columns, monitor)
+    sql, params = label_batch_sql(
+        readable.fmt, readable.path, readable.columns, monitor, readable.compression
+    )
     now = utcnow()
     with db.transaction() as tx:
         tx.execute(f"CREATE OR REPLACE TEMP TABLE {BATCH_TABLE} AS {sql}", {**params, "now": now})

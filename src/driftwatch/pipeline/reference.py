@@ -171,12 +171,12 @@ def _infer_from(
     ref = monitor.reference
     fmt, path, columns = readable.fmt, readable.path, readable.columns
     if ref.features is not None:
-        facts = json_key_facts(cur, fmt, path, columns, ref.features, ref.path)
+        facts = json_key_facts(cur, fmt, path, columns, ref.features, ref.path, readable.compression)
     else:
         if fmt == "ndjson":
-            relation, params, exprs = ndjson_columns(cur, path)
+            relation, params, exprs = ndjson_columns(cur, path, readable.compression)
         else:
-            relation, params = sample_sql(fmt), {"path": path}
+            relation, params = sample_sql(fmt, readable.compression), {"path": path}
             exprs = {
                 name: (quote_identifier(name), sql_type if fmt == "parquet" else None)
                 for name, sql_type in columns.items()
@@ -241,7 +241,9 @@ def build_profile(
 
     def load(readable: Readable) -> int:
         """The reference's normalised rows into the temp table; returns the rows its reader refused."""
-        sql, params = normalise_query(readable.fmt, readable.path, readable.columns, layout)
+        sql, params = normalise_query(
+            readable.fmt, readable.path, readable.columns, layout, compression=readable.compression
+        )
         cur.execute(
             f"CREATE OR REPLACE TEMP TABLE {REFERENCE_TABLE} AS SELECT * FROM ({sql}){sample}", params
         )

@@ -230,22 +230,24 @@ def _duckdb_type_kind(sql_type: str | None) -> tuple[str, bool]:
     return "unsupported", False
 
 
-def sample_sql(fmt: str) -> str:
+def sample_sql(fmt: str, compression: str = "auto") -> str:
     """A SELECT over the file ($path) whose LIMIT stops the read early: plain columns (CSV as text), or for
     NDJSON one `_line` per line. Not `sources.files.source_sql`: its row numbers (a window over the whole
-    file) make DuckDB read all of it before any LIMIT applies."""
+    file) make DuckDB read all of it before any LIMIT applies. `compression`: as `Readable.compression`."""
+    # One of a fixed few words (`sources.files.source_sql` checks the same), never a user's text.
+    codec = f", compression = '{compression}'" if compression in ("none", "gzip", "zstd") else ""
     if fmt == "parquet":
         return "SELECT * FROM read_parquet($path)"
     if fmt == "csv":
         # The quote settings of `sources.files.source_sql`, so both read the same header and fields.
-        return "SELECT * FROM read_csv($path, all_varchar = true, header = true, quote = '\"', escape = '\"')"
+        return f"SELECT * FROM read_csv($path, all_varchar = true, header = true, quote = '\"', escape = '\"'{codec})"
     if fmt == ROWS_FORMAT:
         # A CSV repaired line by line (`sources.repair`): the rows' fields are the struct `_src`.
         return "SELECT _src.* FROM read_parquet($path)"
     # The same line reader as `sources.files.source_sql`, without the row numbers.
     return (
         "SELECT line AS _line FROM read_csv($path, columns = {'line': 'VARCHAR'}, header = false, "
-        "delim = chr(30), quote = '', escape = '', auto_detect = false) "
+        f"delim = chr(30), quote = '', escape = '', auto_detect = false{codec}) "
         "WHERE line IS NOT NULL AND trim(line) <> ''"
     )
 
@@ -327,7 +329,13 @@ def duckdb_column_facts(
 
 
 def json_key_facts(
-    cur: duckdb.DuckDBPyConnection, fmt: str, path: str, columns: dict[str, str], features: str, shown: str
+    cur: duckdb.DuckDBPyConnection,
+    fmt: str,
+    path: str,
+    columns: dict[str, str],
+    features: str,
+    shown: str,
+    compression: str = "auto",
 ) -> list[ColumnFacts]:
     """Facts of the keys of a JSON-object features column, from its first 10,000 rows: a key is numeric
     when every value it has there is a JSON number (or null)."""
@@ -336,7 +344,7 @@ def json_key_facts(
 
     if features not in columns and fmt != "ndjson":
         raise SourceError(shown, f"has no column {features!r} (reference.features)")
-    sql, params = feature_object_query(fmt, path, columns, features)
+    sql, params = feature_object_query(fmt, path, columns, features, compression)
     sample = f"SELECT * FROM ({sql}) LIMIT 10000"
     rows = cur.execute(
         # An empty key has no JSON path (and no name a config could give it): kept out of the path here,
@@ -365,12 +373,12 @@ def json_key_facts(
 
 
 def ndjson_columns(
-    cur: duckdb.DuckDBPyConnection, path: str
+    cur: duckdb.DuckDBPyConnection, path: str, compression: str = "auto"
 ) -> tuple[str, dict[str, object], dict[str, tuple[str, str | None]]]:
     """The top-level keys of an NDJSON file (from its first `SAMPLE_ROWS` lines), each as a text expression."""
     relation = (
         f"SELECT CASE WHEN json_valid(_line) AND json_type(_line) = 'OBJECT' "
-        f"THEN _line::JSON END AS _doc FROM ({sample_sql('ndjson')} LIMIT {SAMPLE_ROWS})"
+        f"THEN _line::JSON END AS _doc FROM ({sample_sql('ndjson', compression)} LIMIT {SAMPLE_ROWS})"
     )
     params: dict[str, object] = {"path": path}
     keys = cur.execute(

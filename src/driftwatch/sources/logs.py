@@ -142,7 +142,13 @@ def with_raw(sql: str, fmt: str) -> str:
 
 
 def normalise_query(
-    fmt: str, path: str, columns: dict[str, str], layout: LogLayout, *, keep_source: bool = False
+    fmt: str,
+    path: str,
+    columns: dict[str, str],
+    layout: LogLayout,
+    *,
+    keep_source: bool = False,
+    compression: str = "auto",
 ) -> tuple[str, dict[str, object]]:
     """The SQL (and its parameters) that reads one file into typed rows with a `_reason` column.
 
@@ -324,9 +330,12 @@ def normalise_query(
         reason = f"CASE WHEN _doc IS NULL THEN 'malformed JSON line' ELSE {reason} END"
         doc = f"CASE WHEN json_valid({NDJSON_LINE}) AND json_type({NDJSON_LINE}) = 'OBJECT' THEN {NDJSON_LINE} END"
         # `_jv`/`_jt` in a projection of their own, so each is computed once per row and then only indexed.
-        src = f"SELECT *{q.doc_fields()} FROM (SELECT _row, {SOURCE_ROW}, {doc} AS _doc FROM ({source_sql(fmt)}))"
+        src = (
+            f"SELECT *{q.doc_fields()} FROM (SELECT _row, {SOURCE_ROW}, {doc} AS _doc "
+            f"FROM ({source_sql(fmt, compression)}))"
+        )
     else:
-        src = source_sql(fmt)
+        src = source_sql(fmt, compression)
     # Stage 1 expressions may refer to earlier aliases (DuckDB resolves lateral column aliases).
     sql = f"SELECT {', '.join(out)}, {reason} AS _reason FROM {_layers(src, stage1, stage2, stage3)}"
     return (sql if keep_source else with_raw(sql, fmt)), q.params
@@ -342,7 +351,7 @@ def _layers(src: str, *stages: list[str]) -> str:
 
 
 def feature_object_query(
-    fmt: str, path: str, columns: dict[str, str], features_json: str
+    fmt: str, path: str, columns: dict[str, str], features_json: str, compression: str = "auto"
 ) -> tuple[str, dict[str, object]]:
     """SQL yielding `_fj` (JSON, NULL when not an object) per row: for sampling keys when inferring features."""
     q = _Query(fmt, path, columns)
@@ -351,10 +360,10 @@ def feature_object_query(
         line = NDJSON_LINE
         src = (
             f"SELECT CASE WHEN json_valid({line}) AND json_type({line}) = 'OBJECT' THEN {line} END AS _doc "
-            f"FROM ({source_sql(fmt)})"
+            f"FROM ({source_sql(fmt, compression)})"
         )
     else:
-        src = source_sql(fmt)
+        src = source_sql(fmt, compression)
     text = q.json_object(features_json)
     sql = (
         f"SELECT CASE WHEN json_valid(_t) AND json_type(_t) = 'OBJECT' THEN _t::JSON END AS _fj "
