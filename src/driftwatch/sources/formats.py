@@ -84,7 +84,8 @@ def checked_compression(path: str, fmt: str) -> str | None:
         with open(path, "rb") as f:
             head = f.read(4)
         raise SourceError(
-            path, f"cannot be decompressed as {named}: it does not start like {named} data (first bytes {head!r})"
+            path,
+            f"cannot be decompressed as {named}: it does not start like {named} data (first bytes {head!r})",
         )
     if compression and fmt not in TEXT_FORMATS:
         raise SourceError(
