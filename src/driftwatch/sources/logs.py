@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from driftwatch import timestamps
+import driftwatch.timestamps as timestamps
 from driftwatch.errors import SourceError
 from driftwatch.sources.files import NDJSON_LINE, SOURCE_ROW, raw_sql, source_sql
 from driftwatch.sources.values import category_number_sql, category_sql, epoch_sql, number_sql, numeric_sql
