@@ -359,6 +359,30 @@ def test_push_labels(client: TestClient, records: list[dict[str, Any]]) -> None:
     assert bad.status_code == 422 and "missing label" in bad.json()["errors"][0]["reason"]
 
 
+@pytest.mark.parametrize("when", ["9999-12-31T00:00:00Z", "0001-01-01T00:00:00Z", "1969-12-31T23:59:59Z"])
+def test_a_time_outside_the_accepted_range_is_refused_at_push(
+    client: TestClient, records: list[dict[str, Any]], when: str
+) -> None:
+    """Issue 13.9: a year-9999 push used to be stored, and the next run computed a window from 0001-01-01."""
+    before = _stored(client)
+    batch = [dict(r) for r in records[:3]]
+    batch[1]["timestamp"] = when
+    response = client.post(f"/api/monitors/{MONITOR}/predictions", headers=AUTH, json={"records": batch})
+    assert response.status_code == 422, response.text
+    (error,) = response.json()["errors"]
+    assert error["index"] == 1
+    assert error["reason"] == (
+        f"timestamp {when[:-1]} UTC is outside the accepted range of times "
+        "(from 1970-01-01 up to (not including) 2200-01-01 UTC)"
+    )
+    assert _stored(client) == before
+    labels = labels_for(records[:2])
+    labels[0]["labelled_at"] = when
+    bad = client.post(f"/api/monitors/{MONITOR}/labels", headers=AUTH, json={"records": labels})
+    assert bad.status_code == 422, bad.text
+    assert "is outside the accepted range of times" in bad.json()["errors"][0]["reason"]
+
+
 def test_run_now_waits_for_a_running_cycle_then_409(settings: Settings, db: Database) -> None:
     client = client_for(settings, db, run_wait=timedelta(milliseconds=50))
     runner = client.app.state.driftwatch.runner  # type: ignore[attr-defined]

@@ -1,5 +1,5 @@
-"""gzip- and zstd-compressed CSV and NDJSON, detected from the suffix alone, for predictions, labels and the
-reference; a bad line inside a compressed file is quarantined like any other; a broken archive is named."""
+"""gzip- and zstd-compressed CSV and NDJSON, the format from the suffix and the compression from the content, for
+predictions, labels and the reference (and `compare`, alike); a bad line inside a compressed file is quarantined like any other; a broken archive is named."""
 
 from __future__ import annotations
 
@@ -155,3 +155,62 @@ def test_a_broken_archive_is_named_with_the_reason(project: Path) -> None:
     assert failed["cut.ndjson.gz"] == (
         "cannot be decompressed as gzip: Compressed file ended before the end-of-stream marker was reached"
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "codec"),
+    [("day.csv.gzip", "gzip"), ("day.ndjson.zstd", "zstd"), ("day.csv", "gzip"), ("day.jsonl", "zstd")],
+)
+def test_run_and_compare_read_a_compressed_file_alike_and_duckdb_decompresses_it(
+    project: Path, name: str, codec: str
+) -> None:
+    """Compression is told by the content for both `run` and `compare` (one detection, `sources.formats`): a
+    gzip file named `.csv` used to be read by `compare` and refused by `run`. `.gzip`/`.zstd`, which DuckDB
+    does not recognise by name, used to send every such file through the slow Python repair."""
+    import duckdb
+
+    import driftwatch
+    from driftwatch.sources.files import read_source, source_file
+
+    data = csv_logs(range(1, 6)) if ".csv" in name else ndjson_logs(range(1, 6))
+    path = project / "logs" / name
+    if codec == "gzip":
+        path.write_bytes(gzip.compress(data))
+    else:
+        with pa.CompressedOutputStream(str(path), "zstd") as out:
+            out.write(data)
+    with duckdb.connect() as con:
+        seen = read_source(con, source_file(str(path)), lambda r: (r.fmt, r.path, r.compression))
+    assert seen == (("csv" if ".csv" in name else "ndjson"), str(path), codec)  # DuckDB's reader: no repair
+    (project / "driftwatch.yml").write_text(CONFIG.format(reference="ref.csv"))
+    (project / "ref.csv").write_bytes(csv_logs(range(1, 6)))
+    settings = load_settings(project / "driftwatch.yml")
+    with Database(settings.storage) as db:
+        summary = ingest_predictions(db, settings.monitor("m"), FEATURES)
+    assert (summary.failed_files, summary.rows_inserted, summary.rows_quarantined) == ([], 5, 0)
+    result = driftwatch.compare(str(project / "ref.csv"), str(path), features=["age", "region"])
+    assert {f.name for f in result.features} == {"age", "region"}
+
+
+def test_a_compressed_parquet_file_is_refused_by_run_and_compare_alike(project: Path) -> None:
+    import polars as pl
+
+    import driftwatch
+
+    frame = pl.DataFrame({"request_id": ["r1"], "timestamp": ["2026-03-02T10:00:00Z"], "age": [1.0]})
+    frame.write_parquet(project / "plain.parquet")
+    for name in ("day.parquet.gz", "packed.parquet"):
+        (project / "logs" / name).write_bytes(gzip.compress((project / "plain.parquet").read_bytes()))
+    (project / "driftwatch.yml").write_text(CONFIG.format(reference="plain.parquet"))
+    settings = load_settings(project / "driftwatch.yml")
+    with Database(settings.storage) as db:
+        summary = ingest_predictions(db, settings.monitor("m"), FEATURES)
+    failed = {Path(p).name: reason for p, reason in summary.failed_files}
+    assert "cannot be read gzip-compressed" in failed["day.parquet.gz"]
+    assert (
+        failed["packed.parquet"] == "is gzip-compressed, and a parquet file cannot be read so: decompress it"
+    )
+    for name in ("day.parquet.gz", "packed.parquet"):
+        with pytest.raises(SourceError, match="compressed") as caught:
+            driftwatch.compare(str(project / "plain.parquet"), str(project / "logs" / name))
+        assert caught.value.message.split(":")[0] in failed[name]

@@ -265,9 +265,8 @@ def test_unreadable_files_say_what_is_wrong(project: Path) -> None:
     assert failed["wide.csv"] == "is not csv text: it starts like UTF-16 text (save it as UTF-8)"
     assert failed["binary.csv"].startswith("the header line is not text (")
     assert failed["binary.csv"].endswith("): is this a CSV file?")
-    assert (
-        failed["packed.ndjson"] == "is not ndjson text: it starts like a gzip-compressed file (name it .gz)"
-    )
+    # gzip is told by the content, whatever the name (as `compare` reads it): this one is broken.
+    assert failed["packed.ndjson"].startswith("cannot be decompressed as gzip: ")
 
 
 @pytest.mark.parametrize("name", ["day.csv", "day.ndjson", "day.parquet", "day.csv.gz"])
@@ -367,9 +366,43 @@ def test_a_file_growing_between_runs_is_read_again_whole(project: Path) -> None:
             f.write(good_json(2) + b"\n")
         os.utime(path, ns=(os.stat(path).st_atime_ns, os.stat(path).st_mtime_ns + 1_000_000_000))
         again = ingest_predictions(db, settings.monitor("m"), FEATURES)
-        assert (again.rows_inserted, again.rows_duplicate, again.rows_quarantined) == (1, 1, 1)
+        # The bad line quarantined by the first read is not counted again (it used to be: the run's
+        # quarantined_rows, and an alert on it, saw the same line twice).
+        assert (again.rows_read, again.rows_inserted, again.rows_duplicate, again.rows_quarantined) == (
+            3,
+            1,
+            1,
+            0,
+        )
         total = db.cursor().execute("SELECT count(*) FROM quarantine").fetchone()
     assert total == (1,)
+
+
+def test_a_changed_file_does_not_count_its_quarantined_rows_again(project: Path) -> None:
+    """The same for rows quarantined by the query (not the reader), and for labels."""
+    path = project / "logs" / "day.csv"
+    path.write_bytes(HEADER + good_csv(1) + b"r2,2026-03-02T10:02:00Z,forty,1,north,0.5\n")
+    labels = project / "labels" / "l.csv"
+    labels.write_bytes(b"request_id,label\nr1,1\nr2,\n")
+    settings = load_settings(project / "driftwatch.yml")
+    with Database(settings.storage) as db:
+        first = ingest_predictions(db, settings.monitor("m"), FEATURES)
+        first_labels = ingest_labels(db, settings.monitor("m"))
+        assert (first.rows_quarantined, first_labels.rows_quarantined) == (1, 1)
+        for f, line in ((path, good_csv(3)), (labels, b"r3,0\n")):
+            with f.open("ab") as out:
+                out.write(line)
+            os.utime(f, ns=(os.stat(f).st_atime_ns, os.stat(f).st_mtime_ns + 1_000_000_000))
+        again = ingest_predictions(db, settings.monitor("m"), FEATURES)
+        again_labels = ingest_labels(db, settings.monitor("m"))
+        assert (again.rows_read, again.rows_inserted, again.rows_duplicate, again.rows_quarantined) == (
+            3,
+            1,
+            1,
+            0,
+        )
+        assert again_labels.rows_quarantined == 0
+        assert db.cursor().execute("SELECT count(*) FROM quarantine").fetchone() == (2,)
 
 
 def test_a_run_whose_globs_match_nothing_says_so_in_its_summary_and_in_runs(project: Path) -> None:
@@ -428,3 +461,168 @@ def test_physical_lines_match_a_plain_split_whatever_the_chunk_and_line_limits(
             cut = line[: repair.MAX_LINE_BYTES + 1]
             expected.append((number, cut.removesuffix(b"\r"), len(line)))
         assert list(repair.physical_lines(io.BytesIO(data))) == expected, data
+
+
+@pytest.mark.parametrize(
+    "where", ["short row near the top", "long row near the top", "short row at line 30,002"]
+)
+def test_features_inferred_from_a_reference_whatever_its_bad_row(project: Path, where: str) -> None:
+    """A bad row near the top, or beyond DuckDB's sniffing sample, used to fail inference ("Referenced column
+    "age" not found", "CSV Error on Line: 30002") instead of reading the repaired copy."""
+    good = [f"{20 + i % 50},{1000 + i},{'north' if i % 2 else 'south'}\n".encode() for i in range(30_050)]
+    bad = b"30,north\n" if "short" in where else b"30,1000,north,extra\n"
+    at = 30_000 if "30,002" in where else 1
+    (project / "train.csv").write_bytes(
+        b"age,income,region\n" + b"".join(good[:at]) + bad + b"".join(good[at:])
+    )
+    config = CONFIG.format(reference="train.csv")
+    (project / "driftwatch.yml").write_text(
+        config[: config.index("    features:\n      numeric")] + "    min_rows: 1\n"
+    )
+    settings = load_settings(project / "driftwatch.yml")
+    with Database(settings.storage) as db:
+        outcome = ensure_reference(db, settings.monitor("m"))
+    assert outcome.features == FeatureSpec(numeric=("age", "income"), categorical=("region",))
+    assert (outcome.profile.rows, outcome.rows_rejected) == (30_050, 1)
+
+
+def test_an_error_that_is_not_the_readers_is_raised_as_it_is_without_a_repair(tmp_path: Path) -> None:
+    """Only DuckDB's reader refusing a row leads to a repaired re-read; a bug in the caller's SQL (or a
+    transaction conflict, a full disk) is raised at once, not hidden behind a slow second read."""
+    import duckdb
+
+    from driftwatch.sources.files import read_source, source_file
+
+    path = tmp_path / "day.csv"
+    path.write_bytes(b"a,b\n1,2\n3,4\n")
+    calls: list[str] = []
+
+    def use(readable: object) -> None:
+        calls.append(readable.fmt)  # type: ignore[attr-defined]
+        con.execute("SELECT no_such_column FROM read_csv($path)", {"path": readable.path})  # type: ignore[attr-defined]
+
+    with duckdb.connect() as con, pytest.raises(duckdb.BinderException, match="no_such_column"):
+        read_source(con, source_file(str(path)), use)
+    assert calls == ["csv"]
+
+
+# Files DuckDB reads cleanly, each followed by one bad row (last, so the rows before it keep their numbers) that
+# makes DuckDB refuse the whole file and `sources.repair` read it. The repaired rows must be DuckDB's rows.
+CLEAN_PARTS = {
+    "a quote inside an unquoted field": b"id,h\n1,5'11\"\n2,170\n3,6'0\"\n4,180\n",
+    "quotes inside and around fields": b'id,h\n1,a"b\n2,"x,""y"""\n3,"two\nlines"\n4,c""d\n5,""\n',
+    "blank lines before the header": b"\n\nid,h\n1,2\n3,4\n",
+    "blank CRLF lines before the header": b"\r\n\r\nid,h\r\n1,2\r\n3,4\r\n",
+}
+
+
+@pytest.mark.parametrize("case", list(CLEAN_PARTS))
+def test_a_repaired_csv_reads_its_good_rows_as_duckdb_reads_them(tmp_path: Path, case: str) -> None:
+    """Repair used to open a quoted field at any odd `"`: lines 2-4 of `1,5'11"` … became one refused record,
+    losing the good row 2 and renumbering the rest; a blank first line quarantined every row."""
+    import duckdb
+
+    from driftwatch.sources.files import read_source, source_file
+
+    clean = CLEAN_PARTS[case]
+    (tmp_path / "clean.csv").write_bytes(clean)
+    (tmp_path / "day.csv").write_bytes(clean + b"9,1,extra\n")
+    read = "SELECT _row, _src FROM ({sql}) ORDER BY _row"
+    from driftwatch.sources.files import source_sql
+
+    with duckdb.connect() as con:
+        expected = con.execute(
+            read.format(sql=source_sql("csv")), {"path": str(tmp_path / "clean.csv")}
+        ).fetchall()
+
+        def rows(readable: object) -> tuple[str, list[tuple], list[tuple]]:
+            got = con.execute(read.format(sql=source_sql(readable.fmt)), {"path": readable.path}).fetchall()  # type: ignore[attr-defined]
+            refused = [(r.row, r.reason) for r in readable.rejected]  # type: ignore[attr-defined]
+            return readable.fmt, got, refused  # type: ignore[attr-defined]
+
+        fmt, got, refused = read_source(con, source_file(str(tmp_path / "day.csv")), rows)
+    assert fmt == "rows"  # read by the repair, not by DuckDB
+    assert len(expected) >= 2
+    assert got == expected
+    last = clean.count(b"\n") + 1  # the bad row's line
+    assert refused == [(len(expected) + 1, f"row has 3 fields, the header has 2 (line {last})")]
+
+
+def test_a_csv_whose_last_row_has_a_field_too_many_is_not_read_as_empty(project: Path) -> None:
+    """DuckDB's sniffer took the longest row for the header and skipped every line above it: the file was read
+    as 0 rows, without an error (found while fixing the repair's quotes)."""
+    (project / "logs" / "day.csv").write_bytes(
+        HEADER + good_csv(1) + good_csv(2) + b"r3,2026-03-02T10:03:00Z,23,1,north,0.5,extra\n"
+    )
+    summary, quarantined, ids = ingest(project)
+    assert ids == ["r1", "r2"]
+    assert [(q[0], q[1]) for q in quarantined] == [(3, "row has 7 fields, the header has 6 (line 4)")]
+
+
+def test_times_outside_the_accepted_range_are_quarantined_from_files(project: Path) -> None:
+    """Issue 13.9 at ingest: a year 1 or 9999 (a sentinel upstream), or a time before 1970, in a log or label
+    file is quarantined with the range, not stored to make a window thousands of years from the others."""
+    rows = [good_csv(1), good_csv(2).replace(b"2026-03-02T10:02:00Z", b"9999-12-31T00:00:00Z")]
+    rows += [good_csv(3).replace(b"2026-03-02T10:03:00Z", b"0001-01-01T00:00:00Z"), good_csv(4)]
+    # Half an hour past 1970 at UTC+1 is half an hour before it at UTC: the range is of UTC times.
+    rows += [good_csv(5).replace(b"2026-03-02T10:05:00Z", b"1970-01-01T00:30:00+01:00")]
+    (project / "logs" / "day.csv").write_bytes(HEADER + b"".join(rows))
+    summary, quarantined, ids = ingest(project)
+    assert ids == ["r1", "r4"]
+    outside = (
+        " UTC is outside the accepted range of times (from 1970-01-01 up to (not including) 2200-01-01 UTC)"
+    )
+    assert [(q[0], q[1]) for q in quarantined] == [
+        (2, "timestamp 9999-12-31T00:00:00" + outside),
+        (3, "timestamp 0001-01-01T00:00:00" + outside),
+        (5, "timestamp 1969-12-31T23:30:00" + outside),
+    ]
+    config = (
+        (project / "driftwatch.yml")
+        .read_text()
+        .replace("      path: labels/*\n", "      path: labels/*\n      timestamp: at\n")
+    )
+    (project / "driftwatch.yml").write_text(config)
+    (project / "labels" / "l.csv").write_bytes(
+        b"request_id,label,at\nr1,1,2026-03-03T00:00:00Z\nr4,0,2200-01-01T00:00:00Z\n"
+    )
+    settings = load_settings(project / "driftwatch.yml")
+    with Database(settings.storage) as db:
+        ingest_labels(db, settings.monitor("m"))
+        stored = db.cursor().execute("SELECT request_id FROM labels").fetchall()
+        reasons = (
+            db.cursor().execute("SELECT row_number, reason FROM quarantine WHERE kind = 'labels'").fetchall()
+        )
+    assert stored == [("r1",)]
+    assert reasons == [(2, "timestamp 2200-01-01T00:00:00" + outside)]
+
+
+def test_repaired_copies_are_not_left_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An in-memory connection used to stage repaired copies in `.tmp` of the current directory; a process
+    killed mid-read left its copy there for good. Now: the system temp folder, and orphans are deleted."""
+    import duckdb
+
+    from driftwatch.sources.files import read_source, source_file
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "day.csv").write_bytes(b"a,b\n1,2\n3\n4,5\n")
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    staging = Path(__import__("tempfile").gettempdir())
+    orphan = staging / f"dw-repaired-{int(gone.stdout)}-killed.parquet"
+    orphan.write_bytes(b"left by a killed process")
+    mine = staging / f"dw-repaired-{os.getpid()}-busy.parquet"
+    mine.write_bytes(b"being read by this process")
+    seen: list[str] = []
+    try:
+        with duckdb.connect() as con:
+            read_source(con, source_file(str(tmp_path / "day.csv")), lambda r: seen.append(r.path))
+        assert len(seen) == 1 and Path(seen[0]).parent == staging
+        assert not Path(seen[0]).exists()
+        assert not (tmp_path / ".tmp").exists()
+        assert not orphan.exists()
+        assert mine.exists()
+    finally:
+        mine.unlink()
+        orphan.unlink(missing_ok=True)

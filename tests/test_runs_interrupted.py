@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from _service import MONITOR, TOKEN, make_project
+from driftwatch.api.metrics import metrics_registry, render
 from driftwatch.config import load_settings
 from driftwatch.storage.database import Database, utcnow
 from driftwatch.storage.runs import INTERRUPTED, mark_interrupted_runs
@@ -97,6 +98,11 @@ def test_marking_leaves_runs_of_this_process_alone(tmp_path: Path) -> None:
         rows = dict(db.cursor().execute("SELECT run_id, status FROM runs").fetchall())
         assert rows == {"dead": INTERRUPTED, "ours": "running", "done": "ok"}
         assert mark_interrupted_runs(db, before=cutoff) == []  # idempotent
+        # An interrupted run reaches Prometheus (it has no finished_at, so it used to be left out).
+        metrics = render(metrics_registry(settings, db, None, 10)).decode()
+        assert f'driftwatch_cycles_total{{monitor="{MONITOR}",status="interrupted"}} 1.0' in metrics
+        assert f'driftwatch_cycles_total{{monitor="{MONITOR}",status="ok"}} 1.0' in metrics
+        assert 'status="running"' not in metrics
 
 
 def _free_port() -> int:

@@ -29,7 +29,7 @@ from driftwatch.config import load_settings
 from driftwatch.errors import SourceError
 from driftwatch.pipeline.cycle import run_cycle
 from driftwatch.pipeline.reference import ensure_reference
-from driftwatch.sources.formats import file_format
+from driftwatch.sources.formats import file_kind
 from driftwatch.sources.values import (
     canonical_category,
     category_number_sql,
@@ -257,7 +257,7 @@ def write_formats(rows: list[tuple], root: Path) -> dict[str, Path]:
     with paths["csv"].open("w", newline="", encoding="utf-8") as out:
         csv.writer(out, quoting=csv.QUOTE_MINIMAL).writerows([header, *text_rows])
     try:
-        file_format(str(root / "data.csv.gz"))
+        file_kind(str(root / "data.csv.gz"))
         paths["csv.gz"] = root / "data.csv.gz"
         paths["csv.gz"].write_bytes(gzip.compress(paths["csv"].read_bytes()))
     except SourceError:

@@ -41,3 +41,9 @@ class DatabaseLockedError(DriftwatchError):
         self.path = str(path)
         tail = f" {hint}" if hint else ""
         super().__init__(f"{self.path} is in use by another process (is `driftwatch serve` running?).{tail}")
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (DuckDB, pyarrow and polars add pages of hints below it)."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

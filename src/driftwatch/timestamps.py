@@ -1,4 +1,5 @@
-"""The range of times driftwatch accepts: windows, query bounds and (at ingest) prediction timestamps.
+"""The range of times driftwatch accepts: windows, query bounds and, at ingest, prediction and label timestamps
+(refused in `sources.logs.normalise_query`, by their UTC time, for files and pushes alike).
 
 Year 1 or 9999 in a log is a bug upstream (a zero value, a sentinel), not a prediction: stored, it makes a
 window thousands of years from the rest, reports with absurd axes and, near the ends of the TIMESTAMP type,

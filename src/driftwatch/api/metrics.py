@@ -25,6 +25,7 @@ from driftwatch.api.queries import table_columns, utc
 from driftwatch.api.state import package_version
 from driftwatch.config import Settings
 from driftwatch.storage.database import Database
+from driftwatch.storage.runs import INTERRUPTED
 from driftwatch.worker import Worker
 
 log = logging.getLogger("driftwatch.metrics")
@@ -218,7 +219,9 @@ class DriftwatchCollector(Collector):
             "driftwatch_cycle_duration_seconds", "Durations of finished cycles", labels=["monitor"]
         )
         cycles = CounterMetricFamily(
-            "driftwatch_cycles", "Cycles finished, by outcome", labels=["monitor", "status"]
+            "driftwatch_cycles",
+            "Cycles finished (or interrupted: their process died), by outcome",
+            labels=["monitor", "status"],
         )
         cur = self.db.cursor()
         for monitor, ts in cur.execute(
@@ -231,8 +234,12 @@ class DriftwatchCollector(Collector):
             "QUALIFY row_number() OVER (PARTITION BY monitor ORDER BY finished_at DESC) = 1 ORDER BY monitor"
         ).fetchall():
             last_duration.add_metric([str(monitor), str(state)], float(seconds or 0.0))
+        # An interrupted run (its process died) has no finished_at, when it stopped being unknown; it is counted
+        # here all the same, so an alert on crashed cycles can see it (it has no duration above or below).
         for monitor, state, n in cur.execute(
-            "SELECT monitor, status, count(*) FROM runs WHERE finished_at IS NOT NULL GROUP BY ALL ORDER BY ALL"
+            "SELECT monitor, status, count(*) FROM runs WHERE finished_at IS NOT NULL OR status = ? "
+            "GROUP BY ALL ORDER BY ALL",
+            [INTERRUPTED],
         ).fetchall():
             cycles.add_metric([str(monitor), str(state)], float(n))
         for monitor, n, total in cur.execute(

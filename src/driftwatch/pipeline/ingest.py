@@ -19,7 +19,7 @@ from driftwatch.sources.files import Readable, SourceFile, first_line, is_empty,
 from driftwatch.sources.logs import LogLayout, normalise_query
 from driftwatch.storage.database import Database, first_row, utcnow
 from driftwatch.storage.predictions import ensure_prediction_table, insert_batch, width_us, window_bucket_sql
-from driftwatch.storage.quarantine import quarantine_rejected
+from driftwatch.storage.quarantine import quarantine_batch, quarantine_rejected
 
 BATCH_TABLE = "_ingest_batch"
 
@@ -120,26 +120,26 @@ def ingest_file(
 def _ingest_readable(
     db: Database, monitor: MonitorConfig, layout: LogLayout, f: SourceFile, readable: Readable, source: str
 ) -> tuple[int, int, int, int]:
-    sql, params = normalise_query(readable.fmt, readable.path, readable.columns, layout)
+    sql, params = normalise_query(
+        readable.fmt, readable.path, readable.columns, layout, compression=readable.compression
+    )
     now = utcnow()
     with db.transaction() as tx:
         tx.execute(f"CREATE OR REPLACE TEMP TABLE {BATCH_TABLE} AS {sql}", params)
         total_row = first_row(
             tx.execute(f"SELECT count(*), count(*) FILTER (WHERE _reason IS NOT NULL) FROM {BATCH_TABLE}")
         )
-        rows_read, quarantined = (int(total_row[0]), int(total_row[1])) if total_row else (0, 0)
-        # Rows the reader refused (a broken line: no fields to look at) count as read and quarantined.
-        refused = quarantine_rejected(tx, monitor.name, "predictions", source, readable.rejected, now)
-        rows_read += refused
-        quarantined += refused
+        rows_read, bad = (int(total_row[0]), int(total_row[1])) if total_row else (0, 0)
+        # Rows the reader refused (a broken line: no fields to look at) count as read and bad. Only rows new to
+        # the quarantine count as quarantined: a bad row kept from an earlier read of this file (it grew, or was
+        # touched) is not counted again, so a run's quarantined_rows (and an alert on it) sees it once.
+        rows_read += len(readable.rejected)
+        bad += len(readable.rejected)
+        quarantined = quarantine_rejected(tx, monitor.name, "predictions", source, readable.rejected, now)
         inserted = insert_batch(
             tx, monitor.name, BATCH_TABLE, layout.numeric, layout.categorical, layout.segments
         )
-        tx.execute(
-            "INSERT INTO quarantine SELECT $monitor, 'predictions', $source, _row, request_id, _reason, _raw, $now "
-            f"FROM {BATCH_TABLE} WHERE _reason IS NOT NULL ON CONFLICT DO NOTHING",
-            {"monitor": monitor.name, "source": source, "now": now},
-        )
+        quarantined += quarantine_batch(tx, monitor.name, "predictions", source, BATCH_TABLE, now)
         bucket = window_bucket_sql("ts")
         tx.execute(
             f"INSERT INTO window_queue SELECT DISTINCT $monitor, model_version, {bucket}, "
@@ -148,7 +148,7 @@ def _ingest_readable(
             "ON CONFLICT DO UPDATE SET queued_at = excluded.queued_at, reason = excluded.reason",
             {"monitor": monitor.name, "width_us": width_us(monitor.window), "now": now},
         )
-        duplicates = rows_read - quarantined - inserted
+        duplicates = rows_read - bad - inserted  # good rows whose request id was already stored
         tx.execute(
             "INSERT INTO ingested_files VALUES (?, 'predictions', ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [monitor.name, source, f.size, f.mtime_ns, rows_read, inserted, duplicates, quarantined, now],

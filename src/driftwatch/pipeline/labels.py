@@ -21,7 +21,7 @@ from driftwatch.sources.values import number_sql
 from driftwatch.storage.database import Database, first_row, utcnow
 from driftwatch.storage.labels import LabelCounts, labels_without_prediction, upsert_label_batch
 from driftwatch.storage.predictions import width_us
-from driftwatch.storage.quarantine import quarantine_rejected
+from driftwatch.storage.quarantine import quarantine_batch, quarantine_rejected
 
 BATCH_TABLE = "_label_batch"
 KIND = "labels"
@@ -50,7 +50,7 @@ def label_layout(source: LabelSource) -> LogLayout:
 
 
 def label_batch_sql(
-    fmt: str, path: str, columns: dict[str, str], monitor: MonitorConfig
+    fmt: str, path: str, columns: dict[str, str], monitor: MonitorConfig, compression: str = "auto"
 ) -> tuple[str, dict[str, object]]:
     """The normalising query for a label file: `request_id`, `label`, `label_value`, `labelled_at`, `_reason`.
 
@@ -61,7 +61,9 @@ def label_batch_sql(
     source the label is stamped with the ingest time (`$now`).
     """
     assert monitor.labels is not None
-    sql, params = normalise_query(fmt, path, columns, label_layout(monitor.labels), keep_source=True)
+    sql, params = normalise_query(
+        fmt, path, columns, label_layout(monitor.labels), keep_source=True, compression=compression
+    )
     ts = "ts" if monitor.labels.timestamp else "NULL::TIMESTAMP"
     not_number = (
         "WHEN label_value IS NULL THEN 'label: ''' || left(label, 60) || ''' is not a number' "
@@ -155,18 +157,18 @@ def _upsert_readable(
 ) -> tuple[int, int, LabelCounts]:
     """One label file (as read by `read_source`) in one transaction: (rows read, quarantined, upsert counts)."""
     assert monitor.labels is not None
-    sql, params = label_batch_sql(readable.fmt, readable.path, readable.columns, monitor)
+    sql, params = label_batch_sql(
+        readable.fmt, readable.path, readable.columns, monitor, readable.compression
+    )
     now = utcnow()
     with db.transaction() as tx:
         tx.execute(f"CREATE OR REPLACE TEMP TABLE {BATCH_TABLE} AS {sql}", {**params, "now": now})
-        row = first_row(
-            tx.execute(f"SELECT count(*), count(*) FILTER (WHERE _reason IS NOT NULL) FROM {BATCH_TABLE}")
-        )
-        rows_read, quarantined = (int(row[0]), int(row[1])) if row else (0, 0)
-        # Lines the reader refused (no fields to look at) count as read and quarantined.
-        refused = quarantine_rejected(tx, monitor.name, KIND, source, readable.rejected, now)
-        rows_read += refused
-        quarantined += refused
+        row = first_row(tx.execute(f"SELECT count(*) FROM {BATCH_TABLE}"))
+        rows_read = int(row[0]) if row else 0
+        # Lines the reader refused (no fields to look at) count as read and quarantined; only rows new to the
+        # quarantine count (one kept from an earlier read of this file is not counted again).
+        rows_read += len(readable.rejected)
+        quarantined = quarantine_rejected(tx, monitor.name, KIND, source, readable.rejected, now)
         counts = upsert_label_batch(
             tx,
             monitor.name,
@@ -176,11 +178,7 @@ def _upsert_readable(
             timed=monitor.labels.timestamp is not None,
             window_width_us=width_us(monitor.window),
         )
-        tx.execute(
-            "INSERT INTO quarantine SELECT $monitor, 'labels', $source, _row, request_id, _reason, _raw, $now "
-            f"FROM {BATCH_TABLE} WHERE _reason IS NOT NULL ON CONFLICT DO NOTHING",
-            {"monitor": monitor.name, "source": source, "now": now},
-        )
+        quarantined += quarantine_batch(tx, monitor.name, KIND, source, BATCH_TABLE, now)
         tx.execute(
             "INSERT INTO ingested_files VALUES (?, 'labels', ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [

@@ -171,7 +171,9 @@ def _read_reference(cur: duckdb.DuckDBPyConnection, monitor: MonitorConfig) -> t
     truth_sql, score_sql, extra = truth_and_score_sql(monitor)
 
     def read(readable: Readable) -> pa.Table:
-        sql, params = normalise_query(readable.fmt, readable.path, readable.columns, layout)
+        sql, params = normalise_query(
+            readable.fmt, readable.path, readable.columns, layout, compression=readable.compression
+        )
         return cur.sql(
             f"SELECT {truth_sql} AS truth, {score_sql} AS score FROM (SELECT output AS label, "
             f'TRY_CAST(output AS DOUBLE) AS label_value, "{_REFERENCE_SCORE}" AS prediction, '
@@ -247,7 +249,9 @@ def ensure_performance_reference(db: Database, monitor: MonitorConfig) -> Perfor
     note = "" if calibrator or monitor.task != BINARY else "no calibrator: the reference needs both classes"
     spread_note = ""
     if monitor.performance.reference_spread and stored.baseline.get(_SPREAD_NOTE):
-        spread_note = f"no reference spread (verdicts use sampling error only): {stored.baseline[_SPREAD_NOTE]}"
+        spread_note = (
+            f"no reference spread (verdicts use sampling error only): {stored.baseline[_SPREAD_NOTE]}"
+        )
     return PerformanceReference(rid, baseline, calibrator, stored.rows, rebuilt, note, spread_note)
 
 

@@ -7,7 +7,6 @@ their statistics were taken against the old reference.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -20,25 +19,23 @@ import numpy as np
 from driftwatch.config import FeatureSpec, MonitorConfig
 from driftwatch.errors import SourceError
 from driftwatch.sources.columns import (
-    SAMPLE_ROWS,
-    ColumnFacts,
     Exclusion,
     InferredFeatures,
     describe_exclusions,
     duckdb_column_facts,
-    json_path,
+    json_key_facts,
+    ndjson_columns,
     sample_sql,
 )
 from driftwatch.sources.columns import infer_features as infer_from_facts
 from driftwatch.sources.files import (
-    NDJSON_LINE,
     Readable,
     first_line,
     is_empty,
     read_source,
     source_file,
 )
-from driftwatch.sources.logs import LogLayout, feature_object_query, normalise_query
+from driftwatch.sources.logs import LogLayout, normalise_query
 from driftwatch.stats.decision import OUTPUT_FEATURE, PREDICTION_FEATURE
 from driftwatch.stats.profile import (
     FeatureProfile,
@@ -151,12 +148,16 @@ def _inferred_features(
     listed: tuple[str, ...] | None,
 ) -> InferredFeatures:
     ref = monitor.reference
-    # Through `read_source`, so a malformed row cannot turn a CSV header into one column named "a,b,c".
-    return read_source(
-        cur,
-        source_file(ref.path, ref.format),
-        lambda readable: _infer_from(cur, monitor, reserved, listed, readable),
-    )
+    # Through `read_source`, so a malformed row cannot turn a CSV header into one column named "a,b,c". DuckDB's
+    # errors leave `_infer_from` as they are: `read_source` repairs the file when its reader refused a row.
+    try:
+        return read_source(
+            cur,
+            source_file(ref.path, ref.format),
+            lambda readable: _infer_from(cur, monitor, reserved, listed, readable),
+        )
+    except duckdb.Error as exc:
+        raise SourceError(ref.path, f"cannot read reference: {first_line(exc)}") from None
 
 
 def _infer_from(
@@ -170,20 +171,17 @@ def _infer_from(
     ref = monitor.reference
     fmt, path, columns = readable.fmt, readable.path, readable.columns
     if ref.features is not None:
-        facts = _json_key_facts(cur, fmt, path, columns, ref.features, ref.path)
+        facts = json_key_facts(cur, fmt, path, columns, ref.features, ref.path, readable.compression)
     else:
         if fmt == "ndjson":
-            relation, params, exprs = _ndjson_columns(cur, path, ref.path)
+            relation, params, exprs = ndjson_columns(cur, path, readable.compression)
         else:
-            relation, params = sample_sql(fmt), {"path": path}
+            relation, params = sample_sql(fmt, readable.compression), {"path": path}
             exprs = {
                 name: (quote_identifier(name), sql_type if fmt == "parquet" else None)
                 for name, sql_type in columns.items()
             }
-        try:
-            facts = duckdb_column_facts(cur, relation, params, exprs)
-        except duckdb.Error as exc:
-            raise SourceError(ref.path, f"cannot read reference: {first_line(exc)}") from None
+        facts = duckdb_column_facts(cur, relation, params, exprs)
     if listed is not None:
         missing = [n for n in listed if n not in {f.name for f in facts}]
         if missing:
@@ -199,66 +197,6 @@ def _infer_from(
             ref.path, f"no feature columns found{left_out}; list them under `features:` in the config"
         )
     return inferred
-
-
-def _json_key_facts(
-    cur: duckdb.DuckDBPyConnection, fmt: str, path: str, columns: dict[str, str], features: str, shown: str
-) -> list[ColumnFacts]:
-    """Facts of the keys of a JSON-object features column, from its first 10,000 rows: a key is numeric
-    when every value it has there is a JSON number (or null)."""
-    if features not in columns and fmt != "ndjson":
-        raise SourceError(shown, f"has no column {features!r} (reference.features)")
-    sql, params = feature_object_query(fmt, path, columns, features)
-    sample = f"SELECT * FROM ({sql}) LIMIT 10000"
-    rows = cur.execute(
-        # An empty key has no JSON path (and no name a config could give it): kept out of the path here,
-        # refused below with the reason.
-        "SELECT k, bool_and(CASE WHEN k <> '' THEN json_type(_fj, '$.\"' || replace(k, '\"', '\\\"') || '\"') "
-        "END IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'NULL')) "
-        f"FROM (SELECT _fj, unnest(json_keys(_fj)) AS k FROM ({sample})) "
-        "GROUP BY k ORDER BY k",
-        params,
-    ).fetchall()
-    if any(key == "" for key, _ in rows):
-        raise SourceError(
-            shown,
-            f'{features} holds an empty feature name (the key ""), which no config can name; '
-            "rename that key, or list the features under `features:`",
-        )
-    numeric_keys = {str(key) for key, is_numeric in rows if is_numeric}
-    exprs: dict[str, tuple[str, str | None]] = {}
-    for i, (key, _) in enumerate(rows):
-        params[f"_k{i}"] = json_path(str(key))
-        exprs[str(key)] = (f"json_extract_string(_fj, $_k{i})", None)
-    facts = duckdb_column_facts(cur, sample, params, exprs)
-    return [
-        dataclasses.replace(f, kind="numeric" if f.name in numeric_keys else "categorical") for f in facts
-    ]
-
-
-def _ndjson_columns(
-    cur: duckdb.DuckDBPyConnection, path: str, shown: str
-) -> tuple[str, dict[str, object], dict[str, tuple[str, str | None]]]:
-    """The top-level keys of an NDJSON file (from its first `SAMPLE_ROWS` lines), each as a text expression."""
-    relation = (
-        f"SELECT CASE WHEN json_valid({NDJSON_LINE}) AND json_type({NDJSON_LINE}) = 'OBJECT' "
-        f"THEN {NDJSON_LINE}::JSON END AS _doc FROM ({sample_sql('ndjson')} LIMIT {SAMPLE_ROWS})"
-    )
-    params: dict[str, object] = {"path": path}
-    try:
-        keys = cur.execute(
-            # In order of first appearance, as the file lists them (and compare shows them).
-            "SELECT k FROM (SELECT row_number() OVER () AS n, k FROM "
-            f"(SELECT unnest(json_keys(_doc)) AS k FROM ({relation}))) GROUP BY k ORDER BY min(n)",
-            params,
-        ).fetchall()
-    except duckdb.Error as exc:
-        raise SourceError(shown, f"cannot read reference: {first_line(exc)}") from None
-    exprs: dict[str, tuple[str, str | None]] = {}
-    for i, (key,) in enumerate(keys):
-        params[f"_k{i}"] = json_path(str(key))
-        exprs[str(key)] = (f"json_extract_string(_doc, $_k{i})", None)
-    return relation, params, exprs
 
 
 def profile_id(monitor: MonitorConfig, features: FeatureSpec) -> str:
@@ -303,7 +241,9 @@ def build_profile(
 
     def load(readable: Readable) -> int:
         """The reference's normalised rows into the temp table; returns the rows its reader refused."""
-        sql, params = normalise_query(readable.fmt, readable.path, readable.columns, layout)
+        sql, params = normalise_query(
+            readable.fmt, readable.path, readable.columns, layout, compression=readable.compression
+        )
         cur.execute(
             f"CREATE OR REPLACE TEMP TABLE {REFERENCE_TABLE} AS SELECT * FROM ({sql}){sample}", params
         )

@@ -23,11 +23,15 @@ the same facts from its frames. Only the rules live here, so both paths decide a
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
+
+from driftwatch.errors import SourceError
+from driftwatch.sources.formats import ROWS_FORMAT
 
 if TYPE_CHECKING:
     import duckdb
@@ -226,18 +230,24 @@ def _duckdb_type_kind(sql_type: str | None) -> tuple[str, bool]:
     return "unsupported", False
 
 
-def sample_sql(fmt: str) -> str:
+def sample_sql(fmt: str, compression: str = "auto") -> str:
     """A SELECT over the file ($path) whose LIMIT stops the read early: plain columns (CSV as text), or for
     NDJSON one `_line` per line. Not `sources.files.source_sql`: its row numbers (a window over the whole
-    file) make DuckDB read all of it before any LIMIT applies."""
+    file) make DuckDB read all of it before any LIMIT applies. `compression`: as `Readable.compression`."""
+    # One of a fixed few words (`sources.files.source_sql` checks the same), never a user's text.
+    codec = f", compression = '{compression}'" if compression in ("none", "gzip", "zstd") else ""
     if fmt == "parquet":
         return "SELECT * FROM read_parquet($path)"
     if fmt == "csv":
-        return "SELECT * FROM read_csv($path, all_varchar = true, header = true)"
+        # The quote settings of `sources.files.source_sql`, so both read the same header and fields.
+        return f"SELECT * FROM read_csv($path, all_varchar = true, header = true, quote = '\"', escape = '\"'{codec})"
+    if fmt == ROWS_FORMAT:
+        # A CSV repaired line by line (`sources.repair`): the rows' fields are the struct `_src`.
+        return "SELECT _src.* FROM read_parquet($path)"
     # The same line reader as `sources.files.source_sql`, without the row numbers.
     return (
         "SELECT line AS _line FROM read_csv($path, columns = {'line': 'VARCHAR'}, header = false, "
-        "delim = chr(30), quote = '', escape = '', auto_detect = false) "
+        f"delim = chr(30), quote = '', escape = '', auto_detect = false{codec}) "
         "WHERE line IS NOT NULL AND trim(line) <> ''"
     )
 
@@ -316,3 +326,69 @@ def duckdb_column_facts(
             )
         )
     return facts
+
+
+def json_key_facts(
+    cur: duckdb.DuckDBPyConnection,
+    fmt: str,
+    path: str,
+    columns: dict[str, str],
+    features: str,
+    shown: str,
+    compression: str = "auto",
+) -> list[ColumnFacts]:
+    """Facts of the keys of a JSON-object features column, from its first 10,000 rows: a key is numeric
+    when every value it has there is a JSON number (or null)."""
+    # Imported here: `sources.logs` imports DuckDB, which `compare` (a user of this module's rules) avoids.
+    from driftwatch.sources.logs import feature_object_query
+
+    if features not in columns and fmt != "ndjson":
+        raise SourceError(shown, f"has no column {features!r} (reference.features)")
+    sql, params = feature_object_query(fmt, path, columns, features, compression)
+    sample = f"SELECT * FROM ({sql}) LIMIT 10000"
+    rows = cur.execute(
+        # An empty key has no JSON path (and no name a config could give it): kept out of the path here,
+        # refused below with the reason.
+        "SELECT k, bool_and(CASE WHEN k <> '' THEN json_type(_fj, '$.\"' || replace(k, '\"', '\\\"') || '\"') "
+        "END IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'NULL')) "
+        f"FROM (SELECT _fj, unnest(json_keys(_fj)) AS k FROM ({sample})) "
+        "GROUP BY k ORDER BY k",
+        params,
+    ).fetchall()
+    if any(key == "" for key, _ in rows):
+        raise SourceError(
+            shown,
+            f'{features} holds an empty feature name (the key ""), which no config can name; '
+            "rename that key, or list the features under `features:`",
+        )
+    numeric_keys = {str(key) for key, is_numeric in rows if is_numeric}
+    exprs: dict[str, tuple[str, str | None]] = {}
+    for i, (key, _) in enumerate(rows):
+        params[f"_k{i}"] = json_path(str(key))
+        exprs[str(key)] = (f"json_extract_string(_fj, $_k{i})", None)
+    facts = duckdb_column_facts(cur, sample, params, exprs)
+    return [
+        dataclasses.replace(f, kind="numeric" if f.name in numeric_keys else "categorical") for f in facts
+    ]
+
+
+def ndjson_columns(
+    cur: duckdb.DuckDBPyConnection, path: str, compression: str = "auto"
+) -> tuple[str, dict[str, object], dict[str, tuple[str, str | None]]]:
+    """The top-level keys of an NDJSON file (from its first `SAMPLE_ROWS` lines), each as a text expression."""
+    relation = (
+        f"SELECT CASE WHEN json_valid(_line) AND json_type(_line) = 'OBJECT' "
+        f"THEN _line::JSON END AS _doc FROM ({sample_sql('ndjson', compression)} LIMIT {SAMPLE_ROWS})"
+    )
+    params: dict[str, object] = {"path": path}
+    keys = cur.execute(
+        # In order of first appearance, as the file lists them (and compare shows them).
+        "SELECT k FROM (SELECT row_number() OVER () AS n, k FROM "
+        f"(SELECT unnest(json_keys(_doc)) AS k FROM ({relation}))) GROUP BY k ORDER BY min(n)",
+        params,
+    ).fetchall()
+    exprs: dict[str, tuple[str, str | None]] = {}
+    for i, (key,) in enumerate(keys):
+        params[f"_k{i}"] = json_path(str(key))
+        exprs[str(key)] = (f"json_extract_string(_doc, $_k{i})", None)
+    return relation, params, exprs

@@ -16,6 +16,7 @@ on (its default; `storage.database` does not change it), so `_row` is the row's 
 
 from __future__ import annotations
 
+import csv
 import glob
 import os
 import zlib
@@ -25,9 +26,22 @@ from typing import TypeVar
 
 import duckdb
 
-from driftwatch.errors import SourceError
-from driftwatch.sources.formats import TEXT_FORMATS, file_kind, open_binary
-from driftwatch.sources.repair import ROWS_FORMAT, RejectedRow, repair_csv, repair_ndjson
+from driftwatch.errors import SourceError, first_line
+from driftwatch.sources.formats import (
+    TEXT_FORMATS,
+    checked_compression,
+    content_compression,
+    file_kind,
+    open_binary,
+)
+from driftwatch.sources.repair import (
+    CSV_DELIMITERS,
+    ROWS_FORMAT,
+    RejectedRow,
+    header_delimiter,
+    repair_csv,
+    repair_ndjson,
+)
 
 T = TypeVar("T")
 
@@ -58,6 +72,9 @@ class Readable:
     path: str
     columns: dict[str, str]
     rejected: tuple[RejectedRow, ...] = ()
+    # How DuckDB is to decompress `path` (`source_sql`): the content's compression for the file itself, as
+    # DuckDB's own detection goes by `.gz`/`.zst` only (`.gzip`, `.zstd`, none); "auto" = by name.
+    compression: str = "auto"
 
 
 def list_files(pattern: str, configured_format: str = "auto") -> tuple[list[SourceFile], list[SourceError]]:
@@ -95,12 +112,13 @@ def is_empty(f: SourceFile) -> bool:
     without traffic. It is recorded as read with 0 rows, and read again when it changes."""
     if f.size == 0:
         return True
-    if f.compression is None:
+    compression = content_compression(f.path)
+    if compression is None:
         return False
     try:
-        with open_binary(f.path, f.compression) as stream:
+        with open_binary(f.path, compression) as stream:
             return not stream.read(1)
-    except (OSError, EOFError, ValueError):
+    except (OSError, EOFError, ValueError, zlib.error):
         return False  # a broken compressed file: the reader says what is wrong with it
 
 
@@ -111,20 +129,31 @@ def read_source(cur: duckdb.DuckDBPyConnection, f: SourceFile, use: Callable[[Re
     `use` must be all or nothing (one transaction, or reads only): after a refusal it runs a second time. A clean
     file, read by DuckDB alone, costs nothing extra. Raises SourceError when the file cannot be read at all.
     """
+    codec = checked_compression(f.path, f.format)  # by content, as `compare` reads it (`sources.formats`)
     if f.format not in TEXT_FORMATS:
         return use(Readable(f.format, f.path, describe_columns(cur, f.format, f.path)))
+    compression = codec or "none"
     try:
-        columns = _describe(cur, f.format, f.path)
-        if not _sniffed_badly(f.format, columns):
-            return use(Readable(f.format, f.path, columns))
+        columns = _describe(cur, f.format, f.path, compression)
     except duckdb.Error:
-        pass  # DuckDB's reader is all or nothing; read it again line by line
-    _refuse_binary(f)
+        columns = (
+            None  # DuckDB's reader refused the file's start (DESCRIBE only reads it); read it line by line
+        )
+    if columns is not None and not _sniffed_badly(f, columns, codec):
+        try:
+            return use(Readable(f.format, f.path, columns, compression=compression))
+        except duckdb.Error as exc:
+            # Only the file's reader refusing a row means the file needs repair (DuckDB's reader is all or
+            # nothing). Anything else (a transaction conflict, a full disk, a bug in `use`'s SQL) is raised as
+            # it is: read again, a good file would only be re-read slowly and the real error hidden.
+            if not reader_refused(exc):
+                raise
+    _refuse_binary(f, codec)
     try:
-        repaired = (repair_csv if f.format == "csv" else repair_ndjson)(cur, f.path, f.compression)
+        repaired = (repair_csv if f.format == "csv" else repair_ndjson)(cur, f.path, codec)
     except (OSError, EOFError, ValueError, zlib.error) as exc:
-        # A compressed file cut short (still being written?) or not what its suffix says: retried next run.
-        what = f"cannot be decompressed as {f.compression}" if f.compression else "cannot be read"
+        # A compressed file cut short (still being written?): retried next run.
+        what = f"cannot be decompressed as {codec}" if codec else "cannot be read"
         raise SourceError(f.path, f"{what}: {first_line(exc)}") from None
     try:
         _refuse_reserved(f.path, repaired.columns)
@@ -133,19 +162,61 @@ def read_source(cur: duckdb.DuckDBPyConnection, f: SourceFile, use: Callable[[Re
         os.unlink(repaired.path)
 
 
-def _sniffed_badly(fmt: str, columns: dict[str, str]) -> bool:
-    """A CSV read as one column named like a whole header line: DuckDB's sniffer gave up on the dialect (a bad
-    row in its sample does that) and fell back to one column; reading on would fail with "has no column"."""
-    if fmt != "csv" or len(columns) != 1:
+def reader_refused(exc: BaseException) -> bool:
+    """True for an error DuckDB's CSV reader (which also reads NDJSON line by line) raises on a malformed or
+    truncated file: a row it cannot parse (a bad field count, invalid UTF-8, a line over its limit, a stray
+    carriage return or delimiter byte), a dialect it cannot sniff, or a compressed stream cut short."""
+    text = str(exc)
+    if isinstance(exc, duckdb.InvalidInputException):
+        # Its messages name it: "CSV Error on Line: n", "The CSV Parser state machine reached an invalid state",
+        # "Error when sniffing file".
+        return "CSV" in text or "sniffing file" in text
+    if isinstance(exc, duckdb.IOException):
+        return "GZIP" in text.upper() or "ZSTD" in text.upper()
+    return False
+
+
+def _sniffed_badly(f: SourceFile, columns: dict[str, str], compression: str | None) -> bool:
+    """A CSV whose columns are not its header's: DuckDB's sniffer, meeting a bad row in its sample, either
+    gives up on the dialect and reads one column named like the whole header line (reading on would fail with
+    "has no column"), or takes the row with the most fields for the header and skips every line above it (a
+    file whose last row has one field too many read as 0 rows, silently). Either way the file is repaired."""
+    if f.format != "csv":
         return False
-    name = next(iter(columns))
-    return any(d in name for d in (",", ";", "\t", "|"))
+    if len(columns) == 1 and any(d in next(iter(columns)) for d in CSV_DELIMITERS):
+        return True
+    fields = _header_fields(f, compression)
+    return fields is not None and fields != len(columns)
+
+
+_HEADER_PEEK_BYTES = 1 << 16
+
+
+def _header_fields(f: SourceFile, compression: str | None) -> int | None:
+    """How many fields the file's header (its first non-empty line) has, or None when that is not plain to
+    see (no line break in the first 64 KiB, not UTF-8, unreadable): DuckDB's reading is then trusted."""
+    try:
+        with open_binary(f.path, compression) as stream:
+            head = stream.read(_HEADER_PEEK_BYTES)
+    except (OSError, EOFError, ValueError, zlib.error):
+        return None
+    lines = head.split(b"\n")
+    if len(head) == _HEADER_PEEK_BYTES:
+        lines.pop()  # may be cut short
+    for line in lines:
+        text = line.rstrip(b"\r")
+        if not text:
+            continue  # DuckDB skips empty lines before the header
+        try:
+            header = text.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        return len(next(csv.reader([header], delimiter=header_delimiter(header))))
+    return None
 
 
 # Leading bytes of binary formats a text file is sometimes mistaken for, named in the error.
 _MAGIC = {
-    b"\x1f\x8b": "a gzip-compressed file (name it .gz)",
-    b"\x28\xb5\x2f\xfd": "a zstd-compressed file (name it .zst)",
     b"PAR1": "a Parquet file (name it .parquet)",
     b"PK\x03\x04": "a zip archive",
     b"\x89PNG": "a PNG image",
@@ -155,19 +226,26 @@ _MAGIC = {
 }
 
 
-def _refuse_binary(f: SourceFile) -> None:
+def _refuse_binary(f: SourceFile, compression: str | None) -> None:
     try:
-        with open_binary(f.path, f.compression) as stream:
+        with open_binary(f.path, compression) as stream:
             head = stream.read(8)
-    except (OSError, EOFError, ValueError) as exc:
-        raise SourceError(f.path, f"cannot be decompressed as {f.compression}: {first_line(exc)}") from None
+    except (OSError, EOFError, ValueError, zlib.error) as exc:
+        raise SourceError(f.path, f"cannot be decompressed as {compression}: {first_line(exc)}") from None
     for magic, what in _MAGIC.items():
         if head.startswith(magic):
             raise SourceError(f.path, f"is not {f.format} text: it starts like {what}")
 
 
-def source_sql(fmt: str) -> str:
-    """A SELECT over one file (path bound as $path) with `_row`, `_src` and the file's own columns."""
+_DUCKDB_COMPRESSIONS = ("auto", "none", "gzip", "zstd")
+
+
+def source_sql(fmt: str, compression: str = "auto") -> str:
+    """A SELECT over one file (path bound as $path) with `_row`, `_src` and the file's own columns; a text
+    file decompressed as `compression` says (`Readable.compression`)."""
+    if compression not in _DUCKDB_COMPRESSIONS:
+        raise SourceError("(reader)", f"unknown compression {compression!r}")
+    codec = f", compression = '{compression}'"  # one of a fixed few words, never a user's text
     # `s AS _src` is the row as a struct; building it only references the columns (no copy, no JSON).
     if fmt == "parquet":
         return f"SELECT row_number() OVER () AS _row, s AS {SOURCE_ROW}, s.* FROM read_parquet($path) s"
@@ -176,7 +254,7 @@ def source_sql(fmt: str) -> str:
             f"SELECT row_number() OVER () AS _row, s AS {SOURCE_ROW}, s.* "
             # Quotes fixed to the standard `"` (doubled to escape): sniffed, one stray quote could make the whole
             # header one column, and the file fail with a misleading "has no column" instead of being repaired.
-            "FROM read_csv($path, all_varchar = true, header = true, quote = '\"', escape = '\"') s"
+            f"FROM read_csv($path, all_varchar = true, header = true, quote = '\"', escape = '\"'{codec}) s"
         )
     if fmt == ROWS_FORMAT:
         # A repaired CSV (`sources.repair`): the row number and the row as a struct are stored, not computed.
@@ -186,7 +264,7 @@ def source_sql(fmt: str) -> str:
         return (
             f"SELECT _row, _line AS {SOURCE_ROW}, _line AS {NDJSON_LINE} FROM ("
             "SELECT row_number() OVER () AS _row, line AS _line FROM read_csv($path, columns = {'line': 'VARCHAR'}, "
-            "header = false, delim = chr(30), quote = '', escape = '', auto_detect = false)"
+            f"header = false, delim = chr(30), quote = '', escape = '', auto_detect = false{codec})"
             ") WHERE _line IS NOT NULL AND trim(_line) <> ''"
         )
     raise SourceError("(config)", f"unknown format {fmt!r}")
@@ -197,16 +275,20 @@ def raw_sql(fmt: str) -> str:
     return SOURCE_ROW if fmt == "ndjson" else f"to_json({SOURCE_ROW})"
 
 
-def describe_columns(cur: duckdb.DuckDBPyConnection, fmt: str, path: str) -> dict[str, str]:
+def describe_columns(
+    cur: duckdb.DuckDBPyConnection, fmt: str, path: str, compression: str = "auto"
+) -> dict[str, str]:
     """Column name → DuckDB type of a file; raises SourceError naming the file when it cannot be read."""
     try:
-        return _describe(cur, fmt, path)
+        return _describe(cur, fmt, path, compression)
     except duckdb.Error as exc:
         raise SourceError(path, f"cannot read as {fmt}: {_unreadable(fmt, path, exc)}") from None
 
 
-def _describe(cur: duckdb.DuckDBPyConnection, fmt: str, path: str) -> dict[str, str]:
-    rows = cur.execute(f"DESCRIBE {source_sql(fmt)}", {"path": path}).fetchall()
+def _describe(
+    cur: duckdb.DuckDBPyConnection, fmt: str, path: str, compression: str = "auto"
+) -> dict[str, str]:
+    rows = cur.execute(f"DESCRIBE {source_sql(fmt, compression)}", {"path": path}).fetchall()
     # The reader's own `_row` and `_src` come first; the file's columns follow, whatever their names.
     columns = {str(r[0]): str(r[1]) for r in rows[2:]}
     _refuse_reserved(path, columns)
@@ -241,8 +323,3 @@ def _unreadable(fmt: str, path: str, exc: BaseException) -> str:
         if tail != b"PAR1":
             return f"the Parquet file is incomplete ({size:,} bytes, no PAR1 footer at the end: truncated?)"
     return first_line(exc)
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

@@ -4,7 +4,8 @@
   (`.parquet`/`.pq`, `.csv`, `.ndjson`/`.jsonl`; `data.csv.gz` is CSV). A file whose suffix tells nothing
   needs the format named (`compare --input-format`).
 - **Compression**: gzip and zstd, recognised by their magic bytes (so also without a `.gz`/`.zst` suffix) and
-  decompressed in memory by pyarrow's codecs.
+  decompressed in memory by pyarrow's codecs. Format and compression are found by `sources.formats`, as ingest
+  finds them, so `compare` and `run` read the same files.
 - **Log schema**: a prediction log keeps its features in one column (`input_features`, a JSON object per row
   as text, or a Parquet struct; NDJSON nests the object). That column is flattened into one column per key,
   so two days of logs, or a log and a plain-column reference, compare feature by feature.
@@ -19,8 +20,8 @@ import io
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from driftwatch.errors import InputError, SourceError
-from driftwatch.sources.formats import EXTENSIONS
+from driftwatch.errors import InputError, SourceError, first_line
+from driftwatch.sources.formats import checked_compression, file_kind
 
 if TYPE_CHECKING:
     import polars as pl
@@ -28,34 +29,13 @@ if TYPE_CHECKING:
 
 INPUT_FORMATS = ("auto", "csv", "parquet", "ndjson")
 FEATURES_COLUMN = "input_features"
-COMPRESSION_SUFFIXES = {".gz": "gzip", ".gzip": "gzip", ".zst": "zstd", ".zstd": "zstd"}
-_MAGIC = ((b"\x1f\x8b", "gzip"), (b"\x28\xb5\x2f\xfd", "zstd"))
-
-
-def compression(path: Path) -> str | None:
-    """ "gzip", "zstd" or None, from the file's first bytes."""
-    with path.open("rb") as file:
-        head = file.read(4)
-    return next((codec for magic, codec in _MAGIC if head.startswith(magic)), None)
 
 
 def input_format(path: Path, given: str = "auto") -> str:
-    """The format to read `path` as: `given`, or by its suffix under a compression suffix."""
+    """The format to read `path` as: `given`, or by its suffix under a compression suffix (`file_kind`)."""
     if given not in INPUT_FORMATS:
         raise InputError(f"unknown input format {given!r}; expected one of {', '.join(INPUT_FORMATS)}")
-    if given != "auto":
-        return given
-    suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] in COMPRESSION_SUFFIXES:
-        suffixes.pop()
-    suffix = suffixes[-1] if suffixes else ""
-    if suffix not in EXTENSIONS:
-        raise SourceError(
-            path,
-            f"unknown file type {suffix or '(no suffix)'!r}; use .parquet, .csv, .ndjson or .jsonl (optionally "
-            ".gz or .zst), or name the format with --input-format csv|parquet|ndjson",
-        )
-    return EXTENSIONS[suffix]
+    return file_kind(str(path), given, "name the format with --input-format csv|parquet|ndjson")[0]
 
 
 def checked_path(path: str | Path, role: str, given: str = "auto") -> tuple[Path, str]:
@@ -72,7 +52,7 @@ def read_frame(
     """A file as an Arrow table (plain Parquet) or a polars frame (everything else), log schema flattened."""
     p, fmt = checked_path(path, role, given)
     try:
-        codec = compression(p)
+        codec = checked_compression(str(p), fmt)
         if fmt == "parquet" and codec is None:
             table = _read_parquet(p)
             if features_column not in table.column_names:
@@ -86,13 +66,8 @@ def read_frame(
     except (InputError, SourceError):
         raise
     except Exception as exc:  # pyarrow and polars raise many exception types for unreadable files
-        raise SourceError(p, f"cannot read as {fmt}: {_first_line(exc)}") from None
+        raise SourceError(p, f"cannot read as {fmt}: {first_line(exc)}") from None
     return flatten_features(frame, features_column, p)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def _read_parquet(path: Path | io.BytesIO) -> pa.Table:
@@ -141,7 +116,7 @@ def flatten_features(frame: pl.DataFrame, column: str, path: Path | str = "(fram
         try:
             values = values.str.json_decode(infer_schema_length=None)
         except Exception as exc:  # polars raises ComputeError and others for text that is not JSON
-            raise SourceError(path, f"column {column!r} is not JSON: {_first_line(exc)}") from None
+            raise SourceError(path, f"column {column!r} is not JSON: {first_line(exc)}") from None
     if not isinstance(values.dtype, pl.Struct):
         raise SourceError(path, f"column {column!r} holds {values.dtype}, not JSON objects of feature values")
     keys = [f.name for f in values.dtype.fields]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import driftwatch.timestamps as timestamps
 from driftwatch.errors import SourceError
 from driftwatch.sources.files import NDJSON_LINE, SOURCE_ROW, raw_sql, source_sql
 from driftwatch.sources.values import category_number_sql, category_sql, epoch_sql, number_sql, numeric_sql
@@ -141,7 +142,13 @@ def with_raw(sql: str, fmt: str) -> str:
 
 
 def normalise_query(
-    fmt: str, path: str, columns: dict[str, str], layout: LogLayout, *, keep_source: bool = False
+    fmt: str,
+    path: str,
+    columns: dict[str, str],
+    layout: LogLayout,
+    *,
+    keep_source: bool = False,
+    compression: str = "auto",
 ) -> tuple[str, dict[str, object]]:
     """The SQL (and its parameters) that reads one file into typed rows with a `_reason` column.
 
@@ -178,9 +185,14 @@ def normalise_query(
                 f"CASE WHEN _ts_iso IS NOT NULL THEN _ts_iso ELSE {epoch_sql(number_sql('_ts_text'))} END AS _ts"
             )
         out.append("_ts AS ts")
+        # Outside the accepted range (a year 1 or 9999 sentinel: `driftwatch.timestamps`), a row would make a
+        # window thousands of years from the others: refused here, where files and pushes alike pass.
+        earliest, latest = q.bind(timestamps.EARLIEST), q.bind(timestamps.LATEST)
         reasons.append(
             "CASE WHEN _ts IS NULL AND _ts_text IS NULL THEN 'missing timestamp' "
-            "WHEN _ts IS NULL THEN 'unparseable timestamp ''' || left(_ts_text, 60) || '''' END"
+            "WHEN _ts IS NULL THEN 'unparseable timestamp ''' || left(_ts_text, 60) || '''' "
+            f"WHEN _ts < {earliest} OR _ts >= {latest} THEN 'timestamp ' || strftime(_ts, '%Y-%m-%dT%H:%M:%S') "
+            f"|| {_sql_text(' UTC is outside the accepted range of times (' + timestamps.RANGE_TEXT + ')')} END"
         )
 
     if layout.model_version is not None:
@@ -318,9 +330,12 @@ def normalise_query(
         reason = f"CASE WHEN _doc IS NULL THEN 'malformed JSON line' ELSE {reason} END"
         doc = f"CASE WHEN json_valid({NDJSON_LINE}) AND json_type({NDJSON_LINE}) = 'OBJECT' THEN {NDJSON_LINE} END"
         # `_jv`/`_jt` in a projection of their own, so each is computed once per row and then only indexed.
-        src = f"SELECT *{q.doc_fields()} FROM (SELECT _row, {SOURCE_ROW}, {doc} AS _doc FROM ({source_sql(fmt)}))"
+        src = (
+            f"SELECT *{q.doc_fields()} FROM (SELECT _row, {SOURCE_ROW}, {doc} AS _doc "
+            f"FROM ({source_sql(fmt, compression)}))"
+        )
     else:
-        src = source_sql(fmt)
+        src = source_sql(fmt, compression)
     # Stage 1 expressions may refer to earlier aliases (DuckDB resolves lateral column aliases).
     sql = f"SELECT {', '.join(out)}, {reason} AS _reason FROM {_layers(src, stage1, stage2, stage3)}"
     return (sql if keep_source else with_raw(sql, fmt)), q.params
@@ -336,7 +351,7 @@ def _layers(src: str, *stages: list[str]) -> str:
 
 
 def feature_object_query(
-    fmt: str, path: str, columns: dict[str, str], features_json: str
+    fmt: str, path: str, columns: dict[str, str], features_json: str, compression: str = "auto"
 ) -> tuple[str, dict[str, object]]:
     """SQL yielding `_fj` (JSON, NULL when not an object) per row: for sampling keys when inferring features."""
     q = _Query(fmt, path, columns)
@@ -345,10 +360,10 @@ def feature_object_query(
         line = NDJSON_LINE
         src = (
             f"SELECT CASE WHEN json_valid({line}) AND json_type({line}) = 'OBJECT' THEN {line} END AS _doc "
-            f"FROM ({source_sql(fmt)})"
+            f"FROM ({source_sql(fmt, compression)})"
         )
     else:
-        src = source_sql(fmt)
+        src = source_sql(fmt, compression)
     text = q.json_object(features_json)
     sql = (
         f"SELECT CASE WHEN json_valid(_t) AND json_type(_t) = 'OBJECT' THEN _t::JSON END AS _fj "

@@ -30,19 +30,18 @@ from typing import BinaryIO
 import duckdb
 
 from driftwatch.errors import SourceError
-from driftwatch.sources.formats import open_binary
+from driftwatch.sources.formats import ROWS_FORMAT, open_binary
 
 # DuckDB refuses a line (a CSV record) over 2 MiB (its max_line_size); anything longer is refused here with the
 # reason, so the copy never trips it. A prediction log line of megabytes is not a prediction.
 MAX_LINE_BYTES = 2_000_000
 RAW_KEEP_CHARS = 10_000  # quarantine keeps this much of a refused line
 CHUNK_BYTES = 8 * 2**20
-ROWS_FORMAT = "rows"  # a repaired CSV: Parquet with `_row` and `_src` (see `sources.files.source_sql`)
 BATCH_ROWS = 65_536
 
 # C0 control characters that JSON allows nowhere unescaped (tab and carriage return are handled on their own).
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_CSV_DELIMITERS = (",", ";", "\t", "|")
+CSV_DELIMITERS = (",", ";", "\t", "|")
 
 
 @dataclass(frozen=True)
@@ -113,19 +112,60 @@ def _decode(line: bytes) -> tuple[str | None, str | None]:
         return None, f"invalid UTF-8: byte 0x{line[exc.start]:02X} at byte {exc.start + 1} of the line"
 
 
+_STAGED_PREFIX = "dw-repaired-"
+
+
 def _staging_path(cur: duckdb.DuckDBPyConnection, suffix: str) -> str:
-    """A new file in DuckDB's temp directory (the configured spill folder; it holds data of this size anyway)."""
+    """A new file beside DuckDB's spill files (`<database>.tmp`, data of this size goes there anyway); for an
+    in-memory database, whose temp directory is `.tmp` in the current directory, in the system's temp folder.
+
+    The name holds this process's id: a copy left by a process that was killed mid-read (the `finally` that
+    deletes it never ran) is deleted by the next repair in the same folder, once that process is gone.
+    """
     folder = None
     try:
-        row = cur.execute("SELECT current_setting('temp_directory')").fetchone()
-        folder = str(row[0]) if row and row[0] else None
+        row = cur.execute(
+            "SELECT current_setting('temp_directory'), (SELECT path FROM duckdb_databases() "
+            "WHERE database_name = current_database())"
+        ).fetchone()
+        if row and row[0] and row[1]:
+            folder = str(row[0])
     except duckdb.Error:
         folder = None
     if folder:
         os.makedirs(folder, exist_ok=True)
-    fd, path = tempfile.mkstemp(prefix="dw-repaired-", suffix=suffix, dir=folder)
+    _remove_orphans(folder or tempfile.gettempdir())
+    fd, path = tempfile.mkstemp(prefix=f"{_STAGED_PREFIX}{os.getpid()}-", suffix=suffix, dir=folder)
     os.close(fd)
     return path
+
+
+def _remove_orphans(folder: str) -> None:
+    """Delete the repaired copies of processes that no longer run (killed between creating and deleting one)."""
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith(_STAGED_PREFIX)]
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(_STAGED_PREFIX) :].split("-", 1)[0]
+        if not pid.isdigit() or _running(int(pid)):
+            continue
+        try:
+            os.unlink(os.path.join(folder, name))
+        except OSError:
+            pass  # already gone, or not ours to delete
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists, owned by someone else
+    return True
 
 
 def repair_ndjson(cur: duckdb.DuckDBPyConnection, path: str, compression: str | None) -> Repaired:
@@ -173,10 +213,10 @@ def _clean_json_line(line: bytes, length: int) -> tuple[str, str | None]:
     return text, None
 
 
-def _delimiter(header: str) -> str:
+def header_delimiter(header: str) -> str:
     """The delimiter a header line uses: the candidate seen most often outside quotes (a comma on a tie)."""
     outside = re.sub(r'"[^"]*"', "", header)
-    return max(_CSV_DELIMITERS, key=lambda d: (outside.count(d), d == ","))
+    return max(CSV_DELIMITERS, key=lambda d: (outside.count(d), d == ","))
 
 
 def _header_columns(cur: duckdb.DuckDBPyConnection, header: str, delimiter: str) -> list[str]:
@@ -195,13 +235,47 @@ def _header_columns(cur: duckdb.DuckDBPyConnection, header: str, delimiter: str)
     return [str(r[0]) for r in rows]
 
 
-def _records(lines: Iterator[tuple[int, bytes, int]]) -> Iterator[tuple[int, str | None, str | None, bytes]]:
+def _ends_quoted(line: bytes, delimiter: bytes, quoted: bool) -> bool:
+    """Whether a record is inside a quoted field at the end of `line`, given whether it was at its start.
+
+    As DuckDB and RFC 4180 read CSV, a `"` opens a quoted field only at the start of a field (at the start of
+    the record or right after a delimiter); inside one, `""` is a quote and a lone `"` closes it. A `"` within
+    an unquoted field (`5'11"`) is text, and must not join the next lines to this record.
+    """
+    if b'"' not in line:
+        return quoted
+    pos, end = 0, len(line)
+    while True:
+        if quoted:
+            close = line.find(b'"', pos)
+            if close < 0:
+                return True
+            if line[close + 1 : close + 2] == b'"':
+                pos = close + 2  # an escaped quote
+                continue
+            quoted = False
+            pos = close + 1
+        elif pos < end and line[pos : pos + 1] == b'"':
+            quoted = True
+            pos += 1
+            continue
+        # In an unquoted field, or past a closing quote: the next field starts after the next delimiter.
+        nxt = line.find(delimiter, pos)
+        if nxt < 0:
+            return False
+        pos = nxt + len(delimiter)
+
+
+def _records(
+    lines: Iterator[tuple[int, bytes, int]], delimiter: str
+) -> Iterator[tuple[int, str | None, str | None, bytes]]:
     """(first line, record text or None, reason or None, raw bytes) per CSV record.
 
-    A record is complete when its quotes balance (with doubled quotes as escapes, a record's count of `"` is
-    even); a record still open after MAX_LINE_BYTES or at the end of the file has an unterminated quote: its
-    first line alone is refused and reading starts again at the next line, so one stray quote costs one row.
+    A record is complete at the end of a line outside a quoted field (`_ends_quoted`); a record still open
+    after MAX_LINE_BYTES or at the end of the file has an unterminated quote: its first line alone is refused
+    and reading starts again at the next line, so one stray quote costs one row.
     """
+    delim = delimiter.encode()
     buffered: list[tuple[int, bytes, int]] = []
     source = iter(lines)
     while True:
@@ -221,7 +295,7 @@ def _records(lines: Iterator[tuple[int, bytes, int]]) -> Iterator[tuple[int, str
             continue
         parts = [line]
         size = len(line)
-        open_quote = line.count(b'"') % 2 == 1
+        open_quote = _ends_quoted(line, delim, False)
         taken: list[tuple[int, bytes, int]] = []
         while open_quote and size <= MAX_LINE_BYTES:
             if buffered:
@@ -234,7 +308,7 @@ def _records(lines: Iterator[tuple[int, bytes, int]]) -> Iterator[tuple[int, str
             taken.append(more)
             parts.append(more[1])
             size += more[2] + 1
-            open_quote = (open_quote + more[1].count(b'"')) % 2 == 1
+            open_quote = _ends_quoted(more[1], delim, True)
         if open_quote:
             buffered = taken + buffered
             yield number, None, "unterminated quote", line
@@ -254,6 +328,9 @@ def repair_csv(cur: duckdb.DuckDBPyConnection, path: str, compression: str | Non
     with open_binary(path, compression) as stream:
         lines = physical_lines(stream)
         head = next(lines, None)
+        # DuckDB skips empty lines before the header (they are not rows either), so they are skipped here too.
+        while head is not None and not head[1]:
+            head = next(lines, None)
         if head is None:
             raise SourceError(path, "is empty: no header line")
         number, line, length = head
@@ -263,7 +340,7 @@ def repair_csv(cur: duckdb.DuckDBPyConnection, path: str, compression: str | Non
         if header is None or _CONTROL.search(header):
             what = reason or "holds control characters"
             raise SourceError(path, f"the header line is not text ({what}): is this a CSV file?")
-        delimiter = _delimiter(header)
+        delimiter = header_delimiter(header)
         names = _header_columns(cur, header, delimiter)
         width = len(names)
         struct = pa.struct([pa.field(n, pa.string()) for n in names])
@@ -289,7 +366,7 @@ def repair_csv(cur: duckdb.DuckDBPyConnection, path: str, compression: str | Non
                     rows.clear()
 
                 row = 0
-                for first_line, text, reason, raw in _records(lines):
+                for first_line, text, reason, raw in _records(lines, delimiter):
                     if text == "":
                         continue
                     row += 1

@@ -20,7 +20,8 @@ def quarantine_rejected(
     rows: tuple[RejectedRow, ...],
     now: datetime,
 ) -> int:
-    """Insert rows a reader refused (line too long, not UTF-8, broken CSV record, …); returns how many.
+    """Insert rows a reader refused (line too long, not UTF-8, broken CSV record, …); returns how many were
+    new: a row already quarantined by an earlier read of the file (it grew, or was touched) is not counted again.
 
     Passed as one Arrow table, not row by row: a file can have many bad lines.
     """
@@ -35,11 +36,23 @@ def quarantine_rejected(
     )
     cur.register(_TABLE, table)
     try:
-        cur.execute(
+        added = cur.execute(
             "INSERT INTO quarantine SELECT $monitor, $kind, $source, row_number, NULL, reason, raw, $now "
-            f"FROM {_TABLE} ON CONFLICT DO NOTHING",
+            f"FROM {_TABLE} ON CONFLICT DO NOTHING RETURNING 1",
             {"monitor": monitor, "kind": kind, "source": source, "now": now},
-        )
+        ).fetchall()
     finally:
         cur.unregister(_TABLE)
-    return len(rows)
+    return len(added)
+
+
+def quarantine_batch(
+    cur: duckdb.DuckDBPyConnection, monitor: str, kind: str, source: str, batch_table: str, now: datetime
+) -> int:
+    """Insert the rows of a normalised batch that have a `_reason`; returns how many were new (see above)."""
+    added = cur.execute(
+        f"INSERT INTO quarantine SELECT $monitor, $kind, $source, _row, request_id, _reason, _raw, $now "
+        f"FROM {batch_table} WHERE _reason IS NOT NULL ON CONFLICT DO NOTHING RETURNING 1",
+        {"monitor": monitor, "kind": kind, "source": source, "now": now},
+    ).fetchall()
+    return len(added)
