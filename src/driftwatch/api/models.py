@@ -275,15 +275,21 @@ class PredictionRecord(BaseModel):
         description="unique per prediction; a string that is not blank (other values "
         "are stored as their JSON text)"
     )
-    timestamp: str = Field(
-        description=f"ISO 8601; naive times are UTC; {RANGE_TEXT}",
-        json_schema_extra={"format": "date-time", "pattern": YEAR_PATTERN},
+    timestamp: (
+        Annotated[str, Field(json_schema_extra={"format": "date-time", "pattern": YEAR_PATTERN})] | float
+    ) = Field(
+        description=f"ISO 8601 (naive times are UTC), or a Unix epoch in s, ms, µs or ns told by its size "
+        f"(docs/values.md); {RANGE_TEXT}"
     )
     model_version: OptionalText = Field(default=None, description="stored as text")
     input_features: dict[str, Any] = Field(
         description="feature → value; each value must suit the feature's type in the reference"
     )
-    raw_prediction: float | None = None
+    raw_prediction: float | bool | str | None = Field(
+        default=None,
+        description="the score: a finite number; numeric text is read as its number and a boolean as 1/0 "
+        "(docs/values.md); anything else, or ±inf, refuses the batch with a 422",
+    )
     business_output: OptionalText = Field(default=None, description="stored as text")
     environment: OptionalText = Field(default=None, description="a segment: stored as text")
 
