@@ -29,7 +29,6 @@ from driftwatch.config import load_settings
 from driftwatch.errors import SourceError
 from driftwatch.pipeline.cycle import run_cycle
 from driftwatch.pipeline.reference import ensure_reference
-from driftwatch.sources.formats import file_kind
 from driftwatch.sources.values import (
     canonical_category,
     category_number_sql,
@@ -236,7 +235,7 @@ def _int_text(value: int | None, rng: random.Random) -> str:
 
 
 def write_formats(rows: list[tuple], root: Path) -> dict[str, Path]:
-    """The frame as CSV (spellings varied per value), CSV.gz when supported, Parquet, NDJSON with plain fields
+    """The frame as CSV (spellings varied per value), CSV.gz, Parquet, NDJSON with plain fields
     and NDJSON with the features in a JSON object; each with a request id and a timestamp in one day."""
     meta = [(f"r{k}", (START + timedelta(minutes=k)).isoformat()) for k in range(len(rows))]
     paths: dict[str, Path] = {}
@@ -256,12 +255,8 @@ def write_formats(rows: list[tuple], root: Path) -> dict[str, Path]:
     paths["csv"] = root / "data.csv"
     with paths["csv"].open("w", newline="", encoding="utf-8") as out:
         csv.writer(out, quoting=csv.QUOTE_MINIMAL).writerows([header, *text_rows])
-    try:
-        file_kind(str(root / "data.csv.gz"))
-        paths["csv.gz"] = root / "data.csv.gz"
-        paths["csv.gz"].write_bytes(gzip.compress(paths["csv"].read_bytes()))
-    except SourceError:
-        pass  # no compressed inputs in this build
+    paths["csv.gz"] = root / "data.csv.gz"
+    paths["csv.gz"].write_bytes(gzip.compress(paths["csv"].read_bytes()))
     pl.DataFrame(
         {
             "request_id": [m[0] for m in meta],
