@@ -18,6 +18,7 @@ from driftwatch.errors import SourceError
 from driftwatch.sources.files import Readable, SourceFile, first_line, is_empty, list_files, read_source
 from driftwatch.sources.logs import LogLayout, normalise_query
 from driftwatch.storage.database import Database, first_row, utcnow
+from driftwatch.storage.ingested_files import already_ingested, record_ingested
 from driftwatch.storage.predictions import ensure_prediction_table, insert_batch, width_us, window_bucket_sql
 from driftwatch.storage.quarantine import quarantine_batch, quarantine_rejected
 
@@ -51,16 +52,6 @@ def prediction_layout(monitor: MonitorConfig, features: FeatureSpec) -> LogLayou
     )
 
 
-def _already_ingested(cur: duckdb.DuckDBPyConnection, monitor: str, kind: str, f: SourceFile) -> bool:
-    row = first_row(
-        cur.execute(
-            "SELECT count(*) FROM ingested_files WHERE monitor = ? AND kind = ? AND path = ? AND size = ? AND mtime_ns = ?",
-            [monitor, kind, f.path, f.size, f.mtime_ns],
-        )
-    )
-    return bool(row and row[0])
-
-
 def ingest_predictions(
     db: Database,
     monitor: MonitorConfig,
@@ -81,7 +72,7 @@ def ingest_predictions(
     for f in files:
         if on_file:
             on_file(f.path)
-        if _already_ingested(cur, monitor.name, "predictions", f):
+        if already_ingested(cur, monitor.name, "predictions", f.path, f.size, f.mtime_ns):
             continue
         if is_empty(f):
             record_empty_file(db, monitor.name, "predictions", f)
@@ -149,9 +140,15 @@ def _ingest_readable(
             {"monitor": monitor.name, "width_us": width_us(monitor.window), "now": now},
         )
         duplicates = rows_read - bad - inserted  # good rows whose request id was already stored
-        tx.execute(
-            "INSERT INTO ingested_files VALUES (?, 'predictions', ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [monitor.name, source, f.size, f.mtime_ns, rows_read, inserted, duplicates, quarantined, now],
+        record_ingested(
+            tx,
+            monitor.name,
+            "predictions",
+            source,
+            f.size,
+            f.mtime_ns,
+            now,
+            (rows_read, inserted, duplicates, quarantined),
         )
         tx.execute(f"DROP TABLE {BATCH_TABLE}")
     return rows_read, inserted, duplicates, quarantined
@@ -164,7 +161,4 @@ def no_files_warning(kind: str, pattern: str) -> str:
 def record_empty_file(db: Database, monitor: str, kind: str, f: SourceFile) -> None:
     """An empty file is read, with 0 rows: recorded so it is not looked at again until it changes."""
     with db.transaction() as tx:
-        tx.execute(
-            "INSERT INTO ingested_files VALUES (?, ?, ?, ?, ?, 0, 0, 0, 0, ?) ON CONFLICT DO NOTHING",
-            [monitor, kind, f.path, f.size, f.mtime_ns, utcnow()],
-        )
+        record_ingested(tx, monitor, kind, f.path, f.size, f.mtime_ns, utcnow())

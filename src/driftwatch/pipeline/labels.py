@@ -19,6 +19,7 @@ from driftwatch.sources.files import Readable, SourceFile, first_line, is_empty,
 from driftwatch.sources.logs import LogLayout, normalise_query, with_raw
 from driftwatch.sources.values import number_sql
 from driftwatch.storage.database import Database, first_row, utcnow
+from driftwatch.storage.ingested_files import already_ingested, record_ingested
 from driftwatch.storage.labels import LabelCounts, labels_without_prediction, upsert_label_batch
 from driftwatch.storage.predictions import width_us
 from driftwatch.storage.quarantine import quarantine_batch, quarantine_rejected
@@ -85,17 +86,6 @@ def label_batch_sql(
     return with_raw(wrapped, fmt), params
 
 
-def _already_ingested(cur: duckdb.DuckDBPyConnection, monitor: str, f: SourceFile) -> bool:
-    row = first_row(
-        cur.execute(
-            "SELECT count(*) FROM ingested_files WHERE monitor = ? AND kind = ? AND path = ? AND size = ? "
-            "AND mtime_ns = ?",
-            [monitor, KIND, f.path, f.size, f.mtime_ns],
-        )
-    )
-    return bool(row and row[0])
-
-
 def ingest_labels(db: Database, monitor: MonitorConfig) -> LabelIngestSummary:
     """Ingest every new or changed label file of a monitor. Never raises for a bad file: it is reported."""
     summary = LabelIngestSummary()
@@ -108,7 +98,7 @@ def ingest_labels(db: Database, monitor: MonitorConfig) -> LabelIngestSummary:
         summary.warnings.append(no_files_warning("label", monitor.labels.path))
     cur = db.cursor()
     for f in files:
-        if _already_ingested(cur, monitor.name, f):
+        if already_ingested(cur, monitor.name, KIND, f.path, f.size, f.mtime_ns):
             continue
         if is_empty(f):
             record_empty_file(db, monitor.name, KIND, f)
@@ -179,19 +169,15 @@ def _upsert_readable(
             window_width_us=width_us(monitor.window),
         )
         quarantined += quarantine_batch(tx, monitor.name, KIND, source, BATCH_TABLE, now)
-        tx.execute(
-            "INSERT INTO ingested_files VALUES (?, 'labels', ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [
-                monitor.name,
-                source,
-                f.size,
-                f.mtime_ns,
-                rows_read,
-                counts.new + counts.replaced,
-                counts.unchanged,
-                quarantined,
-                now,
-            ],
+        record_ingested(
+            tx,
+            monitor.name,
+            KIND,
+            source,
+            f.size,
+            f.mtime_ns,
+            now,
+            (rows_read, counts.new + counts.replaced, counts.unchanged, quarantined),
         )
         tx.execute(f"DROP TABLE {BATCH_TABLE}")
     return rows_read, quarantined, counts

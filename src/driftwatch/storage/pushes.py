@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 
 from driftwatch.storage.database import first_row
+from driftwatch.storage.ingested_files import record_ingested
 from driftwatch.storage.predictions import insert_batch, width_us, window_bucket_sql
 
 PUSH_BATCH = "_push_batch"  # a temp table: one per cursor, and every thread has its own cursor
@@ -77,10 +78,7 @@ def store_staged(
         f"{bucket} + to_microseconds(CAST($width_us AS BIGINT)), $now FROM {PUSH_BATCH} WHERE _reason IS NULL",
         {"monitor": monitor, "width_us": width_us(window), "now": now},
     )
-    tx.execute(
-        "INSERT INTO ingested_files VALUES (?, 'predictions', ?, ?, 0, ?, ?, ?, 0, ?) ON CONFLICT DO NOTHING",
-        [monitor, source, size, rows, inserted, rows - inserted, now],
-    )
+    record_ingested(tx, monitor, "predictions", source, size, 0, now, (rows, inserted, rows - inserted, 0))
     return inserted
 
 
