@@ -14,11 +14,12 @@ Every table read here is created by the numbered migrations (storage/schema.py),
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import duckdb
 
-from driftwatch.storage.alerts import aware, naive
+from driftwatch.durations import as_utc
+from driftwatch.storage.alerts import naive
 from driftwatch.storage.database import first_row
 
 _EPOCH = datetime(1970, 1, 1)  # naive UTC: before every stored time
@@ -27,10 +28,6 @@ _EPOCH = datetime(1970, 1, 1)  # naive UTC: before every stored time
 def _bound(ts: datetime | None) -> datetime:
     """A lower bound as the naive UTC the tables hold (None: no bound)."""
     return naive(ts) or _EPOCH
-
-
-def _utc(ts: datetime) -> datetime:
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
 def _float(value: float | None) -> float | None:
@@ -77,12 +74,12 @@ def feature_result_rows(
             FeatureResultRow(
                 model_version=str(version),
                 segment=str(segment),
-                window_start=_utc(start),
-                window_end=_utc(end),
+                window_start=as_utc(start),
+                window_end=as_utc(end),
                 feature=str(feature),
                 rows=int(n_rows),
                 status=str(status),
-                computed_at=_utc(computed),
+                computed_at=as_utc(computed),
                 statistics=stats,
             )
         )
@@ -117,12 +114,12 @@ def window_summary_rows(
         WindowSummaryRow(
             model_version=str(version),
             segment=str(segment),
-            window_start=_utc(start),
-            window_end=_utc(end),
+            window_start=as_utc(start),
+            window_end=as_utc(end),
             rows=int(n_rows),
             drift_share=_float(share),
             status=str(status),
-            computed_at=_utc(computed),
+            computed_at=as_utc(computed),
         )
         for version, segment, start, end, n_rows, share, status, computed in rows
     ]
@@ -149,7 +146,7 @@ def finished_run_rows(
         [monitor, _bound(since), _bound(cutoff)],
     ).fetchall()
     return [
-        FinishedRunRow(_utc(started), _utc(finished), int(quarantined), int(read))
+        FinishedRunRow(as_utc(started), as_utc(finished), int(quarantined), int(read))
         for started, finished, quarantined, read in rows
     ]
 
@@ -166,7 +163,7 @@ def last_data_window_end(
             [monitor, monitor, naive(closed_by)],
         )
     )
-    return aware(found[0]) if found is not None and found[0] is not None else None
+    return as_utc(found[0]) if found is not None and found[0] is not None else None
 
 
 @dataclass(frozen=True)
@@ -201,15 +198,15 @@ def performance_rows(
         PerformanceRow(
             model_version=str(version),
             segment=str(segment),
-            window_start=_utc(start),
-            window_end=_utc(end),
+            window_start=as_utc(start),
+            window_end=as_utc(end),
             metric=str(metric),
             value=_float(value),
             n_labels=int(n_labels),
             coverage=_float(coverage),
             status=str(status),
             baseline=_float(baseline),
-            computed_at=_utc(computed),
+            computed_at=as_utc(computed),
         )
         for version, segment, start, end, metric, value, n_labels, coverage, status, baseline, computed in rows
     ]
