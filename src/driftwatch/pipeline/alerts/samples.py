@@ -17,7 +17,7 @@ from driftwatch.alerting.evaluation import lookback
 from driftwatch.alerting.model import Rule, RuleSet, Sample
 from driftwatch.config import MonitorConfig
 from driftwatch.durations import window_start as align_window
-from driftwatch.storage import alert_samples as rows
+from driftwatch.storage import alert_samples as stored
 from driftwatch.storage.database import Database
 
 OVERALL = "*"  # the segment of all rows, and the model version of whole-monitor values
@@ -113,15 +113,15 @@ def collect_samples(
     batch = SampleBatch()
     out = _Samples(monitor.name, batch, report_url)
     cur = db.cursor()
-    _feature_samples(rows.feature_result_rows(cur, monitor.name, since, window_cutoff), out)
-    _window_samples(rows.window_summary_rows(cur, monitor.name, since, window_cutoff), out)
-    _run_samples(rows.finished_run_rows(cur, monitor.name, since, window_cutoff), out)
+    _feature_samples(stored.feature_result_rows(cur, monitor.name, since, window_cutoff), out)
+    _window_samples(stored.window_summary_rows(cur, monitor.name, since, window_cutoff), out)
+    _run_samples(stored.finished_run_rows(cur, monitor.name, since, window_cutoff), out)
     _gap_sample(cur, monitor, now, out)
-    _performance_samples(rows.performance_rows(cur, monitor.name, since, window_cutoff), out)
+    _performance_samples(stored.performance_rows(cur, monitor.name, since, window_cutoff), out)
     return batch
 
 
-def _feature_samples(results: Sequence[rows.FeatureResultRow], out: _Samples) -> None:
+def _feature_samples(results: Sequence[stored.FeatureResultRow], out: _Samples) -> None:
     """Per feature: every statistic, missing_share and drift_status."""
     for r in results:
         out.batch.saw(r.computed_at)
@@ -136,7 +136,7 @@ def _feature_samples(results: Sequence[rows.FeatureResultRow], out: _Samples) ->
         out.add(r.model_version, r.segment, r.feature, "drift_status", window, status, r.rows)
 
 
-def _window_samples(summaries: Sequence[rows.WindowSummaryRow], out: _Samples) -> None:
+def _window_samples(summaries: Sequence[stored.WindowSummaryRow], out: _Samples) -> None:
     """Per window: the share of drifting features, the verdict, whether there is one, and the rows. A window
     with too few rows has no verdict: its share and status are "no data" (they change no alert, so they never
     read as ok), and `dataset_judged` 0 makes "not judged" something a rule can fire on."""
@@ -153,7 +153,7 @@ def _window_samples(summaries: Sequence[rows.WindowSummaryRow], out: _Samples) -
         out.add(s.model_version, s.segment, None, "rows", window, float(s.rows), s.rows)
 
 
-def _run_samples(runs: Sequence[rows.FinishedRunRow], out: _Samples) -> None:
+def _run_samples(runs: Sequence[stored.FinishedRunRow], out: _Samples) -> None:
     """Per finished run: quarantined rows (a run that took no time still gets a non-empty "window")."""
     for run in runs:
         out.batch.saw(run.finished_at)
@@ -170,7 +170,7 @@ def _gap_sample(cur: duckdb.DuckDBPyConnection, monitor: MonitorConfig, now: dat
     """Closed windows without data, judged on the latest closed window (nothing before the first window)."""
     width = monitor.window
     latest_end = align_window(now, width)
-    last_data_end = rows.last_data_window_end(cur, monitor.name, latest_end)
+    last_data_end = stored.last_data_window_end(cur, monitor.name, latest_end)
     if last_data_end is None:
         return
     gap = max(0, math.floor((latest_end - last_data_end) / width))
@@ -179,9 +179,9 @@ def _gap_sample(cur: duckdb.DuckDBPyConnection, monitor: MonitorConfig, now: dat
     )
 
 
-def _performance_samples(results: Sequence[rows.PerformanceRow], out: _Samples) -> None:
+def _performance_samples(results: Sequence[stored.PerformanceRow], out: _Samples) -> None:
     """Every stored metric, and per window its status, label coverage and label count."""
-    windows: dict[tuple[str, str, datetime, datetime], list[rows.PerformanceRow]] = {}
+    windows: dict[tuple[str, str, datetime, datetime], list[stored.PerformanceRow]] = {}
     for r in results:
         out.batch.saw(r.computed_at)
         windows.setdefault((r.model_version, r.segment, r.window_start, r.window_end), []).append(r)
@@ -198,7 +198,7 @@ def _performance_window(
     version: str,
     segment: str,
     window: tuple[datetime, datetime],
-    items: Sequence[rows.PerformanceRow],
+    items: Sequence[stored.PerformanceRow],
     out: _Samples,
 ) -> None:
     """A window's performance_status (1 when any real metric degraded, 0 when one is ok, else no data),
