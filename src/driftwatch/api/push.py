@@ -34,9 +34,10 @@ import msgspec
 from driftwatch.api.errors import Conflict, Invalid
 from driftwatch.config.monitors import MonitorConfig
 from driftwatch.pipeline.ingest import prediction_layout
-from driftwatch.pipeline.labels import ingest_label_file, label_batch_sql
+from driftwatch.pipeline.labels import ingest_label_file
 from driftwatch.pipeline.reference import cached_profile, ensure_reference, infer_features, profile_id
 from driftwatch.sources.files import SourceFile, describe_columns
+from driftwatch.sources.labels import label_batch_sql
 from driftwatch.sources.logs import LogLayout, normalise_query
 from driftwatch.storage.database import Database, is_conflict, utcnow
 from driftwatch.storage.predictions import ensure_prediction_table
