@@ -31,8 +31,10 @@ from driftwatch.performance.uncertainty import metric_intervals
 from driftwatch.performance.verdict import PerformanceGate, Tolerance, Verdict, judge_against_previous
 from driftwatch.pipeline.windows import OVERALL
 from driftwatch.sources.files import Readable, first_line, read_source, source_file
-from driftwatch.sources.logs import LogLayout, normalise_query
+from driftwatch.sources.logs import LogLayout
+from driftwatch.sources.reference_rows import reference_truth_and_score
 from driftwatch.storage.database import Database, utcnow
+from driftwatch.storage.label_truth import truth_and_score_sql as label_truth_sql
 from driftwatch.storage.labels import window_label_rows
 from driftwatch.storage.performance_results import (
     QueuedWindow,
@@ -86,28 +88,12 @@ def _text_classes(monitor: MonitorConfig) -> bool:
 
 
 def truth_and_score_sql(monitor: MonitorConfig) -> tuple[str, str, dict[str, object]]:
-    """SQL over `label`, `label_value`, `prediction`, `output` giving the truth and the score/prediction.
-
-    Binary truth is 1.0 for the positive label, 0.0 for any other, NULL when unlabelled; the label matches the
-    positive label as text or, for a numeric positive label, as a number ('1', '1.0' and 1 all match 1).
-    """
-    params: dict[str, object] = {}
-    if monitor.task == BINARY:
-        positive = monitor.positive_label
-        if isinstance(positive, bool):
-            match = "lower(label) = $pos_text"
-            params["pos_text"] = "true" if positive else "false"
-        else:
-            match = "label = $pos_text"
-            params["pos_text"] = str(positive)
-            if isinstance(positive, int | float):
-                match += " OR label_value = $pos_num"
-                params["pos_num"] = float(positive)
-        truth = f"CASE WHEN label IS NULL THEN NULL WHEN {match} THEN 1.0 ELSE 0.0 END"
-        return truth, "prediction", params
-    if _text_classes(monitor):
-        return "label", "output", params
-    return "label_value", "prediction", params
+    """The monitor's truth and score expressions (`storage.label_truth.truth_and_score_sql`)."""
+    return label_truth_sql(
+        binary=monitor.task == BINARY,
+        positive_label=monitor.positive_label,
+        text_classes=_text_classes(monitor),
+    )
 
 
 def _numpy(table: pa.Table, name: str) -> np.ndarray:
@@ -171,15 +157,7 @@ def _read_reference(cur: duckdb.DuckDBPyConnection, monitor: MonitorConfig) -> t
     truth_sql, score_sql, extra = truth_and_score_sql(monitor)
 
     def read(readable: Readable) -> pa.Table:
-        sql, params = normalise_query(
-            readable.fmt, readable.path, readable.columns, layout, compression=readable.compression
-        )
-        return cur.sql(
-            f"SELECT {truth_sql} AS truth, {score_sql} AS score FROM (SELECT output AS label, "
-            f'TRY_CAST(output AS DOUBLE) AS label_value, "{_REFERENCE_SCORE}" AS prediction, '
-            f"NULL::VARCHAR AS output FROM ({sql}) WHERE _reason IS NULL)",
-            params={**params, **extra},
-        ).to_arrow_table()
+        return reference_truth_and_score(cur, readable, layout, truth_sql, score_sql, extra)
 
     try:
         table = read_source(cur, source_file(ref.path, ref.format), read)
@@ -235,10 +213,11 @@ def ensure_performance_reference(db: Database, monitor: MonitorConfig) -> Perfor
             continue
         spread = _number_or(item.get("spread"), 0.0)
         spreads[metric] = spread
-        if item.get("value") is not None:
+        value = item.get("value")
+        if value is not None:
             # A metric whose stderr could not be measured keeps NaN: its verdict then says so.
             baseline[metric] = Baseline(
-                float(item["value"]),
+                float(value),
                 _number_or(item.get("stderr"), math.nan),
                 _number_or(item.get("count"), math.nan),
                 spread,

@@ -23,7 +23,7 @@ import driftwatch.timestamps as timestamps
 from driftwatch.errors import SourceError
 from driftwatch.sources.files import NDJSON_LINE, SOURCE_ROW, raw_sql, source_sql
 from driftwatch.sources.values import category_number_sql, category_sql, epoch_sql, number_sql, numeric_sql
-from driftwatch.storage.schema import feature_column, quote_identifier
+from driftwatch.storage.schema import feature_column, quote_identifier, segment_column
 
 _TIME_TYPES = ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "DATE", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S")
 NO_VERSION = "*"
@@ -44,10 +44,6 @@ class LogLayout:
     output: str | None = None
     segments: tuple[str, ...] = ()
     extra_numeric: dict[str, str] = field(default_factory=dict)  # output name → source field (e.g. a target)
-
-
-def segment_column(name: str) -> str:
-    return quote_identifier(f"s:{name}")
 
 
 class _Query:
