@@ -15,7 +15,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import duckdb
 import numpy as np
@@ -28,7 +28,13 @@ from driftwatch.performance.delay import label_delay
 from driftwatch.performance.estimation import Calibrator, estimate_performance, fit_calibrator
 from driftwatch.performance.metrics import HIGHER_IS_BETTER, METRICS_BY_TASK, compute_metrics, usable_rows
 from driftwatch.performance.uncertainty import metric_intervals
-from driftwatch.performance.verdict import PerformanceGate, Tolerance, Verdict, judge_against_previous
+from driftwatch.performance.verdict import (
+    PerformanceGate,
+    Status,
+    Tolerance,
+    Verdict,
+    judge_against_previous,
+)
 from driftwatch.pipeline.windows import OVERALL
 from driftwatch.sources.files import Readable, first_line, read_source, source_file
 from driftwatch.sources.logs import LogLayout
@@ -47,6 +53,11 @@ from driftwatch.storage.performance_results import (
 )
 
 ESTIMATE_PREFIX = "estimated_"
+MetricStatus = Literal[Status, "info", "estimate"]
+"""A stored performance row's status (`performance_results.status`): a verdict's (`performance.verdict.Status`:
+insufficient_labels, ok, degraded) for a judged metric, `info` for a metric with no verdict although its labels
+suffice (not in `performance.metrics`, or no baseline), `estimate` for a CBPE estimate. docs/performance.md
+lists them; the reports, the CLI and /metrics render each."""
 N_BOOT = 200
 BOOT_SEED = 0  # fixed: the same rows give the same interval, so a recomputation without new labels is a no-op
 # 2: DeLong stderr for AUC, delta-method F1, proportion counts and the reference's spread (τ²) are stored.
@@ -368,15 +379,12 @@ def _segment_rows(
         nan = float("nan")
         low, high, stderr = intervals[metric] if metric in intervals else (nan, nan, nan)
         base = reference.baseline.get(metric)
-        shortfall = gate.shortfall(n_labels, coverage)
-        if metric in verdicts:
-            status, reason = verdicts[metric].status, verdicts[metric].reason
-        elif shortfall is not None:
-            status, reason = "insufficient_labels", f"insufficient labels: {shortfall}; no verdict, no alert"
-        elif metric in settings.metrics:
-            status, reason = "info", reference.note or "no baseline for this metric; no verdict"
-        else:
-            status, reason = "info", "not judged (not in performance.metrics)"
+        status, reason = _row_status(
+            verdicts.get(metric),
+            gate.shortfall(n_labels, coverage),
+            metric in settings.metrics,
+            reference.note,
+        )
         rows.append(
             {
                 "metric": metric,
@@ -409,6 +417,19 @@ def _segment_rows(
                 }
             )
     return rows
+
+
+def _row_status(
+    verdict: Verdict | None, shortfall: str | None, judged: bool, note: str
+) -> tuple[MetricStatus, str]:
+    """A realized metric row's status and reason: its verdict when it has one, else why it has none."""
+    if verdict is not None:
+        return verdict.status, verdict.reason
+    if shortfall is not None:
+        return "insufficient_labels", f"insufficient labels: {shortfall}; no verdict, no alert"
+    if judged:
+        return "info", note or "no baseline for this metric; no verdict"
+    return "info", "not judged (not in performance.metrics)"
 
 
 # --- the whole step -------------------------------------------------------------------------------------------
