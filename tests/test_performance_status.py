@@ -12,12 +12,11 @@ import re
 from pathlib import Path
 from typing import get_args
 
-from test_performance_pipeline import CONFIG, day_iso, run, write_project
-
 from driftwatch.performance.verdict import Status
 from driftwatch.pipeline.performance import MetricStatus
 from driftwatch.reports.site import _PERFORMANCE_SEVERITY
 from driftwatch.storage.performance_results import performance_results
+from test_performance_pipeline import CONFIG, day_iso, run, write_project
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
 DAYS = 3
