@@ -30,7 +30,9 @@ def _stored(config: Path) -> list[dict]:  # type: ignore[type-arg]
 
 def test_unjudged_metrics_are_info_and_estimates_are_estimate(tmp_path: Path) -> None:
     config = write_project(tmp_path, DAYS)
-    config.write_text(CONFIG.replace("      tolerance: 0.05\n", "      tolerance: 0.05\n      metrics: [roc_auc]\n"))
+    config.write_text(
+        CONFIG.replace("      tolerance: 0.05\n", "      tolerance: 0.05\n      metrics: [roc_auc]\n")
+    )
     rows = [r for r in _stored(config) if r["segment"] == "*" and r["window_start"] == day_iso(1)]
     status = {r["metric"]: (r["status"], r["reason"]) for r in rows}
     assert status["roc_auc"][0] == "ok"
