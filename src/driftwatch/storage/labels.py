@@ -12,10 +12,10 @@ from datetime import datetime
 import duckdb
 import pyarrow as pa
 
-from driftwatch.sources.logs import NO_VERSION, segment_column
+from driftwatch.sources.logs import NO_VERSION
 from driftwatch.storage.database import first_row
 from driftwatch.storage.predictions import window_bucket_sql
-from driftwatch.storage.schema import prediction_table
+from driftwatch.storage.schema import prediction_table, segment_column
 
 CHANGES_TABLE = "_label_changes"
 LABEL_BATCH = "_label_batch"  # one label file's normalised rows, inside the file's transaction

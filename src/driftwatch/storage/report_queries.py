@@ -15,9 +15,14 @@ from typing import Any
 import duckdb
 import numpy as np
 
-from driftwatch.sources.logs import segment_column
 from driftwatch.storage.database import first_row
-from driftwatch.storage.schema import feature_column, prediction_table, value_column, value_column_name
+from driftwatch.storage.schema import (
+    feature_column,
+    prediction_table,
+    segment_column,
+    value_column,
+    value_column_name,
+)
 
 OVERALL = "*"
 PERFORMANCE_TABLE = "performance_results"

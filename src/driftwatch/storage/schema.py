@@ -7,7 +7,7 @@ table's columns come from the monitor's config and are added by `storage.predict
 
 from __future__ import annotations
 
-from driftwatch.stats.decision import OUTPUT_FEATURE, PREDICTION_FEATURE
+from driftwatch.stats.model_outputs import OUTPUT_FEATURE, PREDICTION_FEATURE
 
 # Each entry is applied once, in order, inside one transaction with its version row. Never edit an applied
 # migration: append a new one.
@@ -265,8 +265,17 @@ def feature_column(feature: str) -> str:
     return quote_identifier(f"f:{feature}")
 
 
+def segment_column(segment: str) -> str:
+    """The quoted column holding a segment's value; prefixed like a feature's, with `s:`."""
+    return quote_identifier(f"s:{segment}")
+
+
+PREDICTION_COLUMN = "prediction"
+"""The predictions table's column for the model's score."""
+OUTPUT_COLUMN = "output"
+"""The predictions table's column for the model's decision (its business output)."""
 # The model's score and decision are watched like features but live in their own columns.
-_OUTPUT_COLUMNS = {PREDICTION_FEATURE: "prediction", OUTPUT_FEATURE: "output"}
+_OUTPUT_COLUMNS = {PREDICTION_FEATURE: PREDICTION_COLUMN, OUTPUT_FEATURE: OUTPUT_COLUMN}
 
 
 def value_column_name(feature: str) -> str:
