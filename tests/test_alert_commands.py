@@ -15,7 +15,10 @@ import typer
 from typer.testing import CliRunner
 
 from _demo import DEMO_END, SMALL_DEMO
-from driftwatch.commands.alerts import alerts_command, parse_time, rules_app, silence_app
+from driftwatch.alerting.silences import parse_time
+from driftwatch.cli.alerts import alerts_command
+from driftwatch.cli.rules import rules_app
+from driftwatch.cli.silence import silence_app
 from driftwatch.config.alerting import ChannelEntry, RetrySettings, parse_alerting
 from driftwatch.config.loading import load_settings
 from driftwatch.demo import write_demo_project
@@ -26,7 +29,7 @@ from driftwatch.storage.database import Database
 
 REPO = Path(__file__).resolve().parents[1]
 
-# The registration cli.py does.
+# The registration driftwatch/cli/__init__.py does.
 app = typer.Typer()
 app.add_typer(rules_app, name="rules")
 app.add_typer(silence_app, name="silence")
