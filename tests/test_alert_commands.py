@@ -120,7 +120,7 @@ def test_rules_check_defaults_to_the_configs_rules_and_knows_its_channels(
     result = runner.invoke(app, ["rules", "check", "--config", str(project)])
     assert result.exit_code == 2 and "unknown channel `slak`" in result.stdout
 
-    # Declared in the main config's `alerting.channels` (which config.py will parse; read directly until then).
+    # Declared in the main config's `alerting.channels`.
     (rules / "r.yml").write_text(BROKEN.replace("treshold", "threshold").replace("for: 0", "for: 1"))
     settings = parse_alerting(
         project, project.parent, {"channels": {"slak": {"type": "log", "path": "a.log"}}}
