@@ -16,7 +16,10 @@ import typer
 from typer.testing import CliRunner
 
 from _demo import DEMO_END, SMALL_DEMO
-from driftwatch.commands.alerts import alerts_command, parse_time, rules_app, silence_app
+from driftwatch.alerting.silences import parse_time
+from driftwatch.cli.alerts import alerts_command
+from driftwatch.cli.rules import rules_app
+from driftwatch.cli.silence import silence_app
 from driftwatch.config.alerting import ChannelEntry, RetrySettings, parse_alerting
 from driftwatch.config.loading import load_settings
 from driftwatch.demo import write_demo_project
@@ -27,7 +30,7 @@ from driftwatch.storage.database import Database
 
 REPO = Path(__file__).resolve().parents[1]
 
-# The registration cli.py does.
+# The registration driftwatch/cli/__init__.py does.
 app = typer.Typer()
 app.add_typer(rules_app, name="rules")
 app.add_typer(silence_app, name="silence")
@@ -118,7 +121,7 @@ def test_rules_check_defaults_to_the_configs_rules_and_knows_its_channels(
     result = runner.invoke(app, ["rules", "check", "--config", str(project)])
     assert result.exit_code == 2 and "unknown channel `slak`" in result.stdout
 
-    # Declared in the main config's `alerting.channels` (which config.py will parse; read directly until then).
+    # Declared in the main config's `alerting.channels`.
     (rules / "r.yml").write_text(BROKEN.replace("treshold", "threshold").replace("for: 0", "for: 1"))
     settings = parse_alerting(
         project, project.parent, {"channels": {"slak": {"type": "log", "path": "a.log"}}}

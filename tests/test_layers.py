@@ -25,7 +25,6 @@ LAYERS = {
     "pipeline": 5,
     "api": 6,
     "worker": 6,
-    "commands": 7,
     "cli": 7,
     "__init__": 8,
     "__main__": 8,

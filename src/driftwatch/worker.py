@@ -203,7 +203,7 @@ def _weekdays(field: str) -> str:
 
 
 def cron_trigger(expr: str) -> CronTrigger:
-    """A UTC CronTrigger from a 5-field crontab expression (validated by config_server.cron_problem)."""
+    """A UTC CronTrigger from a 5-field crontab expression (validated by config.server.cron_problem)."""
     minute, hour, day, month, weekday = expr.split()
     return CronTrigger(
         minute=minute, hour=hour, day=day, month=month, day_of_week=_weekdays(weekday), timezone=UTC
