@@ -754,8 +754,8 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
 ) -> None:
     """Run the service: the API, the scheduler and the reports in one process that owns the database."""
-    from driftwatch.api.server import serve as run_server
     from driftwatch.config import load_settings
+    from driftwatch.service import serve as run_server
 
     with _errors():
         settings = load_settings(config)

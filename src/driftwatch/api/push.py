@@ -36,8 +36,10 @@ from driftwatch.config import MonitorConfig
 from driftwatch.pipeline.ingest import prediction_layout
 from driftwatch.pipeline.labels import ingest_label_file, label_batch_sql
 from driftwatch.pipeline.reference import cached_profile, ensure_reference, infer_features, profile_id
+from driftwatch.pipeline.runner import CycleRunner
 from driftwatch.sources.files import SourceFile, describe_columns
 from driftwatch.sources.logs import LogLayout, normalise_query
+from driftwatch.storage.api_queries import invalid_batch_records
 from driftwatch.storage.database import Database, is_conflict, utcnow
 from driftwatch.storage.predictions import ensure_prediction_table
 from driftwatch.storage.profiles import current_profile_id
@@ -47,7 +49,6 @@ from driftwatch.storage.pushes import (
     staged_problems,
     store_staged,
 )
-from driftwatch.worker import CycleRunner
 
 log = logging.getLogger("driftwatch.api.push")
 
@@ -287,10 +288,7 @@ def push_labels(
         cur = db.cursor()
         columns = describe_columns(cur, f.format, f.path)
         sql, params = label_batch_sql(f.format, f.path, columns, monitor)
-        bad = cur.execute(
-            f"SELECT _row, request_id, _reason FROM ({sql}) WHERE _reason IS NOT NULL ORDER BY _row",
-            {**params, "now": utcnow()},
-        ).fetchall()
+        bad = invalid_batch_records(cur, sql, {**params, "now": utcnow()})
         if bad:
             errors = _record_errors(records, bad, monitor.labels.id)
             raise Invalid(f"{len(errors)} of {len(records)} label(s) are invalid; nothing was stored", errors)

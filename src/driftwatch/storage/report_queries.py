@@ -68,10 +68,23 @@ class WindowSummary:
     computed_at: datetime
 
 
-_SUMMARY_COLUMNS = (
-    "monitor, model_version, segment, window_start, window_end, rows, features, features_warn, "
-    "features_drift, drift_share, status, run_id, computed_at"
+# The columns of a window summary, in WindowSummary's order; the API's window pages read the same ones.
+SUMMARY_COLUMNS = (
+    "monitor",
+    "model_version",
+    "segment",
+    "window_start",
+    "window_end",
+    "rows",
+    "features",
+    "features_warn",
+    "features_drift",
+    "drift_share",
+    "status",
+    "run_id",
+    "computed_at",
 )
+_SUMMARY_COLUMNS = ", ".join(SUMMARY_COLUMNS)
 
 
 def window_summaries(
