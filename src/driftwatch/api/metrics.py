@@ -214,7 +214,7 @@ class DriftwatchCollector(Collector):
         for monitor, state, n in q.cycle_counts(cur):
             cycles.add_metric([monitor, state], float(n))
         for monitor, n, total in q.cycle_duration_totals(cur):
-            durations.add_metric([monitor], count_value=float(n), sum_value=total)
+            durations.add_metric([monitor], count_value=n, sum_value=total)
         return [last_ok, last_duration, durations, cycles]
 
     def _ingest(self) -> Iterable[Metric]:

@@ -32,7 +32,7 @@ from typing import Any
 import msgspec
 
 from driftwatch.api.errors import Conflict, Invalid
-from driftwatch.config import MonitorConfig
+from driftwatch.config import FeatureSpec, MonitorConfig
 from driftwatch.pipeline.ingest import prediction_layout
 from driftwatch.pipeline.labels import ingest_label_file, label_batch_sql
 from driftwatch.pipeline.reference import cached_profile, ensure_reference, infer_features, profile_id
@@ -201,7 +201,10 @@ def push_layout(db: Database, runner: CycleRunner, monitor: MonitorConfig, wait:
     if hit is not None and hit[0] == ref_key:
         return hit[1]
     cur = db.cursor()
-    features = monitor.features or infer_features(cur, monitor)
+    features = monitor.features
+    if features is None:  # as ensure_reference infers them, without the exclusions it reports
+        inferred = infer_features(cur, monitor)
+        features = FeatureSpec(numeric=inferred.numeric, categorical=inferred.categorical)
     pid = profile_id(monitor, features)
     if current_profile_id(cur, monitor.name) == pid:
         cached_profile(db, monitor.name, pid)

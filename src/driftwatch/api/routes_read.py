@@ -138,13 +138,15 @@ def _as_utc(ts: datetime | None) -> datetime | None:
 def _feature_result(row: dict[str, Any]) -> FeatureResult:
     fixed = set(RESULT_FIELDS) | {"windows"}
     stats = {k: finite(v) for k, v in row.items() if k not in fixed}
-    return FeatureResult(
-        **{k: row.get(k) for k in RESULT_FIELDS},
-        windows=row.get("windows"),
-        psi=stats.get("psi"),
-        ks_statistic=stats.get("ks_statistic"),
-        ks_pvalue=stats.get("ks_pvalue"),
-        statistics=stats,
+    return FeatureResult.model_validate(
+        {
+            **{k: row.get(k) for k in RESULT_FIELDS},
+            "windows": row.get("windows"),
+            "psi": stats.get("psi"),
+            "ks_statistic": stats.get("ks_statistic"),
+            "ks_pvalue": stats.get("ks_pvalue"),
+            "statistics": stats,
+        }
     )
 
 

@@ -16,6 +16,7 @@ import duckdb
 import numpy as np
 
 from driftwatch.sources.logs import segment_column
+from driftwatch.storage.alerts import INSTANCE_KEY
 from driftwatch.storage.database import first_row
 from driftwatch.storage.schema import feature_column, prediction_table, value_column, value_column_name
 
@@ -26,11 +27,7 @@ ALERT_STATE_TABLE = "alert_state"
 ALERT_HISTORY_TABLES = ("alert_outbox", "alert_history")
 # Columns shown from an alert table, in this order, when present; anything else (payloads) is left out.
 ALERT_COLUMNS = (
-    "rule",
-    "monitor",
-    "model_version",
-    "segment",
-    "feature",
+    *INSTANCE_KEY,
     "state",
     "status",
     "transition",
