@@ -3,6 +3,7 @@ section, through a real Typer app on real files and a real DuckDB file."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import textwrap
@@ -16,8 +17,8 @@ from typer.testing import CliRunner
 
 from _demo import DEMO_END, SMALL_DEMO
 from driftwatch.commands.alerts import alerts_command, parse_time, rules_app, silence_app
-from driftwatch.config import load_settings
-from driftwatch.config_alerting import ChannelEntry, RetrySettings, parse_alerting
+from driftwatch.config.alerting import ChannelEntry, RetrySettings, parse_alerting
+from driftwatch.config.loading import load_settings
 from driftwatch.demo import write_demo_project
 from driftwatch.errors import ConfigError, InputError
 from driftwatch.pipeline.alerts import alert_cycle, alerting_settings, channel_configs, prepare_alerting
@@ -343,3 +344,12 @@ def test_alerting_settings_are_read_from_the_config_file(project: Path) -> None:
     settings = alerting_settings(load_settings(project))
     assert settings.rules == project.parent / "alert_rules" and settings.base_dir == project.parent
     assert prepare_alerting(settings) is None  # no rules folder: alerting is off
+
+
+def test_alerting_settings_are_the_section_load_settings_parsed(project: Path) -> None:
+    """`load_settings` always parses `alerting:` (the defaults when absent), so `alerting_settings` hands that
+    object on; a `Settings` built without the section gets the same defaults."""
+    loaded = load_settings(project)
+    assert loaded.alerting is not None
+    assert alerting_settings(loaded) is loaded.alerting
+    assert alerting_settings(dataclasses.replace(loaded, alerting=None)) == loaded.alerting

@@ -15,8 +15,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from _service import MONITOR, TOKEN, TestClient, make_project
 from driftwatch.api.app import create_app
 from driftwatch.api.state import Scheduler
-from driftwatch.config import Settings, load_settings
-from driftwatch.config_server import ServerSettings
+from driftwatch.config.loading import load_settings
+from driftwatch.config.server import ServerSettings
+from driftwatch.config.settings import Settings
 from driftwatch.pipeline.runner import CycleRunner
 from driftwatch.storage.database import Database
 

@@ -11,8 +11,8 @@ import pytest
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 
 from _service import MONITOR, make_project
-from driftwatch.config import load_settings
-from driftwatch.config_server import ServerSettings
+from driftwatch.config.loading import load_settings
+from driftwatch.config.server import ServerSettings
 from driftwatch.pipeline.runner import CycleRunner
 from driftwatch.worker import Worker, job_id
 

@@ -30,8 +30,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from driftwatch.alerting.delivery import ChannelLanes
-from driftwatch.config import Settings
-from driftwatch.config_server import ServerSettings
+from driftwatch.config.server import ServerSettings
+from driftwatch.config.settings import Settings
 from driftwatch.durations import utc_now
 from driftwatch.pipeline.alerts import AlertingRun, lane_senders, open_channels, retry_policy
 from driftwatch.pipeline.cycle import CycleSummary
@@ -117,7 +117,7 @@ def _weekdays(field: str) -> str:
 
 
 def cron_trigger(expr: str) -> CronTrigger:
-    """A UTC CronTrigger from a 5-field crontab expression (validated by config_server.cron_problem)."""
+    """A UTC CronTrigger from a 5-field crontab expression (validated by config.server.cron_problem)."""
     minute, hour, day, month, weekday = expr.split()
     return CronTrigger(
         minute=minute, hour=hour, day=day, month=month, day_of_week=_weekdays(weekday), timezone=UTC

@@ -23,7 +23,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from driftwatch.api.state import Scheduler, package_version
-from driftwatch.config import Settings
+from driftwatch.config.settings import Settings
 from driftwatch.durations import as_utc
 from driftwatch.storage import metrics_queries as q
 from driftwatch.storage.api_queries import last_successful_cycles

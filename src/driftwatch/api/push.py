@@ -32,12 +32,13 @@ from typing import Any
 import msgspec
 
 from driftwatch.api.errors import Conflict, Invalid
-from driftwatch.config import FeatureSpec, MonitorConfig
+from driftwatch.config.monitors import FeatureSpec, MonitorConfig
 from driftwatch.pipeline.ingest import prediction_layout
-from driftwatch.pipeline.labels import ingest_label_file, label_batch_sql
+from driftwatch.pipeline.labels import ingest_label_file
 from driftwatch.pipeline.reference import cached_profile, ensure_reference, infer_features, profile_id
 from driftwatch.pipeline.runner import CycleRunner
 from driftwatch.sources.files import SourceFile, describe_columns
+from driftwatch.sources.labels import label_batch_sql
 from driftwatch.sources.logs import LogLayout, normalise_query
 from driftwatch.storage.api_queries import invalid_batch_records
 from driftwatch.storage.database import Database, is_conflict, utcnow

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from driftwatch.config import MonitorConfig, Settings
+from driftwatch.config.monitors import MonitorConfig
+from driftwatch.config.settings import Settings
 from driftwatch.pipeline.alerts import AlertCycleSummary, AlertingRun, alert_cycle
 from driftwatch.pipeline.ingest import IngestSummary, ingest_predictions
 from driftwatch.pipeline.labels import LabelIngestSummary, ingest_labels
@@ -32,6 +33,7 @@ from driftwatch.stats.profile import CategoricalProfile, category_cap_note
 from driftwatch.storage.database import Database, utcnow
 from driftwatch.storage.performance_results import queue_from_window_queue
 from driftwatch.storage.pushes import fold_pushed_windows
+from driftwatch.storage.runs import RunCounts, finish_run, start_run
 
 
 @dataclass
@@ -97,10 +99,7 @@ def run_cycle(
     run_id = uuid.uuid4().hex
     started = time.perf_counter()
     with db.transaction() as tx:
-        tx.execute(
-            "INSERT INTO runs (run_id, monitor, trigger, started_at, status) VALUES (?, ?, ?, ?, 'running')",
-            [run_id, monitor.name, trigger, utcnow()],
-        )
+        start_run(tx, run_id, monitor.name, trigger, utcnow())
     summary = CycleSummary(monitor=monitor.name, run_id=run_id, ingest=IngestSummary())
     try:
         reference = ensure_reference(db, monitor)
@@ -168,22 +167,15 @@ def run_monitor(
 def _finish(db: Database, summary: CycleSummary, started: float, status: str, error: str | None) -> None:
     summary.seconds = time.perf_counter() - started
     ing = summary.ingest
+    counts = RunCounts(
+        rows_ingested=ing.rows_inserted,
+        rows_duplicate=ing.rows_duplicate,
+        rows_quarantined=ing.rows_quarantined,
+        files_failed=len(ing.failed_files),
+        windows_computed=summary.windows_computed,
+    )
     with db.transaction() as tx:
-        tx.execute(
-            "UPDATE runs SET finished_at = ?, status = ?, rows_ingested = ?, rows_duplicate = ?, "
-            "rows_quarantined = ?, files_failed = ?, windows_computed = ?, error = ? WHERE run_id = ?",
-            [
-                utcnow(),
-                status,
-                ing.rows_inserted,
-                ing.rows_duplicate,
-                ing.rows_quarantined,
-                len(ing.failed_files),
-                summary.windows_computed,
-                error,
-                summary.run_id,
-            ],
-        )
+        finish_run(tx, summary.run_id, status, utcnow(), counts, error)
 
 
 __all__ = ["OVERALL", "CycleHooks", "CycleSummary", "run_cycle"]

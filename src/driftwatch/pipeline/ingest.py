@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from driftwatch.config import FeatureSpec, MonitorConfig
+from driftwatch.config.monitors import FeatureSpec, MonitorConfig
 from driftwatch.errors import SourceError
 from driftwatch.sources.files import Readable, SourceFile, first_line, is_empty, list_files, read_source
 from driftwatch.sources.logs import LogLayout, normalise_query

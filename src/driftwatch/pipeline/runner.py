@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from driftwatch.config import MonitorConfig, Settings
+from driftwatch.config.monitors import MonitorConfig
+from driftwatch.config.settings import Settings
 from driftwatch.durations import utc_now
 from driftwatch.errors import DriftwatchError
 from driftwatch.pipeline.alerts import AlertingRun, alerting_settings, prepare_alerting
