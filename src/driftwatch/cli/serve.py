@@ -17,7 +17,7 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
 ) -> None:
     """Run the service: the API, the scheduler and the reports in one process that owns the database."""
-    from driftwatch.api.server import serve as run_server
+    from driftwatch.service import serve as run_server
 
     with errors():
         # Parsed once here: the server, the worker and the alerting all get this object.

@@ -291,3 +291,16 @@ def value_column(feature: str) -> str:
 from driftwatch.storage.alert_schema import ALERTING_MIGRATION  # noqa: E402
 
 MIGRATIONS = (*MIGRATIONS, ALERTING_MIGRATION)
+
+# Outside the numbered migrations: the push path's own table (storage/pushes.py), created idempotently by
+# `Database.migrate` so it merges with any other branch's migrations. Here, not in pushes.py, so that
+# database.py does not import pushes.py (which imports database.py).
+PUSHED_WINDOWS_SQL = """
+CREATE TABLE IF NOT EXISTS pushed_windows (
+    monitor VARCHAR NOT NULL,
+    model_version VARCHAR NOT NULL,
+    window_start TIMESTAMP NOT NULL,
+    window_end TIMESTAMP NOT NULL,
+    pushed_at TIMESTAMP NOT NULL
+)
+"""
