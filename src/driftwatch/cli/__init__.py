@@ -50,5 +50,5 @@ app.add_typer(silence_app, name="silence")
 def main() -> None:
     """The `driftwatch` script (pyproject's `driftwatch = "driftwatch.cli:main"`) and `python -m driftwatch.cli`."""
     if sys.argv[1:2] == ["compare"] and not {"--help", "-h"} & set(sys.argv[2:]):
-        compare_process()
+        compare_process(app)
     app()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -151,7 +152,7 @@ def _print_comparison(result: CompareResult) -> None:
             out.print(escape(f"{side}: {sum(excluded.values()):,} row(s) left out: {why}"), highlight=False)
 
 
-def compare_process() -> NoReturn:
+def compare_process(app: Callable[[], object]) -> NoReturn:
     """`driftwatch compare` as a process: most of its time is start-up and tear-down, so it shortens both.
 
     The statistics (numba and its cached kernels, about 0.6 s) start loading before typer parses the
@@ -159,8 +160,8 @@ def compare_process() -> NoReturn:
     interpreter would free the two datasets object by object and unload numba and pyarrow (about 0.25 s at
     1M rows), work the OS does at once. Nothing is left unwritten: compare holds no database or open file by
     then (an --html report is closed when written). Only for the real process; `app()` in tests is unchanged.
+    `app` is the CLI's typer app, passed in by `driftwatch.cli.main` (this module must not import its package).
     """
-    from driftwatch.cli import app
     from driftwatch.comparison import start_loading_statistics
 
     start_loading_statistics()
