@@ -153,3 +153,26 @@ def naive_reference_categories(values: Sequence[str | None]) -> tuple[list[str],
         ordered.append(best)
         del remaining[best]
     return ordered, [tally[c] for c in ordered] + [0, missing]
+
+
+def naive_share(part: float, total: float) -> float:
+    """``part / total``; NaN for an empty total."""
+    return part / total if total else math.nan
+
+
+def naive_psi_edges(valid: Sequence[float], bins: int) -> list[float]:
+    """The distinct type-7 quantiles at ``k / bins``, k = 1..bins-1, of the non-missing reference values."""
+    if not valid:
+        return []
+    return sorted({naive_quantile_linear(valid, k / bins) for k in range(1, bins)})
+
+
+def naive_hellinger(ref_counts: Sequence[float], cur_counts: Sequence[float]) -> float:
+    """``sqrt(1/2 * sum (sqrt p - sqrt q)^2)`` on the two count vectors' shares; NaN for an empty side."""
+    ref_total, cur_total = sum(ref_counts), sum(cur_counts)
+    if ref_total == 0 or cur_total == 0:
+        return math.nan
+    total = 0.0
+    for r, c in zip(ref_counts, cur_counts, strict=True):
+        total += (math.sqrt(r / ref_total) - math.sqrt(c / cur_total)) ** 2
+    return math.sqrt(total / 2)
