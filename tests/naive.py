@@ -10,6 +10,8 @@ import math
 from collections.abc import Sequence
 from fractions import Fraction
 
+import numpy as np
+
 # --- PSI -------------------------------------------------------------------------------------------
 
 
@@ -176,3 +178,18 @@ def naive_hellinger(ref_counts: Sequence[float], cur_counts: Sequence[float]) ->
     for r, c in zip(ref_counts, cur_counts, strict=True):
         total += (math.sqrt(r / ref_total) - math.sqrt(c / cur_total)) ** 2
     return math.sqrt(total / 2)
+
+
+def numpy_psi_bin_edges(ref_values: object, bins: int = 10) -> np.ndarray:
+    """Inner PSI bin edges by numpy's own quantiles (linear, type 7) of the non-missing values, distinct and
+    ascending; the NaN an ``inf - inf`` interpolation makes is dropped. The pipeline's index-based edges
+    (``stats.binning.psi_bin_edges_sorted``) must equal these."""
+    column = np.array(
+        [math.nan if v is None else v for v in np.asarray(ref_values, dtype=object)], dtype=float
+    )
+    valid = column[~np.isnan(column)]
+    if valid.size == 0 or bins == 1:
+        return np.empty(0, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        edges = np.unique(np.quantile(valid, np.arange(1, bins) / bins))
+    return edges[~np.isnan(edges)]
