@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from datetime import datetime
 from fractions import Fraction
 
+import duckdb
 import numpy as np
 
 # --- PSI -------------------------------------------------------------------------------------------
@@ -193,3 +195,37 @@ def numpy_psi_bin_edges(ref_values: object, bins: int = 10) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         edges = np.unique(np.quantile(valid, np.arange(1, bins) / bins))
     return edges[~np.isnan(edges)]
+
+
+# --- window reads ------------------------------------------------------------------------------------------
+
+
+def _window_column(
+    cur: duckdb.DuckDBPyConnection, monitor: str, version: str, start: datetime, end: datetime, column: str
+) -> list[tuple[object]]:
+    quoted = '"' + column.replace('"', '""') + '"'
+    table = '"' + f"predictions:{monitor}".replace('"', '""') + '"'
+    return cur.execute(
+        f"SELECT {quoted} FROM {table} WHERE ts >= ? AND ts < ? AND model_version = ?", [start, end, version]
+    ).fetchall()
+
+
+def naive_window_values(
+    cur: duckdb.DuckDBPyConnection, monitor: str, version: str, start: datetime, end: datetime, column: str
+) -> np.ndarray:
+    """One numeric column's values in ``[start, end)`` (missing = NaN), by a literal query of its own: an
+    oracle for the pipeline's single read of every column (``pipeline.windows.compute_window``)."""
+    rows = _window_column(cur, monitor, version, start, end, column)
+    return np.array([math.nan if r[0] is None else r[0] for r in rows], dtype=np.float64)
+
+
+def naive_window_category_counts(
+    cur: duckdb.DuckDBPyConnection, monitor: str, version: str, start: datetime, end: datetime, column: str
+) -> dict[str | None, int]:
+    """Value → count of one categorical column in ``[start, end)``, counted here with a dict."""
+    rows = _window_column(cur, monitor, version, start, end, column)
+    counts: dict[str | None, int] = {}
+    for (value,) in rows:
+        key = None if value is None else str(value)
+        counts[key] = counts.get(key, 0) + 1
+    return counts
