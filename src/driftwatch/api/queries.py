@@ -7,11 +7,12 @@ features that may not be installed yet (`alert_state`, `alert_outbox`) are read 
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import duckdb
 
+from driftwatch.durations import as_utc, to_naive_utc
 from driftwatch.storage.database import Database, first_row
 from driftwatch.storage.schema import prediction_table
 
@@ -48,14 +49,12 @@ WINDOW_COLUMNS = (
 
 def utc(ts: datetime | None) -> datetime | None:
     """Naive UTC (as stored) → aware UTC."""
-    if ts is None:
-        return None
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+    return None if ts is None else as_utc(ts)
 
 
 def naive(ts: datetime) -> datetime:
     """Aware → naive UTC, the form TIMESTAMP columns hold."""
-    return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts
+    return to_naive_utc(ts)
 
 
 def finite(value: Any) -> Any:

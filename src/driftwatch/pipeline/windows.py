@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 
 import numpy as np
 import pyarrow as pa
 
 from driftwatch.config import FeatureSpec, MonitorConfig
+from driftwatch.durations import to_naive_utc
 from driftwatch.sources.logs import segment_column
 from driftwatch.stats.decision import OUTPUT_FEATURE, PREDICTION_FEATURE, Thresholds, WindowDecision
 from driftwatch.stats.feature_drift import (
@@ -62,7 +63,7 @@ class WindowResult:
 
 def plan_windows(db: Database, monitor: str, now: datetime) -> list[PlannedWindow]:
     """Queued windows that have closed by `now`, oldest first."""
-    naive_now = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
+    naive_now = to_naive_utc(now)
     rows = (
         db.cursor()
         .execute(

@@ -25,6 +25,7 @@ import duckdb
 import numpy as np
 
 from driftwatch.config import MonitorConfig, Settings
+from driftwatch.durations import to_naive_utc
 from driftwatch.reports import charts
 from driftwatch.reports.contexts import (
     Cell,
@@ -113,7 +114,7 @@ def group_key(model_version: str, segment: str) -> str:
 
 
 def _naive(ts: datetime) -> datetime:
-    return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts
+    return to_naive_utc(ts)
 
 
 def _now(now: datetime | None) -> str:

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
+from driftwatch.durations import iso_utc, to_naive_utc
 from driftwatch.storage.database import Database, first_row, utcnow
 
 RESULT_COLUMNS: tuple[str, ...] = (
@@ -98,7 +99,7 @@ def requeue_computed(cur: duckdb.DuckDBPyConnection, monitor: str, reason: str) 
 
 def plan_performance(cur: duckdb.DuckDBPyConnection, monitor: str, now: datetime) -> list[QueuedWindow]:
     """Queued windows that have closed by `now`, oldest first."""
-    naive_now = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
+    naive_now = to_naive_utc(now)
     rows = cur.execute(
         "SELECT model_version, window_start, window_end, queued_at FROM performance_queue "
         "WHERE monitor = ? AND window_end <= ? ORDER BY window_start, model_version",
@@ -226,7 +227,7 @@ def save_calibration(cur: duckdb.DuckDBPyConnection, monitor: str, stored: Store
 
 
 def _iso(ts: datetime | None) -> str | None:
-    return None if ts is None else ts.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
+    return None if ts is None else iso_utc(ts)
 
 
 def performance_results(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import duckdb
+
+from driftwatch.durations import iso_utc
 
 RESULT_FIELDS = (
     "monitor",
@@ -22,7 +24,7 @@ RESULT_FIELDS = (
 
 
 def _iso(ts: datetime) -> str:
-    return ts.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
+    return iso_utc(ts)
 
 
 def feature_results(
