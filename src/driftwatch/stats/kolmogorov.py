@@ -339,7 +339,7 @@ def _branch(name: str, value: Callable[[], float], want_value: bool) -> tuple[st
     return name, value() if want_value else float("nan")
 
 
-def _ruben_gambino_low(n: int, t: np.floating, want_value: bool) -> tuple[str, float]:
+def _ruben_gambino_low(n: int, t: float, want_value: bool) -> tuple[str, float]:
     """Ruben & Gambino (1982): P(D_n <= d) = n!/n^n (2nd - 1)^n for 1/(2n) <= d <= 1/n (t = n d)."""
     if t <= 0.5:  # rounding can put n*x at 0.5 although x > 0.5/n
         return "below-support", 1.0
@@ -352,7 +352,7 @@ def _ruben_gambino_low(n: int, t: np.floating, want_value: bool) -> tuple[str, f
     return "ruben-gambino-low", _clip(1.0 - prob)
 
 
-def _small_n(n: int, x: np.floating, nxsquared: np.floating, want_value: bool) -> tuple[str, float]:
+def _small_n(n: int, x: float, nxsquared: float, want_value: bool) -> tuple[str, float]:
     """n <= SMALL_N_MAX between the Ruben–Gambino ends: Durbin, Pomeranz, or Miller's one-sided tail."""
     if nxsquared <= DURBIN_SMALL_N_MAX_NDSQ:
         return _branch("durbin-small-n", lambda: _clip(1.0 - _clip_keep(durbin_cdf(n, x))), want_value)
@@ -363,7 +363,7 @@ def _small_n(n: int, x: np.floating, nxsquared: np.floating, want_value: bool) -
     return _branch("one-sided-small-n", lambda: _clip(2 * smirnov(n, x)), want_value)
 
 
-def _large_n(n: int, x: np.floating, nxsquared: np.floating, want_value: bool) -> tuple[str, float]:
+def _large_n(n: int, x: float, nxsquared: float, want_value: bool) -> tuple[str, float]:
     """n > SMALL_N_MAX between the Ruben–Gambino ends: zero, one-sided series, Durbin or Pelz–Good."""
     if nxsquared >= ZERO_MIN_NDSQ:
         return "zero", 0.0
