@@ -10,6 +10,7 @@ statistic or a statistic computed from the wrong rows all change a stored number
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -91,7 +92,11 @@ def _frame(rng: np.random.Generator, n: int, shift: float, unseen: float) -> dic
 
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    root = tmp_path_factory.mktemp("stats")
+    return _run_project(tmp_path_factory.mktemp("stats"), CONFIG)
+
+
+def _run_project(root: Path, config: str) -> dict[str, Any]:
+    """Write the reference, DAYS prediction files and their labels, run one cycle, read back what it stored."""
     rng = np.random.default_rng(14)
     ref = _frame(rng, 3000, 0.0, 0.0)
     ref["y"] = (rng.random(3000) < ref["score"]).astype(np.int64)
@@ -111,7 +116,7 @@ def stored(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             {"request_id": ids, "label": label, "labelled_at": [t + timedelta(hours=2) for t in served]}
         ).write_parquet(root / "labels" / f"{day}.parquet")
         rows.append(pl.DataFrame({"ts": served, **frame, "label": label}))
-    (root / "driftwatch.yml").write_text(CONFIG)
+    (root / "driftwatch.yml").write_text(config)
     settings = load_settings(root / "driftwatch.yml")
     mon = settings.monitor("m")
     db = Database(settings.storage, settings.database)
@@ -318,3 +323,22 @@ def test_every_stored_statistic_has_an_oracle_here(stored: dict[str, Any]) -> No
     covered |= {"pvalue_adjusted"}
     stored_names = {k for row in stored["features"] for k in row} - NOT_STATISTICS
     assert stored_names <= covered, stored_names - covered
+
+
+def test_labels_exactly_at_min_labels_and_coverage_exactly_at_min_coverage_are_judged(tmp_path: Path) -> None:
+    """Through a real cycle: every row is labelled (coverage exactly 1.0 = min_coverage), day 0 has
+    PER_DAY - 1 labels and later days PER_DAY = min_labels. The gate opens exactly at both bars."""
+    config = CONFIG.replace("min_labels: 50", f"min_labels: {PER_DAY}").replace(
+        "min_coverage: 0.1", "min_coverage: 1.0"
+    )
+    assert config != CONFIG
+    result = _run_project(tmp_path, config)
+    auc = {
+        r["window_start"]: r
+        for r in result["performance"]
+        if r["metric"] == "roc_auc" and r["segment"] == "*"
+    }
+    assert (auc[_iso(0)]["n_labels"], auc[_iso(0)]["status"]) == (PER_DAY - 1, "insufficient_labels")
+    for day in range(1, DAYS):
+        assert (auc[_iso(day)]["n_labels"], auc[_iso(day)]["coverage"]) == (PER_DAY, 1.0)
+        assert auc[_iso(day)]["status"] in ("ok", "degraded"), auc[_iso(day)]
