@@ -584,8 +584,7 @@ def measure_window(
 
     from driftwatch.pipeline.windows import PlannedWindow, compute_window, feature_statistics
     from driftwatch.stats.feature_drift import FeatureDrift
-    from driftwatch.storage.predictions import window_category_counts, window_values
-    from driftwatch.storage.schema import feature_column, prediction_table
+    from driftwatch.storage.schema import feature_column, prediction_table, value_column
 
     tag = f"{size / 1e6:g}M"
     db, monitor, features, profile = ctx.db, ctx.monitor, ctx.features, ctx.profile
@@ -596,11 +595,25 @@ def measure_window(
     print(f"\n[scheduled window {tag}] load {load()}", flush=True)
     compute_window(db, monitor, features, profile, window)  # warm-up: numba kernels loaded, pages cached
 
+    bounds = {"start": start, "end": end}
+
     def fetch_numeric() -> dict[str, np.ndarray]:
-        return window_values(cur, MONITOR, "*", start, end, features.numeric)
+        # The numeric columns of the window as float64 arrays, missing = NaN (one read, as the pipeline's).
+        cols = ", ".join(
+            f"coalesce({value_column(n)}, 'NaN'::DOUBLE) AS {feature_column(n)}" for n in features.numeric
+        )
+        sql = f"SELECT {cols} FROM {table} WHERE ts >= $start AND ts < $end"
+        result = cur.execute(sql, bounds).fetchnumpy()
+        return {n: np.asarray(result[f"f:{n}"], dtype=np.float64) for n in features.numeric}
 
     def group_by() -> dict[str, dict[str | None, int]]:
-        return {c: window_category_counts(cur, MONITOR, "*", start, end, c) for c in features.categorical}
+        counts: dict[str, dict[str | None, int]] = {}
+        for c in features.categorical:
+            col = value_column(c)
+            sql = f"SELECT {col}, count(*) FROM {table} WHERE ts >= $start AND ts < $end GROUP BY {col}"
+            rows = cur.execute(sql, bounds).fetchall()
+            counts[c] = {(None if r[0] is None else str(r[0])): int(r[1]) for r in rows}
+        return counts
 
     def statistics_of(
         a: Mapping[str, np.ndarray], g: Mapping[str, Mapping[str | None, int]]

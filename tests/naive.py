@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from datetime import datetime
 from fractions import Fraction
+
+import duckdb
+import numpy as np
 
 # --- PSI -------------------------------------------------------------------------------------------
 
@@ -153,3 +157,75 @@ def naive_reference_categories(values: Sequence[str | None]) -> tuple[list[str],
         ordered.append(best)
         del remaining[best]
     return ordered, [tally[c] for c in ordered] + [0, missing]
+
+
+def naive_share(part: float, total: float) -> float:
+    """``part / total``; NaN for an empty total."""
+    return part / total if total else math.nan
+
+
+def naive_psi_edges(valid: Sequence[float], bins: int) -> list[float]:
+    """The distinct type-7 quantiles at ``k / bins``, k = 1..bins-1, of the non-missing reference values."""
+    if not valid:
+        return []
+    return sorted({naive_quantile_linear(valid, k / bins) for k in range(1, bins)})
+
+
+def naive_hellinger(ref_counts: Sequence[float], cur_counts: Sequence[float]) -> float:
+    """``sqrt(1/2 * sum (sqrt p - sqrt q)^2)`` on the two count vectors' shares; NaN for an empty side."""
+    ref_total, cur_total = sum(ref_counts), sum(cur_counts)
+    if ref_total == 0 or cur_total == 0:
+        return math.nan
+    total = 0.0
+    for r, c in zip(ref_counts, cur_counts, strict=True):
+        total += (math.sqrt(r / ref_total) - math.sqrt(c / cur_total)) ** 2
+    return math.sqrt(total / 2)
+
+
+def numpy_psi_bin_edges(ref_values: object, bins: int = 10) -> np.ndarray:
+    """Inner PSI bin edges by numpy's own quantiles (linear, type 7) of the non-missing values, distinct and
+    ascending; the NaN an ``inf - inf`` interpolation makes is dropped. The pipeline's index-based edges
+    (``stats.binning.psi_bin_edges_sorted``) must equal these."""
+    column = np.array(
+        [math.nan if v is None else v for v in np.asarray(ref_values, dtype=object)], dtype=float
+    )
+    valid = column[~np.isnan(column)]
+    if valid.size == 0 or bins == 1:
+        return np.empty(0, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        edges = np.unique(np.quantile(valid, np.arange(1, bins) / bins))
+    return edges[~np.isnan(edges)]
+
+
+# --- window reads ------------------------------------------------------------------------------------------
+
+
+def _window_column(
+    cur: duckdb.DuckDBPyConnection, monitor: str, version: str, start: datetime, end: datetime, column: str
+) -> list[tuple[object]]:
+    quoted = '"' + column.replace('"', '""') + '"'
+    table = '"' + f"predictions:{monitor}".replace('"', '""') + '"'
+    return cur.execute(
+        f"SELECT {quoted} FROM {table} WHERE ts >= ? AND ts < ? AND model_version = ?", [start, end, version]
+    ).fetchall()
+
+
+def naive_window_values(
+    cur: duckdb.DuckDBPyConnection, monitor: str, version: str, start: datetime, end: datetime, column: str
+) -> np.ndarray:
+    """One numeric column's values in ``[start, end)`` (missing = NaN), by a literal query of its own: an
+    oracle for the pipeline's single read of every column (``pipeline.windows.compute_window``)."""
+    rows = _window_column(cur, monitor, version, start, end, column)
+    return np.array([math.nan if r[0] is None else r[0] for r in rows], dtype=np.float64)
+
+
+def naive_window_category_counts(
+    cur: duckdb.DuckDBPyConnection, monitor: str, version: str, start: datetime, end: datetime, column: str
+) -> dict[str | None, int]:
+    """Value → count of one categorical column in ``[start, end)``, counted here with a dict."""
+    rows = _window_column(cur, monitor, version, start, end, column)
+    counts: dict[str | None, int] = {}
+    for (value,) in rows:
+        key = None if value is None else str(value)
+        counts[key] = counts.get(key, 0) + 1
+    return counts

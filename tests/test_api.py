@@ -436,6 +436,9 @@ def test_reports_are_served_from_inside_the_folder_only(
     outside = tmp_path / "secret.txt"
     outside.write_text("do not serve")
     (root / "link.txt").symlink_to(outside)
+    outside_page = tmp_path / "secret.html"
+    outside_page.write_text("do not serve")
+    (root / "leak.html").symlink_to(outside_page)  # listed and served by neither route
 
     assert client.get("/reports/credit-default/2026-10-31.html").text == "<p>day</p>"
     page = client.get("/reports/")
@@ -448,6 +451,7 @@ def test_reports_are_served_from_inside_the_folder_only(
         "/reports/credit-default/..%2f..%2fsecret.txt",
         f"/reports/{quote(str(outside), safe='')}",
         "/reports/link.txt",
+        "/reports/leak.html",
         "/reports/missing.html",
     ):
         response = client.get(attempt)

@@ -17,7 +17,8 @@ from driftwatch.pipeline.reference import ensure_reference
 from driftwatch.pipeline.rollup import rollup_results
 from driftwatch.stats.feature_drift import categorical_feature_stats, numeric_feature_stats
 from driftwatch.storage.database import Database
-from driftwatch.storage.predictions import window_category_counts, window_values
+from driftwatch.storage.schema import value_column_name
+from naive import naive_window_category_counts, naive_window_values
 
 
 def test_weekly_rollup_equals_direct_computation(demo_settings: Settings, demo_db: Database) -> None:
@@ -34,11 +35,11 @@ def test_weekly_rollup_equals_direct_computation(demo_settings: Settings, demo_d
         name = row["feature"]
         prof = profile.features[name]
         if row["kind"] == "numeric":
-            values = window_values(cur, mon.name, "v3.2", start, end, (name,))[name]
+            values = naive_window_values(cur, mon.name, "v3.2", start, end, value_column_name(name))
             direct = numeric_feature_stats(prof, values)  # type: ignore[arg-type]
         else:
             direct = categorical_feature_stats(
-                prof, window_category_counts(cur, mon.name, "v3.2", start, end, name)
+                prof, naive_window_category_counts(cur, mon.name, "v3.2", start, end, value_column_name(name))
             )  # type: ignore[arg-type]
         assert row["rows"] == direct.rows
         for stat in (

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections import Counter
 
 import numpy as np
-import polars as pl
 import pytest
 import scipy.stats
 from hypothesis import given, settings
@@ -16,20 +16,20 @@ from driftwatch.stats.binning import (
     missing_share,
     numeric_bin_counts,
     numeric_bin_counts_sorted,
-    psi_bin_edges,
     psi_bin_edges_sorted,
 )
-from driftwatch.stats.categorical import category_counts, reference_categories, unseen_share
+from driftwatch.stats.feature_drift import categorical_feature_stats
 from driftwatch.stats.ks import (
     FAST_SMIRNOV_MIN_N,
     KSResult,
-    ks_2samp,
     ks_2samp_sorted,
     ks_pvalue,
     kstwo_sf,
     sorted_valid,
 )
-from driftwatch.stats.psi import PSI_EPSILON, psi, psi_shares
+from driftwatch.stats.ks_w1 import ks_w1_trusted
+from driftwatch.stats.profile import categorical_bins, categorical_profile, numeric_profile
+from driftwatch.stats.psi import PSI_EPSILON, psi
 from naive import (
     naive_category_counts,
     naive_ks_statistic,
@@ -38,10 +38,23 @@ from naive import (
     naive_psi,
     naive_quantile_linear,
     naive_reference_categories,
+    numpy_psi_bin_edges,
 )
 
 HYPOTHESIS = settings(max_examples=50, deadline=None, database=None)
 RNG_SEED = 20240601
+
+
+def psi_bin_edges(ref: object, bins: int = 10) -> np.ndarray:
+    """The edges the pipeline stores in a reference profile (``stats.profile.numeric_profile``): the
+    index-based quantiles of the sorted valid values."""
+    return psi_bin_edges_sorted(sorted_valid(ref), bins)
+
+
+def ks_2samp(ref: np.ndarray, cur: np.ndarray) -> KSResult:
+    """The KS test as the pipeline runs it (``stats.feature_drift.numeric_feature_stats``): the profile's
+    checked sorted reference and the window's sorted valid values, one merge for KS and W1."""
+    return ks_w1_trusted(numeric_profile("f", ref).checked_sorted_values, sorted_valid(cur)).ks
 
 
 # --- PSI bins ----------------------------------------------------------------------------------------
@@ -74,6 +87,10 @@ def test_psi_bin_edges_collapse_ties_and_handle_degenerate_references() -> None:
     assert psi_bin_edges(np.array([np.nan, np.nan])).size == 0
     assert psi_bin_edges(np.arange(10.0), bins=1).size == 0
     assert psi_bin_edges([None, 1.0, 2.0], bins=2).tolist() == [1.5]
+    assert (
+        numeric_profile("f", np.array([1.0, 1.0, 1.0, 2.0])).edges.tolist()
+        == psi_bin_edges(np.array([1.0, 1.0, 1.0, 2.0])).tolist()
+    )
 
 
 def test_psi_bin_edges_with_infinite_reference_values_have_no_nan() -> None:
@@ -108,7 +125,7 @@ def test_psi_bin_edges_rejects_bad_bin_counts(bins: object) -> None:
 def test_psi_bin_edges_sorted_equals_the_quantile_path(values: list[float], bins: int) -> None:
     """The index-based edges of sorted values equal numpy's copy-and-partition quantiles, in value."""
     column = np.array(values, dtype=np.float64)
-    expected = psi_bin_edges(column, bins)
+    expected = numpy_psi_bin_edges(column, bins)
     got = psi_bin_edges_sorted(sorted_valid(column), bins)
     assert got.dtype == np.float64 and got.shape == expected.shape
     np.testing.assert_array_equal(got, expected)  # ±0 compare equal: the sign of a zero edge may differ
@@ -123,7 +140,7 @@ def test_psi_bin_edges_sorted_on_large_columns_and_bad_input() -> None:
     ):
         for bins in (2, 10, 20, 64):
             np.testing.assert_array_equal(
-                psi_bin_edges_sorted(np.sort(column), bins), psi_bin_edges(column, bins)
+                psi_bin_edges_sorted(np.sort(column), bins), numpy_psi_bin_edges(column, bins)
             )
     with pytest.raises(ValueError, match="ascending"):
         psi_bin_edges_sorted(np.array([2.0, 1.0]))
@@ -209,7 +226,6 @@ def test_psi_floors_empty_bins_without_renormalising() -> None:
     # bin 1: ref share floored to eps; bin 2: empty on both sides contributes exactly 0
     expected = (0.5 - 1.0) * math.log(0.5 / 1.0) + (0.5 - PSI_EPSILON) * math.log(0.5 / PSI_EPSILON)
     assert psi(ref, cur) == pytest.approx(expected, rel=1e-15)
-    assert psi_shares(ref).tolist() == [1.0, PSI_EPSILON, PSI_EPSILON]
     assert psi(ref, cur, eps=1e-3) != psi(ref, cur)
 
 
@@ -496,53 +512,39 @@ _CATEGORY_VALUES = st.lists(st.sampled_from(["a", "b", "c", "d", "", "nan", "nul
 @given(_CATEGORY_VALUES, st.lists(st.sampled_from(["a", "b", "c", "x", ""]), unique=True, max_size=5))
 @HYPOTHESIS
 def test_category_counts_match_naive(values: list[str | None], categories: list[str]) -> None:
+    """The pipeline's layout of a window's GROUP BY counts (``stats.profile.categorical_bins``)."""
     expected = naive_category_counts(values, categories)
-    assert category_counts(values, categories).tolist() == expected
-    assert category_counts(pl.Series(values, dtype=pl.String), categories).tolist() == expected
-    assert category_counts(np.array(values, dtype=object), categories).tolist() == expected
+    counts = categorical_bins(tuple(categories), Counter(values))
+    assert counts.dtype == np.int64 and counts.tolist() == expected
 
 
 @given(_CATEGORY_VALUES)
 @HYPOTHESIS
 def test_reference_categories_match_naive(values: list[str | None]) -> None:
+    """The reference profile the pipeline stores (``stats.profile.categorical_profile``)."""
     expected_categories, expected_counts = naive_reference_categories(values)
-    categories, counts = reference_categories(values)
-    assert categories == expected_categories
-    assert counts.dtype == np.int64 and counts.tolist() == expected_counts
-    assert category_counts(values, categories).tolist() == expected_counts
+    profile = categorical_profile("f", Counter(values))
+    assert list(profile.categories) == expected_categories
+    assert profile.bin_counts.dtype == np.int64 and profile.bin_counts.tolist() == expected_counts
+    assert categorical_bins(profile.categories, Counter(values)).tolist() == expected_counts
 
 
 def test_categorical_psi_and_shares_end_to_end() -> None:
+    """Through ``categorical_feature_stats``, the call the pipeline makes, against hand counts."""
     reference = ["a"] * 60 + ["b"] * 30 + [None] * 10
     current = ["a"] * 40 + ["b"] * 30 + ["z"] * 20 + [None] * 10
-    categories, ref_counts = reference_categories(pl.Series(reference))
-    assert categories == ["a", "b"]
-    assert ref_counts.tolist() == [60, 30, 0, 10]
-    cur_counts = category_counts(pl.Series(current, dtype=pl.Categorical), categories)
-    assert cur_counts.tolist() == [40, 30, 20, 10]
-    assert unseen_share(cur_counts) == pytest.approx(20 / 100)
-    assert missing_share(cur_counts) == pytest.approx(10 / 100)
-    assert psi(ref_counts, cur_counts) == pytest.approx(
-        naive_psi(ref_counts.tolist(), cur_counts.tolist()), rel=1e-12
-    )
-    assert math.isnan(unseen_share(category_counts([], categories)))
+    profile = categorical_profile("f", Counter(reference))
+    assert profile.categories == ("a", "b")
+    assert profile.bin_counts.tolist() == [60, 30, 0, 10]
+    drift = categorical_feature_stats(profile, Counter(current))
+    assert drift.bin_counts.tolist() == [40, 30, 20, 10]
+    assert drift.get("unseen_share") == pytest.approx(20 / 100)
+    assert drift.get("missing_share_current") == pytest.approx(10 / 100)
+    assert missing_share(drift.bin_counts) == pytest.approx(10 / 100)
+    assert drift.get("psi") == pytest.approx(naive_psi([60, 30, 0, 10], [40, 30, 20, 10]), rel=1e-12)
+    assert math.isnan(categorical_feature_stats(profile, {}).get("unseen_share"))
 
 
 def test_categorical_missing_is_only_none_for_strings() -> None:
-    counts = category_counts(["", "nan", "None", "null", None, np.nan], ["", "nan"])
-    assert counts.tolist() == [1, 1, 2, 2]
-    assert category_counts(np.array(["a", "b", "a"]), ["a"]).tolist() == [2, 1, 0]
-    assert category_counts(pl.Series([None, None]), ["a"]).tolist() == [0, 0, 2]
-
-
-def test_categorical_inputs_are_validated() -> None:
-    with pytest.raises(TypeError, match="strings"):
-        category_counts([1, 2], ["1"])
-    with pytest.raises(TypeError, match="polars dtype"):
-        category_counts(pl.Series([1, 2]), ["1"])
-    with pytest.raises(TypeError, match="one string"):
-        category_counts("abc", ["a"])
-    with pytest.raises(ValueError, match="unique"):
-        category_counts(["a"], ["a", "a"])
-    with pytest.raises(TypeError, match="categories"):
-        category_counts(["a"], [1])  # type: ignore[list-item]
+    counts = categorical_bins(("", "nan"), Counter(["", "nan", "None", "null", None]))
+    assert counts.tolist() == [1, 1, 2, 1]

@@ -1,4 +1,7 @@
-"""Duration strings ("30m", "6h", "1d", "1w") and UTC window alignment.
+"""Duration strings ("30m", "6h", "1d", "1w"), UTC window alignment, and the one naive ↔ aware UTC conversion.
+
+DuckDB's TIMESTAMP columns hold naive UTC; the API, alerting and reports speak aware UTC. Every crossing goes
+through `as_utc` / `to_naive_utc` / `iso_utc` (and `utc_now`), so a naive time always means UTC, never local.
 
 Windows are tumbling and aligned to a fixed origin, 2000-01-03T00:00Z (a Monday), so that `1d` windows start at
 UTC midnight, `1w`/`7d` windows start on Mondays and `1h` windows on the hour, whatever the data's first row.
@@ -44,14 +47,12 @@ def format_duration(delta: timedelta) -> str:
 
 def window_start(ts: datetime, width: timedelta) -> datetime:
     """Start of the tumbling window of `width` that contains `ts` (UTC-aware)."""
-    if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=UTC)
-    offset = (ts - WINDOW_ORIGIN) // width
+    offset = (as_utc(ts) - WINDOW_ORIGIN) // width
     return WINDOW_ORIGIN + offset * width
 
 
 def as_utc(ts: datetime) -> datetime:
-    """Naive datetimes are taken as UTC; aware ones are converted."""
+    """Aware UTC: naive datetimes are taken as UTC; aware ones are converted."""
     return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
@@ -60,6 +61,16 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def naive_utc_now() -> datetime:
+    """The current time as naive UTC, the form every TIMESTAMP column holds."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
 def to_naive_utc(ts: datetime) -> datetime:
-    """Aware → naive UTC, the form TIMESTAMP columns hold; naive ones are taken as UTC already."""
+    """Naive UTC, the form every TIMESTAMP column holds: aware datetimes are converted, naive ones kept."""
     return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo is not None else ts
+
+
+def iso_utc(ts: datetime) -> str:
+    """``2026-03-02T00:00:00Z``: ISO 8601 in UTC with a ``Z`` (naive = UTC), the form the API and results use."""
+    return as_utc(ts).isoformat().replace("+00:00", "Z")

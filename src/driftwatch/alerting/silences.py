@@ -11,10 +11,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from fnmatch import fnmatchcase
 from typing import Literal
 
+from driftwatch.durations import as_utc
 from driftwatch.errors import InputError
 
 
@@ -99,7 +100,7 @@ def parse_time(text: str, now: datetime) -> datetime:
                 f"{text!r} is neither a duration (2h, 3d) nor an ISO date or time "
                 "(2026-12-01, 2026-12-01T08:00Z)"
             ) from None
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        return as_utc(moment)
     except OverflowError:
         raise InputError(f"{text!r} is out of range (before year 1 or after 9999)") from None
 

@@ -43,16 +43,23 @@ class PlotlyScript:
             return self._body, self._etag
 
 
+def _inside(base: Path, path: Path) -> Path | None:
+    """``path`` resolved (symlinks followed), or None when that leads outside ``base`` (itself resolved) or
+    cannot be resolved: the one containment check for serving and listing report files."""
+    try:
+        target = path.resolve()
+    except (OSError, RuntimeError, ValueError):
+        return None
+    return target if target.is_relative_to(base) else None
+
+
 def resolve_report(root: Path, relative: str) -> Path | None:
     """The file `relative` names inside `root`, or None when it is outside, missing or not a file."""
     if "\x00" in relative:
         return None
     base = root.resolve()
-    try:
-        target = (base / relative).resolve()
-    except (OSError, RuntimeError, ValueError):
-        return None
-    if not target.is_relative_to(base):
+    target = _inside(base, base / relative)
+    if target is None:
         return None
     if target.is_dir():
         target = target / "index.html"
@@ -79,7 +86,7 @@ def files_router(read: Any) -> APIRouter:
         for path in base.rglob("*.html"):
             if len(items) >= _MAX_LISTED:
                 break
-            if not path.is_file() or not path.resolve().is_relative_to(base):
+            if not path.is_file() or _inside(base, path) is None:
                 continue
             rel = path.relative_to(base).as_posix()
             stat = path.stat()

@@ -245,45 +245,39 @@ def prepare_task_data(
         if score.ndim != 1:
             raise ValueError("regression predictions must be 1-D")
         return RegressionData(_float_column(truth, "y_true"), _float_column(score, "y_pred"))
-
     if task == BINARY:
-        if score.ndim != 1:
-            raise ValueError("binary scores must be 1-D (the probability of the positive class)")
-        distinct = np.unique(truth)
-        if distinct.size > 2:
-            raise ValueError(f"binary y_true has {distinct.size} distinct values: {distinct[:5].tolist()}")
-        positive = np.asarray(truth == positive_label, dtype=bool)
-        if positive.shape != truth.shape:
-            raise ValueError(f"cannot compare y_true with positive_label {positive_label!r}")
-        s = _float_column(score, "y_score")
-        return BinaryData(
-            positive=positive,
-            score=s,
-            predicted=s >= threshold,
-            scores_are_probabilities=bool(s.size == 0 or (s.min() >= 0.0 and s.max() <= 1.0)),
-            groups=TieGroups.of(s),
-        )
+        return _binary_data(truth, score, threshold, positive_label)
+    return _multiclass_data(truth, score, classes)
 
+
+def _binary_data(
+    truth: NDArray[Any], score: NDArray[Any], threshold: float, positive_label: Any
+) -> BinaryData:
+    if score.ndim != 1:
+        raise ValueError("binary scores must be 1-D (the probability of the positive class)")
+    distinct = np.unique(truth)
+    if distinct.size > 2:
+        raise ValueError(f"binary y_true has {distinct.size} distinct values: {distinct[:5].tolist()}")
+    positive = np.asarray(truth == positive_label, dtype=bool)
+    if positive.shape != truth.shape:
+        raise ValueError(f"cannot compare y_true with positive_label {positive_label!r}")
+    s = _float_column(score, "y_score")
+    return BinaryData(
+        positive=positive,
+        score=s,
+        predicted=s >= threshold,
+        scores_are_probabilities=bool(s.size == 0 or (s.min() >= 0.0 and s.max() <= 1.0)),
+        groups=TieGroups.of(s),
+    )
+
+
+def _multiclass_data(
+    truth: NDArray[Any], score: NDArray[Any], classes: Sequence[Any] | NDArray[Any] | None
+) -> MulticlassData:
+    """Labels (1-D predictions) or an (n, K) probability matrix, against ``classes`` (see prepare_task_data)."""
     proba: NDArray[np.float64] | None = None
     if score.ndim == 2:
-        proba = _float_column(score, "y_proba")
-        if classes is None:
-            class_array = np.unique(truth)
-            if class_array.size != proba.shape[1]:
-                raise ValueError(
-                    f"{proba.shape[1]} probability columns but {class_array.size} distinct truth labels; pass classes"
-                )
-        else:
-            class_array = np.asarray(classes)
-        if class_array.size != proba.shape[1]:
-            raise ValueError(f"{class_array.size} classes but {proba.shape[1]} probability columns")
-        if proba.size and (proba.min() < 0.0 or proba.max() > 1.0):
-            raise ValueError("per-class probabilities must lie in [0, 1]")
-        bad_sum = np.abs(proba.sum(axis=1) - 1.0) > PROBABILITY_SUM_TOLERANCE
-        if np.any(bad_sum):
-            raise ValueError(
-                f"{int(bad_sum.sum())} probability row(s) do not sum to 1 (tolerance {PROBABILITY_SUM_TOLERANCE})"
-            )
+        proba, class_array = _probability_matrix(truth, score, classes)
         pred_index = (
             np.asarray(np.argmax(proba, axis=1), dtype=np.intp) if proba.shape[0] else np.zeros(0, np.intp)
         )
@@ -295,6 +289,31 @@ def prepare_task_data(
     true_index = _class_indices(truth, class_array, "y_true")
     groups = tuple(TieGroups.of(proba[:, c]) for c in range(proba.shape[1])) if proba is not None else ()
     return MulticlassData(class_array, true_index, pred_index, proba, groups)
+
+
+def _probability_matrix(
+    truth: NDArray[Any], score: NDArray[Any], classes: Sequence[Any] | NDArray[Any] | None
+) -> tuple[NDArray[np.float64], NDArray[Any]]:
+    """The checked (n, K) per-class probabilities and the K classes their columns follow."""
+    proba = _float_column(score, "y_proba")
+    if classes is None:
+        class_array = np.unique(truth)
+        if class_array.size != proba.shape[1]:
+            raise ValueError(
+                f"{proba.shape[1]} probability columns but {class_array.size} distinct truth labels; pass classes"
+            )
+    else:
+        class_array = np.asarray(classes)
+    if class_array.size != proba.shape[1]:
+        raise ValueError(f"{class_array.size} classes but {proba.shape[1]} probability columns")
+    if proba.size and (proba.min() < 0.0 or proba.max() > 1.0):
+        raise ValueError("per-class probabilities must lie in [0, 1]")
+    bad_sum = np.abs(proba.sum(axis=1) - 1.0) > PROBABILITY_SUM_TOLERANCE
+    if np.any(bad_sum):
+        raise ValueError(
+            f"{int(bad_sum.sum())} probability row(s) do not sum to 1 (tolerance {PROBABILITY_SUM_TOLERANCE})"
+        )
+    return proba, class_array
 
 
 def mean_terms(data: TaskData) -> dict[str, NDArray[np.float64]]:

@@ -8,10 +8,7 @@ kept in `performance_history`. docs/performance.md ("How the pipeline uses it") 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,6 +35,7 @@ from driftwatch.performance.verdict import (
 )
 from driftwatch.pipeline.windows import OVERALL
 from driftwatch.sources.files import Readable, first_line, read_source, source_file
+from driftwatch.sources.identity import reference_identity
 from driftwatch.sources.logs import LogLayout
 from driftwatch.sources.reference_rows import reference_truth_and_score
 from driftwatch.storage.database import Database, utcnow
@@ -134,15 +132,8 @@ def _finite_or_nan(values: np.ndarray) -> np.ndarray:
 
 def _reference_id(monitor: MonitorConfig) -> str:
     ref = monitor.reference
-    try:
-        stat = os.stat(ref.path)
-    except OSError as exc:
-        raise SourceError(ref.path, f"reference file cannot be read: {exc.strerror}") from None
     key = {
         "format": _REFERENCE_FORMAT,
-        "path": ref.path,
-        "size": stat.st_size,
-        "mtime_ns": stat.st_mtime_ns,
         "file_format": ref.format,
         "target": ref.target,
         "prediction": ref.prediction,
@@ -151,7 +142,7 @@ def _reference_id(monitor: MonitorConfig) -> str:
         "positive_label": repr(monitor.positive_label),
         "threshold": monitor.threshold,
     }
-    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    return reference_identity(ref.path, key)
 
 
 def _read_reference(cur: duckdb.DuckDBPyConnection, monitor: MonitorConfig) -> tuple[np.ndarray, np.ndarray]:

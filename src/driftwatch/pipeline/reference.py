@@ -7,8 +7,6 @@ their statistics were taken against the old reference.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import threading
 from dataclasses import dataclass
@@ -33,6 +31,7 @@ from driftwatch.sources.files import (
     read_source,
     source_file,
 )
+from driftwatch.sources.identity import reference_identity
 from driftwatch.sources.logs import LogLayout
 from driftwatch.sources.reference_rows import (
     column_sample,
@@ -204,15 +203,8 @@ def _infer_from(
 
 def profile_id(monitor: MonitorConfig, features: FeatureSpec) -> str:
     ref = monitor.reference
-    try:
-        stat = os.stat(ref.path)
-    except OSError as exc:
-        raise SourceError(ref.path, f"reference file cannot be read: {exc.strerror}") from None
     key = {
         "format": PROFILE_FORMAT,
-        "path": ref.path,
-        "size": stat.st_size,
-        "mtime_ns": stat.st_mtime_ns,
         "numeric": features.numeric,
         "categorical": features.categorical,
         "bins": monitor.psi_bins,
@@ -220,7 +212,7 @@ def profile_id(monitor: MonitorConfig, features: FeatureSpec) -> str:
         "features": ref.features,
         "outputs": watched_outputs(monitor),
     }
-    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    return reference_identity(ref.path, key)
 
 
 def build_profile(

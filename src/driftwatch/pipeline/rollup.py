@@ -9,13 +9,13 @@ themselves and are not part of a roll-up (they are null there).
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 
 from driftwatch.config.monitors import MonitorConfig
-from driftwatch.durations import WINDOW_ORIGIN, format_duration
+from driftwatch.durations import WINDOW_ORIGIN, format_duration, iso_utc
 from driftwatch.pipeline.reference import cached_profile
 from driftwatch.stats.feature_drift import (
     FeatureDrift,
@@ -32,7 +32,7 @@ _ORIGIN = WINDOW_ORIGIN.replace(tzinfo=None)
 
 
 def _iso(ts: datetime) -> str:
-    return ts.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
+    return iso_utc(ts)
 
 
 def rollup_results(

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 
 import numpy as np
 
 from driftwatch.config.monitors import FeatureSpec, MonitorConfig
+from driftwatch.durations import to_naive_utc
 from driftwatch.stats.decision import OUTPUT_FEATURE, PREDICTION_FEATURE, Thresholds, WindowDecision
 from driftwatch.stats.feature_drift import (
     FeatureDrift,
@@ -60,8 +61,7 @@ class WindowResult:
 
 def plan_windows(db: Database, monitor: str, now: datetime) -> list[PlannedWindow]:
     """Queued windows that have closed by `now`, oldest first."""
-    naive_now = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
-    return pending_windows(db.cursor(), monitor, naive_now)
+    return pending_windows(db.cursor(), monitor, to_naive_utc(now))
 
 
 def thresholds_for(monitor: MonitorConfig) -> Thresholds:

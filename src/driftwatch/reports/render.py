@@ -15,7 +15,7 @@ import os
 import re
 import tempfile
 from dataclasses import asdict, is_dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from typing import Any
 import jinja2
 import markupsafe
 
+from driftwatch.durations import to_naive_utc
 from driftwatch.errors import DriftwatchError
 
 STATIC_DIR = "static"
@@ -120,9 +121,7 @@ def format_utc(value: datetime | None) -> str:
     """'2026-11-01 00:00 UTC' (stored timestamps are naive UTC)."""
     if value is None:
         return "—"
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.strftime("%Y-%m-%d %H:%M UTC")
+    return to_naive_utc(value).strftime("%Y-%m-%d %H:%M UTC")
 
 
 # --- names and paths ----------------------------------------------------------------------------------------

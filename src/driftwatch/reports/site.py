@@ -26,6 +26,7 @@ import numpy as np
 
 from driftwatch.config.monitors import MonitorConfig
 from driftwatch.config.settings import Settings
+from driftwatch.durations import to_naive_utc
 from driftwatch.reports import charts
 from driftwatch.reports.contexts import (
     Cell,
@@ -114,7 +115,7 @@ def group_key(model_version: str, segment: str) -> str:
 
 
 def _naive(ts: datetime) -> datetime:
-    return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts
+    return to_naive_utc(ts)
 
 
 def _now(now: datetime | None) -> str:

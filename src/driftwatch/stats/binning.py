@@ -47,36 +47,21 @@ def _check_bins(bins: int) -> None:
         raise ValueError(f"bins must be an integer >= 1, got {bins!r}")
 
 
-def psi_bin_edges(ref_values: np.ndarray, bins: int = DEFAULT_PSI_BINS) -> np.ndarray:
-    """Inner PSI bin edges: ``unique(quantile(ref_valid, [1/B, ..., (B-1)/B]))``, float64, ascending.
-
-    Quantiles use numpy's default (linear, "type 7" of Hyndman & Fan 1996) method on the non-missing
-    reference values; equal quantiles (ties, constant columns) collapse into one edge, so there may be
-    fewer than ``B - 1`` edges. Linear interpolation between an infinite and a finite value yields NaN
-    (``inf - inf``); such an edge has no place in the order and is dropped, which only removes a bin that
-    no value could ever fall into. Empty (or all-missing) reference: no edges.
-    """
-    _check_bins(bins)
-    column = as_float_column(ref_values, "ref_values")
-    valid = column[~np.isnan(column)]
-    if valid.size == 0 or bins == 1:
-        return np.empty(0, dtype=np.float64)
-    # Infinite values make numpy's interpolation produce inf - inf = NaN internally; that NaN is exactly
-    # what we drop below, so its warning is expected noise.
-    with np.errstate(invalid="ignore"):
-        edges = np.unique(np.quantile(valid, np.arange(1, bins) / bins))
-    return np.ascontiguousarray(edges[~np.isnan(edges)], dtype=np.float64)
-
-
 def psi_bin_edges_sorted(sorted_valid: np.ndarray, bins: int = DEFAULT_PSI_BINS) -> np.ndarray:
-    """:func:`psi_bin_edges` of values already sorted and free of NaN, without copying or partitioning them.
+    """Inner PSI bin edges ``unique(quantile(values, [1/B, ..., (B-1)/B]))`` of values already sorted and free
+    of NaN, without copying or partitioning them.
+
+    Quantiles follow numpy's default (linear, "type 7" of Hyndman & Fan 1996) method; equal quantiles (ties,
+    constant columns) collapse into one edge, so there may be fewer than ``B - 1`` edges. Linear
+    interpolation between an infinite and a finite value yields NaN (``inf - inf``); such an edge is dropped,
+    which only removes a bin no value could fall into. No values: no edges.
 
     ``np.quantile`` copies its input and partitions it around every needed index even when it is sorted
     (0.26 s of CPU for 20 columns of 1M rows, the largest part of profiling a reference in `compare`). On
     sorted values the order statistics are simply at their indices, so this repeats numpy's "linear" method
     step for step on just those values: the same virtual indices ``(n - 1) q``, the same clipping at the
-    top, the same gamma and the same two-sided ``_lerp``. The edges equal ``psi_bin_edges``' (tests compare
-    them with ties and infinities); only the sign of a zero edge can differ, because numpy's partition may
+    top, the same gamma and the same two-sided ``_lerp``. The edges equal ``np.unique(np.quantile(...))``'s
+    (tests/naive.py ``numpy_psi_bin_edges``; the tests compare them with ties and infinities); only the sign of a zero edge can differ, because numpy's partition may
     leave -0.0 and 0.0 in either order, and no comparison sees that sign.
     """
     _check_bins(bins)
@@ -94,7 +79,7 @@ def psi_bin_edges_sorted(sorted_valid: np.ndarray, bins: int = DEFAULT_PSI_BINS)
     next_i = next_index.astype(np.intp)
     gamma = np.asarray(virtual - previous_i, dtype=virtual.dtype)
     below, above = column[previous_i], column[next_i]
-    with np.errstate(invalid="ignore"):  # inf - inf inside the interpolation, as in psi_bin_edges
+    with np.errstate(invalid="ignore"):  # inf - inf inside the interpolation, as in np.quantile
         diff = above - below
         quantiles = np.add(below, diff * gamma)
         np.subtract(above, diff * (1 - gamma), out=quantiles, where=gamma >= 0.5)

@@ -432,37 +432,14 @@ def decide_window(
     least warn.
     """
     settings = thresholds if thresholds is not None else Thresholds()
-    learned_map: dict[str, dict[str, LearnedThreshold]] = {}
-    for feature_name, given in (learned or {}).items():
-        per_statistic = learned_map.setdefault(feature_name, {})
-        for threshold in (given,) if isinstance(given, LearnedThreshold) else given:
-            if threshold.statistic not in LEARNABLE_STATISTICS:
-                raise ValueError(
-                    f"learned threshold for {feature_name!r} is on {threshold.statistic!r}; "
-                    f"decisions use learned thresholds on {LEARNABLE_STATISTICS}"
-                )
-            if threshold.statistic in per_statistic:
-                raise ValueError(f"two learned thresholds for {feature_name!r} on {threshold.statistic!r}")
-            per_statistic[threshold.statistic] = threshold
+    learned_map = _learned_by_feature(learned or {})
     names = [f.name for f in features]
     if len(set(names)) != len(names):
         raise ValueError(f"feature names must be unique in a window, got {names}")
 
     judged = [f for f in features if f.rows >= settings.min_rows]
-    test_p: dict[str, float] = {}
-    for f in judged:
-        if f.kind == "numeric" and f.ks_pvalue is not None and f.valid_rows >= settings.min_rows:
-            test_p[f.name] = f.ks_pvalue
-        elif f.kind == "categorical" and f.chi2_pvalue is not None:
-            test_p[f.name] = f.chi2_pvalue
-    missing_p: dict[str, float] = {}
-    for f in judged:
-        if f.missing_share_reference is not None and f.missing_share_current is not None:
-            if f.missing_share_reference == f.missing_share_current and f.missing_share_current in (0.0, 1.0):
-                continue  # nothing varies (no missing values anywhere): no test, so no place in the family
-            missing_p[f.name] = missing_rate_pvalue(
-                f.missing_share_reference, f.reference_rows, f.missing_share_current, f.rows
-            )
+    test_p = _test_pvalues(judged, settings.min_rows)
+    missing_p = _missing_pvalues(judged)
     # Inputs and model outputs are separate families: the output is a function of the inputs, so its
     # p-value would only dilute the correction the input features get, and it never counts in the share.
     roles = {f.name: f.role for f in features}
@@ -482,6 +459,49 @@ def decide_window(
         for f in features
     )
     return _window_verdict(decisions, settings)
+
+
+def _learned_by_feature(
+    learned: Mapping[str, LearnedThreshold | Sequence[LearnedThreshold]],
+) -> dict[str, dict[str, LearnedThreshold]]:
+    """feature → statistic → learned threshold; refuses a statistic the rules do not use, or one given twice."""
+    learned_map: dict[str, dict[str, LearnedThreshold]] = {}
+    for feature_name, given in learned.items():
+        per_statistic = learned_map.setdefault(feature_name, {})
+        for threshold in (given,) if isinstance(given, LearnedThreshold) else given:
+            if threshold.statistic not in LEARNABLE_STATISTICS:
+                raise ValueError(
+                    f"learned threshold for {feature_name!r} is on {threshold.statistic!r}; "
+                    f"decisions use learned thresholds on {LEARNABLE_STATISTICS}"
+                )
+            if threshold.statistic in per_statistic:
+                raise ValueError(f"two learned thresholds for {feature_name!r} on {threshold.statistic!r}")
+            per_statistic[threshold.statistic] = threshold
+    return learned_map
+
+
+def _test_pvalues(judged: Sequence[FeatureStats], min_rows: int) -> dict[str, float]:
+    """The distribution tests' raw p-values: KS (numeric, needs ``min_rows`` valid rows), chi² (categorical)."""
+    test_p: dict[str, float] = {}
+    for f in judged:
+        if f.kind == "numeric" and f.ks_pvalue is not None and f.valid_rows >= min_rows:
+            test_p[f.name] = f.ks_pvalue
+        elif f.kind == "categorical" and f.chi2_pvalue is not None:
+            test_p[f.name] = f.chi2_pvalue
+    return test_p
+
+
+def _missing_pvalues(judged: Sequence[FeatureStats]) -> dict[str, float]:
+    """The missing-rate tests' raw p-values, for the features whose missing share can vary."""
+    missing_p: dict[str, float] = {}
+    for f in judged:
+        if f.missing_share_reference is not None and f.missing_share_current is not None:
+            if f.missing_share_reference == f.missing_share_current and f.missing_share_current in (0.0, 1.0):
+                continue  # nothing varies (no missing values anywhere): no test, so no place in the family
+            missing_p[f.name] = missing_rate_pvalue(
+                f.missing_share_reference, f.reference_rows, f.missing_share_current, f.rows
+            )
+    return missing_p
 
 
 def _decide_feature(

@@ -28,6 +28,7 @@ and the same numpy calls where the two could round differently:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
 import numpy as np
@@ -306,15 +307,14 @@ def kolmogorov_sf(d: float, n: int) -> float:
 
 def _evaluate(d: float, n: int, *, want_value: bool) -> tuple[str, float]:
     """``(branch name, sf)``; with ``want_value=False`` the (possibly slow) value is skipped (NaN)."""
-    nan = float("nan")
     # rv_continuous.sf: bad shape or NaN x -> NaN; x at or below the support start (0.5/n) -> 1; x at or
     # above its end (1) -> 0.
     if not (n >= 1 and float(n).is_integer()):  # also rejects NaN and inf
-        return "invalid", nan
+        return "invalid", float("nan")
     n = int(n)
     x = np.float64(d)
     if np.isnan(x):
-        return "nan", nan
+        return "nan", float("nan")
     if x <= 0.5 / float(n):
         return "below-support", 1.0
     if x >= 1.0:
@@ -322,42 +322,58 @@ def _evaluate(d: float, n: int, *, want_value: bool) -> tuple[str, float]:
 
     t = n * x
     if t <= 1.0:
-        # Ruben & Gambino (1982): P(D_n <= d) = n!/n^n (2nd - 1)^n for 1/(2n) <= d <= 1/n.
-        if t <= 0.5:  # rounding can put n*x at 0.5 although x > 0.5/n
-            return "below-support", 1.0
-        if not want_value:
-            return "ruben-gambino-low", nan
-        if n <= SMALL_N_MAX:
-            prob = np.prod(np.arange(1, n + 1) * (1.0 / n) * (2 * t - 1))
-        else:
-            prob = np.exp(_log_factorial_over_power(n) + n * np.log(2 * t - 1))
-        return "ruben-gambino-low", _clip(1.0 - prob)
+        return _ruben_gambino_low(n, t, want_value)
     if t >= n - 1:
         # Ruben & Gambino: P(D_n >= d) = 2 (1 - d)^n for d >= 1 - 1/n.
         return "ruben-gambino-high", _clip(2 * (1.0 - x) ** n)
     if x >= 0.5:
         # D_n^+ >= d and D_n^- >= d cannot both happen for d >= 1/2: exactly twice the one-sided tail.
-        return "one-sided-exact", _clip(2 * smirnov(n, x)) if want_value else nan
-
-    nxsquared = t * x
+        return _branch("one-sided-exact", lambda: _clip(2 * smirnov(n, x)), want_value)
     if n <= SMALL_N_MAX:
-        if nxsquared <= DURBIN_SMALL_N_MAX_NDSQ:
-            return "durbin-small-n", _clip(1.0 - _clip_keep(durbin_cdf(n, x))) if want_value else nan
-        if nxsquared <= POMERANZ_MAX_NDSQ:
-            return "pomeranz", _clip(1.0 - _clip_keep(pomeranz_cdf(n, x))) if want_value else nan
-        # Miller's approximation: the two-sided tail is twice the one-sided one to within P(both) which
-        # is negligible here.
-        return "one-sided-small-n", _clip(2 * smirnov(n, x)) if want_value else nan
+        return _small_n(n, x, t * x, want_value)
+    return _large_n(n, x, t * x, want_value)
 
+
+def _branch(name: str, value: Callable[[], float], want_value: bool) -> tuple[str, float]:
+    """The branch's name and, when wanted, its value (computed only then: some branches are slow)."""
+    return name, value() if want_value else float("nan")
+
+
+def _ruben_gambino_low(n: int, t: float, want_value: bool) -> tuple[str, float]:
+    """Ruben & Gambino (1982): P(D_n <= d) = n!/n^n (2nd - 1)^n for 1/(2n) <= d <= 1/n (t = n d)."""
+    if t <= 0.5:  # rounding can put n*x at 0.5 although x > 0.5/n
+        return "below-support", 1.0
+    if not want_value:
+        return "ruben-gambino-low", float("nan")
+    if n <= SMALL_N_MAX:
+        prob = np.prod(np.arange(1, n + 1) * (1.0 / n) * (2 * t - 1))
+    else:
+        prob = np.exp(_log_factorial_over_power(n) + n * np.log(2 * t - 1))
+    return "ruben-gambino-low", _clip(1.0 - prob)
+
+
+def _small_n(n: int, x: float, nxsquared: float, want_value: bool) -> tuple[str, float]:
+    """n <= SMALL_N_MAX between the Ruben–Gambino ends: Durbin, Pomeranz, or Miller's one-sided tail."""
+    if nxsquared <= DURBIN_SMALL_N_MAX_NDSQ:
+        return _branch("durbin-small-n", lambda: _clip(1.0 - _clip_keep(durbin_cdf(n, x))), want_value)
+    if nxsquared <= POMERANZ_MAX_NDSQ:
+        return _branch("pomeranz", lambda: _clip(1.0 - _clip_keep(pomeranz_cdf(n, x))), want_value)
+    # Miller's approximation: the two-sided tail is twice the one-sided one to within P(both) which
+    # is negligible here.
+    return _branch("one-sided-small-n", lambda: _clip(2 * smirnov(n, x)), want_value)
+
+
+def _large_n(n: int, x: float, nxsquared: float, want_value: bool) -> tuple[str, float]:
+    """n > SMALL_N_MAX between the Ruben–Gambino ends: zero, one-sided series, Durbin or Pelz–Good."""
     if nxsquared >= ZERO_MIN_NDSQ:
         return "zero", 0.0
     if nxsquared >= SERIES_MIN_NDSQ:
-        return "one-sided-large-n", _clip(2 * smirnov(n, x)) if want_value else nan
+        return _branch("one-sided-large-n", lambda: _clip(2 * smirnov(n, x)), want_value)
     # scipy's CDF side also has "n d^2 >= 18 -> CDF = 1", unreachable here as n d^2 < 2.2.
     if n <= DURBIN_LARGE_N_MAX and n * np.power(x, 1.5) <= DURBIN_LARGE_N_MAX_ND15:
         # np.power, not x**1.5: scipy applies ** to a 0-d array, which dispatches to the ufunc.
-        return "durbin-large-n", _clip(1.0 - _clip_keep(durbin_cdf(n, x))) if want_value else nan
-    return "pelz-good", _clip(1.0 - _clip_keep(pelz_good_cdf(n, x))) if want_value else nan
+        return _branch("durbin-large-n", lambda: _clip(1.0 - _clip_keep(durbin_cdf(n, x))), want_value)
+    return _branch("pelz-good", lambda: _clip(1.0 - _clip_keep(pelz_good_cdf(n, x))), want_value)
 
 
 def _clip_keep(p: np.floating) -> np.floating:

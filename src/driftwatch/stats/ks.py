@@ -19,7 +19,7 @@ from driftwatch.stats.binning import checked_sorted
 
 # The window's sort lives in stats.sorting (numpy's or the radix kernel, per CPU); re-exported here because
 # every caller pairs it with the KS merge.
-from driftwatch.stats.sorting import sorted_valid
+from driftwatch.stats.sorting import sorted_valid as sorted_valid
 
 # scipy's "auto" rule: the exact distribution when both samples have at most this many values.
 EXACT_MAX_N: Final[int] = 10_000
@@ -128,8 +128,3 @@ def ks_2samp_sorted(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> KSResult:
     ref_above, cur_above = ecdf_gaps(ref, cur)
     statistic, pvalue = _exact_or_asymptotic(float(max(ref_above, cur_above)), n_ref, n_cur)
     return KSResult(float(statistic), float(pvalue), n_ref, n_cur)
-
-
-def ks_2samp(ref: np.ndarray, cur: np.ndarray) -> KSResult:
-    """Convenience form of :func:`ks_2samp_sorted` for raw columns: drops NaN/None and sorts both."""
-    return ks_2samp_sorted(sorted_valid(ref), sorted_valid(cur))

@@ -22,15 +22,6 @@ def _checked_counts(counts: np.ndarray, name: str) -> np.ndarray:
     return as_float
 
 
-def psi_shares(counts: np.ndarray, eps: float = PSI_EPSILON) -> np.ndarray:
-    """Floored shares ``max(count / total, eps)`` (not renormalised); all NaN when ``total == 0``."""
-    array = _checked_counts(counts, "counts")
-    total = array.sum()
-    if total == 0:
-        return np.full(array.size, np.nan)
-    return np.maximum(array / total, eps)
-
-
 def psi(ref_counts: np.ndarray, cur_counts: np.ndarray, eps: float = PSI_EPSILON) -> float:
     """Population Stability Index ``sum_k (c_k - r_k) * ln(c_k / r_k)``.
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import duckdb
 
+from driftwatch.durations import as_utc, iso_utc, to_naive_utc
 from driftwatch.storage.database import Database, first_row
 
 OUTBOX_STATUSES = ("pending", "delivered", "failed", "suppressed")
@@ -26,20 +27,15 @@ INSTANCE_STATES = ("inactive", "pending", "firing")
 
 def naive(ts: datetime | None) -> datetime | None:
     """The naive-UTC form every TIMESTAMP column holds (an aware time is converted first)."""
-    if ts is None:
-        return None
-    return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo is not None else ts
+    return None if ts is None else to_naive_utc(ts)
 
 
 def aware(ts: datetime | None) -> datetime | None:
-    if ts is None:
-        return None
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+    return None if ts is None else as_utc(ts)
 
 
 def _iso(ts: datetime | None) -> str | None:
-    value = aware(ts)
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
+    return None if ts is None else iso_utc(ts)
 
 
 # --- alert_state -----------------------------------------------------------------------------------------

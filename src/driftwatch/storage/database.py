@@ -10,13 +10,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from driftwatch.config.settings import DatabaseSettings
+from driftwatch.durations import naive_utc_now
 from driftwatch.errors import DatabaseLockedError
 from driftwatch.storage.schema import MIGRATIONS, PUSHED_WINDOWS_SQL
 
@@ -32,9 +32,8 @@ from driftwatch.storage.schema import MIGRATIONS, PUSHED_WINDOWS_SQL
 MAX_VACUUM_TASKS = 4
 
 
-def utcnow() -> datetime:
-    """Naive UTC, the form every TIMESTAMP column holds."""
-    return datetime.now(UTC).replace(tzinfo=None)
+# Naive UTC now, the form every TIMESTAMP column holds (one definition: durations.naive_utc_now).
+utcnow = naive_utc_now
 
 
 class Database:

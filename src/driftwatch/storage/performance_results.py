@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
+from driftwatch.durations import iso_utc, to_naive_utc
 from driftwatch.storage.database import Database, first_row, utcnow
 from driftwatch.storage.filters import equal_filters
-from driftwatch.storage.results import WINDOW_KEY, iso_utc
+from driftwatch.storage.results import WINDOW_KEY
 
 RESULT_COLUMNS: tuple[str, ...] = (
     *WINDOW_KEY,
@@ -97,7 +98,7 @@ def requeue_computed(cur: duckdb.DuckDBPyConnection, monitor: str, reason: str) 
 
 def plan_performance(cur: duckdb.DuckDBPyConnection, monitor: str, now: datetime) -> list[QueuedWindow]:
     """Queued windows that have closed by `now`, oldest first."""
-    naive_now = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
+    naive_now = to_naive_utc(now)
     rows = cur.execute(
         "SELECT model_version, window_start, window_end, queued_at FROM performance_queue "
         "WHERE monitor = ? AND window_end <= ? ORDER BY window_start, model_version",

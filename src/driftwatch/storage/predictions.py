@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import duckdb
-import numpy as np
 
 from driftwatch.durations import WINDOW_ORIGIN
 from driftwatch.storage.database import first_row
-from driftwatch.storage.schema import feature_column, prediction_table, segment_column, value_column
+from driftwatch.storage.schema import feature_column, prediction_table, segment_column
 
 _ORIGIN = WINDOW_ORIGIN.replace(tzinfo=None)
 
@@ -86,49 +85,6 @@ def insert_batch(
             "WHERE _reason IS NULL ON CONFLICT DO NOTHING"
         )
     )
-    return int(row[0]) if row else 0
-
-
-def window_values(
-    cur: duckdb.DuckDBPyConnection,
-    monitor: str,
-    model_version: str,
-    start: datetime,
-    end: datetime,
-    numeric: tuple[str, ...],
-    segment: str | None = None,
-) -> dict[str, np.ndarray]:
-    """The window's numeric feature columns as float64 arrays (missing = NaN); '*' selects every version."""
-    if not numeric:
-        return {}
-    cols = ", ".join(f"coalesce({value_column(n)}, 'NaN'::DOUBLE) AS {feature_column(n)}" for n in numeric)
-    where, params = window_filter(model_version, start, end)
-    result = cur.execute(f"SELECT {cols} FROM {prediction_table(monitor)} WHERE {where}", params).fetchnumpy()
-    return {n: np.asarray(result[f"f:{n}"], dtype=np.float64) for n in numeric}
-
-
-def window_category_counts(
-    cur: duckdb.DuckDBPyConnection,
-    monitor: str,
-    model_version: str,
-    start: datetime,
-    end: datetime,
-    feature: str,
-) -> dict[str | None, int]:
-    """Value → count for one categorical feature in a window (None = missing)."""
-    where, params = window_filter(model_version, start, end)
-    col = value_column(feature)
-    rows = cur.execute(
-        f"SELECT {col}, count(*) FROM {prediction_table(monitor)} WHERE {where} GROUP BY {col}", params
-    ).fetchall()
-    return {(None if r[0] is None else str(r[0])): int(r[1]) for r in rows}
-
-
-def window_row_count(
-    cur: duckdb.DuckDBPyConnection, monitor: str, model_version: str, start: datetime, end: datetime
-) -> int:
-    where, params = window_filter(model_version, start, end)
-    row = first_row(cur.execute(f"SELECT count(*) FROM {prediction_table(monitor)} WHERE {where}", params))
     return int(row[0]) if row else 0
 
 

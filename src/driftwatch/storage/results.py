@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
 
+from driftwatch.durations import iso_utc
 from driftwatch.storage.filters import equal_filters
 
 # The key every per-window result row starts with: feature results here, performance results
@@ -21,11 +21,6 @@ RESULT_FIELDS = (
     "status",
     "reason",
 )
-
-
-def iso_utc(ts: datetime) -> str:
-    """A stored (naive UTC) time as ISO 8601 with a Z, as `driftwatch results` prints it."""
-    return ts.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
 
 
 def feature_results(
