@@ -21,7 +21,7 @@ import scipy.stats
 from sklearn import metrics as skm
 from sklearn.isotonic import IsotonicRegression
 
-from driftwatch.config import load_settings
+from driftwatch.config.loading import load_settings
 from driftwatch.pipeline.cycle import run_cycle
 from driftwatch.stats.decision import EXACT_BELOW_EXPECTED
 from driftwatch.storage.database import Database
