@@ -15,6 +15,7 @@ import os
 import re
 import shlex
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -59,39 +60,64 @@ def _absolute(workdir: str, path: str) -> str:
     return str(PurePosixPath(workdir) / path) if not path.startswith("/") else path
 
 
+def _copy(image: Dockerfile, args: str) -> None:
+    parts = shlex.split(args)
+    assert not any(p.startswith("--") for p in parts), f"COPY options are not emulated: {args}"
+    image.copies.append((parts[:-1], _absolute(image.workdir, parts[-1])))
+
+
+def _env(image: Dockerfile, args: str) -> None:
+    for item in shlex.split(args):
+        key, _, value = item.partition("=")
+        image.env[key] = value
+
+
+def _healthcheck(image: Dockerfile, args: str) -> None:
+    options, _, command = args.partition(" CMD ")
+    image.healthcheck = json.loads(command)
+    for option in shlex.split(options):
+        key, _, value = option.removeprefix("--").partition("=")
+        image.healthcheck_options[key] = value
+
+
+def _set_base(image: Dockerfile, args: str) -> None:
+    image.base = args
+
+
+def _set_workdir(image: Dockerfile, args: str) -> None:
+    image.workdir = _absolute(image.workdir, args)
+
+
+def _set_user(image: Dockerfile, args: str) -> None:
+    image.user = args
+
+
+def _set_cmd(image: Dockerfile, args: str) -> None:
+    image.cmd = json.loads(args)
+
+
+# One handler per instruction the Dockerfile uses; anything else fails the test (it would not be emulated).
+_INSTRUCTIONS: dict[str, Callable[[Dockerfile, str], None]] = {
+    "FROM": _set_base,
+    "WORKDIR": _set_workdir,
+    "COPY": _copy,
+    "ENV": _env,
+    "RUN": lambda image, args: image.runs.append(args),
+    "USER": _set_user,
+    "CMD": _set_cmd,
+    "HEALTHCHECK": _healthcheck,
+    "VOLUME": lambda image, args: image.volumes.extend(json.loads(args)),
+    "EXPOSE": lambda image, args: image.expose.extend(args.split()),
+}
+
+
 def parse_dockerfile(text: str) -> Dockerfile:
     image = Dockerfile()
     for word, args in instructions(text):
-        if word == "FROM":
-            image.base = args
-        elif word == "WORKDIR":
-            image.workdir = _absolute(image.workdir, args)
-        elif word == "COPY":
-            parts = shlex.split(args)
-            assert not any(p.startswith("--") for p in parts), f"COPY options are not emulated: {args}"
-            image.copies.append((parts[:-1], _absolute(image.workdir, parts[-1])))
-        elif word == "ENV":
-            for item in shlex.split(args):
-                key, _, value = item.partition("=")
-                image.env[key] = value
-        elif word == "RUN":
-            image.runs.append(args)
-        elif word == "USER":
-            image.user = args
-        elif word == "CMD":
-            image.cmd = json.loads(args)
-        elif word == "HEALTHCHECK":
-            options, _, command = args.partition(" CMD ")
-            image.healthcheck = json.loads(command)
-            for option in shlex.split(options):
-                key, _, value = option.removeprefix("--").partition("=")
-                image.healthcheck_options[key] = value
-        elif word == "VOLUME":
-            image.volumes += json.loads(args)
-        elif word == "EXPOSE":
-            image.expose += args.split()
-        else:
+        handler = _INSTRUCTIONS.get(word)
+        if handler is None:
             raise AssertionError(f"instruction {word} is not emulated by tests/_image.py")
+        handler(image, args)
     return image
 
 
