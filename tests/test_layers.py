@@ -4,7 +4,11 @@ stats → kernels. A module may import its own layer or any layer below, never a
 from __future__ import annotations
 
 import ast
+import re
+import sys
 from pathlib import Path
+
+import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "driftwatch"
 
@@ -153,3 +157,52 @@ def test_api_does_not_import_worker() -> None:
         if target == "driftwatch.worker" or target.startswith("driftwatch.worker.")
     )
     assert not wrong, "\n".join(wrong)
+
+
+# SQL against driftwatch's own database lives in storage/, SQL that reads external data in sources/; every other
+# module asks them by name. A string that starts like a statement, or a DB-API/DuckDB call, anywhere else fails.
+SQL_OWNERS = {"storage", "sources"}
+SQL_START = re.compile(
+    r"^\s*(SELECT|INSERT INTO|UPDATE \w+ SET|DELETE FROM|CREATE (OR REPLACE )?(TEMP |TEMPORARY )?(TABLE|VIEW|INDEX|SEQUENCE)"
+    r"|WITH \w+ AS|ALTER TABLE|DROP (TABLE|VIEW)|COPY |PRAGMA |CHECKPOINT|DESCRIBE |ATTACH |INSTALL |LOAD )"
+)
+SQL_CALLS = {"execute", "executemany", "sql", "fetchall", "fetchone", "fetchnumpy", "fetch_arrow_table"}
+
+
+def sql_outside_owners() -> list[str]:
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE)
+        if rel.parts[0] in SQL_OWNERS:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL_START.match(node.value):
+                found.append(f"{rel}:{node.lineno}: SQL text {node.value.strip()[:40]!r}")
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in SQL_CALLS
+            ):
+                found.append(f"{rel}:{node.lineno}: .{node.func.attr}(…)")
+    return found
+
+
+def test_only_storage_and_sources_build_sql() -> None:
+    found = sql_outside_owners()
+    assert not found, (
+        "SQL outside storage/ and sources/ (move it behind a named function there):\n" + "\n".join(found)
+    )
+
+
+def test_the_sql_check_sees_sql(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check itself: a pipeline module with a query or a cursor call is reported; an HTTP verb is not."""
+    package = tmp_path / "driftwatch"
+    (package / "pipeline").mkdir(parents=True)
+    (package / "storage").mkdir()
+    (package / "pipeline" / "bad.py").write_text(
+        'Q = "SELECT count(*) FROM t"\n\ndef f(cur):\n    return cur.execute(Q)\n\nVERB = "DELETE"\n'
+    )
+    (package / "storage" / "fine.py").write_text('Q = "SELECT 1"\n')
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", package)
+    found = sql_outside_owners()
+    assert [f.split(":")[0] for f in found] == ["pipeline/bad.py", "pipeline/bad.py"]
