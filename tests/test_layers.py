@@ -18,6 +18,7 @@ LAYERS = {
     "config": 2,
     "config_server": 2,
     "config_alerting": 2,
+    "source_config": 2,
     "sources": 3,
     "storage": 3,
     "performance": 4,

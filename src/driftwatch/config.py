@@ -22,6 +22,7 @@ from driftwatch.config_alerting import AlertingSettings, parse_alerting
 from driftwatch.config_server import ServerSettings, parse_server
 from driftwatch.durations import parse_duration
 from driftwatch.errors import ConfigError
+from driftwatch.source_config import ObjectStoreOptions, is_object_url, parse_object_store
 from driftwatch.stats.decision import OUTPUT_FEATURE, PREDICTION_FEATURE, Thresholds
 from driftwatch.yaml_keys import DuplicateKeyError, load_yaml_unique_keys
 
@@ -59,6 +60,7 @@ class PredictionSource:
     prediction: str | None = None
     output: str | None = None
     segments: tuple[str, ...] = ()
+    object_store: ObjectStoreOptions = ObjectStoreOptions()  # for an s3:// / gs:// path (docs/sources.md)
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class ReferenceSource:
     max_rows: int | None = None  # a capped, seeded sample of the reference; None = all rows
     # The true label/value on the reference: the performance baseline and the CBPE calibrator.
     target: str | None = None
+    object_store: ObjectStoreOptions = ObjectStoreOptions()
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ class LabelSource:
     id: str = "request_id"
     label: str = "label"
     timestamp: str | None = None  # when the label became known; None = when driftwatch ingested it
+    object_store: ObjectStoreOptions = ObjectStoreOptions()
 
 
 @dataclass(frozen=True)
@@ -215,6 +219,8 @@ class _Section:
 
 
 def _resolve(base: Path, value: str) -> str:
+    if is_object_url(value):
+        return value  # s3://bucket/key: not a path on this machine
     path = Path(value).expanduser()
     return str(path if path.is_absolute() else (base / path))
 
@@ -234,6 +240,7 @@ def _predictions(file: Path, base: Path, path: str, data: object) -> PredictionS
             "prediction",
             "output",
             "segments",
+            "object_store",
         ),
     )
     features_raw = s.data.get("features", "input_features")
@@ -256,6 +263,7 @@ def _predictions(file: Path, base: Path, path: str, data: object) -> PredictionS
         prediction=s.str_("prediction"),
         output=s.str_("output"),
         segments=s.names("segments"),
+        object_store=parse_object_store(file, s.key("object_store"), s.data.get("object_store")),
     )
 
 
@@ -263,7 +271,10 @@ def _reference(file: Path, base: Path, path: str, data: object) -> ReferenceSour
     if isinstance(data, str):
         data = {"path": data}
     s = _Section(
-        file, path, data, ("path", "format", "features", "prediction", "output", "max_rows", "target")
+        file,
+        path,
+        data,
+        ("path", "format", "features", "prediction", "output", "max_rows", "target", "object_store"),
     )
     return ReferenceSource(
         path=_resolve(base, s.str_("path", required=True) or ""),
@@ -273,6 +284,7 @@ def _reference(file: Path, base: Path, path: str, data: object) -> ReferenceSour
         output=s.str_("output"),
         max_rows=s.int_("max_rows", None, 1),
         target=s.str_("target"),
+        object_store=parse_object_store(file, s.key("object_store"), s.data.get("object_store")),
     )
 
 
@@ -281,13 +293,14 @@ def _labels(file: Path, base: Path, path: str, data: object) -> LabelSource | No
         return None
     if isinstance(data, str):
         data = {"path": data}
-    s = _Section(file, path, data, ("path", "format", "id", "label", "timestamp"))
+    s = _Section(file, path, data, ("path", "format", "id", "label", "timestamp", "object_store"))
     return LabelSource(
         path=_resolve(base, s.str_("path", required=True) or ""),
         format=s.choice("format", "auto", FILE_FORMATS),
         id=s.str_("id", "request_id") or "request_id",
         label=s.str_("label", "label") or "label",
         timestamp=s.str_("timestamp"),
+        object_store=parse_object_store(file, s.key("object_store"), s.data.get("object_store")),
     )
 
 

@@ -15,8 +15,10 @@ import duckdb
 
 from driftwatch.config import FeatureSpec, MonitorConfig
 from driftwatch.errors import SourceError
+from driftwatch.pipeline.object_sources import ingest_objects
 from driftwatch.sources.files import Readable, SourceFile, first_line, is_empty, list_files, read_source
 from driftwatch.sources.logs import LogLayout, normalise_query
+from driftwatch.sources.objectstore import is_object_url
 from driftwatch.storage.database import Database, first_row, utcnow
 from driftwatch.storage.ingested_files import already_ingested, record_ingested
 from driftwatch.storage.predictions import ensure_prediction_table, insert_batch, width_us, window_bucket_sql
@@ -63,6 +65,14 @@ def ingest_predictions(
     layout = prediction_layout(monitor, features)
     with db.transaction() as tx:
         ensure_prediction_table(tx, monitor.name, features.numeric, features.categorical, layout.segments)
+    if is_object_url(monitor.predictions.path):  # s3://, gs://: listed and fetched by pipeline.object_sources
+
+        def read(f: SourceFile, url: str) -> None:
+            _add_counts(summary, ingest_file(db, monitor, layout, f, source=url))
+            summary.files_read += 1
+
+        ingest_objects(db, monitor.name, "predictions", monitor.predictions, read, summary, on_file)
+        return summary
     files, problems = list_files(monitor.predictions.path, monitor.predictions.format)
     summary.failed_files.extend((p.path, p.message) for p in problems)
     summary.files_seen = len(files) + len(problems)
@@ -87,11 +97,15 @@ def ingest_predictions(
             summary.failed_files.append((f.path, f"cannot read: {first_line(exc)}"))
             continue
         summary.files_read += 1
-        summary.rows_read += counts[0]
-        summary.rows_inserted += counts[1]
-        summary.rows_duplicate += counts[2]
-        summary.rows_quarantined += counts[3]
+        _add_counts(summary, counts)
     return summary
+
+
+def _add_counts(summary: IngestSummary, counts: tuple[int, int, int, int]) -> None:
+    summary.rows_read += counts[0]
+    summary.rows_inserted += counts[1]
+    summary.rows_duplicate += counts[2]
+    summary.rows_quarantined += counts[3]
 
 
 def ingest_file(

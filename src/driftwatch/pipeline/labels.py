@@ -15,8 +15,10 @@ import duckdb
 from driftwatch.config import REGRESSION, LabelSource, MonitorConfig
 from driftwatch.errors import SourceError
 from driftwatch.pipeline.ingest import no_files_warning, record_empty_file
+from driftwatch.pipeline.object_sources import ingest_objects
 from driftwatch.sources.files import Readable, SourceFile, first_line, is_empty, list_files, read_source
 from driftwatch.sources.logs import LogLayout, normalise_query, with_raw
+from driftwatch.sources.objectstore import is_object_url
 from driftwatch.sources.values import number_sql
 from driftwatch.storage.database import Database, first_row, utcnow
 from driftwatch.storage.ingested_files import already_ingested, record_ingested
@@ -91,6 +93,14 @@ def ingest_labels(db: Database, monitor: MonitorConfig) -> LabelIngestSummary:
     summary = LabelIngestSummary()
     if monitor.labels is None:
         return summary
+    if is_object_url(monitor.labels.path):  # s3://, gs://: listed and fetched by pipeline.object_sources
+
+        def read(f: SourceFile, url: str) -> None:
+            ingest_label_file(db, monitor, f, summary, source=url)
+
+        ingest_objects(db, monitor.name, KIND, monitor.labels, read, summary)
+        summary.without_prediction = labels_without_prediction(db.cursor(), monitor.name)
+        return summary
     files, problems = list_files(monitor.labels.path, monitor.labels.format)
     summary.failed_files.extend((p.path, p.message) for p in problems)
     summary.files_seen = len(files) + len(problems)
@@ -163,7 +173,7 @@ def _upsert_readable(
             tx,
             monitor.name,
             BATCH_TABLE,
-            f.path,
+            source,  # the file's path, or the object's URL (not the temporary copy read)
             now,
             timed=monitor.labels.timestamp is not None,
             window_width_us=width_us(monitor.window),

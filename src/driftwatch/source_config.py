@@ -1,0 +1,85 @@
+"""The `object_store:` section of a prediction, label or reference source (docs/sources.md).
+
+Only how to reach the store and how to list it: credentials are refused here with a message saying where they
+go (the environment and the providers' standard chains), so a secret can never be committed in a config file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from driftwatch.errors import ConfigError
+
+OBJECT_URL_SCHEMES = ("s3", "s3a", "gs", "az", "abfs", "abfss")
+
+_KNOWN = ("endpoint_url", "region", "start_after", "full_relist_every", "timeout_s", "max_retries")
+_SECRET_WORDS = ("key", "secret", "token", "password", "credential")
+
+
+@dataclass(frozen=True)
+class ObjectStoreOptions:
+    """How to reach an object store and list it; never a credential (those come from the environment)."""
+
+    endpoint_url: str | None = None  # an S3-compatible server (MinIO, moto, Ceph): http(s)://host:port
+    region: str | None = None
+    start_after: bool = False  # keys sort in time order: list only after the greatest key seen
+    full_relist_every: int = 24  # with start_after: a full listing every N cycles, for late objects
+    timeout_s: float = 60.0  # one request, connect to last byte
+    max_retries: int = 2  # per request, with backoff, before the cycle records the source as failed
+
+
+def is_object_url(path: str) -> bool:
+    """True for a source path in object storage (``s3://``, ``gs://``, ...), False for a local path."""
+    scheme, sep, _ = path.partition("://")
+    return bool(sep) and scheme.lower() in OBJECT_URL_SCHEMES
+
+
+def parse_object_store(file: Path, key: str, data: object) -> ObjectStoreOptions:
+    """The `object_store:` mapping at dotted `key`; ConfigError naming the key for anything wrong."""
+    if data is None:
+        return ObjectStoreOptions()
+    if not isinstance(data, Mapping):
+        raise ConfigError(file, key, "expected a mapping of keys to values", data)
+    for name in data:
+        if any(word in str(name).lower() for word in _SECRET_WORDS):
+            raise ConfigError(
+                file,
+                f"{key}.{name}",
+                "credentials never go in the config: set them in the environment (AWS_ACCESS_KEY_ID, "
+                "AWS_SECRET_ACCESS_KEY, GOOGLE_APPLICATION_CREDENTIALS, ...) or use the provider's role",
+            )
+        if name not in _KNOWN:
+            raise ConfigError(file, f"{key}.{name}", f"unknown key; known keys: {', '.join(_KNOWN)}")
+    endpoint = data.get("endpoint_url")
+    if endpoint is not None and (
+        not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://"))
+    ):
+        raise ConfigError(file, f"{key}.endpoint_url", "expected an http:// or https:// URL", endpoint)
+    region = data.get("region")
+    if region is not None and (not isinstance(region, str) or not region):
+        raise ConfigError(file, f"{key}.region", "expected a region name", region)
+    start_after = data.get("start_after", False)
+    if not isinstance(start_after, bool):
+        raise ConfigError(file, f"{key}.start_after", "expected true or false", start_after)
+    return ObjectStoreOptions(
+        endpoint_url=endpoint,
+        region=region,
+        start_after=start_after,
+        full_relist_every=_whole(file, f"{key}.full_relist_every", data.get("full_relist_every", 24), 1),
+        timeout_s=_seconds(file, f"{key}.timeout_s", data.get("timeout_s", 60.0)),
+        max_retries=_whole(file, f"{key}.max_retries", data.get("max_retries", 2), 0),
+    )
+
+
+def _whole(file: Path, key: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(file, key, f"expected a whole number >= {minimum}", value)
+    return value
+
+
+def _seconds(file: Path, key: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 3600:
+        raise ConfigError(file, key, "expected seconds between 0 and 3600", value)
+    return float(value)
