@@ -311,3 +311,35 @@ def test_config_refuses_credentials_and_keeps_urls(tmp_path: Path) -> None:
     mon = load_settings(tmp_path / "driftwatch.yml").monitor("m")
     assert mon.predictions.path == "s3://bkt/logs/*.ndjson"
     assert mon.predictions.object_store.endpoint_url == "http://127.0.0.1:9"
+
+
+def test_reference_in_s3_is_mirrored_once_and_rebuilt_when_it_changes(
+    tmp_path: Path, s3_server: S3Server
+) -> None:
+    p = Project(tmp_path, s3_server)
+    ref = io.BytesIO()
+    pl.read_parquet(tmp_path / "train.parquet").write_parquet(ref)
+    p.put("reference/train.parquet", ref.getvalue())
+    text = (tmp_path / "driftwatch.yml").read_text()
+    text = text.replace(
+        "      path: train.parquet\n",
+        f"      path: s3://{p.bucket}/reference/train.parquet\n"
+        f"      object_store:\n        endpoint_url: {s3_server.url}\n",
+    )
+    (tmp_path / "driftwatch.yml").write_text(text)
+    (tmp_path / "train.parquet").unlink()  # only the object remains
+    mon = load_settings(tmp_path / "driftwatch.yml").monitor("m")
+    assert mon.reference.path.startswith("s3://")
+    p.put("logs/a.ndjson", ndjson([record("a1")]))
+    first = run_cycle(p.db, mon, now=NOW)
+    assert first.profile_rebuilt and first.ingest.rows_inserted == 1
+    copies = list((tmp_path / ".driftwatch-objects").rglob("train.parquet"))
+    assert len(copies) == 1
+    assert not run_cycle(p.db, mon, now=NOW).profile_rebuilt  # same object: same copy, same profile
+    changed = io.BytesIO()
+    pl.DataFrame(
+        {"age": [1.0, 2.0, 3.0], "income": [1.0, 2.0, 3.0], "region": ["x", "y", "z"]}
+    ).write_parquet(changed)
+    p.put("reference/train.parquet", changed.getvalue())
+    assert run_cycle(p.db, mon, now=NOW).profile_rebuilt
+    assert len(list((tmp_path / ".driftwatch-objects").rglob("train.parquet"))) == 1  # the old copy is gone

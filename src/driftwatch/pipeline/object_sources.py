@@ -15,11 +15,12 @@ fetched or read fails alone; the listing cursor stays before it, so it is retrie
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import duckdb
 
+from driftwatch.config import MonitorConfig
 from driftwatch.errors import SourceError, first_line
 from driftwatch.sources.files import SourceFile, is_empty
 from driftwatch.sources.formats import file_kind
@@ -28,7 +29,9 @@ from driftwatch.sources.objectstore import (
     ObjectStoreOptions,
     RemoteObject,
     fetched,
+    is_object_url,
     list_objects,
+    mirror_object,
     open_store,
     parse_pattern,
 )
@@ -161,3 +164,14 @@ def _read_object(
             summary.files_read += 1
             return
         read_one(f, read.url)
+
+
+def local_reference(db: Database, monitor: MonitorConfig) -> MonitorConfig:
+    """The monitor with an object-storage reference (``s3://…/train.parquet``) replaced by its local copy
+    (`sources.objectstore.mirror_object`, kept beside the database and fetched again only when the object
+    changes); a local reference is returned as it is. SourceError when the object cannot be read."""
+    ref = monitor.reference
+    if not is_object_url(ref.path):
+        return monitor
+    cache = str(db.path.parent / ".driftwatch-objects")
+    return replace(monitor, reference=replace(ref, path=mirror_object(ref.path, ref.object_store, cache)))

@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -197,28 +198,37 @@ def fetched(store: Any, pattern: ObjectPattern, obj: RemoteObject) -> Iterator[t
             raise SourceError(obj.url, f"cannot be fetched: {_reason(exc)}") from None
         yield local, read
     finally:
-        if os.path.exists(local):
-            os.unlink(local)
-        os.rmdir(workdir)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
-def fetch_one(path: str, options: ObjectStoreOptions, dest_dir: str) -> tuple[str, RemoteObject]:
-    """Download a single named object (a reference file) into `dest_dir`; (local path, the object as read)."""
+def mirror_object(path: str, options: ObjectStoreOptions, cache_dir: str) -> str:
+    """A local copy of one named object (a reference file), downloaded only when its ETag changed.
+
+    The copy lives at ``cache_dir/<hash of the URL>/<version>/<name>`` with the object's modification time, so
+    its path, size and mtime (the reference's identity) stay the same while the object does, and change with it.
+    One HEAD request per call; older versions of the copy are removed.
+    """
     pattern = parse_pattern(path)
     key = path.partition("://")[2].partition("/")[2]
-    if not key or pattern.prefix != key[: len(pattern.prefix)] or _GLOB_CHARS.search(key):
+    if not key or key.endswith("/") or _GLOB_CHARS.search(key):
         raise SourceError(path, "must name one object (no glob), e.g. s3://bucket/reference/train.parquet")
     store = open_store(pattern, options)
-    local = os.path.join(dest_dir, os.path.basename(key))
     try:
-        result = obstore.get(store, key)
-        read = _remote(pattern, result.meta)
-        with open(local, "wb") as out:
-            for chunk in result.stream(min_chunk_size=_DOWNLOAD_CHUNK):
-                out.write(chunk)
+        obj = _remote(pattern, obstore.head(store, key))
     except (ObjectStoreError, OSError, TimeoutError) as exc:
-        raise SourceError(path, f"cannot be fetched: {_reason(exc)}") from None
-    return local, read
+        raise SourceError(path, f"cannot be read: {_reason(exc)}") from None
+    home = os.path.join(cache_dir, hashlib.sha256(path.encode()).hexdigest()[:16])
+    local = os.path.join(home, f"{obj.version:016x}", os.path.basename(key))
+    if not (os.path.isfile(local) and os.path.getsize(local) == obj.size):
+        os.makedirs(os.path.dirname(local), exist_ok=True)
+        with fetched(store, pattern, obj) as (downloaded, _):
+            shutil.move(downloaded, local + ".part")  # the same folder: the rename below is atomic
+        os.replace(local + ".part", local)
+        os.utime(local, ns=(obj.modified_ns, obj.modified_ns))
+        for old in os.listdir(home):
+            if old != f"{obj.version:016x}":
+                shutil.rmtree(os.path.join(home, old), ignore_errors=True)
+    return local
 
 
 def _remote(pattern: ObjectPattern, meta: Any) -> RemoteObject:
