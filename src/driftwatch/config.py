@@ -22,7 +22,13 @@ from driftwatch.config_alerting import AlertingSettings, parse_alerting
 from driftwatch.config_server import ServerSettings, parse_server
 from driftwatch.durations import parse_duration
 from driftwatch.errors import ConfigError
-from driftwatch.source_config import ObjectStoreOptions, is_object_url, parse_object_store
+from driftwatch.source_config import (
+    DatabaseSourceOptions,
+    ObjectStoreOptions,
+    is_object_url,
+    parse_database_source,
+    parse_object_store,
+)
 from driftwatch.stats.decision import OUTPUT_FEATURE, PREDICTION_FEATURE, Thresholds
 from driftwatch.yaml_keys import DuplicateKeyError, load_yaml_unique_keys
 
@@ -61,6 +67,7 @@ class PredictionSource:
     output: str | None = None
     segments: tuple[str, ...] = ()
     object_store: ObjectStoreOptions = ObjectStoreOptions()  # for an s3:// / gs:// path (docs/sources.md)
+    database: DatabaseSourceOptions | None = None  # a table/query in an SQL database instead of `path`
 
 
 @dataclass(frozen=True)
@@ -241,6 +248,7 @@ def _predictions(file: Path, base: Path, path: str, data: object) -> PredictionS
             "output",
             "segments",
             "object_store",
+            "database",
         ),
     )
     features_raw = s.data.get("features", "input_features")
@@ -253,8 +261,11 @@ def _predictions(file: Path, base: Path, path: str, data: object) -> PredictionS
             raise s.error(
                 "features", "expected a JSON/struct column name or a non-empty list of columns", features_raw
             )
+    database = parse_database_source(file, s.key("database"), s.data.get("database"))
+    if database is not None and "path" in s.data:
+        raise s.error("path", "give either `path` (files, objects) or `database`, not both")
     return PredictionSource(
-        path=_resolve(base, s.str_("path", required=True) or ""),
+        path=_resolve(base, s.str_("path", required=database is None) or "") if database is None else "",
         format=s.choice("format", "auto", FILE_FORMATS),
         timestamp=s.str_("timestamp", "timestamp") or "timestamp",
         id=s.str_("id", "request_id") or "request_id",
@@ -264,6 +275,7 @@ def _predictions(file: Path, base: Path, path: str, data: object) -> PredictionS
         output=s.str_("output"),
         segments=s.names("segments"),
         object_store=parse_object_store(file, s.key("object_store"), s.data.get("object_store")),
+        database=database,
     )
 
 

@@ -1,4 +1,5 @@
-"""The `object_store:` section of a prediction, label or reference source (docs/sources.md).
+"""The `object_store:` section of a prediction, label or reference source, and the `database:` section of a
+prediction source (docs/sources.md).
 
 Only how to reach the store and how to list it: credentials are refused here with a message saying where they
 go (the environment and the providers' standard chains), so a secret can never be committed in a config file.
@@ -7,9 +8,11 @@ go (the environment and the providers' standard chains), so a secret can never b
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
+from driftwatch.durations import parse_duration
 from driftwatch.errors import ConfigError
 
 OBJECT_URL_SCHEMES = ("s3", "s3a", "gs", "az", "abfs", "abfss")
@@ -83,3 +86,71 @@ def _seconds(file: Path, key: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 3600:
         raise ConfigError(file, key, "expected seconds between 0 and 3600", value)
     return float(value)
+
+
+_DB_KNOWN = ("driver", "uri", "table", "query", "watermark", "tiebreak", "lookback", "batch_rows")
+
+
+@dataclass(frozen=True)
+class DatabaseSourceOptions:
+    """A table or query in an SQL database, pulled incrementally by a (timestamp, id) watermark."""
+
+    driver: str  # postgresql, sqlite, duckdb, snowflake, bigquery, flightsql, or a DB-API module name
+    uri: str  # may hold ${ENV} references, filled in when connecting (never stored expanded)
+    table: str | None = None
+    query: str | None = None
+    watermark: str | None = None  # the timestamp column; None = the source's `timestamp`
+    tiebreak: str | None = None  # the unique id column; None = the source's `id`
+    lookback: timedelta = field(default=timedelta(0))  # late rows up to this far behind the watermark
+    batch_rows: int = 1_000_000  # at most this many rows per pull (and per transaction)
+
+
+def parse_database_source(file: Path, key: str, data: object) -> DatabaseSourceOptions | None:
+    """The `database:` mapping at dotted `key`, or None when absent."""
+    if data is None:
+        return None
+    if not isinstance(data, Mapping):
+        raise ConfigError(file, key, "expected a mapping of keys to values", data)
+    for name in data:
+        if name not in _DB_KNOWN:
+            raise ConfigError(file, f"{key}.{name}", f"unknown key; known keys: {', '.join(_DB_KNOWN)}")
+    text = {n: data.get(n) for n in ("driver", "uri", "table", "query", "watermark", "tiebreak")}
+    for name, value in text.items():
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ConfigError(file, f"{key}.{name}", "expected a non-empty string", value)
+    if not text["driver"] or not text["uri"]:
+        raise ConfigError(file, key, "needs `driver` (e.g. postgresql) and `uri` (secrets as ${ENV_VAR})")
+    if (text["table"] is None) == (text["query"] is None):
+        raise ConfigError(file, key, "needs exactly one of `table` or `query`")
+    if _has_literal_password(str(text["uri"])):
+        raise ConfigError(
+            file,
+            f"{key}.uri",
+            "holds a password: write it as ${ENV_VAR} and set that variable in the environment",
+        )
+    raw = data.get("lookback")
+    try:
+        lookback = timedelta(0) if raw is None else parse_duration(raw)
+    except ValueError as exc:
+        raise ConfigError(file, f"{key}.lookback", str(exc), raw) from None
+    return DatabaseSourceOptions(
+        driver=str(text["driver"]),
+        uri=str(text["uri"]),
+        table=text["table"],
+        query=text["query"],
+        watermark=text["watermark"],
+        tiebreak=text["tiebreak"],
+        lookback=lookback,
+        batch_rows=_whole(file, f"{key}.batch_rows", data.get("batch_rows", 1_000_000), 1),
+    )
+
+
+def _has_literal_password(uri: str) -> bool:
+    """user:password@ in a URI (or password= in a query string) whose password is not an ${ENV} reference."""
+    import re
+
+    m = re.search(r"://[^:/@\s]+:([^@\s]+)@", uri)
+    if m and not re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}", m.group(1)):
+        return True
+    m = re.search(r"[?&]password=([^&]+)", uri)
+    return bool(m and not re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}", m.group(1)))

@@ -155,3 +155,18 @@ def fault_proxy(s3_server: S3Server) -> Iterator[FaultProxy]:
         yield proxy
     finally:
         proxy.down()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[object]:
+    """A real PostgreSQL server on loopback for the session (tests/sources/postgres.py)."""
+    from postgres import PostgresServer, find_or_install
+
+    bindir, why = find_or_install()
+    if bindir is None:
+        pytest.skip(why)
+    server = PostgresServer(bindir, free_port())
+    try:
+        yield server
+    finally:
+        server.stop()

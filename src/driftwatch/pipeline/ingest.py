@@ -15,6 +15,7 @@ import duckdb
 
 from driftwatch.config import FeatureSpec, MonitorConfig
 from driftwatch.errors import SourceError
+from driftwatch.pipeline.database_sources import ingest_database
 from driftwatch.pipeline.object_sources import ingest_objects
 from driftwatch.sources.files import Readable, SourceFile, first_line, is_empty, list_files, read_source
 from driftwatch.sources.logs import LogLayout, normalise_query
@@ -65,6 +66,11 @@ def ingest_predictions(
     layout = prediction_layout(monitor, features)
     with db.transaction() as tx:
         ensure_prediction_table(tx, monitor.name, features.numeric, features.categorical, layout.segments)
+    if monitor.predictions.database is not None:  # an SQL table/query: pipeline.database_sources
+        ingest_database(
+            db, monitor, summary, lambda f, name, hook: ingest_file(db, monitor, layout, f, name, hook)
+        )
+        return summary
     if is_object_url(monitor.predictions.path):  # s3://, gs://: listed and fetched by pipeline.object_sources
 
         def read(f: SourceFile, url: str) -> None:
@@ -109,21 +115,35 @@ def _add_counts(summary: IngestSummary, counts: tuple[int, int, int, int]) -> No
 
 
 def ingest_file(
-    db: Database, monitor: MonitorConfig, layout: LogLayout, f: SourceFile, source: str | None = None
+    db: Database,
+    monitor: MonitorConfig,
+    layout: LogLayout,
+    f: SourceFile,
+    source: str | None = None,
+    in_transaction: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
 ) -> tuple[int, int, int, int]:
     """Ingest one file in one transaction; returns (rows read, inserted, duplicate, quarantined).
 
     `source` names the rows' origin in quarantine and ingested_files (default: the file's path; the API
-    passes e.g. 'api:<batch id>' for pushed records staged in a temporary file).
+    passes e.g. 'api:<batch id>' for pushed records staged in a temporary file). `in_transaction` runs inside
+    the file's transaction (a database source stores its watermark there: `pipeline.database_sources`).
     """
     source = source or f.path
     return read_source(
-        db.cursor(), f, lambda readable: _ingest_readable(db, monitor, layout, f, readable, source)
+        db.cursor(),
+        f,
+        lambda readable: _ingest_readable(db, monitor, layout, f, readable, source, in_transaction),
     )
 
 
 def _ingest_readable(
-    db: Database, monitor: MonitorConfig, layout: LogLayout, f: SourceFile, readable: Readable, source: str
+    db: Database,
+    monitor: MonitorConfig,
+    layout: LogLayout,
+    f: SourceFile,
+    readable: Readable,
+    source: str,
+    in_transaction: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
 ) -> tuple[int, int, int, int]:
     sql, params = normalise_query(
         readable.fmt, readable.path, readable.columns, layout, compression=readable.compression
@@ -164,6 +184,8 @@ def _ingest_readable(
             now,
             (rows_read, inserted, duplicates, quarantined),
         )
+        if in_transaction is not None:
+            in_transaction(tx)
         tx.execute(f"DROP TABLE {BATCH_TABLE}")
     return rows_read, inserted, duplicates, quarantined
 
