@@ -151,7 +151,9 @@ def open_store(pattern: ObjectPattern, options: ObjectStoreOptions) -> Any:
         },
     }
     try:
-        return from_url(pattern.root, config=config or None, client_options=client, retry_config=retry)  # type: ignore[arg-type]
+        # Passed as one mapping: the stub's overloads are per store type, the URL's scheme picks the type.
+        kwargs: dict[str, Any] = {"config": config or None, "client_options": client, "retry_config": retry}
+        return from_url(pattern.root, **kwargs)
     except (ObjectStoreError, ValueError) as exc:
         raise SourceError(pattern.url, f"cannot open the object store: {_reason(exc)}") from None
 
