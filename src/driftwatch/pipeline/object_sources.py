@@ -77,7 +77,7 @@ def ingest_objects(
         summary.files_seen += 1
         summary.warnings.append(f"source {pattern.url} failed this cycle: {exc.message} (retried next cycle)")
         return
-    summary.files_seen += len(listing.new)
+    summary.files_seen += len(listing.objects)
     failed: set[str] = set()
     for obj in listing.new:
         if on_file:
