@@ -233,3 +233,35 @@ def test_kill_9_between_pull_and_commit_neither_skips_nor_doubles(tmp_path: Path
         db.cursor().execute('SELECT count(*), count(DISTINCT request_id) FROM "predictions:m"').fetchone()
     )
     assert stored == (n, n)
+
+
+def test_another_database_plugs_in_by_configuration_alone(tmp_path: Path) -> None:
+    """A DuckDB file as the log table: `driver: duckdb`, `?` parameters, the same watermark semantics."""
+    import duckdb
+
+    source = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(source)) as con:
+        con.execute(
+            "CREATE TABLE logs (request_id VARCHAR, timestamp TIMESTAMPTZ, model_version VARCHAR, "
+            "input_features JSON, raw_prediction DOUBLE, business_output VARCHAR, environment VARCHAR)"
+        )
+        con.executemany("INSERT INTO logs VALUES (?, ?, ?, ?, ?, ?, ?)", rows("d", 40, DAY))
+    pl.DataFrame({"age": [1.0, 2.0], "income": [1.0, 2.0], "region": ["north", "south"]}).write_parquet(
+        tmp_path / "train.parquet"
+    )
+    text = config("logs").replace("driver: postgresql", "driver: duckdb")
+    text = text.replace(
+        "uri: postgresql://driftwatch:${DW_TEST_PG_PASSWORD}@127.0.0.1:${DW_TEST_PG_PORT}/postgres",
+        "uri: ${DW_TEST_WAREHOUSE}",
+    )
+    (tmp_path / "driftwatch.yml").write_text(text)
+    os.environ["DW_TEST_WAREHOUSE"] = str(source)
+    mon = load_settings(tmp_path / "driftwatch.yml").monitor("m")
+    db = Database(tmp_path / "dw.duckdb")
+    assert ingest_predictions(db, mon, FEATURES).rows_inserted == 40
+    with duckdb.connect(str(source)) as con:
+        con.executemany(
+            "INSERT INTO logs VALUES (?, ?, ?, ?, ?, ?, ?)", rows("e", 5, DAY + timedelta(hours=2))
+        )
+    second = ingest_predictions(db, mon, FEATURES)
+    assert (second.rows_read, second.rows_inserted) == (5, 5)
