@@ -67,7 +67,8 @@ monitors:
 
 
 def one_ingest(work: Path, name: str, path: Path) -> tuple[float, float, int, int]:
-    from driftwatch.config import FeatureSpec, load_settings
+    from driftwatch.config.loading import load_settings
+    from driftwatch.config.monitors import FeatureSpec
     from driftwatch.pipeline.ingest import ingest_predictions
     from driftwatch.storage.database import Database
 

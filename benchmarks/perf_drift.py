@@ -48,7 +48,7 @@ import numpy as np
 if TYPE_CHECKING:  # heavy imports stay lazy so the baseline child process never imports driftwatch
     import polars as pl
 
-    from driftwatch.config import FeatureSpec, MonitorConfig
+    from driftwatch.config.monitors import FeatureSpec, MonitorConfig
     from driftwatch.stats.profile import ReferenceProfile
     from driftwatch.storage.database import Database
 
@@ -498,7 +498,7 @@ def load() -> str:
 
 
 def open_db(config: Path) -> tuple[Database, MonitorConfig]:
-    from driftwatch.config import load_settings
+    from driftwatch.config.loading import load_settings
     from driftwatch.storage.database import Database
 
     settings = load_settings(config)

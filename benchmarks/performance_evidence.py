@@ -44,7 +44,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import expit, logit, ndtri
 
-from driftwatch.config import PerformanceSettings
+from driftwatch.config.performance import PerformanceSettings
 from driftwatch.performance.baseline import Baseline, judge_window, measure_baseline
 from driftwatch.performance.metrics import BINARY, METRICS_BY_TASK, compute_metrics
 from driftwatch.performance.uncertainty import metric_intervals

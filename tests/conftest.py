@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from _demo import SMALL_DEMO
-from driftwatch.config import Settings, load_settings
+from driftwatch.config.loading import load_settings
+from driftwatch.config.settings import Settings
 from driftwatch.demo import write_demo_project
 from driftwatch.storage.database import Database
 

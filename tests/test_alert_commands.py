@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 from _demo import DEMO_END, SMALL_DEMO
 from driftwatch.commands.alerts import alerts_command, parse_time, rules_app, silence_app
-from driftwatch.config import load_settings
-from driftwatch.config_alerting import ChannelEntry, RetrySettings, parse_alerting
+from driftwatch.config.alerting import ChannelEntry, RetrySettings, parse_alerting
+from driftwatch.config.loading import load_settings
 from driftwatch.demo import write_demo_project
 from driftwatch.errors import ConfigError, InputError
 from driftwatch.pipeline.alerts import alert_cycle, alerting_settings, channel_configs, prepare_alerting

@@ -26,8 +26,8 @@ from driftwatch.alerting.channels.webhook import WebhookChannel  # noqa: E402
 from driftwatch.alerting.delivery import META_RULE, RetryPolicy  # noqa: E402
 from driftwatch.alerting.grouping import AlertGroup  # noqa: E402
 from driftwatch.alerting.secret import Secret  # noqa: E402
-from driftwatch.config import Settings  # noqa: E402
-from driftwatch.config_alerting import parse_alerting  # noqa: E402
+from driftwatch.config.alerting import parse_alerting  # noqa: E402
+from driftwatch.config.settings import Settings  # noqa: E402
 from driftwatch.pipeline.alerts import (  # noqa: E402
     DuckDBOutbox,
     alert_cycle,
@@ -525,7 +525,7 @@ def test_a_window_without_a_verdict_is_no_data_for_dataset_rules_never_ok(tmp_pa
     from _service import make_project
     from driftwatch.alerting.evaluation import evaluate
     from driftwatch.alerting.model import AlertStatus
-    from driftwatch.config import load_settings
+    from driftwatch.config.loading import load_settings
 
     # 600-row windows under min_rows 700: none is judged.
     config = make_project(tmp_path / "small")

@@ -21,8 +21,9 @@ from hypothesis import strategies as st
 
 from _service import MONITOR, ROWS_PER_DAY, TOKEN, TestClient, labels_for, make_project, next_day_records
 from driftwatch.api.app import create_app
-from driftwatch.config import Settings, load_settings
-from driftwatch.config_server import ServerSettings
+from driftwatch.config.loading import load_settings
+from driftwatch.config.server import ServerSettings
+from driftwatch.config.settings import Settings
 from driftwatch.pipeline.cycle import run_cycle
 from driftwatch.storage.database import Database
 

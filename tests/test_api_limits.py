@@ -16,8 +16,9 @@ from _service import MONITOR, TOKEN, TestClient, make_project
 from driftwatch.api.app import create_app
 from driftwatch.api.errors import MAX_ERRORS
 from driftwatch.api.limits import MAX_JSON_DEPTH, json_depth
-from driftwatch.config import Settings, load_settings
-from driftwatch.config_server import ServerSettings
+from driftwatch.config.loading import load_settings
+from driftwatch.config.server import ServerSettings
+from driftwatch.config.settings import Settings
 from driftwatch.storage.database import Database
 
 AUTH = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}

@@ -15,8 +15,9 @@ import pytest
 
 from _service import MONITOR, TOKEN, TestClient, make_project
 from driftwatch.api.app import create_app
-from driftwatch.config import Settings, load_settings
-from driftwatch.config_server import ServerSettings
+from driftwatch.config.loading import load_settings
+from driftwatch.config.server import ServerSettings
+from driftwatch.config.settings import Settings
 from driftwatch.pipeline.cycle import run_cycle
 from driftwatch.storage import alerts as store
 from driftwatch.storage.database import Database

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from driftwatch.config_server import (
+from driftwatch.config.server import (
     DEFAULT_MAX_BODY_BYTES,
     KEYS,
     ServerSettings,
@@ -121,7 +121,8 @@ def test_server_section_through_load_settings(tmp_path: Path) -> None:
     """Once config.py wires `server:` (Settings.server), the section is parsed with the monitor names."""
     import dataclasses
 
-    from driftwatch.config import Settings, load_settings
+    from driftwatch.config.loading import load_settings
+    from driftwatch.config.settings import Settings
 
     if "server" not in {f.name for f in dataclasses.fields(Settings)}:
         pytest.skip("config.py does not wire the `server:` section yet")

@@ -23,8 +23,8 @@ from _image import lay_out, parse_dockerfile, run_effects
 from _service import TOKEN, TestClient, make_project, spec
 from driftwatch.alerting.rules import load_rules
 from driftwatch.api.app import create_app
-from driftwatch.config import load_settings
-from driftwatch.config_server import ServerSettings
+from driftwatch.config.loading import load_settings
+from driftwatch.config.server import ServerSettings
 from driftwatch.demo import write_demo_project
 from driftwatch.pipeline.cycle import run_monitor
 from driftwatch.storage.database import Database

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 import driftwatch
 from driftwatch.cli import app
-from driftwatch.config import load_settings
+from driftwatch.config.loading import load_settings
 from driftwatch.errors import SourceError
 from driftwatch.pipeline.cycle import run_cycle
 from driftwatch.pipeline.reference import infer_features

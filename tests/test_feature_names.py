@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from driftwatch.config import load_settings
+from driftwatch.config.loading import load_settings
 from driftwatch.errors import SourceError
 from driftwatch.pipeline.cycle import run_cycle
 from driftwatch.pipeline.reference import ensure_reference

@@ -10,7 +10,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from driftwatch.config import FeatureSpec, load_settings
+from driftwatch.config.loading import load_settings
+from driftwatch.config.monitors import FeatureSpec
 from driftwatch.pipeline.cycle import run_cycle
 from driftwatch.pipeline.ingest import ingest_predictions
 from driftwatch.storage.database import Database

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from driftwatch.config import load_settings
+from driftwatch.config.loading import load_settings
 from driftwatch.pipeline.cycle import run_cycle
 from driftwatch.storage.database import Database
 from driftwatch.storage.performance_results import performance_history, performance_results

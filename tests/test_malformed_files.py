@@ -19,7 +19,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from driftwatch.config import FeatureSpec, load_settings
+from driftwatch.config.loading import load_settings
+from driftwatch.config.monitors import FeatureSpec
 from driftwatch.pipeline.ingest import ingest_predictions
 from driftwatch.pipeline.labels import ingest_labels
 from driftwatch.pipeline.reference import ensure_reference

@@ -15,7 +15,7 @@ from types import ModuleType
 import pytest
 from scipy.stats import binom
 
-from driftwatch.config import PerformanceSettings
+from driftwatch.config.performance import PerformanceSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "performance_evidence.py"

@@ -16,7 +16,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from driftwatch.config import DEFAULT_JUDGED, TASK_METRICS, MonitorConfig, load_settings
+from driftwatch.config.loading import load_settings
+from driftwatch.config.monitors import MonitorConfig
+from driftwatch.config.performance import DEFAULT_JUDGED, TASK_METRICS
 from driftwatch.errors import ConfigError
 from driftwatch.performance.metrics import METRICS_BY_TASK
 from driftwatch.performance.verdict import PerformanceGate

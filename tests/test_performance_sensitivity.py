@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 from scipy.special import expit, logit, ndtri
 
-from driftwatch.config import load_settings
+from driftwatch.config.loading import load_settings
 from driftwatch.pipeline.cycle import run_cycle
 from driftwatch.storage.database import Database
 from driftwatch.storage.performance_results import current_calibration, performance_results

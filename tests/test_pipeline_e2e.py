@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from _demo import DEMO_END, SMALL_DEMO
-from driftwatch.config import Settings
+from driftwatch.config.settings import Settings
 from driftwatch.demo import DRIFTING, STABLE
 from driftwatch.pipeline.cycle import run_cycle
 from driftwatch.storage.database import Database

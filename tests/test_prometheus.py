@@ -32,7 +32,7 @@ import yaml
 from _service import MONITOR, TOKEN, TestClient, make_project
 from driftwatch.api.app import create_app
 from driftwatch.api.metrics import DriftwatchCollector
-from driftwatch.config import load_settings
+from driftwatch.config.loading import load_settings
 from driftwatch.pipeline.alerts import alerting_settings, prepare_alerting
 from driftwatch.pipeline.cycle import run_monitor
 from driftwatch.storage.database import Database

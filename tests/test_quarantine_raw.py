@@ -16,7 +16,8 @@ import duckdb
 import polars as pl
 import pytest
 
-from driftwatch.config import FeatureSpec, load_settings
+from driftwatch.config.loading import load_settings
+from driftwatch.config.monitors import FeatureSpec
 from driftwatch.pipeline.ingest import ingest_predictions, prediction_layout
 from driftwatch.pipeline.labels import ingest_labels, label_batch_sql
 from driftwatch.sources.files import describe_columns, list_files

@@ -17,7 +17,7 @@ import typer
 from typer.testing import CliRunner
 
 from driftwatch.cli import app
-from driftwatch.config import load_settings
+from driftwatch.config.loading import load_settings
 from driftwatch.storage import alerts as store
 from driftwatch.storage.database import Database
 

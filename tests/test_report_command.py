@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from _demo import DEMO_END
-from driftwatch.config import Settings
+from driftwatch.config.settings import Settings
 from driftwatch.pipeline.cycle import run_cycle
 from driftwatch.storage.database import Database
 

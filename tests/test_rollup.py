@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from _demo import DEMO_END
-from driftwatch.config import Settings
+from driftwatch.config.settings import Settings
 from driftwatch.pipeline.cycle import run_cycle
 from driftwatch.pipeline.reference import ensure_reference
 from driftwatch.pipeline.rollup import rollup_results

@@ -18,7 +18,7 @@ import pytest
 
 from _service import MONITOR, TOKEN, make_project
 from driftwatch.api.metrics import metrics_registry, render
-from driftwatch.config import load_settings
+from driftwatch.config.loading import load_settings
 from driftwatch.storage.database import Database, utcnow
 from driftwatch.storage.runs import INTERRUPTED, mark_interrupted_runs
 
@@ -29,7 +29,7 @@ EXE = Path(sys.executable).parent / "driftwatch"
 _KILLED_CYCLE = textwrap.dedent(
     """
     import os, signal, sys
-    from driftwatch.config import load_settings
+    from driftwatch.config.loading import load_settings
     from driftwatch.pipeline.cycle import CycleHooks, run_cycle
     from driftwatch.storage.database import Database
 

@@ -25,8 +25,9 @@ import pytest
 
 from _hanging import HangingReceiver
 from _service import MONITOR, TOKEN, TestClient, make_project, next_day_records
-from driftwatch.config import Settings, load_settings
-from driftwatch.config_server import ServerSettings
+from driftwatch.config.loading import load_settings
+from driftwatch.config.server import ServerSettings
+from driftwatch.config.settings import Settings
 from driftwatch.storage import alerts as store
 from driftwatch.storage.database import Database
 from driftwatch.worker import Worker

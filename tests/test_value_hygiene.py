@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from driftwatch.config import load_settings
+from driftwatch.config.loading import load_settings
 from driftwatch.pipeline.alerts import alerting_settings, prepare_alerting
 from driftwatch.pipeline.cycle import run_cycle
 from driftwatch.storage.database import Database
@@ -311,7 +311,7 @@ def test_a_pushed_infinite_score_is_refused_with_its_reason_and_the_monitor_keep
     halted the monitor. Now the batch is refused (nothing stored) with the record's reason, and cycles run."""
     from _service import MONITOR, TOKEN, TestClient, make_project, next_day_records
     from driftwatch.api.app import create_app
-    from driftwatch.config_server import ServerSettings
+    from driftwatch.config.server import ServerSettings
 
     settings = load_settings(make_project(tmp_path / "demo"))
     records = next_day_records(tmp_path / "extra" / "demo")

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import driftwatch
-from driftwatch.config import load_settings
+from driftwatch.config.loading import load_settings
 from driftwatch.errors import SourceError
 from driftwatch.pipeline.cycle import run_cycle
 from driftwatch.pipeline.reference import ensure_reference

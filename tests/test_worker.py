@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from driftwatch.config import MonitorConfig, PredictionSource, ReferenceSource, Settings
-from driftwatch.config_server import ServerSettings
+from driftwatch.config.monitors import MonitorConfig, PredictionSource, ReferenceSource
+from driftwatch.config.server import ServerSettings
+from driftwatch.config.settings import Settings
 from driftwatch.pipeline.cycle import CycleSummary
 from driftwatch.pipeline.ingest import IngestSummary
 from driftwatch.worker import (
@@ -242,8 +243,8 @@ def test_alert_delivery_is_retried_between_cycles(tmp_path: Path) -> None:
     """With alert rules configured, a delivery job runs every DELIVERY_INTERVAL so backoffs and Retry-After
     waits are honoured between daily cycles; without rules there is no such job."""
     from _service import make_project
-    from driftwatch.config import load_settings
-    from driftwatch.config_server import ServerSettings
+    from driftwatch.config.loading import load_settings
+    from driftwatch.config.server import ServerSettings
     from driftwatch.storage.database import Database
     from driftwatch.worker import DELIVERY_INTERVAL, Worker
 

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from driftwatch.alerting.channel_config import log_path_problem, parse_channel_config
-from driftwatch.alerting.errors import RuleError
 from driftwatch.alerting.rules import check_rules, load_rules
-from driftwatch.config import load_settings
+from driftwatch.config.channels import log_path_problem, parse_channel_config
+from driftwatch.config.issues import RuleError
+from driftwatch.config.loading import load_settings
+from driftwatch.config.yaml_lines import DuplicateKeyError, load_yaml_unique_keys
 from driftwatch.errors import ConfigError
-from driftwatch.yaml_keys import DuplicateKeyError, load_yaml_unique_keys
 
 MINIMAL = """\
 storage: state/dw.duckdb

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
 
-    from driftwatch.config import Settings
+    from driftwatch.config.settings import Settings
 
 # Only typer is imported up front: each command imports what it needs, so `driftwatch compare` does not pay
 # for the config, storage and alerting modules (and their numpy, scipy, YAML, DuckDB) that it never uses.
@@ -161,7 +161,7 @@ def run(
     ] = None,
 ) -> None:
     """Run one full cycle: ingest new log rows, refresh the reference profile, compute every closed window."""
-    from driftwatch.config import load_settings
+    from driftwatch.config.loading import load_settings
 
     with _errors():
         settings = load_settings(config)
@@ -374,7 +374,7 @@ def results(
     """Show stored results: one row per window × feature with every statistic and its status."""
     from rich.table import Table
 
-    from driftwatch.config import load_settings
+    from driftwatch.config.loading import load_settings
     from driftwatch.durations import parse_duration
     from driftwatch.pipeline.rollup import rollup_results
     from driftwatch.storage.results import feature_results
@@ -449,7 +449,7 @@ def _statistic_cells(row: dict[str, Any], cols: list[str]) -> list[str]:
 def _performance_results(config: Path, monitor: str | None, segment: str, fmt: str) -> None:
     from rich.table import Table
 
-    from driftwatch.config import load_settings
+    from driftwatch.config.loading import load_settings
     from driftwatch.storage.performance_results import performance_results
 
     with _errors():
@@ -650,7 +650,7 @@ def demo(
     rows_per_day: Annotated[int, typer.Option(min=100, help="Predictions per day.")] = 4000,
 ) -> None:
     """Write a demo credit-model project with real drift, run the full cycle on it and say what drifted."""
-    from driftwatch.config import load_settings
+    from driftwatch.config.loading import load_settings
     from driftwatch.demo import DemoSpec, write_demo_project
 
     started = time.perf_counter()
@@ -716,7 +716,7 @@ def report(
     """(Re)render the HTML reports from stored results into `reports_dir` and print where the index is."""
     import dataclasses
 
-    from driftwatch.config import load_settings
+    from driftwatch.config.loading import load_settings
     from driftwatch.reports.site import render_reports
     from driftwatch.storage.report_queries import all_windows
 
@@ -755,7 +755,7 @@ def serve(
 ) -> None:
     """Run the service: the API, the scheduler and the reports in one process that owns the database."""
     from driftwatch.api.server import serve as run_server
-    from driftwatch.config import load_settings
+    from driftwatch.config.loading import load_settings
 
     with _errors():
         settings = load_settings(config)

@@ -31,8 +31,9 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from driftwatch.alerting.delivery import ChannelLanes
-from driftwatch.config import MonitorConfig, Settings
-from driftwatch.config_server import ServerSettings
+from driftwatch.config.monitors import MonitorConfig
+from driftwatch.config.server import ServerSettings
+from driftwatch.config.settings import Settings
 from driftwatch.errors import DriftwatchError
 from driftwatch.pipeline.alerts import (
     AlertingRun,

@@ -26,8 +26,8 @@ from driftwatch.alerting.errors import ChannelConfigError
 from driftwatch.alerting.evaluation import evaluate
 from driftwatch.alerting.grouping import AlertGroup, group_notifications
 from driftwatch.alerting.memory_outbox import InMemoryOutbox
-from driftwatch.alerting.model import ChannelConfig
 from driftwatch.alerting.secret import Secret
+from driftwatch.config.channels import ChannelConfig
 
 SECRET_PATH = "/services/T0001/B0001/TOPSECRETTOKEN"
 

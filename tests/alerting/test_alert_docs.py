@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from driftwatch.alerting import rule_tests, rules
-from driftwatch.alerting.channel_config import CHANNEL_KEYS
 from driftwatch.alerting.metrics import KNOWN_METRICS
 from driftwatch.alerting.templates import TEMPLATE_VARIABLES
+from driftwatch.config.channels import CHANNEL_KEYS
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "alert-rules.md").read_text(encoding="utf-8")
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from driftwatch.alerting.channel_config import parse_channel_config
-from driftwatch.alerting.errors import RuleError, RuleIssue
-from driftwatch.alerting.model import ChannelConfig, Op, Threshold
+from driftwatch.alerting.model import Op, Threshold
 from driftwatch.alerting.rules import check_rules, load_rules, rule_files
+from driftwatch.config.channels import ChannelConfig, parse_channel_config
+from driftwatch.config.issues import RuleError, RuleIssue
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -12,14 +12,15 @@ import pytest
 from alerting_support import DAY, T0, LoopbackServer, make_rule, window_sample
 from alertmanager_server import RESOLVE_TIMEOUT_SECONDS, Alertmanager, free_port
 
-from driftwatch.alerting.channel_config import parse_channel_config
 from driftwatch.alerting.channels import build_channels
 from driftwatch.alerting.channels.alertmanager import AlertmanagerChannel, resend_groups
-from driftwatch.alerting.errors import ChannelConfigError, RuleError
+from driftwatch.alerting.errors import ChannelConfigError
 from driftwatch.alerting.evaluation import evaluate
 from driftwatch.alerting.grouping import AlertGroup, group_notifications
 from driftwatch.alerting.model import Transition
 from driftwatch.alerting.secret import Secret
+from driftwatch.config.channels import parse_channel_config
+from driftwatch.config.issues import RuleError
 from driftwatch.pipeline.alerts import deliver_pending, evaluate_and_enqueue
 from driftwatch.storage import alerts as store
 from driftwatch.storage.database import Database
@@ -248,7 +249,7 @@ def test_bad_alertmanager_config_is_named(raw: dict[str, object], problem: str) 
 
 
 def test_declared_in_the_main_config(tmp_path: Path) -> None:
-    from driftwatch.config_alerting import parse_alerting
+    from driftwatch.config.alerting import parse_alerting
     from driftwatch.pipeline.alerts import channel_configs
 
     file = tmp_path / "driftwatch.yml"

@@ -15,14 +15,15 @@ from alerting_support import DAY, T0, make_rule, window_sample
 from alertmanager_server import free_port
 from smtp_server import PASSWORD, TEMPFAIL_RECIPIENT, USERNAME, SmtpServer
 
-from driftwatch.alerting.channel_config import parse_channel_config
 from driftwatch.alerting.channels import build_channels
 from driftwatch.alerting.channels.email import EmailChannel
 from driftwatch.alerting.delivery import RetryPolicy
-from driftwatch.alerting.errors import ChannelConfigError, RuleError
+from driftwatch.alerting.errors import ChannelConfigError
 from driftwatch.alerting.evaluation import evaluate
 from driftwatch.alerting.grouping import AlertGroup, group_notifications
 from driftwatch.alerting.secret import Secret
+from driftwatch.config.channels import parse_channel_config
+from driftwatch.config.issues import RuleError
 from driftwatch.pipeline.alerts import deliver_pending, evaluate_and_enqueue
 from driftwatch.storage import alerts as store
 from driftwatch.storage.database import Database

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from alerting_support import DAY, T0, make_rule, window_sample
 
-from driftwatch.alerting.errors import RuleError
 from driftwatch.alerting.evaluation import evaluate, lookback
 from driftwatch.alerting.model import (
     AlertState,
@@ -24,7 +23,8 @@ from driftwatch.alerting.model import (
 )
 from driftwatch.alerting.rule_tests import run_rule_tests
 from driftwatch.alerting.rules import load_rules
-from driftwatch.config import Settings
+from driftwatch.config.issues import RuleError
+from driftwatch.config.settings import Settings
 from driftwatch.storage.database import Database
 
 WEEK = Comparison("offset", timedelta(days=7))

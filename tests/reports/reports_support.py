@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from driftwatch.config import Settings, load_settings
+from driftwatch.config.loading import load_settings
+from driftwatch.config.settings import Settings
 from driftwatch.pipeline.cycle import run_cycle
 from driftwatch.storage.database import Database
 

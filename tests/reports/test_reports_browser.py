@@ -25,7 +25,7 @@ from reports_cdp import ROOT, Browser, Page, png_colours
 from reports_support import END, XSS_CATEGORY, XSS_FEATURE, ProjectSpec, build_project
 
 from driftwatch.comparison import compare
-from driftwatch.config import load_settings
+from driftwatch.config.loading import load_settings
 from driftwatch.demo import DemoSpec, write_demo_project
 from driftwatch.pipeline.cycle import run_cycle
 from driftwatch.reports.comparison import render_comparison, write_comparison

@@ -16,7 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 from driftwatch.cli import app
-from driftwatch.config import Settings, load_settings
+from driftwatch.config.loading import load_settings
+from driftwatch.config.settings import Settings
 from driftwatch.pipeline.cycle import run_cycle
 from driftwatch.reports.site import INDEX_PAGE, render_reports, window_page
 from driftwatch.stats.decision import OUTPUT_FEATURES

@@ -10,7 +10,9 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-from driftwatch.config import MonitorConfig, PerformanceSettings, PredictionSource, ReferenceSource, Settings
+from driftwatch.config.monitors import MonitorConfig, PredictionSource, ReferenceSource
+from driftwatch.config.performance import PerformanceSettings
+from driftwatch.config.settings import Settings
 from driftwatch.reports.render import render_template
 from driftwatch.reports.site import index_context
 from driftwatch.storage.database import Database

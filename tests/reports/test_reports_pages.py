@@ -17,7 +17,8 @@ import plotly.graph_objects as go
 import pytest
 from reports_support import XSS_CATEGORY, XSS_FEATURE, ProjectSpec, build_project
 
-from driftwatch.config import PerformanceSettings, Settings
+from driftwatch.config.performance import PerformanceSettings
+from driftwatch.config.settings import Settings
 from driftwatch.reports.render import PLOTLY_FILE, STATIC_DIR
 from driftwatch.reports.site import (
     INDEX_PAGE,

@@ -21,7 +21,7 @@ from reports_cdp import Browser
 
 from _service import TOKEN, make_project
 from driftwatch.api.app import create_app
-from driftwatch.config import load_settings
+from driftwatch.config.loading import load_settings
 from driftwatch.storage.database import Database
 
 pytestmark = pytest.mark.slow  # a browser start and a 1.5 MB script: ~10 s

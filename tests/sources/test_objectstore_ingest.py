@@ -13,7 +13,8 @@ import polars as pl
 import pytest
 
 from conftest import FaultProxy, S3Server
-from driftwatch.config import FeatureSpec, load_settings
+from driftwatch.config.loading import load_settings
+from driftwatch.config.monitors import FeatureSpec
 from driftwatch.errors import ConfigError
 from driftwatch.pipeline.cycle import run_cycle
 from driftwatch.pipeline.ingest import ingest_predictions

@@ -15,6 +15,7 @@ from enum import StrEnum
 from fnmatch import fnmatchcase
 from typing import Literal
 
+from driftwatch.config.channels import ChannelConfig
 from driftwatch.durations import format_duration
 
 
@@ -196,35 +197,6 @@ class Rule:
     annotations: Mapping[str, str] = field(default_factory=dict)  # Jinja2 sources, compiled at load
     source: str = ""
     line: int = 0
-
-
-ChannelType = Literal["slack", "webhook", "log", "alertmanager", "email"]
-
-
-@dataclass(frozen=True)
-class ChannelConfig:
-    """A destination. Holds the NAME of the environment variable with the URL, never the URL."""
-
-    name: str
-    type: ChannelType
-    url_env: str | None = None
-    path: str | None = None  # log channel: the file to append to
-    timeout_seconds: float = 10.0
-    source: str = ""
-    line: int = 0
-    # alertmanager: `url` (not a secret; or `url_env`), auth from the environment, how often firing alerts are
-    # re-posted. email: SMTP server, addresses, credentials from the environment.
-    url: str | None = None
-    username_env: str | None = None
-    password_env: str | None = None
-    token_env: str | None = None
-    resend_interval_seconds: float = 300.0
-    host: str | None = None
-    port: int = 587
-    sender: str | None = None  # `from:` in the file
-    recipients: tuple[str, ...] = ()  # `to:` in the file
-    starttls: bool = True
-    ca_file: str | None = None  # a CA bundle for STARTTLS (an internal CA); default: the system's
 
 
 @dataclass(frozen=True)

@@ -38,13 +38,10 @@ from pathlib import Path
 
 import yaml
 
-from driftwatch.alerting.errors import RuleError, RuleIssue
 from driftwatch.alerting.evaluation import evaluate
-from driftwatch.alerting.issues import IssueCollector
 from driftwatch.alerting.model import (
     AlertState,
     AlertStatus,
-    ChannelConfig,
     InstanceKey,
     Notification,
     RuleSet,
@@ -52,7 +49,9 @@ from driftwatch.alerting.model import (
     Transition,
 )
 from driftwatch.alerting.rules import load_rules
-from driftwatch.alerting.yaml_lines import LineMap, error_line, line_of, load_yaml_with_lines
+from driftwatch.config.channels import ChannelConfig
+from driftwatch.config.issues import IssueCollector, RuleError, RuleIssue
+from driftwatch.config.yaml_lines import LineMap, error_line, line_of, load_yaml_with_lines
 
 FILE_KEYS = frozenset({"rule_files", "window", "start", "tests"})
 TEST_KEYS = frozenset({"name", "window", "input_series", "expected"})

@@ -16,14 +16,10 @@ from pathlib import Path
 
 import yaml
 
-from driftwatch.alerting.channel_config import channel_from_mapping
-from driftwatch.alerting.errors import RuleError, RuleIssue
-from driftwatch.alerting.issues import IssueCollector
 from driftwatch.alerting.metrics import DRIFT_METRICS, KNOWN_METRICS
 from driftwatch.alerting.model import (
     COMPARED_KINDS,
     RELATIVE_KINDS,
-    ChannelConfig,
     Comparison,
     Condition,
     Op,
@@ -34,7 +30,9 @@ from driftwatch.alerting.model import (
     Threshold,
 )
 from driftwatch.alerting.templates import check_template
-from driftwatch.alerting.yaml_lines import LineList, LineMap, error_line, line_of, load_yaml_with_lines
+from driftwatch.config.channels import ChannelConfig, channel_from_mapping
+from driftwatch.config.issues import IssueCollector, RuleError, RuleIssue
+from driftwatch.config.yaml_lines import LineList, LineMap, error_line, line_of, load_yaml_with_lines
 
 FILE_KEYS = frozenset({"groups", "channels", "route"})
 GROUP_KEYS = frozenset({"name", "rules"})

@@ -26,8 +26,8 @@ from driftwatch.api.routes_read import health_router, monitors_router
 from driftwatch.api.routes_silences import silences_router
 from driftwatch.api.routes_write import write_router
 from driftwatch.api.state import AppState, package_version
-from driftwatch.config import Settings
-from driftwatch.config_server import ServerSettings
+from driftwatch.config.server import ServerSettings
+from driftwatch.config.settings import Settings
 from driftwatch.storage.database import Database
 from driftwatch.worker import Clock, CycleRunner, Worker, utc_now
 

@@ -23,7 +23,7 @@ from prometheus_client.registry import Collector
 
 from driftwatch.api.queries import table_columns, utc
 from driftwatch.api.state import package_version
-from driftwatch.config import Settings
+from driftwatch.config.settings import Settings
 from driftwatch.storage.database import Database
 from driftwatch.storage.runs import INTERRUPTED
 from driftwatch.worker import Worker

@@ -32,7 +32,7 @@ from typing import Any
 import msgspec
 
 from driftwatch.api.errors import Conflict, Invalid
-from driftwatch.config import MonitorConfig
+from driftwatch.config.monitors import MonitorConfig
 from driftwatch.pipeline.ingest import prediction_layout
 from driftwatch.pipeline.labels import ingest_label_file, label_batch_sql
 from driftwatch.pipeline.reference import cached_profile, ensure_reference, infer_features, profile_id

@@ -23,8 +23,8 @@ from typing import Any
 import uvicorn
 
 from driftwatch.api.app import create_app
-from driftwatch.config import Settings
-from driftwatch.config_server import ServerSettings
+from driftwatch.config.server import ServerSettings
+from driftwatch.config.settings import Settings
 from driftwatch.errors import InputError
 from driftwatch.pipeline.warmup import warm_kernels
 from driftwatch.storage.database import Database

@@ -10,8 +10,9 @@ from fastapi import Request
 
 from driftwatch.api.auth import TokenAuth
 from driftwatch.api.errors import NotFound
-from driftwatch.config import MonitorConfig, Settings
-from driftwatch.config_server import ServerSettings
+from driftwatch.config.monitors import MonitorConfig
+from driftwatch.config.server import ServerSettings
+from driftwatch.config.settings import Settings
 from driftwatch.storage.database import Database
 from driftwatch.worker import Clock, CycleRunner, Worker
 

@@ -23,7 +23,8 @@ from rich.console import Console
 from rich.table import Table
 
 from driftwatch.alerting.silences import parse_time  # shared with POST /api/silences
-from driftwatch.config import DEFAULT_CONFIG_NAME, Settings, load_settings
+from driftwatch.config.loading import DEFAULT_CONFIG_NAME, load_settings
+from driftwatch.config.settings import Settings
 from driftwatch.errors import DriftwatchError
 
 rules_app = typer.Typer(
@@ -131,8 +132,8 @@ def rules_check(
     config: ConfigOption = Path(DEFAULT_CONFIG_NAME),
 ) -> None:
     """Validate rule files: every problem with its file, line and fix. Exit code 2 when there is one."""
-    from driftwatch.alerting.errors import RuleError
     from driftwatch.alerting.rules import check_rules, load_rules
+    from driftwatch.config.issues import RuleError
 
     explicit = config != Path(DEFAULT_CONFIG_NAME)
     with _errors():
@@ -171,8 +172,8 @@ def rules_test(
 
     Exit code 1 when a test fails, 2 when a test or rule file is invalid.
     """
-    from driftwatch.alerting.errors import RuleError
     from driftwatch.alerting.rule_tests import run_rule_tests
+    from driftwatch.config.issues import RuleError
 
     explicit = config != Path(DEFAULT_CONFIG_NAME)
     code = 0

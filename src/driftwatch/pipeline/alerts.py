@@ -28,14 +28,12 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from driftwatch.alerting.channel_config import parse_channel_config
-from driftwatch.alerting.errors import ChannelConfigError, RuleError
+from driftwatch.alerting.errors import ChannelConfigError
 from driftwatch.alerting.evaluation import evaluate, lookback
 from driftwatch.alerting.grouping import AlertGroup, group_notifications
 from driftwatch.alerting.model import (
     AlertState,
     AlertStatus,
-    ChannelConfig,
     InstanceKey,
     Notification,
     Rule,
@@ -44,8 +42,11 @@ from driftwatch.alerting.model import (
 )
 from driftwatch.alerting.rules import load_rules
 from driftwatch.alerting.silences import Silence
-from driftwatch.config import MonitorConfig, Settings
-from driftwatch.config_alerting import AlertingSettings, parse_alerting
+from driftwatch.config.alerting import AlertingSettings, parse_alerting
+from driftwatch.config.channels import ChannelConfig, parse_channel_config
+from driftwatch.config.issues import RuleError
+from driftwatch.config.monitors import MonitorConfig
+from driftwatch.config.settings import Settings
 from driftwatch.durations import window_start as align_window
 from driftwatch.storage import alerts as store
 from driftwatch.storage.database import Database, first_row

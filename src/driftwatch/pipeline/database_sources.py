@@ -23,7 +23,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from driftwatch.config import MonitorConfig
+from driftwatch.config.monitors import MonitorConfig
 from driftwatch.errors import SourceError, first_line
 from driftwatch.sources.database import Watermark, connect, last_watermark, pull, source_label
 from driftwatch.sources.files import SourceFile

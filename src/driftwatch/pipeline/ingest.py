@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from driftwatch.config import FeatureSpec, MonitorConfig
+from driftwatch.config.monitors import FeatureSpec, MonitorConfig
 from driftwatch.errors import SourceError
 from driftwatch.pipeline.database_sources import ingest_database
 from driftwatch.pipeline.object_sources import ingest_objects

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from driftwatch.config import REGRESSION, LabelSource, MonitorConfig
+from driftwatch.config.monitors import LabelSource, MonitorConfig
+from driftwatch.config.performance import REGRESSION
 from driftwatch.errors import SourceError
 from driftwatch.pipeline.ingest import no_files_warning, record_empty_file
 from driftwatch.pipeline.object_sources import ingest_objects

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import duckdb
 
-from driftwatch.config import MonitorConfig
+from driftwatch.config.monitors import MonitorConfig
 from driftwatch.errors import SourceError, first_line
 from driftwatch.sources.files import SourceFile, is_empty
 from driftwatch.sources.formats import file_kind

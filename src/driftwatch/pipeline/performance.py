@@ -21,7 +21,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from driftwatch.config import BINARY, MULTICLASS, MonitorConfig
+from driftwatch.config.monitors import MonitorConfig
+from driftwatch.config.performance import BINARY, MULTICLASS
 from driftwatch.errors import SourceError
 from driftwatch.performance.baseline import Baseline, judge_window, measure_baseline
 from driftwatch.performance.delay import label_delay

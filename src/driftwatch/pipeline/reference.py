@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import duckdb
 import numpy as np
 
-from driftwatch.config import FeatureSpec, MonitorConfig
+from driftwatch.config.monitors import FeatureSpec, MonitorConfig
 from driftwatch.errors import SourceError
 from driftwatch.sources.columns import (
     Exclusion,

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from driftwatch.config import MonitorConfig
+from driftwatch.config.monitors import MonitorConfig
 from driftwatch.durations import WINDOW_ORIGIN, format_duration
 from driftwatch.pipeline.reference import cached_profile
 from driftwatch.stats.feature_drift import (

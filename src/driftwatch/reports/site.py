@@ -24,7 +24,8 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from driftwatch.config import MonitorConfig, Settings
+from driftwatch.config.monitors import MonitorConfig
+from driftwatch.config.settings import Settings
 from driftwatch.reports import charts
 from driftwatch.reports.contexts import (
     Cell,

@@ -30,8 +30,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from driftwatch.config.sources import DatabaseSourceOptions
 from driftwatch.errors import SourceError, first_line
-from driftwatch.source_config import DatabaseSourceOptions
 
 ADBC_DRIVERS = {
     "postgresql": "adbc_driver_postgresql.dbapi",

@@ -43,8 +43,8 @@ import obstore
 from obstore.exceptions import BaseError as ObjectStoreError
 from obstore.store import from_url
 
+from driftwatch.config.sources import ObjectStoreOptions, is_object_url
 from driftwatch.errors import SourceError, first_line
-from driftwatch.source_config import ObjectStoreOptions, is_object_url
 
 __all__ = ["ObjectStoreOptions", "is_object_url", "list_objects", "fetched", "open_store", "parse_pattern"]
 _GLOB_CHARS = re.compile(r"[*?\[]")

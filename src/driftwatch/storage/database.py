@@ -16,7 +16,7 @@ from typing import Any
 
 import duckdb
 
-from driftwatch.config import DatabaseSettings
+from driftwatch.config.settings import DatabaseSettings
 from driftwatch.errors import DatabaseLockedError
 from driftwatch.storage.schema import MIGRATIONS
 

@@ -12,8 +12,8 @@ from driftwatch.alerting.channels.logfile import LogFileChannel
 from driftwatch.alerting.channels.slack import SlackChannel
 from driftwatch.alerting.channels.webhook import WebhookChannel
 from driftwatch.alerting.errors import ChannelConfigError
-from driftwatch.alerting.model import ChannelConfig
 from driftwatch.alerting.secret import Secret
+from driftwatch.config.channels import ChannelConfig
 
 __all__ = [
     "AlertmanagerChannel",

@@ -1,15 +1,47 @@
-"""Collecting validation problems with their line and a suggested fix, so one check reports all of them."""
+"""Collecting validation problems with their line and a suggested fix, so one check reports all of them.
+
+Used for the files whoever edits the alert rules may change (rule files, rule tests, channel declarations):
+there every problem is reported at once, with its line. driftwatch.yml itself stops at the first problem with
+a `ConfigError` naming the key (config/sections.py). These types sit at the config layer so that channel
+declarations can be parsed here, below `driftwatch.alerting`, which builds the channels.
+"""
 
 from __future__ import annotations
 
 import difflib
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 
-from driftwatch.alerting.errors import RuleIssue
-from driftwatch.alerting.yaml_lines import LineList, LineMap, line_of
+from driftwatch.config.yaml_lines import LineList, LineMap, line_of
 from driftwatch.durations import parse_duration
+from driftwatch.errors import DriftwatchError
+
+
+@dataclass(frozen=True)
+class RuleIssue:
+    """One problem in a rule (or rule test) file: where it is, what is wrong, and what to write instead."""
+
+    file: str
+    line: int
+    message: str
+    fix: str = ""
+
+    def __str__(self) -> str:
+        tail = f" Fix: {self.fix}" if self.fix else ""
+        return f"{self.file}:{self.line}: {self.message}.{tail}"
+
+
+class RuleError(DriftwatchError):
+    """Rule files failed validation; `issues` lists every problem found, not just the first."""
+
+    def __init__(self, issues: list[RuleIssue]) -> None:
+        self.issues = list(issues)
+        self.errors = self.issues  # the name the pipeline's brief uses
+        lines = "\n".join(f"  {issue}" for issue in self.issues)
+        count = len(self.issues)
+        super().__init__(f"{count} problem{'s' if count != 1 else ''} in alert rules:\n{lines}")
 
 
 class IssueCollector:

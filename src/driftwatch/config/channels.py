@@ -1,7 +1,9 @@
-"""Parsing `channels:` declarations, in a rule file or in the main config.
+"""Channel declarations (`channels:` in a rule file, `alerting.channels` in driftwatch.yml): the one parser.
 
 A channel names the environment variable that holds its URL (`url_env`); a URL written into a file is an
-error, and the error message never repeats what was written.
+error, and the error message never repeats what was written. The result is a plain `ChannelConfig`;
+`driftwatch.alerting.channels.build_channels` turns it into a channel object with the secrets from the
+environment (config is below alerting: it parses, alerting builds and sends).
 """
 
 from __future__ import annotations
@@ -9,11 +11,40 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
 
-from driftwatch.alerting.errors import RuleError
-from driftwatch.alerting.issues import IssueCollector
-from driftwatch.alerting.model import ChannelConfig, ChannelType
-from driftwatch.alerting.yaml_lines import LineMap, line_of
+from driftwatch.config.issues import IssueCollector, RuleError
+from driftwatch.config.yaml_lines import LineMap, line_of
+
+ChannelType = Literal["slack", "webhook", "log", "alertmanager", "email"]
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    """A destination. Holds the NAME of the environment variable with the URL, never the URL."""
+
+    name: str
+    type: ChannelType
+    url_env: str | None = None
+    path: str | None = None  # log channel: the file to append to
+    timeout_seconds: float = 10.0
+    source: str = ""
+    line: int = 0
+    # alertmanager: `url` (not a secret; or `url_env`), auth from the environment, how often firing alerts are
+    # re-posted. email: SMTP server, addresses, credentials from the environment.
+    url: str | None = None
+    username_env: str | None = None
+    password_env: str | None = None
+    token_env: str | None = None
+    resend_interval_seconds: float = 300.0
+    host: str | None = None
+    port: int = 587
+    sender: str | None = None  # `from:` in the file
+    recipients: tuple[str, ...] = ()  # `to:` in the file
+    starttls: bool = True
+    ca_file: str | None = None  # a CA bundle for STARTTLS (an internal CA); default: the system's
+
 
 CHANNEL_KEYS: dict[str, frozenset[str]] = {
     "slack": frozenset({"type", "url_env", "timeout"}),
@@ -109,48 +140,61 @@ def channel_from_mapping(
         return None
     # `url` was reported above with a more useful fix.
     collector.unknown_keys(mapping, CHANNEL_KEYS[kind] | {"url"}, where)
-    config_type: ChannelType = kind  # type: ignore[assignment]  # checked against CHANNEL_KEYS above
     if kind == "alertmanager":
         return _alertmanager(name, mapping, collector, where)
     if kind == "email":
         return _email(name, mapping, collector, where)
-    url_env = path = None
+    if kind == "log":
+        return _log(name, mapping, collector, where, contained)
+    return _url_channel(name, "slack" if kind == "slack" else "webhook", mapping, collector, where)
+
+
+def _url_channel(
+    name: str, kind: Literal["slack", "webhook"], mapping: LineMap, collector: IssueCollector, where: str
+) -> ChannelConfig | None:
+    """A Slack or webhook channel: the NAME of the variable holding its URL, and a timeout."""
+    url_env = collector.text(mapping, "url_env", where)
+    if url_env is not None and not _ENV_NAME.match(url_env):
+        url_env = None
+        collector.add(
+            line_of(mapping, "url_env"),
+            f"`url_env` in {where} must be the NAME of an environment variable (it is not one)",
+            "write e.g. `url_env: SLACK_WEBHOOK_URL` and export SLACK_WEBHOOK_URL=... where driftwatch runs",
+        )
     timeout = 10.0
-    if kind in ("slack", "webhook"):
-        url_env = collector.text(mapping, "url_env", where)
-        if url_env is not None and not _ENV_NAME.match(url_env):
-            url_env = None
-            collector.add(
-                line_of(mapping, "url_env"),
-                f"`url_env` in {where} must be the NAME of an environment variable (it is not one)",
-                "write e.g. `url_env: SLACK_WEBHOOK_URL` and export SLACK_WEBHOOK_URL=... where driftwatch runs",
-            )
-        if "timeout" in mapping:
-            duration = collector.duration(mapping, "timeout", where)
-            timeout = duration.total_seconds() if duration is not None else timeout
-    else:
-        path = collector.text(mapping, "path", where)
-        if path is not None and contained:
-            problem = log_path_problem(path)
-            if problem is not None:
-                collector.add(
-                    line_of(mapping, "path"),
-                    f"`path` of {where} {problem}; a rule file may only write inside the project folder",
-                    "use a relative path such as `alerts.log` or `logs/alerts.log`, or declare the channel "
-                    "in driftwatch.yml under `alerting.channels` (where the operator may name any file)",
-                )
-                path = None
-    if (kind != "log" and url_env is None) or (kind == "log" and path is None):
+    if "timeout" in mapping:
+        duration = collector.duration(mapping, "timeout", where)
+        timeout = duration.total_seconds() if duration is not None else timeout
+    if url_env is None:
         return None
     return ChannelConfig(
         name=name,
-        type=config_type,
+        type=kind,
         url_env=url_env,
-        path=path,
         timeout_seconds=timeout,
         source=collector.file,
         line=mapping.line,
     )
+
+
+def _log(
+    name: str, mapping: LineMap, collector: IssueCollector, where: str, contained: bool
+) -> ChannelConfig | None:
+    """A log channel: the file to append to (inside the project folder when `contained`)."""
+    path = collector.text(mapping, "path", where)
+    if path is not None and contained:
+        problem = log_path_problem(path)
+        if problem is not None:
+            collector.add(
+                line_of(mapping, "path"),
+                f"`path` of {where} {problem}; a rule file may only write inside the project folder",
+                "use a relative path such as `alerts.log` or `logs/alerts.log`, or declare the channel "
+                "in driftwatch.yml under `alerting.channels` (where the operator may name any file)",
+            )
+            path = None
+    if path is None:
+        return None
+    return ChannelConfig(name=name, type="log", path=path, source=collector.file, line=mapping.line)
 
 
 def _env_name(mapping: LineMap, key: str, collector: IssueCollector, where: str) -> str | None:

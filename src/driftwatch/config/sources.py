@@ -17,7 +17,7 @@ from driftwatch.errors import ConfigError
 
 OBJECT_URL_SCHEMES = ("s3", "s3a", "gs", "az", "abfs", "abfss")
 
-_KNOWN = ("endpoint_url", "region", "start_after", "full_relist_every", "timeout_s", "max_retries")
+OBJECT_STORE_KEYS = ("endpoint_url", "region", "start_after", "full_relist_every", "timeout_s", "max_retries")
 _SECRET_WORDS = ("key", "secret", "token", "password", "credential")
 
 
@@ -53,8 +53,10 @@ def parse_object_store(file: Path, key: str, data: object) -> ObjectStoreOptions
                 "credentials never go in the config: set them in the environment (AWS_ACCESS_KEY_ID, "
                 "AWS_SECRET_ACCESS_KEY, GOOGLE_APPLICATION_CREDENTIALS, ...) or use the provider's role",
             )
-        if name not in _KNOWN:
-            raise ConfigError(file, f"{key}.{name}", f"unknown key; known keys: {', '.join(_KNOWN)}")
+        if name not in OBJECT_STORE_KEYS:
+            raise ConfigError(
+                file, f"{key}.{name}", f"unknown key; known keys: {', '.join(OBJECT_STORE_KEYS)}"
+            )
     endpoint = data.get("endpoint_url")
     if endpoint is not None and (
         not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://"))
@@ -88,7 +90,7 @@ def _seconds(file: Path, key: str, value: object) -> float:
     return float(value)
 
 
-_DB_KNOWN = ("driver", "uri", "table", "query", "watermark", "tiebreak", "lookback", "batch_rows")
+DATABASE_KEYS = ("driver", "uri", "table", "query", "watermark", "tiebreak", "lookback", "batch_rows")
 
 
 @dataclass(frozen=True)
@@ -112,8 +114,8 @@ def parse_database_source(file: Path, key: str, data: object) -> DatabaseSourceO
     if not isinstance(data, Mapping):
         raise ConfigError(file, key, "expected a mapping of keys to values", data)
     for name in data:
-        if name not in _DB_KNOWN:
-            raise ConfigError(file, f"{key}.{name}", f"unknown key; known keys: {', '.join(_DB_KNOWN)}")
+        if name not in DATABASE_KEYS:
+            raise ConfigError(file, f"{key}.{name}", f"unknown key; known keys: {', '.join(DATABASE_KEYS)}")
     text = {n: data.get(n) for n in ("driver", "uri", "table", "query", "watermark", "tiebreak")}
     for name, value in text.items():
         if value is not None and (not isinstance(value, str) or not value.strip()):

@@ -1,7 +1,6 @@
 """The `server:` section of driftwatch.yml: API access, request limits, and each monitor's schedule.
 
-It sits at the config layer (only `driftwatch.errors` and `driftwatch.durations` below it); `config.py` calls
-`parse_server` with the section and the monitor names. Every key is documented in docs/configuration.md, "Server".
+`driftwatch.config.loading` calls `parse_server` with the section and the monitor names. Every key is documented in docs/configuration.md, "Server".
 
 Schedules are 5-field cron expressions evaluated in UTC. Without one, a monitor's schedule follows its window:
 a cycle shortly after each window closes (see `default_schedule`). The schedule only says *when to look*:
@@ -11,13 +10,14 @@ harmless.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
+from driftwatch.config.sections import Section
 from driftwatch.durations import format_duration, parse_duration
 from driftwatch.errors import ConfigError
 
@@ -169,74 +169,26 @@ def parse_size(value: object) -> int:
 
 def parse_server(file: Path, data: object, monitor_names: Collection[str]) -> ServerSettings:
     """Validate the `server:` section (None or absent = all defaults). Raises ConfigError naming the key."""
-    if data is None:
-        data = {}
-    if not isinstance(data, Mapping):
-        raise ConfigError(file, "server", "expected a mapping of keys to values", data)
-    for key in data:
-        if key not in KEYS:
-            close = difflib.get_close_matches(str(key), KEYS, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(KEYS)}"
-            raise ConfigError(file, f"server.{key}", f"unknown key{hint}")
-
-    def error(key: str, message: str, value: object = None) -> ConfigError:
-        return ConfigError(file, f"server.{key}", message, value)
-
-    token_env = data.get("token_env", DEFAULT_TOKEN_ENV)
+    s = Section(file, "server", data, KEYS)
+    token_env = s.data.get("token_env", DEFAULT_TOKEN_ENV)
     if not isinstance(token_env, str) or not _ENV_NAME.match(token_env):
-        raise error(
+        raise s.error(
             "token_env",
             "expected the name of an environment variable (the token itself never goes in the file)",
             token_env,
         )
-
-    public_reads = data.get("public_reads", True)
-    if not isinstance(public_reads, bool):
-        raise error("public_reads", "expected true or false", public_reads)
-    catch_up = data.get("catch_up", True)
-    if not isinstance(catch_up, bool):
-        raise error("catch_up", "expected true or false", catch_up)
-
-    raw_size = data.get("max_body_bytes", DEFAULT_MAX_BODY_BYTES)
-    try:
-        max_body = parse_size(raw_size)
-    except ValueError as exc:
-        raise error("max_body_bytes", str(exc), raw_size) from None
-    if max_body < 1024:
-        raise error("max_body_bytes", "must be at least 1024 bytes", raw_size)
-
-    default_schedule = data.get("default_schedule", AUTO)
-    default_schedule = _schedule(default_schedule, lambda m, v: error("default_schedule", m, v))
-
-    raw_schedules = data.get("schedules") or {}
-    if not isinstance(raw_schedules, Mapping):
-        raise error("schedules", "expected a mapping of monitor name → cron expression", raw_schedules)
-    schedules: dict[str, str] = {}
-    for name, expr in raw_schedules.items():
-        key = f"schedules.{name}"
-        if name not in monitor_names:
-            known = ", ".join(sorted(monitor_names)) or "none"
-            raise error(key, f"no such monitor (known: {known})")
-        schedules[str(name)] = _schedule(expr, lambda m, v, key=key: error(key, m, v))
-
+    public_reads = s.bool_("public_reads", True)
+    catch_up = s.bool_("catch_up", True)
+    max_body = _max_body(s)
+    default_schedule = _schedule(s.data.get("default_schedule", AUTO), partial(s.error, "default_schedule"))
+    schedules = _schedules(s, monitor_names)
     misfire: timedelta | None = None
-    raw_misfire = data.get("misfire_grace")
-    if raw_misfire is not None:
-        try:
-            misfire = parse_duration(raw_misfire)
-        except ValueError as exc:
-            raise error("misfire_grace", str(exc), raw_misfire) from None
-
-    raw_wait = data.get("run_wait", format_duration(DEFAULT_RUN_WAIT))
-    try:
-        run_wait = parse_duration(raw_wait)
-    except ValueError as exc:
-        raise error("run_wait", str(exc), raw_wait) from None
-
-    max_features = data.get("metrics_max_features", DEFAULT_METRICS_MAX_FEATURES)
+    if s.data.get("misfire_grace") is not None:
+        misfire = _duration(s, "misfire_grace", None)
+    run_wait = _duration(s, "run_wait", format_duration(DEFAULT_RUN_WAIT))
+    max_features = s.data.get("metrics_max_features", DEFAULT_METRICS_MAX_FEATURES)
     if isinstance(max_features, bool) or not isinstance(max_features, int) or max_features < 1:
-        raise error("metrics_max_features", "expected a whole number >= 1", max_features)
-
+        raise s.error("metrics_max_features", "expected a whole number >= 1", max_features)
     return ServerSettings(
         token_env=token_env,
         public_reads=public_reads,
@@ -248,6 +200,40 @@ def parse_server(file: Path, data: object, monitor_names: Collection[str]) -> Se
         metrics_max_features=max_features,
         run_wait=run_wait,
     )
+
+
+def _max_body(s: Section) -> int:
+    raw_size = s.data.get("max_body_bytes", DEFAULT_MAX_BODY_BYTES)
+    try:
+        max_body = parse_size(raw_size)
+    except ValueError as exc:
+        raise s.error("max_body_bytes", str(exc), raw_size) from None
+    if max_body < 1024:
+        raise s.error("max_body_bytes", "must be at least 1024 bytes", raw_size)
+    return max_body
+
+
+def _schedules(s: Section, monitor_names: Collection[str]) -> dict[str, str]:
+    """`schedules:` monitor name → cron expression, "auto" or "off"; every name must be a monitor."""
+    raw_schedules = s.data.get("schedules") or {}
+    if not isinstance(raw_schedules, Mapping):
+        raise s.error("schedules", "expected a mapping of monitor name → cron expression", raw_schedules)
+    schedules: dict[str, str] = {}
+    for name, expr in raw_schedules.items():
+        key = f"schedules.{name}"
+        if name not in monitor_names:
+            known = ", ".join(sorted(monitor_names)) or "none"
+            raise s.error(key, f"no such monitor (known: {known})")
+        schedules[str(name)] = _schedule(expr, partial(s.error, key))
+    return schedules
+
+
+def _duration(s: Section, name: str, default: object) -> timedelta:
+    raw = s.data.get(name, default)
+    try:
+        return parse_duration(raw)
+    except ValueError as exc:
+        raise s.error(name, str(exc), raw) from None
 
 
 def _schedule(value: object, error: Callable[[str, object], ConfigError]) -> str:

@@ -13,28 +13,27 @@ alerting:
   retry: {base: 5s, cap: 15m, max_attempts: 20}
 ```
 
-This module sits at the config layer, below `driftwatch.alerting`: channels are validated here as plain
-dataclasses and turned into `alerting.model.ChannelConfig` by `pipeline.alerts`. Every error is a
-`ConfigError` naming the file and the dotted key; a webhook URL written into the file is never echoed.
+Channels are validated here as plain `ChannelEntry`s and turned into `config.channels.ChannelConfig` (the
+parser rule files use too) by `pipeline.alerts.channel_configs`. Every error is a `ConfigError` naming the
+file and the dotted key; a webhook URL written into the file is never echoed.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
+from driftwatch.config.sections import Section
 from driftwatch.durations import format_duration, parse_duration
 from driftwatch.errors import ConfigError
 
 ALERTING_KEYS = ("enabled", "rules", "channels", "report_base_url", "retry", "backfill")
 RETRY_KEYS = ("base", "cap", "max_attempts")
 CHANNEL_TYPES = ("slack", "webhook", "log", "alertmanager", "email")
-# Validated key by key by `alerting.channel_config` (which names the file and key); kept as written here.
+# Validated key by key by `config.channels` (which names the file and key); kept as written here.
 PASSTHROUGH_TYPES = ("alertmanager", "email")
 CHANNEL_KEYS: dict[str, tuple[str, ...]] = {
     "slack": ("type", "url_env", "timeout"),
@@ -59,7 +58,7 @@ class ChannelEntry:
     options: Mapping[str, object] | None = None  # alertmanager/email: the declaration as written
 
     def as_mapping(self) -> dict[str, object]:
-        """The declaration as `alerting.channel_config.parse_channel_config` reads it."""
+        """The declaration as `config.channels.parse_channel_config` reads it."""
         if self.options is not None:
             return {**self.options, "type": self.type}
         raw: dict[str, object] = {"type": self.type}
@@ -97,7 +96,7 @@ def parse_alerting(file: Path, base: Path, data: object) -> AlertingSettings:
     """Validate the `alerting:` section (`data` is its parsed YAML, None when absent)."""
     if data is None:
         return default_alerting(base)
-    section = _mapping(file, "alerting", data, ALERTING_KEYS)
+    section = Section(file, "alerting", data, ALERTING_KEYS).data
     enabled = section.get("enabled", True)
     if not isinstance(enabled, bool):
         raise ConfigError(file, "alerting.enabled", "expected true or false", enabled)
@@ -142,17 +141,6 @@ def parse_alerting(file: Path, base: Path, data: object) -> AlertingSettings:
     )
 
 
-def _mapping(file: Path, key: str, data: object, known: tuple[str, ...]) -> Mapping[str, Any]:
-    if not isinstance(data, Mapping):
-        raise ConfigError(file, key, "expected a mapping of keys to values", data)
-    for name in data:
-        if name not in known:
-            close = difflib.get_close_matches(str(name), known, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
-            raise ConfigError(file, f"{key}.{name}", f"unknown key{hint}")
-    return data
-
-
 def _duration(file: Path, key: str, value: object) -> timedelta:
     try:
         if not isinstance(value, str | int | float) or isinstance(value, bool):
@@ -182,7 +170,7 @@ def _channel(file: Path, base: Path, name: object, body: object) -> ChannelEntry
     kind = body.get("type")
     if kind not in CHANNEL_TYPES:
         raise ConfigError(file, f"{key}.type", f"expected one of {', '.join(CHANNEL_TYPES)}", kind)
-    _mapping(file, key, body, CHANNEL_KEYS[kind])
+    Section(file, key, body, CHANNEL_KEYS[kind])
     if kind == "log":
         path = body.get("path")
         if not isinstance(path, str) or not path.strip():
@@ -207,7 +195,7 @@ def _channel(file: Path, base: Path, name: object, body: object) -> ChannelEntry
 def _retry(file: Path, data: object) -> RetrySettings:
     if data is None:
         return RetrySettings()
-    section = _mapping(file, "alerting.retry", data, RETRY_KEYS)
+    section = Section(file, "alerting.retry", data, RETRY_KEYS).data
     defaults = RetrySettings()
     base = defaults.base_seconds
     cap = defaults.cap_seconds
