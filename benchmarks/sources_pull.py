@@ -31,7 +31,8 @@ sys.path.insert(0, str(REPO / "tests" / "sources"))
 from postgres import PostgresServer, find_or_install  # noqa: E402
 
 from conftest import S3_ENV, S3Server, free_port  # noqa: E402
-from driftwatch.config import FeatureSpec, load_settings  # noqa: E402
+from driftwatch.config.loading import load_settings  # noqa: E402
+from driftwatch.config.monitors import FeatureSpec  # noqa: E402
 from driftwatch.pipeline.ingest import ingest_predictions  # noqa: E402
 from driftwatch.storage.database import Database  # noqa: E402
 
