@@ -90,12 +90,13 @@ def s3_server() -> Iterator[S3Server]:
 
 
 class FaultProxy:
-    """Forwards HTTP to the S3 server; `mode` 'pass', '503' (every request answered 503 Slow Down), or
-    `down()` (the port stops listening: connection refused)."""
+    """Forwards HTTP to the S3 server; `mode` 'pass', '503' (every request answered 503 Slow Down), 'slow'
+    (every answer `delay` seconds late), or `down()` (the port stops listening: connection refused)."""
 
     def __init__(self, target: str) -> None:
         self.target = target
         self.mode = "pass"
+        self.delay = 3.0
         self.requests = 0
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -113,6 +114,8 @@ class FaultProxy:
                 proxy.requests += 1
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                if proxy.mode == "slow":
+                    time.sleep(proxy.delay)  # longer than the client's timeout: it gives up first
                 if proxy.mode == "503":
                     self.send_response(503)
                     self.send_header("Content-Length", "0")

@@ -266,3 +266,47 @@ def test_another_database_plugs_in_by_configuration_alone(tmp_path: Path) -> Non
         )
     second = ingest_predictions(db, mon, FEATURES)
     assert (second.rows_read, second.rows_inserted) == (5, 5)
+
+
+@pytest.mark.parametrize(
+    ("database", "message"),
+    [
+        (
+            "        driver: postgresql\n        uri: postgresql://h/db\n",
+            "needs exactly one of `table` or `query`",
+        ),
+        ("        uri: postgresql://h/db\n        table: t\n", "needs `driver`"),
+        (
+            "        driver: postgresql\n        uri: x\n        table: t\n        lookback: soon\n",
+            "lookback",
+        ),
+        (
+            "        driver: postgresql\n        uri: x\n        table: t\n        batch_rows: 0\n",
+            "batch_rows",
+        ),
+        ("        driver: postgresql\n        uri: x\n        table: t\n        tabel: t\n", "unknown key"),
+    ],
+)
+def test_database_section_errors_name_the_key(tmp_path: Path, database: str, message: str) -> None:
+    text = config("t")
+    start = text.index("      database:\n") + len("      database:\n")
+    end = text.index("\n    reference:")
+    (tmp_path / "driftwatch.yml").write_text(text[:start] + database.rstrip("\n") + text[end:])
+    with pytest.raises(ConfigError, match=message) as err:
+        load_settings(tmp_path / "driftwatch.yml")
+    assert "monitors.m.predictions.database" in str(err.value)
+
+
+def test_path_and_database_together_are_refused(tmp_path: Path) -> None:
+    text = config("t").replace("      model_version:", "      path: logs/*.parquet\n      model_version:")
+    (tmp_path / "driftwatch.yml").write_text(text)
+    with pytest.raises(ConfigError, match="either `path`"):
+        load_settings(tmp_path / "driftwatch.yml")
+
+
+def test_a_missing_uri_variable_is_named_never_valued(tmp_path: Path) -> None:
+    from driftwatch.sources.database import expand_uri
+
+    with pytest.raises(Exception, match="DW_NOT_SET_ANYWHERE is not set"):
+        expand_uri("postgresql://u:${DW_NOT_SET_ANYWHERE}@h/db", env={})
+    assert expand_uri("postgresql://u:${P}@h/db", env={"P": "s3cret"}) == "postgresql://u:s3cret@h/db"

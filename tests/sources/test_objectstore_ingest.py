@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -344,3 +345,20 @@ def test_reference_in_s3_is_mirrored_once_and_rebuilt_when_it_changes(
     p.put("reference/train.parquet", changed.getvalue())
     assert run_cycle(p.db, mon, now=NOW).profile_rebuilt
     assert len(list((tmp_path / ".driftwatch-objects").rglob("train.parquet"))) == 1  # the old copy is gone
+
+
+def test_slow_server_times_out_as_a_failed_source_then_reads(
+    tmp_path: Path, s3_server: S3Server, fault_proxy: FaultProxy
+) -> None:
+    p = Project(tmp_path, s3_server, endpoint=fault_proxy.url)
+    text = (tmp_path / "driftwatch.yml").read_text().replace("timeout_s: 5", "timeout_s: 1")
+    (tmp_path / "driftwatch.yml").write_text(text)
+    p.monitor = load_settings(tmp_path / "driftwatch.yml").monitor("m")
+    p.put("logs/a.ndjson", ndjson([record("a1")]))
+    fault_proxy.mode, fault_proxy.delay = "slow", 2.5
+    started = time.monotonic()
+    slow = p.ingest()
+    assert time.monotonic() - started < 20  # bounded by timeout x retries, not hanging
+    assert slow.rows_inserted == 0 and "cannot list" in slow.failed_files[0][1]
+    fault_proxy.mode = "pass"
+    assert p.ingest().rows_inserted == 1
