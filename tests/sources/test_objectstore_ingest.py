@@ -362,3 +362,29 @@ def test_slow_server_times_out_as_a_failed_source_then_reads(
     assert slow.rows_inserted == 0 and "cannot list" in slow.failed_files[0][1]
     fault_proxy.mode = "pass"
     assert p.ingest().rows_inserted == 1
+
+
+def test_half_written_object_fails_alone_and_is_read_once_complete(project: Project) -> None:
+    buf = io.BytesIO()
+    pl.DataFrame(
+        {
+            "request_id": ["h1", "h2"],
+            "timestamp": [datetime(2026, 3, 1, 11, tzinfo=UTC)] * 2,
+            "model_version": ["v1"] * 2,
+            "input_features": [{"age": 40.0, "income": 1.0, "region": "south"}] * 2,
+        }
+    ).write_parquet(buf)
+    whole = buf.getvalue()
+    text = (project.root / "driftwatch.yml").read_text().replace("logs/*.ndjson", "logs/*")
+    (project.root / "driftwatch.yml").write_text(text)
+    project.monitor = load_settings(project.root / "driftwatch.yml").monitor("m")
+    project.put("logs/a.parquet", whole[: len(whole) // 2])  # a writer that uploaded half a file
+    project.put("logs/b.ndjson", ndjson([record("b1")]))
+    first = project.ingest()
+    assert first.rows_inserted == 1
+    [(url, reason)] = first.failed_files
+    assert url == f"s3://{project.bucket}/logs/a.parquet" and "incomplete" in reason
+    assert "driftwatch-object-" not in reason  # the temporary copy is not what the user needs to see
+    project.put("logs/a.parquet", whole)
+    second = project.ingest()
+    assert (second.rows_inserted, second.failed_files) == (2, [])
