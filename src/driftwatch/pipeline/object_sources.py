@@ -14,6 +14,9 @@ fetched or read fails alone; the listing cursor stays before it, so it is retrie
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -166,12 +169,28 @@ def _read_object(
         read_one(f, read.url)
 
 
-def local_reference(db: Database, monitor: MonitorConfig) -> MonitorConfig:
+_MIRRORED: dict[tuple[str, str], tuple[str, float]] = {}  # (cache dir, url) → (local copy, when checked)
+_MIRRORED_LOCK = threading.Lock()
+
+
+def local_reference(db: Database, monitor: MonitorConfig, max_age_s: float = 0.0) -> MonitorConfig:
     """The monitor with an object-storage reference (``s3://…/train.parquet``) replaced by its local copy
     (`sources.objectstore.mirror_object`, kept beside the database and fetched again only when the object
-    changes); a local reference is returned as it is. SourceError when the object cannot be read."""
+    changes); a local reference is returned as it is. SourceError when the object cannot be read.
+
+    A cycle checks the object every time (`max_age_s` 0); a pushed batch (`api.push`) accepts a copy checked
+    in the last `max_age_s` seconds, so a push costs no request to the store."""
     ref = monitor.reference
     if not is_object_url(ref.path):
         return monitor
     cache = str(db.path.parent / ".driftwatch-objects")
-    return replace(monitor, reference=replace(ref, path=mirror_object(ref.path, ref.object_store, cache)))
+    key = (cache, ref.path)
+    with _MIRRORED_LOCK:
+        hit = _MIRRORED.get(key)
+    if hit is not None and time.monotonic() - hit[1] < max_age_s and os.path.isfile(hit[0]):
+        local = hit[0]
+    else:
+        local = mirror_object(ref.path, ref.object_store, cache)
+        with _MIRRORED_LOCK:
+            _MIRRORED[key] = (local, time.monotonic())
+    return replace(monitor, reference=replace(ref, path=local))
