@@ -3,6 +3,7 @@ section, through a real Typer app on real files and a real DuckDB file."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import textwrap
@@ -15,7 +16,10 @@ import typer
 from typer.testing import CliRunner
 
 from _demo import DEMO_END, SMALL_DEMO
-from driftwatch.commands.alerts import alerts_command, parse_time, rules_app, silence_app
+from driftwatch.alerting.silences import parse_time
+from driftwatch.cli.alerts import alerts_command
+from driftwatch.cli.rules import rules_app
+from driftwatch.cli.silence import silence_app
 from driftwatch.config.alerting import ChannelEntry, RetrySettings, parse_alerting
 from driftwatch.config.loading import load_settings
 from driftwatch.demo import write_demo_project
@@ -26,7 +30,7 @@ from driftwatch.storage.database import Database
 
 REPO = Path(__file__).resolve().parents[1]
 
-# The registration cli.py does.
+# The registration driftwatch/cli/__init__.py does.
 app = typer.Typer()
 app.add_typer(rules_app, name="rules")
 app.add_typer(silence_app, name="silence")
@@ -117,7 +121,7 @@ def test_rules_check_defaults_to_the_configs_rules_and_knows_its_channels(
     result = runner.invoke(app, ["rules", "check", "--config", str(project)])
     assert result.exit_code == 2 and "unknown channel `slak`" in result.stdout
 
-    # Declared in the main config's `alerting.channels` (which config.py will parse; read directly until then).
+    # Declared in the main config's `alerting.channels`.
     (rules / "r.yml").write_text(BROKEN.replace("treshold", "threshold").replace("for: 0", "for: 1"))
     settings = parse_alerting(
         project, project.parent, {"channels": {"slak": {"type": "log", "path": "a.log"}}}
@@ -343,3 +347,12 @@ def test_alerting_settings_are_read_from_the_config_file(project: Path) -> None:
     settings = alerting_settings(load_settings(project))
     assert settings.rules == project.parent / "alert_rules" and settings.base_dir == project.parent
     assert prepare_alerting(settings) is None  # no rules folder: alerting is off
+
+
+def test_alerting_settings_are_the_section_load_settings_parsed(project: Path) -> None:
+    """`load_settings` always parses `alerting:` (the defaults when absent), so `alerting_settings` hands that
+    object on; a `Settings` built without the section gets the same defaults."""
+    loaded = load_settings(project)
+    assert loaded.alerting is not None
+    assert alerting_settings(loaded) is loaded.alerting
+    assert alerting_settings(dataclasses.replace(loaded, alerting=None)) == loaded.alerting

@@ -317,10 +317,10 @@ def test_compare_process_exit_codes_and_output_survive_the_fast_exit(
 
 
 def test_cli_default_config_name_is_the_config_modules() -> None:
-    from driftwatch import cli
+    from driftwatch.cli import options
     from driftwatch.config import loading
 
-    assert cli.DEFAULT_CONFIG_NAME == loading.DEFAULT_CONFIG_NAME
+    assert options.DEFAULT_CONFIG_NAME == loading.DEFAULT_CONFIG_NAME
 
 
 def _dictionary_column() -> tuple[pa.ChunkedArray, int]:

@@ -128,13 +128,15 @@ def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
 def test_every_config_key_is_documented() -> None:
     """docs/configuration.md must mention every key the loader accepts."""
     text = DOCS.read_text()
-    from driftwatch.config import loading, monitors, performance, settings
+    from driftwatch.config import alerting, loading, monitors, performance, server, settings
 
-    keys: set[str] = set()
-    for module in (loading, monitors, performance, settings):
+    keys: set[str] = set(server.KEYS)
+    for module in (alerting, loading, monitors, performance, settings):
         for name, value in vars(module).items():
             if name.endswith("_KEYS") and isinstance(value, tuple):
                 keys.update(value)
+    for channel_keys in alerting.CHANNEL_KEYS.values():
+        keys.update(channel_keys)
     keys.update(DRIFT_KEYS)
     assert len(keys) > 25
     missing = sorted(k for k in keys if f"`{k}`" not in text)

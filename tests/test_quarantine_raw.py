@@ -19,8 +19,9 @@ import pytest
 from driftwatch.config.loading import load_settings
 from driftwatch.config.monitors import FeatureSpec
 from driftwatch.pipeline.ingest import ingest_predictions, prediction_layout
-from driftwatch.pipeline.labels import ingest_labels, label_batch_sql
+from driftwatch.pipeline.labels import ingest_labels
 from driftwatch.sources.files import describe_columns, list_files
+from driftwatch.sources.labels import label_batch_sql
 from driftwatch.sources.logs import normalise_query
 from driftwatch.storage.database import Database
 from driftwatch.storage.schema import prediction_table

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from _service import TOKEN, TestClient
 from driftwatch.api.app import create_app
-from driftwatch.commands.alerts import SERVER_URL, silence_app
+from driftwatch.cli.silence import SERVER_URL, silence_app
 from driftwatch.config.loading import load_settings
 from driftwatch.storage import alerts as store
 from driftwatch.storage.database import Database

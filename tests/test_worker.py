@@ -20,13 +20,8 @@ from driftwatch.config.server import ServerSettings
 from driftwatch.config.settings import Settings
 from driftwatch.pipeline.cycle import CycleSummary
 from driftwatch.pipeline.ingest import IngestSummary
-from driftwatch.worker import (
-    CycleBusyError,
-    CycleRunner,
-    Worker,
-    cron_trigger,
-    job_id,
-)
+from driftwatch.pipeline.runner import CycleBusyError, CycleRunner
+from driftwatch.worker import Worker, cron_trigger, job_id
 
 PINNED = datetime(2026, 11, 4, 10, 30, tzinfo=UTC)  # a Wednesday
 

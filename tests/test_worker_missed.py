@@ -13,7 +13,8 @@ from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from _service import MONITOR, make_project
 from driftwatch.config.loading import load_settings
 from driftwatch.config.server import ServerSettings
-from driftwatch.worker import CycleRunner, Worker, job_id
+from driftwatch.pipeline.runner import CycleRunner
+from driftwatch.worker import Worker, job_id
 
 DUE = datetime(2026, 11, 2, 0, 15, tzinfo=UTC)
 

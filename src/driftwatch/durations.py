@@ -53,3 +53,13 @@ def window_start(ts: datetime, width: timedelta) -> datetime:
 def as_utc(ts: datetime) -> datetime:
     """Naive datetimes are taken as UTC; aware ones are converted."""
     return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+def utc_now() -> datetime:
+    """The current time, aware UTC: the clock the runner, the scheduler and the API default to."""
+    return datetime.now(UTC)
+
+
+def to_naive_utc(ts: datetime) -> datetime:
+    """Aware → naive UTC, the form TIMESTAMP columns hold; naive ones are taken as UTC already."""
+    return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo is not None else ts

@@ -1,4 +1,4 @@
-"""The schedule, and nothing else: one APScheduler job per monitor, plus the per-monitor locks.
+"""The schedule, and nothing else: one APScheduler job per monitor, and the alert delivery lanes.
 
 Jobs live in memory and are rebuilt from the config at every start, with stable ids (`cycle:<monitor>`). The
 real schedule state is the window queue in DuckDB: a cycle computes whatever closed windows are queued, so a
@@ -7,7 +7,8 @@ missed, late or doubled tick is harmless, and a catch-up cycle per monitor at st
 APScheduler 3.x defaults `misfire_grace_time` to 1 s, which silently skips a run that starts a little late
 (a busy thread pool, a suspended VM); every job here gets the monitor's window as grace instead, with
 `coalesce=True` (several missed ticks run once) and `max_instances=1`. Two cycles of one monitor never overlap,
-whoever starts them (schedule, catch-up, `POST /api/monitors/{name}/runs`): they take the monitor's lock.
+whoever starts them (schedule, catch-up, `POST /api/monitors/{name}/runs`): they take the monitor's lock,
+held by the runner they share (pipeline/runner.py).
 
 Alert delivery is not part of a cycle: the outbox is drained by `DeliveryLanes`, one thread per channel,
 woken after every cycle and every DELIVERY_INTERVAL. Pushes do not take the monitor's lock either (api/push.py).
@@ -17,8 +18,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,56 +30,17 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from driftwatch.alerting.delivery import ChannelLanes
-from driftwatch.config.monitors import MonitorConfig
 from driftwatch.config.server import ServerSettings
 from driftwatch.config.settings import Settings
-from driftwatch.errors import DriftwatchError
-from driftwatch.pipeline.alerts import (
-    AlertingRun,
-    alerting_settings,
-    lane_senders,
-    open_channels,
-    prepare_alerting,
-    retry_policy,
-)
-from driftwatch.pipeline.cycle import CycleSummary, run_monitor
+from driftwatch.durations import utc_now
+from driftwatch.pipeline.alerts import AlertingRun, lane_senders, open_channels, retry_policy
+from driftwatch.pipeline.cycle import CycleSummary
+from driftwatch.pipeline.runner import Clock, CycleRunner
 from driftwatch.storage.database import Database
 
 log = logging.getLogger("driftwatch.worker")
 
-Clock = Callable[[], datetime]
-CycleFunction = Callable[..., CycleSummary]
 _WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-class CycleBusyError(DriftwatchError):
-    """A cycle of this monitor is already running and did not finish within the wait."""
-
-    def __init__(self, monitor: str, waited: float) -> None:
-        self.monitor = monitor
-        self.waited = waited
-        super().__init__(
-            f"a cycle of monitor {monitor!r} is still running after waiting {waited:.0f}s; try again later"
-        )
-
-
-def full_cycle(settings: Settings, alerting: AlertingRun | None) -> CycleFunction:
-    """The service's cycle: drift, labels, performance, alert evaluation and reports.
-
-    No delivery: the messages a cycle enqueues go out on the delivery lanes (`DeliveryLanes`), which the
-    runner wakes when the cycle is over, so a slow or hanging channel never holds the monitor's lock.
-    """
-
-    def cycle(
-        db: Database, config: MonitorConfig, now: datetime | None = None, trigger: str = "schedule"
-    ) -> CycleSummary:
-        return run_monitor(db, settings, config.name, now=now, trigger=trigger, alerting=alerting)
-
-    return cycle
 
 
 # How often the delivery lanes look for due rows (retries after a backoff or a Retry-After) between the
@@ -116,52 +76,6 @@ class DeliveryLanes:
             log.warning("alert delivery: a channel is still in a request; its notification stays pending")
         for channel in self.channels.values():
             channel.close()
-
-
-class CycleRunner:
-    """Runs one monitor's cycle at a time, under that monitor's lock. Shared by the schedule and the API."""
-
-    def __init__(
-        self,
-        settings: Settings,
-        db: Database,
-        clock: Clock = utc_now,
-        cycle: CycleFunction | None = None,
-    ) -> None:
-        self.settings = settings
-        self.db = db
-        self.clock = clock
-        # Alert rules are validated once, at start: a broken rule file stops `serve` with every problem listed
-        # instead of failing every scheduled cycle.
-        self.alerting = prepare_alerting(alerting_settings(settings)) if cycle is None else None
-        self._cycle = cycle or full_cycle(settings, self.alerting)
-        self._locks = {name: threading.Lock() for name in settings.monitors}
-        # Called after every cycle, outside the lock (the server wakes its delivery lanes with it).
-        self.after_cycle: list[Callable[[], None]] = []
-
-    def busy(self, monitor: str) -> bool:
-        return self._locks[monitor].locked()
-
-    @contextmanager
-    def holding(self, monitor: str, wait: float | None = None) -> Iterator[None]:
-        """Hold the monitor's lock; `wait` seconds at most (None: as long as it takes)."""
-        lock = self._locks[monitor]
-        if not lock.acquire(timeout=-1 if wait is None else max(wait, 0.0)):
-            raise CycleBusyError(monitor, wait or 0.0)
-        try:
-            yield
-        finally:
-            lock.release()
-
-    def run(self, monitor: str, trigger: str, wait: float | None = None) -> CycleSummary:
-        """One full cycle of `monitor` with `now` from the clock; raises CycleBusyError after `wait` seconds."""
-        config = self.settings.monitor(monitor)
-        try:
-            with self.holding(monitor, wait):
-                return self._cycle(self.db, config, now=self.clock(), trigger=trigger)
-        finally:
-            for hook in self.after_cycle:
-                hook()
 
 
 @dataclass(frozen=True)
@@ -203,7 +117,7 @@ def _weekdays(field: str) -> str:
 
 
 def cron_trigger(expr: str) -> CronTrigger:
-    """A UTC CronTrigger from a 5-field crontab expression (validated by config_server.cron_problem)."""
+    """A UTC CronTrigger from a 5-field crontab expression (validated by config.server.cron_problem)."""
     minute, hour, day, month, weekday = expr.split()
     return CronTrigger(
         minute=minute, hour=hour, day=day, month=month, day_of_week=_weekdays(weekday), timezone=UTC

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from alerting_duckdb_support import InspectedDuckDBOutbox
 from alerting_support import FakeClock, LoopbackServer
 from alertmanager_server import Alertmanager, start_alertmanager
+from memory_outbox import InMemoryOutbox
 from smtp_server import SmtpServer, start_smtp
+
+from driftwatch.storage.database import Database
 
 
 @pytest.fixture
@@ -48,3 +53,19 @@ def smtp_server() -> Iterator[SmtpServer]:
         pytest.skip(reason)
     yield server
     server.stop()
+
+
+@pytest.fixture(params=["memory", "duckdb"])
+def outbox(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[InMemoryOutbox | InspectedDuckDBOutbox]:
+    """The reference in-memory outbox, and the DuckDB one the pipeline delivers from (a real database file):
+    a test using this fixture runs on both, with the same assertions."""
+    if request.param == "memory":
+        yield InMemoryOutbox()
+        return
+    db = Database(tmp_path / "outbox.duckdb")
+    try:
+        yield InspectedDuckDBOutbox(db)
+    finally:
+        db.close()

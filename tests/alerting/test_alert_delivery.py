@@ -12,9 +12,11 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
+from alerting_duckdb_support import InspectedDuckDBOutbox
 from alerting_support import DAY, T0, FakeClock, LoopbackServer, make_rule, window_sample
 from hypothesis import given
 from hypothesis import strategies as st
+from memory_outbox import InMemoryOutbox
 
 from driftwatch.alerting.channels import build_channels
 from driftwatch.alerting.channels.base import Channel, SendResult
@@ -25,9 +27,12 @@ from driftwatch.alerting.delivery import META_RULE, AttemptOutcome, RetryPolicy,
 from driftwatch.alerting.errors import ChannelConfigError
 from driftwatch.alerting.evaluation import evaluate
 from driftwatch.alerting.grouping import AlertGroup, group_notifications
-from driftwatch.alerting.memory_outbox import InMemoryOutbox
 from driftwatch.alerting.secret import Secret
 from driftwatch.config.channels import ChannelConfig
+
+Outboxes = (
+    InMemoryOutbox | InspectedDuckDBOutbox
+)  # the `outbox` fixture (conftest.py): each test runs on both
 
 SECRET_PATH = "/services/T0001/B0001/TOPSECRETTOKEN"
 
@@ -59,10 +64,12 @@ def webhook(server: LoopbackServer, opened: list[Channel], name: str = "hook") -
 
 
 def test_429_with_retry_after_is_honoured(
-    loopback: LoopbackServer, clock: FakeClock, channels_to_close: list[Channel]
+    loopback: LoopbackServer,
+    clock: FakeClock,
+    channels_to_close: list[Channel],
+    outbox: Outboxes,
 ) -> None:
     loopback.reply(429, {"Retry-After": "30"}, "rate_limited")
-    outbox = InMemoryOutbox()
     outbox.enqueue(messages("slack-ml"), clock())
     sender = Sender(outbox, {"slack-ml": slack(loopback, channels_to_close)}, clock, clock.sleep)
 
@@ -83,10 +90,12 @@ def test_429_with_retry_after_is_honoured(
 
 
 def test_500_then_200_delivers_exactly_once(
-    loopback: LoopbackServer, clock: FakeClock, channels_to_close: list[Channel]
+    loopback: LoopbackServer,
+    clock: FakeClock,
+    channels_to_close: list[Channel],
+    outbox: Outboxes,
 ) -> None:
     loopback.reply(500, body="rollup_error")
-    outbox = InMemoryOutbox()
     outbox.enqueue(messages("slack-ml"), clock())
     policy = RetryPolicy(base_seconds=5, cap_seconds=60)
     sender = Sender(
@@ -117,10 +126,10 @@ def test_404_is_permanent_and_raises_a_meta_alert_on_the_other_channel(
     second_loopback: LoopbackServer,
     clock: FakeClock,
     channels_to_close: list[Channel],
+    outbox: Outboxes,
 ) -> None:
     loopback.reply(404, body="channel_not_found")
     loopback.reply(404, body="channel_not_found")
-    outbox = InMemoryOutbox()
     outbox.enqueue(messages("slack-ml") + messages("slack-ml", feature="income"), clock())
     channels: dict[str, Channel] = {
         "slack-ml": slack(loopback, channels_to_close),
@@ -154,10 +163,10 @@ def test_a_failing_meta_alert_does_not_ping_pong(
     second_loopback: LoopbackServer,
     clock: FakeClock,
     channels_to_close: list[Channel],
+    outbox: Outboxes,
 ) -> None:
     loopback.reply(410, body="channel_is_archived")
     second_loopback.reply(403, body="forbidden")
-    outbox = InMemoryOutbox()
     outbox.enqueue(messages("slack-ml"), clock())
     channels: dict[str, Channel] = {
         "slack-ml": slack(loopback, channels_to_close),
@@ -172,7 +181,10 @@ def test_a_failing_meta_alert_does_not_ping_pong(
 
 
 def test_connection_errors_back_off_and_give_up_after_max_attempts(
-    clock: FakeClock, tmp_path: Path, channels_to_close: list[Channel]
+    clock: FakeClock,
+    tmp_path: Path,
+    channels_to_close: list[Channel],
+    outbox: Outboxes,
 ) -> None:
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
@@ -180,7 +192,6 @@ def test_connection_errors_back_off_and_give_up_after_max_attempts(
     dead = SlackChannel("slack-ml", Secret(f"http://127.0.0.1:{port}{SECRET_PATH}"), timeout_seconds=2)
     channels_to_close.append(dead)
     log = LogFileChannel("log", tmp_path / "alerts.log")
-    outbox = InMemoryOutbox()
     outbox.enqueue(messages("slack-ml"), clock())
     policy = RetryPolicy(base_seconds=10, cap_seconds=40, max_attempts=4)
     sender = Sender(outbox, {"slack-ml": dead, "log": log}, clock, clock.sleep, policy, random.Random(1))
@@ -209,6 +220,7 @@ def test_a_failing_delivery_never_records_or_logs_the_url(
     clock: FakeClock,
     channels_to_close: list[Channel],
     caplog: pytest.LogCaptureFixture,
+    outbox: Outboxes,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     # Hostile receivers echo the URL they were called with in their error bodies.
@@ -219,7 +231,6 @@ def test_a_failing_delivery_never_records_or_logs_the_url(
     second_loopback.reply(500, body=f"{second_loopback.url}/hooks/HOOKSECRET?x=1 failed")
     broken = SlackChannel("broken", Secret("ftp://files.example.com/ANOTHERSECRET"))
     channels_to_close.append(broken)
-    outbox = InMemoryOutbox()
     outbox.enqueue(messages("slack-ml") + messages("hook") + messages("broken"), clock())
     channels: dict[str, Channel] = {
         "slack-ml": slack(loopback, channels_to_close),
@@ -240,9 +251,11 @@ def test_a_failing_delivery_never_records_or_logs_the_url(
 
 
 def test_slack_messages_are_paced_with_the_injected_sleep(
-    loopback: LoopbackServer, clock: FakeClock, channels_to_close: list[Channel]
+    loopback: LoopbackServer,
+    clock: FakeClock,
+    channels_to_close: list[Channel],
+    outbox: Outboxes,
 ) -> None:
-    outbox = InMemoryOutbox()
     outbox.enqueue(messages("slack-ml") + messages("slack-ml", feature="income"), clock())
     sender = Sender(outbox, {"slack-ml": slack(loopback, channels_to_close)}, clock, clock.sleep)
     assert sender.deliver_due().delivered == 2
@@ -251,10 +264,12 @@ def test_slack_messages_are_paced_with_the_injected_sleep(
 
 
 def test_a_channel_is_healthy_again_after_a_success(
-    loopback: LoopbackServer, clock: FakeClock, channels_to_close: list[Channel]
+    loopback: LoopbackServer,
+    clock: FakeClock,
+    channels_to_close: list[Channel],
+    outbox: Outboxes,
 ) -> None:
     loopback.reply(404, body="no_service")
-    outbox = InMemoryOutbox()
     outbox.enqueue(messages("slack-ml"), clock())
     sender = Sender(outbox, {"slack-ml": slack(loopback, channels_to_close)}, clock, clock.sleep)
     sender.deliver_due()
@@ -265,7 +280,9 @@ def test_a_channel_is_healthy_again_after_a_success(
     assert outbox.unhealthy == {}
 
 
-def test_a_row_for_an_unknown_channel_fails_and_a_raising_channel_is_retried(clock: FakeClock) -> None:
+def test_a_row_for_an_unknown_channel_fails_and_a_raising_channel_is_retried(
+    clock: FakeClock, outbox: Outboxes
+) -> None:
     class Exploding:
         name = "boom"
         min_interval_seconds = 0.0
@@ -276,7 +293,6 @@ def test_a_row_for_an_unknown_channel_fails_and_a_raising_channel_is_retried(clo
         def close(self) -> None:
             return None
 
-    outbox = InMemoryOutbox()
     outbox.enqueue(messages("gone") + messages("boom"), clock())
     sender = Sender(outbox, {"boom": Exploding()}, clock, clock.sleep)
     report = sender.deliver_due()
@@ -287,11 +303,12 @@ def test_a_row_for_an_unknown_channel_fails_and_a_raising_channel_is_retried(clo
     assert outbox.attempts[1].error == "unexpected RuntimeError in channel 'boom'"
 
 
-def test_log_channel_appends_one_json_line_per_alert(tmp_path: Path, clock: FakeClock) -> None:
+def test_log_channel_appends_one_json_line_per_alert(
+    tmp_path: Path, clock: FakeClock, outbox: Outboxes
+) -> None:
     rule = make_rule(channels=("log",))
     samples = [window_sample(0, 0.4, feature="age"), window_sample(0, 0.3, feature="income")]
     (group,) = group_notifications(evaluate([rule], samples, {}, [], T0 + DAY).notifications)
-    outbox = InMemoryOutbox()
     assert outbox.enqueue([group, group], clock()) == 1  # the dedupe key is unique
     path = tmp_path / "nested" / "alerts.log"
     Sender(outbox, {"log": LogFileChannel("log", path)}, clock, clock.sleep).deliver_due()
@@ -362,11 +379,13 @@ def test_build_channels_reads_secrets_from_the_given_environment(tmp_path: Path)
 
 
 def test_a_template_error_still_sends_a_plain_message(
-    loopback: LoopbackServer, clock: FakeClock, channels_to_close: list[Channel]
+    loopback: LoopbackServer,
+    clock: FakeClock,
+    channels_to_close: list[Channel],
+    outbox: Outboxes,
 ) -> None:
     rule = make_rule(channels=("slack-ml",), annotations={"summary": "{{ labels.owner }}: PSI {{ value }}"})
     result = evaluate([rule], [window_sample(0, 0.4)], {}, [], T0 + DAY)
-    outbox = InMemoryOutbox()
     outbox.enqueue(group_notifications(result.notifications), clock())
     Sender(outbox, {"slack-ml": slack(loopback, channels_to_close)}, clock, clock.sleep).deliver_due()
     (request,) = loopback.requests

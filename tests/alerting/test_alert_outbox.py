@@ -1,32 +1,21 @@
-"""The `Outbox` contract. Parametrized over implementations: add the DuckDB one to `OUTBOXES`."""
+"""The `Outbox` contract, on the reference in-memory outbox and the pipeline's DuckDB one (the `outbox` fixture
+of conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 
-import pytest
-from alerting_duckdb_support import duckdb_outbox
 from alerting_support import DAY, T0, make_rule, window_sample
 
 from driftwatch.alerting.delivery import AttemptOutcome, Outbox
 from driftwatch.alerting.evaluation import evaluate
 from driftwatch.alerting.grouping import AlertGroup, group_notifications
-from driftwatch.alerting.memory_outbox import InMemoryOutbox
-
-OUTBOXES: list[Callable[[], Outbox]] = [InMemoryOutbox, duckdb_outbox]
 
 
 def groups(count: int) -> list[AlertGroup]:
     rule = make_rule(channels=("log",))
     samples = [window_sample(i, 0.4, feature=f"f{i}") for i in range(count)]  # one message per window
     return group_notifications(evaluate([rule], samples, {}, [], T0 + count * DAY).notifications)
-
-
-@pytest.fixture(params=OUTBOXES, ids=lambda factory: getattr(factory, "__name__", "outbox"))
-def outbox(request: pytest.FixtureRequest) -> Outbox:
-    factory: Callable[[], Outbox] = request.param
-    return factory()
 
 
 def test_enqueue_ignores_known_dedupe_keys(outbox: Outbox) -> None:

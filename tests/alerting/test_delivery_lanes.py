@@ -10,7 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from alerting_duckdb_support import InspectedDuckDBOutbox
 from alerting_support import DAY, T0, FakeClock, LoopbackServer, make_rule, window_sample
+from memory_outbox import InMemoryOutbox
 
 from _hanging import HangingReceiver
 from driftwatch.alerting.channels.base import Channel
@@ -19,7 +21,6 @@ from driftwatch.alerting.channels.webhook import WebhookChannel
 from driftwatch.alerting.delivery import ChannelLanes, RetryPolicy, Sender
 from driftwatch.alerting.evaluation import evaluate
 from driftwatch.alerting.grouping import AlertGroup, group_notifications
-from driftwatch.alerting.memory_outbox import InMemoryOutbox
 from driftwatch.alerting.secret import Secret
 from driftwatch.pipeline.alerts import DuckDBOutbox
 from driftwatch.storage import alerts as store
@@ -33,9 +34,10 @@ def messages(channel: str, count: int) -> list[AlertGroup]:
     return [dataclasses.replace(group, dedupe_key=f"{channel}-{i:04d}") for i in range(count)]
 
 
-def test_a_pass_delivers_every_due_row_not_the_first_batch(tmp_path: Path, clock: FakeClock) -> None:
+def test_a_pass_delivers_every_due_row_not_the_first_batch(
+    tmp_path: Path, clock: FakeClock, outbox: InMemoryOutbox | InspectedDuckDBOutbox
+) -> None:
     """`driftwatch run` once stopped at 100 notifications and reported nothing left."""
-    outbox = InMemoryOutbox()
     outbox.enqueue(messages("log", 264), clock())
     channel = LogFileChannel("log", tmp_path / "alerts.log")
     sender = Sender(outbox, {"log": channel}, clock, clock.sleep, batch_size=100)
@@ -47,13 +49,12 @@ def test_a_pass_delivers_every_due_row_not_the_first_batch(tmp_path: Path, clock
 
 
 def test_a_pass_attempts_each_row_once_even_when_retries_fall_due(
-    loopback: LoopbackServer, clock: FakeClock
+    loopback: LoopbackServer, clock: FakeClock, outbox: InMemoryOutbox | InspectedDuckDBOutbox
 ) -> None:
     """A row retried in this pass is not tried again in it, even if its backoff is over before the pass ends
     (the loop over batches cannot spin on a failing receiver)."""
     for _ in range(6):
         loopback.reply(500, body="down")
-    outbox = InMemoryOutbox()
     outbox.enqueue(messages("hook", 3), clock())
     hook = WebhookChannel("hook", Secret(loopback.url + "/h"), timeout_seconds=2.0)
     try:

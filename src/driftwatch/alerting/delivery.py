@@ -222,10 +222,10 @@ class Sender:
         self._pace(channel)
         try:
             result = channel.send(row.message, row.dedupe_key)
-        except Exception as error:  # noqa: BLE001 - a channel bug must not stop delivery of other rows
+        except Exception as exc:  # noqa: BLE001 - a channel bug must not stop delivery of other rows
             # The exception text could quote a URL, so only its type is kept.
             result = SendResult(
-                ok=False, error=f"unexpected {type(error).__name__} in channel {channel.name!r}"
+                ok=False, error=f"unexpected {type(exc).__name__} in channel {channel.name!r}"
             )
         now = self._clock()
         self._last_sent[channel.name] = now

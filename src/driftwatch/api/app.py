@@ -1,7 +1,8 @@
 """The app factory: `create_app(settings, db, server_settings, scheduler, clock)` → a FastAPI app.
 
-The factory starts nothing: the scheduler (a `Worker`) is started by `api.server.serve`, and tests build a
-small app per test on a temporary database. `GET /metrics` is a plain route at exactly that path (mounting
+The factory starts nothing: the scheduler (a `worker.Worker`, seen here only as the `state.Scheduler`
+protocol) is built and started by `driftwatch.service.serve`, and tests build a small app per test on a
+temporary database. `GET /metrics` is a plain route at exactly that path (mounting
 prometheus_client's ASGI app would redirect `/metrics` to `/metrics/`).
 """
 
@@ -25,11 +26,12 @@ from driftwatch.api.routes_files import files_router
 from driftwatch.api.routes_read import health_router, monitors_router
 from driftwatch.api.routes_silences import silences_router
 from driftwatch.api.routes_write import write_router
-from driftwatch.api.state import AppState, package_version
+from driftwatch.api.state import AppState, Scheduler, package_version
 from driftwatch.config.server import ServerSettings
 from driftwatch.config.settings import Settings
+from driftwatch.durations import utc_now
+from driftwatch.pipeline.runner import Clock, CycleRunner
 from driftwatch.storage.database import Database
-from driftwatch.worker import Clock, CycleRunner, Worker, utc_now
 
 DESCRIPTION = """\
 Drift and model-quality monitoring. Reads are open unless `server.public_reads` is false; writes need
@@ -43,13 +45,13 @@ def create_app(
     settings: Settings,
     db: Database,
     server_settings: ServerSettings | None = None,
-    scheduler: Worker | None = None,
+    scheduler: Scheduler | None = None,
     clock: Clock = utc_now,
     token: Secret | str | None = None,
 ) -> FastAPI:
     """Build the API over an open Database.
 
-    `scheduler` is the running Worker (None: no schedule; "run now" still works, serialised by the app's own
+    `scheduler` is the running schedule, any `Scheduler` (None: no schedule; "run now" still works, serialised by the app's own
     per-monitor locks). `token` overrides the environment variable named by `server_settings.token_env`.
     """
     server = server_settings or ServerSettings()

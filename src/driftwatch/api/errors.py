@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from driftwatch.errors import ConfigError, DatabaseLockedError, DriftwatchError, InputError, SourceError
-from driftwatch.worker import CycleBusyError
+from driftwatch.pipeline.runner import CycleBusyError
 
 log = logging.getLogger("driftwatch.api")
 

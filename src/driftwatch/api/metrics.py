@@ -1,6 +1,7 @@
 """`GET /metrics`: Prometheus text, collected from the database at scrape time.
 
-A custom Collector reads the results, runs and ingest tables on each scrape, so nothing is kept in process
+A custom Collector reads the results, runs and ingest tables on each scrape (the queries are in
+storage/metrics_queries.py; this module only builds the metric families), so nothing is kept in process
 memory and a restart loses no counter (they are sums over tables that only grow). Every family is listed in
 docs/api.md. Per monitor, at most `server.metrics_max_features` features are exported (the most severe and
 largest-PSI first) to bound the series count; `driftwatch_features_not_exported{monitor}` says how many were
@@ -21,25 +22,23 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
 from prometheus_client.registry import Collector
 
-from driftwatch.api.queries import table_columns, utc
-from driftwatch.api.state import package_version
+from driftwatch.api.state import Scheduler, package_version
 from driftwatch.config.settings import Settings
+from driftwatch.durations import as_utc
+from driftwatch.storage import metrics_queries as q
+from driftwatch.storage.api_queries import last_successful_cycles
 from driftwatch.storage.database import Database
-from driftwatch.storage.runs import INTERRUPTED
-from driftwatch.worker import Worker
 
 log = logging.getLogger("driftwatch.metrics")
 
 STATUS_VALUE = {"insufficient_data": -1, "ok": 0, "warn": 1, "drift": 2}
 PERFORMANCE_STATUS_VALUE = {"insufficient_labels": -1, "ok": 0, "info": 0, "estimate": 0, "degraded": 2}
-OUTBOX_TABLES = ("alert_outbox", "notifications")
 
 
 def _ts(value: datetime | None) -> float | None:
     if value is None:
         return None
-    aware = utc(value)
-    return aware.timestamp() if aware is not None else None
+    return as_utc(value).timestamp()
 
 
 def _num(value: object) -> float | None:
@@ -53,7 +52,7 @@ def _num(value: object) -> float | None:
 
 
 class DriftwatchCollector(Collector):
-    def __init__(self, settings: Settings, db: Database, worker: Worker | None, max_features: int) -> None:
+    def __init__(self, settings: Settings, db: Database, worker: Scheduler | None, max_features: int) -> None:
         self.settings = settings
         self.db = db
         self.worker = worker
@@ -134,24 +133,11 @@ class DriftwatchCollector(Collector):
             "Features of the latest window left out by server.metrics_max_features",
             labels=["monitor"],
         )
-        cur = self.db.cursor()
-        rows = cur.execute(
-            "WITH latest AS (SELECT monitor, max(window_start) AS ws FROM feature_results WHERE segment = '*' "
-            "GROUP BY monitor) "
-            "SELECT r.monitor, r.model_version, r.feature, r.status, "
-            "max(s.value) FILTER (WHERE s.statistic = 'psi'), "
-            "max(s.value) FILTER (WHERE s.statistic = 'ks_statistic') "
-            "FROM feature_results r JOIN latest l ON r.monitor = l.monitor AND r.window_start = l.ws "
-            "LEFT JOIN feature_stats s ON s.monitor = r.monitor AND s.model_version = r.model_version "
-            "AND s.segment = r.segment AND s.window_start = r.window_start AND s.feature = r.feature "
-            "WHERE r.segment = '*' GROUP BY r.monitor, r.model_version, r.feature, r.status "
-            "ORDER BY r.monitor, r.model_version, r.feature"
-        ).fetchall()
-        per_monitor: dict[str, list[tuple[object, ...]]] = {}
-        for row in rows:
-            per_monitor.setdefault(str(row[0]), []).append(row)
+        per_monitor: dict[str, list[q.LatestFeature]] = {}
+        for row in q.latest_window_features(self.db.cursor()):
+            per_monitor.setdefault(str(row.monitor), []).append(row)
         for monitor, items in per_monitor.items():
-            items.sort(key=lambda r: (-STATUS_VALUE.get(str(r[3]), 0), -(_num(r[4]) or 0.0)))
+            items.sort(key=lambda r: (-STATUS_VALUE.get(str(r.status), 0), -(_num(r.psi) or 0.0)))
             kept = items[: self.max_features]
             dropped.add_metric([monitor], len(items) - len(kept))
             for _, version, feature, state, psi_value, ks_value in kept:
@@ -186,12 +172,7 @@ class DriftwatchCollector(Collector):
             "driftwatch_windows_queued", "Windows waiting to be computed", labels=["monitor"]
         )
         cur = self.db.cursor()
-        rows = cur.execute(
-            "SELECT monitor, model_version, window_start, rows, drift_share, status FROM window_summaries "
-            "WHERE segment = '*' QUALIFY window_start = max(window_start) OVER (PARTITION BY monitor) "
-            "ORDER BY monitor, model_version"
-        ).fetchall()
-        for monitor, version, ws, n, drift_share, state in rows:
+        for monitor, version, ws, n, drift_share, state in q.latest_window_summaries(cur):
             labels = [str(monitor), str(version)]
             if (value := _num(drift_share)) is not None:
                 share.add_metric(labels, value)
@@ -199,7 +180,7 @@ class DriftwatchCollector(Collector):
             rows_g.add_metric(labels, float(n))
             if (when := _ts(ws)) is not None:
                 start.add_metric(labels, when)
-        counts = dict(cur.execute("SELECT monitor, count(*) FROM window_queue GROUP BY monitor").fetchall())
+        counts = q.queued_window_counts(cur)
         for name in self.settings.monitors:
             queued.add_metric([name], float(counts.get(name, 0)))
         return [share, status, rows_g, start, queued]
@@ -224,29 +205,16 @@ class DriftwatchCollector(Collector):
             labels=["monitor", "status"],
         )
         cur = self.db.cursor()
-        for monitor, ts in cur.execute(
-            "SELECT monitor, max(finished_at) FROM runs WHERE status = 'ok' GROUP BY monitor ORDER BY monitor"
-        ).fetchall():
-            if (when := _ts(ts)) is not None:
-                last_ok.add_metric([str(monitor)], when)
-        for monitor, state, seconds in cur.execute(
-            "SELECT monitor, status, epoch(finished_at - started_at) FROM runs WHERE finished_at IS NOT NULL "
-            "QUALIFY row_number() OVER (PARTITION BY monitor ORDER BY finished_at DESC) = 1 ORDER BY monitor"
-        ).fetchall():
-            last_duration.add_metric([str(monitor), str(state)], float(seconds or 0.0))
-        # An interrupted run (its process died) has no finished_at, when it stopped being unknown; it is counted
-        # here all the same, so an alert on crashed cycles can see it (it has no duration above or below).
-        for monitor, state, n in cur.execute(
-            "SELECT monitor, status, count(*) FROM runs WHERE finished_at IS NOT NULL OR status = ? "
-            "GROUP BY ALL ORDER BY ALL",
-            [INTERRUPTED],
-        ).fetchall():
-            cycles.add_metric([str(monitor), str(state)], float(n))
-        for monitor, n, total in cur.execute(
-            "SELECT monitor, count(*), sum(epoch(finished_at - started_at)) FROM runs "
-            "WHERE finished_at IS NOT NULL GROUP BY monitor ORDER BY monitor"
-        ).fetchall():
-            durations.add_metric([str(monitor)], count_value=float(n), sum_value=float(total or 0.0))
+        for monitor, finished in last_successful_cycles(cur).items():
+            last_ok.add_metric([monitor], finished.timestamp())
+        for monitor, state, seconds in q.last_finished_cycles(cur):
+            last_duration.add_metric([monitor, state], seconds)
+        # Interrupted runs (their process died) are counted too, so an alert on crashed cycles can see them;
+        # they have no finished_at, hence no duration above or below.
+        for monitor, state, n in q.cycle_counts(cur):
+            cycles.add_metric([monitor, state], float(n))
+        for monitor, n, total in q.cycle_duration_totals(cur):
+            durations.add_metric([monitor], count_value=n, sum_value=total)
         return [last_ok, last_duration, durations, cycles]
 
     def _ingest(self) -> Iterable[Metric]:
@@ -266,20 +234,16 @@ class DriftwatchCollector(Collector):
             labels=["monitor", "kind"],
         )
         cur = self.db.cursor()
-        for monitor, kind, inserted, dup in cur.execute(
-            "SELECT monitor, kind, sum(rows_inserted), sum(rows_duplicate) FROM ingested_files "
-            "GROUP BY ALL ORDER BY ALL"
-        ).fetchall():
-            ingested.add_metric([str(monitor), str(kind)], float(inserted or 0))
-            duplicate.add_metric([str(monitor), str(kind)], float(dup or 0))
-        for monitor, kind, n in cur.execute(
-            "SELECT monitor, kind, count(*) FROM quarantine GROUP BY ALL ORDER BY ALL"
-        ).fetchall():
-            quarantined.add_metric([str(monitor), str(kind)], float(n))
+        for monitor, kind, inserted, dup in q.ingested_row_totals(cur):
+            ingested.add_metric([monitor, kind], float(inserted))
+            duplicate.add_metric([monitor, kind], float(dup))
+        for monitor, kind, n in q.quarantined_row_counts(cur):
+            quarantined.add_metric([monitor, kind], float(n))
         return [ingested, duplicate, quarantined]
 
     def _performance(self) -> Iterable[Metric]:
-        if not self.db.table_exists("performance_results"):
+        rows = q.latest_performance(self.db)
+        if rows is None:
             return []
         value = GaugeMetricFamily(
             "driftwatch_performance",
@@ -306,13 +270,6 @@ class DriftwatchCollector(Collector):
             "Start of the window these performance values come from (Unix time)",
             labels=["monitor", "model_version", "metric"],
         )
-        cur = self.db.cursor()
-        rows = cur.execute(
-            "SELECT monitor, model_version, metric, value, status, coverage, n_labels, window_start "
-            "FROM performance_results WHERE segment = '*' AND value IS NOT NULL "
-            "QUALIFY row_number() OVER (PARTITION BY monitor, model_version, metric ORDER BY window_start DESC) = 1 "
-            "ORDER BY ALL"
-        ).fetchall()
         for monitor, version, metric, v, state, cov, n, ws in rows:
             labels = [str(monitor), str(version), str(metric)]
             if (number := _num(v)) is not None:
@@ -326,59 +283,43 @@ class DriftwatchCollector(Collector):
         return [value, status, coverage, labels_n, start]
 
     def _notifications(self) -> Iterable[Metric]:
-        table = next((t for t in OUTBOX_TABLES if self.db.table_exists(t)), None)
-        if table is None:
+        counts = q.notification_counts(self.db)
+        if counts is None:
             return []
-        cur = self.db.cursor()
-        columns = table_columns(cur, table)
-        if "status" not in columns:
-            return []
-        by_channel = "channel" in columns
         sent = CounterMetricFamily(
             "driftwatch_notifications",
             "Notifications in the outbox by status (delivered, failed, pending)",
             labels=["channel", "status"],
         )
-        group = "channel, status" if by_channel else "'' AS channel, status"
-        for channel, state, n in cur.execute(
-            f'SELECT {group}, count(*) FROM "{table}" GROUP BY ALL ORDER BY ALL'
-        ).fetchall():
-            sent.add_metric([str(channel or ""), str(state)], float(n))
+        for channel, state, n in counts:
+            sent.add_metric([channel, state], float(n))
         out: list[Metric] = [sent]
-        if self.db.table_exists("channel_health") and {"channel", "healthy"} <= set(
-            table_columns(cur, "channel_health")
-        ):
+        flags = q.channel_health_flags(self.db)
+        if flags is not None:
             healthy = GaugeMetricFamily(
                 "driftwatch_channel_healthy", "1 while the notification channel delivers", labels=["channel"]
             )
-            for channel, ok in cur.execute(
-                "SELECT channel, healthy FROM channel_health ORDER BY channel"
-            ).fetchall():
-                healthy.add_metric([str(channel)], 1.0 if ok else 0.0)
+            for channel, ok in flags:
+                healthy.add_metric([channel], 1.0 if ok else 0.0)
             out.append(healthy)
         return out
 
     def _alerts(self) -> Iterable[Metric]:
-        if not self.db.table_exists("alert_state"):
-            return []
-        cur = self.db.cursor()
-        if not {"monitor", "rule", "state"} <= set(table_columns(cur, "alert_state")):
+        counts = q.active_alert_counts(self.db)
+        if counts is None:
             return []
         firing = GaugeMetricFamily(
             "driftwatch_alerts",
             "Alert instances by rule and state (pending, firing)",
             labels=["monitor", "rule", "state"],
         )
-        for monitor, rule, state, n in cur.execute(
-            "SELECT monitor, rule, state, count(*) FROM alert_state WHERE state <> 'inactive' "
-            "GROUP BY ALL ORDER BY ALL"
-        ).fetchall():
-            firing.add_metric([str(monitor), str(rule), str(state)], float(n))
+        for monitor, rule, state, n in counts:
+            firing.add_metric([monitor, rule, state], float(n))
         return [firing]
 
 
 def metrics_registry(
-    settings: Settings, db: Database, worker: Worker | None, max_features: int
+    settings: Settings, db: Database, worker: Scheduler | None, max_features: int
 ) -> CollectorRegistry:
     """A registry of its own (not the process-global one), so each app and test has independent metrics."""
     registry = CollectorRegistry(auto_describe=False)

@@ -32,13 +32,16 @@ from typing import Any
 import msgspec
 
 from driftwatch.api.errors import Conflict, Invalid
-from driftwatch.config.monitors import MonitorConfig
+from driftwatch.config.monitors import FeatureSpec, MonitorConfig
 from driftwatch.pipeline.ingest import prediction_layout
-from driftwatch.pipeline.labels import ingest_label_file, label_batch_sql
+from driftwatch.pipeline.labels import ingest_label_file
 from driftwatch.pipeline.object_sources import local_reference
 from driftwatch.pipeline.reference import cached_profile, ensure_reference, infer_features, profile_id
+from driftwatch.pipeline.runner import CycleRunner
 from driftwatch.sources.files import SourceFile, describe_columns
+from driftwatch.sources.labels import label_batch_sql
 from driftwatch.sources.logs import LogLayout, normalise_query
+from driftwatch.storage.api_queries import invalid_batch_records
 from driftwatch.storage.database import Database, is_conflict, utcnow
 from driftwatch.storage.predictions import ensure_prediction_table
 from driftwatch.storage.profiles import current_profile_id
@@ -48,7 +51,6 @@ from driftwatch.storage.pushes import (
     staged_problems,
     store_staged,
 )
-from driftwatch.worker import CycleRunner
 
 log = logging.getLogger("driftwatch.api.push")
 
@@ -202,7 +204,10 @@ def push_layout(db: Database, runner: CycleRunner, monitor: MonitorConfig, wait:
     if hit is not None and hit[0] == ref_key:
         return hit[1]
     cur = db.cursor()
-    features = monitor.features or infer_features(cur, monitor)
+    features = monitor.features
+    if features is None:  # as ensure_reference infers them, without the exclusions it reports
+        inferred = infer_features(cur, monitor)
+        features = FeatureSpec(numeric=inferred.numeric, categorical=inferred.categorical)
     pid = profile_id(monitor, features)
     if current_profile_id(cur, monitor.name) == pid:
         cached_profile(db, monitor.name, pid)
@@ -289,10 +294,7 @@ def push_labels(
         cur = db.cursor()
         columns = describe_columns(cur, f.format, f.path)
         sql, params = label_batch_sql(f.format, f.path, columns, monitor)
-        bad = cur.execute(
-            f"SELECT _row, request_id, _reason FROM ({sql}) WHERE _reason IS NOT NULL ORDER BY _row",
-            {**params, "now": utcnow()},
-        ).fetchall()
+        bad = invalid_batch_records(cur, sql, {**params, "now": utcnow()})
         if bad:
             errors = _record_errors(records, bad, monitor.labels.id)
             raise Invalid(f"{len(errors)} of {len(records)} label(s) are invalid; nothing was stored", errors)

@@ -75,7 +75,7 @@ def files_router(read: Any) -> APIRouter:
         if not root.is_dir():
             return {"items": []}
         base = root.resolve()
-        items = []
+        items: list[dict[str, Any]] = []
         for path in base.rglob("*.html"):
             if len(items) >= _MAX_LISTED:
                 break

@@ -9,11 +9,12 @@ import re
 from datetime import datetime
 from typing import Annotated, Any
 
+import duckdb
 from fastapi import APIRouter, Depends, Query
 from pydantic import AfterValidator, BeforeValidator
 
-from driftwatch.api import queries
 from driftwatch.api.errors import Invalid
+from driftwatch.api.json_values import finite, finite_values
 from driftwatch.api.models import (
     AlertsPage,
     FeatureResult,
@@ -29,8 +30,9 @@ from driftwatch.api.models import (
     error_responses,
 )
 from driftwatch.api.state import AppState, app_state, package_version
-from driftwatch.durations import format_duration, parse_duration
+from driftwatch.durations import as_utc, format_duration, parse_duration
 from driftwatch.pipeline.rollup import rollup_results
+from driftwatch.storage import api_queries as queries
 from driftwatch.storage.results import RESULT_FIELDS, feature_results
 from driftwatch.timestamps import RANGE_TEXT, YEAR_PATTERN, range_problem
 
@@ -84,7 +86,7 @@ def health_router() -> APIRouter:
     @router.get("/health", response_model=Health, summary="Liveness and each monitor's last successful cycle")
     def health(state: State) -> Health:
         cur = state.db.cursor()
-        success = queries.last_success(cur)
+        success = queries.last_successful_cycles(cur)
         last = queries.last_runs(cur)
         monitors = []
         for name in state.settings.monitors:
@@ -130,19 +132,21 @@ def _in_range(ts: datetime, start: datetime | None, end: datetime | None) -> boo
 
 
 def _as_utc(ts: datetime | None) -> datetime | None:
-    return queries.utc(ts)
+    return None if ts is None else as_utc(ts)
 
 
 def _feature_result(row: dict[str, Any]) -> FeatureResult:
     fixed = set(RESULT_FIELDS) | {"windows"}
-    stats = {k: queries.finite(v) for k, v in row.items() if k not in fixed}
-    return FeatureResult(
-        **{k: row.get(k) for k in RESULT_FIELDS},
-        windows=row.get("windows"),
-        psi=stats.get("psi"),
-        ks_statistic=stats.get("ks_statistic"),
-        ks_pvalue=stats.get("ks_pvalue"),
-        statistics=stats,
+    stats = {k: finite(v) for k, v in row.items() if k not in fixed}
+    return FeatureResult.model_validate(
+        {
+            **{k: row.get(k) for k in RESULT_FIELDS},
+            "windows": row.get("windows"),
+            "psi": stats.get("psi"),
+            "ks_statistic": stats.get("ks_statistic"),
+            "ks_pvalue": stats.get("ks_pvalue"),
+            "statistics": stats,
+        }
     )
 
 
@@ -162,37 +166,118 @@ def _performance_rows(state: AppState, name: str, segment: str, metric: str | No
         from driftwatch.storage.performance_results import performance_results
     except ImportError:
         rows = queries.optional_table_rows(state.db, "performance_results", name, 1_000_000) or []
-        return [r for r in rows if r.get("segment") == segment and metric in (None, r.get("metric"))]
+        return [
+            finite_values(r)
+            for r in rows
+            if r.get("segment") == segment and metric in (None, r.get("metric"))
+        ]
     return performance_results(state.db.cursor(), monitor=name, segment=segment, metric=metric)
 
 
+def _window_item(row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "drift_share": finite(row["drift_share"])}
+
+
+def _results_rows(
+    state: AppState, name: str, segment: str, feature: str | None, rollup: str | None
+) -> list[dict[str, Any]]:
+    """Stored results, or (with `rollup`) the windows merged into periods of that length."""
+    if rollup is None:
+        return feature_results(state.db.cursor(), monitor=name, segment=segment, feature=feature)
+    try:
+        rows = rollup_results(state.db, state.monitor(name), parse_duration(rollup), segment)
+    except ValueError as exc:  # not a duration, or not a multiple of the window: the parameter's fault
+        raise Invalid(f"query.rollup: {exc}", [{"where": "query.rollup", "reason": str(exc)}]) from None
+    return rows if feature is None else [r for r in rows if r["feature"] == feature]
+
+
+def _results_page(
+    rows: list[dict[str, Any]],
+    model_version: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    limit: int,
+    offset: int,
+) -> dict[str, Any]:
+    items = []
+    lo, hi = _as_utc(start), _as_utc(end)
+    for row in rows:
+        result = _feature_result(row)
+        if model_version is not None and result.model_version != model_version:
+            continue
+        if _in_range(result.window_start, lo, hi):
+            items.append(result)
+    judged, not_judged = _judged_windows(items)
+    return {
+        "items": items[offset : offset + limit],
+        "total": len(items),
+        "limit": limit,
+        "offset": offset,
+        "windows_judged": judged,
+        "windows_not_judged": not_judged,
+    }
+
+
+def _performance_page(
+    state: AppState,
+    name: str,
+    segment: str,
+    metric: str | None,
+    model_version: str | None,
+    start: datetime | None,
+    end: datetime | None,
+) -> tuple[list[PerformanceRow], str | None]:
+    """The performance rows in range, and a note when there are none because labels are not configured."""
+    items = []
+    lo, hi = _as_utc(start), _as_utc(end)
+    for row in _performance_rows(state, name, segment, metric):
+        item = PerformanceRow.model_validate(finite_values(row))
+        if model_version is not None and item.model_version != model_version:
+            continue
+        if _in_range(as_utc(item.window_start), lo, hi):
+            items.append(item)
+    note = None
+    if not items and getattr(state.settings.monitors[name], "labels", None) is None:
+        note = "this monitor has no `labels:` section, so no realized performance is computed"
+    return items, note
+
+
 def monitors_router(read: Any) -> APIRouter:
+    """Every read route under /api; registered in this order (the OpenAPI document lists them so)."""
     router = APIRouter(
         prefix="/api", tags=["monitors"], dependencies=[Depends(read)], responses=error_responses(401)
     )
-    unknown = error_responses(404)  # every route naming a monitor
+    _add_monitor_routes(router)
+    _add_result_routes(router)
+    _add_run_routes(router)
+    return router
 
+
+_UNKNOWN = error_responses(404)  # every route naming a monitor
+
+
+def _add_monitor_routes(router: APIRouter) -> None:
     @router.get("/monitors", response_model=list[MonitorInfo], summary="Every configured monitor")
     def list_monitors(state: State) -> list[dict[str, Any]]:
         cur = state.db.cursor()
-        last, latest = queries.last_runs(cur), queries.latest_windows(cur)
+        last, latest = queries.last_runs(cur), _latest_windows(cur)
         return [_monitor_info(state, name, last, latest) for name in state.settings.monitors]
 
     @router.get(
         "/monitors/{name}",
         response_model=MonitorDetail,
-        responses=unknown,
+        responses=_UNKNOWN,
         summary="One monitor, with row counts",
     )
     def get_monitor(name: str, state: State) -> dict[str, Any]:
         state.monitor(name)
         cur = state.db.cursor()
-        info = _monitor_info(state, name, queries.last_runs(cur), queries.latest_windows(cur))
+        info = _monitor_info(state, name, queries.last_runs(cur), _latest_windows(cur))
         return {**info, **queries.monitor_counts(state.db, name)}
 
     @router.get(
         "/monitors/{name}/windows",
-        responses=unknown,
+        responses=_UNKNOWN,
         response_model=WindowsPage,
         summary="Window summaries: rows, features drifting, drift share, status",
     )
@@ -208,11 +293,11 @@ def monitors_router(read: Any) -> APIRouter:
         offset: Offset = 0,
     ) -> dict[str, Any]:
         state.monitor(name)
-        items, total, judged = queries.windows(
+        items, total, judged = queries.windows_page(
             state.db.cursor(), name, model_version, segment, start, end, status, limit, offset
         )
         return {
-            "items": items,
+            "items": [_window_item(i) for i in items],
             "total": total,
             "limit": limit,
             "offset": offset,
@@ -220,9 +305,15 @@ def monitors_router(read: Any) -> APIRouter:
             "not_judged": total - judged,
         }
 
+
+def _latest_windows(cur: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
+    return {name: _window_item(w) for name, w in queries.latest_overall_windows(cur).items()}
+
+
+def _add_result_routes(router: APIRouter) -> None:
     @router.get(
         "/monitors/{name}/results",
-        responses=unknown,
+        responses=_UNKNOWN,
         response_model=ResultsPage,
         summary="Per window × feature statistics and status; `rollup` merges windows into longer periods",
     )
@@ -246,42 +337,14 @@ def monitors_router(read: Any) -> APIRouter:
         limit: Limit = 1000,
         offset: Offset = 0,
     ) -> dict[str, Any]:
-        monitor = state.monitor(name)
-        if rollup is None:
-            rows = feature_results(state.db.cursor(), monitor=name, segment=segment, feature=feature)
-        else:
-            try:
-                rows = rollup_results(state.db, monitor, parse_duration(rollup), segment)
-            except (
-                ValueError
-            ) as exc:  # not a duration, or not a multiple of the window: the parameter's fault
-                raise Invalid(
-                    f"query.rollup: {exc}", [{"where": "query.rollup", "reason": str(exc)}]
-                ) from None
-            if feature is not None:
-                rows = [r for r in rows if r["feature"] == feature]
-        items = []
-        lo, hi = _as_utc(start), _as_utc(end)
-        for row in rows:
-            result = _feature_result(row)
-            if model_version is not None and result.model_version != model_version:
-                continue
-            if _in_range(result.window_start, lo, hi):
-                items.append(result)
-        judged, not_judged = _judged_windows(items)
-        return {
-            "items": items[offset : offset + limit],
-            "total": len(items),
-            "limit": limit,
-            "offset": offset,
-            "rollup": rollup,
-            "windows_judged": judged,
-            "windows_not_judged": not_judged,
-        }
+        state.monitor(name)
+        rows = _results_rows(state, name, segment, feature, rollup)
+        page = _results_page(rows, model_version, start, end, limit, offset)
+        return {**page, "rollup": rollup}
 
     @router.get(
         "/monitors/{name}/performance",
-        responses=unknown,
+        responses=_UNKNOWN,
         response_model=PerformancePage,
         summary="Realized performance per window from delayed labels (when the labels pipeline is installed)",
     )
@@ -299,37 +362,28 @@ def monitors_router(read: Any) -> APIRouter:
         state.monitor(name)
         if not state.db.table_exists("performance_results"):
             return {"items": [], "note": "performance tracking is not installed in this database yet"}
-        rows = _performance_rows(state, name, segment, metric)
-        items = []
-        lo, hi = _as_utc(start), _as_utc(end)
-        for row in rows:
-            item = PerformanceRow.model_validate({k: queries.finite(v) for k, v in row.items()})
-            if model_version is not None and item.model_version != model_version:
-                continue
-            if _in_range(queries.utc(item.window_start) or item.window_start, lo, hi):
-                items.append(item)
-        note = None
-        if not items and getattr(state.settings.monitors[name], "labels", None) is None:
-            note = "this monitor has no `labels:` section, so no realized performance is computed"
+        items, note = _performance_page(state, name, segment, metric, model_version, start, end)
         return {"items": items[offset : offset + limit], "note": note}
 
+
+def _add_run_routes(router: APIRouter) -> None:
     @router.get(
         "/monitors/{name}/runs",
         response_model=RunsPage,
-        responses=unknown,
+        responses=_UNKNOWN,
         summary="This monitor's cycles, newest first",
     )
     def list_monitor_runs(
         name: str, state: State, status: Text = None, limit: Limit = 100, offset: Offset = 0
     ) -> dict[str, Any]:
         state.monitor(name)
-        items, total = queries.runs(state.db.cursor(), name, status, limit, offset)
+        items, total = queries.runs_page(state.db.cursor(), name, status, limit, offset)
         return {"items": items, "total": total, "limit": limit, "offset": offset}
 
     @router.get(
         "/runs",
         response_model=RunsPage,
-        responses=unknown,
+        responses=_UNKNOWN,
         summary="Cycles of every monitor, newest first",
         tags=["runs"],
     )
@@ -338,13 +392,13 @@ def monitors_router(read: Any) -> APIRouter:
     ) -> dict[str, Any]:
         if monitor is not None:
             state.monitor(monitor)
-        items, total = queries.runs(state.db.cursor(), monitor, status, limit, offset)
+        items, total = queries.runs_page(state.db.cursor(), monitor, status, limit, offset)
         return {"items": items, "total": total, "limit": limit, "offset": offset}
 
     @router.get(
         "/alerts",
         response_model=AlertsPage,
-        responses=unknown,
+        responses=_UNKNOWN,
         summary="Current alert states",
         tags=["alerts"],
     )
@@ -354,6 +408,4 @@ def monitors_router(read: Any) -> APIRouter:
         rows = queries.optional_table_rows(state.db, "alert_state", monitor, _ALERT_LIMIT)
         if rows is None:
             return {"items": [], "note": "alerting is not installed in this database yet"}
-        return {"items": rows, "note": None}
-
-    return router
+        return {"items": [finite_values(r) for r in rows], "note": None}

@@ -132,8 +132,12 @@ def _find(state: AppState, silence_id: str) -> store.SilenceRow:
 
 def silences_router(read: Any, write: Any) -> APIRouter:
     router = APIRouter(prefix="/api", tags=["silences"])
-    unauthorized = {401: {"model": ErrorBody, "description": "missing or wrong token"}}
-    not_found = {404: {"model": ErrorBody, "description": "no silence with this id"}}
+    unauthorized: dict[int | str, dict[str, Any]] = {
+        401: {"model": ErrorBody, "description": "missing or wrong token"}
+    }
+    not_found: dict[int | str, dict[str, Any]] = {
+        404: {"model": ErrorBody, "description": "no silence with this id"}
+    }
 
     @router.get(
         "/silences",

@@ -9,9 +9,10 @@ from starlette.concurrency import run_in_threadpool
 
 from driftwatch.api import push
 from driftwatch.api.errors import Invalid, PayloadTooLarge
+from driftwatch.api.json_values import finite
 from driftwatch.api.models import CycleResult, ErrorBody, LabelPushResult, PushResult
-from driftwatch.api.queries import finite, utc
 from driftwatch.api.state import AppState, app_state
+from driftwatch.durations import as_utc
 from driftwatch.pipeline.cycle import CycleSummary
 
 State = Annotated[AppState, Depends(app_state)]
@@ -57,8 +58,8 @@ def cycle_result(summary: CycleSummary) -> dict[str, Any]:
         windows.append(
             {
                 "model_version": w.window.model_version,
-                "window_start": utc(w.window.start),
-                "window_end": utc(w.window.end),
+                "window_start": as_utc(w.window.start),
+                "window_end": as_utc(w.window.end),
                 "rows": overall.rows,
                 "status": overall.decision.status,
                 "drift_share": finite(overall.decision.drift_share),

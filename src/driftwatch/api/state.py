@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import metadata
+from typing import Protocol
 
 from fastapi import Request
 
@@ -13,8 +14,21 @@ from driftwatch.api.errors import NotFound
 from driftwatch.config.monitors import MonitorConfig
 from driftwatch.config.server import ServerSettings
 from driftwatch.config.settings import Settings
+from driftwatch.pipeline.runner import Clock, CycleRunner
 from driftwatch.storage.database import Database
-from driftwatch.worker import Clock, CycleRunner, Worker
+
+
+class Scheduler(Protocol):
+    """What the API needs of the schedule (worker.Worker in `driftwatch serve`): whether it runs, when a
+    monitor's next cycle is due, and the runner its cycles go through (so "run now" shares their locks).
+    The API depends on this, not on worker.py, which service.py builds beside the app."""
+
+    runner: CycleRunner
+
+    @property
+    def running(self) -> bool: ...
+
+    def next_run(self, monitor: str) -> datetime | None: ...
 
 
 @dataclass
@@ -23,7 +37,7 @@ class AppState:
     db: Database
     server: ServerSettings
     runner: CycleRunner
-    worker: Worker | None
+    worker: Scheduler | None
     clock: Clock
     auth: TokenAuth
 

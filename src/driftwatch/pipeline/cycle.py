@@ -34,6 +34,7 @@ from driftwatch.stats.profile import CategoricalProfile, category_cap_note
 from driftwatch.storage.database import Database, utcnow
 from driftwatch.storage.performance_results import queue_from_window_queue
 from driftwatch.storage.pushes import fold_pushed_windows
+from driftwatch.storage.runs import RunCounts, finish_run, start_run
 
 
 @dataclass
@@ -99,10 +100,7 @@ def run_cycle(
     run_id = uuid.uuid4().hex
     started = time.perf_counter()
     with db.transaction() as tx:
-        tx.execute(
-            "INSERT INTO runs (run_id, monitor, trigger, started_at, status) VALUES (?, ?, ?, ?, 'running')",
-            [run_id, monitor.name, trigger, utcnow()],
-        )
+        start_run(tx, run_id, monitor.name, trigger, utcnow())
     summary = CycleSummary(monitor=monitor.name, run_id=run_id, ingest=IngestSummary())
     try:
         monitor = local_reference(db, monitor)  # an s3:// reference: its local copy (pipeline.object_sources)
@@ -171,22 +169,15 @@ def run_monitor(
 def _finish(db: Database, summary: CycleSummary, started: float, status: str, error: str | None) -> None:
     summary.seconds = time.perf_counter() - started
     ing = summary.ingest
+    counts = RunCounts(
+        rows_ingested=ing.rows_inserted,
+        rows_duplicate=ing.rows_duplicate,
+        rows_quarantined=ing.rows_quarantined,
+        files_failed=len(ing.failed_files),
+        windows_computed=summary.windows_computed,
+    )
     with db.transaction() as tx:
-        tx.execute(
-            "UPDATE runs SET finished_at = ?, status = ?, rows_ingested = ?, rows_duplicate = ?, "
-            "rows_quarantined = ?, files_failed = ?, windows_computed = ?, error = ? WHERE run_id = ?",
-            [
-                utcnow(),
-                status,
-                ing.rows_inserted,
-                ing.rows_duplicate,
-                ing.rows_quarantined,
-                len(ing.failed_files),
-                summary.windows_computed,
-                error,
-                summary.run_id,
-            ],
-        )
+        finish_run(tx, summary.run_id, status, utcnow(), counts, error)
 
 
 __all__ = ["OVERALL", "CycleHooks", "CycleSummary", "run_cycle"]

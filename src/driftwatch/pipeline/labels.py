@@ -12,22 +12,26 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from driftwatch.config.monitors import LabelSource, MonitorConfig
-from driftwatch.config.performance import REGRESSION
+from driftwatch.config.monitors import MonitorConfig
 from driftwatch.errors import SourceError
 from driftwatch.pipeline.ingest import no_files_warning, record_empty_file
 from driftwatch.pipeline.object_sources import ingest_objects
 from driftwatch.sources.files import Readable, SourceFile, first_line, is_empty, list_files, read_source
-from driftwatch.sources.logs import LogLayout, normalise_query, with_raw
+from driftwatch.sources.labels import label_batch_sql
 from driftwatch.sources.objectstore import is_object_url
-from driftwatch.sources.values import number_sql
-from driftwatch.storage.database import Database, first_row, utcnow
+from driftwatch.storage.database import Database, utcnow
 from driftwatch.storage.ingested_files import already_ingested, record_ingested
-from driftwatch.storage.labels import LabelCounts, labels_without_prediction, upsert_label_batch
+from driftwatch.storage.labels import (
+    LABEL_BATCH,
+    LabelCounts,
+    drop_label_batch,
+    labels_without_prediction,
+    stage_label_batch,
+    upsert_label_batch,
+)
 from driftwatch.storage.predictions import width_us
 from driftwatch.storage.quarantine import quarantine_batch, quarantine_rejected
 
-BATCH_TABLE = "_label_batch"
 KIND = "labels"
 
 
@@ -44,49 +48,6 @@ class LabelIngestSummary:
     without_prediction: int = 0  # stored labels whose request id matches no prediction (after this cycle)
     failed_files: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     warnings: list[str] = field(default_factory=list)  # e.g. a glob that matched no file
-
-
-def label_layout(source: LabelSource) -> LogLayout:
-    # The label travels in the layout's text `output` field: it may be a class name, 0/1 or a number.
-    return LogLayout(
-        id=source.id, timestamp=source.timestamp, numeric=(), categorical=(), output=source.label
-    )
-
-
-def label_batch_sql(
-    fmt: str, path: str, columns: dict[str, str], monitor: MonitorConfig, compression: str = "auto"
-) -> tuple[str, dict[str, object]]:
-    """The normalising query for a label file: `request_id`, `label`, `label_value`, `labelled_at`, `_reason`.
-
-    Beyond the shared checks (missing id, unparseable timestamp, malformed line) a row is quarantined when its
-    label is missing (NaN included), a number that is not finite (``inf``, ``1e999``: stored, it would stop
-    every later performance computation), or, for regression, not a number. The label is stored as its
-    category identity (docs/values.md: ``1.0`` → ``1``, ``True`` → ``true``). Without a label timestamp in the
-    source the label is stamped with the ingest time (`$now`).
-    """
-    assert monitor.labels is not None
-    sql, params = normalise_query(
-        fmt, path, columns, label_layout(monitor.labels), keep_source=True, compression=compression
-    )
-    ts = "ts" if monitor.labels.timestamp else "NULL::TIMESTAMP"
-    not_number = (
-        "WHEN label_value IS NULL THEN 'label: ''' || left(label, 60) || ''' is not a number' "
-        if monitor.task == REGRESSION
-        else ""
-    )
-    extra = (
-        "CASE WHEN label IS NULL OR trim(label) = '' THEN 'missing label' "
-        "WHEN isinf(label_value) THEN 'label: ' || label || ' is not a finite number' "
-        f"{not_number}END"
-    )
-    wrapped = (
-        "SELECT _row, _src, request_id, label, label_value, coalesce(_ts, $now) AS labelled_at, "
-        f"CASE WHEN _reason = 'malformed JSON line' THEN _reason "
-        f"ELSE nullif(concat_ws('; ', _reason, {extra}), '') END AS _reason "
-        f"FROM (SELECT *, output AS label, {number_sql('output')} AS label_value, {ts} AS _ts FROM ({sql}))"
-    )
-    # The raw text is built last, from the final reason, so a row rejected only for its label still keeps it.
-    return with_raw(wrapped, fmt), params
 
 
 def ingest_labels(db: Database, monitor: MonitorConfig) -> LabelIngestSummary:
@@ -163,9 +124,7 @@ def _upsert_readable(
     )
     now = utcnow()
     with db.transaction() as tx:
-        tx.execute(f"CREATE OR REPLACE TEMP TABLE {BATCH_TABLE} AS {sql}", {**params, "now": now})
-        row = first_row(tx.execute(f"SELECT count(*) FROM {BATCH_TABLE}"))
-        rows_read = int(row[0]) if row else 0
+        rows_read = stage_label_batch(tx, sql, {**params, "now": now})
         # Lines the reader refused (no fields to look at) count as read and quarantined; only rows new to the
         # quarantine count (one kept from an earlier read of this file is not counted again).
         rows_read += len(readable.rejected)
@@ -173,13 +132,13 @@ def _upsert_readable(
         counts = upsert_label_batch(
             tx,
             monitor.name,
-            BATCH_TABLE,
+            LABEL_BATCH,
             source,  # the file's path, or the object's URL (not the temporary copy read)
             now,
             timed=monitor.labels.timestamp is not None,
             window_width_us=width_us(monitor.window),
         )
-        quarantined += quarantine_batch(tx, monitor.name, KIND, source, BATCH_TABLE, now)
+        quarantined += quarantine_batch(tx, monitor.name, KIND, source, LABEL_BATCH, now)
         record_ingested(
             tx,
             monitor.name,
@@ -190,5 +149,5 @@ def _upsert_readable(
             now,
             (rows_read, counts.new + counts.replaced, counts.unchanged, quarantined),
         )
-        tx.execute(f"DROP TABLE {BATCH_TABLE}")
+        drop_label_batch(tx)
     return rows_read, quarantined, counts

@@ -15,7 +15,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import duckdb
 import numpy as np
@@ -29,11 +29,19 @@ from driftwatch.performance.delay import label_delay
 from driftwatch.performance.estimation import Calibrator, estimate_performance, fit_calibrator
 from driftwatch.performance.metrics import HIGHER_IS_BETTER, METRICS_BY_TASK, compute_metrics, usable_rows
 from driftwatch.performance.uncertainty import metric_intervals
-from driftwatch.performance.verdict import PerformanceGate, Tolerance, Verdict, judge_against_previous
+from driftwatch.performance.verdict import (
+    PerformanceGate,
+    Status,
+    Tolerance,
+    Verdict,
+    judge_against_previous,
+)
 from driftwatch.pipeline.windows import OVERALL
 from driftwatch.sources.files import Readable, first_line, read_source, source_file
-from driftwatch.sources.logs import LogLayout, normalise_query
+from driftwatch.sources.logs import LogLayout
+from driftwatch.sources.reference_rows import reference_truth_and_score
 from driftwatch.storage.database import Database, utcnow
+from driftwatch.storage.label_truth import truth_and_score_sql as label_truth_sql
 from driftwatch.storage.labels import window_label_rows
 from driftwatch.storage.performance_results import (
     QueuedWindow,
@@ -46,6 +54,11 @@ from driftwatch.storage.performance_results import (
 )
 
 ESTIMATE_PREFIX = "estimated_"
+MetricStatus = Literal[Status, "info", "estimate"]
+"""A stored performance row's status (`performance_results.status`): a verdict's (`performance.verdict.Status`:
+insufficient_labels, ok, degraded) for a judged metric, `info` for a metric with no verdict although its labels
+suffice (not in `performance.metrics`, or no baseline), `estimate` for a CBPE estimate. docs/performance.md
+lists them; the reports, the CLI and /metrics render each."""
 N_BOOT = 200
 BOOT_SEED = 0  # fixed: the same rows give the same interval, so a recomputation without new labels is a no-op
 # 2: DeLong stderr for AUC, delta-method F1, proportion counts and the reference's spread (τ²) are stored.
@@ -87,28 +100,12 @@ def _text_classes(monitor: MonitorConfig) -> bool:
 
 
 def truth_and_score_sql(monitor: MonitorConfig) -> tuple[str, str, dict[str, object]]:
-    """SQL over `label`, `label_value`, `prediction`, `output` giving the truth and the score/prediction.
-
-    Binary truth is 1.0 for the positive label, 0.0 for any other, NULL when unlabelled; the label matches the
-    positive label as text or, for a numeric positive label, as a number ('1', '1.0' and 1 all match 1).
-    """
-    params: dict[str, object] = {}
-    if monitor.task == BINARY:
-        positive = monitor.positive_label
-        if isinstance(positive, bool):
-            match = "lower(label) = $pos_text"
-            params["pos_text"] = "true" if positive else "false"
-        else:
-            match = "label = $pos_text"
-            params["pos_text"] = str(positive)
-            if isinstance(positive, int | float):
-                match += " OR label_value = $pos_num"
-                params["pos_num"] = float(positive)
-        truth = f"CASE WHEN label IS NULL THEN NULL WHEN {match} THEN 1.0 ELSE 0.0 END"
-        return truth, "prediction", params
-    if _text_classes(monitor):
-        return "label", "output", params
-    return "label_value", "prediction", params
+    """The monitor's truth and score expressions (`storage.label_truth.truth_and_score_sql`)."""
+    return label_truth_sql(
+        binary=monitor.task == BINARY,
+        positive_label=monitor.positive_label,
+        text_classes=_text_classes(monitor),
+    )
 
 
 def _numpy(table: pa.Table, name: str) -> np.ndarray:
@@ -172,15 +169,7 @@ def _read_reference(cur: duckdb.DuckDBPyConnection, monitor: MonitorConfig) -> t
     truth_sql, score_sql, extra = truth_and_score_sql(monitor)
 
     def read(readable: Readable) -> pa.Table:
-        sql, params = normalise_query(
-            readable.fmt, readable.path, readable.columns, layout, compression=readable.compression
-        )
-        return cur.sql(
-            f"SELECT {truth_sql} AS truth, {score_sql} AS score FROM (SELECT output AS label, "
-            f'TRY_CAST(output AS DOUBLE) AS label_value, "{_REFERENCE_SCORE}" AS prediction, '
-            f"NULL::VARCHAR AS output FROM ({sql}) WHERE _reason IS NULL)",
-            params={**params, **extra},
-        ).to_arrow_table()
+        return reference_truth_and_score(cur, readable, layout, truth_sql, score_sql, extra)
 
     try:
         table = read_source(cur, source_file(ref.path, ref.format), read)
@@ -236,10 +225,11 @@ def ensure_performance_reference(db: Database, monitor: MonitorConfig) -> Perfor
             continue
         spread = _number_or(item.get("spread"), 0.0)
         spreads[metric] = spread
-        if item.get("value") is not None:
+        value = item.get("value")
+        if value is not None:
             # A metric whose stderr could not be measured keeps NaN: its verdict then says so.
             baseline[metric] = Baseline(
-                float(item["value"]),
+                float(value),
                 _number_or(item.get("stderr"), math.nan),
                 _number_or(item.get("count"), math.nan),
                 spread,
@@ -390,15 +380,12 @@ def _segment_rows(
         nan = float("nan")
         low, high, stderr = intervals[metric] if metric in intervals else (nan, nan, nan)
         base = reference.baseline.get(metric)
-        shortfall = gate.shortfall(n_labels, coverage)
-        if metric in verdicts:
-            status, reason = verdicts[metric].status, verdicts[metric].reason
-        elif shortfall is not None:
-            status, reason = "insufficient_labels", f"insufficient labels: {shortfall}; no verdict, no alert"
-        elif metric in settings.metrics:
-            status, reason = "info", reference.note or "no baseline for this metric; no verdict"
-        else:
-            status, reason = "info", "not judged (not in performance.metrics)"
+        status, reason = _row_status(
+            verdicts.get(metric),
+            gate.shortfall(n_labels, coverage),
+            metric in settings.metrics,
+            reference.note,
+        )
         rows.append(
             {
                 "metric": metric,
@@ -431,6 +418,19 @@ def _segment_rows(
                 }
             )
     return rows
+
+
+def _row_status(
+    verdict: Verdict | None, shortfall: str | None, judged: bool, note: str
+) -> tuple[MetricStatus, str]:
+    """A realized metric row's status and reason: its verdict when it has one, else why it has none."""
+    if verdict is not None:
+        return verdict.status, verdict.reason
+    if shortfall is not None:
+        return "insufficient_labels", f"insufficient labels: {shortfall}; no verdict, no alert"
+    if judged:
+        return "info", note or "no baseline for this metric; no verdict"
+    return "info", "not judged (not in performance.metrics)"
 
 
 # --- the whole step -------------------------------------------------------------------------------------------

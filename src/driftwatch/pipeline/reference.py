@@ -14,7 +14,6 @@ import threading
 from dataclasses import dataclass
 
 import duckdb
-import numpy as np
 
 from driftwatch.config.monitors import FeatureSpec, MonitorConfig
 from driftwatch.errors import SourceError
@@ -25,7 +24,6 @@ from driftwatch.sources.columns import (
     duckdb_column_facts,
     json_key_facts,
     ndjson_columns,
-    sample_sql,
 )
 from driftwatch.sources.columns import infer_features as infer_from_facts
 from driftwatch.sources.files import (
@@ -35,7 +33,17 @@ from driftwatch.sources.files import (
     read_source,
     source_file,
 )
-from driftwatch.sources.logs import LogLayout, normalise_query
+from driftwatch.sources.logs import LogLayout
+from driftwatch.sources.reference_rows import (
+    column_sample,
+    drop_reference_rows,
+    load_reference_rows,
+    reference_category_counts,
+    reference_numeric_arrays,
+    reference_output_counts,
+    reference_scores,
+    rejected_reference_rows,
+)
 from driftwatch.stats.decision import OUTPUT_FEATURE, PREDICTION_FEATURE
 from driftwatch.stats.profile import (
     FeatureProfile,
@@ -43,15 +51,14 @@ from driftwatch.stats.profile import (
     categorical_profile,
     numeric_profile,
 )
-from driftwatch.storage.database import Database, first_row, utcnow
+from driftwatch.storage.database import Database, utcnow
 from driftwatch.storage.profiles import current_profile_id, load_profile, save_profile
-from driftwatch.storage.schema import feature_column, quote_identifier
 from driftwatch.storage.stored_values import canonicalise_stored_values
+from driftwatch.storage.windows import requeue_computed_windows
 
 PROFILE_FORMAT = (
     3  # 2: the model's output (score, decision) is profiled too; 3: values by identity (docs/values.md)
 )
-REFERENCE_TABLE = "_reference_rows"
 _CACHE: dict[tuple[str, str, str], ReferenceProfile] = {}
 # Inferred features per reference file version and config: the inference reads up to SAMPLE_ROWS rows, which
 # a scheduled cycle should not pay again while neither changed.
@@ -176,11 +183,7 @@ def _infer_from(
         if fmt == "ndjson":
             relation, params, exprs = ndjson_columns(cur, path, readable.compression)
         else:
-            relation, params = sample_sql(fmt, readable.compression), {"path": path}
-            exprs = {
-                name: (quote_identifier(name), sql_type if fmt == "parquet" else None)
-                for name, sql_type in columns.items()
-            }
+            relation, params, exprs = column_sample(readable)
         facts = duckdb_column_facts(cur, relation, params, exprs)
     if listed is not None:
         missing = [n for n in listed if n not in {f.name for f in facts}]
@@ -237,61 +240,43 @@ def build_profile(
         prediction=ref.prediction if PREDICTION_FEATURE in watched_outputs(monitor) else None,
         output=ref.output if OUTPUT_FEATURE in watched_outputs(monitor) else None,
     )
-    sample = f" USING SAMPLE reservoir({int(ref.max_rows)} ROWS) REPEATABLE (42)" if ref.max_rows else ""
 
     def load(readable: Readable) -> int:
         """The reference's normalised rows into the temp table; returns the rows its reader refused."""
-        sql, params = normalise_query(
-            readable.fmt, readable.path, readable.columns, layout, compression=readable.compression
-        )
-        cur.execute(
-            f"CREATE OR REPLACE TEMP TABLE {REFERENCE_TABLE} AS SELECT * FROM ({sql}){sample}", params
-        )
-        return len(readable.rejected)
+        return load_reference_rows(cur, readable, layout, ref.max_rows)
 
     try:
         refused = read_source(cur, f, load)
     except duckdb.Error as exc:
         raise SourceError(ref.path, f"cannot read reference: {first_line(exc)}") from None
     try:
-        row = first_row(
-            cur.execute(f"SELECT count(*) FILTER (WHERE _reason IS NOT NULL) FROM {REFERENCE_TABLE}")
-        )
-        rejected = (int(row[0]) if row else 0) + refused
-        good = f"FROM {REFERENCE_TABLE} WHERE _reason IS NULL"
-        profiles: dict[str, FeatureProfile] = {}
-        rows = 0
-        if features.numeric:
-            cols = ", ".join(
-                f"coalesce({feature_column(n)}, 'NaN'::DOUBLE) AS {feature_column(n)}"
-                for n in features.numeric
-            )
-            arrays = cur.execute(f"SELECT {cols} {good}").fetchnumpy()
-            for name in features.numeric:
-                values = np.asarray(arrays[f"f:{name}"], dtype=np.float64)
-                profiles[name] = numeric_profile(name, values, monitor.psi_bins)
-                rows = int(values.size)
-        for name in features.categorical:
-            col = feature_column(name)
-            counts = cur.execute(f"SELECT {col}, count(*) {good} GROUP BY {col}").fetchall()
-            value_counts = {(None if v is None else str(v)): int(c) for v, c in counts}
-            profiles[name] = categorical_profile(name, value_counts)
-            rows = int(sum(value_counts.values()))
-        if layout.prediction is not None:
-            scores = cur.execute(f"SELECT coalesce(prediction, 'NaN'::DOUBLE) AS p {good}").fetchnumpy()["p"]
-            profiles[PREDICTION_FEATURE] = numeric_profile(
-                PREDICTION_FEATURE, np.asarray(scores, dtype=np.float64), monitor.psi_bins
-            )
-        if layout.output is not None:
-            counts = cur.execute(f"SELECT output, count(*) {good} GROUP BY output").fetchall()
-            profiles[OUTPUT_FEATURE] = categorical_profile(
-                OUTPUT_FEATURE, {(None if v is None else str(v)): int(c) for v, c in counts}
-            )
+        rejected = rejected_reference_rows(cur) + refused
+        profiles, rows = _profile_loaded_rows(cur, features, layout, monitor.psi_bins)
     finally:
-        cur.execute(f"DROP TABLE IF EXISTS {REFERENCE_TABLE}")
+        drop_reference_rows(cur)
     if rows == 0:
         raise SourceError(ref.path, "the reference has no usable rows")
     return ReferenceProfile(profile_id=pid, rows=rows, features=profiles), rejected
+
+
+def _profile_loaded_rows(
+    cur: duckdb.DuckDBPyConnection, features: FeatureSpec, layout: LogLayout, bins: int
+) -> tuple[dict[str, FeatureProfile], int]:
+    """Every feature's profile from the loaded reference rows, and the rows profiled (0: none usable)."""
+    profiles: dict[str, FeatureProfile] = {}
+    rows = 0
+    for name, values in reference_numeric_arrays(cur, features.numeric).items():
+        profiles[name] = numeric_profile(name, values, bins)
+        rows = int(values.size)
+    for name in features.categorical:
+        value_counts = reference_category_counts(cur, name)
+        profiles[name] = categorical_profile(name, value_counts)
+        rows = int(sum(value_counts.values()))
+    if layout.prediction is not None:
+        profiles[PREDICTION_FEATURE] = numeric_profile(PREDICTION_FEATURE, reference_scores(cur), bins)
+    if layout.output is not None:
+        profiles[OUTPUT_FEATURE] = categorical_profile(OUTPUT_FEATURE, reference_output_counts(cur))
+    return profiles, rows
 
 
 def ensure_reference(db: Database, monitor: MonitorConfig) -> ReferenceOutcome:
@@ -314,11 +299,7 @@ def ensure_reference(db: Database, monitor: MonitorConfig) -> ReferenceOutcome:
         canonicalise_stored_values(
             tx, monitor.name, features.numeric, features.categorical, monitor.predictions.segments
         )
-        tx.execute(
-            "INSERT INTO window_queue SELECT DISTINCT monitor, model_version, window_start, window_end, ?, "
-            "'reference changed' FROM window_summaries WHERE monitor = ? ON CONFLICT DO NOTHING",
-            [utcnow(), monitor.name],
-        )
+        requeue_computed_windows(tx, monitor.name, "reference changed", utcnow())
     with _CACHE_LOCK:
         _CACHE[(str(db.path), monitor.name, pid)] = profile
     return ReferenceOutcome(profile, features, True, rejected, excluded)

@@ -26,6 +26,7 @@ from driftwatch.stats.feature_drift import (
 from driftwatch.stats.judgement import judge_window
 from driftwatch.stats.profile import CategoricalProfile, NumericProfile
 from driftwatch.storage.database import Database
+from driftwatch.storage.windows import stored_bins
 
 _ORIGIN = WINDOW_ORIGIN.replace(tzinfo=None)
 
@@ -43,20 +44,13 @@ def rollup_results(
             f"a roll-up must be a whole multiple of the window ({format_duration(monitor.window)}), "
             f"got {format_duration(width)}"
         )
-    cur = db.cursor()
-    rows = cur.execute(
-        "SELECT b.model_version, b.window_start, b.feature, b.profile_id, b.counts, r.kind "
-        "FROM feature_bins b JOIN feature_results r USING (monitor, model_version, segment, window_start, feature) "
-        "WHERE b.monitor = ? AND b.segment = ? ORDER BY b.window_start",
-        [monitor.name, segment],
-    ).fetchall()
     merged: dict[tuple[str, datetime, str, str], np.ndarray] = {}
     windows: dict[tuple[str, datetime, str, str], int] = defaultdict(int)
-    for version, start, feature, profile_id, counts, _kind in rows:
+    for stored in stored_bins(db.cursor(), monitor.name, segment):
+        start = stored.window_start
         period = _ORIGIN + ((start - _ORIGIN) // width) * width
-        key = (str(version), period, str(feature), str(profile_id))
-        array = np.asarray(counts, dtype=np.int64)
-        merged[key] = merged[key] + array if key in merged else array
+        key = (stored.model_version, period, stored.feature, stored.profile_id)
+        merged[key] = merged[key] + stored.counts if key in merged else stored.counts
         windows[key] += 1
 
     # Group per version × period so the decision sees the period's features together, as for a window.

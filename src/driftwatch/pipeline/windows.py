@@ -13,10 +13,8 @@ from datetime import UTC, datetime
 from functools import partial
 
 import numpy as np
-import pyarrow as pa
 
 from driftwatch.config.monitors import FeatureSpec, MonitorConfig
-from driftwatch.sources.logs import segment_column
 from driftwatch.stats.decision import OUTPUT_FEATURE, PREDICTION_FEATURE, Thresholds, WindowDecision
 from driftwatch.stats.feature_drift import (
     FeatureDrift,
@@ -28,18 +26,18 @@ from driftwatch.stats.judgement import judge_window, reference_counts
 from driftwatch.stats.parallel import map_features
 from driftwatch.stats.profile import CategoricalProfile, NumericProfile, ReferenceProfile
 from driftwatch.storage.database import Database, utcnow
-from driftwatch.storage.predictions import _window_filter
-from driftwatch.storage.schema import feature_column, prediction_table, value_column
+from driftwatch.storage.windows import (
+    PlannedWindow,
+    SegmentKey,
+    WindowRows,
+    category_counts_by_segment,
+    pending_windows,
+    replace_window_results,
+    segment_values,
+    window_arrays,
+)
 
 OVERALL = "*"
-
-
-@dataclass(frozen=True)
-class PlannedWindow:
-    model_version: str
-    start: datetime  # naive UTC
-    end: datetime
-    queued_at: datetime
 
 
 @dataclass(frozen=True)
@@ -63,16 +61,7 @@ class WindowResult:
 def plan_windows(db: Database, monitor: str, now: datetime) -> list[PlannedWindow]:
     """Queued windows that have closed by `now`, oldest first."""
     naive_now = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
-    rows = (
-        db.cursor()
-        .execute(
-            "SELECT model_version, window_start, window_end, queued_at FROM window_queue "
-            "WHERE monitor = ? AND window_end <= ? ORDER BY window_start, model_version",
-            [monitor, naive_now],
-        )
-        .fetchall()
-    )
-    return [PlannedWindow(str(r[0]), r[1], r[2], r[3]) for r in rows]
+    return pending_windows(db.cursor(), monitor, naive_now)
 
 
 def thresholds_for(monitor: MonitorConfig) -> Thresholds:
@@ -88,80 +77,41 @@ def compute_window(
 ) -> WindowResult:
     """Read the window's rows once and compute every feature's statistics, overall and per segment."""
     cur = db.cursor()
-    where, params = _window_filter(window.model_version, window.start, window.end)
-    table = prediction_table(monitor.name)
     segments = monitor.predictions.segments
-    thresholds = thresholds_for(monitor)
-
-    # Segment membership as small integer codes, so numeric columns are fetched once and split in memory.
-    seg_values: dict[str, list[str]] = {}
-    seg_codes: dict[str, np.ndarray] = {}
-    fetch_params = dict(params)
-    select = [
-        f"coalesce({feature_column(n)}, 'NaN'::DOUBLE) AS {feature_column(n)}" for n in features.numeric
-    ]
     # The model's score and decision mix, when the profile has them, ride along as one more of each kind.
-    numeric_names = list(features.numeric)
+    score = PREDICTION_FEATURE in profile.features
     categorical_names = list(features.categorical)
-    if PREDICTION_FEATURE in profile.features:
-        numeric_names.append(PREDICTION_FEATURE)
-        select.append(
-            f"coalesce({value_column(PREDICTION_FEATURE)}, 'NaN'::DOUBLE) AS {feature_column(PREDICTION_FEATURE)}"
-        )
     if OUTPUT_FEATURE in profile.features:
         categorical_names.append(OUTPUT_FEATURE)
-    window_features = FeatureSpec(tuple(numeric_names), tuple(categorical_names))
-    for i, seg in enumerate(segments):
-        col = segment_column(seg)
-        values = [
-            str(r[0])
-            for r in cur.execute(
-                f"SELECT DISTINCT {col} FROM {table} WHERE {where} ORDER BY 1", params
-            ).fetchall()
-        ]
-        seg_values[seg] = values
-        fetch_params[f"seg{i}"] = values
-        select.append(f"list_position($seg{i}, {col})::INTEGER AS _seg{i}")
-    select.append("1 AS _one")
-    arrays = cur.execute(f"SELECT {', '.join(select)} FROM {table} WHERE {where}", fetch_params).fetchnumpy()
-    total_rows = int(np.asarray(arrays["_one"]).size)
-    numeric_arrays = {n: np.asarray(arrays[f"f:{n}"], dtype=np.float64) for n in window_features.numeric}
-    for i, seg in enumerate(segments):
-        seg_codes[seg] = np.asarray(arrays[f"_seg{i}"], dtype=np.int64)
-
+    window_features = FeatureSpec(
+        (*features.numeric, PREDICTION_FEATURE) if score else features.numeric, tuple(categorical_names)
+    )
+    # Segment membership as small integer codes, so numeric columns are fetched once and split in memory.
+    seg_values = {seg: segment_values(cur, monitor.name, window, seg) for seg in segments}
+    arrays = window_arrays(
+        cur, monitor.name, window, features.numeric, seg_values, PREDICTION_FEATURE if score else None
+    )
     # Categorical counts for every segment in one grouped query per feature.
-    cat_counts: dict[str, dict[str, dict[str | None, int]]] = {}
-    for name in window_features.categorical:
-        col = value_column(name)
-        sets = ", ".join([f"({col})"] + [f"({segment_column(s)}, {col})" for s in segments])
-        whens = " ".join(
-            f"WHEN grouping({segment_column(s)}) = 0 THEN '{i}=' || {segment_column(s)}"
-            for i, s in enumerate(segments)
+    cat_counts = {
+        name: _by_segment_label(
+            segments, category_counts_by_segment(cur, monitor.name, window, name, segments)
         )
-        seg_case = f"CASE {whens} ELSE '{OVERALL}' END" if segments else f"'{OVERALL}'"
-        per_segment: dict[str, dict[str | None, int]] = {}
-        rows = cur.execute(
-            f"SELECT {seg_case} AS seg, {col}, count(*) FROM {table} WHERE {where} GROUP BY GROUPING SETS ({sets})",
-            params,
-        ).fetchall()
-        for seg_key, value, count in rows:
-            key = OVERALL if seg_key == OVERALL else _segment_label(segments, str(seg_key))
-            per_segment.setdefault(key, {})[None if value is None else str(value)] = int(count)
-        cat_counts[name] = per_segment
-
+        for name in window_features.categorical
+    }
+    thresholds = thresholds_for(monitor)
+    numeric_arrays = dict(arrays.numeric)
     results = [
         _segment_result(
-            OVERALL, total_rows, None, window_features, profile, numeric_arrays, cat_counts, thresholds
+            OVERALL, arrays.rows, None, window_features, profile, numeric_arrays, cat_counts, thresholds
         )
     ]
     for seg in segments:
-        codes = seg_codes[seg]
+        codes = arrays.segment_codes[seg]
         for j, value in enumerate(seg_values[seg], start=1):
             mask = codes == j
-            label = f"{seg}={value}"
             results.append(
                 _segment_result(
-                    label,
+                    f"{seg}={value}",
                     int(mask.sum()),
                     mask,
                     window_features,
@@ -174,9 +124,14 @@ def compute_window(
     return WindowResult(window, results)
 
 
-def _segment_label(segments: tuple[str, ...], key: str) -> str:
-    index, _, value = key.partition("=")
-    return f"{segments[int(index)]}={value}"
+def _by_segment_label(
+    segments: tuple[str, ...], counts: Mapping[SegmentKey, dict[str | None, int]]
+) -> dict[str, dict[str | None, int]]:
+    """Counts keyed by segment label: '*' for all rows, 'column=value' for a segment's rows."""
+    return {
+        OVERALL if key is None else f"{segments[key[0]]}={key[1]}": value_counts
+        for key, value_counts in counts.items()
+    }
 
 
 def feature_statistics(
@@ -228,10 +183,7 @@ def store_window(db: Database, monitor: str, profile_id: str, run_id: str, resul
     """Replace the window's stored results and take it off the queue, in one transaction."""
     w = result.window
     now = utcnow()
-    features: list[dict[str, object]] = []
-    stats: list[dict[str, object]] = []
-    bins: list[dict[str, object]] = []
-    summaries: list[dict[str, object]] = []
+    rows = WindowRows()
     for seg in result.segments:
         key = {
             "monitor": monitor,
@@ -241,7 +193,7 @@ def store_window(db: Database, monitor: str, profile_id: str, run_id: str, resul
         }
         for fs, fd in zip(seg.features, seg.decision.features, strict=True):
             feature = {**key, "feature": fs.name}
-            features.append(
+            rows.feature_results.append(
                 {
                     **feature,
                     "window_end": w.end,
@@ -257,7 +209,7 @@ def store_window(db: Database, monitor: str, profile_id: str, run_id: str, resul
             all_stats = dict(fs.stats)
             if fd.pvalue_adjusted is not None:
                 all_stats["pvalue_adjusted"] = fd.pvalue_adjusted
-            stats += [
+            rows.feature_stats += [
                 {
                     **feature,
                     "statistic": name,
@@ -265,9 +217,11 @@ def store_window(db: Database, monitor: str, profile_id: str, run_id: str, resul
                 }
                 for name, value in all_stats.items()
             ]
-            bins.append({**feature, "profile_id": profile_id, "counts": [int(c) for c in fs.bin_counts]})
+            rows.feature_bins.append(
+                {**feature, "profile_id": profile_id, "counts": [int(c) for c in fs.bin_counts]}
+            )
         d = seg.decision
-        summaries.append(
+        rows.window_summaries.append(
             {
                 **key,
                 "window_end": w.end,
@@ -282,37 +236,7 @@ def store_window(db: Database, monitor: str, profile_id: str, run_id: str, resul
             }
         )
 
-    key_params = [monitor, w.model_version, w.start]
-    with db.transaction() as tx:
-        for table in ("feature_results", "feature_stats", "feature_bins", "window_summaries"):
-            tx.execute(
-                f"DELETE FROM {table} WHERE monitor = ? AND model_version = ? AND window_start = ?",
-                key_params,
-            )
-        for table, rows in (
-            ("feature_results", features),
-            ("feature_stats", stats),
-            ("feature_bins", bins),
-            ("window_summaries", summaries),
-        ):
-            if not rows:
-                continue
-            arrow = _arrow_table(rows)
-            tx.register("_rows", arrow)
-            try:
-                tx.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _rows")
-            finally:
-                tx.unregister("_rows")
-        tx.execute(
-            "DELETE FROM window_queue WHERE monitor = ? AND model_version = ? AND window_start = ? AND queued_at <= ?",
-            [*key_params, w.queued_at],
-        )
-
-
-def _arrow_table(rows: list[dict[str, object]]) -> pa.Table:
-    # Columns that may be all-null in a window get their type spelled out (Arrow would infer `null`).
-    types = {"value": pa.float64(), "drift_share": pa.float64(), "counts": pa.list_(pa.int64())}
-    return pa.table({k: pa.array([r[k] for r in rows], type=types.get(k)) for k in rows[0]})
+    replace_window_results(db, monitor, w, rows)
 
 
 def compute_queued_windows(

@@ -23,7 +23,7 @@ import driftwatch.timestamps as timestamps
 from driftwatch.errors import SourceError
 from driftwatch.sources.files import NDJSON_LINE, SOURCE_ROW, raw_sql, source_sql
 from driftwatch.sources.values import category_number_sql, category_sql, epoch_sql, number_sql, numeric_sql
-from driftwatch.storage.schema import feature_column, quote_identifier
+from driftwatch.storage.schema import feature_column, quote_identifier, segment_column
 
 _TIME_TYPES = ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "DATE", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S")
 NO_VERSION = "*"
@@ -44,10 +44,6 @@ class LogLayout:
     output: str | None = None
     segments: tuple[str, ...] = ()
     extra_numeric: dict[str, str] = field(default_factory=dict)  # output name → source field (e.g. a target)
-
-
-def segment_column(name: str) -> str:
-    return quote_identifier(f"s:{name}")
 
 
 class _Query:
@@ -141,6 +137,20 @@ def with_raw(sql: str, fmt: str) -> str:
     )
 
 
+_PARQUET_NUMBERS = (
+    "DOUBLE",
+    "FLOAT",
+    "BIGINT",
+    "INTEGER",
+    "SMALLINT",
+    "TINYINT",
+    "UBIGINT",
+    "UINTEGER",
+    "HUGEINT",
+    "DECIMAL",
+)
+
+
 def normalise_query(
     fmt: str,
     path: str,
@@ -155,190 +165,242 @@ def normalise_query(
     With `keep_source` the rows carry `_src` (the source row) instead of `_raw`, for a caller that adds reasons
     of its own and then applies `with_raw` to its final query.
     """
-    q = _Query(fmt, path, columns)
-    stage1: list[str] = []  # texts and natives, from the source row
-    # The numbers read from those texts (docs/values.md), then a numeric column's value from its number: each a
-    # projection over the one before, reading its columns as plain columns (one computation each per row).
-    stage2: list[str] = []
-    stage3: list[str] = []
-    out: list[str] = ["_row", SOURCE_ROW]
-    reasons: list[str] = []
+    n = _Normaliser(fmt, path, columns, layout)
+    n.add_id()
+    n.add_timestamp()
+    n.add_model_version()
+    n.add_outputs()
+    n.add_segments_and_extras()
+    n.add_features_field()
+    n.add_numeric_features()
+    n.add_categorical_features()
+    sql = n.select(compression)
+    return (sql if keep_source else with_raw(sql, fmt)), n.q.params
 
-    if layout.id is not None:
-        q.require(layout.id, "request id")
-        stage1.append(f"{q.text(layout.id)} AS _id")
-        out.append("_id AS request_id")
-        reasons.append("CASE WHEN _id IS NULL OR trim(_id) = '' THEN 'missing request_id' END")
 
-    if layout.timestamp is not None:
-        q.require(layout.timestamp, "timestamp")
-        col_type = columns.get(layout.timestamp, "VARCHAR").upper()
-        if fmt != "ndjson" and col_type in _TIME_TYPES:
-            stage1.append(f"CAST({quote_identifier(layout.timestamp)} AS TIMESTAMPTZ)::TIMESTAMP AS _ts")
-            stage1.append("NULL::VARCHAR AS _ts_text")
+class _Normaliser:
+    """The parts of the normalising query, filled in named steps (one per kind of field) by `normalise_query`.
+
+    Stage 1 reads texts and natives from the source row; stage 2 the numbers read from those texts
+    (docs/values.md); stage 3 a numeric column's value from its number: each a projection over the one before,
+    reading its columns as plain columns (one computation each per row). `out` is the final select list and
+    `reasons` the CASE expressions whose non-NULL values make up `_reason`.
+    """
+
+    def __init__(self, fmt: str, path: str, columns: dict[str, str], layout: LogLayout) -> None:
+        self.fmt = fmt
+        self.columns = columns
+        self.layout = layout
+        self.q = _Query(fmt, path, columns)
+        self.stage1: list[str] = []
+        self.stage2: list[str] = []
+        self.stage3: list[str] = []
+        self.out: list[str] = ["_row", SOURCE_ROW]
+        self.reasons: list[str] = []
+        # The features' JSON/struct field as a JSON path ('' when features are plain columns).
+        self.features_path = _json_path(layout.features_json) if layout.features_json is not None else ""
+
+    # --- the value kinds --------------------------------------------------------------------------------------
+
+    def finite(self, label: str, alias: str) -> None:
+        # NaN is missing; ±inf (and a literal beyond a double, read as ±inf) is refused with its row: stored,
+        # it would break every later mean, bin edge and score (docs/values.md).
+        self.out.append(
+            f"CASE WHEN isnan({alias}_v) OR isinf({alias}_v) THEN NULL ELSE {alias}_v END AS {alias}"
+        )
+        self.reasons.append(
+            f"CASE WHEN isinf({alias}_v) THEN {_sql_text(label)} || ': ' || "
+            f"coalesce('''' || left({alias}_t, 60) || '''', CAST({alias}_v AS VARCHAR)) || "
+            "' is not a finite number' END"
+        )
+
+    def category(self, alias: str, expr_text: str) -> None:
+        # A category's text and the number it holds (if any): `category_sql` gives its identity from both.
+        self.stage1.append(f"{expr_text} AS {alias}_t")
+        self.stage2.append(f"{category_number_sql(alias + '_t')} AS {alias}_n")
+
+    def numeric(self, expr_text: str, label: str, alias: str) -> None:
+        self.stage1.append(f"{expr_text} AS {alias}_t")
+        self.stage2.append(f"{number_sql(alias + '_t')} AS {alias}_n")
+        self.stage3.append(f"{numeric_sql(alias + '_t', alias + '_n')} AS {alias}_v")
+        self.finite(label, alias)
+        self.reasons.append(
+            f"CASE WHEN {alias}_t IS NOT NULL AND trim({alias}_t) <> '' AND {alias}_v IS NULL THEN "
+            f"{_sql_text(label)} || ': ''' || left({alias}_t, 60) || ''' is not a number' END"
+        )
+
+    def numeric_field(self, name: str, label: str, alias: str) -> None:
+        """A numeric source field: a Parquet number as it is, anything else read from its text."""
+        self.q.require(name, label)
+        if self.fmt == "parquet" and self.columns[name].upper() in _PARQUET_NUMBERS:
+            self.stage1.append(f"CAST({quote_identifier(name)} AS DOUBLE) AS {alias}_v")
+            self.stage1.append(f"NULL::VARCHAR AS {alias}_t")
+            self.finite(label, alias)
+        else:
+            self.numeric(self.q.text(name), label, alias)
+
+    def rename_last(self, alias: str, name: str) -> None:
+        """The last output column, `... AS alias`, renamed to `name`."""
+        self.out[-1] = self.out[-1].replace(f" AS {alias}", f" AS {name}")
+
+    # --- the fields, in output order --------------------------------------------------------------------------
+
+    def add_id(self) -> None:
+        if self.layout.id is None:
+            return
+        self.q.require(self.layout.id, "request id")
+        self.stage1.append(f"{self.q.text(self.layout.id)} AS _id")
+        self.out.append("_id AS request_id")
+        self.reasons.append("CASE WHEN _id IS NULL OR trim(_id) = '' THEN 'missing request_id' END")
+
+    def add_timestamp(self) -> None:
+        name = self.layout.timestamp
+        if name is None:
+            return
+        self.q.require(name, "timestamp")
+        col_type = self.columns.get(name, "VARCHAR").upper()
+        if self.fmt != "ndjson" and col_type in _TIME_TYPES:
+            self.stage1.append(f"CAST({quote_identifier(name)} AS TIMESTAMPTZ)::TIMESTAMP AS _ts")
+            self.stage1.append("NULL::VARCHAR AS _ts_text")
         else:
             # A time as text (ISO 8601), or a Unix epoch as a number or numeric text (docs/values.md).
-            stage1.append(f"{q.text(layout.timestamp)} AS _ts_text")
-            stage1.append("TRY_CAST(_ts_text AS TIMESTAMPTZ)::TIMESTAMP AS _ts_iso")
+            self.stage1.append(f"{self.q.text(name)} AS _ts_text")
+            self.stage1.append("TRY_CAST(_ts_text AS TIMESTAMPTZ)::TIMESTAMP AS _ts_iso")
             # Only a text that is no ISO time is read as a number (a failing cast costs ~70 ns a row).
-            stage2.append(
+            self.stage2.append(
                 f"CASE WHEN _ts_iso IS NOT NULL THEN _ts_iso ELSE {epoch_sql(number_sql('_ts_text'))} END AS _ts"
             )
-        out.append("_ts AS ts")
+        self.out.append("_ts AS ts")
         # Outside the accepted range (a year 1 or 9999 sentinel: `driftwatch.timestamps`), a row would make a
         # window thousands of years from the others: refused here, where files and pushes alike pass.
-        earliest, latest = q.bind(timestamps.EARLIEST), q.bind(timestamps.LATEST)
-        reasons.append(
+        earliest, latest = self.q.bind(timestamps.EARLIEST), self.q.bind(timestamps.LATEST)
+        self.reasons.append(
             "CASE WHEN _ts IS NULL AND _ts_text IS NULL THEN 'missing timestamp' "
             "WHEN _ts IS NULL THEN 'unparseable timestamp ''' || left(_ts_text, 60) || '''' "
             f"WHEN _ts < {earliest} OR _ts >= {latest} THEN 'timestamp ' || strftime(_ts, '%Y-%m-%dT%H:%M:%S') "
             f"|| {_sql_text(' UTC is outside the accepted range of times (' + timestamps.RANGE_TEXT + ')')} END"
         )
 
-    if layout.model_version is not None:
-        q.require(layout.model_version, "model version")
-        out.append(f"coalesce({q.text(layout.model_version)}, '{NO_SEGMENT_VALUE}') AS model_version")
-    else:
-        out.append(f"'{NO_VERSION}' AS model_version")
-
-    def finite(label: str, alias: str) -> None:
-        # NaN is missing; ±inf (and a literal beyond a double, read as ±inf) is refused with its row: stored,
-        # it would break every later mean, bin edge and score (docs/values.md).
-        out.append(f"CASE WHEN isnan({alias}_v) OR isinf({alias}_v) THEN NULL ELSE {alias}_v END AS {alias}")
-        reasons.append(
-            f"CASE WHEN isinf({alias}_v) THEN {_sql_text(label)} || ': ' || "
-            f"coalesce('''' || left({alias}_t, 60) || '''', CAST({alias}_v AS VARCHAR)) || "
-            "' is not a finite number' END"
-        )
-
-    def category(alias: str, expr_text: str) -> None:
-        # A category's text and the number it holds (if any): `category_sql` gives its identity from both.
-        stage1.append(f"{expr_text} AS {alias}_t")
-        stage2.append(f"{category_number_sql(alias + '_t')} AS {alias}_n")
-
-    def numeric(expr_text: str, label: str, alias: str) -> None:
-        stage1.append(f"{expr_text} AS {alias}_t")
-        stage2.append(f"{number_sql(alias + '_t')} AS {alias}_n")
-        stage3.append(f"{numeric_sql(alias + '_t', alias + '_n')} AS {alias}_v")
-        finite(label, alias)
-        reasons.append(
-            f"CASE WHEN {alias}_t IS NOT NULL AND trim({alias}_t) <> '' AND {alias}_v IS NULL THEN "
-            f"{_sql_text(label)} || ': ''' || left({alias}_t, 60) || ''' is not a number' END"
-        )
-
-    def numeric_field(name: str, label: str, alias: str) -> None:
-        q.require(name, label)
-        if fmt == "parquet" and columns[name].upper() in (
-            "DOUBLE",
-            "FLOAT",
-            "BIGINT",
-            "INTEGER",
-            "SMALLINT",
-            "TINYINT",
-            "UBIGINT",
-            "UINTEGER",
-            "HUGEINT",
-            "DECIMAL",
-        ):
-            stage1.append(f"CAST({quote_identifier(name)} AS DOUBLE) AS {alias}_v")
-            stage1.append(f"NULL::VARCHAR AS {alias}_t")
-            finite(label, alias)
+    def add_model_version(self) -> None:
+        if self.layout.model_version is not None:
+            self.q.require(self.layout.model_version, "model version")
+            self.out.append(
+                f"coalesce({self.q.text(self.layout.model_version)}, '{NO_SEGMENT_VALUE}') AS model_version"
+            )
         else:
-            numeric(q.text(name), label, alias)
+            self.out.append(f"'{NO_VERSION}' AS model_version")
 
-    if layout.prediction is not None:
-        numeric_field(layout.prediction, "prediction", "_pred")
-        out[-1] = out[-1].replace(" AS _pred", " AS prediction")
-    if layout.output is not None:
-        q.require(layout.output, "output")
-        category("_out", q.text(layout.output))
-        out.append(f"{category_sql('_out_t', '_out_n')} AS output")
-    for i, seg in enumerate(layout.segments):
-        q.require(seg, "segment")
-        category(f"_seg{i}", q.text(seg))
-        value = category_sql(f"_seg{i}_t", f"_seg{i}_n")
-        out.append(f"coalesce({value}, '{NO_SEGMENT_VALUE}') AS {segment_column(seg)}")
-    for i, (name, source) in enumerate(layout.extra_numeric.items()):
-        numeric_field(source, name, f"_x{i}")
-        out[-1] = out[-1].replace(f" AS _x{i}", f" AS {quote_identifier(name)}")
+    def add_outputs(self) -> None:
+        """The model's score (`prediction`) and decision (`output`)."""
+        if self.layout.prediction is not None:
+            self.numeric_field(self.layout.prediction, "prediction", "_pred")
+            self.rename_last("_pred", "prediction")
+        if self.layout.output is not None:
+            self.q.require(self.layout.output, "output")
+            self.category("_out", self.q.text(self.layout.output))
+            self.out.append(f"{category_sql('_out_t', '_out_n')} AS output")
 
-    # Features: from a JSON/struct field, or from plain columns.
-    features_path = ""
-    if layout.features_json is not None:
-        q.require(layout.features_json, "features")
-        features_path = _json_path(layout.features_json)
-    if layout.features_json is not None and fmt == "ndjson":
-        # Read straight from the line: the field's JSON type is its `json_type`, and a feature is the path
-        # field.feature, taken only when the field is an object. Same values as extracting the field as JSON
-        # text and reading that again (below), without building and re-parsing that text for every row.
-        stage1.append(f"{q.doc_type(features_path)} AS _fj_type")
-        reasons.append(
-            f"CASE WHEN _fj_type IS NULL THEN {_sql_text(layout.features_json + ' is missing')} "
-            f"WHEN _fj_type <> 'OBJECT' THEN {_sql_text(layout.features_json + ' is not a JSON object')} END"
-        )
-    elif layout.features_json is not None:
-        stage1.append(f"{q.json_object(layout.features_json)} AS _fj_text")
-        stage1.append(
+    def add_segments_and_extras(self) -> None:
+        for i, seg in enumerate(self.layout.segments):
+            self.q.require(seg, "segment")
+            self.category(f"_seg{i}", self.q.text(seg))
+            value = category_sql(f"_seg{i}_t", f"_seg{i}_n")
+            self.out.append(f"coalesce({value}, '{NO_SEGMENT_VALUE}') AS {segment_column(seg)}")
+        for i, (name, source) in enumerate(self.layout.extra_numeric.items()):
+            self.numeric_field(source, name, f"_x{i}")
+            self.rename_last(f"_x{i}", quote_identifier(name))
+
+    def add_features_field(self) -> None:
+        """Features from a JSON/struct field: whether each row's field is an object (else the row is refused)."""
+        field_name = self.layout.features_json
+        if field_name is None:
+            return
+        self.q.require(field_name, "features")
+        if self.fmt == "ndjson":
+            # Read straight from the line: the field's JSON type is its `json_type`, and a feature is the path
+            # field.feature, taken only when the field is an object. Same values as extracting the field as JSON
+            # text and reading that again (below), without building and re-parsing that text for every row.
+            self.stage1.append(f"{self.q.doc_type(self.features_path)} AS _fj_type")
+            self.reasons.append(
+                f"CASE WHEN _fj_type IS NULL THEN {_sql_text(field_name + ' is missing')} "
+                f"WHEN _fj_type <> 'OBJECT' THEN {_sql_text(field_name + ' is not a JSON object')} END"
+            )
+            return
+        self.stage1.append(f"{self.q.json_object(field_name)} AS _fj_text")
+        self.stage1.append(
             "CASE WHEN json_valid(_fj_text) AND json_type(_fj_text) = 'OBJECT' THEN _fj_text::JSON END AS _fj"
         )
-        reasons.append(
-            f"CASE WHEN _fj_text IS NULL THEN {_sql_text(layout.features_json + ' is missing')} "
-            f"WHEN _fj IS NULL THEN {_sql_text(layout.features_json + ' is not a JSON object')} END"
+        self.reasons.append(
+            f"CASE WHEN _fj_text IS NULL THEN {_sql_text(field_name + ' is missing')} "
+            f"WHEN _fj IS NULL THEN {_sql_text(field_name + ' is not a JSON object')} END"
         )
 
-    def feature_text(name: str) -> str:
-        if layout.features_json is not None and fmt == "ndjson":
-            return (
-                f"CASE WHEN _fj_type = 'OBJECT' THEN {q.doc_text(features_path + _json_path(name)[1:])} END"
-            )
-        if layout.features_json is not None:
-            return f"json_extract_string(_fj, {q.bind(_json_path(name))})"
-        q.require(name, "feature")
-        return q.text(name)
+    def feature_text(self, name: str) -> str:
+        """A feature's value as text: from the features field, or from its own column."""
+        if self.layout.features_json is not None and self.fmt == "ndjson":
+            path = self.features_path + _json_path(name)[1:]
+            return f"CASE WHEN _fj_type = 'OBJECT' THEN {self.q.doc_text(path)} END"
+        if self.layout.features_json is not None:
+            return f"json_extract_string(_fj, {self.q.bind(_json_path(name))})"
+        self.q.require(name, "feature")
+        return self.q.text(name)
 
-    for i, name in enumerate(layout.numeric):
-        alias = f"_n{i}"
-        if layout.features_json is None:
-            numeric_field(name, f"feature {name!r}", alias)
-        else:
-            numeric(feature_text(name), f"feature {name!r}", alias)
-        out[-1] = out[-1].replace(f" AS {alias}", f" AS {feature_column(name)}")
-    for i, name in enumerate(layout.categorical):
-        alias = f"_c{i}"
-        if layout.features_json is not None:
-            if fmt == "ndjson":
-                kind = q.doc_type(features_path + _json_path(name)[1:])
-                stage1.append(f"CASE WHEN _fj_type = 'OBJECT' THEN {kind} END AS {alias}_type")
+    def add_numeric_features(self) -> None:
+        for i, name in enumerate(self.layout.numeric):
+            alias = f"_n{i}"
+            if self.layout.features_json is None:
+                self.numeric_field(name, f"feature {name!r}", alias)
             else:
-                stage1.append(f"json_type(_fj, {q.bind(_json_path(name))}) AS {alias}_type")
-            category(alias, feature_text(name))
-            reasons.append(
-                f"CASE WHEN {alias}_type IN ('OBJECT', 'ARRAY') THEN "
-                f"{_sql_text(f'feature {name!r} is a nested value, expected a category')} END"
-            )
-            out.append(
-                f"CASE WHEN {alias}_type IN ('OBJECT', 'ARRAY') THEN NULL "
-                f"ELSE {category_sql(alias + '_t', alias + '_n')} END AS {feature_column(name)}"
+                self.numeric(self.feature_text(name), f"feature {name!r}", alias)
+            self.rename_last(alias, feature_column(name))
+
+    def add_categorical_features(self) -> None:
+        for i, name in enumerate(self.layout.categorical):
+            alias = f"_c{i}"
+            if self.layout.features_json is not None:
+                self.add_nested_category(name, alias)
+            else:
+                self.category(alias, self.feature_text(name))
+                self.out.append(f"{category_sql(alias + '_t', alias + '_n')} AS {feature_column(name)}")
+
+    def add_nested_category(self, name: str, alias: str) -> None:
+        """A categorical feature of the features field: a nested object or array there is refused."""
+        if self.fmt == "ndjson":
+            kind = self.q.doc_type(self.features_path + _json_path(name)[1:])
+            self.stage1.append(f"CASE WHEN _fj_type = 'OBJECT' THEN {kind} END AS {alias}_type")
+        else:
+            self.stage1.append(f"json_type(_fj, {self.q.bind(_json_path(name))}) AS {alias}_type")
+        self.category(alias, self.feature_text(name))
+        self.reasons.append(
+            f"CASE WHEN {alias}_type IN ('OBJECT', 'ARRAY') THEN "
+            f"{_sql_text(f'feature {name!r} is a nested value, expected a category')} END"
+        )
+        self.out.append(
+            f"CASE WHEN {alias}_type IN ('OBJECT', 'ARRAY') THEN NULL "
+            f"ELSE {category_sql(alias + '_t', alias + '_n')} END AS {feature_column(name)}"
+        )
+
+    # --- the query ----------------------------------------------------------------------------------------
+
+    def select(self, compression: str) -> str:
+        """The whole query: the output columns and `_reason` over the stages over the source rows."""
+        reasons = self.reasons
+        reason = "nullif(concat_ws('; ', " + ", ".join(reasons) + "), '')" if reasons else "NULL::VARCHAR"
+        if self.fmt == "ndjson":
+            # A line that is not JSON has no fields; listing each as missing would only bury the real reason.
+            reason = f"CASE WHEN _doc IS NULL THEN 'malformed JSON line' ELSE {reason} END"
+            line = NDJSON_LINE
+            doc = f"CASE WHEN json_valid({line}) AND json_type({line}) = 'OBJECT' THEN {line} END"
+            # `_jv`/`_jt` in a projection of their own, so each is computed once per row and then only indexed.
+            src = (
+                f"SELECT *{self.q.doc_fields()} FROM (SELECT _row, {SOURCE_ROW}, {doc} AS _doc "
+                f"FROM ({source_sql(self.fmt, compression)}))"
             )
         else:
-            category(alias, feature_text(name))
-            out.append(f"{category_sql(alias + '_t', alias + '_n')} AS {feature_column(name)}")
-
-    reason = "nullif(concat_ws('; ', " + ", ".join(reasons) + "), '')" if reasons else "NULL::VARCHAR"
-    if fmt == "ndjson":
-        # A line that is not JSON has no fields; listing each as missing would only bury the real reason.
-        reason = f"CASE WHEN _doc IS NULL THEN 'malformed JSON line' ELSE {reason} END"
-        doc = f"CASE WHEN json_valid({NDJSON_LINE}) AND json_type({NDJSON_LINE}) = 'OBJECT' THEN {NDJSON_LINE} END"
-        # `_jv`/`_jt` in a projection of their own, so each is computed once per row and then only indexed.
-        src = (
-            f"SELECT *{q.doc_fields()} FROM (SELECT _row, {SOURCE_ROW}, {doc} AS _doc "
-            f"FROM ({source_sql(fmt, compression)}))"
-        )
-    else:
-        src = source_sql(fmt, compression)
-    # Stage 1 expressions may refer to earlier aliases (DuckDB resolves lateral column aliases).
-    sql = f"SELECT {', '.join(out)}, {reason} AS _reason FROM {_layers(src, stage1, stage2, stage3)}"
-    return (sql if keep_source else with_raw(sql, fmt)), q.params
+            src = source_sql(self.fmt, compression)
+        # Stage 1 expressions may refer to earlier aliases (DuckDB resolves lateral column aliases).
+        layers = _layers(src, self.stage1, self.stage2, self.stage3)
+        return f"SELECT {', '.join(self.out)}, {reason} AS _reason FROM {layers}"
 
 
 def _layers(src: str, *stages: list[str]) -> str:

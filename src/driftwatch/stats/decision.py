@@ -17,6 +17,9 @@ import numpy as np
 from scipy.stats import binomtest, fisher_exact
 
 from driftwatch.stats.chi2 import two_proportion_pvalue
+from driftwatch.stats.model_outputs import OUTPUT_FEATURE as OUTPUT_FEATURE
+from driftwatch.stats.model_outputs import OUTPUT_FEATURES as OUTPUT_FEATURES
+from driftwatch.stats.model_outputs import PREDICTION_FEATURE as PREDICTION_FEATURE
 from driftwatch.stats.multiple_testing import CORRECTIONS, Correction, adjusted_pvalues
 from driftwatch.stats.reference_thresholds import (
     DEFAULT_QUANTILE,
@@ -29,11 +32,6 @@ Status = Literal["ok", "warn", "drift", "insufficient_data"]
 Kind = Literal["numeric", "categorical"]
 Role = Literal["input", "output"]
 """An input feature, or the model's own output (its score, or its decision mix) watched alongside them."""
-PREDICTION_FEATURE = "raw_prediction"
-"""The name the model's score gets among a window's features (the log schema's name for it)."""
-OUTPUT_FEATURE = "business_output"
-"""The name the model's decision mix (its `business_output` shares) gets among a window's features."""
-OUTPUT_FEATURES = (PREDICTION_FEATURE, OUTPUT_FEATURE)
 
 LEARNABLE_STATISTICS: tuple[str, ...] = ("psi", "ks_statistic", "js_distance")
 """Statistics a learned threshold can apply to: the ones with fixed bars in ``Thresholds``."""

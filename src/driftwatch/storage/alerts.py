@@ -44,12 +44,10 @@ def _iso(ts: datetime | None) -> str | None:
 
 # --- alert_state -----------------------------------------------------------------------------------------
 
+# What identifies an alert instance (alert_state's primary key); the reports list alert rows by it too.
+INSTANCE_KEY = ("rule", "monitor", "model_version", "segment", "feature")
 STATE_COLUMNS = (
-    "rule",
-    "monitor",
-    "model_version",
-    "segment",
-    "feature",
+    *INSTANCE_KEY,
     "state",
     "pending_count",
     "healthy_count",
@@ -118,11 +116,11 @@ def upsert_states(cur: duckdb.DuckDBPyConnection, rows: Sequence[StateRow], now:
         ]
         for r in rows
     ]
-    updates = ", ".join(f"{c} = excluded.{c}" for c in (*STATE_COLUMNS[5:], "updated_at"))
+    updates = ", ".join(f"{c} = excluded.{c}" for c in (*STATE_COLUMNS[len(INSTANCE_KEY) :], "updated_at"))
     cur.executemany(
         f"INSERT INTO alert_state ({', '.join(STATE_COLUMNS)}, updated_at) "
         f"VALUES ({', '.join('?' for _ in range(len(STATE_COLUMNS) + 1))}) "
-        f"ON CONFLICT (rule, monitor, model_version, segment, feature) DO UPDATE SET {updates}",
+        f"ON CONFLICT ({', '.join(INSTANCE_KEY)}) DO UPDATE SET {updates}",
         values,
     )
 

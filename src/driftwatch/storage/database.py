@@ -18,7 +18,7 @@ import duckdb
 
 from driftwatch.config.settings import DatabaseSettings
 from driftwatch.errors import DatabaseLockedError
-from driftwatch.storage.schema import MIGRATIONS
+from driftwatch.storage.schema import MIGRATIONS, PUSHED_WINDOWS_SQL
 
 # DuckDB's `max_vacuum_tasks`: how many row groups of one table a checkpoint may rewrite to merge adjacent partial
 # row groups ("vacuum"); a merge of k row groups counts k. With DuckDB's default (100), every checkpoint of a
@@ -128,10 +128,8 @@ class Database:
             current = version
         # Outside the numbered migrations: a table of the push path's own (storage/pushes.py), created
         # idempotently so it merges with any other branch's migrations.
-        from driftwatch.storage.pushes import ensure_pushed_windows
-
         with self.transaction() as tx:
-            ensure_pushed_windows(tx)
+            tx.execute(PUSHED_WINDOWS_SQL)
         return current
 
     def table_exists(self, name: str) -> bool:

@@ -12,12 +12,25 @@ from datetime import datetime
 import duckdb
 import pyarrow as pa
 
-from driftwatch.sources.logs import NO_VERSION, segment_column
+from driftwatch.sources.logs import NO_VERSION
 from driftwatch.storage.database import first_row
 from driftwatch.storage.predictions import window_bucket_sql
-from driftwatch.storage.schema import prediction_table
+from driftwatch.storage.schema import prediction_table, segment_column
 
 CHANGES_TABLE = "_label_changes"
+LABEL_BATCH = "_label_batch"  # one label file's normalised rows, inside the file's transaction
+
+
+def stage_label_batch(tx: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object]) -> int:
+    """Materialise a label file's normalising query (`sources.labels.label_batch_sql`) as `LABEL_BATCH`, so
+    the upsert and the quarantine read the file once; returns its rows. Drop it with `drop_label_batch`."""
+    tx.execute(f"CREATE OR REPLACE TEMP TABLE {LABEL_BATCH} AS {sql}", params)
+    row = first_row(tx.execute(f"SELECT count(*) FROM {LABEL_BATCH}"))
+    return int(row[0]) if row else 0
+
+
+def drop_label_batch(tx: duckdb.DuckDBPyConnection) -> None:
+    tx.execute(f"DROP TABLE {LABEL_BATCH}")
 
 
 @dataclass(frozen=True)

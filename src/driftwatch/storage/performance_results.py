@@ -13,12 +13,11 @@ import duckdb
 import pyarrow as pa
 
 from driftwatch.storage.database import Database, first_row, utcnow
+from driftwatch.storage.filters import equal_filters
+from driftwatch.storage.results import WINDOW_KEY, iso_utc
 
 RESULT_COLUMNS: tuple[str, ...] = (
-    "monitor",
-    "model_version",
-    "segment",
-    "window_start",
+    *WINDOW_KEY,
     "metric",
     "window_end",
     "value",
@@ -226,7 +225,7 @@ def save_calibration(cur: duckdb.DuckDBPyConnection, monitor: str, stored: Store
 
 
 def _iso(ts: datetime | None) -> str | None:
-    return None if ts is None else ts.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
+    return None if ts is None else iso_utc(ts)
 
 
 def performance_results(
@@ -241,22 +240,12 @@ def performance_results(
     version and segment (NULL for the first), so a period-over-period rule can call
     `verdict.judge_against_previous` without another query.
     """
-    where = ["1 = 1"]
-    params: dict[str, object] = {}
-    if monitor is not None:
-        where.append("monitor = $monitor")
-        params["monitor"] = monitor
-    if segment is not None:
-        where.append("segment = $segment")
-        params["segment"] = segment
-    if metric is not None:
-        where.append("metric = $metric")
-        params["metric"] = metric
+    where, params = equal_filters({"monitor": monitor, "segment": segment, "metric": metric})
     fields = [c for c in RESULT_COLUMNS if c != "run_id"]
     lag = "OVER (PARTITION BY monitor, model_version, segment, metric ORDER BY window_start)"
     rows = cur.execute(
         f"SELECT {', '.join(fields)}, lag(window_start) {lag}, lag(value) {lag}, lag(stderr) {lag}, "
-        f"lag(n_labels) {lag}, lag(coverage) {lag} FROM performance_results WHERE {' AND '.join(where)} "
+        f"lag(n_labels) {lag}, lag(coverage) {lag} FROM performance_results WHERE {where} "
         "ORDER BY monitor, model_version, segment, window_start, metric",
         params,
     ).fetchall()

@@ -8,9 +8,8 @@ import duckdb
 import numpy as np
 
 from driftwatch.durations import WINDOW_ORIGIN
-from driftwatch.sources.logs import segment_column
 from driftwatch.storage.database import first_row
-from driftwatch.storage.schema import feature_column, prediction_table, value_column
+from driftwatch.storage.schema import feature_column, prediction_table, segment_column, value_column
 
 _ORIGIN = WINDOW_ORIGIN.replace(tzinfo=None)
 
@@ -103,7 +102,7 @@ def window_values(
     if not numeric:
         return {}
     cols = ", ".join(f"coalesce({value_column(n)}, 'NaN'::DOUBLE) AS {feature_column(n)}" for n in numeric)
-    where, params = _window_filter(model_version, start, end)
+    where, params = window_filter(model_version, start, end)
     result = cur.execute(f"SELECT {cols} FROM {prediction_table(monitor)} WHERE {where}", params).fetchnumpy()
     return {n: np.asarray(result[f"f:{n}"], dtype=np.float64) for n in numeric}
 
@@ -117,7 +116,7 @@ def window_category_counts(
     feature: str,
 ) -> dict[str | None, int]:
     """Value → count for one categorical feature in a window (None = missing)."""
-    where, params = _window_filter(model_version, start, end)
+    where, params = window_filter(model_version, start, end)
     col = value_column(feature)
     rows = cur.execute(
         f"SELECT {col}, count(*) FROM {prediction_table(monitor)} WHERE {where} GROUP BY {col}", params
@@ -128,12 +127,18 @@ def window_category_counts(
 def window_row_count(
     cur: duckdb.DuckDBPyConnection, monitor: str, model_version: str, start: datetime, end: datetime
 ) -> int:
-    where, params = _window_filter(model_version, start, end)
+    where, params = window_filter(model_version, start, end)
     row = first_row(cur.execute(f"SELECT count(*) FROM {prediction_table(monitor)} WHERE {where}", params))
     return int(row[0]) if row else 0
 
 
-def _window_filter(model_version: str, start: datetime, end: datetime) -> tuple[str, dict[str, object]]:
+def window_filter(model_version: str, start: datetime, end: datetime) -> tuple[str, dict[str, object]]:
+    """The WHERE clause (and its bound parameters) selecting a window's rows of a predictions table.
+
+    A window holds the rows with ``start <= ts < end`` (the start inclusive, the end exclusive, so a row at a
+    window's end belongs to the next window only); the model version ``'*'`` selects every version. The
+    parameters are named ``start``, ``end`` and ``version``.
+    """
     params: dict[str, object] = {"start": start, "end": end}
     where = "ts >= $start AND ts < $end"
     if model_version != "*":

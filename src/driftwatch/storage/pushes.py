@@ -22,21 +22,6 @@ from driftwatch.storage.predictions import insert_batch, width_us, window_bucket
 
 PUSH_BATCH = "_push_batch"  # a temp table: one per cursor, and every thread has its own cursor
 
-PUSHED_WINDOWS_SQL = """
-CREATE TABLE IF NOT EXISTS pushed_windows (
-    monitor VARCHAR NOT NULL,
-    model_version VARCHAR NOT NULL,
-    window_start TIMESTAMP NOT NULL,
-    window_end TIMESTAMP NOT NULL,
-    pushed_at TIMESTAMP NOT NULL
-)
-"""
-
-
-def ensure_pushed_windows(cur: duckdb.DuckDBPyConnection) -> None:
-    """Create `pushed_windows` (no key: pushes only append to it)."""
-    cur.execute(PUSHED_WINDOWS_SQL)
-
 
 def stage_batch(cur: duckdb.DuckDBPyConnection, normalised_sql: str, params: dict[str, Any]) -> int:
     """Read the normalised batch once into this cursor's temp table; returns its rows."""

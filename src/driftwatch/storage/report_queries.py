@@ -15,9 +15,15 @@ from typing import Any
 import duckdb
 import numpy as np
 
-from driftwatch.sources.logs import segment_column
+from driftwatch.storage.alerts import INSTANCE_KEY
 from driftwatch.storage.database import first_row
-from driftwatch.storage.schema import feature_column, prediction_table, value_column, value_column_name
+from driftwatch.storage.schema import (
+    feature_column,
+    prediction_table,
+    segment_column,
+    value_column,
+    value_column_name,
+)
 
 OVERALL = "*"
 PERFORMANCE_TABLE = "performance_results"
@@ -26,11 +32,7 @@ ALERT_STATE_TABLE = "alert_state"
 ALERT_HISTORY_TABLES = ("alert_outbox", "alert_history")
 # Columns shown from an alert table, in this order, when present; anything else (payloads) is left out.
 ALERT_COLUMNS = (
-    "rule",
-    "monitor",
-    "model_version",
-    "segment",
-    "feature",
+    *INSTANCE_KEY,
     "state",
     "status",
     "transition",
@@ -68,10 +70,23 @@ class WindowSummary:
     computed_at: datetime
 
 
-_SUMMARY_COLUMNS = (
-    "monitor, model_version, segment, window_start, window_end, rows, features, features_warn, "
-    "features_drift, drift_share, status, run_id, computed_at"
+# The columns of a window summary, in WindowSummary's order; the API's window pages read the same ones.
+SUMMARY_COLUMNS = (
+    "monitor",
+    "model_version",
+    "segment",
+    "window_start",
+    "window_end",
+    "rows",
+    "features",
+    "features_warn",
+    "features_drift",
+    "drift_share",
+    "status",
+    "run_id",
+    "computed_at",
 )
+_SUMMARY_COLUMNS = ", ".join(SUMMARY_COLUMNS)
 
 
 def window_summaries(

@@ -1,4 +1,5 @@
-"""The `runs` table's bookkeeping beyond a cycle's own start and finish (those are in pipeline/cycle.py).
+"""The `runs` table: a cycle's start and finish (`start_run`, `finish_run`, called by pipeline/cycle.py), and
+the runs a stopped process left behind.
 
 A cycle inserts its run as `running` and updates it to `ok` or `failed` when it ends. A process killed in
 between (kill -9, power loss, OOM) leaves the row `running` for good. DuckDB lets one process at a time open
@@ -10,7 +11,10 @@ process opened the file belongs to a process that is gone: it is marked `interru
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
+
+import duckdb
 
 from driftwatch.storage.database import Database, utcnow
 
@@ -45,3 +49,50 @@ def mark_interrupted_runs(
                 "run %s of monitor %s was cut short by a stopped process; marked interrupted", run_id, monitor
             )
     return marked
+
+
+def start_run(
+    tx: duckdb.DuckDBPyConnection, run_id: str, monitor: str, trigger: str, started_at: datetime
+) -> None:
+    """Record a cycle as `running` (`started_at` naive UTC)."""
+    tx.execute(
+        "INSERT INTO runs (run_id, monitor, trigger, started_at, status) VALUES (?, ?, ?, ?, 'running')",
+        [run_id, monitor, trigger, started_at],
+    )
+
+
+@dataclass(frozen=True)
+class RunCounts:
+    """What a finished cycle did, as the `runs` row keeps it."""
+
+    rows_ingested: int = 0
+    rows_duplicate: int = 0
+    rows_quarantined: int = 0
+    files_failed: int = 0
+    windows_computed: int = 0
+
+
+def finish_run(
+    tx: duckdb.DuckDBPyConnection,
+    run_id: str,
+    status: str,
+    finished_at: datetime,
+    counts: RunCounts,
+    error: str | None,
+) -> None:
+    """Record a cycle's end: its status (`ok` or `failed`), counts and error or warnings."""
+    tx.execute(
+        "UPDATE runs SET finished_at = ?, status = ?, rows_ingested = ?, rows_duplicate = ?, "
+        "rows_quarantined = ?, files_failed = ?, windows_computed = ?, error = ? WHERE run_id = ?",
+        [
+            finished_at,
+            status,
+            counts.rows_ingested,
+            counts.rows_duplicate,
+            counts.rows_quarantined,
+            counts.files_failed,
+            counts.windows_computed,
+            error,
+            run_id,
+        ],
+    )

@@ -7,7 +7,7 @@ table's columns come from the monitor's config and are added by `storage.predict
 
 from __future__ import annotations
 
-from driftwatch.stats.decision import OUTPUT_FEATURE, PREDICTION_FEATURE
+from driftwatch.stats.model_outputs import OUTPUT_FEATURE, PREDICTION_FEATURE
 
 # Each entry is applied once, in order, inside one transaction with its version row. Never edit an applied
 # migration: append a new one.
@@ -265,8 +265,17 @@ def feature_column(feature: str) -> str:
     return quote_identifier(f"f:{feature}")
 
 
+def segment_column(segment: str) -> str:
+    """The quoted column holding a segment's value; prefixed like a feature's, with `s:`."""
+    return quote_identifier(f"s:{segment}")
+
+
+PREDICTION_COLUMN = "prediction"
+"""The predictions table's column for the model's score."""
+OUTPUT_COLUMN = "output"
+"""The predictions table's column for the model's decision (its business output)."""
 # The model's score and decision are watched like features but live in their own columns.
-_OUTPUT_COLUMNS = {PREDICTION_FEATURE: "prediction", OUTPUT_FEATURE: "output"}
+_OUTPUT_COLUMNS = {PREDICTION_FEATURE: PREDICTION_COLUMN, OUTPUT_FEATURE: OUTPUT_COLUMN}
 
 
 def value_column_name(feature: str) -> str:
@@ -282,3 +291,16 @@ def value_column(feature: str) -> str:
 from driftwatch.storage.alert_schema import ALERTING_MIGRATION  # noqa: E402
 
 MIGRATIONS = (*MIGRATIONS, ALERTING_MIGRATION)
+
+# Outside the numbered migrations: the push path's own table (storage/pushes.py), created idempotently by
+# `Database.migrate` so it merges with any other branch's migrations. Here, not in pushes.py, so that
+# database.py does not import pushes.py (which imports database.py).
+PUSHED_WINDOWS_SQL = """
+CREATE TABLE IF NOT EXISTS pushed_windows (
+    monitor VARCHAR NOT NULL,
+    model_version VARCHAR NOT NULL,
+    window_start TIMESTAMP NOT NULL,
+    window_end TIMESTAMP NOT NULL,
+    pushed_at TIMESTAMP NOT NULL
+)
+"""

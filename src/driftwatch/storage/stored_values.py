@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import duckdb
 
-from driftwatch.sources.logs import segment_column
 from driftwatch.sources.values import category_number_sql, category_sql
 from driftwatch.storage.database import first_row
-from driftwatch.storage.schema import feature_column, prediction_table
+from driftwatch.storage.schema import feature_column, prediction_table, segment_column
 
 
 def canonicalise_stored_values(

@@ -1,5 +1,8 @@
 """`driftwatch serve`: the API, the scheduler and the reports in one process that owns the DuckDB file.
 
+This module is the composition: it sits above both `api` (the app) and `worker` (the APScheduler schedule),
+which do not know each other; the app sees the worker only through the `api.state.Scheduler` protocol.
+
 Start: open the Database once (a second server or a CLI write command then fails with a one-line message),
 build the app, start the Worker (its catch-up cycles run on the scheduler's threads, so /health answers at
 once), and run uvicorn (no forking: one process, threads only).

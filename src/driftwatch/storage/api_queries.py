@@ -1,19 +1,23 @@
-"""Read queries the API serves beyond storage/results.py: runs, window summaries, counts, optional tables.
+"""Reads the API serves beyond storage/results.py: runs, window summaries, row counts, optional tables.
 
-All values are bound as parameters; table names from config go through `quote_identifier`. Tables owned by
-features that may not be installed yet (`alert_state`, `alert_outbox`) are read only when they exist.
+Each function is named for what it returns. Times come back aware UTC (they are stored naive UTC); every
+other value comes back as stored (the API turns NaN into null). All values are bound as parameters; table
+names are quoted. Tables owned by parts of driftwatch that may not be installed in a database yet
+(`alert_state`, `labels`, a monitor's predictions) are read only when they exist.
 """
 
 from __future__ import annotations
 
-import math
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import duckdb
 
+from driftwatch.durations import as_utc, to_naive_utc
 from driftwatch.storage.database import Database, first_row
-from driftwatch.storage.schema import prediction_table
+from driftwatch.storage.filters import equal_filters
+from driftwatch.storage.report_queries import SUMMARY_COLUMNS
+from driftwatch.storage.schema import prediction_table, quote_identifier
 
 RUN_COLUMNS = (
     "run_id",
@@ -29,60 +33,31 @@ RUN_COLUMNS = (
     "windows_computed",
     "error",
 )
-WINDOW_COLUMNS = (
-    "monitor",
-    "model_version",
-    "segment",
-    "window_start",
-    "window_end",
-    "rows",
-    "features",
-    "features_warn",
-    "features_drift",
-    "drift_share",
-    "status",
-    "run_id",
-    "computed_at",
-)
+_WINDOW_TIMES = ("window_start", "window_end", "computed_at")
 
 
-def utc(ts: datetime | None) -> datetime | None:
-    """Naive UTC (as stored) → aware UTC."""
-    if ts is None:
-        return None
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
-
-
-def naive(ts: datetime) -> datetime:
-    """Aware → naive UTC, the form TIMESTAMP columns hold."""
-    return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts
-
-
-def finite(value: Any) -> Any:
-    """NaN/inf → None, so JSON stays valid."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+def _aware(ts: datetime | None) -> datetime | None:
+    return None if ts is None else as_utc(ts)
 
 
 def _run(row: tuple[Any, ...]) -> dict[str, Any]:
     item = dict(zip(RUN_COLUMNS, row, strict=True))
     started, finished = item["started_at"], item["finished_at"]
     item["seconds"] = (finished - started).total_seconds() if finished is not None else None
-    item["started_at"] = utc(started)
-    item["finished_at"] = utc(finished)
+    item["started_at"] = _aware(started)
+    item["finished_at"] = _aware(finished)
     return item
 
 
-def runs(
+def runs_page(
     cur: duckdb.DuckDBPyConnection,
     monitor: str | None,
     status: str | None,
     limit: int,
     offset: int,
 ) -> tuple[list[dict[str, Any]], int]:
-    """Runs, newest first, and the total matching."""
-    where, params = _filters({"monitor": monitor, "status": status})
+    """Runs, newest first (with `seconds` when finished), and the total matching."""
+    where, params = equal_filters({"monitor": monitor, "status": status})
     total_row = first_row(cur.execute(f"SELECT count(*) FROM runs WHERE {where}", params))
     rows = cur.execute(
         f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE {where} "
@@ -101,15 +76,15 @@ def last_runs(cur: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
     return {str(r[1]): _run(r) for r in rows}
 
 
-def last_success(cur: duckdb.DuckDBPyConnection) -> dict[str, datetime]:
-    """Per monitor: when its last successful cycle finished."""
+def last_successful_cycles(cur: duckdb.DuckDBPyConnection) -> dict[str, datetime]:
+    """Per monitor, in name order: when its last successful cycle finished (aware UTC)."""
     rows = cur.execute(
-        "SELECT monitor, max(finished_at) FROM runs WHERE status = 'ok' GROUP BY monitor"
+        "SELECT monitor, max(finished_at) FROM runs WHERE status = 'ok' GROUP BY monitor ORDER BY monitor"
     ).fetchall()
-    return {str(m): utc(ts) for m, ts in rows if ts is not None}  # type: ignore[misc]
+    return {str(m): as_utc(ts) for m, ts in rows if ts is not None}
 
 
-def windows(
+def windows_page(
     cur: duckdb.DuckDBPyConnection,
     monitor: str,
     model_version: str | None,
@@ -120,17 +95,17 @@ def windows(
     limit: int,
     offset: int,
 ) -> tuple[list[dict[str, Any]], int, int]:
-    """Window summaries of one monitor, oldest first, the total matching and how many of those were judged
-    (status other than insufficient_data)."""
-    where, params = _filters(
+    """Window summaries of one monitor starting in [start, end), oldest first, the total matching and how
+    many of those were judged (status other than insufficient_data)."""
+    where, params = equal_filters(
         {"monitor": monitor, "model_version": model_version, "segment": segment, "status": status}
     )
     if start is not None:
         where += " AND window_start >= $start"
-        params["start"] = naive(start)
+        params["start"] = to_naive_utc(start)
     if end is not None:
         where += " AND window_start < $end"
-        params["end"] = naive(end)
+        params["end"] = to_naive_utc(end)
     total_row = first_row(
         cur.execute(
             "SELECT count(*), count(*) FILTER (WHERE status <> 'insufficient_data') "
@@ -139,7 +114,7 @@ def windows(
         )
     )
     rows = cur.execute(
-        f"SELECT {', '.join(WINDOW_COLUMNS)} FROM window_summaries WHERE {where} "
+        f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM window_summaries WHERE {where} "
         "ORDER BY window_start, model_version, segment LIMIT $limit OFFSET $offset",
         {**params, "limit": limit, "offset": offset},
     ).fetchall()
@@ -147,31 +122,20 @@ def windows(
     return [_window(r) for r in rows], total, judged
 
 
-def latest_windows(cur: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
+def latest_overall_windows(cur: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
     """Per monitor: the most recent overall window summary (any model version)."""
     rows = cur.execute(
-        f"SELECT {', '.join(WINDOW_COLUMNS)} FROM window_summaries WHERE segment = '*' "
+        f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM window_summaries WHERE segment = '*' "
         "QUALIFY row_number() OVER (PARTITION BY monitor ORDER BY window_start DESC, model_version) = 1"
     ).fetchall()
     return {str(r[0]): _window(r) for r in rows}
 
 
 def _window(row: tuple[Any, ...]) -> dict[str, Any]:
-    item = dict(zip(WINDOW_COLUMNS, row, strict=True))
-    for key in ("window_start", "window_end", "computed_at"):
-        item[key] = utc(item[key])
-    item["drift_share"] = finite(item["drift_share"])
+    item = dict(zip(SUMMARY_COLUMNS, row, strict=True))
+    for key in _WINDOW_TIMES:
+        item[key] = _aware(item[key])
     return item
-
-
-def _filters(values: dict[str, str | None]) -> tuple[str, dict[str, object]]:
-    where = ["1 = 1"]
-    params: dict[str, object] = {}
-    for column, value in values.items():
-        if value is not None:
-            where.append(f"{column} = ${column}")
-            params[column] = value
-    return " AND ".join(where), params
 
 
 def _count(cur: duckdb.DuckDBPyConnection, sql: str, params: list[object]) -> int:
@@ -182,10 +146,10 @@ def _count(cur: duckdb.DuckDBPyConnection, sql: str, params: list[object]) -> in
 def monitor_counts(db: Database, monitor: str) -> dict[str, int]:
     """Rows stored, quarantined, labels, windows computed and queued, for one monitor."""
     cur = db.cursor()
-    table_exists = db.table_exists(f"predictions:{monitor}")
+    has_predictions = db.table_exists(f"predictions:{monitor}")
     return {
         "predictions_stored": _count(cur, f"SELECT count(*) FROM {prediction_table(monitor)}", [])
-        if table_exists
+        if has_predictions
         else 0,
         "rows_quarantined": _count(cur, "SELECT count(*) FROM quarantine WHERE monitor = ?", [monitor]),
         "labels_stored": _count(cur, "SELECT count(*) FROM labels WHERE monitor = ?", [monitor])
@@ -199,6 +163,7 @@ def monitor_counts(db: Database, monitor: str) -> dict[str, int]:
 
 
 def table_columns(cur: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """A table's column names in their order (empty when there is no such table)."""
     rows = cur.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
         [table],
@@ -209,23 +174,31 @@ def table_columns(cur: duckdb.DuckDBPyConnection, table: str) -> list[str]:
 def optional_table_rows(
     db: Database, table: str, monitor: str | None, limit: int
 ) -> list[dict[str, Any]] | None:
-    """Every column of a table owned by another feature (None when the table does not exist yet)."""
+    """Every column of a table owned by another feature (None when the table does not exist yet), times
+    aware UTC, at most `limit` rows, only `monitor`'s when named and the table has that column."""
     if not db.table_exists(table):
         return None
     cur = db.cursor()
     columns = table_columns(cur, table)
-    where, params = (
-        ("monitor = $monitor", {"monitor": monitor}) if monitor and "monitor" in columns else ("1 = 1", {})
+    where, params = equal_filters({"monitor": monitor if monitor and "monitor" in columns else None})
+    result = cur.execute(
+        f"SELECT * FROM {quote_identifier(table)} WHERE {where} LIMIT $limit", {**params, "limit": limit}
     )
-    quoted = '"' + table.replace('"', '""') + '"'
-    result = cur.execute(f"SELECT * FROM {quoted} WHERE {where} LIMIT $limit", {**params, "limit": limit})
-    names = [d[0] for d in result.description or ()]
-    out = []
-    for row in result.fetchall():
-        item = {}
-        for name, value in zip(names, row, strict=True):
-            if isinstance(value, datetime):
-                value = utc(value)
-            item[str(name)] = finite(value)
-        out.append(item)
-    return out
+    names = [str(d[0]) for d in result.description or ()]
+    return [
+        {name: as_utc(v) if isinstance(v, datetime) else v for name, v in zip(names, row, strict=True)}
+        for row in result.fetchall()
+    ]
+
+
+def invalid_batch_records(
+    cur: duckdb.DuckDBPyConnection, batch_sql: str, params: dict[str, object]
+) -> list[tuple[Any, ...]]:
+    """(row number, request id, reason) of every record a normalising batch query refused, in row order.
+
+    `batch_sql` is a query built by sources/ or pipeline/labels.py over a staged file (its own parameters
+    bound in `params`); it has the columns `_row`, `request_id` and `_reason`."""
+    rows: list[tuple[Any, ...]] = cur.execute(
+        f"SELECT _row, request_id, _reason FROM ({batch_sql}) WHERE _reason IS NOT NULL ORDER BY _row", params
+    ).fetchall()
+    return rows

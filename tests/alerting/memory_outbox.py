@@ -1,4 +1,9 @@
-"""An in-memory `Outbox`: the reference semantics for the DuckDB one, and the outbox of the tests."""
+"""An in-memory `Outbox`: the reference semantics of the `alerting.delivery.Outbox` protocol.
+
+Tests only (it used to live in src/ although nothing there used it). The outbox the pipeline delivers from is
+`pipeline.alerts.DuckDBOutbox`; the tests that drive a `Sender` run on both (the `outbox` fixture in conftest.py),
+and the inspection helpers below have a DuckDB twin in alerting_duckdb_support.py.
+"""
 
 from __future__ import annotations
 
@@ -98,7 +103,7 @@ class InMemoryOutbox:
         with self._lock:
             self.unhealthy.pop(channel, None)
 
-    # Inspection helpers for tests and the demo.
+    # Inspection helpers for the tests (InspectedDuckDBOutbox answers the same questions from the tables).
 
     def rows(self) -> list[StoredRow]:
         with self._lock:

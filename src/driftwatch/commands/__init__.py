@@ -1,1 +1,0 @@
-"""Sub-commands of the `driftwatch` CLI that live outside cli.py (registered there)."""
