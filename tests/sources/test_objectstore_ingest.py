@@ -388,3 +388,22 @@ def test_half_written_object_fails_alone_and_is_read_once_complete(project: Proj
     project.put("logs/a.parquet", whole)
     second = project.ingest()
     assert (second.rows_inserted, second.failed_files) == (2, [])
+
+
+def test_metrics_show_the_failed_source_until_a_cycle_reads_it(
+    tmp_path: Path, s3_server: S3Server, fault_proxy: FaultProxy
+) -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from driftwatch.api.metrics import DriftwatchCollector
+
+    p = Project(tmp_path, s3_server, endpoint=fault_proxy.url)
+    p.put("logs/a.ndjson", ndjson([record("a1")]))
+    registry = CollectorRegistry()
+    registry.register(DriftwatchCollector(p.settings, p.db, None, 50))
+    fault_proxy.down()
+    run_cycle(p.db, p.monitor, now=NOW)
+    assert 'driftwatch_last_cycle_files_failed{monitor="m"} 1.0' in generate_latest(registry).decode()
+    fault_proxy.up()
+    run_cycle(p.db, p.monitor, now=NOW)
+    assert 'driftwatch_last_cycle_files_failed{monitor="m"} 0.0' in generate_latest(registry).decode()
