@@ -25,7 +25,7 @@ import importlib
 import os
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -163,8 +163,7 @@ def pull(
 
 
 def _bindable(value: Any) -> Any:
-    from datetime import UTC
-
+    """Watermarks are stored naive UTC; drivers bind an aware datetime as timestamptz unambiguously."""
     if isinstance(value, datetime) and value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value
@@ -181,11 +180,9 @@ def _checked(table: pa.Table, options: DatabaseSourceOptions, ts_col: str, id_co
             label, f"the watermark column {ts_col!r} is {table.schema.field(ts_col).type}, not a timestamp"
         )
     # JSON extension types (PostgreSQL json/jsonb) are their text: the reader parses them like a JSON column.
-    fields = []
     for i, field in enumerate(table.schema):
         if isinstance(field.type, pa.ExtensionType):
             table = table.set_column(i, field.name, table.column(i).cast(field.type.storage_type))
-        fields.append(field.name)
     return table
 
 
@@ -196,8 +193,6 @@ def last_watermark(table: pa.Table, ts_col: str, id_col: str) -> Watermark | Non
     ts = table.column(ts_col)[-1].as_py()
     rid = table.column(id_col)[-1].as_py()
     if ts.tzinfo is not None:
-        from datetime import UTC
-
         ts = ts.astimezone(UTC).replace(tzinfo=None)
     return Watermark(ts, str(rid))
 
@@ -208,4 +203,4 @@ def _scrub(text: str, uri: str) -> str:
     return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", text)
 
 
-__all__ = ["Watermark", "connect", "pull", "last_watermark", "source_label", "expand_uri", "timedelta"]
+__all__ = ["Watermark", "connect", "expand_uri", "last_watermark", "pull", "source_label"]
