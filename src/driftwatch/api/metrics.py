@@ -204,7 +204,14 @@ class DriftwatchCollector(Collector):
             "Cycles finished (or interrupted: their process died), by outcome",
             labels=["monitor", "status"],
         )
+        failed = GaugeMetricFamily(
+            "driftwatch_last_cycle_files_failed",
+            "Files, objects and sources the monitor's last finished cycle could not read (retried next cycle)",
+            labels=["monitor"],
+        )
         cur = self.db.cursor()
+        for monitor, n in q.last_cycle_files_failed(cur).items():
+            failed.add_metric([monitor], float(n))
         for monitor, finished in last_successful_cycles(cur).items():
             last_ok.add_metric([monitor], finished.timestamp())
         for monitor, state, seconds in q.last_finished_cycles(cur):
@@ -215,7 +222,7 @@ class DriftwatchCollector(Collector):
             cycles.add_metric([monitor, state], float(n))
         for monitor, n, total in q.cycle_duration_totals(cur):
             durations.add_metric([monitor], count_value=n, sum_value=total)
-        return [last_ok, last_duration, durations, cycles]
+        return [last_ok, last_duration, durations, cycles, failed]
 
     def _ingest(self) -> Iterable[Metric]:
         ingested = CounterMetricFamily(

@@ -35,6 +35,7 @@ from driftwatch.api.errors import Conflict, Invalid
 from driftwatch.config.monitors import FeatureSpec, MonitorConfig
 from driftwatch.pipeline.ingest import prediction_layout
 from driftwatch.pipeline.labels import ingest_label_file
+from driftwatch.pipeline.object_sources import local_reference
 from driftwatch.pipeline.reference import cached_profile, ensure_reference, infer_features, profile_id
 from driftwatch.pipeline.runner import CycleRunner
 from driftwatch.sources.files import SourceFile, describe_columns
@@ -195,6 +196,7 @@ def push_layout(db: Database, runner: CycleRunner, monitor: MonitorConfig, wait:
     any lock; only when it must be built (a new monitor, a changed reference) does this take the monitor's
     lock (waiting `wait` seconds at most), so the profile is built once and never alongside a cycle's build.
     """
+    monitor = local_reference(db, monitor, max_age_s=60.0)  # an s3:// reference: its local copy
     key = (str(db.path), monitor.name)
     ref_key = _reference_key(monitor)
     with _LAYOUTS_LOCK:

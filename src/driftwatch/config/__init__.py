@@ -5,6 +5,7 @@
 - monitors.py: the `monitors:` section; performance.py: a monitor's `task` and `performance:`.
 - server.py: the `server:` section (API access, limits, schedules); alerting.py: the `alerting:` section.
 - channels.py: channel declarations (driftwatch.yml and rule files) as plain `ChannelConfig`.
+- sources.py: a source's `object_store:` and `database:` sections (docs/sources.md).
 - sections.py: reading one mapping with errors naming file and key; issues.py: rule-file problems with
   lines; yaml_lines.py: YAML loading that refuses duplicate keys and remembers lines.
 

@@ -16,6 +16,13 @@ from pathlib import Path
 
 from driftwatch.config.performance import MULTICLASS, TASKS, PerformanceSettings, parse_performance
 from driftwatch.config.sections import Section, resolve_path
+from driftwatch.config.sources import (
+    DatabaseSourceOptions,
+    ObjectStoreOptions,
+    is_object_url,
+    parse_database_source,
+    parse_object_store,
+)
 from driftwatch.durations import parse_duration
 from driftwatch.errors import ConfigError
 from driftwatch.stats.decision import OUTPUT_FEATURE, PREDICTION_FEATURE, Thresholds
@@ -45,9 +52,11 @@ PREDICTION_KEYS = (
     "prediction",
     "output",
     "segments",
+    "object_store",
+    "database",
 )
-REFERENCE_KEYS = ("path", "format", "features", "prediction", "output", "max_rows", "target")
-LABEL_KEYS = ("path", "format", "id", "label", "timestamp")
+REFERENCE_KEYS = ("path", "format", "features", "prediction", "output", "max_rows", "target", "object_store")
+LABEL_KEYS = ("path", "format", "id", "label", "timestamp", "object_store")
 FEATURE_KEYS = ("numeric", "categorical")
 DRIFT_KEYS = tuple(f.name for f in dataclasses.fields(Thresholds) if f.name != "min_rows")
 _MONITOR_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -66,6 +75,8 @@ class PredictionSource:
     prediction: str | None = None
     output: str | None = None
     segments: tuple[str, ...] = ()
+    object_store: ObjectStoreOptions = ObjectStoreOptions()  # for an s3:// / gs:// path (docs/sources.md)
+    database: DatabaseSourceOptions | None = None  # a table/query in an SQL database instead of `path`
 
 
 @dataclass(frozen=True)
@@ -80,6 +91,7 @@ class ReferenceSource:
     max_rows: int | None = None  # a capped, seeded sample of the reference; None = all rows
     # The true label/value on the reference: the performance baseline and the CBPE calibrator.
     target: str | None = None
+    object_store: ObjectStoreOptions = ObjectStoreOptions()
 
 
 @dataclass(frozen=True)
@@ -91,6 +103,7 @@ class LabelSource:
     id: str = "request_id"
     label: str = "label"
     timestamp: str | None = None  # when the label became known; None = when driftwatch ingested it
+    object_store: ObjectStoreOptions = ObjectStoreOptions()
 
 
 @dataclass(frozen=True)
@@ -127,6 +140,11 @@ def parse_monitors(file: Path, data: object) -> dict[str, MonitorConfig]:
     return {str(name): parse_monitor(file, file.parent, str(name), body) for name, body in data.items()}
 
 
+def _source_path(base: Path, value: str) -> str:
+    """A local path made absolute (`resolve_path`); an object URL (s3://bucket/key) kept as written."""
+    return value if is_object_url(value) else resolve_path(base, value)
+
+
 def _predictions(file: Path, base: Path, path: str, data: object) -> PredictionSource:
     s = Section(file, path, data, PREDICTION_KEYS)
     features_raw = s.data.get("features", "input_features")
@@ -139,8 +157,11 @@ def _predictions(file: Path, base: Path, path: str, data: object) -> PredictionS
             raise s.error(
                 "features", "expected a JSON/struct column name or a non-empty list of columns", features_raw
             )
+    database = parse_database_source(file, s.key("database"), s.data.get("database"))
+    if database is not None and "path" in s.data:
+        raise s.error("path", "give either `path` (files, objects) or `database`, not both")
     return PredictionSource(
-        path=resolve_path(base, s.str_("path", required=True) or ""),
+        path="" if database is not None else _source_path(base, s.str_("path", required=True) or ""),
         format=s.choice("format", "auto", FILE_FORMATS),
         timestamp=s.str_("timestamp", "timestamp") or "timestamp",
         id=s.str_("id", "request_id") or "request_id",
@@ -149,6 +170,8 @@ def _predictions(file: Path, base: Path, path: str, data: object) -> PredictionS
         prediction=s.str_("prediction"),
         output=s.str_("output"),
         segments=s.names("segments"),
+        object_store=parse_object_store(file, s.key("object_store"), s.data.get("object_store")),
+        database=database,
     )
 
 
@@ -157,13 +180,14 @@ def _reference(file: Path, base: Path, path: str, data: object) -> ReferenceSour
         data = {"path": data}
     s = Section(file, path, data, REFERENCE_KEYS)
     return ReferenceSource(
-        path=resolve_path(base, s.str_("path", required=True) or ""),
+        path=_source_path(base, s.str_("path", required=True) or ""),
         format=s.choice("format", "auto", FILE_FORMATS),
         features=s.str_("features"),
         prediction=s.str_("prediction"),
         output=s.str_("output"),
         max_rows=s.int_("max_rows", None, 1),
         target=s.str_("target"),
+        object_store=parse_object_store(file, s.key("object_store"), s.data.get("object_store")),
     )
 
 
@@ -174,11 +198,12 @@ def _labels(file: Path, base: Path, path: str, data: object) -> LabelSource | No
         data = {"path": data}
     s = Section(file, path, data, LABEL_KEYS)
     return LabelSource(
-        path=resolve_path(base, s.str_("path", required=True) or ""),
+        path=_source_path(base, s.str_("path", required=True) or ""),
         format=s.choice("format", "auto", FILE_FORMATS),
         id=s.str_("id", "request_id") or "request_id",
         label=s.str_("label", "label") or "label",
         timestamp=s.str_("timestamp"),
+        object_store=parse_object_store(file, s.key("object_store"), s.data.get("object_store")),
     )
 
 

@@ -19,6 +19,7 @@ from driftwatch.config.settings import Settings
 from driftwatch.pipeline.alerts import AlertCycleSummary, AlertingRun, alert_cycle
 from driftwatch.pipeline.ingest import IngestSummary, ingest_predictions
 from driftwatch.pipeline.labels import LabelIngestSummary, ingest_labels
+from driftwatch.pipeline.object_sources import local_reference
 from driftwatch.pipeline.performance import (
     PerformanceSummary,
     compute_queued_performance,
@@ -102,6 +103,7 @@ def run_cycle(
         start_run(tx, run_id, monitor.name, trigger, utcnow())
     summary = CycleSummary(monitor=monitor.name, run_id=run_id, ingest=IngestSummary())
     try:
+        monitor = local_reference(db, monitor)  # an s3:// reference: its local copy (pipeline.object_sources)
         reference = ensure_reference(db, monitor)
         summary.features = reference.features.names
         summary.outputs = tuple(n for n in OUTPUT_FEATURES if n in reference.profile.features)

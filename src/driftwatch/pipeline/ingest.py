@@ -15,8 +15,11 @@ import duckdb
 
 from driftwatch.config.monitors import FeatureSpec, MonitorConfig
 from driftwatch.errors import SourceError
+from driftwatch.pipeline.database_sources import ingest_database
+from driftwatch.pipeline.object_sources import ingest_objects
 from driftwatch.sources.files import Readable, SourceFile, first_line, is_empty, list_files, read_source
 from driftwatch.sources.logs import LogLayout, normalise_query
+from driftwatch.sources.objectstore import is_object_url
 from driftwatch.storage.database import Database, first_row, utcnow
 from driftwatch.storage.ingested_files import already_ingested, record_ingested
 from driftwatch.storage.predictions import ensure_prediction_table, insert_batch, width_us, window_bucket_sql
@@ -63,6 +66,19 @@ def ingest_predictions(
     layout = prediction_layout(monitor, features)
     with db.transaction() as tx:
         ensure_prediction_table(tx, monitor.name, features.numeric, features.categorical, layout.segments)
+    if monitor.predictions.database is not None:  # an SQL table/query: pipeline.database_sources
+        ingest_database(
+            db, monitor, summary, lambda f, name, hook: ingest_file(db, monitor, layout, f, name, hook)
+        )
+        return summary
+    if is_object_url(monitor.predictions.path):  # s3://, gs://: listed and fetched by pipeline.object_sources
+
+        def read(f: SourceFile, url: str) -> None:
+            _add_counts(summary, ingest_file(db, monitor, layout, f, source=url))
+            summary.files_read += 1
+
+        ingest_objects(db, monitor.name, "predictions", monitor.predictions, read, summary, on_file)
+        return summary
     files, problems = list_files(monitor.predictions.path, monitor.predictions.format)
     summary.failed_files.extend((p.path, p.message) for p in problems)
     summary.files_seen = len(files) + len(problems)
@@ -87,29 +103,47 @@ def ingest_predictions(
             summary.failed_files.append((f.path, f"cannot read: {first_line(exc)}"))
             continue
         summary.files_read += 1
-        summary.rows_read += counts[0]
-        summary.rows_inserted += counts[1]
-        summary.rows_duplicate += counts[2]
-        summary.rows_quarantined += counts[3]
+        _add_counts(summary, counts)
     return summary
 
 
+def _add_counts(summary: IngestSummary, counts: tuple[int, int, int, int]) -> None:
+    summary.rows_read += counts[0]
+    summary.rows_inserted += counts[1]
+    summary.rows_duplicate += counts[2]
+    summary.rows_quarantined += counts[3]
+
+
 def ingest_file(
-    db: Database, monitor: MonitorConfig, layout: LogLayout, f: SourceFile, source: str | None = None
+    db: Database,
+    monitor: MonitorConfig,
+    layout: LogLayout,
+    f: SourceFile,
+    source: str | None = None,
+    in_transaction: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
 ) -> tuple[int, int, int, int]:
     """Ingest one file in one transaction; returns (rows read, inserted, duplicate, quarantined).
 
     `source` names the rows' origin in quarantine and ingested_files (default: the file's path; the API
-    passes e.g. 'api:<batch id>' for pushed records staged in a temporary file).
+    passes e.g. 'api:<batch id>' for pushed records staged in a temporary file). `in_transaction` runs inside
+    the file's transaction (a database source stores its watermark there: `pipeline.database_sources`).
     """
     source = source or f.path
     return read_source(
-        db.cursor(), f, lambda readable: _ingest_readable(db, monitor, layout, f, readable, source)
+        db.cursor(),
+        f,
+        lambda readable: _ingest_readable(db, monitor, layout, f, readable, source, in_transaction),
     )
 
 
 def _ingest_readable(
-    db: Database, monitor: MonitorConfig, layout: LogLayout, f: SourceFile, readable: Readable, source: str
+    db: Database,
+    monitor: MonitorConfig,
+    layout: LogLayout,
+    f: SourceFile,
+    readable: Readable,
+    source: str,
+    in_transaction: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
 ) -> tuple[int, int, int, int]:
     sql, params = normalise_query(
         readable.fmt, readable.path, readable.columns, layout, compression=readable.compression
@@ -150,6 +184,8 @@ def _ingest_readable(
             now,
             (rows_read, inserted, duplicates, quarantined),
         )
+        if in_transaction is not None:
+            in_transaction(tx)
         tx.execute(f"DROP TABLE {BATCH_TABLE}")
     return rows_read, inserted, duplicates, quarantined
 

@@ -15,8 +15,10 @@ import duckdb
 from driftwatch.config.monitors import MonitorConfig
 from driftwatch.errors import SourceError
 from driftwatch.pipeline.ingest import no_files_warning, record_empty_file
+from driftwatch.pipeline.object_sources import ingest_objects
 from driftwatch.sources.files import Readable, SourceFile, first_line, is_empty, list_files, read_source
 from driftwatch.sources.labels import label_batch_sql
+from driftwatch.sources.objectstore import is_object_url
 from driftwatch.storage.database import Database, utcnow
 from driftwatch.storage.ingested_files import already_ingested, record_ingested
 from driftwatch.storage.labels import (
@@ -52,6 +54,14 @@ def ingest_labels(db: Database, monitor: MonitorConfig) -> LabelIngestSummary:
     """Ingest every new or changed label file of a monitor. Never raises for a bad file: it is reported."""
     summary = LabelIngestSummary()
     if monitor.labels is None:
+        return summary
+    if is_object_url(monitor.labels.path):  # s3://, gs://: listed and fetched by pipeline.object_sources
+
+        def read(f: SourceFile, url: str) -> None:
+            ingest_label_file(db, monitor, f, summary, source=url)
+
+        ingest_objects(db, monitor.name, KIND, monitor.labels, read, summary)
+        summary.without_prediction = labels_without_prediction(db.cursor(), monitor.name)
         return summary
     files, problems = list_files(monitor.labels.path, monitor.labels.format)
     summary.failed_files.extend((p.path, p.message) for p in problems)
@@ -123,7 +133,7 @@ def _upsert_readable(
             tx,
             monitor.name,
             LABEL_BATCH,
-            f.path,
+            source,  # the file's path, or the object's URL (not the temporary copy read)
             now,
             timed=monitor.labels.timestamp is not None,
             window_width_us=width_us(monitor.window),

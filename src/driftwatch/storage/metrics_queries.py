@@ -99,6 +99,16 @@ def last_finished_cycles(cur: duckdb.DuckDBPyConnection) -> list[tuple[str, str,
     return [(str(monitor), str(status), float(seconds or 0.0)) for monitor, status, seconds in rows]
 
 
+def last_cycle_files_failed(cur: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Per monitor: the files, objects and sources its last finished cycle could not read (a source that failed
+    as a whole, e.g. an unreachable bucket or database, counts one; docs/sources.md, "Failures")."""
+    rows = cur.execute(
+        "SELECT monitor, files_failed FROM runs WHERE finished_at IS NOT NULL "
+        "QUALIFY row_number() OVER (PARTITION BY monitor ORDER BY finished_at DESC) = 1"
+    ).fetchall()
+    return {str(monitor): int(n) for monitor, n in rows}
+
+
 def cycle_counts(cur: duckdb.DuckDBPyConnection) -> list[tuple[str, str, int]]:
     """(monitor, status, cycles) of finished cycles, and of interrupted ones.
 
