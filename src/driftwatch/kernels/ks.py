@@ -206,17 +206,17 @@ def _start_value(a: np.ndarray, b: np.ndarray, i: int, i_end: int, j: int, j_end
     interval.
     """
     if i > 0 and j > 0:
-        return max(a[i - 1], b[j - 1])
+        return float(max(a[i - 1], b[j - 1]))
     if i > 0:
-        return a[i - 1]
+        return float(a[i - 1])
     if j > 0:
-        return b[j - 1]
+        return float(b[j - 1])
     if i < i_end and j < j_end:
-        return min(a[i], b[j])
+        return float(min(a[i], b[j]))
     if i < i_end:
-        return a[i]
+        return float(a[i])
     if j < j_end:
-        return b[j]
+        return float(b[j])
     return 0.0
 
 
@@ -333,8 +333,8 @@ def merged_order_statistic(a: np.ndarray, b: np.ndarray, t: int) -> float:
             hi = i - 1
     i = lo
     if i < n and (t - i >= m or a[i] <= b[t - i]):
-        return a[i]
-    return b[t - i]
+        return float(a[i])
+    return float(b[t - i])
 
 
 @numba.njit(**NJIT_OPTIONS)

@@ -16,12 +16,12 @@ import numpy as np
 from driftwatch.stats.binning import numeric_bin_counts_sorted
 from driftwatch.stats.categories import type_change
 from driftwatch.stats.chi2 import chi2_homogeneity
-from driftwatch.stats.decision import OUTPUT_FEATURES, FeatureStats, Role
+from driftwatch.stats.decision import OUTPUT_FEATURES, FeatureStats, Kind, Role
 from driftwatch.stats.distances import hellinger_distance, js_distance, normalize_w1
-from driftwatch.stats.ks import sorted_valid
 from driftwatch.stats.ks_w1 import ks_w1_trusted
 from driftwatch.stats.profile import CategoricalProfile, NumericProfile, categorical_bins
 from driftwatch.stats.psi import psi
+from driftwatch.stats.sorting import sorted_valid
 
 NUMERIC_STATISTICS = (
     "psi",
@@ -50,7 +50,7 @@ class FeatureDrift:
     """The statistics of one feature in one window. `stats` maps statistic name → value (NaN when undefined)."""
 
     name: str
-    kind: str
+    kind: Kind
     rows: int
     reference_rows: int
     stats: Mapping[str, float]
@@ -72,7 +72,7 @@ class FeatureDrift:
             role=self.role,
             type_change=self.type_change,
             **values,
-        )  # type: ignore[arg-type]
+        )
 
 
 def as_role(drift: FeatureDrift) -> FeatureDrift:

@@ -17,7 +17,7 @@ import numpy as np
 
 from driftwatch.stats.binning import checked_sorted, numeric_bin_counts_sorted, psi_bin_edges_sorted
 from driftwatch.stats.distances import finite_ends, reference_scale
-from driftwatch.stats.ks import sorted_valid
+from driftwatch.stats.sorting import sorted_valid
 
 DEFAULT_MAX_CATEGORIES = 200
 """The category cap: a categorical feature is judged on at most this many reference categories (the most

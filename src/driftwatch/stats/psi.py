@@ -6,11 +6,12 @@ import math
 from typing import Final
 
 import numpy as np
+from numpy.typing import NDArray
 
 PSI_EPSILON: Final[float] = 1e-4
 
 
-def _checked_counts(counts: np.ndarray, name: str) -> np.ndarray:
+def _checked_counts(counts: np.ndarray, name: str) -> NDArray[np.float64]:
     array = np.asarray(counts)
     if array.ndim != 1 or array.size == 0:
         raise ValueError(f"{name} must be a non-empty one-dimensional array, got shape {array.shape}")
@@ -22,13 +23,14 @@ def _checked_counts(counts: np.ndarray, name: str) -> np.ndarray:
     return as_float
 
 
-def psi_shares(counts: np.ndarray, eps: float = PSI_EPSILON) -> np.ndarray:
+def psi_shares(counts: np.ndarray, eps: float = PSI_EPSILON) -> NDArray[np.float64]:
     """Floored shares ``max(count / total, eps)`` (not renormalised); all NaN when ``total == 0``."""
     array = _checked_counts(counts, "counts")
     total = array.sum()
     if total == 0:
         return np.full(array.size, np.nan)
-    return np.maximum(array / total, eps)
+    shares: NDArray[np.float64] = np.maximum(array / total, eps)
+    return shares
 
 
 def psi(ref_counts: np.ndarray, cur_counts: np.ndarray, eps: float = PSI_EPSILON) -> float:
