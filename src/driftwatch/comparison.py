@@ -157,11 +157,11 @@ def as_polars(data: object, role: str) -> pl.DataFrame:
         return as_polars(read_frame(data, role), role)
     module = type(data).__module__
     if module.startswith("pyarrow"):
-        frame = pl.from_arrow(data)  # type: ignore[arg-type]
+        frame = pl.from_arrow(data)
         if isinstance(frame, pl.DataFrame):
             return frame
     if module.startswith("pandas"):
-        return pl.from_pandas(data)  # type: ignore[arg-type]
+        return pl.from_pandas(data)
     raise InputError(
         f"{role}: expected a path, a polars or pandas DataFrame or an Arrow table, got {type(data).__name__}"
     )
@@ -495,7 +495,7 @@ class _ArrowColumns:
         from driftwatch.sources.values import canonical_counts
 
         if self._type(name) == "dictionary":  # identities of the few dictionary entries, not of every row
-            return self._counts.setdefault(name, canonical_counts(_dictionary_counts(column)))
+            return self._counts.setdefault(name, canonical_counts(_dictionary_counts(column).items()))
         if self._type(name) != "categorical":
             return self._counts.setdefault(name, self._polars(name).value_counts(name, role))
         import pyarrow.compute as pc
@@ -717,7 +717,7 @@ def compare(
     )
     ref, excluded_ref = without_refused_rows(ref, checked, "reference")
     cur, excluded_cur = without_refused_rows(cur, checked, "current")
-    features = [
+    to_judge = [
         *((n, True, "input") for n in num_names),
         *((n, False, "input") for n in cat_names),
         *(((prediction, True, "output"),) if prediction is not None else ()),
@@ -726,14 +726,14 @@ def compare(
     # On threads (numpy's sorts and the numba kernels release the GIL), results in feature order; an error is
     # the one a feature-by-feature loop would meet first.
     jobs = [
-        functools.partial(_feature, ref, cur, name, is_num, role, bins) for name, is_num, role in features
+        functools.partial(_feature, ref, cur, name, is_num, role, bins) for name, is_num, role in to_judge
     ]
     workers = min(default_workers(), MAX_WORKERS)
     done = map_features(jobs, max(ref.height, cur.height), workers=workers)
     stats: list[FeatureDrift] = [drift for drift, _, _ in done]
     # Each feature's reference bin counts, for the learned PSI bars.
     references: dict[str, np.ndarray] = {
-        name: counts for (name, _, _), (_, counts, _) in zip(features, done, strict=True)
+        name: counts for (name, _, _), (_, counts, _) in zip(to_judge, done, strict=True)
     }
     decision = judge_window(stats, references, thresholds or DefaultThresholds())
     decision = _with_cap_notes(decision, [note for _, _, note in done])

@@ -8,6 +8,13 @@ system install, a container image built by another user), the cache goes to `$XD
 (default `~/.cache/driftwatch/numba`) instead, unless `NUMBA_CACHE_DIR` is already set. numba reads that
 variable once, when it is first imported, which is why this is decided here, before any kernel module imports
 numba.
+
+Types: numba ships type information, and ``numba.njit(**NJIT_OPTIONS)`` (a TypedDict, see ``_options``) types
+each kernel as a ``Dispatcher`` over its Python signature, so mypy checks every call against the kernel's
+annotations and the result has the annotated type. Hence arrays are annotated with their dtype
+(``NDArray[np.float64]`` in, ``NDArray[np.int64]`` counts out), never a bare ``np.ndarray``, which would let any
+array through. mypy also checks the bodies: numpy's stubs type an array element (``a[i]``) as ``Any``, so a
+kernel returning one converts it with ``float(...)`` (a no-op under numba) instead of returning ``Any``.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from numpy.typing import NDArray
 
 from driftwatch.kernels._options import NJIT_OPTIONS
 from driftwatch.kernels.search import count_below
@@ -19,7 +20,7 @@ LINEAR_SCAN_MAX_EDGES = 64
 
 
 @numba.njit(**NJIT_OPTIONS)
-def _bin_counts_linear(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+def _bin_counts_linear(values: NDArray[np.float64], edges: NDArray[np.float64]) -> NDArray[np.int64]:
     n_edges = edges.size
     counts = np.zeros(n_edges + 2, dtype=np.int64)
     for x in values:
@@ -34,7 +35,7 @@ def _bin_counts_linear(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(**NJIT_OPTIONS)
-def _bin_counts_bisect(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+def _bin_counts_bisect(values: NDArray[np.float64], edges: NDArray[np.float64]) -> NDArray[np.int64]:
     n_edges = edges.size
     counts = np.zeros(n_edges + 2, dtype=np.int64)
     for x in values:
@@ -54,7 +55,7 @@ def _bin_counts_bisect(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(**NJIT_OPTIONS)
-def bin_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+def bin_counts(values: NDArray[np.float64], edges: NDArray[np.float64]) -> NDArray[np.int64]:
     """Counts per bin of ``values`` (float64, any order) against sorted ``edges``; NaN in the last slot."""
     if edges.size <= LINEAR_SCAN_MAX_EDGES:
         return _bin_counts_linear(values, edges)
@@ -62,7 +63,9 @@ def bin_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(**NJIT_OPTIONS)
-def bin_counts_sorted(sorted_valid: np.ndarray, edges: np.ndarray, n_missing: int) -> np.ndarray:
+def bin_counts_sorted(
+    sorted_valid: NDArray[np.float64], edges: NDArray[np.float64], n_missing: int
+) -> NDArray[np.int64]:
     """Same counts as :func:`bin_counts`, from NaN-free ascending values plus a known missing count.
 
     Bin ``k`` holds ``edges[k-1] <= x < edges[k]``, so its count is a difference of two lower-bound

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from numpy.typing import NDArray
 
 from driftwatch.kernels._options import NJIT_OPTIONS
 
 
 @numba.njit(**NJIT_OPTIONS)
-def wasserstein1_sorted(u_sorted: np.ndarray, v_sorted: np.ndarray) -> float:
+def wasserstein1_sorted(u_sorted: NDArray[np.float64], v_sorted: NDArray[np.float64]) -> float:
     """W1 = ∫ |F_u(x) − F_v(x)| dx for ascending, finite, non-empty inputs, in one merge pass.
 
     Between two consecutive distinct values of the merged samples both empirical CDFs are constant, so the

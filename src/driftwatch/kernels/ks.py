@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from numpy.typing import NDArray
 
 from driftwatch.kernels._options import NJIT_OPTIONS
 from driftwatch.kernels.search import count_below
 
 
 @numba.njit(**NJIT_OPTIONS)
-def is_sorted_valid(values: np.ndarray) -> bool:
+def is_sorted_valid(values: NDArray[np.float64]) -> bool:
     """True when ``values`` is ascending (ties allowed) and holds no NaN."""
     previous = -np.inf
     for x in values:
@@ -50,8 +51,8 @@ def _record(i: int, j: int, n: int, m: int, a_above: float, b_above: float) -> t
 
 @numba.njit(**NJIT_OPTIONS, inline="always")
 def _finish_part(
-    a: np.ndarray,
-    b: np.ndarray,
+    a: NDArray[np.float64],
+    b: NDArray[np.float64],
     i: int,
     i_end: int,
     j: int,
@@ -84,7 +85,9 @@ def _finish_part(
 
 
 @numba.njit(**NJIT_OPTIONS)
-def ecdf_gaps_split(a: np.ndarray, b: np.ndarray, i_mid: int, j_mid: int) -> tuple[float, float]:
+def ecdf_gaps_split(
+    a: NDArray[np.float64], b: NDArray[np.float64], i_mid: int, j_mid: int
+) -> tuple[float, float]:
     """:func:`ecdf_gaps` with the pivot given as counts: ``a[:i_mid]`` and ``b[:j_mid]`` must be exactly
     the elements below some value ``p`` (``i_mid = count_below(a, p)``, ``j_mid = count_below(b, p)``).
     """
@@ -122,7 +125,7 @@ def ecdf_gaps_split(a: np.ndarray, b: np.ndarray, i_mid: int, j_mid: int) -> tup
 
 
 @numba.njit(**NJIT_OPTIONS)
-def balanced_split(a: np.ndarray, b: np.ndarray) -> tuple[int, int]:
+def balanced_split(a: NDArray[np.float64], b: NDArray[np.float64]) -> tuple[int, int]:
     """Counts ``(i_mid, j_mid)`` below a pivot value chosen so the two parts hold about equal elements."""
     n = a.size
     m = b.size
@@ -141,7 +144,7 @@ def balanced_split(a: np.ndarray, b: np.ndarray) -> tuple[int, int]:
 
 
 @numba.njit(**NJIT_OPTIONS)
-def ecdf_gaps(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+def ecdf_gaps(a: NDArray[np.float64], b: NDArray[np.float64]) -> tuple[float, float]:
     """``(max(F_a - F_b), max(F_b - F_a))``, both ``>= 0``, for non-empty sorted NaN-free ``a`` and ``b``."""
     i_mid, j_mid = balanced_split(a, b)
     return ecdf_gaps_split(a, b, i_mid, j_mid)
@@ -170,8 +173,8 @@ def ecdf_gaps(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 
 @numba.njit(**NJIT_OPTIONS, inline="always")
 def _w1_step(
-    a: np.ndarray,
-    b: np.ndarray,
+    a: NDArray[np.float64],
+    b: NDArray[np.float64],
     i: int,
     j: int,
     previous: float,
@@ -196,7 +199,9 @@ def _w1_step(
 
 
 @numba.njit(**NJIT_OPTIONS, inline="always")
-def _start_value(a: np.ndarray, b: np.ndarray, i: int, i_end: int, j: int, j_end: int) -> float:
+def _start_value(
+    a: NDArray[np.float64], b: NDArray[np.float64], i: int, i_end: int, j: int, j_end: int
+) -> float:
     """The value a part's merge starts from: the largest value below the part, where there is one.
 
     Starting there makes the part's first step record the counts below the part (a valid point) and add the
@@ -206,24 +211,24 @@ def _start_value(a: np.ndarray, b: np.ndarray, i: int, i_end: int, j: int, j_end
     interval.
     """
     if i > 0 and j > 0:
-        return max(a[i - 1], b[j - 1])
+        return float(max(a[i - 1], b[j - 1]))
     if i > 0:
-        return a[i - 1]
+        return float(a[i - 1])
     if j > 0:
-        return b[j - 1]
+        return float(b[j - 1])
     if i < i_end and j < j_end:
-        return min(a[i], b[j])
+        return float(min(a[i], b[j]))
     if i < i_end:
-        return a[i]
+        return float(a[i])
     if j < j_end:
-        return b[j]
+        return float(b[j])
     return 0.0
 
 
 @numba.njit(**NJIT_OPTIONS, inline="always")
 def _w1_finish_part(
-    a: np.ndarray,
-    b: np.ndarray,
+    a: NDArray[np.float64],
+    b: NDArray[np.float64],
     i: int,
     i_end: int,
     j: int,
@@ -262,7 +267,7 @@ def _w1_finish_part(
 
 @numba.njit(**NJIT_OPTIONS)
 def ecdf_gaps_w1_split(
-    a: np.ndarray, b: np.ndarray, i1: int, j1: int, i2: int, j2: int, i3: int, j3: int
+    a: NDArray[np.float64], b: NDArray[np.float64], i1: int, j1: int, i2: int, j2: int, i3: int, j3: int
 ) -> tuple[float, float, float]:
     """:func:`ecdf_gaps_w1_merge` with the three pivots given as counts.
 
@@ -317,7 +322,7 @@ def ecdf_gaps_w1_split(
 
 
 @numba.njit(**NJIT_OPTIONS)
-def merged_order_statistic(a: np.ndarray, b: np.ndarray, t: int) -> float:
+def merged_order_statistic(a: NDArray[np.float64], b: NDArray[np.float64], t: int) -> float:
     """The value of rank ``t`` (0-based, ``0 <= t < a.size + b.size``) in the merge of sorted ``a`` and ``b``."""
     n = a.size
     m = b.size
@@ -333,12 +338,12 @@ def merged_order_statistic(a: np.ndarray, b: np.ndarray, t: int) -> float:
             hi = i - 1
     i = lo
     if i < n and (t - i >= m or a[i] <= b[t - i]):
-        return a[i]
-    return b[t - i]
+        return float(a[i])
+    return float(b[t - i])
 
 
 @numba.njit(**NJIT_OPTIONS)
-def ecdf_gaps_w1_merge(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
+def ecdf_gaps_w1_merge(a: NDArray[np.float64], b: NDArray[np.float64]) -> tuple[float, float, float]:
     """:func:`ecdf_gaps_w1` by the element-wise merge on four chains split at the merged quartiles."""
     n = a.size
     m = b.size
@@ -361,7 +366,7 @@ def ecdf_gaps_w1_merge(a: np.ndarray, b: np.ndarray) -> tuple[float, float, floa
 
 
 @numba.njit(**NJIT_OPTIONS, inline="always")
-def _run_end(values: np.ndarray, start: int, end: int, v: float) -> int:
+def _run_end(values: NDArray[np.float64], start: int, end: int, v: float) -> int:
     """First index in ``values[start:end]`` holding a value other than ``v``, given ``values[start] == v``.
 
     Galloping (doubling the stride, then bisecting the last stride): O(log run) loads for a run of copies.
@@ -382,7 +387,7 @@ def _run_end(values: np.ndarray, start: int, end: int, v: float) -> int:
 
 
 @numba.njit(**NJIT_OPTIONS)
-def ecdf_gaps_w1_runs(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
+def ecdf_gaps_w1_runs(a: NDArray[np.float64], b: NDArray[np.float64]) -> tuple[float, float, float]:
     """:func:`ecdf_gaps_w1` one distinct value at a time, skipping each run of copies by galloping.
 
     For heavily tied samples (counts, small integers) the work is O(distinct values x log run) instead of
@@ -438,7 +443,7 @@ _TIED_SHARE_DEN = 4
 
 
 @numba.njit(**NJIT_OPTIONS, inline="always")
-def _tied_probes(values: np.ndarray) -> tuple[int, int]:
+def _tied_probes(values: NDArray[np.float64]) -> tuple[int, int]:
     """``(equal, probed)`` over up to ``_TIE_PROBES`` evenly spaced neighbour pairs of ``values``."""
     pairs = values.size - 1
     if pairs <= 0:
@@ -452,7 +457,7 @@ def _tied_probes(values: np.ndarray) -> tuple[int, int]:
 
 
 @numba.njit(**NJIT_OPTIONS)
-def mostly_tied(a: np.ndarray, b: np.ndarray) -> bool:
+def mostly_tied(a: NDArray[np.float64], b: NDArray[np.float64]) -> bool:
     """True when at least 3/4 of the probed neighbour pairs of ``a`` and ``b`` hold equal values."""
     equal_a, probed_a = _tied_probes(a)
     equal_b, probed_b = _tied_probes(b)
@@ -461,7 +466,7 @@ def mostly_tied(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 @numba.njit(**NJIT_OPTIONS)
-def ecdf_gaps_w1(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
+def ecdf_gaps_w1(a: NDArray[np.float64], b: NDArray[np.float64]) -> tuple[float, float, float]:
     """``(max(F_a - F_b), max(F_b - F_a), W1)`` for non-empty, sorted, NaN-free ``a`` and ``b``.
 
     The two gaps are those of :func:`ecdf_gaps`, bit for bit (so ``max`` of them is scipy's ``ks_2samp``

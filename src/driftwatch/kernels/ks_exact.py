@@ -80,4 +80,4 @@ def prob_outside_band(n1: int, n2: int, g: int, h: int) -> float:
         if previous_width > width:
             # Cells above the shrunken band are outside again.
             column[width:previous_width] = 1.0
-    return column[high - low - 1]
+    return float(column[high - low - 1])

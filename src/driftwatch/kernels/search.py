@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from numpy.typing import NDArray
 
 from driftwatch.kernels._options import NJIT_OPTIONS
 
 
 @numba.njit(**NJIT_OPTIONS)
-def count_below(sorted_values: np.ndarray, bound: float, lo: int, hi: int) -> int:
+def count_below(sorted_values: NDArray[np.float64], bound: float, lo: int, hi: int) -> int:
     """Index of the first element of ``sorted_values[lo:hi]`` not below ``bound`` (numpy side="left").
 
     ``bound`` must not be NaN (every comparison with NaN is false, so the search would return ``lo``).

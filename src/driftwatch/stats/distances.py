@@ -18,7 +18,9 @@ from driftwatch.kernels.distances import wasserstein1_sorted
 from driftwatch.stats.sorting import sorted_valid
 
 
-def _share_pair(reference_counts: ArrayLike, current_counts: ArrayLike) -> tuple[NDArray, NDArray] | None:
+def _share_pair(
+    reference_counts: ArrayLike, current_counts: ArrayLike
+) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
     """Both count vectors as shares, or None when either side has no mass (the distance is undefined)."""
     ref = np.asarray(reference_counts, dtype=np.float64)
     cur = np.asarray(current_counts, dtype=np.float64)
@@ -83,7 +85,7 @@ def hellinger_distance(reference_counts: ArrayLike, current_counts: ArrayLike) -
     return min(float(np.sqrt(0.5 * np.sum((np.sqrt(p) - np.sqrt(q)) ** 2))), 1.0)
 
 
-def _valid_sorted(values: ArrayLike, *, name: str, presorted: bool) -> NDArray:
+def _valid_sorted(values: ArrayLike, *, name: str, presorted: bool) -> NDArray[np.float64]:
     array = np.asarray(values, dtype=np.float64)
     if array.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {array.shape}")
@@ -95,7 +97,7 @@ def _valid_sorted(values: ArrayLike, *, name: str, presorted: bool) -> NDArray:
     return array
 
 
-def _infinite_masses_differ(u: NDArray, v: NDArray) -> bool:
+def _infinite_masses_differ(u: NDArray[np.float64], v: NDArray[np.float64]) -> bool:
     """True when the two samples put different shares of their mass at −inf or at +inf."""
     n, m = u.size, v.size
     u_neg = int(np.count_nonzero(u == -np.inf))
@@ -106,12 +108,12 @@ def _infinite_masses_differ(u: NDArray, v: NDArray) -> bool:
     return u_neg * m != v_neg * n or u_pos * m != v_pos * n
 
 
-def finite_ends(sorted_values: NDArray) -> bool:
+def finite_ends(sorted_values: NDArray[np.float64]) -> bool:
     """No ±inf in an ascending, NaN-free sample (True when empty): any infinity would sit at an end."""
     return sorted_values.size == 0 or bool(np.isfinite(sorted_values[0]) and np.isfinite(sorted_values[-1]))
 
 
-def infinite_w1(ref: NDArray, cur: NDArray) -> float | None:
+def infinite_w1(ref: NDArray[np.float64], cur: NDArray[np.float64]) -> float | None:
     """W1 of two non-empty, NaN-free, ascending samples by the ±inf rule, or None when all values are finite.
 
     Shared by every W1 path (here and :mod:`driftwatch.stats.ks_w1`), so the merge kernels only ever need
@@ -122,7 +124,7 @@ def infinite_w1(ref: NDArray, cur: NDArray) -> float | None:
     return math.inf if _infinite_masses_differ(ref, cur) else math.nan
 
 
-def _w1(ref: NDArray, cur: NDArray) -> float:
+def _w1(ref: NDArray[np.float64], cur: NDArray[np.float64]) -> float:
     """W1 of two validated (NaN-free, ascending) samples, with the documented ±inf rule."""
     if ref.size == 0 or cur.size == 0:
         return math.nan
@@ -132,7 +134,7 @@ def _w1(ref: NDArray, cur: NDArray) -> float:
     return float(wasserstein1_sorted(ref, cur))
 
 
-def reference_scale(ref_sorted: NDArray) -> float:
+def reference_scale(ref_sorted: NDArray[np.float64]) -> float:
     """The population standard deviation (ddof = 0) :func:`normalized_wasserstein` divides by.
 
     NaN for an empty or non-finite sample: W1 is then NaN or ±inf already and the scale is never used (and

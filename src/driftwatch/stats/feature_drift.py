@@ -12,16 +12,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from driftwatch.stats.binning import numeric_bin_counts_sorted
 from driftwatch.stats.categories import type_change
 from driftwatch.stats.chi2 import chi2_homogeneity
-from driftwatch.stats.decision import OUTPUT_FEATURES, FeatureStats, Role
+from driftwatch.stats.decision import OUTPUT_FEATURES, FeatureStats, Kind, Role
 from driftwatch.stats.distances import hellinger_distance, js_distance, normalize_w1
-from driftwatch.stats.ks import sorted_valid
 from driftwatch.stats.ks_w1 import ks_w1_trusted
 from driftwatch.stats.profile import CategoricalProfile, NumericProfile, categorical_bins
 from driftwatch.stats.psi import psi
+from driftwatch.stats.sorting import sorted_valid
 
 NUMERIC_STATISTICS = (
     "psi",
@@ -50,11 +51,11 @@ class FeatureDrift:
     """The statistics of one feature in one window. `stats` maps statistic name → value (NaN when undefined)."""
 
     name: str
-    kind: str
+    kind: Kind
     rows: int
     reference_rows: int
     stats: Mapping[str, float]
-    bin_counts: np.ndarray  # the window's partial counts, mergeable by `+` for roll-ups
+    bin_counts: NDArray[np.int64]  # the window's partial counts, mergeable by `+` for roll-ups
     role: Role = "input"  # "output": the model's score or decision mix, watched alongside the inputs
     type_change: str | None = None  # why the values cannot be judged: their type changed (stats.categories)
 
@@ -72,7 +73,7 @@ class FeatureDrift:
             role=self.role,
             type_change=self.type_change,
             **values,
-        )  # type: ignore[arg-type]
+        )
 
 
 def as_role(drift: FeatureDrift) -> FeatureDrift:
@@ -86,7 +87,7 @@ def _share(part: int, total: int) -> float:
     return part / total if total else math.nan
 
 
-def numeric_feature_stats(profile: NumericProfile, values: np.ndarray) -> FeatureDrift:
+def numeric_feature_stats(profile: NumericProfile, values: ArrayLike) -> FeatureDrift:
     """PSI, exact KS (D and p), JS, Hellinger, normalised Wasserstein and missing shares of a numeric feature."""
     values = np.asarray(values, dtype=np.float64)
     current_sorted = sorted_valid(values)
@@ -113,7 +114,7 @@ def numeric_feature_stats(profile: NumericProfile, values: np.ndarray) -> Featur
     return FeatureDrift(profile.name, "numeric", rows, profile.rows, stats, counts)
 
 
-def numeric_stats_from_counts(profile: NumericProfile, counts: np.ndarray) -> FeatureDrift:
+def numeric_stats_from_counts(profile: NumericProfile, counts: NDArray[np.int64]) -> FeatureDrift:
     """The bin-based statistics of a numeric feature from merged PSI-bin counts (a roll-up of windows).
 
     KS and Wasserstein need the values themselves, so they are absent (NaN) here.
@@ -140,7 +141,7 @@ def categorical_feature_stats(
     return drift if changed is None else dataclasses.replace(drift, type_change=changed)
 
 
-def categorical_stats_from_counts(profile: CategoricalProfile, counts: np.ndarray) -> FeatureDrift:
+def categorical_stats_from_counts(profile: CategoricalProfile, counts: NDArray[np.int64]) -> FeatureDrift:
     """As `categorical_feature_stats`, from counts already laid out as [categories..., unseen, missing]."""
     rows = int(counts.sum())
     chi2 = chi2_homogeneity(profile.bin_counts, counts)

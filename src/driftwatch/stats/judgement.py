@@ -34,16 +34,17 @@ LEARNED_SEED = 20_240_601
 """Fixed, so a window's learned bars and thus its status are the same on every run and every re-run."""
 
 
-def psi_rows(reference: NDArray, current: NDArray) -> NDArray:
+def psi_rows(reference: NDArray[np.int64], current: NDArray[np.int64]) -> NDArray[np.float64]:
     """``stats.psi.psi`` of each row pair of two count matrices (same flooring; summed without fsum)."""
     ref = reference / reference.sum(axis=1, keepdims=True)
     cur = current / current.sum(axis=1, keepdims=True)
     ref = np.maximum(ref, PSI_EPSILON)
     cur = np.maximum(cur, PSI_EPSILON)
-    return np.sum((cur - ref) * np.log(cur / ref), axis=1)
+    rows: NDArray[np.float64] = np.sum((cur - ref) * np.log(cur / ref), axis=1)
+    return rows
 
 
-def js_distance_rows(reference: NDArray, current: NDArray) -> NDArray:
+def js_distance_rows(reference: NDArray[np.int64], current: NDArray[np.int64]) -> NDArray[np.float64]:
     """``stats.distances.js_distance`` of each row pair, in the same cancellation-free form."""
     p = reference / reference.sum(axis=1, keepdims=True)
     q = current / current.sum(axis=1, keepdims=True)
@@ -55,10 +56,11 @@ def js_distance_rows(reference: NDArray, current: NDArray) -> NDArray:
         np.abs(d) == 1.0, 2.0 * math.log(2.0), 2.0 * inner * np.arctanh(inner) + np.log1p(-inner * inner)
     )
     divergence = 0.5 * np.sum(np.where(used, 0.5 * total * g, 0.0), axis=1)
-    return np.minimum(np.sqrt(np.maximum(divergence, 0.0) / math.log(2.0)), 1.0)
+    rows: NDArray[np.float64] = np.minimum(np.sqrt(np.maximum(divergence, 0.0) / math.log(2.0)), 1.0)
+    return rows
 
 
-_ROW_STATISTICS: dict[str, Callable[[NDArray, NDArray], NDArray]] = {
+_ROW_STATISTICS: dict[str, Callable[[NDArray[np.int64], NDArray[np.int64]], NDArray[np.float64]]] = {
     "psi": psi_rows,
     "js_distance": js_distance_rows,
 }
@@ -82,7 +84,7 @@ def _learned(
 
 def learned_threshold(
     statistic: str,
-    reference_counts: NDArray,
+    reference_counts: NDArray[np.int64],
     window_rows: int,
     quantile: float,
     drift_quantile: float,
@@ -101,7 +103,7 @@ def learned_threshold(
 
 def judge_window(
     features: Sequence[FeatureDrift],
-    reference_counts: Mapping[str, NDArray],
+    reference_counts: Mapping[str, NDArray[np.int64]],
     thresholds: Thresholds,
 ) -> WindowDecision:
     """``decide_window`` over the features, with learned bars when ``thresholds.learned_thresholds``.
@@ -128,6 +130,6 @@ def judge_window(
     return decide_window([f.decision_input() for f in features], thresholds, learned)
 
 
-def reference_counts(profile: ReferenceProfile) -> dict[str, NDArray]:
+def reference_counts(profile: ReferenceProfile) -> dict[str, NDArray[np.int64]]:
     """Each profiled feature's reference bin counts, by name: what ``judge_window`` learns from."""
     return {name: feature.bin_counts for name, feature in profile.features.items()}

@@ -70,7 +70,7 @@ DURBIN_LARGE_N_MAX: Final[int] = 100_000  # large n: Durbin only when n <= this 
 DURBIN_LARGE_N_MAX_ND15: Final[float] = 1.4
 
 
-def _clip(p: float) -> float:
+def _clip(p: float | np.floating) -> float:
     """Clip to ``[0, 1]`` and round to float64 (a long double intermediate rounds here, once, as in scipy)."""
     return float(np.clip(p, 0.0, 1.0))
 
@@ -78,7 +78,8 @@ def _clip(p: float) -> float:
 def _log_factorial_over_power(n: int) -> np.floating:
     """``log(n! / n^n)`` by Stirling's series with the ``n log n`` parts cancelled analytically."""
     rn = 1.0 / n
-    return np.log(n) / 2 - n + _LOG_2PI / 2 + rn * np.polyval(_STIRLING_COEFFS, rn / n)
+    value: np.floating = np.log(n) / 2 - n + _LOG_2PI / 2 + rn * np.polyval(_STIRLING_COEFFS, rn / n)
+    return value
 
 
 def durbin_cdf(n: int, d: float) -> np.floating:
@@ -146,7 +147,8 @@ def durbin_cdf(n: int, d: float) -> np.floating:
         if np.abs(p_ld) < _EM128:
             p_ld *= _EP128
             expnt -= _E128
-    return np.ldexp(p_ld, expnt) if expnt != 0 else p_ld
+    result: np.floating = np.ldexp(p_ld, expnt) if expnt != 0 else p_ld
+    return result
 
 
 def _pomeranz_band(i: int, n: int, ll: int, ceilf: int, roundf: int) -> tuple[int, int]:
@@ -224,7 +226,8 @@ def pomeranz_cdf(n: int, d: float) -> np.floating:
         ans *= m
     if expnt != 0:
         ans = np.ldexp(ans, expnt)
-    return ans
+    result: np.floating = ans  # numpy's stubs type an array element as Any
+    return result
 
 
 def pelz_good_cdf(n: int, d: float) -> np.floating:
@@ -287,7 +290,7 @@ def pelz_good_cdf(n: int, d: float) -> np.floating:
     k3extra *= _PI_SQUARED * _SQRT2PI / (216 * zsix)
     k_sums[3] += k3extra
     k_sums /= np.power(n * 1.0, np.arange(len(k_sums)) / 2.0)
-    return sum(k_sums)  # builtin sum: left to right from 0, as in scipy
+    return np.float64(sum(k_sums))  # builtin sum: left to right from 0, as in scipy; float64 already
 
 
 def sf_branch(d: float, n: int) -> str:
@@ -378,4 +381,5 @@ def _large_n(n: int, x: float, nxsquared: float, want_value: bool) -> tuple[str,
 
 def _clip_keep(p: np.floating) -> np.floating:
     """Clip a CDF to ``[0, 1]`` keeping its precision (scipy clips the CDF before forming 1 - CDF)."""
-    return np.clip(p, 0.0, 1.0)
+    clipped: np.floating = np.clip(p, 0.0, 1.0)
+    return clipped

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from driftwatch.stats.binning import checked_sorted, numeric_bin_counts_sorted, psi_bin_edges_sorted
 from driftwatch.stats.distances import finite_ends, reference_scale
-from driftwatch.stats.ks import sorted_valid
+from driftwatch.stats.sorting import sorted_valid
 
 DEFAULT_MAX_CATEGORIES = 200
 """The category cap: a categorical feature is judged on at most this many reference categories (the most
@@ -31,9 +32,9 @@ class NumericProfile:
     name: str
     rows: int
     missing: int
-    edges: np.ndarray
-    bin_counts: np.ndarray
-    sorted_values: np.ndarray
+    edges: NDArray[np.float64]
+    bin_counts: NDArray[np.int64]
+    sorted_values: NDArray[np.float64]
     mean: float
     std: float
     kind: str = field(default="numeric", init=False)
@@ -44,7 +45,7 @@ class NumericProfile:
     # path. They assume ``sorted_values`` is not modified in place after first use, as nothing does.
 
     @cached_property
-    def checked_sorted_values(self) -> np.ndarray:
+    def checked_sorted_values(self) -> NDArray[np.float64]:
         """``sorted_values`` as contiguous float64, checked ascending and NaN-free once.
 
         A stored profile is read back from the database, so it is checked rather than trusted; once
@@ -68,7 +69,7 @@ class CategoricalProfile:
     rows: int
     missing: int
     categories: tuple[str, ...]
-    bin_counts: np.ndarray  # [categories..., unseen, missing]
+    bin_counts: NDArray[np.int64]  # [categories..., unseen, missing]
     kind: str = field(default="categorical", init=False)
 
 
@@ -82,7 +83,7 @@ class ReferenceProfile:
     features: Mapping[str, FeatureProfile]
 
 
-def numeric_profile(name: str, values: np.ndarray, bins: int = 10) -> NumericProfile:
+def numeric_profile(name: str, values: ArrayLike, bins: int = 10) -> NumericProfile:
     """Profile one numeric reference column (NaN = missing; ±inf are values)."""
     values = np.asarray(values, dtype=np.float64)
     ordered = sorted_valid(values)
@@ -109,7 +110,7 @@ def numeric_profile(name: str, values: np.ndarray, bins: int = 10) -> NumericPro
     return profile
 
 
-def _moments(finite: np.ndarray) -> tuple[float, float]:
+def _moments(finite: NDArray[np.float64]) -> tuple[float, float]:
     """Mean and population standard deviation of finite values; NaN for none.
 
     numpy's own, bit for bit, whenever they are finite. Values near the largest double (any finite number is a
@@ -162,7 +163,9 @@ def category_cap_note(profile: CategoricalProfile, distinct: int | None = None) 
     )
 
 
-def categorical_bins(categories: tuple[str, ...], value_counts: Mapping[str | None, int]) -> np.ndarray:
+def categorical_bins(
+    categories: tuple[str, ...], value_counts: Mapping[str | None, int]
+) -> NDArray[np.int64]:
     """Counts laid out as [each category..., unseen, missing] (the PSI / chi² layout)."""
     index = {c: i for i, c in enumerate(categories)}
     counts = np.zeros(len(categories) + 2, dtype=np.int64)

@@ -6,11 +6,12 @@ import math
 from typing import Final
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 PSI_EPSILON: Final[float] = 1e-4
 
 
-def _checked_counts(counts: np.ndarray, name: str) -> np.ndarray:
+def _checked_counts(counts: ArrayLike, name: str) -> NDArray[np.float64]:
     array = np.asarray(counts)
     if array.ndim != 1 or array.size == 0:
         raise ValueError(f"{name} must be a non-empty one-dimensional array, got shape {array.shape}")
@@ -22,7 +23,7 @@ def _checked_counts(counts: np.ndarray, name: str) -> np.ndarray:
     return as_float
 
 
-def psi(ref_counts: np.ndarray, cur_counts: np.ndarray, eps: float = PSI_EPSILON) -> float:
+def psi(ref_counts: ArrayLike, cur_counts: ArrayLike, eps: float = PSI_EPSILON) -> float:
     """Population Stability Index ``sum_k (c_k - r_k) * ln(c_k / r_k)``.
 
     ``r_k``, ``c_k`` are the reference and current shares of bin ``k`` over *all* rows (missing bin

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -29,7 +30,7 @@ term is negligible against any window worth judging, while the cost per split ke
 DEFAULT_WINDOW_TOLERANCE = 1.25
 """Window sizes within a factor 1.25 of the learned one reuse the threshold (see ``needs_recalibration``)."""
 
-Statistic = Callable[[NDArray, NDArray], float]
+Statistic = Callable[[NDArray[Any], NDArray[Any]], float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +109,7 @@ def learn_threshold(
 
 
 def _from_null_values(
-    results: NDArray,
+    results: NDArray[np.float64],
     statistic_name: str,
     quantile: float,
     drift_quantile: float | None,
@@ -162,7 +163,7 @@ def window_size_class(rows: int) -> int:
     return max(1, round(SIZE_CLASS_STEP ** round(math.log(rows) / math.log(SIZE_CLASS_STEP))))
 
 
-CountsStatistic = Callable[[NDArray, NDArray], NDArray]
+CountsStatistic = Callable[[NDArray[np.int64], NDArray[np.int64]], NDArray[np.float64]]
 
 DEFAULT_COUNT_SPLITS = 10_000
 """Learning from counts is cheap, so it draws enough samples for a 0.999 quantile too (between the 10th and
