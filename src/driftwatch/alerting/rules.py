@@ -374,7 +374,7 @@ def _threshold(
                 f"a {wants} is judged with `{allowed[0].value}`",
             )
             return None
-    return Threshold(kind, float(amount))  # type: ignore[arg-type]  # kind checked against THRESHOLD_FORMS
+    return Threshold(kind, float(amount))
 
 
 def _compared_threshold(

@@ -55,7 +55,7 @@ class Section:
             return None
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise self.error(name, f"expected a whole number >= {minimum}", value)
-        return value
+        return int(value)
 
     def bool_(self, name: str, default: bool) -> bool:
         value = self.data.get(name, default)

@@ -48,7 +48,8 @@ def fit_isotonic(
     if not (np.isfinite(xs).all() and np.isfinite(ys).all() and np.isfinite(ws).all() and (ws > 0).all()):
         raise ValueError("x and y must be finite and weights finite and positive")
     distinct, inverse = np.unique(xs, return_inverse=True)
-    weight = np.bincount(inverse, weights=ws, minlength=distinct.size)
+    # bincount with float weights returns float64 (numpy's stubs say intp for every call).
+    weight = np.bincount(inverse, weights=ws, minlength=distinct.size).astype(np.float64, copy=False)
     mean_y = np.bincount(inverse, weights=ws * ys, minlength=distinct.size) / weight
     fitted = pav_fit(mean_y, weight)
     # Keep a point unless it has the same fitted value as both neighbours (interior of a flat run).

@@ -28,7 +28,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from driftwatch.errors import SourceError
 from driftwatch.sources.formats import ROWS_FORMAT
@@ -284,7 +284,7 @@ def duckdb_column_facts(
             f"max(TRY_CAST({v} AS DOUBLE))",
             f"count(*) FILTER (WHERE {nonempty} AND lower(trim({v})) NOT IN ('true', 'false'))",
         ]
-    values: list[object] = []
+    values: list[Any] = []  # one row of DuckDB aggregates: counts (int) and bounds (float or None)
     if aggregates:
         selected = ", ".join(
             f"CAST({expr} AS VARCHAR) AS _c{i}"

@@ -101,7 +101,7 @@ def open_binary(path: str, compression: str | None) -> BinaryIO:
     if compression == "gzip":
         import gzip
 
-        return gzip.open(path, "rb")  # type: ignore[return-value]
+        return gzip.open(path, "rb")  # type: ignore[return-value]  # typeshed: GzipFile is not a BinaryIO
     import pyarrow as pa
 
-    return pa.input_stream(path, compression=compression)  # type: ignore[return-value]
+    return pa.input_stream(path, compression=compression)
