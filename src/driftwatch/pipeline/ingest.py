@@ -15,14 +15,26 @@ import duckdb
 
 from driftwatch.config import FeatureSpec, MonitorConfig
 from driftwatch.errors import SourceError
-from driftwatch.sources.files import Readable, SourceFile, first_line, is_empty, list_files, read_source
+from driftwatch.sources.files import (
+    Readable,
+    SourceFile,
+    first_line,
+    is_empty,
+    list_files,
+    read_source,
+    stream_rows,
+)
 from driftwatch.sources.logs import LogLayout, normalise_query
-from driftwatch.storage.database import Database, first_row, utcnow
+from driftwatch.storage.database import Database, utcnow
 from driftwatch.storage.ingested_files import already_ingested, record_ingested
-from driftwatch.storage.predictions import ensure_prediction_table, insert_batch, width_us, window_bucket_sql
-from driftwatch.storage.quarantine import quarantine_batch, quarantine_rejected
+from driftwatch.storage.ingest_rows import store_prediction_batch
+from driftwatch.storage.predictions import ensure_prediction_table
+from driftwatch.storage.quarantine import quarantine_rejected
 
-BATCH_TABLE = "_ingest_batch"
+# Rows per streamed batch. Large enough that per-batch statements (a DESCRIBE, a key aggregate, an anti-join
+# that scans the stored request ids) are a small share, small enough that one batch of 26 columns (~0.2 GB
+# as Arrow) bounds memory whatever the file's size (docs/benchmarks.md, "Ingest in bounded batches").
+BATCH_ROWS = 1_000_000
 
 
 @dataclass
@@ -115,31 +127,22 @@ def _ingest_readable(
         readable.fmt, readable.path, readable.columns, layout, compression=readable.compression
     )
     now = utcnow()
-    with db.transaction() as tx:
-        tx.execute(f"CREATE OR REPLACE TEMP TABLE {BATCH_TABLE} AS {sql}", params)
-        total_row = first_row(
-            tx.execute(f"SELECT count(*), count(*) FILTER (WHERE _reason IS NOT NULL) FROM {BATCH_TABLE}")
-        )
-        rows_read, bad = (int(total_row[0]), int(total_row[1])) if total_row else (0, 0)
-        # Rows the reader refused (a broken line: no fields to look at) count as read and bad. Only rows new to
-        # the quarantine count as quarantined: a bad row kept from an earlier read of this file (it grew, or was
-        # touched) is not counted again, so a run's quarantined_rows (and an alert on it) sees it once.
-        rows_read += len(readable.rejected)
-        bad += len(readable.rejected)
+    columns = (layout.numeric, layout.categorical, layout.segments)
+    # Rows the reader refused (a broken line: no fields to look at) count as read and bad. Only rows new to the
+    # quarantine count as quarantined: a bad row kept from an earlier read of this file (it grew, or was
+    # touched) is not counted again, so a run's quarantined_rows (and an alert on it) sees it once.
+    rows_read = inserted = duplicates = 0
+    with db.transaction() as tx, db.side_cursor() as reader:
         quarantined = quarantine_rejected(tx, monitor.name, "predictions", source, readable.rejected, now)
-        inserted = insert_batch(
-            tx, monitor.name, BATCH_TABLE, layout.numeric, layout.categorical, layout.segments
-        )
-        quarantined += quarantine_batch(tx, monitor.name, "predictions", source, BATCH_TABLE, now)
-        bucket = window_bucket_sql("ts")
-        tx.execute(
-            f"INSERT INTO window_queue SELECT DISTINCT $monitor, model_version, {bucket}, "
-            f"{bucket} + to_microseconds(CAST($width_us AS BIGINT)), $now, 'new rows' "
-            f"FROM {BATCH_TABLE} WHERE _reason IS NULL "
-            "ON CONFLICT DO UPDATE SET queued_at = excluded.queued_at, reason = excluded.reason",
-            {"monitor": monitor.name, "width_us": width_us(monitor.window), "now": now},
-        )
-        duplicates = rows_read - bad - inserted  # good rows whose request id was already stored
+        rows_read += len(readable.rejected)
+        # Bounded batches in the file's one transaction: memory holds one batch, and the file is recorded as
+        # ingested in the transaction of its last batch, so a crash mid-file leaves nothing of it behind.
+        for batch in stream_rows(reader, sql, params, BATCH_ROWS):
+            counts = store_prediction_batch(tx, monitor.name, batch, columns, source, monitor.window, now)
+            rows_read += counts.rows
+            inserted += counts.inserted
+            duplicates += counts.duplicates
+            quarantined += counts.quarantined
         record_ingested(
             tx,
             monitor.name,
@@ -150,7 +153,6 @@ def _ingest_readable(
             now,
             (rows_read, inserted, duplicates, quarantined),
         )
-        tx.execute(f"DROP TABLE {BATCH_TABLE}")
     return rows_read, inserted, duplicates, quarantined
 
 

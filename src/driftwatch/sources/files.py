@@ -20,11 +20,12 @@ import csv
 import glob
 import os
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
 import duckdb
+import pyarrow as pa
 
 from driftwatch.errors import SourceError, first_line
 from driftwatch.sources.formats import (
@@ -160,6 +161,23 @@ def read_source(cur: duckdb.DuckDBPyConnection, f: SourceFile, use: Callable[[Re
         return use(Readable(repaired.fmt, repaired.path, repaired.columns, repaired.rejected))
     finally:
         os.unlink(repaired.path)
+
+
+def stream_rows(
+    cur: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object], batch_rows: int
+) -> Iterator[pa.RecordBatch]:
+    """The rows of a query over a source file (`sources.logs.normalise_query`), in file order, as Arrow record
+    batches of at most about `batch_rows` rows, read as they are consumed: memory holds one batch, not the file.
+
+    Run it on a cursor of its own (`Database.side_cursor`): the batches are written through another one while
+    this query is still reading. A reader refusing a row raises here, at the batch that holds it.
+    """
+    # A relation, not `execute(...)`: DuckDB streams a relation's reader, a DB-API result is copied first.
+    reader = cur.sql(sql, params=params).to_arrow_reader(batch_rows)
+    try:
+        yield from reader
+    finally:
+        reader.close()
 
 
 def reader_refused(exc: BaseException) -> bool:

@@ -74,6 +74,18 @@ class Database:
         return cur
 
     @contextmanager
+    def side_cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor of its own, closed on exit: for a streamed read (`sources.files.stream_rows`) that goes on
+        while this thread's cursor writes what it yields (one cursor cannot run a query while another's result
+        is still being fetched)."""
+        cur = self._con.cursor()
+        try:
+            cur.execute("SET TimeZone = 'UTC'")  # readers cast times: the same zone as every other cursor
+            yield cur
+        finally:
+            cur.close()
+
+    @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A write transaction on this thread's cursor; commits on success, rolls back on any error.
 
