@@ -62,7 +62,9 @@ def write_files(folder: Path, rows: int, formats: list[str]) -> dict[str, Path]:
                 writer.write_table(table, row_group_size=122_880)
             if nd is not None:
                 text = frame.with_columns(pl.col("timestamp").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"))
-                text.select("request_id", "timestamp", pl.struct(feats).alias("input_features")).write_ndjson(nd)
+                text.select("request_id", "timestamp", pl.struct(feats).alias("input_features")).write_ndjson(
+                    nd
+                )
     finally:
         if writer is not None:
             writer.close()
@@ -148,7 +150,9 @@ def main() -> int:
     parser.add_argument("--sizes", default="1000000,10000000")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--formats", default="parquet,ndjson")
-    parser.add_argument("--files", type=Path, default=None, help="keep the generated files here and reuse them")
+    parser.add_argument(
+        "--files", type=Path, default=None, help="keep the generated files here and reuse them"
+    )
     parser.add_argument("--timeout", type=float, default=1800.0, help="per ingest, seconds")
     parser.add_argument("--child", nargs=3, metavar=("PROJECT", "FORMAT", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()

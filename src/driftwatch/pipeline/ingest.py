@@ -220,8 +220,8 @@ def _ingest_readable(
 
 
 def _marked(
-    batches: Iterator[pa.RecordBatch],
-) -> Iterator[tuple[pa.RecordBatch | None, bool, bool]]:
+    batches: Iterator[pa.Table],
+) -> Iterator[tuple[pa.Table | None, bool, bool]]:
     """Each batch with (is it the first, is it the last); a file without rows gives one (None, True, True).
 
     Reads one batch ahead to know the last, so the file is recorded in its last batch's transaction.

@@ -165,17 +165,30 @@ def read_source(cur: duckdb.DuckDBPyConnection, f: SourceFile, use: Callable[[Re
 
 def stream_rows(
     cur: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object], batch_rows: int
-) -> Iterator[pa.RecordBatch]:
-    """The rows of a query over a source file (`sources.logs.normalise_query`), in file order, as Arrow record
-    batches of at most about `batch_rows` rows, read as they are consumed: memory holds one batch, not the file.
+) -> Iterator[pa.Table]:
+    """The rows of a query over a source file (`sources.logs.normalise_query`), in file order, as Arrow tables
+    of about `batch_rows` rows (the last one smaller), read as they are consumed: memory holds one batch.
+
+    DuckDB's reader hands out smaller chunks (a Parquet row group, 122,880 rows) whatever size is asked, so
+    they are gathered here: each batch costs its consumer a few statements and a scan of the stored ids, and
+    80 small batches for 10M rows made that scan grow with the square of the file.
 
     Run it on a cursor of its own (`Database.side_cursor`): the batches are written through another one while
     this query is still reading. A reader refusing a row raises here, at the batch that holds it.
     """
     # A relation, not `execute(...)`: DuckDB streams a relation's reader, a DB-API result is copied first.
     reader = cur.sql(sql, params=params).to_arrow_reader(batch_rows)
+    held: list[pa.RecordBatch] = []
+    rows = 0
     try:
-        yield from reader
+        for chunk in reader:
+            held.append(chunk)
+            rows += chunk.num_rows
+            if rows >= batch_rows:
+                yield pa.Table.from_batches(held)
+                held, rows = [], 0
+        if rows:
+            yield pa.Table.from_batches(held)
     finally:
         reader.close()
 

@@ -40,7 +40,7 @@ class BatchCounts:
 def store_prediction_batch(
     tx: duckdb.DuckDBPyConnection,
     monitor: str,
-    batch: pa.RecordBatch,
+    batch: pa.Table,
     columns: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]],
     source: str,
     window: timedelta,
