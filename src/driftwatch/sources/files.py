@@ -181,7 +181,13 @@ def stream_rows(
     held: list[pa.RecordBatch] = []
     rows = 0
     try:
-        for chunk in reader:
+        while True:
+            try:
+                chunk = reader.read_next_batch()
+            except StopIteration:
+                break
+            except (pa.ArrowException, OSError) as exc:  # Arrow raises DuckDB's error as a plain OSError
+                raise _as_duckdb_error(exc) from exc
             held.append(chunk)
             rows += chunk.num_rows
             if rows >= batch_rows:
@@ -191,6 +197,25 @@ def stream_rows(
             yield pa.Table.from_batches(held)
     finally:
         reader.close()
+
+
+# DuckDB's error classes by the prefix of their message, as an Arrow reader passes DuckDB's error on.
+_DUCKDB_ERRORS: dict[str, type[duckdb.Error]] = {
+    "Invalid Input Error: ": duckdb.InvalidInputException,
+    "IO Error: ": duckdb.IOException,
+    "Conversion Error: ": duckdb.ConversionException,
+    "Out of Memory Error: ": duckdb.OutOfMemoryException,
+}
+
+
+def _as_duckdb_error(exc: Exception) -> duckdb.Error:
+    """The DuckDB error behind an Arrow reader's error (which wraps it as an `OSError`): a reader refusing a
+    row mid-stream must reach `read_source` as the DuckDB error it is, to be repaired, not fail the file."""
+    text = str(exc)
+    for prefix, kind in _DUCKDB_ERRORS.items():
+        if text.startswith(prefix):
+            return kind(text)
+    return duckdb.Error(text)
 
 
 def reader_refused(exc: BaseException) -> bool:
