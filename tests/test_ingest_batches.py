@@ -44,7 +44,11 @@ def line(i: int, rid: str | None = None, age: float | None = None) -> str:
     record = {
         "request_id": rid or f"r{i}",
         "timestamp": f"2026-03-02T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z",
-        "input_features": {"age": age if age is not None else 20 + i % 50, "income": 1000.0 + i, "region": "n"},
+        "input_features": {
+            "age": age if age is not None else 20 + i % 50,
+            "income": 1000.0 + i,
+            "region": "n",
+        },
     }
     return json.dumps(record)
 
@@ -172,7 +176,11 @@ def test_a_process_killed_between_batches_leaves_the_file_unrecorded_and_the_rer
     assert [r[0] for r in stored(killed)] == ["r0", "r1", "r2", "r3"]  # batch 1 only
 
     rerun = run_ingest(killed)
-    assert (rerun.rows_read, rerun.rows_inserted, rerun.rows_duplicate) == (10, 5, 5)  # batch 1's 4 + r1 again
+    assert (rerun.rows_read, rerun.rows_inserted, rerun.rows_duplicate) == (
+        10,
+        5,
+        5,
+    )  # batch 1's 4 + r1 again
     run_ingest(clean)  # the same file, never interrupted
     assert stored(killed) == stored(clean)
     assert len(stored(killed)) == 9

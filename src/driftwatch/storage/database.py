@@ -46,7 +46,7 @@ class Database:
         self.path = Path(path)
         settings = settings or DatabaseSettings()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        config = {
+        config: dict[str, str | bool | int | float | list[str]] = {
             "threads": str(settings.threads),
             "memory_limit": settings.memory_limit,
             "max_vacuum_tasks": str(MAX_VACUUM_TASKS),
