@@ -20,11 +20,12 @@ import csv
 import glob
 import os
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
 import duckdb
+import pyarrow as pa
 
 from driftwatch.errors import SourceError, first_line
 from driftwatch.sources.formats import (
@@ -160,6 +161,61 @@ def read_source(cur: duckdb.DuckDBPyConnection, f: SourceFile, use: Callable[[Re
         return use(Readable(repaired.fmt, repaired.path, repaired.columns, repaired.rejected))
     finally:
         os.unlink(repaired.path)
+
+
+def stream_rows(
+    cur: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object], batch_rows: int
+) -> Iterator[pa.Table]:
+    """The rows of a query over a source file (`sources.logs.normalise_query`), in file order, as Arrow tables
+    of about `batch_rows` rows (the last one smaller), read as they are consumed: memory holds one batch.
+
+    DuckDB's reader hands out smaller chunks (a Parquet row group, 122,880 rows) whatever size is asked, so
+    they are gathered here: each batch costs its consumer a few statements and a scan of the stored ids, and
+    80 small batches for 10M rows made that scan grow with the square of the file.
+
+    Run it on a cursor of its own (`Database.side_cursor`): the batches are written through another one while
+    this query is still reading. A reader refusing a row raises here, at the batch that holds it.
+    """
+    # A relation, not `execute(...)`: DuckDB streams a relation's reader, a DB-API result is copied first.
+    reader = cur.sql(sql, params=params).to_arrow_reader(batch_rows)
+    held: list[pa.RecordBatch] = []
+    rows = 0
+    try:
+        while True:
+            try:
+                chunk = reader.read_next_batch()
+            except StopIteration:
+                break
+            except (pa.ArrowException, OSError) as exc:  # Arrow raises DuckDB's error as a plain OSError
+                raise _as_duckdb_error(exc) from exc
+            held.append(chunk)
+            rows += chunk.num_rows
+            if rows >= batch_rows:
+                yield pa.Table.from_batches(held)
+                held, rows = [], 0
+        if rows:
+            yield pa.Table.from_batches(held)
+    finally:
+        reader.close()
+
+
+# DuckDB's error classes by the prefix of their message, as an Arrow reader passes DuckDB's error on.
+_DUCKDB_ERRORS: dict[str, type[duckdb.Error]] = {
+    "Invalid Input Error: ": duckdb.InvalidInputException,
+    "IO Error: ": duckdb.IOException,
+    "Conversion Error: ": duckdb.ConversionException,
+    "Out of Memory Error: ": duckdb.OutOfMemoryException,
+}
+
+
+def _as_duckdb_error(exc: Exception) -> duckdb.Error:
+    """The DuckDB error behind an Arrow reader's error (which wraps it as an `OSError`): a reader refusing a
+    row mid-stream must reach `read_source` as the DuckDB error it is, to be repaired, not fail the file."""
+    text = str(exc)
+    for prefix, kind in _DUCKDB_ERRORS.items():
+        if text.startswith(prefix):
+            return kind(text)
+    return duckdb.Error(text)
 
 
 def reader_refused(exc: BaseException) -> bool:

@@ -45,7 +45,7 @@ class Database:
         self.path = Path(path)
         settings = settings or DatabaseSettings()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        config = {
+        config: dict[str, str | bool | int | float | list[str]] = {
             "threads": str(settings.threads),
             "memory_limit": settings.memory_limit,
             "max_vacuum_tasks": str(MAX_VACUUM_TASKS),
@@ -71,6 +71,18 @@ class Database:
             cur.execute("SET TimeZone = 'UTC'")
             self._local.cursor = cur
         return cur
+
+    @contextmanager
+    def side_cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor of its own, closed on exit: for a streamed read (`sources.files.stream_rows`) that goes on
+        while this thread's cursor writes what it yields (one cursor cannot run a query while another's result
+        is still being fetched)."""
+        cur = self._con.cursor()
+        try:
+            cur.execute("SET TimeZone = 'UTC'")  # readers cast times: the same zone as every other cursor
+            yield cur
+        finally:
+            cur.close()
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
