@@ -100,7 +100,8 @@ monitors:
 
 def child(project: Path, fmt: str, path: Path) -> None:
     """One ingest in this process; prints one JSON line."""
-    from driftwatch.config import FeatureSpec, load_settings
+    from driftwatch.config.loading import load_settings
+    from driftwatch.config.monitors import FeatureSpec
     from driftwatch.pipeline.ingest import ingest_predictions
     from driftwatch.storage.database import Database
 

@@ -18,7 +18,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from driftwatch.config import FeatureSpec, load_settings
+from driftwatch.config.loading import load_settings
+from driftwatch.config.monitors import FeatureSpec
 from driftwatch.pipeline import ingest
 from driftwatch.pipeline.ingest import ingest_predictions
 from driftwatch.storage.database import Database
@@ -135,7 +136,8 @@ def test_a_file_with_only_blank_lines_is_recorded_with_no_rows(tmp_path: Path, b
 KILLED_RUN = textwrap.dedent(
     """
     import os, signal, sys
-    from driftwatch.config import FeatureSpec, load_settings
+    from driftwatch.config.loading import load_settings
+    from driftwatch.config.monitors import FeatureSpec
     from driftwatch.pipeline import ingest
     from driftwatch.storage.database import Database
 
