@@ -320,82 +320,116 @@ def _records(
 
 def repair_csv(cur: duckdb.DuckDBPyConnection, path: str, compression: str | None) -> Repaired:
     """The good records of a CSV file as a Parquet copy numbered as DuckDB numbers rows, and the refused ones."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
     rejected: list[RejectedRow] = []
     with open_binary(path, compression) as stream:
         lines = physical_lines(stream)
-        head = next(lines, None)
-        # DuckDB skips empty lines before the header (they are not rows either), so they are skipped here too.
-        while head is not None and not head[1]:
-            head = next(lines, None)
-        if head is None:
-            raise SourceError(path, "is empty: no header line")
-        number, line, length = head
-        if length > MAX_LINE_BYTES:
-            raise SourceError(path, f"the header {_too_long(length)}: is this a CSV file?")
-        header, reason = _decode(line)
-        if header is None or _CONTROL.search(header):
-            what = reason or "holds control characters"
-            raise SourceError(path, f"the header line is not text ({what}): is this a CSV file?")
-        delimiter = header_delimiter(header)
-        names = _header_columns(cur, header, delimiter)
+        delimiter, names = _csv_header(cur, lines, path)
         width = len(names)
-        struct = pa.struct([pa.field(n, pa.string()) for n in names])
-        schema = pa.schema([pa.field("_row", pa.int64()), pa.field("_src", struct)])
         staged = _staging_path(cur, ".parquet")
         try:
-            with pq.ParquetWriter(staged, schema, compression="none") as writer:
-                row_numbers: list[int] = []
-                rows: list[list[str]] = []
-
-                def flush() -> None:
-                    # Column by column in C (zip, pyarrow); an empty field is NULL, as DuckDB reads it.
-                    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-                    arrays = []
-                    for values in columns:
-                        text = pa.array(values, pa.string())
-                        arrays.append(pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text))
-                    src = pa.StructArray.from_arrays(arrays, fields=list(struct))
-                    writer.write_table(
-                        pa.table({"_row": pa.array(row_numbers, pa.int64()), "_src": src}, schema)
-                    )
-                    row_numbers.clear()
-                    rows.clear()
-
+            with _StagedRows(staged, names) as writer:
                 row = 0
                 for first_line, text, reason, raw in _records(lines, delimiter):
                     if text == "":
                         continue
                     row += 1
-                    fields = None
-                    if text is not None:
-                        if '"' not in text and "\r" not in text:
-                            fields = text.split(delimiter)  # no quotes: the csv module would split the same
-                        else:
-                            try:
-                                fields = next(csv.reader([text], delimiter=delimiter, strict=True))
-                            except csv.Error as exc:
-                                # Python's wording of this one differs between versions; say it plainly.
-                                stray_cr = "new-line character" in str(exc)
-                                reason = (
-                                    "carriage return in an unquoted field"
-                                    if stray_cr
-                                    else f"not valid CSV: {exc}"
-                                )
-                        if fields is not None and len(fields) != width:
-                            reason = f"row has {len(fields)} fields, the header has {width}"
-                    if reason is not None or fields is None:
+                    fields, reason = _csv_fields(text, reason, delimiter, width)
+                    if fields is None:
                         rejected.append(RejectedRow(row, f"{reason} (line {first_line})", _raw_text(raw)))
-                        continue
-                    row_numbers.append(row)
-                    rows.append(fields)
-                    if len(rows) >= BATCH_ROWS:
-                        flush()
-                flush()
+                    else:
+                        writer.add(row, fields)
         except BaseException:
             os.unlink(staged)
             raise
     return Repaired(ROWS_FORMAT, staged, dict.fromkeys(names, "VARCHAR"), tuple(rejected))
+
+
+def _csv_header(
+    cur: duckdb.DuckDBPyConnection, lines: Iterator[tuple[int, bytes, int]], path: str
+) -> tuple[str, list[str]]:
+    """(delimiter, column names) from the file's header line, or a SourceError saying why it is not a CSV."""
+    head = next(lines, None)
+    # DuckDB skips empty lines before the header (they are not rows either), so they are skipped here too.
+    while head is not None and not head[1]:
+        head = next(lines, None)
+    if head is None:
+        raise SourceError(path, "is empty: no header line")
+    _, line, length = head
+    if length > MAX_LINE_BYTES:
+        raise SourceError(path, f"the header {_too_long(length)}: is this a CSV file?")
+    header, reason = _decode(line)
+    if header is None or _CONTROL.search(header):
+        what = reason or "holds control characters"
+        raise SourceError(path, f"the header line is not text ({what}): is this a CSV file?")
+    delimiter = header_delimiter(header)
+    return delimiter, _header_columns(cur, header, delimiter)
+
+
+def _csv_fields(
+    text: str | None, reason: str | None, delimiter: str, width: int
+) -> tuple[list[str] | None, str | None]:
+    """(the record's fields, None), or (None, why it is refused)."""
+    if text is None or reason is not None:
+        return None, reason
+    if '"' not in text and "\r" not in text:
+        fields = text.split(delimiter)  # no quotes: the csv module would split the same
+    else:
+        try:
+            fields = next(csv.reader([text], delimiter=delimiter, strict=True))
+        except csv.Error as exc:
+            # Python's wording of this one differs between versions; say it plainly.
+            if "new-line character" in str(exc):
+                return None, "carriage return in an unquoted field"
+            return None, f"not valid CSV: {exc}"
+    if len(fields) != width:
+        return None, f"row has {len(fields)} fields, the header has {width}"
+    return fields, None
+
+
+class _StagedRows:
+    """Good records written to the Parquet copy in batches of BATCH_ROWS: `_row` (DuckDB's row number) and
+    `_src`, a struct of text columns in which an empty field is NULL, as DuckDB reads it."""
+
+    def __init__(self, staged: str, names: list[str]) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self._names = names
+        self._struct = pa.struct([pa.field(n, pa.string()) for n in names])
+        self._schema = pa.schema([pa.field("_row", pa.int64()), pa.field("_src", self._struct)])
+        self._writer = pq.ParquetWriter(staged, self._schema, compression="none")
+        self._row_numbers: list[int] = []
+        self._rows: list[list[str]] = []
+
+    def __enter__(self) -> _StagedRows:
+        return self
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        try:
+            if kind is None:
+                self._flush()
+        finally:
+            self._writer.close()
+
+    def add(self, row: int, fields: list[str]) -> None:
+        self._row_numbers.append(row)
+        self._rows.append(fields)
+        if len(self._rows) >= BATCH_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        # Column by column in C (zip, pyarrow).
+        columns = list(zip(*self._rows, strict=True)) if self._rows else [() for _ in self._names]
+        arrays = []
+        for values in columns:
+            text = pa.array(values, pa.string())
+            arrays.append(pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text))
+        src = pa.StructArray.from_arrays(arrays, fields=list(self._struct))
+        self._writer.write_table(
+            pa.table({"_row": pa.array(self._row_numbers, pa.int64()), "_src": src}, self._schema)
+        )
+        self._row_numbers.clear()
+        self._rows.clear()
