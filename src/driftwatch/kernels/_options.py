@@ -12,6 +12,15 @@ forbids reassociation and fused multiply-add contraction.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, Literal, TypedDict
 
-NJIT_OPTIONS: Final[dict[str, bool | str]] = {"cache": True, "nogil": True, "error_model": "numpy"}
+
+class NjitOptions(TypedDict):
+    """The keyword types ``numba.njit`` declares, so ``njit(**NJIT_OPTIONS)`` type-checks (mypy --strict)."""
+
+    cache: bool
+    nogil: bool
+    error_model: Literal["python", "numpy"]
+
+
+NJIT_OPTIONS: Final[NjitOptions] = {"cache": True, "nogil": True, "error_model": "numpy"}
