@@ -229,3 +229,38 @@ def naive_window_category_counts(
         key = None if value is None else str(value)
         counts[key] = counts.get(key, 0) + 1
     return counts
+
+
+# --- report ECDF and D's point (the report code before stats.ks_location; kept as the oracle) ---------------
+
+
+def naive_ecdf_points(sorted_values: np.ndarray, max_points: int = 250) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``max_points`` ECDF steps of the finite values, by ``np.unique`` (the earlier report code)."""
+    values = np.asarray(sorted_values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return np.empty(0), np.empty(0)
+    xs = np.unique(values)
+    ys = np.searchsorted(values, xs, side="right") / values.size
+    if xs.size > max_points:
+        targets = np.linspace(ys[0], 1.0, max_points)
+        idx = np.unique(np.clip(np.searchsorted(ys, targets, side="left"), 0, xs.size - 1))
+        xs, ys = xs[idx], ys[idx]
+    return xs, ys
+
+
+def naive_ks_location(
+    reference_sorted: np.ndarray, current_sorted: np.ndarray
+) -> tuple[float, float, float] | None:
+    """``(x, F_ref(x), F_cur(x))`` at the first ``argmax |F_ref - F_cur|`` over the union of finite values."""
+    ref = np.asarray(reference_sorted, dtype=np.float64)
+    cur = np.asarray(current_sorted, dtype=np.float64)
+    ref = ref[np.isfinite(ref)]
+    cur = cur[np.isfinite(cur)]
+    if ref.size == 0 or cur.size == 0:
+        return None
+    candidates = np.unique(np.concatenate([ref, cur]))
+    f_ref = np.searchsorted(ref, candidates, side="right") / ref.size
+    f_cur = np.searchsorted(cur, candidates, side="right") / cur.size
+    i = int(np.argmax(np.abs(f_ref - f_cur)))
+    return float(candidates[i]), float(f_ref[i]), float(f_cur[i])

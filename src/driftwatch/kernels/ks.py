@@ -50,6 +50,31 @@ def _record(i: int, j: int, n: int, m: int, a_above: float, b_above: float) -> t
 
 
 @numba.njit(**NJIT_OPTIONS, inline="always")
+def _record_at(
+    i: int, j: int, n: int, m: int, a_above: float, b_above: float, a_at: int, b_at: int
+) -> tuple[float, float, int, int]:
+    """:func:`_record`, also keeping where each gap is first reached as the merged count ``i + j``.
+
+    "First" in value order: the chains record out of order, so an equal gap at a smaller count moves the
+    location back (the value stays: an equal -0.0 must not replace +0.0). The report marks D there, where
+    ``argmax |F_a - F_b|`` over the sorted union of values would put it.
+    """
+    gap = i / n - j / m
+    at = i + j
+    if gap > a_above:
+        a_above = gap
+        a_at = at
+    elif gap == a_above and at < a_at:
+        a_at = at
+    if -gap > b_above:
+        b_above = -gap
+        b_at = at
+    elif -gap == b_above and at < b_at:
+        b_at = at
+    return a_above, b_above, a_at, b_at
+
+
+@numba.njit(**NJIT_OPTIONS, inline="always")
 def _finish_part(
     a: NDArray[np.float64],
     b: NDArray[np.float64],
@@ -181,7 +206,9 @@ def _w1_step(
     area: float,
     a_above: float,
     b_above: float,
-) -> tuple[int, int, float, float, float, float]:
+    a_at: int,
+    b_at: int,
+) -> tuple[int, int, float, float, float, float, int, int]:
     """One branch-free merge step: record the gap and the W1 area when a new distinct value starts."""
     n = a.size
     m = b.size
@@ -189,13 +216,13 @@ def _w1_step(
     y = b[j]
     v = min(x, y)
     if v != previous:  # everything <= previous is consumed and nothing larger: a valid point
-        a_above, b_above = _record(i, j, n, m, a_above, b_above)
+        a_above, b_above, a_at, b_at = _record_at(i, j, n, m, a_above, b_above, a_at, b_at)
         area += abs(i * m - j * n) * (v - previous)
         previous = v
     # Branch-free advance, as in _finish_part: an if/else on x < y mispredicts half the time.
     i += x == v
     j += y == v
-    return i, j, previous, area, a_above, b_above
+    return i, j, previous, area, a_above, b_above, a_at, b_at
 
 
 @numba.njit(**NJIT_OPTIONS, inline="always")
@@ -237,12 +264,16 @@ def _w1_finish_part(
     area: float,
     a_above: float,
     b_above: float,
-) -> tuple[float, float, float]:
+    a_at: int,
+    b_at: int,
+) -> tuple[float, float, float, int, int]:
     """Merge the rest of one part on a single chain, then the values of the side left over, and close it."""
     n = a.size
     m = b.size
     while i < i_end and j < j_end:
-        i, j, previous, area, a_above, b_above = _w1_step(a, b, i, j, previous, area, a_above, b_above)
+        i, j, previous, area, a_above, b_above, a_at, b_at = _w1_step(
+            a, b, i, j, previous, area, a_above, b_above, a_at, b_at
+        )
     # One side of the part is used up. Its ties with the last value add no width; after them only one CDF
     # moves, so the KS gap is monotone up to the part's end (extremes at both ends), while W1 still needs
     # every interval.
@@ -250,7 +281,7 @@ def _w1_finish_part(
         i += 1
     while j < j_end and b[j] == previous:
         j += 1
-    a_above, b_above = _record(i, j, n, m, a_above, b_above)
+    a_above, b_above, a_at, b_at = _record_at(i, j, n, m, a_above, b_above, a_at, b_at)
     while i < i_end:
         x = a[i]
         area += abs(i * m - j * n) * (x - previous)
@@ -261,15 +292,24 @@ def _w1_finish_part(
         area += abs(i * m - j * n) * (y - previous)
         previous = y
         j += 1
-    a_above, b_above = _record(i_end, j_end, n, m, a_above, b_above)
-    return a_above, b_above, area
+    a_above, b_above, a_at, b_at = _record_at(i_end, j_end, n, m, a_above, b_above, a_at, b_at)
+    return a_above, b_above, area, a_at, b_at
 
 
 @numba.njit(**NJIT_OPTIONS)
 def ecdf_gaps_w1_split(
     a: NDArray[np.float64], b: NDArray[np.float64], i1: int, j1: int, i2: int, j2: int, i3: int, j3: int
 ) -> tuple[float, float, float]:
-    """:func:`ecdf_gaps_w1_merge` with the three pivots given as counts.
+    """:func:`ecdf_gaps_w1_merge` with the three pivots given as counts (see :func:`ecdf_gaps_w1_split_at`)."""
+    a_above, b_above, area, _, _ = ecdf_gaps_w1_split_at(a, b, i1, j1, i2, j2, i3, j3)
+    return a_above, b_above, area
+
+
+@numba.njit(**NJIT_OPTIONS)
+def ecdf_gaps_w1_split_at(
+    a: np.ndarray, b: np.ndarray, i1: int, j1: int, i2: int, j2: int, i3: int, j3: int
+) -> tuple[float, float, float, int, int]:
+    """:func:`ecdf_gaps_w1_merge_at` with the three pivots given as counts.
 
     ``(i_k, j_k)`` must be ``(count_below(a, p_k), count_below(b, p_k))`` for pivot values
     ``p_1 <= p_2 <= p_3``, so part ``k`` holds exactly the values in ``[p_k, p_{k+1})`` (part 0 everything
@@ -279,6 +319,8 @@ def ecdf_gaps_w1_split(
     m = b.size
     a_above = 0.0
     b_above = 0.0
+    a_at = n + m  # merged count where each gap is first reached (n + m until a record)
+    b_at = n + m
     # Chain c merges its part from (i_c, j_c); prev_c is its last value, area_c its share of the W1 sum.
     i_0, j_0, i_1, j_1, i_2, j_2, i_3, j_3 = 0, 0, i1, j1, i2, j2, i3, j3
     prev_0 = _start_value(a, b, 0, i1, 0, j1)
@@ -301,24 +343,32 @@ def ecdf_gaps_w1_split(
         if steps <= 0:
             break
         for _ in range(steps):
-            i_0, j_0, prev_0, area_0, a_above, b_above = _w1_step(
-                a, b, i_0, j_0, prev_0, area_0, a_above, b_above
+            i_0, j_0, prev_0, area_0, a_above, b_above, a_at, b_at = _w1_step(
+                a, b, i_0, j_0, prev_0, area_0, a_above, b_above, a_at, b_at
             )
-            i_1, j_1, prev_1, area_1, a_above, b_above = _w1_step(
-                a, b, i_1, j_1, prev_1, area_1, a_above, b_above
+            i_1, j_1, prev_1, area_1, a_above, b_above, a_at, b_at = _w1_step(
+                a, b, i_1, j_1, prev_1, area_1, a_above, b_above, a_at, b_at
             )
-            i_2, j_2, prev_2, area_2, a_above, b_above = _w1_step(
-                a, b, i_2, j_2, prev_2, area_2, a_above, b_above
+            i_2, j_2, prev_2, area_2, a_above, b_above, a_at, b_at = _w1_step(
+                a, b, i_2, j_2, prev_2, area_2, a_above, b_above, a_at, b_at
             )
-            i_3, j_3, prev_3, area_3, a_above, b_above = _w1_step(
-                a, b, i_3, j_3, prev_3, area_3, a_above, b_above
+            i_3, j_3, prev_3, area_3, a_above, b_above, a_at, b_at = _w1_step(
+                a, b, i_3, j_3, prev_3, area_3, a_above, b_above, a_at, b_at
             )
-    a_above, b_above, area_0 = _w1_finish_part(a, b, i_0, i1, j_0, j1, prev_0, area_0, a_above, b_above)
-    a_above, b_above, area_1 = _w1_finish_part(a, b, i_1, i2, j_1, j2, prev_1, area_1, a_above, b_above)
-    a_above, b_above, area_2 = _w1_finish_part(a, b, i_2, i3, j_2, j3, prev_2, area_2, a_above, b_above)
-    a_above, b_above, area_3 = _w1_finish_part(a, b, i_3, n, j_3, m, prev_3, area_3, a_above, b_above)
+    a_above, b_above, area_0, a_at, b_at = _w1_finish_part(
+        a, b, i_0, i1, j_0, j1, prev_0, area_0, a_above, b_above, a_at, b_at
+    )
+    a_above, b_above, area_1, a_at, b_at = _w1_finish_part(
+        a, b, i_1, i2, j_1, j2, prev_1, area_1, a_above, b_above, a_at, b_at
+    )
+    a_above, b_above, area_2, a_at, b_at = _w1_finish_part(
+        a, b, i_2, i3, j_2, j3, prev_2, area_2, a_above, b_above, a_at, b_at
+    )
+    a_above, b_above, area_3, a_at, b_at = _w1_finish_part(
+        a, b, i_3, n, j_3, m, prev_3, area_3, a_above, b_above, a_at, b_at
+    )
     # Every term is >= 0, so summing per part changes only the rounding (relative ~1e-16), never cancels.
-    return a_above, b_above, (((area_0 + area_1) + area_2) + area_3) / (float(n) * float(m))
+    return a_above, b_above, (((area_0 + area_1) + area_2) + area_3) / (float(n) * float(m)), a_at, b_at
 
 
 @numba.njit(**NJIT_OPTIONS)
@@ -345,6 +395,13 @@ def merged_order_statistic(a: NDArray[np.float64], b: NDArray[np.float64], t: in
 @numba.njit(**NJIT_OPTIONS)
 def ecdf_gaps_w1_merge(a: NDArray[np.float64], b: NDArray[np.float64]) -> tuple[float, float, float]:
     """:func:`ecdf_gaps_w1` by the element-wise merge on four chains split at the merged quartiles."""
+    a_above, b_above, area, _, _ = ecdf_gaps_w1_merge_at(a, b)
+    return a_above, b_above, area
+
+
+@numba.njit(**NJIT_OPTIONS)
+def ecdf_gaps_w1_merge_at(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float, int, int]:
+    """:func:`ecdf_gaps_w1_at` by the element-wise merge on four chains split at the merged quartiles."""
     n = a.size
     m = b.size
     total = n + m
@@ -353,7 +410,7 @@ def ecdf_gaps_w1_merge(a: NDArray[np.float64], b: NDArray[np.float64]) -> tuple[
     p1 = merged_order_statistic(a, b, total // 4)
     p2 = max(merged_order_statistic(a, b, total // 2), p1)
     p3 = max(merged_order_statistic(a, b, (3 * total) // 4), p2)
-    return ecdf_gaps_w1_split(
+    return ecdf_gaps_w1_split_at(
         a,
         b,
         count_below(a, p1, 0, n),
@@ -388,7 +445,14 @@ def _run_end(values: NDArray[np.float64], start: int, end: int, v: float) -> int
 
 @numba.njit(**NJIT_OPTIONS)
 def ecdf_gaps_w1_runs(a: NDArray[np.float64], b: NDArray[np.float64]) -> tuple[float, float, float]:
-    """:func:`ecdf_gaps_w1` one distinct value at a time, skipping each run of copies by galloping.
+    """:func:`ecdf_gaps_w1` one distinct value at a time (see :func:`ecdf_gaps_w1_runs_at`)."""
+    a_above, b_above, area, _, _ = ecdf_gaps_w1_runs_at(a, b)
+    return a_above, b_above, area
+
+
+@numba.njit(**NJIT_OPTIONS)
+def ecdf_gaps_w1_runs_at(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float, int, int]:
+    """:func:`ecdf_gaps_w1_at` one distinct value at a time, skipping each run of copies by galloping.
 
     For heavily tied samples (counts, small integers) the work is O(distinct values x log run) instead of
     O(n + m). Every distinct merged value ``v`` records the gap at the counts below it and adds the W1
@@ -400,6 +464,8 @@ def ecdf_gaps_w1_runs(a: NDArray[np.float64], b: NDArray[np.float64]) -> tuple[f
     a_above = 0.0
     b_above = 0.0
     area = 0.0
+    a_at = n + m
+    b_at = n + m
     i = 0
     j = 0
     previous = min(a[0], b[0])  # the interval ending at the first value is empty: start there
@@ -408,7 +474,7 @@ def ecdf_gaps_w1_runs(a: NDArray[np.float64], b: NDArray[np.float64]) -> tuple[f
         y = b[j]
         v = min(x, y)
         if v != previous:
-            a_above, b_above = _record(i, j, n, m, a_above, b_above)
+            a_above, b_above, a_at, b_at = _record_at(i, j, n, m, a_above, b_above, a_at, b_at)
             area += abs(i * m - j * n) * (v - previous)
             previous = v
         if x == v:
@@ -418,7 +484,7 @@ def ecdf_gaps_w1_runs(a: NDArray[np.float64], b: NDArray[np.float64]) -> tuple[f
     # One side is used up, and the other's next value is above ``previous`` (the last step consumed every
     # copy of it on both sides), so (i, j) is a valid point; after it only one CDF moves, so the KS gap is
     # monotone (extremes at both ends), while W1 still needs every interval.
-    a_above, b_above = _record(i, j, n, m, a_above, b_above)
+    a_above, b_above, a_at, b_at = _record_at(i, j, n, m, a_above, b_above, a_at, b_at)
     while i < n:
         x = a[i]
         area += abs(i * m - j * n) * (x - previous)
@@ -429,8 +495,8 @@ def ecdf_gaps_w1_runs(a: NDArray[np.float64], b: NDArray[np.float64]) -> tuple[f
         area += abs(i * m - j * n) * (y - previous)
         previous = y
         j = _run_end(b, j, m, y)
-    a_above, b_above = _record(n, m, n, m, a_above, b_above)
-    return a_above, b_above, area / (float(n) * float(m))
+    a_above, b_above, a_at, b_at = _record_at(n, m, n, m, a_above, b_above, a_at, b_at)
+    return a_above, b_above, area / (float(n) * float(m)), a_at, b_at
 
 
 # Neighbour pairs probed per sample to choose between the two walks, and the share of them that must be
@@ -475,6 +541,19 @@ def ecdf_gaps_w1(a: NDArray[np.float64], b: NDArray[np.float64]) -> tuple[float,
     out ``inf`` or NaN, and the callers decide those cases by the infinite masses instead
     (:func:`driftwatch.stats.distances.infinite_w1`).
     """
+    a_above, b_above, area, _, _ = ecdf_gaps_w1_at(a, b)
+    return a_above, b_above, area
+
+
+@numba.njit(**NJIT_OPTIONS)
+def ecdf_gaps_w1_at(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float, int, int]:
+    """:func:`ecdf_gaps_w1` and where each gap is first reached: ``(a_above, b_above, W1, a_at, b_at)``.
+
+    ``a_at`` is the merged count ``i + j`` of the first point (in value order) where ``F_a - F_b`` reaches
+    ``a_above``, ``b_at`` likewise for ``F_b - F_a``; the point is the value of rank ``at - 1`` in the merge,
+    with ``i`` values of ``a`` and ``j`` of ``b`` at or below it. ``n + m`` (or a point of gap 0) when the gap
+    stays 0. This is where the report marks D, taken from the merge that computed it.
+    """
     if mostly_tied(a, b):
-        return ecdf_gaps_w1_runs(a, b)
-    return ecdf_gaps_w1_merge(a, b)
+        return ecdf_gaps_w1_runs_at(a, b)
+    return ecdf_gaps_w1_merge_at(a, b)

@@ -124,8 +124,8 @@ def _counting_sorted(values: np.ndarray, m: int, common: np.uint64, low: int, wi
 
 
 @numba.njit(**NJIT_OPTIONS)
-def _lsd_sorted(values: np.ndarray, m: int) -> np.ndarray:
-    """Sorted non-NaN values (``m`` of them) by LSD radix passes over the keys."""
+def _keys_and_counts(values: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """The keys of the ``m`` non-NaN values, and every digit's histogram from the same single pass."""
     raw = values.view(np.uint64)
     keys = np.empty(m, dtype=np.uint64)
     counts = np.zeros((_PASSES, _RADIX), dtype=np.int64)
@@ -139,8 +139,12 @@ def _lsd_sorted(values: np.ndarray, m: int) -> np.ndarray:
             k += 1
             for p in range(_PASSES):
                 counts[p, (key >> np.uint64(_DIGIT_BITS * p)) & digit_mask] += 1
-    # A pass is needed where the keys do not all share one digit; the last one needed writes the floats'
-    # bits straight away, which saves a pass mapping the keys back.
+    return keys, counts
+
+
+@numba.njit(**NJIT_OPTIONS)
+def _needed_passes(counts: np.ndarray, m: int) -> tuple[np.ndarray, int]:
+    """Which digit passes are needed (the keys do not all share that digit), and the last needed one (-1)."""
     needed = np.zeros(_PASSES, dtype=np.bool_)
     last = -1
     for p in range(_PASSES):
@@ -150,31 +154,57 @@ def _lsd_sorted(values: np.ndarray, m: int) -> np.ndarray:
                 break
         if needed[p]:
             last = p
-    source = keys
+    return needed, last
+
+
+@numba.njit(**NJIT_OPTIONS, inline="always")
+def _starts(histogram: np.ndarray) -> None:
+    """A digit's histogram turned, in place, into each digit's first output position (a prefix sum)."""
+    total = 0
+    for d in range(_RADIX):
+        c = histogram[d]
+        histogram[d] = total
+        total += c
+
+
+@numba.njit(**NJIT_OPTIONS)
+def _scatter(
+    source: np.ndarray, target: np.ndarray, offsets: np.ndarray, shift: np.uint64, to_bits: bool
+) -> None:
+    """One stable pass: each key to its digit's next position; as the float's bits on the last pass.
+
+    ``to_bits`` is the same for the whole pass, so the two loops keep the branch out of the hot loop.
+    """
+    digit_mask = np.uint64(_RADIX - 1)
+    if to_bits:
+        for i in range(source.size):
+            key = source[i]
+            d = (key >> shift) & digit_mask
+            target[offsets[d]] = _bits(key)
+            offsets[d] += 1
+    else:
+        for i in range(source.size):
+            key = source[i]
+            d = (key >> shift) & digit_mask
+            target[offsets[d]] = key
+            offsets[d] += 1
+
+
+@numba.njit(**NJIT_OPTIONS)
+def _lsd_sorted(values: np.ndarray, m: int) -> np.ndarray:
+    """Sorted non-NaN values (``m`` of them) by LSD radix passes over the keys.
+
+    A pass is needed where the keys do not all share one digit; the last one needed writes the floats' bits
+    straight away, which saves a pass mapping the keys back.
+    """
+    source, counts = _keys_and_counts(values, m)
+    needed, last = _needed_passes(counts, m)
     target = np.empty(m, dtype=np.uint64)
     for p in range(_PASSES):
-        if not needed[p]:
-            continue
-        offsets = counts[p]
-        total = 0
-        for d in range(_RADIX):
-            c = offsets[d]
-            offsets[d] = total
-            total += c
-        shift = np.uint64(_DIGIT_BITS * p)
-        if p == last:
-            for i in range(m):
-                key = source[i]
-                d = (key >> shift) & digit_mask
-                target[offsets[d]] = _bits(key)
-                offsets[d] += 1
-        else:
-            for i in range(m):
-                key = source[i]
-                d = (key >> shift) & digit_mask
-                target[offsets[d]] = key
-                offsets[d] += 1
-        source, target = target, source
+        if needed[p]:
+            _starts(counts[p])
+            _scatter(source, target, counts[p], np.uint64(_DIGIT_BITS * p), p == last)
+            source, target = target, source
     if last < 0:  # no pass was needed (not reached from radix_sorted_valid: it sends such keys to counting)
         for i in range(m):
             source[i] = _bits(source[i])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +27,7 @@ from driftwatch.pipeline.performance import (
 )
 from driftwatch.pipeline.reference import ensure_reference
 from driftwatch.pipeline.windows import OVERALL, PlannedWindow, WindowResult, compute_queued_windows
-from driftwatch.reports.site import render_reports, window_page
+from driftwatch.reports.site import ComputedCharts, render_reports, window_page
 from driftwatch.sources.columns import Exclusion
 from driftwatch.stats.decision import OUTPUT_FEATURES
 from driftwatch.stats.profile import CategoricalProfile, category_cap_note
@@ -162,8 +162,20 @@ def run_monitor(
 ) -> CycleSummary:
     """A cycle and then the reports it changed: what the CLI, the scheduler and the API's "run now" call."""
     summary = run_cycle(db, settings.monitor(name), now=now, trigger=trigger, hooks=hooks, alerting=alerting)
-    summary.reports = render_reports(db, settings, monitor=name)
+    summary.reports = render_reports(db, settings, monitor=name, computed=computed_charts(summary.windows))
     return summary
+
+
+def computed_charts(windows: Sequence[WindowResult]) -> ComputedCharts:
+    """The chart data the windows' statistics computed, keyed as `render_reports` looks it up: the pages of
+    these windows are then drawn without fetching or sorting their values again."""
+    return {
+        (w.window.model_version, segment.segment, w.window.start): {
+            f.name: f.ecdf for f in segment.features if f.ecdf is not None
+        }
+        for w in windows
+        for segment in w.segments
+    }
 
 
 def _finish(db: Database, summary: CycleSummary, started: float, status: str, error: str | None) -> None:

@@ -21,6 +21,14 @@ from plotly.basedatatypes import BaseTraceType
 
 from driftwatch.stats.decision import Thresholds
 
+# ECDF_POINTS, KsLocation and ks_location live in stats.ks_location (the statistics compute D's point with D);
+# re-exported for the report code and its tests.
+from driftwatch.stats.ks_location import ECDF_POINTS as ECDF_POINTS
+from driftwatch.stats.ks_location import KsLocation as KsLocation
+from driftwatch.stats.ks_location import WindowEcdf, ecdf_steps
+from driftwatch.stats.ks_location import ks_location as ks_location
+from driftwatch.stats.sorting import sorted_valid
+
 STATUS_COLOURS: Mapping[str, str] = {
     "ok": "#2e7d32",
     "warn": "#ef6c00",
@@ -35,9 +43,6 @@ REFERENCE_COLOUR = "#78909c"
 CURRENT_COLOUR = "#1565c0"
 WARN_LINE = "#ef6c00"
 DRIFT_LINE = "#c62828"
-# The size budget of a served window page (300 KB for 20 features) leaves ~10 KB per feature: two ECDF
-# curves of this many points as float32 take ~5 KB, and the curve still shows every visible step at 500 px.
-ECDF_POINTS = 250
 MAX_CATEGORIES_SHOWN = 30
 
 
@@ -119,7 +124,7 @@ def _threshold(y: float, colour: str, label: str, axis: str = "") -> tuple[dict[
     return shape, note
 
 
-def _thresholds(*lines: tuple[float, str, str, str]) -> dict[str, list[dict[str, Any]]]:
+def _thresholds(*lines: tuple[float, str, str, str]) -> dict[str, Any]:
     pairs = [_threshold(*line) for line in lines]
     return {"shapes": [p[0] for p in pairs], "annotations": [p[1] for p in pairs]}
 
@@ -384,56 +389,37 @@ def categorical_labels_and_counts(
 
 
 def ecdf_points(sorted_values: np.ndarray, max_points: int = ECDF_POINTS) -> tuple[np.ndarray, np.ndarray]:
-    """At most `max_points` steps of the ECDF of ascending values: (x, F(x)) at evenly spaced probabilities."""
-    values = np.asarray(sorted_values, dtype=np.float64)
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return np.empty(0), np.empty(0)
-    xs = np.unique(values)
-    ys = np.searchsorted(values, xs, side="right") / values.size
-    if xs.size > max_points:
-        targets = np.linspace(ys[0], 1.0, max_points)
-        idx = np.unique(np.clip(np.searchsorted(ys, targets, side="left"), 0, xs.size - 1))
-        xs, ys = xs[idx], ys[idx]
-    return xs, ys
+    """At most `max_points` steps of the ECDF of ascending values: (x, F(x)) at evenly spaced probabilities.
 
-
-@dataclass(frozen=True)
-class KsLocation:
-    x: float
-    reference: float  # F_ref(x)
-    current: float  # F_cur(x)
-
-    @property
-    def distance(self) -> float:
-        return abs(self.reference - self.current)
-
-
-def ks_location(reference_sorted: np.ndarray, current_sorted: np.ndarray) -> KsLocation | None:
-    """Where sup |F_ref − F_cur| is reached (both ECDFs jump only at sample values, so those are checked)."""
-    ref = reference_sorted[np.isfinite(reference_sorted)]
-    cur = current_sorted[np.isfinite(current_sorted)]
-    if ref.size == 0 or cur.size == 0:
-        return None
-    candidates = np.unique(np.concatenate([ref, cur]))
-    f_ref = np.searchsorted(ref, candidates, side="right") / ref.size
-    f_cur = np.searchsorted(cur, candidates, side="right") / cur.size
-    i = int(np.argmax(np.abs(f_ref - f_cur)))
-    return KsLocation(float(candidates[i]), float(f_ref[i]), float(f_cur[i]))
+    From the sorted array alone (:func:`driftwatch.stats.ks_location.ecdf_steps`): no `np.unique`."""
+    return ecdf_steps(sorted_values, max_points)
 
 
 def ecdf_chart(
     reference_sorted: np.ndarray, current_values: np.ndarray, title: str, ks_statistic: float | None
 ) -> dict[str, Any]:
-    """Reference and current ECDFs (each at most ECDF_POINTS steps) with the KS distance D marked."""
-    current_sorted = np.sort(current_values[~np.isnan(current_values)])
+    """Reference and current ECDFs of raw current values (`driftwatch compare`, a page rendered without
+    the statistics at hand): sorts the window once and finds D's point by one KS merge."""
+    current_sorted = sorted_valid(current_values)
     where = ks_location(reference_sorted, current_sorted)
+    steps = ecdf_points(current_sorted)
+    return ecdf_figure(ecdf_points(reference_sorted), WindowEcdf(*steps, where), title, ks_statistic)
+
+
+def ecdf_figure(
+    reference_steps: tuple[np.ndarray, np.ndarray], window: WindowEcdf, title: str, ks_statistic: float | None
+) -> dict[str, Any]:
+    """Reference and current ECDFs (each at most ECDF_POINTS steps) with the KS distance D marked.
+
+    `reference_steps` is built once per profile feature; `window` comes with the window's statistics
+    (`FeatureDrift.ecdf`), so drawing a window's chart neither fetches nor sorts its values.
+    """
+    where = window.location
     traces = []
-    for name, values, colour in (
-        ("reference", reference_sorted, REFERENCE_COLOUR),
-        ("current", current_sorted, CURRENT_COLOUR),
+    for name, (x, y), colour in (
+        ("reference", reference_steps, REFERENCE_COLOUR),
+        ("current", (window.x, window.y), CURRENT_COLOUR),
     ):
-        x, y = ecdf_points(values)
         if where is not None:
             # The exact point where D is reached, so the marker touches both downsampled curves.
             at = where.reference if name == "reference" else where.current

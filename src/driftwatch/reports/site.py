@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,7 +64,9 @@ from driftwatch.reports.render import (
     write_report,
 )
 from driftwatch.stats.decision import OUTPUT_FEATURES
+from driftwatch.stats.ks_location import WindowEcdf, ks_location
 from driftwatch.stats.profile import CategoricalProfile, NumericProfile, ReferenceProfile
+from driftwatch.stats.sorting import sorted_valid
 from driftwatch.storage import report_queries as q
 from driftwatch.storage.database import Database
 from driftwatch.storage.profiles import load_profile
@@ -91,6 +93,14 @@ STATISTIC_COLUMNS: dict[str, str] = {
 _RENDER_LOCKS: dict[Path, threading.Lock] = {}
 _RENDER_LOCKS_GUARD = threading.Lock()
 _PERFORMANCE_SEVERITY = {"degraded": 3, "ok": 2, "info": 1, "estimate": 1, "insufficient_labels": 0}
+
+ComputedCharts = Mapping[tuple[str, str, datetime], Mapping[str, WindowEcdf]]
+"""What a cycle's statistics already hold for the windows it computed: (model version, segment, window start
+(naive UTC)) → numeric feature → its ECDF steps and D's point (``FeatureDrift.ecdf``). A window found here
+is drawn without fetching its values again; any other window (an older one, a page re-rendered on its own)
+fetches and sorts them once."""
+ReferenceSteps = dict[tuple[str, str, str], tuple[np.ndarray, np.ndarray]]
+"""(monitor, profile id, feature) → the reference's ECDF steps: built once per render, not once per page."""
 
 
 @dataclass(frozen=True)
@@ -143,19 +153,21 @@ def render_reports(
     monitor: str | None = None,
     windows: Iterable[WindowKey | tuple[str, datetime]] | None = None,
     now: datetime | None = None,
+    computed: ComputedCharts | None = None,
 ) -> list[Path]:
     """Render the reports of one monitor (or all) into `settings.reports_dir`; returns the files written.
 
     `windows=None` renders every window whose results changed since the last render (or whose page is
     missing); a list of (model_version, window_start) renders exactly those windows, all segments. The index
-    and the affected overviews are rebuilt every time.
+    and the affected overviews are rebuilt every time. `computed` hands over the chart data the cycle's
+    statistics computed (see :data:`ComputedCharts`); the pages are the same with or without it.
     """
     root = settings.reports_dir
     root.mkdir(parents=True, exist_ok=True)
     with _RENDER_LOCKS_GUARD:
         lock = _RENDER_LOCKS.setdefault(root.resolve(), threading.Lock())
     with lock:
-        return _render_reports(db, settings, root, monitor, windows, now)
+        return _render_reports(db, settings, root, monitor, windows, now, computed or {})
 
 
 def _render_reports(
@@ -165,6 +177,7 @@ def _render_reports(
     monitor: str | None,
     windows: Iterable[WindowKey | tuple[str, datetime]] | None,
     now: datetime | None,
+    computed: ComputedCharts,
 ) -> list[Path]:
     ensure_static(root)
     names = [settings.monitor(monitor).name] if monitor is not None else sorted(settings.monitors)
@@ -173,6 +186,7 @@ def _render_reports(
     cur = db.cursor()
     written: list[Path] = []
     profiles: dict[tuple[str, str], ReferenceProfile] = {}
+    reference_steps: ReferenceSteps = {}
     for name in names:
         config = settings.monitor(name)
         fingerprints = q.window_fingerprints(cur, name)
@@ -189,7 +203,8 @@ def _render_reports(
             elif manifest.get(path) == fingerprint and resolve_inside(root, path).is_file():
                 continue
             group = by_group[(s.model_version, s.segment)]
-            context = window_context(cur, config, s, group, profiles, now)
+            handed = computed.get((s.model_version, s.segment, _naive(s.window_start)))
+            context = window_context(cur, config, s, group, profiles, now, handed, reference_steps)
             written.append(write_report(root, path, render_template("window.html", context)))
             manifest[path] = fingerprint
         written.append(
@@ -524,10 +539,18 @@ def window_context(
     group: Sequence[q.WindowSummary],
     profiles: dict[tuple[str, str], ReferenceProfile] | None = None,
     now: datetime | None = None,
+    handed: Mapping[str, WindowEcdf] | None = None,
+    reference_steps: ReferenceSteps | None = None,
 ) -> WindowContext:
-    """Everything one window page shows; `group` is the window's version × segment series (for prev/next)."""
+    """Everything one window page shows; `group` is the window's version × segment series (for prev/next).
+
+    `handed` is the statistics' chart data per numeric feature (:data:`ComputedCharts`); features missing
+    from it are fetched. `reference_steps` caches the reference ECDFs across pages (one per profile feature).
+    """
     name = config.name
     profiles = profiles if profiles is not None else {}
+    reference_steps = reference_steps if reference_steps is not None else {}
+    handed = handed or {}
     path = window_page(name, summary.model_version, summary.segment, summary.window_start)
     features = q.window_features(cur, name, summary.model_version, summary.segment, summary.window_start)
     profile_ids = sorted({f.profile_id for f in features})
@@ -537,7 +560,8 @@ def window_context(
                 profiles[(name, pid)] = load_profile(cur, name, pid)
             except KeyError:
                 pass  # the profile was replaced and removed since: the page shows the window's side only
-    numeric = tuple(f.feature for f in features if f.kind == "numeric")
+    # Only what the statistics did not hand over is fetched: nothing, right after the cycle that computed it.
+    numeric = tuple(f.feature for f in features if f.kind == "numeric" and f.feature not in handed)
     values = q.window_values(
         cur, name, summary.model_version, summary.segment, summary.window_start, summary.window_end, numeric
     )
@@ -547,14 +571,16 @@ def window_context(
     for i, f in enumerate(features):
         anchor = f"feature-{i}"
         profile = profiles.get((name, f.profile_id))
+        feature_profile = profile.features.get(f.feature) if profile else None
         slots, note = _distribution_charts(
             anchor,
             f.feature,
             f.kind,
             f.counts,
             f.stats.get("ks_statistic"),
-            profile.features.get(f.feature) if profile else None,
-            None if values is None else values.get(f.feature),
+            feature_profile,
+            _window_ecdf(feature_profile, handed.get(f.feature), values, f.feature),
+            _reference_steps(reference_steps, (name, f.profile_id, f.feature), feature_profile),
             figures,
         )
         rows.append(
@@ -694,6 +720,35 @@ def _cell(value: float | None) -> Cell:
     return Cell(format_number(value), repr(float(value)))
 
 
+def _reference_steps(
+    cache: ReferenceSteps,
+    key: tuple[str, str, str],
+    profile: NumericProfile | CategoricalProfile | None,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    if not isinstance(profile, NumericProfile):
+        return None
+    if key not in cache:
+        cache[key] = charts.ecdf_points(profile.sorted_values)
+    return cache[key]
+
+
+def _window_ecdf(
+    profile: NumericProfile | CategoricalProfile | None,
+    handed: WindowEcdf | None,
+    values: Mapping[str, np.ndarray] | None,
+    feature: str,
+) -> WindowEcdf | None:
+    """The window's ECDF chart data: as the statistics handed it over, else from its fetched values."""
+    if handed is not None:
+        return handed
+    column = None if values is None else values.get(feature)
+    if column is None or not isinstance(profile, NumericProfile):
+        return None
+    current_sorted = sorted_valid(column)
+    where = ks_location(profile.sorted_values, current_sorted)
+    return WindowEcdf(*charts.ecdf_points(current_sorted), where)
+
+
 def _distribution_charts(
     anchor: str,
     name: str,
@@ -701,7 +756,8 @@ def _distribution_charts(
     counts: Sequence[int] | None,
     ks_statistic: float | None,
     profile: NumericProfile | CategoricalProfile | None,
-    values: np.ndarray | None,
+    window: WindowEcdf | None,
+    reference_steps: tuple[np.ndarray, np.ndarray] | None,
     figures: dict[str, object],
 ) -> tuple[tuple[ChartSlot, ...], str]:
     """The feature's charts (added to `figures`) and a note on anything that could not be drawn."""
@@ -716,9 +772,9 @@ def _distribution_charts(
                 labels, profile.bin_counts.tolist(), counts, f"{name}: shares per PSI bin"
             )
             slots.append(ChartSlot(f"{anchor}-bins", f"{name}: reference and current shares per PSI bin"))
-        if values is not None:
-            figures[f"{anchor}-ecdf"] = charts.ecdf_chart(
-                profile.sorted_values, values, f"{name}: ECDF", ks_statistic
+        if window is not None and reference_steps is not None:
+            figures[f"{anchor}-ecdf"] = charts.ecdf_figure(
+                reference_steps, window, f"{name}: ECDF", ks_statistic
             )
             slots.append(
                 ChartSlot(f"{anchor}-ecdf", f"{name}: reference and current ECDF with the KS distance")

@@ -19,6 +19,7 @@ from driftwatch.stats.categories import type_change
 from driftwatch.stats.chi2 import chi2_homogeneity
 from driftwatch.stats.decision import OUTPUT_FEATURES, FeatureStats, Kind, Role
 from driftwatch.stats.distances import hellinger_distance, js_distance, normalize_w1
+from driftwatch.stats.ks_location import WindowEcdf, window_ecdf
 from driftwatch.stats.ks_w1 import ks_w1_trusted
 from driftwatch.stats.profile import CategoricalProfile, NumericProfile, categorical_bins
 from driftwatch.stats.psi import psi
@@ -58,6 +59,9 @@ class FeatureDrift:
     bin_counts: NDArray[np.int64]  # the window's partial counts, mergeable by `+` for roll-ups
     role: Role = "input"  # "output": the model's score or decision mix, watched alongside the inputs
     type_change: str | None = None  # why the values cannot be judged: their type changed (stats.categories)
+    # A numeric feature's ECDF steps and D's point, from the window's sorted values and the KS merge: the
+    # report draws them without fetching or sorting the window again (a few KB, unlike the values).
+    ecdf: WindowEcdf | None = None
 
     def get(self, statistic: str) -> float:
         return float(self.stats.get(statistic, float("nan")))
@@ -111,7 +115,8 @@ def numeric_feature_stats(profile: NumericProfile, values: ArrayLike) -> Feature
         "missing_share_reference": _share(profile.missing, profile.rows),
         "missing_share_current": _share(rows - current_sorted.size, rows),
     }
-    return FeatureDrift(profile.name, "numeric", rows, profile.rows, stats, counts)
+    ecdf = window_ecdf(profile.checked_sorted_values, current_sorted, both.location)
+    return FeatureDrift(profile.name, "numeric", rows, profile.rows, stats, counts, ecdf=ecdf)
 
 
 def numeric_stats_from_counts(profile: NumericProfile, counts: NDArray[np.int64]) -> FeatureDrift:

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from driftwatch.kernels.ks import ecdf_gaps_w1
+from driftwatch.kernels.ks import ecdf_gaps_w1_at
 from driftwatch.stats.distances import infinite_w1
 from driftwatch.stats.ks import KSResult, _exact_or_asymptotic, checked_sorted_pair
+from driftwatch.stats.ks_location import KsLocation, location_from_merge
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class KSW1Result:
 
     ks: KSResult
     wasserstein: float
+    # Where D is reached, recorded by the same merge (None when a side is empty): the report marks it there.
+    location: KsLocation | None = None
 
 
 def ks_w1_sorted(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> KSW1Result:
@@ -51,9 +54,10 @@ def ks_w1_trusted(ref: np.ndarray, cur: np.ndarray) -> KSW1Result:
     n_ref, n_cur = ref.size, cur.size
     if n_ref == 0 or n_cur == 0:
         return KSW1Result(KSResult(math.nan, math.nan, n_ref, n_cur), math.nan)
-    ref_above, cur_above, area = ecdf_gaps_w1(ref, cur)
+    ref_above, cur_above, area, ref_at, cur_at = ecdf_gaps_w1_at(ref, cur)
     # The same expression as ks_2samp_sorted, so D and p are identical to it.
     statistic, pvalue = _exact_or_asymptotic(float(max(ref_above, cur_above)), n_ref, n_cur)
     special = infinite_w1(ref, cur)
     distance = float(area) if special is None else special
-    return KSW1Result(KSResult(float(statistic), float(pvalue), n_ref, n_cur), distance)
+    location = location_from_merge(ref, cur, ref_above, cur_above, ref_at, cur_at)
+    return KSW1Result(KSResult(float(statistic), float(pvalue), n_ref, n_cur), distance, location)
