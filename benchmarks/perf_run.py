@@ -67,7 +67,7 @@ def _timed(fn: Callable[[], object]) -> tuple[float, float, object]:
 def _setup(work: Path, rows: int) -> tuple[Path, Path]:
     """Reference, one day of logs, and a database holding the reference profile (built by a cycle that found
     no logs yet). Returns (config, template database)."""
-    from driftwatch.config import load_settings
+    from driftwatch.config.loading import load_settings
     from driftwatch.pipeline.cycle import run_cycle
     from driftwatch.storage.database import Database
 
@@ -87,7 +87,7 @@ def _setup(work: Path, rows: int) -> tuple[Path, Path]:
 
 
 def _fresh(config: Path, template: Path, reports: Path) -> Any:
-    from driftwatch.config import load_settings
+    from driftwatch.config.loading import load_settings
 
     settings = load_settings(config)
     shutil.copy(template, settings.storage)
@@ -103,7 +103,7 @@ def one_round(config: Path, template: Path, work: Path) -> dict[str, tuple[float
     from driftwatch.pipeline.windows import feature_statistics
     from driftwatch.reports.site import render_reports
     from driftwatch.storage.database import Database
-    from driftwatch.storage.predictions import window_category_counts, window_values
+    from driftwatch.storage.windows import PlannedWindow, category_counts_by_segment, window_arrays
 
     now = FIRST_DAY + timedelta(days=2)
     out: dict[str, tuple[float, float]] = {}
@@ -128,8 +128,10 @@ def one_round(config: Path, template: Path, work: Path) -> dict[str, tuple[float
         start = FIRST_DAY.replace(tzinfo=None)
         end = start + timedelta(days=1)
         cur = db.cursor()
-        numeric = window_values(cur, MONITOR, "*", start, end, reference.features.numeric)
-        cats = {n: {"*": window_category_counts(cur, MONITOR, "*", start, end, n)} for n in CATEGORICAL}
+        window = PlannedWindow("*", start, end, end)
+        # The window's arrays as the pipeline reads them (storage/windows.py), no segments.
+        numeric = window_arrays(cur, MONITOR, window, reference.features.numeric, {}).numeric
+        cats = {n: {"*": category_counts_by_segment(cur, MONITOR, window, n, ())[None]} for n in CATEGORICAL}
         out["floor: statistics (20 numeric + 2 categorical, on threads)"] = _timed(
             lambda: feature_statistics(reference.features, reference.profile, numeric, cats)
         )[:2]

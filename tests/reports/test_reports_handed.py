@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from reports_support import END, XSS_FEATURE, ProjectSpec, write_project
 
-from driftwatch.config import load_settings
+from driftwatch.config.loading import load_settings
 from driftwatch.pipeline.cycle import CycleSummary, computed_charts, run_cycle
 from driftwatch.reports.site import render_reports, window_page
 from driftwatch.storage import report_queries
