@@ -104,7 +104,7 @@ class DatabaseSourceOptions:
     watermark: str | None = None  # the timestamp column; None = the source's `timestamp`
     tiebreak: str | None = None  # the unique id column; None = the source's `id`
     lookback: timedelta = field(default=timedelta(0))  # late rows up to this far behind the watermark
-    batch_rows: int = 1_000_000  # at most this many rows per pull (and per transaction)
+    batch_rows: int = 1_000_000  # at most this many rows per pull (capped by the ingest slice: one transaction)
 
 
 def parse_database_source(file: Path, key: str, data: object) -> DatabaseSourceOptions | None:
@@ -148,11 +148,16 @@ def parse_database_source(file: Path, key: str, data: object) -> DatabaseSourceO
 
 
 def _has_literal_password(uri: str) -> bool:
-    """user:password@ in a URI (or password= in a query string) whose password is not an ${ENV} reference."""
+    """user:password@ in a URI, password= in a query string or in libpq's keyword form (`host=db password=x`),
+    whose password is not an ${ENV} reference."""
     import re
 
+    env_ref = r"\$\{[A-Za-z_][A-Za-z0-9_]*\}"
     m = re.search(r"://[^:/@\s]+:([^@\s]+)@", uri)
-    if m and not re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}", m.group(1)):
+    if m and not re.fullmatch(env_ref, m.group(1)):
         return True
-    m = re.search(r"[?&]password=([^&]+)", uri)
-    return bool(m and not re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}", m.group(1)))
+    for m in re.finditer(r"(?i)(?:^|[?&\s;])password\s*=\s*('[^']*'|[^&\s;]*)", uri):
+        value = m.group(1).strip("'")
+        if value and not re.fullmatch(env_ref, value):
+            return True
+    return False

@@ -4,8 +4,13 @@ Each cycle: connect; pull the look-back rows (late rows up to `lookback` behind 
 are skipped by request id, the new ones queue their window for recomputation as any new row does); then pull
 batches after the watermark until one comes back short. Each batch is written to a temporary Parquet file and
 stored by the step's own file reader (`pipeline.ingest.ingest_file`: normalising, quarantine, window queue),
-and the watermark moves to the batch's last row inside that same transaction. A crash before the commit leaves
-both the rows and the watermark as they were: the batch is pulled again, whole.
+and the watermark moves to the batch's last row inside that same transaction. A pull asks for at most
+min(`batch_rows`, the reader's slice size), so the reader stores it in one slice, one transaction: a crash
+before the commit leaves both the rows and the watermark as they were, and the batch is pulled again, whole.
+
+Rows with a NULL timestamp are never pulled; each cycle counts them and warns ("N rows have no timestamp").
+Any other error of a source (a driver's own exception class, a bug) fails that source with its name, never
+the run with a traceback.
 
 A database that cannot be reached, a query that fails, or a table whose columns changed fails the source for
 this cycle, as for object storage: an entry in `failed_files`, a warning in the run (so in `runs.error` and the
@@ -25,7 +30,14 @@ import pyarrow.parquet as pq
 
 from driftwatch.config.monitors import MonitorConfig
 from driftwatch.errors import SourceError, first_line
-from driftwatch.sources.database import Watermark, connect, last_watermark, pull, source_label
+from driftwatch.sources.database import (
+    Watermark,
+    connect,
+    count_missing_timestamps,
+    last_watermark,
+    pull,
+    source_label,
+)
 from driftwatch.sources.files import SourceFile
 from driftwatch.storage.database import Database, utcnow
 from driftwatch.storage.sql_watermarks import (
@@ -51,9 +63,12 @@ class IngestCounts(Protocol):
     warnings: list[str]
 
 
-def ingest_database(db: Database, monitor: MonitorConfig, summary: IngestCounts, read_one: ReadOne) -> None:
+def ingest_database(
+    db: Database, monitor: MonitorConfig, summary: IngestCounts, read_one: ReadOne, slice_rows: int
+) -> None:
     """Pull the monitor's database source into its table; `read_one(file, source, in_transaction)` stores one
-    batch file and runs `in_transaction` inside the batch's transaction."""
+    batch file and runs `in_transaction` inside the batch's transaction; it commits every `slice_rows` rows,
+    so no pull asks for more."""
     options = monitor.predictions.database
     assert options is not None
     label = source_label(options)
@@ -65,34 +80,37 @@ def ingest_database(db: Database, monitor: MonitorConfig, summary: IngestCounts,
         _failed(summary, label, exc.message)
         return
     try:
-        _pull_all(db, monitor, conn, summary, read_one)
+        _pull_all(db, monitor, conn, summary, read_one, slice_rows)
     except SourceError as exc:
         _failed(summary, label, exc.message)
     except duckdb.Error as exc:
         _failed(summary, label, f"cannot store: {first_line(exc)}")
+    except Exception as exc:  # a driver's own error class, or a bug: this source fails, not the run
+        _failed(summary, label, f"unexpected error: {type(exc).__name__}: {first_line(exc)}")
     finally:
         conn.close()
 
 
 def _pull_all(
-    db: Database, monitor: MonitorConfig, conn: Any, summary: IngestCounts, read_one: ReadOne
+    db: Database, monitor: MonitorConfig, conn: Any, summary: IngestCounts, read_one: ReadOne, slice_rows: int
 ) -> None:
     options = monitor.predictions.database
     assert options is not None
     label = source_label(options)
     ts_col = options.watermark or monitor.predictions.timestamp
     id_col = options.tiebreak or monitor.predictions.id
+    missing = count_missing_timestamps(conn, options, ts_col)
+    if missing:
+        summary.warnings.append(
+            f"source {label}: {missing} rows have no timestamp (column {ts_col!r} is NULL) and are not pulled"
+        )
     stored = load_watermark(db.cursor(), monitor.name, KIND, label)
     mark = None if stored is None else Watermark(*stored)
     if mark is not None and options.lookback.total_seconds() > 0:
-        late = pull(conn, options, ts_col, id_col, mark, late=True)
-        ids = [str(v) for v in late.column(id_col).to_pylist()]
-        unstored = unstored_ids(db.cursor(), monitor.name, ids)
-        late = late.filter(pa.array([i in unstored for i in ids], type=pa.bool_()))
-        if late.num_rows:
-            _store(monitor, late, f"{label}#lookback", None, summary, read_one)
+        _pull_late(db, monitor, conn, mark, summary, read_one)
+    limit = max(1, min(options.batch_rows, slice_rows))
     while True:
-        batch = pull(conn, options, ts_col, id_col, mark)
+        batch = pull(conn, options, ts_col, id_col, mark, limit=limit)
         new_mark = last_watermark(batch, ts_col, id_col)
         if new_mark is None:
             return
@@ -100,8 +118,25 @@ def _pull_all(
             monitor, batch, f"{label}#{new_mark.ts.isoformat()}|{new_mark.id}", new_mark, summary, read_one
         )
         mark = new_mark
-        if batch.num_rows < options.batch_rows:
+        if batch.num_rows < limit:
             return
+
+
+def _pull_late(
+    db: Database, monitor: MonitorConfig, conn: Any, mark: Watermark, summary: IngestCounts, read_one: ReadOne
+) -> None:
+    """The look-back pull: the rows up to `lookback` behind the watermark whose request id is neither stored
+    nor quarantined (matched on the request-id column, not the tiebreak, which may be another column)."""
+    options = monitor.predictions.database
+    assert options is not None
+    ts_col = options.watermark or monitor.predictions.timestamp
+    id_col = options.tiebreak or monitor.predictions.id
+    late = pull(conn, options, ts_col, id_col, mark, late=True)
+    ids = [str(v) for v in late.column(monitor.predictions.id).to_pylist()]
+    unstored = unstored_ids(db.cursor(), monitor.name, ids)
+    late = late.filter(pa.array([i in unstored for i in ids], type=pa.bool_()))
+    if late.num_rows:
+        _store(monitor, late, f"{source_label(options)}#lookback", None, summary, read_one)
 
 
 def _store(

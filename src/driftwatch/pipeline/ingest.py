@@ -82,7 +82,11 @@ def ingest_predictions(
         ensure_prediction_table(tx, monitor.name, features.numeric, features.categorical, layout.segments)
     if monitor.predictions.database is not None:  # an SQL table/query: pipeline.database_sources
         ingest_database(
-            db, monitor, summary, lambda f, name, hook: ingest_file(db, monitor, layout, f, name, hook)
+            db,
+            monitor,
+            summary,
+            lambda f, name, hook: ingest_file(db, monitor, layout, f, name, hook),
+            BATCH_ROWS,
         )
         return summary
     if is_object_url(monitor.predictions.path):  # s3://, gs://: listed and fetched by pipeline.object_sources

@@ -2,11 +2,16 @@
 incrementally by a watermark.
 
 The watermark is the last pulled row's (timestamp, request id): a pull asks for the rows after it, ordered by
-both, at most `batch_rows` at a time. Rows written late, with a timestamp up to `lookback` before the
+both, at most `batch_rows` at a time (capped by the caller so that one pull is one ingest slice). Rows written late, with a timestamp up to `lookback` before the
 watermark, are asked for again in each cycle's look-back pull; those already stored are skipped by request id
 and the new ones queue their window for recomputation like any new row. The caller stores each pulled batch and
 its new watermark in one DuckDB transaction (`pipeline.database_sources`), so a crash between pull and commit
 pulls the same rows again: never skipped, never doubled.
+
+The id keeps its type (an integer id is compared as an integer, not as text), and rows whose timestamp is NULL
+are never pulled (they cannot be placed behind or after a watermark): `count_missing_timestamps` counts them for
+the run's warning. Sessions run in UTC (PostgreSQL, DuckDB), so a naive TIMESTAMP column is compared with the
+watermark as UTC whatever the process's or server's time zone.
 
 Drivers (`driver:` in the config): ADBC drivers, which return Arrow directly, are preferred. Measured on 1M rows
 of the default log schema (docs/benchmarks.md, "Sources"), the ADBC PostgreSQL driver fetched to Arrow in 4.5 s,
@@ -48,7 +53,7 @@ class Watermark:
     """The last stored row's (timestamp, request id); rows after it are new."""
 
     ts: datetime  # naive UTC
-    id: str
+    id: str | int  # the id column's own type: an integer id is bound as an integer
 
 
 def source_label(options: DatabaseSourceOptions) -> str:
@@ -82,10 +87,27 @@ def connect(options: DatabaseSourceOptions) -> Any:
         ) from None
     try:
         if options.driver == "duckdb":
-            return module.connect(uri, read_only=True)
-        return module.connect(uri)
+            conn = module.connect(uri, read_only=True)
+        else:
+            conn = module.connect(uri)
+        _session_in_utc(options.driver, conn)
+        return conn
     except Exception as exc:  # every driver has its own error classes
         raise SourceError(label, f"cannot connect: {_scrub(first_line(exc), uri)}") from None
+
+
+def _session_in_utc(driver: str, conn: Any) -> None:
+    """Why: comparing a naive TIMESTAMP column with the (aware, UTC) watermark converts through the session's
+    time zone; left at the process's (DuckDB) or the server's (PostgreSQL), e.g. Europe/Paris, rows were skipped.
+    DuckDB: GLOBAL, because each of its cursors is a session of its own."""
+    statement = {"postgresql": "SET TIME ZONE 'UTC'", "duckdb": "SET GLOBAL TimeZone = 'UTC'"}.get(driver)
+    if statement is None:
+        return
+    cur = conn.cursor()
+    try:
+        cur.execute(statement)
+    finally:
+        cur.close()
 
 
 def quote(name: str) -> str:
@@ -110,22 +132,42 @@ def _placeholders(driver: str, module: Any, n: int) -> list[str]:
     return ["?"] * n
 
 
-def pull_sql(options: DatabaseSourceOptions, ts_col: str, id_col: str, marks: list[str], late: bool) -> str:
+def pull_sql(
+    options: DatabaseSourceOptions, ts_col: str, id_col: str, marks: list[str], late: bool, limit: int = 0
+) -> str:
     """The pull query. New rows: after the watermark (ts, id), ordered, at most `batch_rows`. Late rows
     (`late`): from `lookback` before the watermark up to it. Values are bound; identifiers are quoted."""
-    base = (
-        f"SELECT * FROM {quote(options.table)}"
-        if options.table
-        else f"SELECT * FROM ({options.query}) AS dw_src"
-    )
+    base = _base_sql(options)
     ts, rid = quote(ts_col), quote(id_col)
     if late:
         # marks: since, wm_ts, wm_ts, wm_id
         where = f"{ts} >= {marks[0]} AND ({ts} < {marks[1]} OR ({ts} = {marks[2]} AND {rid} <= {marks[3]}))"
         return f"SELECT * FROM ({base}) AS dw_rows WHERE {where}"
-    # marks: wm_ts, wm_ts, wm_id — or none for the first pull
-    where = f" WHERE {ts} > {marks[0]} OR ({ts} = {marks[1]} AND {rid} > {marks[2]})" if marks else ""
-    return f"SELECT * FROM ({base}) AS dw_rows{where} ORDER BY {ts}, {rid} LIMIT {int(options.batch_rows)}"
+    # marks: wm_ts, wm_ts, wm_id — or none for the first pull. NULL timestamps are left out explicitly: they
+    # sort last in PostgreSQL (the batch's last row would have no watermark) and never compare after one.
+    after = f" AND ({ts} > {marks[0]} OR ({ts} = {marks[1]} AND {rid} > {marks[2]}))" if marks else ""
+    where = f" WHERE {ts} IS NOT NULL{after}"
+    return f"SELECT * FROM ({base}) AS dw_rows{where} ORDER BY {ts}, {rid} LIMIT {int(limit or options.batch_rows)}"
+
+
+def _base_sql(options: DatabaseSourceOptions) -> str:
+    if options.table:
+        return f"SELECT * FROM {quote(options.table)}"
+    return f"SELECT * FROM ({options.query}) AS dw_src"
+
+
+def count_missing_timestamps(conn: Any, options: DatabaseSourceOptions, ts_col: str) -> int:
+    """How many rows of the source have a NULL timestamp: they are never pulled, so the run warns about them."""
+    sql = f"SELECT count(*) FROM ({_base_sql(options)}) AS dw_rows WHERE {quote(ts_col)} IS NULL"
+    cur = conn.cursor()
+    try:
+        cur.execute(sql)
+        row = cur.fetchone()
+    except Exception as exc:
+        raise SourceError(source_label(options), f"cannot count rows without a timestamp: {first_line(exc)}") from None
+    finally:
+        cur.close()
+    return int(row[0]) if row else 0
 
 
 def pull(
@@ -135,24 +177,22 @@ def pull(
     id_col: str,
     after: Watermark | None,
     late: bool = False,
+    limit: int = 0,
 ) -> pa.Table:
-    """One pull as an Arrow table: the next batch after `after`, or (`late`) the look-back rows before it."""
+    """One pull as an Arrow table: the next batch after `after` (at most `limit` rows, default `batch_rows`),
+    or (`late`) the look-back rows before it."""
     module = importlib.import_module(type(conn).__module__.split(".")[0])
     if late:
         assert after is not None
         params: list[Any] = [after.ts - options.lookback, after.ts, after.ts, after.id]
     else:
         params = [] if after is None else [after.ts, after.ts, after.id]
-    sql = pull_sql(options, ts_col, id_col, _placeholders(options.driver, module, len(params)), late)
+    sql = pull_sql(options, ts_col, id_col, _placeholders(options.driver, module, len(params)), late, limit)
     params = [_bindable(p) for p in params]
     cur = conn.cursor()
     try:
         cur.execute(sql, params) if params else cur.execute(sql)
-        if hasattr(cur, "fetch_arrow_table"):
-            table = cur.fetch_arrow_table()
-        else:
-            names = [d[0] for d in cur.description]
-            table = pa.Table.from_pylist([dict(zip(names, r, strict=True)) for r in cur.fetchall()])
+        table = _fetch(cur)
     except Exception as exc:
         raise SourceError(source_label(options), f"cannot pull: {first_line(exc)}") from None
     finally:
@@ -160,6 +200,18 @@ def pull(
     if isinstance(table, pa.RecordBatchReader):
         table = table.read_all()
     return _checked(table, options, ts_col, id_col)
+
+
+def _fetch(cur: Any) -> pa.Table | pa.RecordBatchReader:
+    """The result as Arrow; for a plain DB-API cursor built from its rows, with the columns named by
+    `cursor.description` (an idle pull has no rows, but still has its columns)."""
+    if hasattr(cur, "fetch_arrow_table"):
+        return cur.fetch_arrow_table()
+    names = [d[0] for d in cur.description]
+    rows = cur.fetchall()
+    if not rows:
+        return pa.table({n: pa.array([], pa.null()) for n in names})
+    return pa.Table.from_pylist([dict(zip(names, r, strict=True)) for r in rows])
 
 
 def _bindable(value: Any) -> Any:
@@ -187,20 +239,33 @@ def _checked(table: pa.Table, options: DatabaseSourceOptions, ts_col: str, id_co
 
 
 def last_watermark(table: pa.Table, ts_col: str, id_col: str) -> Watermark | None:
-    """The last row's (timestamp, id) of a batch pulled in (ts, id) order; None for an empty batch."""
-    if not table.num_rows:
-        return None
-    ts = table.column(ts_col)[-1].as_py()
-    rid = table.column(id_col)[-1].as_py()
-    if ts.tzinfo is not None:
-        ts = ts.astimezone(UTC).replace(tzinfo=None)
-    return Watermark(ts, str(rid))
+    """The last row's (timestamp, id) of a batch pulled in (ts, id) order, the last with a timestamp; None for
+    a batch without one. An integer id stays an integer (compared as text, `integer > text` fails)."""
+    stamps = table.column(ts_col).to_pylist()
+    ids = table.column(id_col).to_pylist()
+    for ts, rid in zip(reversed(stamps), reversed(ids), strict=True):
+        if ts is None:
+            continue
+        if ts.tzinfo is not None:
+            ts = ts.astimezone(UTC).replace(tzinfo=None)
+        return Watermark(ts, rid if isinstance(rid, int) and not isinstance(rid, bool) else str(rid))
+    return None
 
 
 def _scrub(text: str, uri: str) -> str:
     """A driver's message without the URI or its password, should the driver have echoed them."""
     text = text.replace(uri, "<uri>")
-    return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", text)
+    text = re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", text)
+    # libpq keyword form (`host=db password=...`) and query strings (`?password=...`)
+    return re.sub(r"(?i)(\bpassword\s*=\s*)('[^']*'|[^\s&;]+)", r"\1***", text)
 
 
-__all__ = ["Watermark", "connect", "expand_uri", "last_watermark", "pull", "source_label"]
+__all__ = [
+    "Watermark",
+    "connect",
+    "count_missing_timestamps",
+    "expand_uri",
+    "last_watermark",
+    "pull",
+    "source_label",
+]

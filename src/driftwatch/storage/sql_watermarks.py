@@ -1,8 +1,10 @@
 """The `source_watermarks` table: how far a monitor's SQL-database source has been pulled.
 
-One row per (monitor, kind, source): the last stored row's timestamp and request id. It is written in the same
-transaction as the rows it covers (`pipeline.database_sources`), so after a crash it names exactly the rows
-that are stored: the next pull starts after them, skipping none and doubling none.
+One row per (monitor, kind, source): the last stored row's timestamp and id (the tiebreak column), with the id's
+type (`watermark_id_type`: 'int' or 'text') so an integer id is bound as an integer again. It is written in the
+same transaction as the last rows it covers (`pipeline.database_sources`; a pull is at most one ingest slice, so
+that is the pull's only transaction), so after a crash it names exactly the rows that are stored: the next pull
+starts after them, skipping none and doubling none.
 
 Created on first use (`ensure_watermark_table`, idempotent), not by a numbered migration, so a database that
 never pulls from SQL never has it.
@@ -25,15 +27,20 @@ def ensure_watermark_table(tx: duckdb.DuckDBPyConnection) -> None:
         "watermark_ts TIMESTAMP NOT NULL, watermark_id VARCHAR NOT NULL, updated_at TIMESTAMP NOT NULL, "
         "PRIMARY KEY (monitor, kind, source))"
     )
+    # Added after the first release: a table made before it has text ids only.
+    tx.execute(
+        "ALTER TABLE source_watermarks ADD COLUMN IF NOT EXISTS watermark_id_type VARCHAR DEFAULT 'text'"
+    )
 
 
 def load_watermark(
     cur: duckdb.DuckDBPyConnection, monitor: str, kind: str, source: str
-) -> tuple[datetime, str] | None:
-    """(timestamp, request id) of the last stored row, or None before the first pull."""
+) -> tuple[datetime, str | int] | None:
+    """(timestamp, id) of the last stored row, the id in its own type, or None before the first pull."""
     row = first_row(
         cur.execute(
-            "SELECT watermark_ts, watermark_id FROM source_watermarks WHERE monitor = ? AND kind = ? "
+            "SELECT watermark_ts, watermark_id, watermark_id_type FROM source_watermarks "
+            "WHERE monitor = ? AND kind = ? "
             "AND source = ?",
             [monitor, kind, source],
         )
@@ -42,7 +49,7 @@ def load_watermark(
         return None
     ts = row[0]
     assert isinstance(ts, datetime)
-    return ts, str(row[1])
+    return ts, int(row[1]) if row[2] == "int" else str(row[1])
 
 
 def save_watermark(
@@ -50,26 +57,31 @@ def save_watermark(
     monitor: str,
     kind: str,
     source: str,
-    watermark: tuple[datetime, str],
+    watermark: tuple[datetime, str | int],
     now: datetime,
 ) -> None:
     """Inside the transaction that stores the rows up to `watermark`."""
+    id_type = "int" if isinstance(watermark[1], int) else "text"
     tx.execute(
-        "INSERT INTO source_watermarks VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+        "INSERT INTO source_watermarks (monitor, kind, source, watermark_ts, watermark_id, updated_at, "
+        "watermark_id_type) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
         "watermark_ts = excluded.watermark_ts, watermark_id = excluded.watermark_id, "
-        "updated_at = excluded.updated_at",
-        [monitor, kind, source, watermark[0], watermark[1], now],
+        "updated_at = excluded.updated_at, watermark_id_type = excluded.watermark_id_type",
+        [monitor, kind, source, watermark[0], str(watermark[1]), now, id_type],
     )
 
 
 def unstored_ids(cur: duckdb.DuckDBPyConnection, monitor: str, ids: list[str]) -> set[str]:
-    """Those of `ids` that no stored prediction of the monitor has: a look-back pull keeps only these, so
-    re-reading rows already stored neither counts them again nor queues their windows for recomputation."""
+    """Those of `ids` (request ids) that no stored prediction of the monitor has and no quarantined row of its
+    predictions has: a look-back pull keeps only these, so re-reading rows already stored neither counts them
+    again nor queues their windows, and a bad row is quarantined once, not again every cycle."""
     if not ids:
         return set()
     table = prediction_table(monitor)
     found = cur.execute(
-        f"SELECT i FROM unnest(CAST(? AS VARCHAR[])) AS t(i) WHERE i NOT IN (SELECT request_id FROM {table})",
-        [ids],
+        f"SELECT i FROM unnest(CAST(? AS VARCHAR[])) AS t(i) WHERE i NOT IN (SELECT request_id FROM {table}) "
+        "AND i NOT IN (SELECT request_id FROM quarantine WHERE monitor = ? AND kind = 'predictions' "
+        "AND request_id IS NOT NULL)",
+        [ids, monitor],
     ).fetchall()
     return {str(r[0]) for r in found}
