@@ -26,7 +26,9 @@ from driftwatch.pipeline.cycle import run_cycle
 from driftwatch.pipeline.ingest import ingest_predictions
 from driftwatch.sources.database import _scrub
 
-COLUMNS = "model_version text, input_features jsonb, raw_prediction float8, business_output text, environment text"
+COLUMNS = (
+    "model_version text, input_features jsonb, raw_prediction float8, business_output text, environment text"
+)
 
 
 def features(i: int) -> str:
@@ -97,7 +99,9 @@ def test_an_unexpected_error_fails_the_source_by_name_not_the_run(
     pg_project = PgProject(tmp_path, pg_server)
     pg_project.insert(rows("a", 3, DAY))
     summary = pg_project.ingest()
-    assert summary.failed_files == [(f"postgresql:{pg_project.table}", "unexpected error: RuntimeError: boom")]
+    assert summary.failed_files == [
+        (f"postgresql:{pg_project.table}", "unexpected error: RuntimeError: boom")
+    ]
     assert pg_project.stored() == 0
 
 
@@ -235,7 +239,15 @@ def test_lookback_matches_stored_rows_by_request_id_when_the_tiebreak_is_another
 def test_lookback_quarantines_a_bad_row_once(tmp_path: Path, pg_server: Any) -> None:
     p = PgProject(tmp_path, pg_server, extra="        lookback: 6h")
     good = rows("a", 4, DAY + timedelta(hours=10))
-    bad = ("bad-1", DAY + timedelta(hours=10, seconds=1, milliseconds=500), "v1", "[1, 2]", 0.5, "approve", "prod")
+    bad = (
+        "bad-1",
+        DAY + timedelta(hours=10, seconds=1, milliseconds=500),
+        "v1",
+        "[1, 2]",
+        0.5,
+        "approve",
+        "prod",
+    )
     p.insert([*good, bad])
     counts = [p.ingest().rows_quarantined for _ in range(3)]
     assert counts == [1, 0, 0]
@@ -266,7 +278,9 @@ def test_a_failure_in_the_middle_of_a_pull_stores_neither_rows_nor_watermark(
     monkeypatch.setattr(ds, "save_watermark", save)
     again = p.ingest()
     assert (again.failed_files, again.rows_inserted, again.rows_duplicate, again.files_read) == ([], 25, 0, 3)
-    stored = p.db.cursor().execute('SELECT count(*), count(DISTINCT request_id) FROM "predictions:m"').fetchone()
+    stored = (
+        p.db.cursor().execute('SELECT count(*), count(DISTINCT request_id) FROM "predictions:m"').fetchone()
+    )
     assert stored == (25, 25)
 
 
@@ -285,7 +299,7 @@ def test_config_refuses_a_literal_password_in_keyword_form(tmp_path: Path) -> No
 
 def test_scrub_hides_a_keyword_form_password() -> None:
     uri = "host=db user=u password=${P} dbname=x"
-    message = 'connection to server failed: host=db user=u password=hunter2 dbname=x: FATAL'
+    message = "connection to server failed: host=db user=u password=hunter2 dbname=x: FATAL"
     assert "hunter2" not in _scrub(message, uri)
     assert "hunter2" not in _scrub("bad dsn: password = 'hunter2' host=db", uri)
     assert "hunter2" not in _scrub("url postgresql://u:hunter2@h/db?x=1&password=hunter2", uri)

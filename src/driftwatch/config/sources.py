@@ -104,7 +104,9 @@ class DatabaseSourceOptions:
     watermark: str | None = None  # the timestamp column; None = the source's `timestamp`
     tiebreak: str | None = None  # the unique id column; None = the source's `id`
     lookback: timedelta = field(default=timedelta(0))  # late rows up to this far behind the watermark
-    batch_rows: int = 1_000_000  # at most this many rows per pull (capped by the ingest slice: one transaction)
+    batch_rows: int = (
+        1_000_000  # at most this many rows per pull (capped by the ingest slice: one transaction)
+    )
 
 
 def parse_database_source(file: Path, key: str, data: object) -> DatabaseSourceOptions | None:

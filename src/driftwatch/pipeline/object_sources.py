@@ -3,8 +3,9 @@
 The same steps as for local files (`pipeline.ingest`, `pipeline.labels`), with a listing in place of a glob:
 list the objects (incrementally when the source says its keys sort in time order), skip every object already
 in `ingested_files` (same URL, size and ETag), download each new one to a temporary file and hand it to the
-step's own per-file reader, which stores its rows and records the object in one transaction. A crash mid-object
-rolls that object back; it is read again next cycle.
+step's own per-file reader, which stores its rows slice by slice and records the object in the last slice's
+transaction. A crash mid-object leaves it unrecorded; it is read again next cycle, and only its rows not yet
+stored are inserted (the request id is the key): nothing lost, nothing doubled.
 
 A store that cannot be listed (unreachable, 5xx after retries, credentials refused) fails the source for this
 cycle: one entry in the step's `failed_files` and a warning naming it, which the run records in `runs.error`

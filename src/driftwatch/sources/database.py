@@ -164,7 +164,9 @@ def count_missing_timestamps(conn: Any, options: DatabaseSourceOptions, ts_col: 
         cur.execute(sql)
         row = cur.fetchone()
     except Exception as exc:
-        raise SourceError(source_label(options), f"cannot count rows without a timestamp: {first_line(exc)}") from None
+        raise SourceError(
+            source_label(options), f"cannot count rows without a timestamp: {first_line(exc)}"
+        ) from None
     finally:
         cur.close()
     return int(row[0]) if row else 0
