@@ -71,6 +71,26 @@ def test_integer_id_is_compared_as_an_integer_over_several_cycles(tmp_path: Path
     assert mark == ("30", "int")
 
 
+def test_a_watermark_saved_as_text_before_the_type_was_kept_resumes(tmp_path: Path, pg_server: Any) -> None:
+    p = PgProject(tmp_path, pg_server, extra="        batch_rows: 7")
+    recreate(p, f"request_id bigserial PRIMARY KEY, timestamp timestamptz NOT NULL, {COLUMNS}")
+    insert_int_ids(p, 1, 20, DAY)
+    # The state the old code left: the first 7 rows stored, the watermark's id as text, no type column.
+    p.db.cursor().execute(
+        "CREATE TABLE source_watermarks (monitor VARCHAR NOT NULL, kind VARCHAR NOT NULL, source VARCHAR NOT NULL, "
+        "watermark_ts TIMESTAMP NOT NULL, watermark_id VARCHAR NOT NULL, updated_at TIMESTAMP NOT NULL, "
+        "PRIMARY KEY (monitor, kind, source))"
+    )
+    p.db.cursor().execute(
+        "INSERT INTO source_watermarks VALUES ('m', 'predictions', ?, ?, '7', ?)",
+        [f"postgresql:{p.table}", DAY.replace(tzinfo=None), DAY.replace(tzinfo=None)],
+    )
+    resumed = p.ingest()
+    assert (resumed.failed_files, resumed.rows_inserted) == ([], 13)  # ids 8..20, compared as integers
+    mark = p.db.cursor().execute("SELECT watermark_id, watermark_id_type FROM source_watermarks").fetchone()
+    assert mark == ("20", "int")
+
+
 def test_null_timestamps_are_not_pulled_and_are_reported(tmp_path: Path, pg_server: Any) -> None:
     p = PgProject(tmp_path, pg_server)
     recreate(p, f"request_id text PRIMARY KEY, timestamp timestamptz, {COLUMNS}")

@@ -29,11 +29,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from driftwatch.config.monitors import MonitorConfig
+from driftwatch.config.sources import DatabaseSourceOptions
 from driftwatch.errors import SourceError, first_line
 from driftwatch.sources.database import (
     Watermark,
     connect,
     count_missing_timestamps,
+    id_is_integer,
     last_watermark,
     pull,
     source_label,
@@ -105,7 +107,7 @@ def _pull_all(
             f"source {label}: {missing} rows have no timestamp (column {ts_col!r} is NULL) and are not pulled"
         )
     stored = load_watermark(db.cursor(), monitor.name, KIND, label)
-    mark = None if stored is None else Watermark(*stored)
+    mark = None if stored is None else _typed(conn, options, id_col, *stored)
     if mark is not None and options.lookback.total_seconds() > 0:
         _pull_late(db, monitor, conn, mark, summary, read_one)
     limit = max(1, min(options.batch_rows, slice_rows))
@@ -120,6 +122,21 @@ def _pull_all(
         mark = new_mark
         if batch.num_rows < limit:
             return
+
+
+def _typed(
+    conn: Any, options: DatabaseSourceOptions, id_col: str, ts: Any, rid: Any, known: bool
+) -> Watermark:
+    """The stored watermark; one saved before ids kept their type has a text id, which for an integer column
+    made every pull after the first fail (`integer > text`): its type is read from the column then."""
+    if (
+        not known
+        and isinstance(rid, str)
+        and rid.lstrip("-").isdigit()
+        and id_is_integer(conn, options, id_col)
+    ):
+        rid = int(rid)
+    return Watermark(ts, rid)
 
 
 def _pull_late(

@@ -156,6 +156,23 @@ def _base_sql(options: DatabaseSourceOptions) -> str:
     return f"SELECT * FROM ({options.query}) AS dw_src"
 
 
+def id_is_integer(conn: Any, options: DatabaseSourceOptions, id_col: str) -> bool:
+    """Whether the id column has an integer type (read from a query that returns no row)."""
+    cur = conn.cursor()
+    try:
+        cur.execute(f"SELECT {quote(id_col)} FROM ({_base_sql(options)}) AS dw_rows LIMIT 0")
+        table = _fetch(cur)
+    except Exception as exc:
+        raise SourceError(
+            source_label(options), f"cannot read the id column's type: {first_line(exc)}"
+        ) from None
+    finally:
+        cur.close()
+    if isinstance(table, pa.RecordBatchReader):
+        table = table.read_all()
+    return bool(table.num_columns) and pa.types.is_integer(table.schema.field(0).type)
+
+
 def count_missing_timestamps(conn: Any, options: DatabaseSourceOptions, ts_col: str) -> int:
     """How many rows of the source have a NULL timestamp: they are never pulled, so the run warns about them."""
     sql = f"SELECT count(*) FROM ({_base_sql(options)}) AS dw_rows WHERE {quote(ts_col)} IS NULL"
@@ -267,6 +284,7 @@ __all__ = [
     "connect",
     "count_missing_timestamps",
     "expand_uri",
+    "id_is_integer",
     "last_watermark",
     "pull",
     "source_label",

@@ -27,21 +27,19 @@ def ensure_watermark_table(tx: duckdb.DuckDBPyConnection) -> None:
         "watermark_ts TIMESTAMP NOT NULL, watermark_id VARCHAR NOT NULL, updated_at TIMESTAMP NOT NULL, "
         "PRIMARY KEY (monitor, kind, source))"
     )
-    # Added after the first release: a table made before it has text ids only.
-    tx.execute(
-        "ALTER TABLE source_watermarks ADD COLUMN IF NOT EXISTS watermark_id_type VARCHAR DEFAULT 'text'"
-    )
+    # Added later: in a table made before, the type is NULL (unknown) until the next save.
+    tx.execute("ALTER TABLE source_watermarks ADD COLUMN IF NOT EXISTS watermark_id_type VARCHAR")
 
 
 def load_watermark(
     cur: duckdb.DuckDBPyConnection, monitor: str, kind: str, source: str
-) -> tuple[datetime, str | int] | None:
-    """(timestamp, id) of the last stored row, the id in its own type, or None before the first pull."""
+) -> tuple[datetime, str | int, bool] | None:
+    """(timestamp, id, is the id's type known) of the last stored row, the id in its own type, or None before
+    the first pull. A watermark saved before the type was kept has its id as text and `False`."""
     row = first_row(
         cur.execute(
             "SELECT watermark_ts, watermark_id, watermark_id_type FROM source_watermarks "
-            "WHERE monitor = ? AND kind = ? "
-            "AND source = ?",
+            "WHERE monitor = ? AND kind = ? AND source = ?",
             [monitor, kind, source],
         )
     )
@@ -49,7 +47,7 @@ def load_watermark(
         return None
     ts = row[0]
     assert isinstance(ts, datetime)
-    return ts, int(row[1]) if row[2] == "int" else str(row[1])
+    return ts, int(row[1]) if row[2] == "int" else str(row[1]), row[2] is not None
 
 
 def save_watermark(
