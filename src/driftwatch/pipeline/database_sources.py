@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Protocol
 
 import duckdb
@@ -125,7 +126,7 @@ def _pull_all(
 
 
 def _typed(
-    conn: Any, options: DatabaseSourceOptions, id_col: str, ts: Any, rid: Any, known: bool
+    conn: Any, options: DatabaseSourceOptions, id_col: str, ts: datetime, rid: str | int, known: bool
 ) -> Watermark:
     """The stored watermark; one saved before ids kept their type has a text id, which for an integer column
     made every pull after the first fail (`integer > text`): its type is read from the column then."""
