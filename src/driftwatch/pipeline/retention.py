@@ -44,7 +44,9 @@ class RetentionSummary:
     predictions_expired: int = 0
     quarantine_expired: int = 0
     labels_expired: int = 0
-    late_windows_dropped: int = 0  # queue entries (drift, performance) of windows already expired: not computed
+    late_windows_dropped: int = (
+        0  # queue entries (drift, performance) of windows already expired: not computed
+    )
     cutoff: datetime | None = None  # the watermark: prediction rows before this (naive UTC) are gone
     oldest_kept: datetime | None = None
 
@@ -108,6 +110,8 @@ def expire_rows(db: Database, monitor: MonitorConfig, now: datetime) -> Retentio
         )
     if settings.labels is not None:
         l_cutoff = naive_now - settings.labels
-        summary.labels_expired = _in_batches(db, lambda tx, n: delete_expired_labels(tx, name, l_cutoff, n), limit)
+        summary.labels_expired = _in_batches(
+            db, lambda tx, n: delete_expired_labels(tx, name, l_cutoff, n), limit
+        )
     summary.oldest_kept = oldest_prediction(db.cursor(), name)
     return summary

@@ -68,7 +68,9 @@ def drop_expired_queue_entries(cur: duckdb.DuckDBPyConnection, monitor: str) -> 
     dropped = 0
     for queue in ("window_queue", "performance_queue"):
         row = first_row(
-            cur.execute(f"DELETE FROM {queue} WHERE monitor = ? AND NOT ({NOT_EXPIRED_SQL})", [monitor, monitor])
+            cur.execute(
+                f"DELETE FROM {queue} WHERE monitor = ? AND NOT ({NOT_EXPIRED_SQL})", [monitor, monitor]
+            )
         )
         dropped += int(row[0]) if row else 0
     row = first_row(
@@ -99,7 +101,9 @@ def delete_expired_predictions(
     return int(row[0]) if row else 0
 
 
-def delete_expired_quarantine(cur: duckdb.DuckDBPyConnection, monitor: str, cutoff: datetime, limit: int) -> int:
+def delete_expired_quarantine(
+    cur: duckdb.DuckDBPyConnection, monitor: str, cutoff: datetime, limit: int
+) -> int:
     """Delete at most `limit` quarantined rows of the monitor quarantined before `cutoff`."""
     row = first_row(
         cur.execute(
