@@ -212,8 +212,8 @@ def test_retention_shorter_than_the_alert_backfill_is_refused(tmp_path: Path) ->
         ("    retention: {labels: 10d}\n", "retention.labels"),
         ("    retention: {batch_rows: 0}\n", "retention.batch_rows"),
         ("    retention: {keep: 1d}\n", "retention.keep"),
-        # Not implemented yet: refused rather than silently deleting rows the user expected exported first.
-        ("    retention: {predictions: 90d, snapshot: /backup}\n", "retention.snapshot"),
+        # Not implemented yet: refused rather than deleting rows the user expected exported first.
+        ("    retention: {predictions: 90d, snapshot: 's3://bucket/snap'}\n", "retention.snapshot"),
     ],
 )
 def test_bad_retention_values_name_their_key(tmp_path: Path, retention: str, key: str) -> None:

@@ -334,6 +334,6 @@ def parse_monitor(file: Path, base: Path, name: str, data: object) -> MonitorCon
         labels=labels,
         performance=parse_performance(file, s.key("performance"), s.data.get("performance"), task),
         retention=parse_retention(
-            file, s.key("retention"), s.data.get("retention"), window, labels is not None
+            file, base, s.key("retention"), s.data.get("retention"), window, labels is not None
         ),
     )

@@ -19,13 +19,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from driftwatch.config.sections import Section
+from driftwatch.config.sections import Section, resolve_path
 from driftwatch.durations import format_duration, parse_duration
 from driftwatch.errors import ConfigError
 
-# No `snapshot` key yet (issue 19, item 2): accepting it before snapshots exist would delete rows the user
-# expected exported first. Until then it is refused as an unknown key.
-RETENTION_KEYS = ("predictions", "quarantine", "labels", "label_horizon", "batch_rows")
+RETENTION_KEYS = ("predictions", "quarantine", "labels", "label_horizon", "batch_rows", "snapshot")
 DEFAULT_LABEL_HORIZON = timedelta(days=30)
 DEFAULT_BATCH_ROWS = 50_000
 
@@ -41,6 +39,9 @@ class RetentionSettings:
     # which needs the window's prediction rows, so they are kept at least this long after the window's end.
     label_horizon: timedelta = DEFAULT_LABEL_HORIZON
     batch_rows: int = DEFAULT_BATCH_ROWS  # rows deleted per transaction: the writer lock is held that long
+    # A local folder: expiring prediction rows are exported to Parquet there first, and only rows in a completed
+    # snapshot are deleted (pipeline/snapshots.py). None: rows are deleted without a copy.
+    snapshot: str | None = None
 
     @property
     def enabled(self) -> bool:
@@ -58,16 +59,20 @@ def _duration(s: Section, name: str, default: timedelta | None) -> timedelta | N
 
 
 def parse_retention(
-    file: Path, path: str, data: object, window: timedelta, has_labels: bool
+    file: Path, base: Path, path: str, data: object, window: timedelta, has_labels: bool
 ) -> RetentionSettings:
     """The `retention:` section (None = off). Raises ConfigError naming the key when it is too short."""
     s = Section(file, path, data, RETENTION_KEYS)
+    snapshot = s.str_("snapshot")
+    if snapshot is not None and "://" in snapshot:
+        raise s.error("snapshot", "expected a local folder (object storage is not supported yet)", snapshot)
     settings = RetentionSettings(
         predictions=_duration(s, "predictions", None),
         quarantine=_duration(s, "quarantine", None),
         labels=_duration(s, "labels", None),
         label_horizon=_duration(s, "label_horizon", DEFAULT_LABEL_HORIZON) or DEFAULT_LABEL_HORIZON,
         batch_rows=s.int_("batch_rows", DEFAULT_BATCH_ROWS, 1) or DEFAULT_BATCH_ROWS,
+        snapshot=resolve_path(base, snapshot) if snapshot else None,
     )
     _check_predictions(s, settings, window, has_labels)
     if settings.labels is not None and has_labels and settings.labels < settings.label_horizon:

@@ -19,11 +19,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import duckdb
 
 from driftwatch.config.monitors import MonitorConfig
 from driftwatch.durations import WINDOW_ORIGIN, to_naive_utc
+from driftwatch.pipeline.snapshots import manifest_files, settle_unfinished, snapshot_columns, write_snapshot
 from driftwatch.storage.database import Database
 from driftwatch.storage.retention import (
     advance_watermark,
@@ -34,6 +36,12 @@ from driftwatch.storage.retention import (
     earliest_queued_window,
     expired_before,
     oldest_prediction,
+)
+from driftwatch.storage.snapshots import (
+    SnapshotRecord,
+    count_before,
+    delete_snapshotted_predictions,
+    set_snapshot_status,
 )
 
 _ORIGIN = WINDOW_ORIGIN.replace(tzinfo=None)
@@ -88,6 +96,39 @@ def _move_watermark(db: Database, name: str, cutoff: datetime, now: datetime) ->
         return dropped, expired_before(tx, name) or cutoff
 
 
+def _delete_snapshotted(
+    db: Database, monitor: MonitorConfig, record: SnapshotRecord, watermark: datetime
+) -> int:
+    """Delete the rows of one complete snapshot that are before the watermark, then mark it applied."""
+    files = manifest_files(Path(record.path)) or []
+    id_column = snapshot_columns(db, monitor).id
+    before = min(record.before, watermark)
+    deleted = _in_batches(
+        db,
+        lambda tx, n: delete_snapshotted_predictions(tx, monitor.name, id_column, files, before, n),
+        monitor.retention.batch_rows,
+    )
+    with db.transaction() as tx:
+        set_snapshot_status(tx, record.snapshot_id, "applied")
+    return deleted
+
+
+def _expire_with_snapshots(db: Database, monitor: MonitorConfig, root: Path, watermark: datetime) -> int:
+    """Export the rows before the watermark, then delete only the rows the completed snapshot holds.
+
+    First, what a stopped process left: a complete snapshot whose rows were not (all) deleted yet is applied,
+    not written again.
+    """
+    deleted = sum(_delete_snapshotted(db, monitor, r, watermark) for r in settle_unfinished(db, monitor.name))
+    if count_before(db.cursor(), monitor.name, watermark) == 0:
+        return deleted
+    snap = write_snapshot(db, monitor, root, None, watermark)
+    if snap is None:
+        return deleted
+    record = SnapshotRecord(snap.snapshot_id, str(snap.path), "complete", None, watermark)
+    return deleted + _delete_snapshotted(db, monitor, record, watermark)
+
+
 def expire_rows(db: Database, monitor: MonitorConfig, now: datetime) -> RetentionSummary:
     """Delete the monitor's raw rows past their retention; a no-op when retention is off."""
     settings = monitor.retention
@@ -99,7 +140,13 @@ def expire_rows(db: Database, monitor: MonitorConfig, now: datetime) -> Retentio
     if cutoff is not None:
         summary.late_windows_dropped, summary.cutoff = _move_watermark(db, name, cutoff, naive_now)
         watermark = summary.cutoff
-        if db.table_exists(f"predictions:{name}"):
+        if not db.table_exists(f"predictions:{name}"):
+            pass
+        elif settings.snapshot is not None:
+            summary.predictions_expired = _expire_with_snapshots(
+                db, monitor, Path(settings.snapshot), watermark
+            )
+        else:
             summary.predictions_expired = _in_batches(
                 db, lambda tx, n: delete_expired_predictions(tx, name, watermark, n), limit
             )

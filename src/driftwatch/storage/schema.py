@@ -316,4 +316,17 @@ RETENTION_SQL = (
         updated_at TIMESTAMP NOT NULL
     )
     """,
+    """
+    CREATE TABLE IF NOT EXISTS snapshots (         -- Parquet exports of prediction rows (storage/snapshots.py)
+        monitor VARCHAR NOT NULL,
+        snapshot_id VARCHAR PRIMARY KEY,
+        path VARCHAR NOT NULL,             -- the final folder; its manifest.json is written last
+        after_ts TIMESTAMP,                -- rows with after_ts <= ts < before_ts (NULL: from the oldest)
+        before_ts TIMESTAMP NOT NULL,
+        status VARCHAR NOT NULL,           -- writing, complete, applied (rows deleted), on_demand, abandoned
+        rows BIGINT,
+        bytes BIGINT,
+        created_at TIMESTAMP NOT NULL
+    )
+    """,
 )
