@@ -69,6 +69,18 @@ def test_expired_rows_are_snapshotted_then_deleted_and_read_back_bit_for_bit(
     assert demo_db.cursor().execute(
         "SELECT status, rows FROM snapshots WHERE monitor = 'credit-default'"
     ).fetchall() == [("applied", old)]
+    # Visible in /metrics: rows expired, snapshot bytes, the oldest row kept.
+    from _service import TestClient
+    from driftwatch.api.app import create_app
+    from driftwatch.config.server import ServerSettings
+
+    text = TestClient(create_app(demo_settings, demo_db, ServerSettings(), token=None)).get("/metrics").text
+    written = sum(f["bytes"] for f in manifest["files"])
+    assert f'driftwatch_rows_expired_total{{monitor="credit-default"}} {float(old)}' in text
+    assert f'driftwatch_snapshot_bytes_total{{monitor="credit-default"}} {float(written)}' in text
+    oldest = summary.retention.oldest_kept
+    assert oldest is not None and oldest >= CUTOFF
+    assert f'driftwatch_oldest_prediction_timestamp_seconds{{monitor="credit-default"}} ' in text
     again = expire_rows(demo_db, mon, DEMO_END)
     assert again.rows_expired == 0 and len(list((tmp_path / "snap" / "credit-default").iterdir())) == 1
 

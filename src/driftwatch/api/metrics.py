@@ -29,6 +29,7 @@ from driftwatch.storage import metrics_queries as q
 from driftwatch.storage.api_queries import last_successful_cycles
 from driftwatch.storage.database import Database
 from driftwatch.storage.retention import oldest_prediction
+from driftwatch.storage.snapshots import snapshot_bytes_total
 
 log = logging.getLogger("driftwatch.metrics")
 
@@ -261,14 +262,21 @@ class DriftwatchCollector(Collector):
             "Timestamp of the oldest prediction row kept (Unix time); absent while the table is empty",
             labels=["monitor"],
         )
+        snapshot_bytes = CounterMetricFamily(
+            "driftwatch_snapshot_bytes",
+            "Bytes of Parquet written by completed snapshots (retention's and `driftwatch snapshot`'s)",
+            labels=["monitor"],
+        )
         cur = self.db.cursor()
         totals = q.rows_expired_totals(cur)
+        written = snapshot_bytes_total(cur)
         for name in self.settings.monitors:
             expired.add_metric([name], float(totals.get(name, 0)))
+            snapshot_bytes.add_metric([name], float(written.get(name, 0)))
             kept = oldest_prediction(cur, name)
             if kept is not None:
                 oldest.add_metric([name], as_utc(kept).timestamp())
-        return [expired, oldest]
+        return [expired, oldest, snapshot_bytes]
 
     def _performance(self) -> Iterable[Metric]:
         rows = q.latest_performance(self.db)

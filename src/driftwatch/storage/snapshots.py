@@ -139,7 +139,7 @@ def unapplied_snapshots(cur: duckdb.DuckDBPyConnection, monitor: str) -> list[Sn
 def snapshot_bytes_total(cur: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Monitor → bytes written by completed snapshots."""
     rows = cur.execute(
-        "SELECT monitor, sum(coalesce(bytes, 0)) FROM snapshots WHERE status IN ('complete', 'applied') "
+        "SELECT monitor, sum(coalesce(bytes, 0)) FROM snapshots WHERE status IN ('complete', 'applied', 'on_demand') "
         "GROUP BY monitor"
     ).fetchall()
     return {str(m): int(n or 0) for m, n in rows}
