@@ -74,7 +74,10 @@ def test_expired_rows_are_snapshotted_then_deleted_and_read_back_bit_for_bit(
     from driftwatch.api.app import create_app
     from driftwatch.config.server import ServerSettings
 
-    text = TestClient(create_app(demo_settings, demo_db, ServerSettings(), token=None)).get("/metrics").text
+    client = TestClient(create_app(demo_settings, demo_db, ServerSettings(), token=None))
+    text = client.get("/metrics").text
+    runs = client.get("/api/runs").json()["items"]
+    assert [r["rows_expired"] for r in runs] == [old, 0]  # newest first: the retention cycle, the plain one
     written = sum(f["bytes"] for f in manifest["files"])
     assert f'driftwatch_rows_expired_total{{monitor="credit-default"}} {float(old)}' in text
     assert f'driftwatch_snapshot_bytes_total{{monitor="credit-default"}} {float(written)}' in text
