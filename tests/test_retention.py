@@ -211,6 +211,7 @@ def test_retention_shorter_than_the_alert_backfill_is_refused(tmp_path: Path) ->
         ("    retention: {predictions: soon}\n", "retention.predictions"),
         ("    retention: {labels: 10d}\n", "retention.labels"),
         ("    retention: {batch_rows: 0}\n", "retention.batch_rows"),
+        ("    retention: {predictions: 90d, labels: 60d}\n", "retention.labels"),
         ("    retention: {keep: 1d}\n", "retention.keep"),
         # Not implemented yet: refused rather than deleting rows the user expected exported first.
         ("    retention: {predictions: 90d, snapshot: 's3://bucket/snap'}\n", "retention.snapshot"),

@@ -75,14 +75,28 @@ def parse_retention(
         snapshot=resolve_path(base, snapshot) if snapshot else None,
     )
     _check_predictions(s, settings, window, has_labels)
-    if settings.labels is not None and has_labels and settings.labels < settings.label_horizon:
+    _check_labels(s, settings, has_labels)
+    return settings
+
+
+def _check_labels(s: Section, settings: RetentionSettings, has_labels: bool) -> None:
+    if settings.labels is None or not has_labels:
+        return
+    if settings.labels < settings.label_horizon:
         raise s.error(
             "labels",
             f"is shorter than `label_horizon` ({format_duration(settings.label_horizon)}): a label could expire "
             "before the window it belongs to is final",
             format_duration(settings.labels),
         )
-    return settings
+    if settings.predictions is None or settings.labels < settings.predictions:
+        kept = "forever" if settings.predictions is None else f"for {format_duration(settings.predictions)}"
+        raise s.error(
+            "labels",
+            f"is shorter than `predictions` (kept {kept}): a window whose rows are kept could be recomputed "
+            "(e.g. after a reference change) without its expired labels, and its performance would change",
+            format_duration(settings.labels),
+        )
 
 
 def minimum_prediction_retention(
