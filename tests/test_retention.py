@@ -220,3 +220,32 @@ def test_retention_shorter_than_the_alert_backfill_is_refused(tmp_path: Path) ->
 def test_bad_retention_values_name_their_key(tmp_path: Path, retention: str, key: str) -> None:
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         _load(tmp_path, retention)
+
+
+RULES = """\
+channels:
+  log: {type: log, path: alerts.log}
+route: {channels: [log]}
+groups:
+  - name: drift
+    rules:
+      - alert: LongPSI
+        select: {monitor: "*", metric: psi, feature: "*"}
+        condition: {op: ">", threshold: 0.25}
+        for: 30
+        keep_firing_for: 10
+"""
+
+
+def test_retention_shorter_than_the_rules_look_back_is_refused(tmp_path: Path) -> None:
+    from driftwatch.cli.run import prepare_alerting
+
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "long.yml").write_text(RULES)
+    alerting = "alerting:\n  rules: rules\n  backfill: 7d\n"
+    settings = _load(tmp_path, "    retention: {predictions: 35d}\n", alerting)
+    with pytest.raises(ConfigError) as err:
+        prepare_alerting(settings)
+    text = str(err.value)
+    assert "monitors.m.retention.predictions" in text and "40 windows" in text and "40d" in text
+    assert prepare_alerting(_load(tmp_path, "    retention: {predictions: 40d}\n", alerting)) is not None
