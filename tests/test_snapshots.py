@@ -83,7 +83,12 @@ def test_expired_rows_are_snapshotted_then_deleted_and_read_back_bit_for_bit(
     assert f'driftwatch_snapshot_bytes_total{{monitor="credit-default"}} {float(written)}' in text
     oldest = summary.retention.oldest_kept
     assert oldest is not None and oldest >= CUTOFF
-    assert f'driftwatch_oldest_prediction_timestamp_seconds{{monitor="credit-default"}} ' in text
+    from prometheus_client.utils import floatToGoString
+
+    from driftwatch.durations import as_utc
+
+    value = floatToGoString(as_utc(oldest).timestamp())
+    assert f'driftwatch_oldest_prediction_timestamp_seconds{{monitor="credit-default"}} {value}' in text
     again = expire_rows(demo_db, mon, DEMO_END)
     assert again.rows_expired == 0 and len(list((tmp_path / "snap" / "credit-default").iterdir())) == 1
 
