@@ -28,6 +28,8 @@ from driftwatch.durations import as_utc
 from driftwatch.storage import metrics_queries as q
 from driftwatch.storage.api_queries import last_successful_cycles
 from driftwatch.storage.database import Database
+from driftwatch.storage.retention import oldest_prediction
+from driftwatch.storage.snapshots import snapshot_bytes_total
 
 log = logging.getLogger("driftwatch.metrics")
 
@@ -74,6 +76,7 @@ class DriftwatchCollector(Collector):
             ("windows", self._windows),
             ("runs", self._runs),
             ("ingest", self._ingest),
+            ("retention", self._retention),
             ("performance", self._performance),
             ("notifications", self._notifications),
             ("alerts", self._alerts),
@@ -247,6 +250,33 @@ class DriftwatchCollector(Collector):
         for monitor, kind, n in q.quarantined_row_counts(cur):
             quarantined.add_metric([monitor, kind], float(n))
         return [ingested, duplicate, quarantined]
+
+    def _retention(self) -> Iterable[Metric]:
+        expired = CounterMetricFamily(
+            "driftwatch_rows_expired",
+            "Raw rows (predictions, quarantined rows, labels) deleted by the monitor's retention",
+            labels=["monitor"],
+        )
+        oldest = GaugeMetricFamily(
+            "driftwatch_oldest_prediction_timestamp_seconds",
+            "Timestamp of the oldest prediction row kept (Unix time); absent while the table is empty",
+            labels=["monitor"],
+        )
+        snapshot_bytes = CounterMetricFamily(
+            "driftwatch_snapshot_bytes",
+            "Bytes of Parquet written by completed snapshots (retention's and `driftwatch snapshot`'s)",
+            labels=["monitor"],
+        )
+        cur = self.db.cursor()
+        totals = q.rows_expired_totals(cur)
+        written = snapshot_bytes_total(cur)
+        for name in self.settings.monitors:
+            expired.add_metric([name], float(totals.get(name, 0)))
+            snapshot_bytes.add_metric([name], float(written.get(name, 0)))
+            kept = oldest_prediction(cur, name)
+            if kept is not None:
+                oldest.add_metric([name], as_utc(kept).timestamp())
+        return [expired, oldest, snapshot_bytes]
 
     def _performance(self) -> Iterable[Metric]:
         rows = q.latest_performance(self.db)

@@ -57,6 +57,7 @@ class RunInfo(BaseModel):
     rows_quarantined: int
     files_failed: int
     windows_computed: int
+    rows_expired: int = Field(0, description="raw rows deleted by the monitor's retention in this cycle")
     error: str | None
 
 

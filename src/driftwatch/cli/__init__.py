@@ -3,7 +3,7 @@
 Errors that a user can fix print one line and exit with code 2; drift found by `compare --fail-on-drift` exits 1.
 
 One module per command group (run.py, results.py, compare.py, demo.py, report.py, serve.py, alerts.py,
-rules.py, silence.py), sharing console.py (the consoles and `fail`), options.py (--config, --format,
+rules.py, silence.py, snapshot.py), sharing console.py (the consoles and `fail`), options.py (--config, --format,
 --monitor, reading the config once, opening the database) and tables.py. A new command goes in its own module
 and is registered below. Only typer is imported up front: each command imports what it needs, so
 `driftwatch compare` does not pay for the config, storage and alerting modules (and their numpy, scipy, YAML,
@@ -25,6 +25,7 @@ from driftwatch.cli.rules import rules_app
 from driftwatch.cli.run import run
 from driftwatch.cli.serve import serve
 from driftwatch.cli.silence import silence_app
+from driftwatch.cli.snapshot import snapshot
 
 __all__ = ["app", "main"]
 
@@ -43,6 +44,7 @@ app.command()(compare)
 app.command()(demo)
 app.command()(report)
 app.command()(serve)
+app.command()(snapshot)
 app.add_typer(rules_app, name="rules")
 app.add_typer(silence_app, name="silence")
 

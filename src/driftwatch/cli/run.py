@@ -50,8 +50,11 @@ def prepare_alerting(settings: Settings) -> AlertingRun | None:
     problem with file and line, before any work is done. Uses the `alerting:` section parsed with the rest
     of the config (the file is not read again)."""
     from driftwatch.pipeline.alerts import prepare_alerting as prepare
+    from driftwatch.pipeline.alerts.settings import check_rule_lookback
 
-    return prepare(settings.alerting)
+    run = prepare(settings.alerting)
+    check_rule_lookback(settings, run)
+    return run
 
 
 def deliver(db: Database, alerting: AlertingRun | None) -> None:

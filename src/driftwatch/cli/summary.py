@@ -26,6 +26,7 @@ def print_summary(summary: Any, min_rows: int | None = None) -> None:
     _print_windows(summary.windows_computed, judged, not_judged, min_rows)
     _print_performance(summary)
     _print_drifting(summary.drifting_features(), judged, not_judged)
+    _print_retention(getattr(summary, "retention", None))
     alerts = getattr(summary, "alerts", None)
     if alerts is not None:
         out.print(
@@ -112,3 +113,20 @@ def _print_performance(summary: Any) -> None:
     )
     if perf.note:
         out.print(f"  performance note: {escape(perf.note)}", highlight=False)
+
+
+def _print_retention(ret: Any) -> None:
+    """One line when retention deleted something (or dropped late windows); nothing when it is off."""
+    if ret is None or not (ret.rows_expired or ret.late_windows_dropped):
+        return
+    oldest = f"; oldest prediction kept {ret.oldest_kept:%Y-%m-%d %H:%M} UTC" if ret.oldest_kept else ""
+    late = (
+        f"; [bold yellow]{ret.late_windows_dropped} queued window(s) already expired were not computed[/]"
+        if ret.late_windows_dropped
+        else ""
+    )
+    out.print(
+        f"  retention: {ret.rows_expired:,} row(s) expired ({ret.predictions_expired:,} predictions, "
+        f"{ret.quarantine_expired:,} quarantined, {ret.labels_expired:,} labels){oldest}{late}",
+        highlight=False,
+    )

@@ -17,6 +17,7 @@ import yaml
 
 from driftwatch.config.alerting import parse_alerting
 from driftwatch.config.monitors import parse_monitors
+from driftwatch.config.retention import check_lookback
 from driftwatch.config.sections import Section, resolve_path
 from driftwatch.config.server import parse_server
 from driftwatch.config.settings import Settings, parse_database
@@ -34,13 +35,17 @@ def parse_settings(data: object, config_path: Path) -> Settings:
     top = Section(file, "", data, TOP_KEYS)
     monitors = parse_monitors(file, top.data.get("monitors"))
     database = parse_database(file, top.data.get("database"))
+    alerting = parse_alerting(file, base, top.data.get("alerting"))
+    if alerting is not None and alerting.enabled and alerting.backfill is not None:
+        for name, monitor in monitors.items():
+            check_lookback(file, name, monitor.retention, alerting.backfill, "`alerting.backfill`")
     return Settings(
         config_path=config_path,
         storage=Path(resolve_path(base, top.str_("storage", ".driftwatch/driftwatch.duckdb") or "")),
         reports_dir=Path(resolve_path(base, top.str_("reports_dir", "reports") or "")),
         monitors=monitors,
         database=database,
-        alerting=parse_alerting(file, base, top.data.get("alerting")),
+        alerting=alerting,
         server=parse_server(file, top.data.get("server"), monitors.keys()),
     )
 

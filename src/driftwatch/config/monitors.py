@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from driftwatch.config.performance import MULTICLASS, TASKS, PerformanceSettings, parse_performance
+from driftwatch.config.retention import RetentionSettings, parse_retention
 from driftwatch.config.sections import Section, resolve_path
 from driftwatch.config.sources import (
     DatabaseSourceOptions,
@@ -41,6 +42,7 @@ MONITOR_KEYS = (
     "threshold",
     "labels",
     "performance",
+    "retention",
 )
 PREDICTION_KEYS = (
     "path",
@@ -131,6 +133,7 @@ class MonitorConfig:
     threshold: float = 0.5
     labels: LabelSource | None = None
     performance: PerformanceSettings = field(default_factory=PerformanceSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)  # default: keep every row
 
 
 def parse_monitors(file: Path, data: object) -> dict[str, MonitorConfig]:
@@ -330,4 +333,7 @@ def parse_monitor(file: Path, base: Path, name: str, data: object) -> MonitorCon
         threshold=s.number("threshold", 0.5, float("-inf")),
         labels=labels,
         performance=parse_performance(file, s.key("performance"), s.data.get("performance"), task),
+        retention=parse_retention(
+            file, base, s.key("retention"), s.data.get("retention"), window, labels is not None
+        ),
     )

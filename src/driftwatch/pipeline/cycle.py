@@ -26,6 +26,7 @@ from driftwatch.pipeline.performance import (
     ensure_performance_reference,
 )
 from driftwatch.pipeline.reference import ensure_reference
+from driftwatch.pipeline.retention import RetentionSummary, expire_rows
 from driftwatch.pipeline.windows import OVERALL, PlannedWindow, WindowResult, compute_queued_windows
 from driftwatch.reports.site import ComputedCharts, render_reports, window_page
 from driftwatch.sources.columns import Exclusion
@@ -56,6 +57,7 @@ class CycleSummary:
     performance: PerformanceSummary | None = None  # None: the monitor has no `task`
     alerts: AlertCycleSummary | None = None  # None: alerting is off
     windows_pushed: int = 0  # windows queued for rows pushed through the API since the last cycle
+    retention: RetentionSummary = field(default_factory=RetentionSummary)  # raw rows deleted (retention:)
     seconds: float = 0.0
 
     @property
@@ -133,6 +135,8 @@ def run_cycle(
         perf_reference = ensure_performance_reference(db, monitor)
         if perf_reference is not None:
             summary.performance = compute_queued_performance(db, monitor, perf_reference, run_id, now)
+        # Last: only windows computed above (and no longer queued) give up their raw rows.
+        summary.retention = expire_rows(db, monitor, now)
     except BaseException as exc:
         _finish(db, summary, started, "failed", f"{type(exc).__name__}: {exc}")
         raise
@@ -187,6 +191,7 @@ def _finish(db: Database, summary: CycleSummary, started: float, status: str, er
         rows_quarantined=ing.rows_quarantined,
         files_failed=len(ing.failed_files),
         windows_computed=summary.windows_computed,
+        rows_expired=summary.retention.rows_expired,
     )
     with db.transaction() as tx:
         finish_run(tx, summary.run_id, status, utcnow(), counts, error)

@@ -18,6 +18,7 @@ from driftwatch.config.settings import Settings
 from driftwatch.durations import utc_now
 from driftwatch.errors import DriftwatchError
 from driftwatch.pipeline.alerts import AlertingRun, alerting_settings, prepare_alerting
+from driftwatch.pipeline.alerts.settings import check_rule_lookback
 from driftwatch.pipeline.cycle import CycleSummary, run_monitor
 from driftwatch.storage.database import Database
 
@@ -67,6 +68,7 @@ class CycleRunner:
         # Alert rules are validated once, at start: a broken rule file stops `serve` with every problem listed
         # instead of failing every scheduled cycle.
         self.alerting = prepare_alerting(alerting_settings(settings)) if cycle is None else None
+        check_rule_lookback(settings, self.alerting)
         self._cycle = cycle or full_cycle(settings, self.alerting)
         self._locks = {name: threading.Lock() for name in settings.monitors}
         # Called after every cycle, outside the lock (the server wakes its delivery lanes with it).

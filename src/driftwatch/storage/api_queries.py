@@ -31,6 +31,7 @@ RUN_COLUMNS = (
     "rows_quarantined",
     "files_failed",
     "windows_computed",
+    "rows_expired",
     "error",
 )
 _WINDOW_TIMES = ("window_start", "window_end", "computed_at")

@@ -18,7 +18,7 @@ import duckdb
 from driftwatch.config.settings import DatabaseSettings
 from driftwatch.durations import naive_utc_now
 from driftwatch.errors import DatabaseLockedError
-from driftwatch.storage.schema import MIGRATIONS, PUSHED_WINDOWS_SQL
+from driftwatch.storage.schema import MIGRATIONS, PUSHED_WINDOWS_SQL, RETENTION_SQL
 
 # DuckDB's `max_vacuum_tasks`: how many row groups of one table a checkpoint may rewrite to merge adjacent partial
 # row groups ("vacuum"); a merge of k row groups counts k. With DuckDB's default (100), every checkpoint of a
@@ -141,6 +141,8 @@ class Database:
         # idempotently so it merges with any other branch's migrations.
         with self.transaction() as tx:
             tx.execute(PUSHED_WINDOWS_SQL)
+            for statement in RETENTION_SQL:
+                tx.execute(statement)
         return current
 
     def table_exists(self, name: str) -> bool:

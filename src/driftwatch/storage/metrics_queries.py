@@ -204,3 +204,11 @@ def active_alert_counts(db: Database) -> list[tuple[str, str, str, int]] | None:
         "GROUP BY ALL ORDER BY ALL"
     ).fetchall()
     return [(str(monitor), str(rule), str(state), int(n)) for monitor, rule, state, n in rows]
+
+
+def rows_expired_totals(cur: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Monitor → raw rows deleted by retention over every recorded run (`runs.rows_expired`)."""
+    rows = cur.execute(
+        "SELECT monitor, sum(coalesce(rows_expired, 0)) FROM runs GROUP BY monitor ORDER BY monitor"
+    ).fetchall()
+    return {str(monitor): int(n or 0) for monitor, n in rows}

@@ -16,6 +16,7 @@ from driftwatch.durations import iso_utc, to_naive_utc
 from driftwatch.storage.database import Database, first_row, utcnow
 from driftwatch.storage.filters import equal_filters
 from driftwatch.storage.results import WINDOW_KEY
+from driftwatch.storage.retention import NOT_EXPIRED_SQL
 
 RESULT_COLUMNS: tuple[str, ...] = (
     *WINDOW_KEY,
@@ -101,8 +102,8 @@ def plan_performance(cur: duckdb.DuckDBPyConnection, monitor: str, now: datetime
     naive_now = to_naive_utc(now)
     rows = cur.execute(
         "SELECT model_version, window_start, window_end, queued_at FROM performance_queue "
-        "WHERE monitor = ? AND window_end <= ? ORDER BY window_start, model_version",
-        [monitor, naive_now],
+        f"WHERE monitor = ? AND window_end <= ? AND {NOT_EXPIRED_SQL} ORDER BY window_start, model_version",
+        [monitor, naive_now, monitor],
     ).fetchall()
     return [QueuedWindow(str(r[0]), r[1], r[2], r[3]) for r in rows]
 

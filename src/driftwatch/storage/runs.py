@@ -70,6 +70,7 @@ class RunCounts:
     rows_quarantined: int = 0
     files_failed: int = 0
     windows_computed: int = 0
+    rows_expired: int = 0  # raw rows deleted by retention (storage/retention.py)
 
 
 def finish_run(
@@ -83,7 +84,8 @@ def finish_run(
     """Record a cycle's end: its status (`ok` or `failed`), counts and error or warnings."""
     tx.execute(
         "UPDATE runs SET finished_at = ?, status = ?, rows_ingested = ?, rows_duplicate = ?, "
-        "rows_quarantined = ?, files_failed = ?, windows_computed = ?, error = ? WHERE run_id = ?",
+        "rows_quarantined = ?, files_failed = ?, windows_computed = ?, rows_expired = ?, error = ? "
+        "WHERE run_id = ?",
         [
             finished_at,
             status,
@@ -92,6 +94,7 @@ def finish_run(
             counts.rows_quarantined,
             counts.files_failed,
             counts.windows_computed,
+            counts.rows_expired,
             error,
             run_id,
         ],

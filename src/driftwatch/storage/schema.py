@@ -304,3 +304,29 @@ CREATE TABLE IF NOT EXISTS pushed_windows (
     pushed_at TIMESTAMP NOT NULL
 )
 """
+
+# Outside the numbered migrations too (like PUSHED_WINDOWS_SQL, so it merges with other branches' migrations):
+# retention (storage/retention.py). Idempotent; `Database.migrate` runs it every time.
+RETENTION_SQL = (
+    "ALTER TABLE runs ADD COLUMN IF NOT EXISTS rows_expired BIGINT DEFAULT 0",
+    """
+    CREATE TABLE IF NOT EXISTS retention_state (   -- per monitor: prediction rows older than this may be gone
+        monitor VARCHAR PRIMARY KEY,
+        expired_before TIMESTAMP NOT NULL,
+        updated_at TIMESTAMP NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS snapshots (         -- Parquet exports of prediction rows (storage/snapshots.py)
+        monitor VARCHAR NOT NULL,
+        snapshot_id VARCHAR PRIMARY KEY,
+        path VARCHAR NOT NULL,             -- the final folder; its manifest.json is written last
+        after_ts TIMESTAMP,                -- rows with after_ts <= ts < before_ts (NULL: from the oldest)
+        before_ts TIMESTAMP NOT NULL,
+        status VARCHAR NOT NULL,           -- writing, complete, applied (rows deleted), on_demand, abandoned
+        rows BIGINT,
+        bytes BIGINT,
+        created_at TIMESTAMP NOT NULL
+    )
+    """,
+)

@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from driftwatch.storage.database import Database
 from driftwatch.storage.predictions import window_filter
+from driftwatch.storage.retention import NOT_EXPIRED_SQL
 from driftwatch.storage.schema import (
     PREDICTION_COLUMN,
     feature_column,
@@ -90,8 +91,8 @@ def pending_windows(cur: duckdb.DuckDBPyConnection, monitor: str, now: datetime)
     """The monitor's queued windows that have closed by `now` (naive UTC: ``end <= now``), oldest first."""
     rows = cur.execute(
         "SELECT model_version, window_start, window_end, queued_at FROM window_queue "
-        "WHERE monitor = ? AND window_end <= ? ORDER BY window_start, model_version",
-        [monitor, now],
+        f"WHERE monitor = ? AND window_end <= ? AND {NOT_EXPIRED_SQL} ORDER BY window_start, model_version",
+        [monitor, now, monitor],
     ).fetchall()
     return [PlannedWindow(str(r[0]), r[1], r[2], r[3]) for r in rows]
 
@@ -102,8 +103,8 @@ def requeue_computed_windows(
     """Queue every window with stored results again (a window already queued keeps its entry)."""
     cur.execute(
         "INSERT INTO window_queue SELECT DISTINCT monitor, model_version, window_start, window_end, ?, ? "
-        "FROM window_summaries WHERE monitor = ? ON CONFLICT DO NOTHING",
-        [now, reason, monitor],
+        f"FROM window_summaries WHERE monitor = ? AND {NOT_EXPIRED_SQL} ON CONFLICT DO NOTHING",
+        [now, reason, monitor, monitor],
     )
 
 

@@ -8,6 +8,7 @@ from driftwatch.alerting.model import RuleSet
 from driftwatch.alerting.rules import load_rules
 from driftwatch.config.alerting import AlertingSettings, default_alerting
 from driftwatch.config.channels import ChannelConfig, parse_channel_config
+from driftwatch.config.retention import check_lookback
 from driftwatch.config.settings import Settings
 
 
@@ -40,6 +41,25 @@ def channel_configs(settings: AlertingSettings) -> dict[str, ChannelConfig]:
 def load_alerting_rules(settings: AlertingSettings) -> RuleSet:
     """Rule files of `settings.rules`, with the main config's channels known (raises RuleError)."""
     return load_rules(settings.rules, known_channels=channel_configs(settings))
+
+
+def check_rule_lookback(settings: Settings, run: AlertingRun | None) -> None:
+    """Refuse a monitor's `retention.predictions` shorter than the rules' longest look-back (raises ConfigError).
+
+    A rule with `for: N` (and `keep_firing_for: K`) judges the last N (+K) windows of a monitor; those windows
+    must still be reproducible from raw rows (a reference change recomputes them), so their rows are kept.
+    """
+    if run is None or not run.rules.rules:
+        return
+    span = max(rule.for_windows + rule.keep_firing_for for rule in run.rules.rules)
+    for name, monitor in settings.monitors.items():
+        check_lookback(
+            settings.config_path,
+            name,
+            monitor.retention,
+            span * monitor.window,
+            f"the alert rules' longest look-back (`for` + `keep_firing_for`: {span} windows)",
+        )
 
 
 def prepare_alerting(settings: AlertingSettings | None) -> AlertingRun | None:

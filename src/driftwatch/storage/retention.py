@@ -1,0 +1,150 @@
+"""Deleting expired raw rows (pipeline/retention.py decides when; the statements are here).
+
+Every delete takes at most `limit` rows and runs in the caller's own short transaction, so a cycle never
+holds the writer lock for long. A prediction row is deleted only when it is older than the cutoff and no
+queue still holds a window covering it (`window_queue`, `performance_queue`, `pushed_windows`).
+
+`retention_state.expired_before` is the per-monitor watermark: every prediction row older than it may be gone.
+A window starting before it can no longer be recomputed from raw rows, so the queues skip it
+(`EXPIRED_WINDOW_SQL`): recomputing it would replace its full results with the few rows still present.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+
+from driftwatch.storage.database import first_row
+from driftwatch.storage.schema import prediction_table
+
+# Appended to a queue's WHERE clause (binds the monitor once): the window's rows are all still stored.
+NOT_EXPIRED_SQL = (
+    "window_start >= coalesce((SELECT max(expired_before) FROM retention_state AS rs WHERE rs.monitor = ?), "
+    "TIMESTAMP '-infinity')"
+)
+
+_QUEUED = (
+    "SELECT 1 FROM {queue} AS q WHERE q.monitor = $monitor AND p.ts >= q.window_start AND p.ts < q.window_end"
+)
+
+
+def expired_before(cur: duckdb.DuckDBPyConnection, monitor: str) -> datetime | None:
+    """The monitor's watermark (naive UTC), None before any deletion."""
+    row = first_row(
+        cur.execute("SELECT max(expired_before) FROM retention_state WHERE monitor = ?", [monitor])
+    )
+    return row[0] if row and row[0] is not None else None
+
+
+def advance_watermark(cur: duckdb.DuckDBPyConnection, monitor: str, cutoff: datetime, now: datetime) -> None:
+    """Record that rows older than `cutoff` may be deleted; the watermark only moves forward.
+
+    Written BEFORE the first row goes, so a crash in between leaves the queues already skipping the windows.
+    """
+    cur.execute(
+        "INSERT INTO retention_state (monitor, expired_before, updated_at) VALUES (?, ?, ?) "
+        "ON CONFLICT (monitor) DO UPDATE SET expired_before = greatest(retention_state.expired_before, "
+        "excluded.expired_before), updated_at = excluded.updated_at",
+        [monitor, cutoff, now],
+    )
+
+
+def earliest_queued_window(cur: duckdb.DuckDBPyConnection, monitor: str) -> datetime | None:
+    """The start of the monitor's earliest window still waiting in a queue (naive UTC), None when none is."""
+    row = first_row(
+        cur.execute(
+            "SELECT min(window_start) FROM (SELECT window_start FROM window_queue WHERE monitor = $m "
+            "UNION ALL SELECT window_start FROM performance_queue WHERE monitor = $m "
+            "UNION ALL SELECT window_start FROM pushed_windows WHERE monitor = $m)",
+            {"m": monitor},
+        )
+    )
+    return row[0] if row and row[0] is not None else None
+
+
+def drop_expired_queue_entries(cur: duckdb.DuckDBPyConnection, monitor: str) -> int:
+    """Remove queue entries of windows older than the watermark (late rows for them cannot be judged)."""
+    dropped = 0
+    for queue in ("window_queue", "performance_queue"):
+        row = first_row(
+            cur.execute(
+                f"DELETE FROM {queue} WHERE monitor = ? AND NOT ({NOT_EXPIRED_SQL})", [monitor, monitor]
+            )
+        )
+        dropped += int(row[0]) if row else 0
+    row = first_row(
+        cur.execute(
+            "DELETE FROM pushed_windows WHERE monitor = ? AND window_start < "
+            "coalesce((SELECT max(expired_before) FROM retention_state WHERE monitor = ?), TIMESTAMP '-infinity')",
+            [monitor, monitor],
+        )
+    )
+    return dropped + (int(row[0]) if row else 0)
+
+
+def delete_expired_predictions(
+    cur: duckdb.DuckDBPyConnection, monitor: str, cutoff: datetime, limit: int
+) -> int:
+    """Delete at most `limit` prediction rows with ``ts < cutoff`` whose window no queue holds; returns how many."""
+    table = prediction_table(monitor)
+    queued = " OR ".join(
+        f"EXISTS ({_QUEUED.format(queue=q)})" for q in ("window_queue", "performance_queue", "pushed_windows")
+    )
+    row = first_row(
+        cur.execute(
+            f"DELETE FROM {table} WHERE rowid IN (SELECT p.rowid FROM {table} AS p "
+            f"WHERE p.ts < $cutoff AND NOT ({queued}) LIMIT $limit)",
+            {"monitor": monitor, "cutoff": cutoff, "limit": limit},
+        )
+    )
+    return int(row[0]) if row else 0
+
+
+def delete_expired_quarantine(
+    cur: duckdb.DuckDBPyConnection, monitor: str, cutoff: datetime, limit: int
+) -> int:
+    """Delete at most `limit` quarantined rows of the monitor quarantined before `cutoff`."""
+    row = first_row(
+        cur.execute(
+            "DELETE FROM quarantine WHERE rowid IN (SELECT rowid FROM quarantine "
+            "WHERE monitor = ? AND quarantined_at < ? LIMIT ?)",
+            [monitor, cutoff, limit],
+        )
+    )
+    return int(row[0]) if row else 0
+
+
+def delete_expired_labels(cur: duckdb.DuckDBPyConnection, monitor: str, cutoff: datetime, limit: int) -> int:
+    """Delete at most `limit` labels (current, then replaced ones) labelled before `cutoff`."""
+    row = first_row(
+        cur.execute(
+            "DELETE FROM labels WHERE rowid IN (SELECT rowid FROM labels "
+            "WHERE monitor = ? AND labelled_at < ? LIMIT ?)",
+            [monitor, cutoff, limit],
+        )
+    )
+    deleted = int(row[0]) if row else 0
+    if deleted < limit:
+        row = first_row(
+            cur.execute(
+                "DELETE FROM label_history WHERE rowid IN (SELECT rowid FROM label_history "
+                "WHERE monitor = ? AND labelled_at < ? LIMIT ?)",
+                [monitor, cutoff, limit - deleted],
+            )
+        )
+        deleted += int(row[0]) if row else 0
+    return deleted
+
+
+def oldest_prediction(cur: duckdb.DuckDBPyConnection, monitor: str) -> datetime | None:
+    """The timestamp of the oldest prediction row kept (naive UTC), None for an empty or missing table."""
+    exists = first_row(
+        cur.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [f"predictions:{monitor}"]
+        )
+    )
+    if not exists or not exists[0]:
+        return None
+    row = first_row(cur.execute(f"SELECT min(ts) FROM {prediction_table(monitor)}"))
+    return row[0] if row and row[0] is not None else None
