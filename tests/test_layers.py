@@ -17,6 +17,7 @@ LAYERS = {
     "errors": 0,
     "durations": 0,
     "timestamps": 0,
+    "paths": 0,
     "stats": 1,
     "config": 2,
     "sources": 3,
