@@ -280,9 +280,13 @@ def test_push_predictions_then_run(client: TestClient, records: list[dict[str, A
     )  # a bare list works too
     assert (again.json()["inserted"], again.json()["duplicate"]) == (0, ROWS_PER_DAY)
     assert _stored(client) == before + ROWS_PER_DAY
+    # The pushed window waits for the next cycle: counted as queued (once) in the API and the metrics.
+    assert client.get(f"/api/monitors/{MONITOR}").json()["windows_queued"] == 1
+    assert f'driftwatch_windows_queued{{monitor="{MONITOR}"}} 1.0' in client.get("/metrics").text
 
     run = client.post(f"/api/monitors/{MONITOR}/runs", headers=AUTH).json()
     assert run["windows_computed"] == 1
+    assert client.get(f"/api/monitors/{MONITOR}").json()["windows_queued"] == 0
     (window,) = run["windows"]
     assert window["window_start"] == "2026-11-01T00:00:00Z" and window["rows"] == ROWS_PER_DAY
     results = client.get(f"/api/monitors/{MONITOR}/results", params={"from": "2026-11-01T00:00:00Z"}).json()

@@ -17,6 +17,7 @@ LAYERS = {
     "errors": 0,
     "durations": 0,
     "timestamps": 0,
+    "paths": 0,
     "stats": 1,
     "config": 2,
     "sources": 3,
@@ -162,11 +163,75 @@ def test_api_does_not_import_worker() -> None:
 # SQL against driftwatch's own database lives in storage/, SQL that reads external data in sources/; every other
 # module asks them by name. A string that starts like a statement, or a DB-API/DuckDB call, anywhere else fails.
 SQL_OWNERS = {"storage", "sources"}
+# Upper case, a statement keyword is enough (prose does not shout); in any case, the text must also look like a
+# statement (`select a from t`, `set threads = 4`, `load httpfs`), so "Load the rule files" and a YAML key
+# `select` are not SQL.
 SQL_START = re.compile(
-    r"^\s*(SELECT|INSERT INTO|UPDATE \w+ SET|DELETE FROM|CREATE (OR REPLACE )?(TEMP |TEMPORARY )?(TABLE|VIEW|INDEX|SEQUENCE)"
-    r"|WITH \w+ AS|ALTER TABLE|DROP (TABLE|VIEW)|COPY |PRAGMA |CHECKPOINT|DESCRIBE |ATTACH |INSTALL |LOAD )"
+    r"^\s*(SELECT|INSERT (OR (REPLACE|IGNORE) )?INTO|UPDATE \w+ SET|DELETE FROM"
+    r"|CREATE (OR REPLACE )?(TEMP |TEMPORARY )?(TABLE|VIEW|INDEX|SEQUENCE|MACRO)"
+    r"|WITH (RECURSIVE )?\w+ AS|ALTER TABLE|DROP (TABLE|VIEW|INDEX|SEQUENCE)|COPY |PRAGMA |CHECKPOINT|DESCRIBE "
+    r"|ATTACH |DETACH |INSTALL |LOAD |SET |RESET |EXPLAIN |SUMMARIZE |VACUUM|BEGIN TRANSACTION|COMMIT\b)"
 )
-SQL_CALLS = {"execute", "executemany", "sql", "fetchall", "fetchone", "fetchnumpy", "fetch_arrow_table"}
+SQL_START_ANY_CASE = re.compile(
+    r"""^\s*(
+      select\s+(\S.*?\bfrom\s+\S|[\w.*'"?$()+-]+(\s*,\s*[\w.*'"?$()+-]+)*\s*;?\s*$)
+    | insert\s+(or\s+(replace|ignore)\s+)?into\s+\S
+    | update\s+\S+\s+set\s+\w+\s*=
+    | delete\s+from\s+\S
+    | create\s+(or\s+replace\s+)?(temp(orary)?\s+)?(table|view|index|sequence|macro)\s
+    | with\s+(recursive\s+)?\w+\s+as\s*\(
+    | (alter|drop)\s+(table|view|index|sequence)\s
+    | copy\s+(\(|\S+\s+(to|from)\s)
+    | (pragma|describe|detach|install|load|reset|checkpoint|vacuum|commit|rollback)(\s+\w+)?\s*;?\s*$
+    | pragma\s+\w+\s*[(=]
+    | attach\s+('|"|database\s)
+    | set\s+((global|session|local)\s+)?\w+(\.\w+)?\s*(=|to\s)
+    | (explain(\s+analyze)?|summarize|describe)\s+(select|with|insert|update|delete|from)\b
+    | begin\s+transaction
+    )""",
+    re.IGNORECASE | re.DOTALL | re.VERBOSE,
+)
+
+
+def is_sql_text(text: str) -> bool:
+    return bool(SQL_START.match(text) or SQL_START_ANY_CASE.match(text))
+
+
+# Methods of a DB-API / DuckDB connection, cursor or relation. Polars, pyarrow and numpy have module functions
+# of the same names (`pl.read_parquet`, `pq.read_table`): a call on one of those modules is not a query.
+SQL_CALLS = {
+    "execute",
+    "executemany",
+    "sql",
+    "query",
+    "fetchall",
+    "fetchone",
+    "fetchmany",
+    "fetchnumpy",
+    "fetchdf",
+    "fetch_df",
+    "fetch_arrow_table",
+    "fetch_record_batch",
+    "read_parquet",
+    "read_csv",
+    "read_json",
+    "table",
+    "arrow",
+}
+NOT_A_DATABASE = {"pl", "pq", "pa", "np", "polars", "pyarrow", "numpy", "pd", "pandas"}
+
+
+def is_sql_call(node: ast.AST) -> bool:
+    """A method call `receiver.name(...)` with `name` in SQL_CALLS, unless `receiver` is a data library module."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+        return False
+    receiver = node.func.value
+    if isinstance(receiver, ast.Name) and receiver.id in NOT_A_DATABASE:
+        return False
+    if isinstance(receiver, ast.Attribute) and isinstance(receiver.value, ast.Name):
+        if receiver.value.id in NOT_A_DATABASE:  # pa.csv.read_csv, pyarrow.json.read_json
+            return False
+    return node.func.attr in SQL_CALLS
 
 
 def sql_outside_owners() -> list[str]:
@@ -176,13 +241,10 @@ def sql_outside_owners() -> list[str]:
         if rel.parts[0] in SQL_OWNERS:
             continue
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL_START.match(node.value):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and is_sql_text(node.value):
                 found.append(f"{rel}:{node.lineno}: SQL text {node.value.strip()[:40]!r}")
-            elif (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and node.func.attr in SQL_CALLS
-            ):
+            elif is_sql_call(node):
+                assert isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                 found.append(f"{rel}:{node.lineno}: .{node.func.attr}(…)")
     return found
 
@@ -206,3 +268,94 @@ def test_the_sql_check_sees_sql(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(sys.modules[__name__], "PACKAGE", package)
     found = sql_outside_owners()
     assert [f.split(":")[0] for f in found] == ["pipeline/bad.py", "pipeline/bad.py"]
+
+
+SQL_TEXTS = [
+    "select count(*) from t",
+    "  Select a, b From t WHERE x = ?",
+    "select 1",
+    "insert into t values (1)",
+    "INSERT OR REPLACE INTO t VALUES (1)",
+    "insert or replace into t values (1)",
+    "update t set a = 1",
+    "delete from t",
+    "create or replace temp table t (a INT)",
+    "with x as (select 1) select * from x",
+    "SET threads = 4",
+    "set memory_limit = '1GB'",
+    "SET GLOBAL threads TO 2",
+    "EXPLAIN SELECT 1",
+    "explain analyze select 1",
+    "PRAGMA table_info('t')",
+    "pragma version",
+    "load httpfs",
+    "install httpfs;",
+    "attach 'other.duckdb' AS o",
+    "copy t to 'out.parquet'",
+    "describe t",
+]
+NOT_SQL_TEXTS = [
+    "DELETE",
+    "select",
+    "selects `feature`, but",
+    "set both or neither",
+    "Load (or compile) every numba kernel once",
+    "Describe the thing here",
+    "update the dashboard",
+    "with labels",
+    "created at",
+]
+
+
+@pytest.mark.parametrize("text", SQL_TEXTS)
+def test_the_sql_check_sees_statements_in_any_case(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    package = tmp_path / "driftwatch"
+    (package / "api").mkdir(parents=True)
+    (package / "api" / "bad.py").write_text(f"Q = {text!r}\n")
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", package)
+    assert [f.split(":")[0] for f in sql_outside_owners()] == ["api/bad.py"]
+
+
+@pytest.mark.parametrize("text", NOT_SQL_TEXTS)
+def test_prose_and_words_are_not_sql(text: str) -> None:
+    assert not is_sql_text(text)
+
+
+DB_CALLS = [
+    "con.query('x')",
+    "con.read_parquet(path)",
+    "con.read_csv(path)",
+    "con.read_json(path)",
+    "rel.fetchdf()",
+    "rel.fetch_df()",
+    "rel.fetch_record_batch()",
+    "con.table('t')",
+    "rel.arrow()",
+    "self.db.cursor().fetchmany(3)",
+]
+NOT_DB_CALLS = [
+    "pl.read_parquet(path)",
+    "polars.read_csv(path)",
+    "pl.read_json(path)",
+    "pq.read_table(path)",
+    "pa.table({'a': [1]})",
+    "np.table",
+    "pa.csv.read_csv(path)",
+    "frame.filter(x)",
+]
+
+
+def test_the_sql_check_sees_database_calls_but_not_dataframe_module_functions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "driftwatch"
+    (package / "reports").mkdir(parents=True)
+    (package / "reports" / "calls.py").write_text(
+        "def f(con, rel, self, path, frame, x):\n"
+        + "".join(f"    {call}\n" for call in DB_CALLS + NOT_DB_CALLS)
+    )
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", package)
+    lines = sorted(int(f.split(":")[1]) for f in sql_outside_owners())
+    assert lines == list(range(2, 2 + len(DB_CALLS)))

@@ -23,7 +23,6 @@ from driftwatch.performance.uncertainty import (
     ANALYTIC_STDERR,
     Interval,
     bootstrap_weights,
-    hanley_mcneil_stderr,
     metric_intervals,
     stratified_bootstrap_weights,
 )
@@ -357,14 +356,6 @@ def test_bootstrap_weights_are_resamples() -> None:
     strata = np.array([0] * 45 + [1] * 5)
     ws = stratified_bootstrap_weights(rng, strata, 7)
     assert (ws[:, :45].sum(axis=1) == 45).all() and (ws[:, 45:].sum(axis=1) == 5).all()
-
-
-def test_hanley_mcneil_formula() -> None:
-    # Hand computation for A = 0.8, 30 positives, 50 negatives.
-    q1, q2 = 0.8 / 1.2, 2 * 0.64 / 1.8
-    var = (0.8 * 0.2 + 29 * (q1 - 0.64) + 49 * (q2 - 0.64)) / (30 * 50)
-    assert hanley_mcneil_stderr(0.8, 30, 50) == pytest.approx(math.sqrt(var), rel=1e-12)
-    assert math.isnan(hanley_mcneil_stderr(0.8, 0, 50))
 
 
 def test_intervals_are_seeded_and_contain_the_value() -> None:

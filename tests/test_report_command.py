@@ -26,6 +26,11 @@ def test_report_one_window_into_a_folder_and_all(demo_settings: Settings, tmp_pa
     pages = sorted(p.name for p in out.rglob("2026-10-30*.html"))
     assert len(pages) == 3  # overall and the two environment segments
     assert not list(out.rglob("2026-10-29*.html"))
+    # A --window with a UTC offset names the UTC instant: 02:00+02:00 is the 00:00 UTC window (it once kept the
+    # wall-clock 02:00 and found no window).
+    offset = report(demo_settings, "--window", "2026-10-30T02:00:00+02:00", "--out", str(tmp_path / "offset"))
+    assert offset.returncode == 0, offset.stderr
+    assert sorted(p.name for p in (tmp_path / "offset").rglob("2026-10-30*.html")) == pages
     assert (out / "index.html").is_file()
     everything = report(demo_settings, "--all")
     assert everything.returncode == 0, everything.stderr

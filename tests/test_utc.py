@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -32,3 +33,28 @@ def test_utc_now_is_aware_utc() -> None:
     before = datetime.now(UTC)
     now = utc_now()
     assert now.tzinfo is UTC and before <= now <= datetime.now(UTC)
+
+
+@pytest.fixture
+def local_time_not_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A process whose local time is not UTC, so a conversion that reads naive as local shows itself."""
+    import time
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("local_time_not_utc")
+@pytest.mark.parametrize(
+    "moment", [NAIVE, NAIVE.replace(tzinfo=UTC), datetime(2026, 3, 2, 2, 0, tzinfo=PARIS_SUMMER)]
+)
+def test_channel_text_and_cli_json_read_naive_as_utc_whatever_the_local_zone(moment: datetime) -> None:
+    from driftwatch.alerting.channels.formatting import format_time, rfc3339
+    from driftwatch.cli.tables import json_default
+
+    assert format_time(moment) == "2026-03-02 00:00 UTC"
+    assert rfc3339(moment) == "2026-03-02T00:00:00Z"
+    assert json_default(moment) == "2026-03-02T00:00:00Z"

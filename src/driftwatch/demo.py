@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from driftwatch.durations import to_naive_utc
+
 DRIFTING = ("income", "region", "debt_ratio")
 STABLE = ("age", "credit_score", "num_accounts", "employment_years", "loan_purpose")
 NUMERIC = ("age", "income", "debt_ratio", "credit_score", "num_accounts", "employment_years")
@@ -96,7 +98,7 @@ def _true_probability(f: dict[str, np.ndarray], concept_drift: bool) -> np.ndarr
 def _write_labels(folder: Path, frames: list[pl.DataFrame], end: datetime) -> None:
     """One file per day of arrival, holding the labels that became known that day (before `end` only)."""
     folder.mkdir(parents=True, exist_ok=True)
-    labels = pl.concat(frames).filter(pl.col("labelled_at") < end.replace(tzinfo=None))
+    labels = pl.concat(frames).filter(pl.col("labelled_at") < to_naive_utc(end))
     labels = labels.with_columns(pl.col("labelled_at").dt.truncate("1d").alias("_day"))
     for (day,), part in labels.sort("labelled_at").group_by(["_day"], maintain_order=True):
         out = part.select(
@@ -185,7 +187,7 @@ def write_demo_project(folder: str | Path, spec: DemoSpec | None = None) -> Path
         truth = _true_probability(feats, spec.concept_drift_day <= day < spec.concept_drift_end)
         low, high = spec.label_delay_days
         delay_s = label_rng.uniform(low * 86400, high * 86400, n + 1)
-        served = np.array([day_start.replace(tzinfo=None) + timedelta(seconds=int(s)) for s in seconds])
+        served = np.array([to_naive_utc(day_start) + timedelta(seconds=int(s)) for s in seconds])
         label_frames.append(
             pl.DataFrame(
                 {

@@ -32,7 +32,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 
 from driftwatch.alerting.model import (
@@ -51,6 +51,7 @@ from driftwatch.alerting.model import (
 )
 from driftwatch.alerting.silences import Silence, silencing
 from driftwatch.alerting.templates import render_annotations
+from driftwatch.durations import as_utc
 
 
 def evaluate(
@@ -399,7 +400,7 @@ def _notifications(
 
 def dedupe_key(key: InstanceKey, channel: str, transition: Transition, window_start: datetime) -> str:
     """Stable across processes and runs: the outbox's unique key for one message."""
-    text = "\x1e".join((key.as_text(), channel, transition.value, window_start.astimezone(UTC).isoformat()))
+    text = "\x1e".join((key.as_text(), channel, transition.value, as_utc(window_start).isoformat()))
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 

@@ -52,6 +52,7 @@ from driftwatch.alerting.rules import load_rules
 from driftwatch.config.channels import ChannelConfig
 from driftwatch.config.issues import IssueCollector, RuleError, RuleIssue
 from driftwatch.config.yaml_lines import LineMap, error_line, line_of, load_yaml_with_lines
+from driftwatch.durations import as_utc
 
 FILE_KEYS = frozenset({"rule_files", "window", "start", "tests"})
 TEST_KEYS = frozenset({"name", "window", "input_series", "expected"})
@@ -356,7 +357,7 @@ def _start(top: LineMap, collector: IssueCollector) -> datetime | None:
             line_of(top, "start"), f"`start` is not a UTC time: {value!r}", 'write "2026-01-05T00:00:00Z"'
         )
         return None
-    return moment.astimezone(UTC)
+    return as_utc(moment)
 
 
 def _test(test: LineMap, window: timedelta, collector: IssueCollector) -> _Test | None:

@@ -19,6 +19,7 @@ from fastapi.responses import FileResponse, Response
 from driftwatch.api.errors import NotFound
 from driftwatch.api.models import ReportsPage, error_responses
 from driftwatch.api.state import AppState, app_state
+from driftwatch.paths import inside
 
 State = Annotated[AppState, Depends(app_state)]
 PLOTLY_PATH = "/static/plotly.min.js"
@@ -43,22 +44,9 @@ class PlotlyScript:
             return self._body, self._etag
 
 
-def _inside(base: Path, path: Path) -> Path | None:
-    """``path`` resolved (symlinks followed), or None when that leads outside ``base`` (itself resolved) or
-    cannot be resolved: the one containment check for serving and listing report files."""
-    try:
-        target = path.resolve()
-    except (OSError, RuntimeError, ValueError):
-        return None
-    return target if target.is_relative_to(base) else None
-
-
 def resolve_report(root: Path, relative: str) -> Path | None:
     """The file `relative` names inside `root`, or None when it is outside, missing or not a file."""
-    if "\x00" in relative:
-        return None
-    base = root.resolve()
-    target = _inside(base, base / relative)
+    target = inside(root, relative or ".")
     if target is None:
         return None
     if target.is_dir():
@@ -86,7 +74,7 @@ def files_router(read: Any) -> APIRouter:
         for path in base.rglob("*.html"):
             if len(items) >= _MAX_LISTED:
                 break
-            if not path.is_file() or _inside(base, path) is None:
+            if not path.is_file() or inside(base, path) is None:
                 continue
             rel = path.relative_to(base).as_posix()
             stat = path.stat()

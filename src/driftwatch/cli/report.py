@@ -18,6 +18,7 @@ from driftwatch.cli.options import (
     load,
     open_database,
 )
+from driftwatch.durations import to_naive_utc
 
 
 def report(
@@ -62,6 +63,6 @@ def _window_start(window: str | None) -> datetime | None:
     if window is None:
         return None
     try:
-        return datetime.fromisoformat(window.replace("Z", "+00:00")).replace(tzinfo=None)
+        return to_naive_utc(datetime.fromisoformat(window.replace("Z", "+00:00")))
     except ValueError:
         fail(f"--window: not a date or date-time: {window!r} (use e.g. 2026-11-20)")

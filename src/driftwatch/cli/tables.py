@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from driftwatch.durations import iso_utc
 
 # The statistics a table shows, one column each; "test" is KS D or chi², "p" its p-value (adjusted when the
 # window's correction applied), "w/σ" the Wasserstein distance in reference standard deviations. JSON output
@@ -48,7 +50,7 @@ def statistic_cells(row: dict[str, Any], cols: list[str]) -> list[str]:
 def json_default(value: Any) -> Any:
     """Stored (naive UTC) timestamps as ISO 8601 with Z."""
     if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
+        return iso_utc(value)
     raise TypeError(type(value).__name__)
 
 

@@ -68,24 +68,6 @@ def binomial_stderr(proportion: float, n: float) -> float:
     return float(np.sqrt(proportion * (1.0 - proportion) / n))
 
 
-def hanley_mcneil_stderr(auc: float, n_pos: int, n_neg: int) -> float:
-    """Standard error of ROC AUC A from n_pos positives and n_neg negatives.
-
-    se² = [A(1 − A) + (n_pos − 1)(Q1 − A²) + (n_neg − 1)(Q2 − A²)] / (n_pos · n_neg),
-    Q1 = A / (2 − A), Q2 = 2A² / (1 + A). Source: Hanley & McNeil (1982), "The meaning and use of the area
-    under a receiver operating characteristic (ROC) curve", Radiology 143:29–36, eq. (2). NaN without both
-    classes.
-    """
-    if n_pos <= 0 or n_neg <= 0 or not np.isfinite(auc):
-        return float("nan")
-    q1 = auc / (2.0 - auc)
-    q2 = 2.0 * auc**2 / (1.0 + auc)
-    variance = (auc * (1.0 - auc) + (n_pos - 1) * (q1 - auc**2) + (n_neg - 1) * (q2 - auc**2)) / (
-        n_pos * n_neg
-    )
-    return float(np.sqrt(max(variance, 0.0)))
-
-
 def delong_variance(positive: NDArray[np.bool_], score: NDArray[np.float64]) -> float:
     """DeLong variance of the Mann–Whitney ROC AUC (ties ½); NaN with fewer than 2 positives or 2 negatives.
 

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from driftwatch.config.monitors import MonitorConfig
 from driftwatch.config.performance import BINARY, MULTICLASS
+from driftwatch.durations import iso_utc
 from driftwatch.errors import SourceError
 from driftwatch.performance.baseline import Baseline, judge_window, measure_baseline
 from driftwatch.performance.delay import label_delay
@@ -442,7 +443,7 @@ def compute_queued_performance(
             if row["segment"] != OVERALL or row["metric"] not in monitor.performance.metrics:
                 continue
             if row["status"] == "degraded":
-                start = row["window_start"].isoformat() + "Z"
+                start = iso_utc(row["window_start"])
                 summary.degraded.append((start, row["segment"], row["metric"]))
             elif row["status"] == "insufficient_labels":
                 summary.insufficient += 1

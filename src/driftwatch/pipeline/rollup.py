@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from driftwatch.config.monitors import MonitorConfig
-from driftwatch.durations import WINDOW_ORIGIN, format_duration, iso_utc
+from driftwatch.durations import WINDOW_ORIGIN, format_duration, iso_utc, to_naive_utc
 from driftwatch.pipeline.reference import cached_profile
 from driftwatch.stats.feature_drift import (
     FeatureDrift,
@@ -28,7 +28,7 @@ from driftwatch.stats.profile import CategoricalProfile, NumericProfile
 from driftwatch.storage.database import Database
 from driftwatch.storage.windows import stored_bins
 
-_ORIGIN = WINDOW_ORIGIN.replace(tzinfo=None)
+_ORIGIN = to_naive_utc(WINDOW_ORIGIN)
 
 
 def _iso(ts: datetime) -> str:

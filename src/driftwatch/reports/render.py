@@ -25,6 +25,7 @@ import markupsafe
 
 from driftwatch.durations import to_naive_utc
 from driftwatch.errors import DriftwatchError
+from driftwatch.paths import inside
 
 STATIC_DIR = "static"
 PLOTLY_FILE = "plotly.min.js"
@@ -152,11 +153,9 @@ def window_slug(start: datetime) -> str:
 def resolve_inside(root: Path, relative: str | Path) -> Path:
     """`root / relative`, refusing anything that resolves outside `root` (absolute paths, `..`, symlinks)."""
     text = str(relative)
-    if not text or Path(text).is_absolute() or "\x00" in text:
-        raise ReportPathError(root, text)
-    base = root.resolve()
-    target = (base / text).resolve()
-    if target != base and not target.is_relative_to(base):
+    # Pages are always named relative to the folder, so an absolute name is a mistake even if it points inside.
+    target = None if Path(text).is_absolute() else inside(root, text)
+    if target is None:
         raise ReportPathError(root, text)
     return target
 

@@ -294,7 +294,12 @@ def pelz_good_cdf(n: int, d: float) -> np.floating:
 
 
 def sf_branch(d: float, n: int) -> str:
-    """Name of the method :func:`kolmogorov_sf` uses for ``(d, n)``: for tests and diagnostics."""
+    """Name of the method :func:`kolmogorov_sf` uses for ``(d, n)``: for tests and diagnostics.
+
+    Not a reference copy: it runs the same ``_evaluate`` as :func:`kolmogorov_sf` (only skipping the value),
+    so the branch it names is the one the real computation takes. The tests use it to prove each of scipy's
+    branches is exercised and matched bit for bit; a copy of the branch logic in tests/ could drift from it.
+    """
     return _evaluate(d, n, want_value=False)[0]
 
 

@@ -318,13 +318,6 @@ def message_dict(message: StoredMessage) -> dict[str, Any]:
     }
 
 
-def status_counts(cur: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    rows = cur.execute("SELECT status, count(*) FROM alert_outbox GROUP BY status").fetchall()
-    counts = dict.fromkeys(OUTBOX_STATUSES, 0)
-    counts.update({str(s): int(n) for s, n in rows})
-    return counts
-
-
 def pending_outlook(cur: duckdb.DuckDBPyConnection) -> tuple[int, datetime | None]:
     """Rows still pending and the earliest `next_attempt_at` among them (aware UTC; None when none)."""
     row = cur.execute(

@@ -16,6 +16,7 @@ import duckdb
 from driftwatch.durations import as_utc, to_naive_utc
 from driftwatch.storage.database import Database, first_row
 from driftwatch.storage.filters import equal_filters
+from driftwatch.storage.pushes import windows_waiting
 from driftwatch.storage.report_queries import SUMMARY_COLUMNS
 from driftwatch.storage.schema import prediction_table, quote_identifier
 
@@ -159,7 +160,7 @@ def monitor_counts(db: Database, monitor: str) -> dict[str, int]:
         "windows_computed": _count(
             cur, "SELECT count(*) FROM window_summaries WHERE monitor = ? AND segment = '*'", [monitor]
         ),
-        "windows_queued": _count(cur, "SELECT count(*) FROM window_queue WHERE monitor = ?", [monitor]),
+        "windows_queued": windows_waiting(cur, monitor),
     }
 
 

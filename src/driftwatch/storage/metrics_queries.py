@@ -85,8 +85,12 @@ def latest_window_summaries(cur: duckdb.DuckDBPyConnection) -> list[LatestWindow
 
 
 def queued_window_counts(cur: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Per monitor with any: windows waiting to be computed."""
-    rows = cur.execute("SELECT monitor, count(*) FROM window_queue GROUP BY monitor").fetchall()
+    """Per monitor with any: windows waiting to be computed, queued or noted by a push (see
+    `storage.pushes.windows_waiting`)."""
+    rows = cur.execute(
+        "SELECT monitor, count(*) FROM (SELECT monitor, model_version, window_start FROM window_queue "
+        "UNION SELECT monitor, model_version, window_start FROM pushed_windows) GROUP BY monitor"
+    ).fetchall()
     return {str(monitor): int(n) for monitor, n in rows}
 
 

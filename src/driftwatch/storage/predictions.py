@@ -6,11 +6,11 @@ from datetime import datetime, timedelta
 
 import duckdb
 
-from driftwatch.durations import WINDOW_ORIGIN
+from driftwatch.durations import WINDOW_ORIGIN, to_naive_utc
 from driftwatch.storage.database import first_row
 from driftwatch.storage.schema import feature_column, prediction_table, segment_column
 
-_ORIGIN = WINDOW_ORIGIN.replace(tzinfo=None)
+_ORIGIN = to_naive_utc(WINDOW_ORIGIN)
 
 
 def window_bucket_sql(ts_column: str = "ts") -> str:

@@ -89,13 +89,14 @@ def fold_pushed_windows(tx: duckdb.DuckDBPyConnection, monitor: str, now: dateti
     return int(queued[0]) if queued else 0
 
 
-def pushed_windows_waiting(cur: duckdb.DuckDBPyConnection, monitor: str) -> int:
-    """Distinct windows noted by pushes and not yet folded into `window_queue` by a cycle."""
+def windows_waiting(cur: duckdb.DuckDBPyConnection, monitor: str) -> int:
+    """Distinct (model version, window) pairs waiting to be computed: queued in `window_queue`, or noted by a
+    push in `pushed_windows` and not yet folded into the queue by a cycle (a window in both counts once)."""
     row = first_row(
         cur.execute(
-            "SELECT count(*) FROM (SELECT DISTINCT model_version, window_start FROM pushed_windows "
-            "WHERE monitor = ?)",
-            [monitor],
+            "SELECT count(*) FROM (SELECT model_version, window_start FROM window_queue WHERE monitor = $m "
+            "UNION SELECT model_version, window_start FROM pushed_windows WHERE monitor = $m)",
+            {"m": monitor},
         )
     )
     return int(row[0]) if row else 0

@@ -102,19 +102,6 @@ def window_summaries(
     return [_summary(r) for r in rows]
 
 
-def window_summary(
-    cur: duckdb.DuckDBPyConnection, monitor: str, model_version: str, segment: str, window_start: datetime
-) -> WindowSummary | None:
-    row = first_row(
-        cur.execute(
-            f"SELECT {_SUMMARY_COLUMNS} FROM window_summaries WHERE monitor = ? AND model_version = ? "
-            "AND segment = ? AND window_start = ?",
-            [monitor, model_version, segment, window_start],
-        )
-    )
-    return None if row is None else _summary(row)
-
-
 def latest_windows(cur: duckdb.DuckDBPyConnection, monitor: str) -> list[WindowSummary]:
     """The latest overall window of each model version of a monitor, newest version window first."""
     rows = cur.execute(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import datetime
 
 from driftwatch.alerting.model import Alert
+from driftwatch.durations import as_utc, iso_utc
 
 
 def format_number(value: float | None) -> str:
@@ -18,11 +19,11 @@ def format_number(value: float | None) -> str:
 
 
 def format_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return as_utc(moment).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return iso_utc(moment)
 
 
 def subject(alert: Alert) -> str:
