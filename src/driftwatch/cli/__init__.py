@@ -3,7 +3,7 @@
 Errors that a user can fix print one line and exit with code 2; drift found by `compare --fail-on-drift` exits 1.
 
 One module per command group (run.py, results.py, compare.py, demo.py, report.py, serve.py, alerts.py,
-rules.py, silence.py, snapshot.py), sharing console.py (the consoles and `fail`), options.py (--config, --format,
+rules.py, silence.py, snapshot.py, compact.py), sharing console.py (the consoles and `fail`), options.py (--config, --format,
 --monitor, reading the config once, opening the database) and tables.py. A new command goes in its own module
 and is registered below. Only typer is imported up front: each command imports what it needs, so
 `driftwatch compare` does not pay for the config, storage and alerting modules (and their numpy, scipy, YAML,
@@ -17,6 +17,7 @@ import sys
 import typer
 
 from driftwatch.cli.alerts import alerts_command
+from driftwatch.cli.compact import compact
 from driftwatch.cli.compare import compare, compare_process
 from driftwatch.cli.demo import demo
 from driftwatch.cli.report import report
@@ -45,6 +46,7 @@ app.command()(demo)
 app.command()(report)
 app.command()(serve)
 app.command()(snapshot)
+app.command()(compact)
 app.add_typer(rules_app, name="rules")
 app.add_typer(silence_app, name="silence")
 
