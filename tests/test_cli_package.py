@@ -8,7 +8,19 @@ import os
 import subprocess
 import sys
 
-COMMANDS = ["alerts", "run", "results", "compare", "demo", "report", "serve", "snapshot", "compact", "rules", "silence"]
+COMMANDS = [
+    "alerts",
+    "run",
+    "results",
+    "compare",
+    "demo",
+    "report",
+    "serve",
+    "snapshot",
+    "compact",
+    "rules",
+    "silence",
+]
 HEAVY = ("numpy", "polars", "pandas", "pyarrow", "duckdb", "scipy", "numba", "yaml", "jinja2")
 
 

@@ -18,7 +18,6 @@ import pytest
 from _demo import DEMO_END
 from driftwatch.config.settings import Settings
 from driftwatch.pipeline.cycle import run_cycle
-from driftwatch.storage import compact as compact_module
 from driftwatch.storage.compact import compact, tmp_path
 from driftwatch.storage.database import Database
 
@@ -38,16 +37,21 @@ def _dump(path: Path) -> dict[str, object]:
         tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() ORDER BY 1").fetchall()]
         dump: dict[str, object] = {
             # repr: a NaN equals itself only as text
-            name: repr(con.execute(f'SELECT * FROM "{name}" ORDER BY ALL').fetchall()) for name in tables
+            name: repr(con.execute(f'SELECT * FROM "{name}" ORDER BY ALL').fetchall())
+            for name in tables
         }
-        dump["catalog:tables"] = con.execute("SELECT table_name, sql FROM duckdb_tables() ORDER BY 1").fetchall()
+        dump["catalog:tables"] = con.execute(
+            "SELECT table_name, sql FROM duckdb_tables() ORDER BY 1"
+        ).fetchall()
         dump["catalog:constraints"] = con.execute(
             "SELECT table_name, constraint_type, constraint_text FROM duckdb_constraints() ORDER BY ALL"
         ).fetchall()
         dump["catalog:sequences"] = con.execute(
             "SELECT sequence_name, last_value FROM duckdb_sequences() ORDER BY 1"
         ).fetchall()
-        dump["catalog:indexes"] = con.execute("SELECT index_name, sql FROM duckdb_indexes() ORDER BY 1").fetchall()
+        dump["catalog:indexes"] = con.execute(
+            "SELECT index_name, sql FROM duckdb_indexes() ORDER BY 1"
+        ).fetchall()
     return dump
 
 
@@ -111,7 +115,7 @@ def test_a_failure_before_the_swap_keeps_the_original(
     def broken_replace(src: object, dst: object) -> None:
         raise OSError("disk went away")
 
-    monkeypatch.setattr(compact_module.os, "replace", broken_replace)
+    monkeypatch.setattr(os, "replace", broken_replace)  # the swap, the last step
     with pytest.raises(OSError, match="disk went away"):
         compact(cycled, demo_settings.database)
     assert cycled.stat().st_size == before_size
