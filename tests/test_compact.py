@@ -144,6 +144,47 @@ def test_kill_9_at_any_moment_leaves_a_usable_database(demo_settings: Settings, 
     assert _dump(cycled) == before and not tmp_path(cycled).exists()
 
 
+CRASH_CHILD = textwrap.dedent(
+    """
+    import os, signal, sys
+    from driftwatch.storage import compact
+
+    real_replace = os.replace
+
+    def crash_at_the_swap(src, dst):
+        if sys.argv[2] == "after":
+            real_replace(src, dst)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    os.replace = crash_at_the_swap
+    compact.compact(sys.argv[1])
+    """
+)
+
+
+@pytest.mark.parametrize("moment", ["before", "after"])
+def test_kill_9_at_the_swap(demo_settings: Settings, cycled: Path, moment: str) -> None:
+    """SIGKILL right before the rename (the copy complete and flushed) and right after it (the original's
+    connection still open): the database opens with the same content either way, a cycle runs on it, and
+    the next compact cleans up and succeeds."""
+    size, before = cycled.stat().st_size, _dump(cycled)
+    child = subprocess.run(
+        [sys.executable, "-c", CRASH_CHILD, str(cycled), moment], capture_output=True, text=True, timeout=300
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    assert _dump(cycled) == before
+    if moment == "before":
+        assert tmp_path(cycled).exists() and cycled.stat().st_size == size
+    else:
+        assert not tmp_path(cycled).exists() and cycled.stat().st_size < size
+    ran = _cli("run", "--config", str(demo_settings.config_path))
+    assert ran.returncode == 0, ran.stderr
+    after_run = _dump(cycled)
+    done = _cli("compact", "--config", str(demo_settings.config_path))
+    assert done.returncode == 0, done.stderr
+    assert _dump(cycled) == after_run and not tmp_path(cycled).exists()
+
+
 def test_compact_refuses_while_the_database_is_in_use(demo_settings: Settings, cycled: Path) -> None:
     holder = subprocess.Popen(
         [
