@@ -218,3 +218,10 @@ def test_compact_refuses_while_the_database_is_in_use(demo_settings: Settings, c
     assert len(lines) == 1, done.stderr
     assert "in use by another process" in lines[0] and "Stop `driftwatch serve` first" in lines[0]
     assert cycled.stat().st_size == size and not tmp_path(cycled).exists()
+
+
+def test_compact_without_a_database_says_so_and_creates_nothing(demo_settings: Settings) -> None:
+    done = _cli("compact", "--config", str(demo_settings.config_path))
+    assert done.returncode == 2
+    assert "no database file to compact" in done.stderr
+    assert not Path(demo_settings.storage).exists()
