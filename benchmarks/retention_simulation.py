@@ -138,12 +138,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--retention-days", type=int, default=90)
     ap.add_argument("--reference-rows", type=int, default=50_000)
     ap.add_argument("--work", type=Path, default=None, help="folder to run in (default: a temporary one)")
+    ap.add_argument("--keep", action="store_true", help="keep the work folder (database, config) at the end")
     ap.add_argument("--out", type=Path, default=None, help="write every day's numbers here as JSON")
     args = ap.parse_args(argv)
     info = {"machine": machine(), "numpy_simd": numpy_simd(), "load_before": load(), "args": vars(args)}
     print(f"{info['machine'].get('cpu_model')}; {info['load_before']}", flush=True)
-    with tempfile.TemporaryDirectory(dir=args.work) as tmp:
+    if args.keep:  # the database stays for inspection (EXPLAIN ANALYZE of the retention step's queries)
+        tmp = tempfile.mkdtemp(dir=args.work)
         days = simulate(Path(tmp), args.rows_per_day, args.days, args.retention_days, args.reference_rows)
+        print(f"kept: {tmp}")
+    else:
+        with tempfile.TemporaryDirectory(dir=args.work) as tmp:
+            days = simulate(Path(tmp), args.rows_per_day, args.days, args.retention_days, args.reference_rows)
     daily = [d for d in days if isinstance(d["day"], int)]
     half, last = args.retention_days, args.days
     size_ratio = daily[last - 1]["db_bytes"] / daily[half - 1]["db_bytes"]
