@@ -131,6 +131,38 @@ def simulate(work: Path, rows: int, days: int, retain: int, reference_rows: int)
     return out
 
 
+def primary_key_delete_check(work: Path | None, rows: int = 2_000_000, day_rows: int = 100_000) -> None:
+    """Where a day's deletion spends its time: one day deleted from a table with and without a primary key.
+
+    The statement itself is fast; the commit removes each deleted key from the primary-key index (ART).
+    """
+    import duckdb
+
+    with tempfile.TemporaryDirectory(dir=work) as tmp:
+        for pk in (True, False):
+            con = duckdb.connect(str(Path(tmp) / f"pk{pk}.duckdb"))
+            key = "PRIMARY KEY" if pk else ""
+            con.execute(f"CREATE TABLE p (request_id VARCHAR {key}, ts TIMESTAMP, f0 DOUBLE, f1 DOUBLE)")
+            con.execute(
+                "INSERT INTO p SELECT 'd-' || i, TIMESTAMP '2026-01-01' + INTERVAL (i // ?) DAY, random(), "
+                "random() FROM range(?) t(i)",
+                [day_rows, rows],
+            )
+            con.execute("CHECKPOINT")
+            con.execute("BEGIN")
+            t0 = time.perf_counter()
+            con.execute("DELETE FROM p WHERE ts < TIMESTAMP '2026-01-02'")
+            t1 = time.perf_counter()
+            con.execute("COMMIT")
+            t2 = time.perf_counter()
+            con.close()
+            print(
+                f"primary key {pk}: {day_rows:,} of {rows:,} rows deleted, statement {t1 - t0:.3f}s, "
+                f"commit {t2 - t1:.3f}s",
+                flush=True,
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows-per-day", type=int, default=20_000)
@@ -140,7 +172,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, default=None, help="folder to run in (default: a temporary one)")
     ap.add_argument("--keep", action="store_true", help="keep the work folder (database, config) at the end")
     ap.add_argument("--out", type=Path, default=None, help="write every day's numbers here as JSON")
+    ap.add_argument(
+        "--pk-delete-check", action="store_true", help="only time a day's delete with/without a PK"
+    )
     args = ap.parse_args(argv)
+    if args.pk_delete_check:
+        primary_key_delete_check(args.work)
+        return 0
     info = {"machine": machine(), "numpy_simd": numpy_simd(), "load_before": load(), "args": vars(args)}
     print(f"{info['machine'].get('cpu_model')}; {info['load_before']}", flush=True)
     if args.keep:  # the database stays for inspection (EXPLAIN ANALYZE of the retention step's queries)
