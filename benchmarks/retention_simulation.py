@@ -179,9 +179,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.pk_delete_check:
         primary_key_delete_check(args.work)
         return 0
-    info = {"machine": machine(), "numpy_simd": numpy_simd(), "load_before": load(), "args": vars(args)}
-    print(f"{info['machine'].get('cpu_model')}; {info['load_before']}", flush=True)
-    if args.keep:  # the database stays for inspection (EXPLAIN ANALYZE of the retention step's queries)
+    host = machine()
+    info: dict[str, Any] = {
+        "machine": host,
+        "numpy_simd": numpy_simd(),
+        "load_before": load(),
+        "args": vars(args),
+    }
+    print(f"{host.get('cpu_model')}; {info['load_before']}", flush=True)
+    if args.keep:  # the database stays for inspection (timing the retention step's queries)
         tmp = tempfile.mkdtemp(dir=args.work)
         days = simulate(Path(tmp), args.rows_per_day, args.days, args.retention_days, args.reference_rows)
         print(f"kept: {tmp}")
