@@ -43,9 +43,11 @@ def write_files(folder: Path, rows: int) -> dict[str, Path]:
     return {"csv": csv, "ndjson": nd}
 
 
-def write_config(project: Path, fmt: str, path: Path) -> Path:
+def write_config(project: Path, path: Path, json_features: bool) -> Path:
+    """A one-monitor project over `path`; `json_features`: the rows carry their features as one JSON object
+    (`input_features`), otherwise as plain columns. Also used by ingest_scaling.py."""
     features = (
-        f"features: [{', '.join(NUMERIC + CATEGORICAL)}]" if fmt == "csv" else "features: input_features"
+        "features: input_features" if json_features else f"features: [{', '.join(NUMERIC + CATEGORICAL)}]"
     )
     text = f"""\
 storage: {project / "dw.duckdb"}
@@ -76,7 +78,7 @@ def one_ingest(work: Path, name: str, path: Path) -> tuple[float, float, int, in
     shutil.rmtree(project, ignore_errors=True)
     project.mkdir()
     fmt = "csv" if ".csv" in path.name else "ndjson"
-    settings = load_settings(write_config(project, fmt, path))
+    settings = load_settings(write_config(project, path, json_features=fmt != "csv"))
     monitor = settings.monitor("bench")
     with Database(settings.storage, settings.database) as db:
         t0, c0 = time.perf_counter(), time.process_time()

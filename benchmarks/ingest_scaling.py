@@ -32,6 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from ingest_formats import write_config  # noqa: E402
 from perf_drift import CATEGORICAL, NUMERIC, log_frame  # noqa: E402
 
 DAY = datetime(2026, 1, 5, tzinfo=UTC)
@@ -75,29 +76,6 @@ def write_files(folder: Path, rows: int, formats: list[str]) -> dict[str, Path]:
     return out
 
 
-def write_config(project: Path, fmt: str, path: Path) -> Path:
-    features = (
-        "features: input_features" if fmt == "ndjson" else f"features: [{', '.join(NUMERIC + CATEGORICAL)}]"
-    )
-    text = f"""\
-storage: {project / "dw.duckdb"}
-monitors:
-  bench:
-    predictions:
-      path: {path}
-      {features}
-    reference:
-      path: {path}
-    features:
-      numeric: [{", ".join(NUMERIC)}]
-      categorical: [{", ".join(CATEGORICAL)}]
-    min_rows: 1
-"""
-    config = project / "driftwatch.yml"
-    config.write_text(text)
-    return config
-
-
 def child(project: Path, fmt: str, path: Path) -> None:
     """One ingest in this process; prints one JSON line."""
     from driftwatch.config.loading import load_settings
@@ -105,7 +83,7 @@ def child(project: Path, fmt: str, path: Path) -> None:
     from driftwatch.pipeline.ingest import ingest_predictions
     from driftwatch.storage.database import Database
 
-    settings = load_settings(write_config(project, fmt, path))
+    settings = load_settings(write_config(project, path, json_features=fmt == "ndjson"))
     monitor = settings.monitor("bench")
     with Database(settings.storage, settings.database) as db:
         t0, c0 = time.perf_counter(), time.process_time()

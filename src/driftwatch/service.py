@@ -26,7 +26,6 @@ from typing import Any
 import uvicorn
 
 from driftwatch.api.app import create_app
-from driftwatch.config.server import ServerSettings
 from driftwatch.config.settings import Settings
 from driftwatch.errors import InputError
 from driftwatch.pipeline.warmup import warm_kernels
@@ -35,12 +34,6 @@ from driftwatch.storage.runs import mark_interrupted_runs
 from driftwatch.worker import Worker
 
 log = logging.getLogger("driftwatch.server")
-
-
-def server_settings_of(settings: Settings) -> ServerSettings:
-    """The `server:` section once config.py carries it; the defaults until then."""
-    server = getattr(settings, "server", None)
-    return server if isinstance(server, ServerSettings) else ServerSettings()
 
 
 class _Signals:
@@ -98,7 +91,7 @@ def bind(host: str, port: int) -> socket.socket:
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8080) -> None:
     """Run until SIGTERM/SIGINT; returns after a clean shutdown."""
     _configure_logging()
-    server_settings = server_settings_of(settings)
+    server_settings = settings.server
     first = next(iter(settings.monitors))
     hint = f"Another `driftwatch serve` may hold it; its API runs cycles: POST /api/monitors/{first}/runs"
     db = Database(settings.storage, settings.database, lock_hint=hint)

@@ -277,11 +277,8 @@ def _store(db: Database, monitor: MonitorConfig, layout: LogLayout, source: str,
     raise AssertionError("unreachable")
 
 
-def push_labels(
-    db: Database, runner: CycleRunner, monitor: MonitorConfig, records: list[Any], wait: float | None = None
-) -> LabelPush:
-    """Validate and upsert a batch of labels, the same way as a label file (`runner`, `wait`: unused since
-    labels stopped waiting for the monitor's lock; kept for callers)."""
+def push_labels(db: Database, monitor: MonitorConfig, records: list[Any]) -> LabelPush:
+    """Validate and upsert a batch of labels, the same way as a label file."""
     if monitor.labels is None:
         raise Conflict(
             f"monitor {monitor.name!r} has no `labels:` section (and `task:`) in its config, so labels "

@@ -141,9 +141,9 @@ def write_router(write: Any) -> APIRouter:
     )
     async def push_labels(name: str, request: Request, state: State) -> dict[str, Any]:
         monitor = state.monitor(name)
-        records = push.parse_batch(await read_body(request, state.server.max_body_bytes))
-        wait = state.server.run_wait.total_seconds()
-        result = await run_in_threadpool(push.push_labels, state.db, state.runner, monitor, records, wait)
+        body = await read_body(request, state.server.max_body_bytes)
+        records = await run_in_threadpool(push.parse_batch, body)  # off the event loop, as for predictions
+        result = await run_in_threadpool(push.push_labels, state.db, monitor, records)
         return {
             "batch_id": result.batch_id,
             "received": result.received,

@@ -8,7 +8,6 @@ from __future__ import annotations
 import getpass
 import json
 import shlex
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
@@ -24,6 +23,7 @@ from driftwatch.cli.options import (
     load,
     open_database,
 )
+from driftwatch.durations import utc_now
 
 if TYPE_CHECKING:
     from driftwatch.config.settings import Settings
@@ -50,10 +50,6 @@ def _through_server(settings: Settings, method: str, path: str, body: dict[str, 
     parts.append(shlex.quote(f"{SERVER_URL}{path}"))
     where = "the address `driftwatch serve` listens on, by default"
     return f"Do it through the server's API instead ({where} {SERVER_URL}): {' '.join(parts)}"
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _user() -> str:
@@ -84,7 +80,7 @@ def silence_add(
     from driftwatch.storage import alerts as store
 
     check_format(fmt)
-    now = _now()
+    now = utc_now()
     with errors():
         matchers = parse_matchers(match)
         starts_at = parse_time(start, now) if start else now
@@ -115,7 +111,7 @@ def silence_list(
     from driftwatch.storage import alerts as store
 
     check_format(fmt)
-    now = _now()
+    now = utc_now()
     with errors():
         settings = load(config)
         hint = _through_server(settings, "GET", "/api/silences" + ("?all=true" if show_all else ""))
@@ -159,7 +155,7 @@ def silence_expire(
     """End a silence now. Alerts it hid are announced by the next window evaluated."""
     from driftwatch.storage import alerts as store
 
-    now = _now()
+    now = utc_now()
     with errors():
         settings = load(config)
         hint = _through_server(settings, "DELETE", f"/api/silences/{quote(silence_id, safe='')}")

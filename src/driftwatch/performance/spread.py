@@ -67,10 +67,10 @@ def dersimonian_laird(values: NDArray[np.float64], variances: NDArray[np.float64
 
 
 def _spearman_with_position(score: NDArray[np.float64]) -> float:
-    ranks = np.empty(score.size)
-    ranks[np.argsort(score, kind="stable")] = np.arange(score.size)
     if score.size < 3 or np.all(score == score[0]):
         return 0.0
+    ranks = np.empty(score.size)
+    ranks[np.argsort(score, kind="stable")] = np.arange(score.size)
     return float(np.corrcoef(np.arange(score.size), ranks)[0, 1])
 
 

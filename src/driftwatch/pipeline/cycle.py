@@ -11,11 +11,12 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from driftwatch.config.monitors import MonitorConfig
 from driftwatch.config.settings import Settings
+from driftwatch.durations import utc_now
 from driftwatch.pipeline.alerts import AlertCycleSummary, AlertingRun, alert_cycle
 from driftwatch.pipeline.ingest import IngestSummary, ingest_predictions
 from driftwatch.pipeline.labels import LabelIngestSummary, ingest_labels
@@ -98,7 +99,7 @@ def run_cycle(
 ) -> CycleSummary:
     """Ingest new rows, refresh the reference profile if needed, compute every closed queued window."""
     hooks = hooks or CycleHooks()
-    now = now or datetime.now(UTC)
+    now = now or utc_now()
     run_id = uuid.uuid4().hex
     started = time.perf_counter()
     with db.transaction() as tx:

@@ -25,7 +25,7 @@ from driftwatch.stats.decision import Thresholds
 # re-exported for the report code and its tests.
 from driftwatch.stats.ks_location import ECDF_POINTS as ECDF_POINTS
 from driftwatch.stats.ks_location import KsLocation as KsLocation
-from driftwatch.stats.ks_location import WindowEcdf, ecdf_steps
+from driftwatch.stats.ks_location import WindowEcdf, ecdf_steps, window_ecdf
 from driftwatch.stats.ks_location import ks_location as ks_location
 from driftwatch.stats.sorting import sorted_valid
 
@@ -400,10 +400,8 @@ def ecdf_chart(
 ) -> dict[str, Any]:
     """Reference and current ECDFs of raw current values (`driftwatch compare`, a page rendered without
     the statistics at hand): sorts the window once and finds D's point by one KS merge."""
-    current_sorted = sorted_valid(current_values)
-    where = ks_location(reference_sorted, current_sorted)
-    steps = ecdf_points(current_sorted)
-    return ecdf_figure(ecdf_points(reference_sorted), WindowEcdf(*steps, where), title, ks_statistic)
+    window = window_ecdf(reference_sorted, sorted_valid(current_values), None)
+    return ecdf_figure(ecdf_points(reference_sorted), window, title, ks_statistic)
 
 
 def ecdf_figure(

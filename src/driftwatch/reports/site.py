@@ -64,7 +64,7 @@ from driftwatch.reports.render import (
     write_report,
 )
 from driftwatch.stats.decision import OUTPUT_FEATURES
-from driftwatch.stats.ks_location import WindowEcdf, ks_location
+from driftwatch.stats.ks_location import WindowEcdf, window_ecdf
 from driftwatch.stats.profile import CategoricalProfile, NumericProfile, ReferenceProfile
 from driftwatch.stats.sorting import sorted_valid
 from driftwatch.storage import report_queries as q
@@ -744,9 +744,7 @@ def _window_ecdf(
     column = None if values is None else values.get(feature)
     if column is None or not isinstance(profile, NumericProfile):
         return None
-    current_sorted = sorted_valid(column)
-    where = ks_location(profile.sorted_values, current_sorted)
-    return WindowEcdf(*charts.ecdf_points(current_sorted), where)
+    return window_ecdf(profile.sorted_values, sorted_valid(column), None)
 
 
 def _distribution_charts(

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from driftwatch.errors import SourceError
 from driftwatch.sources.formats import ROWS_FORMAT
+from driftwatch.sources.values import json_path
 
 if TYPE_CHECKING:
     import duckdb
@@ -178,12 +179,6 @@ def infer_features(
         else:
             categorical.append(f.name)
     return InferredFeatures(tuple(numeric), tuple(categorical), tuple(excluded))
-
-
-def json_path(name: str) -> str:
-    """A JSON path selecting one key, quoted so any key works (as `sources.logs` spells it)."""
-    key = name.replace("\\", "\\\\").replace('"', '\\"')
-    return '$."' + key + '"'
 
 
 def describe_exclusions(excluded: Sequence[Exclusion]) -> str:

@@ -22,7 +22,14 @@ from dataclasses import dataclass, field
 import driftwatch.timestamps as timestamps
 from driftwatch.errors import SourceError
 from driftwatch.sources.files import NDJSON_LINE, SOURCE_ROW, raw_sql, source_sql
-from driftwatch.sources.values import category_number_sql, category_sql, epoch_sql, number_sql, numeric_sql
+from driftwatch.sources.values import (
+    category_number_sql,
+    category_sql,
+    epoch_sql,
+    json_path,
+    number_sql,
+    numeric_sql,
+)
 from driftwatch.storage.schema import feature_column, quote_identifier, segment_column
 
 _TIME_TYPES = ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "DATE", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S")
@@ -74,7 +81,7 @@ class _Query:
     def text(self, name: str) -> str:
         """The field as VARCHAR (NULL when absent or JSON null)."""
         if self.fmt == "ndjson":
-            return self.doc_text(_json_path(name))
+            return self.doc_text(json_path(name))
         return f"CAST({quote_identifier(name)} AS VARCHAR)"
 
     def doc_text(self, path: str) -> str:
@@ -109,17 +116,11 @@ class _Query:
     def json_object(self, name: str) -> str:
         """A features field as JSON text, whether it is a struct, a map or a JSON string."""
         if self.fmt == "ndjson":
-            return f"json_extract(_doc, {self.bind(_json_path(name))})::VARCHAR"
+            return f"json_extract(_doc, {self.bind(json_path(name))})::VARCHAR"
         kind = self.columns[name].upper()
         if kind.startswith("STRUCT") or kind.startswith("MAP"):
             return f"to_json({quote_identifier(name)})::VARCHAR"
         return f"CAST({quote_identifier(name)} AS VARCHAR)"
-
-
-def _json_path(name: str) -> str:
-    """A JSON path selecting one key, quoted so any feature name works."""
-    key = name.replace("\\", "\\\\").replace('"', '\\"')
-    return '$."' + key + '"'
 
 
 def _sql_text(value: str) -> str:
@@ -198,7 +199,7 @@ class _Normaliser:
         self.out: list[str] = ["_row", SOURCE_ROW]
         self.reasons: list[str] = []
         # The features' JSON/struct field as a JSON path ('' when features are plain columns).
-        self.features_path = _json_path(layout.features_json) if layout.features_json is not None else ""
+        self.features_path = json_path(layout.features_json) if layout.features_json is not None else ""
 
     # --- the value kinds --------------------------------------------------------------------------------------
 
@@ -338,10 +339,10 @@ class _Normaliser:
     def feature_text(self, name: str) -> str:
         """A feature's value as text: from the features field, or from its own column."""
         if self.layout.features_json is not None and self.fmt == "ndjson":
-            path = self.features_path + _json_path(name)[1:]
+            path = self.features_path + json_path(name)[1:]
             return f"CASE WHEN _fj_type = 'OBJECT' THEN {self.q.doc_text(path)} END"
         if self.layout.features_json is not None:
-            return f"json_extract_string(_fj, {self.q.bind(_json_path(name))})"
+            return f"json_extract_string(_fj, {self.q.bind(json_path(name))})"
         self.q.require(name, "feature")
         return self.q.text(name)
 
@@ -366,10 +367,10 @@ class _Normaliser:
     def add_nested_category(self, name: str, alias: str) -> None:
         """A categorical feature of the features field: a nested object or array there is refused."""
         if self.fmt == "ndjson":
-            kind = self.q.doc_type(self.features_path + _json_path(name)[1:])
+            kind = self.q.doc_type(self.features_path + json_path(name)[1:])
             self.stage1.append(f"CASE WHEN _fj_type = 'OBJECT' THEN {kind} END AS {alias}_type")
         else:
-            self.stage1.append(f"json_type(_fj, {self.q.bind(_json_path(name))}) AS {alias}_type")
+            self.stage1.append(f"json_type(_fj, {self.q.bind(json_path(name))}) AS {alias}_type")
         self.category(alias, self.feature_text(name))
         self.reasons.append(
             f"CASE WHEN {alias}_type IN ('OBJECT', 'ARRAY') THEN "

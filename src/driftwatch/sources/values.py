@@ -197,3 +197,9 @@ def epoch_sql(number: str) -> str:
         for low, high, to_us in EPOCH_UNITS
     )
     return f"CASE {cases} END"
+
+
+def json_path(name: str) -> str:
+    """A JSON path selecting one key, quoted so any key works (`sources.logs`, feature inference)."""
+    key = name.replace("\\", "\\\\").replace('"', '\\"')
+    return '$."' + key + '"'

@@ -14,10 +14,11 @@ from typing import Any
 import duckdb
 
 from driftwatch.durations import as_utc, to_naive_utc
+from driftwatch.storage.alerts import aware
 from driftwatch.storage.database import Database, first_row
 from driftwatch.storage.filters import equal_filters
 from driftwatch.storage.pushes import windows_waiting
-from driftwatch.storage.report_queries import SUMMARY_COLUMNS
+from driftwatch.storage.report_queries import SUMMARY_COLUMNS, table_columns
 from driftwatch.storage.schema import prediction_table, quote_identifier
 
 RUN_COLUMNS = (
@@ -38,16 +39,12 @@ RUN_COLUMNS = (
 _WINDOW_TIMES = ("window_start", "window_end", "computed_at")
 
 
-def _aware(ts: datetime | None) -> datetime | None:
-    return None if ts is None else as_utc(ts)
-
-
 def _run(row: tuple[Any, ...]) -> dict[str, Any]:
     item = dict(zip(RUN_COLUMNS, row, strict=True))
     started, finished = item["started_at"], item["finished_at"]
     item["seconds"] = (finished - started).total_seconds() if finished is not None else None
-    item["started_at"] = _aware(started)
-    item["finished_at"] = _aware(finished)
+    item["started_at"] = aware(started)
+    item["finished_at"] = aware(finished)
     return item
 
 
@@ -136,7 +133,7 @@ def latest_overall_windows(cur: duckdb.DuckDBPyConnection) -> dict[str, dict[str
 def _window(row: tuple[Any, ...]) -> dict[str, Any]:
     item = dict(zip(SUMMARY_COLUMNS, row, strict=True))
     for key in _WINDOW_TIMES:
-        item[key] = _aware(item[key])
+        item[key] = aware(item[key])
     return item
 
 
@@ -162,15 +159,6 @@ def monitor_counts(db: Database, monitor: str) -> dict[str, int]:
         ),
         "windows_queued": windows_waiting(cur, monitor),
     }
-
-
-def table_columns(cur: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    """A table's column names in their order (empty when there is no such table)."""
-    rows = cur.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
-        [table],
-    ).fetchall()
-    return [str(r[0]) for r in rows]
 
 
 def optional_table_rows(

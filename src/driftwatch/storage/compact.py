@@ -21,6 +21,7 @@ from pathlib import Path
 from driftwatch.config.settings import DatabaseSettings
 from driftwatch.errors import DriftwatchError
 from driftwatch.storage.database import Database, first_row
+from driftwatch.storage.schema import quote_identifier
 
 TMP_SUFFIX = ".compact-tmp"
 _TMP_ALIAS = "driftwatch_compact_tmp"
@@ -49,10 +50,6 @@ def _remove_leftovers(tmp: Path) -> None:
         leftover.unlink(missing_ok=True)
 
 
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
 def _row_counts(db: Database, catalog: str) -> dict[str, int]:
     """Rows of every base table of `catalog`, keyed `schema.table`."""
     cur = db.cursor()
@@ -63,7 +60,9 @@ def _row_counts(db: Database, catalog: str) -> dict[str, int]:
     counts: dict[str, int] = {}
     for schema, table in names:
         row = first_row(
-            cur.execute(f"SELECT count(*) FROM {_quote(catalog)}.{_quote(schema)}.{_quote(table)}")
+            cur.execute(
+                f"SELECT count(*) FROM {quote_identifier(catalog)}.{quote_identifier(schema)}.{quote_identifier(table)}"
+            )
         )
         counts[f"{schema}.{table}"] = int(row[0]) if row else 0
     return counts
@@ -82,12 +81,12 @@ def _copy(db: Database, tmp: Path) -> dict[str, int]:
     cur = db.cursor()
     row = first_row(cur.execute("SELECT current_database()"))
     catalog = str(row[0]) if row else ""
-    cur.execute(f"ATTACH ? AS {_quote(_TMP_ALIAS)}", [str(tmp)])
+    cur.execute(f"ATTACH ? AS {quote_identifier(_TMP_ALIAS)}", [str(tmp)])
     try:
-        cur.execute(f"COPY FROM DATABASE {_quote(catalog)} TO {_quote(_TMP_ALIAS)}")
+        cur.execute(f"COPY FROM DATABASE {quote_identifier(catalog)} TO {quote_identifier(_TMP_ALIAS)}")
         before, after = _row_counts(db, catalog), _row_counts(db, _TMP_ALIAS)
     finally:
-        cur.execute(f"DETACH {_quote(_TMP_ALIAS)}")  # checkpoints and closes the copy
+        cur.execute(f"DETACH {quote_identifier(_TMP_ALIAS)}")  # checkpoints and closes the copy
     if before != after:
         differ = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
         raise CompactError(f"compact: the copy differs from {db.path} in table(s) {', '.join(differ)}")

@@ -13,8 +13,8 @@ from typing import NamedTuple
 
 import duckdb
 
-from driftwatch.storage.api_queries import table_columns
 from driftwatch.storage.database import Database
+from driftwatch.storage.report_queries import table_columns
 from driftwatch.storage.runs import INTERRUPTED
 from driftwatch.storage.schema import quote_identifier
 

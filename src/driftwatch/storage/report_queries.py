@@ -319,14 +319,13 @@ def table_exists(cur: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(row and row[0])
 
 
-def _columns(cur: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    return [
-        str(r[0])
-        for r in cur.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
-            [table],
-        ).fetchall()
-    ]
+def table_columns(cur: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """A table's column names in their order (empty when there is no such table)."""
+    rows = cur.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+        [table],
+    ).fetchall()
+    return [str(r[0]) for r in rows]
 
 
 @dataclass(frozen=True)
@@ -377,7 +376,7 @@ def performance_points(
     """Realized and estimated performance rows of a monitor, oldest first; None when the table is absent."""
     if not table_exists(cur, PERFORMANCE_TABLE):
         return None
-    if not set(_PERFORMANCE_COLUMNS) <= set(_columns(cur, PERFORMANCE_TABLE)):
+    if not set(_PERFORMANCE_COLUMNS) <= set(table_columns(cur, PERFORMANCE_TABLE)):
         return None
     rows = cur.execute(
         f"SELECT {', '.join(_PERFORMANCE_COLUMNS)} FROM {PERFORMANCE_TABLE} WHERE monitor = $m "
@@ -428,7 +427,7 @@ def alert_rows(
     """
     if not table_exists(cur, table):
         return None
-    present = _columns(cur, table)
+    present = table_columns(cur, table)
     shown = tuple(c for c in ALERT_COLUMNS if c in present)
     if not shown:
         return None
@@ -454,7 +453,7 @@ def firing_alerts(
     """How many alert instances of a monitor (and version) are firing; None when alert state is not stored."""
     if not table_exists(cur, ALERT_STATE_TABLE):
         return None
-    present = set(_columns(cur, ALERT_STATE_TABLE))
+    present = set(table_columns(cur, ALERT_STATE_TABLE))
     column = next((c for c in ("state", "status") if c in present), None)
     if column is None or "monitor" not in present:
         return None

@@ -7,11 +7,12 @@ import os
 import random
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from driftwatch.alerting.errors import ChannelConfigError
 from driftwatch.config.alerting import AlertingSettings
+from driftwatch.durations import utc_now
 from driftwatch.pipeline.alerts.outbox import DuckDBOutbox, resend_intervals
 from driftwatch.pipeline.alerts.settings import AlertingRun
 from driftwatch.storage.database import Database
@@ -61,7 +62,7 @@ def _merge(total: DeliveryReport, part: DeliveryReport) -> None:
 def _delivery_clock(now: datetime | None) -> Callable[[], datetime]:
     """`now` advanced by real elapsed time (so Slack pacing works), else the wall clock."""
     if now is None:
-        return lambda: datetime.now(UTC)
+        return utc_now
     started, origin = time.monotonic(), now
     return lambda: origin + timedelta(seconds=time.monotonic() - started)
 
@@ -119,7 +120,7 @@ def lane_senders(
     db: Database,
     channels: Mapping[str, Channel],
     policy: RetryPolicy,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    clock: Callable[[], datetime] = utc_now,
 ) -> dict[str, Sender]:
     """One `Sender` per channel for the server's delivery lanes (`alerting.delivery.ChannelLanes`): each
     outbox hands out its own channel's rows, and re-posts that channel's alerts while they fire when it is an

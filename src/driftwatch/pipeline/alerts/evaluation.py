@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from driftwatch.alerting.evaluation import evaluate
 from driftwatch.alerting.grouping import AlertGroup, group_notifications
 from driftwatch.alerting.model import InstanceKey, Notification, Rule, RuleSet, Sample
 from driftwatch.config.monitors import MonitorConfig
+from driftwatch.durations import utc_now
 from driftwatch.pipeline.alerts.outbox import new_message
 from driftwatch.pipeline.alerts.samples import ReportUrl, collect_samples, past_samples
 from driftwatch.pipeline.alerts.settings import AlertingRun
@@ -93,7 +94,7 @@ def alert_cycle(
     The first evaluation of a monitor skips windows older than `alerting.backfill`, so turning alerting on for
     a long history does not replay every past episode.
     """
-    now = now or datetime.now(UTC)
+    now = now or utc_now()
     since = store.evaluated_through(db.cursor(), monitor.name)
     cutoff = None
     if since is None and run.settings.backfill is not None:
