@@ -355,6 +355,7 @@ def test_a_label_joins_every_version_s_prediction_and_each_version_is_measured_o
         assert shadow["inserted"] == 600
         pushed = client.post(f"{url}/labels", headers=AUTH, json=labels).json()
         assert (pushed["new"], pushed["windows_queued"]) == (300, 2)  # one window, two versions
+        assert labels_without_prediction(db.cursor(), MONITOR) == 0  # the only labels yet: all matched
         queued = (
             db.cursor()
             .execute(
@@ -383,8 +384,6 @@ def test_a_label_joins_every_version_s_prediction_and_each_version_is_measured_o
             production: pytest.approx(1.0),
             "shadow-2": pytest.approx(0.0),
         }
-        # Every label is matched (once per request, not once per version).
-        assert labels_without_prediction(db.cursor(), MONITOR) == 0
 
 
 # --- retention with snapshots ----------------------------------------------------------------------------------
