@@ -41,6 +41,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from driftwatch.kernels.partials import gaps_from_counts, ks_counts_sorted, w1_area_from_counts
 from driftwatch.stats.binning import numeric_bin_counts_sorted
 from driftwatch.stats.distances import hellinger_distance, js_distance, normalize_w1
 from driftwatch.stats.feature_drift import FeatureDrift, categorical_feature_stats
@@ -136,29 +137,9 @@ def numeric_layout(profile: NumericProfile) -> NumericLayout:
 
 
 def ks_counts(distinct: NDArray[np.float64], current_sorted: NDArray[np.float64]) -> NDArray[np.int64]:
-    """The ``2K + 1`` counts of ascending NaN-free ``current_sorted`` against the distinct values ``distinct``.
-
-    Either the distinct values are searched in the chunk (``K`` binary searches) or the chunk in the distinct
-    values (two per value), whichever is fewer; both give the same integers.
-    """
-    k = distinct.size
-    n = current_sorted.size
-    if k == 0:
-        return np.array([n], dtype=np.int64)
-    if k <= n:
-        left = np.searchsorted(current_sorted, distinct, side="left").astype(np.int64)
-        right = np.searchsorted(current_sorted, distinct, side="right").astype(np.int64)
-        counts = np.empty(2 * k + 1, dtype=np.int64)
-        counts[1::2] = right - left
-        counts[0] = left[0]
-        counts[2:-1:2] = left[1:] - right[:-1]
-        counts[-1] = n - right[-1]
-        return counts
-    # With 0-based k: a value equal to r_k has left = k, right = k + 1, so its slot 2k + 1 is left + right; a
-    # value strictly between r_k and r_{k+1} has left = right = k + 1, slot 2k + 2, again left + right.
-    lo = np.searchsorted(distinct, current_sorted, side="left")
-    hi = np.searchsorted(distinct, current_sorted, side="right")
-    return np.bincount(lo + hi, minlength=2 * k + 1).astype(np.int64)
+    """The ``2K + 1`` counts of ascending NaN-free ``current_sorted`` against the distinct values ``distinct``
+    (strictly ascending, NaN-free): one galloping walk of the chunk (`kernels.partials.ks_counts_sorted`)."""
+    return ks_counts_sorted(distinct, current_sorted)
 
 
 def numeric_partial(profile: NumericProfile, values: ArrayLike) -> NumericPartial:
@@ -290,14 +271,7 @@ def ks_from_counts(
     """
     if n_ref == 0 or n_cur == 0:
         return math.nan, math.nan
-    through = np.cumsum(counts)  # through[2k + 1] = #{cur <= r_k}; through[2k] = #{cur < r_{k+1}} (k < K)
-    inside = counts[0::2] > 0  # intervals with a current value strictly inside
-    before = np.concatenate((np.zeros(1, dtype=np.int64), cumulative))  # F_ref's count on each interval
-    i = np.concatenate((cumulative, before[inside]))
-    j = np.concatenate((through[1::2], through[0::2][inside]))
-    gaps = i / n_ref - j / n_cur
-    ref_above = max(0.0, float(gaps.max()))
-    cur_above = max(0.0, float((-gaps).max()))
+    ref_above, cur_above = gaps_from_counts(cumulative, counts, n_ref, n_cur)
     return _exact_or_asymptotic(float(max(ref_above, cur_above)), n_ref, n_cur)
 
 
@@ -325,61 +299,11 @@ def w1_from_counts(
     special = _infinite_rule(layout, partial, n_ref, n_cur)
     if special is not None:
         return special, 0.0
-    width, target, j_a, j_b = _w1_intervals(layout, partial, n_cur)
-    scaled = j_a * n_ref, j_b * n_ref
-    with np.errstate(over="ignore", invalid="ignore"):
-        largest = np.maximum(np.abs(target - scaled[0]), np.abs(target - scaled[1])).astype(np.float64)
-        smallest = _closest(target, j_a, j_b, n_ref).astype(np.float64)
-        total = float(n_ref) * float(n_cur)
-        estimate = float(np.sum(width * ((smallest + largest) / 2.0))) / total
-        bound = float(np.sum(width * ((largest - smallest) / 2.0))) / total
-    return estimate, bound
-
-
-def _w1_intervals(
-    layout: NumericLayout, partial: NumericPartial, n_cur: int
-) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
-    """Per interval where the CDFs may differ: width, ``R m`` and the range ``[j_a, j_b]`` of current counts.
-
-    Inner intervals ``[r_k, r_{k+1})``; below ``r_1`` the part from the smallest current value (where ``j``
-    is already at least 1), above ``r_K`` the part up to the largest (where ``j`` is at most ``m - 1``).
-    """
-    r, cumulative, counts = layout.distinct, layout.cumulative, partial.ks_counts
-    through = np.cumsum(counts)
-    inner_width = r[1:] - r[:-1]
-    inner_target = cumulative[:-1] * n_cur
-    inner_a = through[1:-2:2]  # #{cur <= r_k}
-    inner_b = through[2:-1:2]  # #{cur < r_{k+1}}
-    widths = [inner_width]
-    targets = [inner_target]
-    lows = [inner_a]
-    highs = [inner_b]
-    if counts[0] > 0:  # current values below the reference's smallest value
-        widths.append(np.array([r[0] - partial.low]))
-        targets.append(np.zeros(1, dtype=np.int64))
-        lows.append(np.ones(1, dtype=np.int64))
-        highs.append(np.array([counts[0]], dtype=np.int64))
-    if counts[-1] > 0:  # and above its largest
-        widths.append(np.array([partial.high - r[-1]]))
-        targets.append(np.array([cumulative[-1] * n_cur], dtype=np.int64))
-        lows.append(np.array([through[-2]], dtype=np.int64))
-        highs.append(np.array([n_cur - 1], dtype=np.int64))
-    return (
-        np.concatenate(widths).astype(np.float64),
-        np.concatenate(targets).astype(np.int64),
-        np.concatenate(lows).astype(np.int64),
-        np.concatenate(highs).astype(np.int64),
+    area, error = w1_area_from_counts(
+        layout.distinct, layout.cumulative, partial.ks_counts, n_ref, n_cur, partial.low, partial.high
     )
-
-
-def _closest(
-    target: NDArray[np.int64], j_a: NDArray[np.int64], j_b: NDArray[np.int64], n: int
-) -> NDArray[np.int64]:
-    """``min |target - n j|`` over integers ``j`` in ``[j_a, j_b]``."""
-    nearest = np.clip(np.rint(target / n).astype(np.int64), j_a, j_b)
-    # rint of a float quotient can be one off for huge counts; check both neighbours inside the range.
-    candidates = [nearest, np.clip(nearest - 1, j_a, j_b), np.clip(nearest + 1, j_a, j_b)]
-    return np.asarray(np.min([np.abs(target - n * c) for c in candidates], axis=0), dtype=np.int64)
+    total = float(n_ref) * float(n_cur)
+    return area / total, error / total
 
 
 def _normalized_bound(bound: float, w1: float, scale: float) -> float:
