@@ -25,6 +25,7 @@ from driftwatch.stats.feature_drift import (
     numeric_feature_stats,
 )
 from driftwatch.stats.partials import (
+    Accumulator,
     CategoricalPartial,
     NumericPartial,
     Partial,
@@ -194,6 +195,16 @@ def test_categorical_partitions_give_the_single_node_result(
     got = finish(merge_all(profile, reversed(parts)), profile)
     assert_same_result(got, want, exact_w1=True)
     assert got.type_change == want.type_change
+    accumulator = Accumulator(profile)
+    for a, b in zip(bounds, bounds[1:], strict=False):
+        accumulator.add_value_counts(counts(current[a:b]))
+    streamed = finish(accumulator.partial(), profile)
+    assert_same_result(streamed, want, exact_w1=True)
+    assert streamed.type_change == want.type_change
+    with pytest.raises(ValueError, match="handed over"):
+        accumulator.add_value_counts({"a": 1})
+    with pytest.raises(ValueError, match="categorical"):
+        Accumulator(profile).add_values(np.array([1.0]))
 
 
 def test_partials_pickle_and_refuse_mismatched_merges() -> None:

@@ -45,7 +45,7 @@ from driftwatch.sources.frames import checked_path
 if TYPE_CHECKING:
     from driftwatch.stats.decision import Thresholds
     from driftwatch.stats.feature_drift import FeatureDrift
-    from driftwatch.stats.partials import Partial
+    from driftwatch.stats.partials import Accumulator, Partial
     from driftwatch.stats.profile import FeatureProfile
 
 MIN_BATCH_ROWS = 16_384
@@ -181,16 +181,19 @@ def stream_partials(
     current: str | Path, plan: ComparisonPlan, profiles: Sequence[FeatureProfile], batch_rows: int
 ) -> tuple[list[Partial], int, dict[str, int]]:
     """Each feature's merged partial over the file, the rows kept and the rows refused by reason."""
-    from driftwatch.stats.parallel import map_features
-    from driftwatch.stats.partials import empty_partial, merge
+    import pyarrow as pa
 
-    merged = [empty_partial(p) for p in profiles]
+    from driftwatch.stats.parallel import map_features
+    from driftwatch.stats.partials import Accumulator
+
+    # Built on the threads too: each derives its profile's distinct values once (a pass over the reference).
+    accumulators = map_features(
+        [functools.partial(Accumulator, p) for p in profiles], MIN_BATCH_ROWS * 4, workers=STREAM_WORKERS
+    )
     rows = 0
     refused: dict[str, int] = {}
     columns = list(dict.fromkeys(name for name, _, _ in plan.to_judge))
     for batch in parquet_batches(current, columns, batch_rows):
-        import pyarrow as pa
-
         table, reasons = without_refused_rows(
             _ArrowColumns(pa.Table.from_batches([batch])), plan.checked, "current"
         )
@@ -198,19 +201,20 @@ def stream_partials(
         for reason, count in reasons.items():
             refused[reason] = refused.get(reason, 0) + count
         rows += table.height
-        jobs = [functools.partial(_chunk_partial, table, p) for p in profiles]
-        for k, partial in enumerate(map_features(jobs, table.height, workers=STREAM_WORKERS)):
-            merged[k] = merge(merged[k], partial)
-    return merged, rows, refused
+        jobs = [functools.partial(_count_chunk, table, a) for a in accumulators]
+        map_features(jobs, table.height, workers=STREAM_WORKERS)
+        del table, jobs
+    return [a.partial() for a in accumulators], rows, refused
 
 
-def _chunk_partial(table: _Columns, profile: FeatureProfile) -> Partial:
-    from driftwatch.stats.partials import categorical_partial, numeric_partial
+def _count_chunk(table: _Columns, accumulator: Accumulator) -> None:
     from driftwatch.stats.profile import NumericProfile
 
-    if isinstance(profile, NumericProfile):
-        return numeric_partial(profile, table.numeric_values(profile.name, "current"))
-    return categorical_partial(profile, table.value_counts(profile.name, "current"))
+    name = accumulator.profile.name
+    if isinstance(accumulator.profile, NumericProfile):
+        accumulator.add_values(table.numeric_values(name, "current"))
+    else:
+        accumulator.add_value_counts(table.value_counts(name, "current"))
 
 
 def _finished(

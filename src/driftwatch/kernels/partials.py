@@ -15,15 +15,25 @@ from driftwatch.kernels._options import NJIT_OPTIONS
 
 @numba.njit(**NJIT_OPTIONS)
 def ks_counts_sorted(distinct: NDArray[np.float64], current: NDArray[np.float64]) -> NDArray[np.int64]:
-    """The ``2K + 1`` counts of ``current`` against ``distinct`` in one walk of the chunk.
+    """The ``2K + 1`` counts of ``current`` against ``distinct`` (see :func:`add_ks_counts`)."""
+    counts = np.zeros(2 * distinct.size + 1, dtype=np.int64)
+    add_ks_counts(distinct, current, counts)
+    return counts
+
+
+@numba.njit(**NJIT_OPTIONS)
+def add_ks_counts(
+    distinct: NDArray[np.float64], current: NDArray[np.float64], counts: NDArray[np.int64]
+) -> None:
+    """Add the counts of ``current`` against ``distinct`` to ``counts`` (``2K + 1`` slots) in one walk of the chunk.
 
     For each value the first distinct value not below it is found by galloping from the previous one, so a
     chunk costs ``O(n log(K / n + 1))``: a walk when the chunk is larger than the reference, a few steps
     per value when it is much smaller. A value equal to ``r_k`` goes to slot ``2k + 1``, one below ``r_k`` and
-    above ``r_{k-1}`` to slot ``2k`` (``==`` and ``<``: -0.0 and 0.0 are one value).
+    above ``r_{k-1}`` to slot ``2k`` (``==`` and ``<``: -0.0 and 0.0 are one value). Adding in place lets a
+    stream count every chunk into one array instead of allocating one of the reference's size per chunk.
     """
     k_total = distinct.size
-    counts = np.zeros(2 * k_total + 1, dtype=np.int64)
     k = 0
     for x in current:
         if k < k_total and distinct[k] < x:
@@ -47,7 +57,6 @@ def ks_counts_sorted(distinct: NDArray[np.float64], current: NDArray[np.float64]
             counts[2 * k + 1] += 1
         else:
             counts[2 * k] += 1
-    return counts
 
 
 @numba.njit(**NJIT_OPTIONS)

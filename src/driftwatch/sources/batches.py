@@ -65,7 +65,7 @@ def parquet_batches(path: str | Path, columns: Sequence[str], batch_rows: int) -
     p = Path(path)
     try:
         with pq.ParquetFile(p, pre_buffer=False, buffer_size=READ_BUFFER_BYTES) as file:
-            for batch in file.iter_batches(batch_size=batch_rows, columns=list(columns), use_threads=False):
+            for batch in file.iter_batches(batch_size=batch_rows, columns=list(columns), use_threads=True):
                 yield batch
                 # Decoded pages of the batch just handed out go back to the OS, not into the pool's cache.
                 pa.default_memory_pool().release_unused()

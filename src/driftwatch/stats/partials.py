@@ -41,7 +41,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from driftwatch.kernels.partials import gaps_from_counts, ks_counts_sorted, w1_area_from_counts
+from driftwatch.kernels.partials import (
+    add_ks_counts,
+    gaps_from_counts,
+    ks_counts_sorted,
+    w1_area_from_counts,
+)
 from driftwatch.stats.binning import numeric_bin_counts_sorted
 from driftwatch.stats.distances import hellinger_distance, js_distance, normalize_w1
 from driftwatch.stats.feature_drift import FeatureDrift, categorical_feature_stats
@@ -142,23 +147,46 @@ def ks_counts(distinct: NDArray[np.float64], current_sorted: NDArray[np.float64]
     return ks_counts_sorted(distinct, current_sorted)
 
 
-def numeric_partial(profile: NumericProfile, values: ArrayLike) -> NumericPartial:
-    """The partial of one chunk of a numeric feature's current values (NaN = missing; ±inf are values)."""
-    layout = numeric_layout(profile)
+@dataclass(frozen=True)
+class _Chunk:
+    """One chunk's valid values sorted, and what the partial takes from it besides the counts."""
+
+    valid: NDArray[np.float64]
+    missing: int
+    low: float
+    high: float
+    negative_infinities: int
+    positive_infinities: int
+
+
+def _chunk(values: ArrayLike) -> _Chunk:
     column = np.asarray(values, dtype=np.float64)
     valid = sorted_valid(column)
-    missing = int(column.size - valid.size)
     negative = int(np.searchsorted(valid, -np.inf, side="right"))
     positive = int(valid.size - np.searchsorted(valid, np.inf, side="left"))
     finite = valid[negative : valid.size - positive]
-    return NumericPartial(
-        name=profile.name,
-        ks_counts=ks_counts(layout.distinct, valid),
-        bin_counts=numeric_bin_counts_sorted(valid, missing, layout.edges),
+    return _Chunk(
+        valid=valid,
+        missing=int(column.size - valid.size),
         low=float(finite[0]) if finite.size else math.inf,
         high=float(finite[-1]) if finite.size else -math.inf,
         negative_infinities=negative,
         positive_infinities=positive,
+    )
+
+
+def numeric_partial(profile: NumericProfile, values: ArrayLike) -> NumericPartial:
+    """The partial of one chunk of a numeric feature's current values (NaN = missing; ±inf are values)."""
+    layout = numeric_layout(profile)
+    chunk = _chunk(values)
+    return NumericPartial(
+        name=profile.name,
+        ks_counts=ks_counts(layout.distinct, chunk.valid),
+        bin_counts=numeric_bin_counts_sorted(chunk.valid, chunk.missing, layout.edges),
+        low=chunk.low,
+        high=chunk.high,
+        negative_infinities=chunk.negative_infinities,
+        positive_infinities=chunk.positive_infinities,
     )
 
 
@@ -216,6 +244,61 @@ def merge_all(profile: FeatureProfile, partials: Iterable[Partial]) -> Partial:
     for partial in partials:
         merged = merge(merged, partial)
     return merged
+
+
+class Accumulator:
+    """A running partial of one feature that a single stream counts its chunks into, in place.
+
+    The same integers as merging each chunk's partial (:func:`merge`), without allocating arrays of the
+    reference's size per chunk and adding them: for a continuous reference of a million values a numeric
+    partial is 16 MB, and a stream of many batches would spend more time allocating and adding those than
+    counting. Not shared between threads: one feature's chunks are added one after another.
+    """
+
+    def __init__(self, profile: FeatureProfile) -> None:
+        self.profile = profile
+        self._running = empty_partial(profile)
+        self._counts: dict[str | None, int] = {}
+        self._closed = False
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError(f"the accumulator of {self.profile.name!r} was already handed over")
+
+    def add_values(self, values: ArrayLike) -> None:
+        """Count a chunk of a numeric feature's current values."""
+        self._check_open()
+        profile, running = self.profile, self._running
+        if not isinstance(profile, NumericProfile) or not isinstance(running, NumericPartial):
+            raise ValueError(f"{self.profile.name!r} is categorical: add its value counts")
+        layout = numeric_layout(profile)
+        chunk = _chunk(values)
+        add_ks_counts(layout.distinct, chunk.valid, running.ks_counts)
+        running.bin_counts[:] += numeric_bin_counts_sorted(chunk.valid, chunk.missing, layout.edges)
+        self._running = replace(
+            running,
+            low=min(running.low, chunk.low),
+            high=max(running.high, chunk.high),
+            negative_infinities=running.negative_infinities + chunk.negative_infinities,
+            positive_infinities=running.positive_infinities + chunk.positive_infinities,
+        )
+
+    def add_value_counts(self, value_counts: Mapping[str | None, int]) -> None:
+        """Count a chunk of a categorical feature (its value counts, None = missing)."""
+        self._check_open()
+        if isinstance(self.profile, NumericProfile):
+            raise ValueError(f"{self.profile.name!r} is numeric: add its values")
+        for value, count in value_counts.items():
+            self._counts[value] = self._counts.get(value, 0) + int(count)
+
+    def partial(self) -> Partial:
+        """The partial of everything added, handed over: the accumulator takes no more chunks after this
+        (its arrays become the partial's, not copied: they can be tens of MB per feature)."""
+        self._closed = True
+        running = self._running
+        if isinstance(running, CategoricalPartial):
+            return CategoricalPartial(running.name, self._counts)
+        return running
 
 
 # ---------------------------------------------------------------------------------------------------------
