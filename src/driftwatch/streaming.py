@@ -70,14 +70,16 @@ class BatchPlan:
 
 
 def profile_bytes(profile: FeatureProfile) -> int:
-    """Bytes a profile holds, and a partial of it (twice: the running one and the one being merged)."""
+    """Bytes a profile and its running partial (`stats.partials.Accumulator`) hold throughout the stream."""
     from driftwatch.stats.profile import NumericProfile
 
     if isinstance(profile, NumericProfile):
-        # sorted values; the layout's distinct values and counts; two partials' 2K + 1 counts (at most 2n + 1)
+        # sorted values (8 n); the layout's distinct values and their counts (16 K, K <= n distinct); the
+        # accumulator's 2K + 1 counts (16 K + 8)
         n = int(profile.sorted_values.size)
-        return 8 * n + 16 * n + 2 * 8 * (2 * n + 1) + 2 * profile.bin_counts.nbytes
-    return 3 * int(profile.bin_counts.nbytes) + 200 * len(profile.categories)
+        return 8 * n + 16 * n + 8 * (2 * n + 1) + 2 * int(profile.bin_counts.nbytes)
+    # the counts per category (a dict entry of ~200 bytes each), reference and running
+    return 2 * int(profile.bin_counts.nbytes) + 200 * len(profile.categories)
 
 
 def plan_batch_rows(
