@@ -50,12 +50,17 @@ if TYPE_CHECKING:
 
 MIN_BATCH_ROWS = 16_384
 """Smaller batches cost more per row than they save; a budget that cannot hold this many is refused."""
-MAX_BATCH_ROWS = 4_194_304
-"""Past this the batch is large enough that per-batch costs vanish; more only costs memory."""
-WORKING_BYTES_PER_VALUE = 48
-"""Bytes a numeric feature's job holds per value of a batch: the float64 column, its sorted copy and the
-sort's second buffer (8 each), the two int64 positions of the KS counts (16) and masks (8)."""
+MAX_BATCH_ROWS = 1_048_576
+"""Past this the batch is large enough that per-batch costs vanish (the sort per value even gets cheaper with
+smaller batches); more only costs memory. It is also a common Parquet row-group size."""
+WORKING_BYTES_PER_VALUE = 64
+"""Bytes a numeric feature's job holds per value of a batch (measured, rounded up): the float64 column, its sorted copy, the
+radix sort's second buffer and masks (~40), with room for the allocator's slack."""
 STREAM_WORKERS = 2
+ARROW_COPIES = 3
+"""Decoded copies of a batch's columns at once: the reader's row groups it slices the batch from (and joins,
+when a batch spans two), the batch, and its copy without refused rows. Measured: with 2 the peak of a 10M-row
+stream went past the budget by a third (docs/benchmarks.md)."""
 """Features of one batch computed at once (threads): each holds its working copies."""
 
 
@@ -87,13 +92,12 @@ def plan_batch_rows(
 ) -> BatchPlan:
     """The batch size that keeps the profiles, partials and one batch's working memory within `budget`.
 
-    Per row of a batch: its decoded columns twice (the batch, and the copy without refused rows) and the
-    working copies of `STREAM_WORKERS` numeric features at a time. Raises InputError when the budget cannot
+    Per row of a batch: its decoded columns `ARROW_COPIES` times and the working copies of `STREAM_WORKERS` numeric features at a time. Raises InputError when the budget cannot
     hold the profiles and a batch of `MIN_BATCH_ROWS`.
     """
     held = sum(profile_bytes(p) for p in profiles)
     arrow = sum(shape.bytes_per_row.get(c, 8.0) for c in columns)
-    per_row = int(2 * arrow + STREAM_WORKERS * WORKING_BYTES_PER_VALUE) + 1
+    per_row = int(ARROW_COPIES * arrow + STREAM_WORKERS * WORKING_BYTES_PER_VALUE) + 1
     rows = (budget - held) // per_row
     if rows < MIN_BATCH_ROWS:
         raise InputError(
@@ -153,12 +157,20 @@ def compare_streaming(
     profiled = [reference_profile(ref, name, is_num, bins) for name, is_num, _ in plan.to_judge]
     rows_reference = ref.height
     del ref  # the reference's rows are no longer needed: only its profiles
+    _release_arrow_memory()
     profiles = [p for p, _ in profiled]
     columns = [name for name, _, _ in plan.to_judge]
     batch_plan = plan_batch_rows(budget, profiles, shape, columns)
     partials, rows_current, excluded_cur = stream_partials(current, plan, profiles, batch_plan.batch_rows)
     done = _finished(plan, profiles, partials, [note for _, note in profiled])
     return judged_result(plan, done, thresholds, (rows_reference, rows_current), (excluded_ref, excluded_cur))
+
+
+def _release_arrow_memory() -> None:
+    """Hand memory Arrow freed back to the OS, so the stream starts from the profiles alone."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
 
 
 def _current_shape(current: object, fmt: str, features_column: str) -> ParquetShape:
