@@ -19,8 +19,8 @@ from driftwatch.storage.windows import PlannedWindow, WindowArrays, as_window_ar
 def window_row_count(cur: duckdb.DuckDBPyConnection, monitor: str, window: PlannedWindow) -> int:
     """How many rows the window holds (one count, no rows read)."""
     where, params = window_filter(window.model_version, window.start, window.end)
-    row = cur.execute(f"SELECT count(*) FROM {prediction_table(monitor)} WHERE {where}", params).fetchone()
-    return int(row[0]) if row else 0
+    rows = cur.execute(f"SELECT count(*) FROM {prediction_table(monitor)} WHERE {where}", params).fetchall()
+    return int(rows[0][0])
 
 
 def window_array_batches(
