@@ -201,7 +201,9 @@ def _print_comparison(result: CompareResult) -> None:
     bounds = [f for f in result.features if f.wasserstein_bound is not None]
     if bounds:  # streamed (--memory-budget): W1 comes from counts, the other statistics are exact
         worst = max(f.wasserstein_bound or 0.0 for f in bounds)
-        out.print(f"w/σ estimated from streamed counts: within ±{worst:.3g} of the exact value", highlight=False)
+        out.print(
+            f"w/σ estimated from streamed counts: within ±{worst:.3g} of the exact value", highlight=False
+        )
     if result.excluded:
         listed = ", ".join(str(e) for e in result.excluded)
         out.print(f"excluded: {escape(listed)}", highlight=False)
