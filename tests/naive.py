@@ -264,3 +264,38 @@ def naive_ks_location(
     f_cur = np.searchsorted(cur, candidates, side="right") / cur.size
     i = int(np.argmax(np.abs(f_ref - f_cur)))
     return float(candidates[i]), float(f_ref[i]), float(f_cur[i])
+
+
+# --- Mergeable partials (stats.partials) -----------------------------------------------------------
+
+
+def naive_ks_counts(reference: Sequence[float], current: Sequence[float]) -> list[int]:
+    """``[below r_1, = r_1, (r_1, r_2), = r_2, ..., = r_K, above r_K]`` by comparing every current value with
+    every distinct reference value r_1 < ... < r_K (NaN dropped on both sides)."""
+    distinct = sorted({x for x in reference if not math.isnan(x)})
+    counts = [0] * (2 * len(distinct) + 1)
+    for x in current:
+        if math.isnan(x):
+            continue
+        slot = 0
+        for k, r in enumerate(distinct):
+            if x == r:
+                slot = 2 * k + 1
+                break
+            if x > r:
+                slot = 2 * k + 2
+        counts[slot] += 1
+    return counts
+
+
+def naive_wasserstein(reference: Sequence[float], current: Sequence[float]) -> Fraction:
+    """``∫ |F_ref - F_cur| dx`` exactly (finite, NaN-free, non-empty samples): the CDFs are constant between
+    consecutive distinct values of both samples, so the integral is a sum of rectangles, in fractions."""
+    points = sorted(set(reference) | set(current))
+    n, m = len(reference), len(current)
+    total = Fraction(0)
+    for left, right in zip(points, points[1:], strict=False):
+        f_ref = Fraction(sum(1 for x in reference if x <= left), n)
+        f_cur = Fraction(sum(1 for x in current if x <= left), m)
+        total += abs(f_ref - f_cur) * (Fraction(right) - Fraction(left))
+    return total

@@ -15,7 +15,16 @@ if TYPE_CHECKING:
 
 
 def compare(reference: object, current: object, **options: Any) -> CompareResult:
-    """Compare two datasets feature by feature; see `driftwatch.comparison.compare` for the options."""
+    """Compare two datasets feature by feature; see `driftwatch.comparison.compare` for the options.
+
+    `memory_budget` (bytes, or "2GiB"): stream the current Parquet file within that much memory instead of
+    reading it whole (`driftwatch.streaming.compare_streaming`, docs/scale.md).
+    """
+    if options.get("memory_budget") is not None:
+        from driftwatch.streaming import compare_streaming
+
+        return compare_streaming(reference, current, **options)  # type: ignore[arg-type]
+    options.pop("memory_budget", None)
     from driftwatch.comparison import compare as _compare
 
     return _compare(reference, current, **options)

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
     from driftwatch.stats.decision import Thresholds, WindowDecision
     from driftwatch.stats.feature_drift import FeatureDrift
+    from driftwatch.stats.profile import FeatureProfile
 
 # The JSON fields of a feature, in order; statistics a kind does not have are null.
 FEATURE_FIELDS = (
@@ -95,6 +96,11 @@ class CompareResult:
             row["rows_reference"] = self.rows_reference
             row["rows_current"] = fs.rows
             row["role"] = fs.role
+            if (
+                fs.wasserstein_bound is not None
+            ):  # computed from partials (--memory-budget): W1 is an estimate
+                row["wasserstein_exact"] = False
+                row["wasserstein_norm_bound"] = float(fs.wasserstein_bound)
             rows.append(row)
         return rows
 
@@ -643,20 +649,31 @@ def _feature(
     """One feature's statistics, the reference's bin counts (for the learned PSI bars) and, for a categorical
     over the category cap, the note saying so."""
     from driftwatch.stats.feature_drift import categorical_feature_stats, numeric_feature_stats
+    from driftwatch.stats.profile import NumericProfile
+
+    profile, note = reference_profile(ref, name, is_numeric, bins)
+    if isinstance(profile, NumericProfile):
+        drift = numeric_feature_stats(profile, cur.numeric_values(name, "current"))
+    else:
+        drift = categorical_feature_stats(profile, cur.value_counts(name, "current"))
+    return with_role(drift, role), profile.bin_counts, note
+
+
+def with_role(drift: FeatureDrift, role: str) -> FeatureDrift:
+    return drift if role == "input" else dataclasses.replace(drift, role="output")
+
+
+def reference_profile(
+    ref: _Columns, name: str, is_numeric: bool, bins: int
+) -> tuple[FeatureProfile, str | None]:
+    """One feature's reference profile and, for a categorical over the category cap, the note saying so."""
     from driftwatch.stats.profile import categorical_profile, category_cap_note, numeric_profile
 
-    note = None
     if is_numeric:
-        num_profile = numeric_profile(name, ref.numeric_values(name, "reference"), bins)
-        drift = numeric_feature_stats(num_profile, cur.numeric_values(name, "current"))
-        counts = num_profile.bin_counts
-    else:
-        reference_counts = ref.value_counts(name, "reference")
-        cat_profile = categorical_profile(name, reference_counts)
-        drift = categorical_feature_stats(cat_profile, cur.value_counts(name, "current"))
-        counts = cat_profile.bin_counts
-        note = category_cap_note(cat_profile, sum(v is not None for v in reference_counts))
-    return (drift if role == "input" else dataclasses.replace(drift, role="output")), counts, note
+        return numeric_profile(name, ref.numeric_values(name, "reference"), bins), None
+    reference_counts = ref.value_counts(name, "reference")
+    profile = categorical_profile(name, reference_counts)
+    return profile, category_cap_note(profile, sum(v is not None for v in reference_counts))
 
 
 def compare(
@@ -688,12 +705,60 @@ def compare(
     have them.
     """
     ref_table, cur_table = load_pair(reference, current, input_format, features_column)
-    from driftwatch.stats.decision import OUTPUT_FEATURE, PREDICTION_FEATURE
-    from driftwatch.stats.decision import Thresholds as DefaultThresholds
-    from driftwatch.stats.judgement import judge_window
     from driftwatch.stats.parallel import default_workers, map_features
 
     ref, cur = _columns(ref_table), _columns(cur_table)
+    plan = comparison_plan(
+        ref,
+        cur,
+        numeric=numeric,
+        categorical=categorical,
+        features=features,
+        prediction=prediction,
+        output=output,
+    )
+    ref, excluded_ref = without_refused_rows(ref, plan.checked, "reference")
+    cur, excluded_cur = without_refused_rows(cur, plan.checked, "current")
+    # On threads (numpy's sorts and the numba kernels release the GIL), results in feature order; an error is
+    # the one a feature-by-feature loop would meet first.
+    jobs = [
+        functools.partial(_feature, ref, cur, name, is_num, role, bins)
+        for name, is_num, role in plan.to_judge
+    ]
+    workers = min(default_workers(), MAX_WORKERS)
+    done = map_features(jobs, max(ref.height, cur.height), workers=workers)
+    return judged_result(
+        plan,
+        done,
+        thresholds,
+        (ref.height, cur.height),
+        (excluded_ref, excluded_cur),
+    )
+
+
+@dataclass(frozen=True)
+class ComparisonPlan:
+    """What a comparison judges: (name, numeric?, role) per feature in order, the numeric columns whose refused
+    rows are left out (name, label), and the common columns left out and why."""
+
+    to_judge: Sequence[tuple[str, bool, str]]
+    checked: Sequence[tuple[str, str]]
+    excluded: Sequence[Exclusion]
+
+
+def comparison_plan(
+    ref: _Columns,
+    cur: _Columns,
+    *,
+    numeric: Sequence[str] | None,
+    categorical: Sequence[str] | None,
+    features: Sequence[str] | None,
+    prediction: str | None,
+    output: str | None,
+) -> ComparisonPlan:
+    """The features to judge, from the options and the columns (see `compare`); `cur` needs only its columns."""
+    from driftwatch.stats.decision import OUTPUT_FEATURE, PREDICTION_FEATURE
+
     both = set(ref.columns) & set(cur.columns)
     if prediction is None and PREDICTION_FEATURE in both:
         prediction = PREDICTION_FEATURE
@@ -715,29 +780,34 @@ def compare(
     checked = [(n, f"feature {n!r}") for n in num_names] + (
         [(prediction, "prediction")] if prediction else []
     )
-    ref, excluded_ref = without_refused_rows(ref, checked, "reference")
-    cur, excluded_cur = without_refused_rows(cur, checked, "current")
     to_judge = [
         *((n, True, "input") for n in num_names),
         *((n, False, "input") for n in cat_names),
         *(((prediction, True, "output"),) if prediction is not None else ()),
         *(((output, False, "output"),) if output is not None else ()),
     ]
-    # On threads (numpy's sorts and the numba kernels release the GIL), results in feature order; an error is
-    # the one a feature-by-feature loop would meet first.
-    jobs = [
-        functools.partial(_feature, ref, cur, name, is_num, role, bins) for name, is_num, role in to_judge
-    ]
-    workers = min(default_workers(), MAX_WORKERS)
-    done = map_features(jobs, max(ref.height, cur.height), workers=workers)
+    return ComparisonPlan(to_judge, checked, excluded)
+
+
+def judged_result(
+    plan: ComparisonPlan,
+    done: Sequence[tuple[FeatureDrift, np.ndarray, str | None]],
+    thresholds: Thresholds | None,
+    rows: tuple[int, int],
+    refused: tuple[Mapping[str, int], Mapping[str, int]],
+) -> CompareResult:
+    """The comparison's result from each feature's (statistics, reference bin counts, category-cap note)."""
+    from driftwatch.stats.decision import Thresholds as DefaultThresholds
+    from driftwatch.stats.judgement import judge_window
+
     stats: list[FeatureDrift] = [drift for drift, _, _ in done]
     # Each feature's reference bin counts, for the learned PSI bars.
     references: dict[str, np.ndarray] = {
-        name: counts for (name, _, _), (_, counts, _) in zip(to_judge, done, strict=True)
+        name: counts for (name, _, _), (_, counts, _) in zip(plan.to_judge, done, strict=True)
     }
     decision = judge_window(stats, references, thresholds or DefaultThresholds())
     decision = _with_cap_notes(decision, [note for _, _, note in done])
-    return CompareResult(stats, decision, ref.height, cur.height, excluded, excluded_ref, excluded_cur)
+    return CompareResult(stats, decision, rows[0], rows[1], plan.excluded, refused[0], refused[1])
 
 
 def _with_cap_notes(decision: WindowDecision, notes: Sequence[str | None]) -> WindowDecision:

@@ -43,6 +43,7 @@ MONITOR_KEYS = (
     "labels",
     "performance",
     "retention",
+    "stream_rows",
 )
 PREDICTION_KEYS = (
     "path",
@@ -134,6 +135,9 @@ class MonitorConfig:
     labels: LabelSource | None = None
     performance: PerformanceSettings = field(default_factory=PerformanceSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)  # default: keep every row
+    # A window with more rows than this is read in record batches of this many rows through the mergeable
+    # partials instead of whole (docs/scale.md). None: every window is read whole.
+    stream_rows: int | None = None
 
 
 def parse_monitors(file: Path, data: object) -> dict[str, MonitorConfig]:
@@ -336,4 +340,5 @@ def parse_monitor(file: Path, base: Path, name: str, data: object) -> MonitorCon
         retention=parse_retention(
             file, base, s.key("retention"), s.data.get("retention"), window, labels is not None
         ),
+        stream_rows=s.int_("stream_rows", None, 1),
     )

@@ -16,6 +16,7 @@ import numpy as np
 
 from driftwatch.config.monitors import FeatureSpec, MonitorConfig
 from driftwatch.durations import to_naive_utc
+from driftwatch.pipeline.streamed_windows import streamed_numeric_statistics, streams
 from driftwatch.stats.decision import OUTPUT_FEATURE, PREDICTION_FEATURE, Thresholds, WindowDecision
 from driftwatch.stats.feature_drift import (
     FeatureDrift,
@@ -88,9 +89,6 @@ def compute_window(
     )
     # Segment membership as small integer codes, so numeric columns are fetched once and split in memory.
     seg_values = {seg: segment_values(cur, monitor.name, window, seg) for seg in segments}
-    arrays = window_arrays(
-        cur, monitor.name, window, features.numeric, seg_values, PREDICTION_FEATURE if score else None
-    )
     # Categorical counts for every segment in one grouped query per feature.
     cat_counts = {
         name: _by_segment_label(
@@ -99,6 +97,33 @@ def compute_window(
         for name in window_features.categorical
     }
     thresholds = thresholds_for(monitor)
+    if monitor.stream_rows is not None and streams(cur, monitor.name, window, monitor.stream_rows):
+        numeric, rows = streamed_numeric_statistics(
+            cur,
+            monitor.name,
+            window,
+            features.numeric,
+            PREDICTION_FEATURE if score else None,
+            seg_values,
+            profile,
+            monitor.stream_rows,
+        )
+        return WindowResult(
+            window,
+            [
+                _judged(
+                    label,
+                    rows[label],
+                    [*drift, *categorical_statistics(window_features, profile, cat_counts, label)],
+                    profile,
+                    thresholds,
+                )
+                for label, drift in numeric.items()
+            ],
+        )
+    arrays = window_arrays(
+        cur, monitor.name, window, features.numeric, seg_values, PREDICTION_FEATURE if score else None
+    )
     numeric_arrays = dict(arrays.numeric)
     results = [
         _segment_result(
@@ -158,6 +183,17 @@ def feature_statistics(
     size = rows if rows is not None else next((a.size for a in numeric_arrays.values()), 0)
     # The numeric features are the expensive part (a sort and a merge each): on every core.
     stats = [as_role(drift) for drift in map_features(jobs, size)]
+    return [*stats, *categorical_statistics(features, profile, cat_counts, segment)]
+
+
+def categorical_statistics(
+    features: FeatureSpec,
+    profile: ReferenceProfile,
+    cat_counts: Mapping[str, Mapping[str, Mapping[str | None, int]]],
+    segment: str = OVERALL,
+) -> list[FeatureDrift]:
+    """The categorical features' statistics for one segment, from their counts."""
+    stats = []
     for name in features.categorical:
         prof = profile.features.get(name)
         if isinstance(prof, CategoricalProfile):
@@ -176,6 +212,12 @@ def _segment_result(
     thresholds: Thresholds,
 ) -> SegmentResult:
     stats = feature_statistics(features, profile, numeric_arrays, cat_counts, label, mask, rows)
+    return _judged(label, rows, stats, profile, thresholds)
+
+
+def _judged(
+    label: str, rows: int, stats: Sequence[FeatureDrift], profile: ReferenceProfile, thresholds: Thresholds
+) -> SegmentResult:
     return SegmentResult(label, rows, stats, judge_window(stats, reference_counts(profile), thresholds))
 
 
@@ -207,6 +249,8 @@ def store_window(db: Database, monitor: str, profile_id: str, run_id: str, resul
                 }
             )
             all_stats = dict(fs.stats)
+            if fs.wasserstein_bound is not None:  # a streamed window (docs/scale.md): W1 is an estimate
+                all_stats["wasserstein_norm_bound"] = fs.wasserstein_bound
             if fd.pvalue_adjusted is not None:
                 all_stats["pvalue_adjusted"] = fd.pvalue_adjusted
             rows.feature_stats += [

@@ -62,6 +62,9 @@ class FeatureDrift:
     # A numeric feature's ECDF steps and D's point, from the window's sorted values and the KS merge: the
     # report draws them without fetching or sorting the window again (a few KB, unlike the values).
     ecdf: WindowEcdf | None = None
+    # Set when the statistics came from mergeable partials (stats.partials): wasserstein_norm is then an estimate
+    # and this is the largest amount by which it can differ from the exact value. None: W1 is exact.
+    wasserstein_bound: float | None = None
 
     def get(self, statistic: str) -> float:
         return float(self.stats.get(statistic, float("nan")))

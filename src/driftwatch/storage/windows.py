@@ -136,6 +136,19 @@ def window_arrays(
     ``segments`` maps each segment column to its values (`segment_values`): a row's code is its value's 1-based
     position there. With ``score_as`` the model's score comes along as one more numeric array under that name.
     """
+    sql, fetch_params, names = window_arrays_query(monitor, window, numeric, segments, score_as)
+    return as_window_arrays(cur.execute(sql, fetch_params).fetchnumpy(), names, segments)
+
+
+def window_arrays_query(
+    monitor: str,
+    window: PlannedWindow,
+    numeric: Sequence[str],
+    segments: Mapping[str, Sequence[str]],
+    score_as: str | None = None,
+) -> tuple[str, dict[str, object], list[str]]:
+    """The statement `window_arrays` runs, its parameters and the numeric names it returns (also read in
+    record batches by `storage.window_batches`)."""
     where, params = window_filter(window.model_version, window.start, window.end)
     names = list(numeric)
     select = [f"coalesce({feature_column(n)}, 'NaN'::DOUBLE) AS {feature_column(n)}" for n in numeric]
@@ -143,14 +156,18 @@ def window_arrays(
         names.append(score_as)
         column = quote_identifier(PREDICTION_COLUMN)
         select.append(f"coalesce({column}, 'NaN'::DOUBLE) AS {feature_column(score_as)}")
-    fetch_params = dict(params)
+    fetch_params: dict[str, object] = dict(params)
     for i, (segment, values) in enumerate(segments.items()):
         fetch_params[f"seg{i}"] = list(values)
         select.append(f"list_position($seg{i}, {segment_column(segment)})::INTEGER AS _seg{i}")
     select.append("1 AS _one")
-    arrays = cur.execute(
-        f"SELECT {', '.join(select)} FROM {prediction_table(monitor)} WHERE {where}", fetch_params
-    ).fetchnumpy()
+    return f"SELECT {', '.join(select)} FROM {prediction_table(monitor)} WHERE {where}", fetch_params, names
+
+
+def as_window_arrays(
+    arrays: Mapping[str, object], names: Sequence[str], segments: Mapping[str, Sequence[str]]
+) -> WindowArrays:
+    """`WindowArrays` from the columns of `window_arrays_query`'s result (all of it, or one batch)."""
     return WindowArrays(
         rows=int(np.asarray(arrays["_one"]).size),
         numeric={n: np.asarray(arrays[f"f:{n}"], dtype=np.float64) for n in names},

@@ -1,0 +1,75 @@
+"""A Parquet file as a stream of Arrow record batches, for windows larger than memory (docs/scale.md).
+
+`driftwatch compare --memory-budget` reads the current file batch by batch through the mergeable partials
+(`stats.partials`) instead of whole. The reader never holds more than one batch of decoded rows plus the
+reader's own buffers: no pre-buffering of the file (which would keep every compressed column chunk of a row
+group in memory) and a bounded read buffer, so memory depends on the batch size, not on the file or its row
+groups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from driftwatch.errors import InputError, SourceError, first_line
+from driftwatch.sources.formats import checked_compression
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+READ_BUFFER_BYTES = 4 << 20
+"""Bytes the Parquet reader buffers per column while it decodes pages (pyarrow's `buffer_size`)."""
+
+
+@dataclass(frozen=True)
+class ParquetShape:
+    """What the batch size is planned from: the schema, the rows and the decoded bytes per row per column."""
+
+    schema: pa.Schema
+    rows: int
+    row_groups: int
+    bytes_per_row: dict[str, float]  # uncompressed bytes per row of each column (Parquet metadata)
+
+
+def parquet_shape(path: str | Path, role: str) -> ParquetShape:
+    """The file's schema, rows and per-column uncompressed bytes per row, from its footer alone."""
+    import pyarrow.parquet as pq
+
+    p = Path(path)
+    checked_compression(str(p), "parquet")  # a gzip/zstd-wrapped file is refused with the reason
+    try:
+        with pq.ParquetFile(p, pre_buffer=False) as file:
+            meta = file.metadata
+            schema = file.schema_arrow
+            sizes: dict[str, float] = {}
+            for g in range(meta.num_row_groups):
+                group = meta.row_group(g)
+                for c in range(group.num_columns):
+                    column = group.column(c)
+                    top = column.path_in_schema.split(".")[0]
+                    sizes[top] = sizes.get(top, 0.0) + float(column.total_uncompressed_size)
+    except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
+        raise SourceError(p, f"cannot read as parquet: {first_line(exc)}") from None
+    rows = meta.num_rows
+    return ParquetShape(schema, rows, meta.num_row_groups, {k: v / max(rows, 1) for k, v in sizes.items()})
+
+
+def parquet_batches(path: str | Path, columns: Sequence[str], batch_rows: int) -> Iterator[pa.RecordBatch]:
+    """The file's `columns`, `batch_rows` rows at a time (the last batch may be shorter)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    p = Path(path)
+    try:
+        with pq.ParquetFile(p, pre_buffer=False, buffer_size=READ_BUFFER_BYTES) as file:
+            for batch in file.iter_batches(batch_size=batch_rows, columns=list(columns), use_threads=True):
+                yield batch
+                # Decoded pages of the batch just handed out go back to the OS, not into the pool's cache.
+                pa.default_memory_pool().release_unused()
+    except (InputError, SourceError):
+        raise
+    except Exception as exc:
+        raise SourceError(p, f"cannot read as parquet: {first_line(exc)}") from None

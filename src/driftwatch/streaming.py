@@ -1,0 +1,245 @@
+"""`driftwatch compare --memory-budget`: a current Parquet file larger than memory, streamed through partials.
+
+The reference is read and profiled as usual (its profile is what every comparison holds: the sorted values
+of each numeric feature, docs/scale.md); the current file is then read in Arrow record batches sized from the
+budget, each batch's rows refused as in memory (`comparison.without_refused_rows`) and turned into one
+mergeable partial per feature (`stats.partials`), merged, and finished into the same statistics and decision
+as the in-memory comparison. Only Wasserstein differs: an estimate with a bound, marked in the output
+(`wasserstein_exact: false`, `wasserstein_norm_bound`).
+
+What the budget bounds: the reference profiles, the partials and the batch in flight with its working
+copies (planned by :func:`plan_batch_rows`). What it does not: the process itself (the interpreter, numpy,
+numba, pyarrow; a fixed overhead measured in docs/scale.md) and reading the reference before it is profiled.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from driftwatch.comparison import (
+    FEATURES_COLUMN,
+    CompareResult,
+    ComparisonPlan,
+    _ArrowColumns,
+    _Columns,
+    _columns,
+    as_table,
+    comparison_plan,
+    judged_result,
+    load_statistics,
+    reference_profile,
+    with_role,
+    without_refused_rows,
+)
+from driftwatch.config.server import parse_size
+from driftwatch.errors import InputError
+from driftwatch.sources.batches import ParquetShape, parquet_batches, parquet_shape
+from driftwatch.sources.frames import checked_path
+
+if TYPE_CHECKING:
+    from driftwatch.stats.decision import Thresholds
+    from driftwatch.stats.feature_drift import FeatureDrift
+    from driftwatch.stats.partials import Accumulator, Partial
+    from driftwatch.stats.profile import FeatureProfile
+
+MIN_BATCH_ROWS = 16_384
+"""Smaller batches cost more per row than they save; a budget that cannot hold this many is refused."""
+MAX_BATCH_ROWS = 1_048_576
+"""Past this the batch is large enough that per-batch costs vanish (the sort per value even gets cheaper with
+smaller batches); more only costs memory. It is also a common Parquet row-group size."""
+WORKING_BYTES_PER_VALUE = 64
+"""Bytes a numeric feature's job holds per value of a batch (measured, rounded up): the float64 column, its sorted copy, the
+radix sort's second buffer and masks (~40), with room for the allocator's slack."""
+STREAM_WORKERS = 2
+ARROW_COPIES = 3
+"""Decoded copies of a batch's columns at once: the reader's row groups it slices the batch from (and joins,
+when a batch spans two), the batch, and its copy without refused rows. Measured: with 2 the peak of a 10M-row
+stream went past the budget by a third (docs/benchmarks.md)."""
+"""Features of one batch computed at once (threads): each holds its working copies."""
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """How the budget is spent: what is held throughout, and the rows of one batch."""
+
+    budget: int
+    held: int  # reference profiles and partials, bytes
+    per_row: int  # bytes per row of a batch in flight
+    batch_rows: int
+
+
+def profile_bytes(profile: FeatureProfile) -> int:
+    """Bytes a profile and its running partial (`stats.partials.Accumulator`) hold throughout the stream."""
+    from driftwatch.stats.profile import NumericProfile
+
+    if isinstance(profile, NumericProfile):
+        # sorted values (8 n); the layout's distinct values and their counts (16 K, K <= n distinct); the
+        # accumulator's 2K + 1 counts (16 K + 8)
+        n = int(profile.sorted_values.size)
+        return 8 * n + 16 * n + 8 * (2 * n + 1) + 2 * int(profile.bin_counts.nbytes)
+    # the counts per category (a dict entry of ~200 bytes each), reference and running
+    return 2 * int(profile.bin_counts.nbytes) + 200 * len(profile.categories)
+
+
+def plan_batch_rows(
+    budget: int, profiles: Sequence[FeatureProfile], shape: ParquetShape, columns: Sequence[str]
+) -> BatchPlan:
+    """The batch size that keeps the profiles, partials and one batch's working memory within `budget`.
+
+    Per row of a batch: its decoded columns `ARROW_COPIES` times and the working copies of `STREAM_WORKERS` numeric features at a time. Raises InputError when the budget cannot
+    hold the profiles and a batch of `MIN_BATCH_ROWS`.
+    """
+    held = sum(profile_bytes(p) for p in profiles)
+    arrow = sum(shape.bytes_per_row.get(c, 8.0) for c in columns)
+    per_row = int(ARROW_COPIES * arrow + STREAM_WORKERS * WORKING_BYTES_PER_VALUE) + 1
+    rows = (budget - held) // per_row
+    if rows < MIN_BATCH_ROWS:
+        raise InputError(
+            f"memory budget {budget:,} bytes is too small: the reference profiles take {held:,} bytes and a "
+            f"batch of {MIN_BATCH_ROWS:,} rows {MIN_BATCH_ROWS * per_row:,} more (docs/scale.md)"
+        )
+    return BatchPlan(budget, held, per_row, int(min(rows, MAX_BATCH_ROWS)))
+
+
+def budget_bytes(memory_budget: int | str) -> int:
+    """The budget in bytes from 2147483648, "2GiB", "512 MiB"; InputError otherwise."""
+    try:
+        value = parse_size(memory_budget)
+    except ValueError as exc:
+        raise InputError(f"--memory-budget {memory_budget!r}: {exc}") from None
+    if value <= 0:
+        raise InputError(f"--memory-budget must be positive, got {memory_budget!r}")
+    return value
+
+
+def compare_streaming(
+    reference: object,
+    current: str | Path,
+    *,
+    memory_budget: int | str,
+    numeric: Sequence[str] | None = None,
+    categorical: Sequence[str] | None = None,
+    bins: int = 10,
+    thresholds: Thresholds | None = None,
+    prediction: str | None = None,
+    output: str | None = None,
+    features: Sequence[str] | None = None,
+    input_format: str | tuple[str, str] = "auto",
+    features_column: str = FEATURES_COLUMN,
+) -> CompareResult:
+    """`driftwatch.comparison.compare` with the current Parquet file streamed within `memory_budget`.
+
+    Same options and result; the features' `wasserstein_bound` is set (W1 is an estimate within it).
+    """
+    budget = budget_bytes(memory_budget)
+    formats = (input_format, input_format) if isinstance(input_format, str) else input_format
+    shape = _current_shape(current, formats[1], features_column)
+    load_statistics()
+    ref_table = as_table(reference, "reference", formats[0], features_column)
+    ref = _columns(ref_table)
+    del ref_table
+    plan = comparison_plan(
+        ref,
+        _ArrowColumns(shape.schema.empty_table()),
+        numeric=numeric,
+        categorical=categorical,
+        features=features,
+        prediction=prediction,
+        output=output,
+    )
+    ref, excluded_ref = without_refused_rows(ref, plan.checked, "reference")
+    profiled = [reference_profile(ref, name, is_num, bins) for name, is_num, _ in plan.to_judge]
+    rows_reference = ref.height
+    del ref  # the reference's rows are no longer needed: only its profiles
+    _release_arrow_memory()
+    profiles = [p for p, _ in profiled]
+    columns = [name for name, _, _ in plan.to_judge]
+    batch_plan = plan_batch_rows(budget, profiles, shape, columns)
+    partials, rows_current, excluded_cur = stream_partials(current, plan, profiles, batch_plan.batch_rows)
+    done = _finished(plan, profiles, partials, [note for _, note in profiled])
+    return judged_result(plan, done, thresholds, (rows_reference, rows_current), (excluded_ref, excluded_cur))
+
+
+def _release_arrow_memory() -> None:
+    """Hand memory Arrow freed back to the OS, so the stream starts from the profiles alone."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+
+
+def _current_shape(current: object, fmt: str, features_column: str) -> ParquetShape:
+    if not isinstance(current, str | Path):
+        raise InputError("--memory-budget streams the current data from a Parquet file: give a path")
+    path, kind = checked_path(current, "current", fmt)
+    if kind != "parquet":
+        raise InputError(
+            f"--memory-budget streams Parquet; the current file is {kind}: convert it to Parquet, or compare "
+            "in memory without --memory-budget"
+        )
+    shape = parquet_shape(path, "current")
+    if features_column in shape.schema.names:
+        raise InputError(
+            f"--memory-budget needs one column per feature; the current file keeps them in {features_column!r}"
+            " (a prediction log): flatten it first, or compare in memory without --memory-budget"
+        )
+    return shape
+
+
+def stream_partials(
+    current: str | Path, plan: ComparisonPlan, profiles: Sequence[FeatureProfile], batch_rows: int
+) -> tuple[list[Partial], int, dict[str, int]]:
+    """Each feature's merged partial over the file, the rows kept and the rows refused by reason."""
+    import pyarrow as pa
+
+    from driftwatch.stats.parallel import map_features
+    from driftwatch.stats.partials import Accumulator
+
+    # Built on the threads too: each derives its profile's distinct values once (a pass over the reference).
+    accumulators = map_features(
+        [functools.partial(Accumulator, p) for p in profiles], MIN_BATCH_ROWS * 4, workers=STREAM_WORKERS
+    )
+    rows = 0
+    refused: dict[str, int] = {}
+    columns = list(dict.fromkeys(name for name, _, _ in plan.to_judge))
+    for batch in parquet_batches(current, columns, batch_rows):
+        table, reasons = without_refused_rows(
+            _ArrowColumns(pa.Table.from_batches([batch])), plan.checked, "current"
+        )
+        del batch
+        for reason, count in reasons.items():
+            refused[reason] = refused.get(reason, 0) + count
+        rows += table.height
+        jobs = [functools.partial(_count_chunk, table, a) for a in accumulators]
+        map_features(jobs, table.height, workers=STREAM_WORKERS)
+        del table, jobs
+    return [a.partial() for a in accumulators], rows, refused
+
+
+def _count_chunk(table: _Columns, accumulator: Accumulator) -> None:
+    from driftwatch.stats.profile import NumericProfile
+
+    name = accumulator.profile.name
+    if isinstance(accumulator.profile, NumericProfile):
+        accumulator.add_values(table.numeric_values(name, "current"))
+    else:
+        accumulator.add_value_counts(table.value_counts(name, "current"))
+
+
+def _finished(
+    plan: ComparisonPlan,
+    profiles: Sequence[FeatureProfile],
+    partials: Sequence[Partial],
+    notes: Sequence[str | None],
+) -> list[tuple[FeatureDrift, np.ndarray, str | None]]:
+    from driftwatch.stats.partials import finish
+
+    return [
+        (with_role(finish(partial, profile), role), profile.bin_counts, note)
+        for (_, _, role), profile, partial, note in zip(plan.to_judge, profiles, partials, notes, strict=True)
+    ]
