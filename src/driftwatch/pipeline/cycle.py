@@ -68,7 +68,7 @@ class CycleSummary:
     @property
     def warnings(self) -> list[str]:
         """Things that did not fail but need a look, e.g. a predictions/labels glob that matched no file."""
-        return self.ingest.warnings + self.labels.warnings
+        return self.ingest.warnings + self.labels.warnings + self.retention.warnings
 
     def drifting_features(self) -> dict[str, int]:
         """Feature → number of computed windows (overall segment) in which it is at `drift`."""
