@@ -37,6 +37,7 @@ from driftwatch.sources.snapshot_store import SnapshotStore
 from driftwatch.storage.database import Database
 from driftwatch.storage.retention import (
     advance_watermark,
+    count_expired,
     delete_expired_labels,
     delete_expired_predictions,
     delete_expired_quarantine,
@@ -86,15 +87,26 @@ def prediction_cutoff(monitor: MonitorConfig, now: datetime) -> datetime | None:
     return window_floor(to_naive_utc(now) - keep, monitor.window)
 
 
-def _in_batches(db: Database, delete: Callable[[duckdb.DuckDBPyConnection, int], int], limit: int) -> int:
-    """Run `delete` (at most `limit` rows each) in its own transaction until a batch comes back short."""
-    total = 0
-    while True:
-        with db.transaction() as tx:
-            deleted = delete(tx, limit)
-        total += deleted
-        if deleted < limit:
-            return total
+@dataclass(frozen=True)
+class _Batches:
+    """Deletes in short transactions of at most `limit` rows; each adds what it deleted to the run's
+    `rows_expired` in the same transaction, so the count stays exact if the process is killed mid-way."""
+
+    db: Database
+    limit: int
+    run_id: str | None  # None: not part of a recorded run (e.g. a test calling expire_rows directly)
+
+    def run(self, delete: Callable[[duckdb.DuckDBPyConnection, int], int]) -> int:
+        """Run `delete` until a batch comes back short; the rows deleted."""
+        total = 0
+        while True:
+            with self.db.transaction() as tx:
+                deleted = delete(tx, self.limit)
+                if self.run_id is not None and deleted:
+                    count_expired(tx, self.run_id, deleted)
+            total += deleted
+            if deleted < self.limit:
+                return total
 
 
 def _move_watermark(db: Database, name: str, cutoff: datetime, now: datetime) -> tuple[int, datetime]:
@@ -107,20 +119,19 @@ def _move_watermark(db: Database, name: str, cutoff: datetime, now: datetime) ->
 
 
 def _delete_snapshotted(
-    db: Database, monitor: MonitorConfig, record: SnapshotRecord, watermark: datetime
+    batches: _Batches, monitor: MonitorConfig, record: SnapshotRecord, watermark: datetime
 ) -> int:
     """Delete the rows of one complete snapshot that are before the watermark, then mark it applied.
 
     The request ids come from the snapshot's files as the store holds them (downloaded from object storage).
     """
+    db = batches.db
     store = store_for_location(record.path, monitor.retention.snapshot_store)
     id_column = snapshot_columns(db, monitor).id
     before = min(record.before, watermark)
     with store.local_files(record.path, listed_files(store, record.path) or []) as files:
-        deleted = _in_batches(
-            db,
-            lambda tx, n: delete_snapshotted_predictions(tx, monitor.name, id_column, files, before, n),
-            monitor.retention.batch_rows,
+        deleted = batches.run(
+            lambda tx, n: delete_snapshotted_predictions(tx, monitor.name, id_column, files, before, n)
         )
     with db.transaction() as tx:
         set_snapshot_status(tx, record.snapshot_id, "applied")
@@ -128,64 +139,66 @@ def _delete_snapshotted(
 
 
 def _expire_with_snapshots(
-    db: Database, monitor: MonitorConfig, store: SnapshotStore, watermark: datetime
+    batches: _Batches, monitor: MonitorConfig, store: SnapshotStore, watermark: datetime
 ) -> int:
     """Export the rows before the watermark, then delete only the rows the completed snapshot holds.
 
     First, what a stopped process left: a complete snapshot whose rows were not (all) deleted yet is applied,
     not written again; an incomplete one is removed.
     """
-    deleted = sum(_delete_snapshotted(db, monitor, r, watermark) for r in settle_unfinished(db, monitor))
+    db = batches.db
+    deleted = sum(_delete_snapshotted(batches, monitor, r, watermark) for r in settle_unfinished(db, monitor))
     if count_before(db.cursor(), monitor.name, watermark) == 0:
         return deleted
     snap = write_snapshot(db, monitor, store, None, watermark)
     if snap is None:
         return deleted
     record = SnapshotRecord(snap.snapshot_id, snap.path, "complete", None, watermark)
-    return deleted + _delete_snapshotted(db, monitor, record, watermark)
+    return deleted + _delete_snapshotted(batches, monitor, record, watermark)
 
 
 def _expire_predictions(
-    db: Database, monitor: MonitorConfig, watermark: datetime, summary: RetentionSummary
+    batches: _Batches, monitor: MonitorConfig, watermark: datetime, summary: RetentionSummary
 ) -> None:
     """Step 3: plain batched deletion, or snapshot first. An unreachable snapshot store deletes nothing (a
     warning in the run); the rows wait for the next cycle."""
     name = monitor.name
     store = configured_store(monitor)
     if store is None:
-        summary.predictions_expired = _in_batches(
-            db,
-            lambda tx, n: delete_expired_predictions(tx, name, watermark, n),
-            monitor.retention.batch_rows,
+        summary.predictions_expired = batches.run(
+            lambda tx, n: delete_expired_predictions(tx, name, watermark, n)
         )
         return
     try:
-        summary.predictions_expired = _expire_with_snapshots(db, monitor, store, watermark)
+        summary.predictions_expired = _expire_with_snapshots(batches, monitor, store, watermark)
     except SourceError as exc:
         summary.warnings.append(f"retention: no snapshot written, expired rows kept for now: {exc}")
 
 
-def expire_rows(db: Database, monitor: MonitorConfig, now: datetime) -> RetentionSummary:
-    """Delete the monitor's raw rows past their retention; a no-op when retention is off."""
+def expire_rows(
+    db: Database, monitor: MonitorConfig, now: datetime, run_id: str | None = None
+) -> RetentionSummary:
+    """Delete the monitor's raw rows past their retention; a no-op when retention is off.
+
+    `run_id`: the run whose `rows_expired` counts the deleted rows batch by batch.
+    """
     settings = monitor.retention
     summary = RetentionSummary()
     naive_now = to_naive_utc(now)
-    limit = settings.batch_rows
+    batches = _Batches(db, settings.batch_rows, run_id)
     name = monitor.name
     cutoff = prediction_cutoff(monitor, now)
     if cutoff is not None:
         summary.late_windows_dropped, summary.cutoff = _move_watermark(db, name, cutoff, naive_now)
         if db.table_exists(f"predictions:{name}"):
-            _expire_predictions(db, monitor, summary.cutoff, summary)
+            _expire_predictions(batches, monitor, summary.cutoff, summary)
     if settings.quarantine is not None:
         q_cutoff = naive_now - settings.quarantine
-        summary.quarantine_expired = _in_batches(
-            db, lambda tx, n: delete_expired_quarantine(tx, name, q_cutoff, n), limit
+        summary.quarantine_expired = batches.run(
+            lambda tx, n: delete_expired_quarantine(tx, name, q_cutoff, n)
         )
     if settings.labels is not None:
         l_cutoff = naive_now - settings.labels
-        summary.labels_expired = _in_batches(
-            db, lambda tx, n: delete_expired_labels(tx, name, l_cutoff, n), limit
-        )
+        summary.labels_expired = batches.run(lambda tx, n: delete_expired_labels(tx, name, l_cutoff, n))
     summary.oldest_kept = oldest_prediction(db.cursor(), name)
     return summary
