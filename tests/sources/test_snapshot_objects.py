@@ -163,3 +163,45 @@ def test_an_unreachable_store_deletes_nothing_and_the_next_cycle_catches_up(
         r[0] for r in demo_db.cursor().execute("SELECT status FROM snapshots ORDER BY created_at").fetchall()
     ]
     assert statuses == ["abandoned", "applied"]
+
+
+def test_snapshot_command_exports_to_s3_without_deleting(
+    demo_settings: Settings, s3_server: S3Server
+) -> None:
+    """`driftwatch snapshot` (a real process) to the monitor's `retention.snapshot` in a bucket."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    with Database(demo_settings.storage) as db:
+        run_cycle(db, demo_settings.monitor("credit-default"), now=DEMO_END)
+        total = _count(db, 'SELECT count(*) FROM "predictions:credit-default"')
+    bucket = s3_server.new_bucket()
+    config = demo_settings.config_path
+    data = yaml.safe_load(config.read_text())
+    data["monitors"]["credit-default"]["retention"] = {
+        "snapshot": {"path": f"s3://{bucket}/ondemand", "object_store": {"endpoint_url": s3_server.url}}
+    }
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    done = subprocess.run(
+        [sys.executable, "-m", "driftwatch.cli", "snapshot", "--config", str(config)]
+        + ["--from", "2026-10-20", "--to", "2026-10-22"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (
+        "3,000 row(s) in 2 file(s)" in done.stdout
+        and f"s3://{bucket}/ondemand/credit-default/" in done.stdout
+    )
+    keys = _keys(s3_server, bucket)
+    assert [k.split("/", 3)[3] for k in keys] == [
+        "day=2026-10-20/version=v3.2/part-0.parquet",
+        "day=2026-10-21/version=v3.2/part-0.parquet",
+        MANIFEST,
+    ]
+    with Database(demo_settings.storage) as db:
+        assert _count(db, 'SELECT count(*) FROM "predictions:credit-default"') == total
+        assert db.cursor().execute("SELECT status FROM snapshots").fetchall() == [("on_demand",)]
