@@ -123,15 +123,18 @@ def _delete_snapshotted(
 ) -> int:
     """Delete the rows of one complete snapshot that are before the watermark, then mark it applied.
 
-    The request ids come from the snapshot's files as the store holds them (downloaded from object storage).
+    The predictions (request id, model version) come from the snapshot's files as the store holds them
+    (downloaded from object storage).
     """
     db = batches.db
     store = store_for_location(record.path, monitor.retention.snapshot_store)
-    id_column = snapshot_columns(db, monitor).id
+    cols = snapshot_columns(db, monitor)
     before = min(record.before, watermark)
     with store.local_files(record.path, listed_files(store, record.path) or []) as files:
         deleted = batches.run(
-            lambda tx, n: delete_snapshotted_predictions(tx, monitor.name, id_column, files, before, n)
+            lambda tx, n: delete_snapshotted_predictions(
+                tx, monitor.name, (cols.id, cols.model_version), files, before, n
+            )
         )
     with db.transaction() as tx:
         set_snapshot_status(tx, record.snapshot_id, "applied")
