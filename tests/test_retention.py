@@ -197,6 +197,19 @@ def test_retention_shorter_than_the_label_horizon_is_refused(tmp_path: Path) -> 
     assert short_horizon.retention.predictions == timedelta(days=20)
 
 
+def test_snapshot_to_object_storage_is_read_with_its_object_store_options(tmp_path: Path) -> None:
+    text = (
+        "    retention:\n      predictions: 90d\n      snapshot:\n        path: s3://bucket/snaps/\n"
+        "        object_store: {endpoint_url: 'http://127.0.0.1:9000', region: eu-west-1}\n"
+    )
+    retention = _load(tmp_path, text).monitor("m").retention
+    assert retention.snapshot == "s3://bucket/snaps"
+    assert retention.snapshot_store.endpoint_url == "http://127.0.0.1:9000"
+    assert retention.snapshot_store.region == "eu-west-1"
+    local = _load(tmp_path, "    retention: {predictions: 90d, snapshot: {path: snaps}}\n").monitor("m")
+    assert local.retention.snapshot == str(tmp_path / "snaps")
+
+
 def test_retention_shorter_than_the_alert_backfill_is_refused(tmp_path: Path) -> None:
     retention = "    retention: {predictions: 40d}\n"
     with pytest.raises(ConfigError) as err:
@@ -213,8 +226,24 @@ def test_retention_shorter_than_the_alert_backfill_is_refused(tmp_path: Path) ->
         ("    retention: {batch_rows: 0}\n", "retention.batch_rows"),
         ("    retention: {predictions: 90d, labels: 60d}\n", "retention.labels"),
         ("    retention: {keep: 1d}\n", "retention.keep"),
-        # Not implemented yet: refused rather than deleting rows the user expected exported first.
-        ("    retention: {predictions: 90d, snapshot: 's3://bucket/snap'}\n", "retention.snapshot"),
+        ("    retention: {predictions: 90d, snapshot: 'ftp://host/snap'}\n", "retention.snapshot"),
+        ("    retention: {predictions: 90d, snapshot: 's3://'}\n", "retention.snapshot"),
+        (
+            "    retention: {predictions: 90d, snapshot: {object_store: {region: eu}}}\n",
+            "retention.snapshot.path",
+        ),
+        (
+            "    retention: {predictions: 90d, snapshot: {path: 's3://b/p', object_store: {secret_key: x}}}\n",
+            "retention.snapshot.object_store.secret_key",
+        ),
+        (
+            "    retention: {predictions: 90d, snapshot: {path: snaps, object_store: {region: eu}}}\n",
+            "retention.snapshot",
+        ),
+        (
+            "    retention: {predictions: 90d, snapshot: {path: 's3://b/p', endpoint: x}}\n",
+            "retention.snapshot.endpoint",
+        ),
     ],
 )
 def test_bad_retention_values_name_their_key(tmp_path: Path, retention: str, key: str) -> None:

@@ -18,6 +18,7 @@ from driftwatch.config.settings import Settings
 from driftwatch.pipeline.cycle import run_cycle
 from driftwatch.pipeline.retention import expire_rows
 from driftwatch.pipeline.snapshots import MANIFEST, write_snapshot
+from driftwatch.sources.snapshot_store import LocalSnapshotStore
 from driftwatch.storage.database import Database
 
 CUTOFF = datetime(2026, 10, 16)
@@ -110,14 +111,14 @@ def test_rows_not_in_a_completed_snapshot_are_not_deleted(
     mon = dataclasses.replace(plain, retention=_retention(tmp_path / "snap"))
     run_cycle(demo_db, plain, now=DEMO_END)
     total = _count(demo_db, 'SELECT count(*) FROM "predictions:credit-default"')
-    snap = write_snapshot(demo_db, mon, tmp_path / "snap", None, CUTOFF)
+    snap = write_snapshot(demo_db, mon, LocalSnapshotStore(tmp_path / "snap"), None, CUTOFF)
     assert snap is not None
-    (snap.path / MANIFEST).unlink()  # as if killed between the rename and the manifest
+    (Path(snap.path) / MANIFEST).unlink()  # as if killed between the rename and the manifest
     with demo_db.transaction() as tx:
         tx.execute("UPDATE snapshots SET status = 'writing' WHERE snapshot_id = ?", [snap.snapshot_id])
     assert _count(demo_db, 'SELECT count(*) FROM "predictions:credit-default"') == total
     result = expire_rows(demo_db, mon, DEMO_END)
-    assert not snap.path.exists()
+    assert not Path(snap.path).exists()
     statuses = dict(demo_db.cursor().execute("SELECT snapshot_id, status FROM snapshots").fetchall())
     assert statuses.pop(snap.snapshot_id) == "abandoned"
     assert list(statuses.values()) == ["applied"]

@@ -35,15 +35,21 @@ def snapshot(
     ] = None,
     end: Annotated[str | None, typer.Option("--to", help="End of the range (UTC), exclusive.")] = None,
     out_dir: Annotated[
-        Path | None,
-        typer.Option("--out", help="Folder to write into; default: the monitor's `retention.snapshot`."),
+        str | None,
+        typer.Option(
+            "--out",
+            help="Folder or object-store URL (s3://bucket/prefix) to write into; default: the monitor's "
+            "`retention.snapshot`.",
+        ),
     ] = None,
 ) -> None:
     """Export prediction rows with FROM <= timestamp < TO to Parquet (by day and model version), with a manifest.
 
-    Nothing is deleted. The folder reads back as a `predictions` source with the monitor's config.
+    Nothing is deleted. The snapshot reads back as a `predictions` source with the monitor's config. With an
+    object-store URL, the monitor's `retention.snapshot.object_store` options (endpoint, region) are used.
     """
-    from driftwatch.pipeline.snapshots import write_snapshot
+    from driftwatch.config.sources import is_object_url
+    from driftwatch.pipeline.snapshots import configured_store, write_snapshot
 
     after, before = _instant("--from", start), _instant("--to", end)
     if before <= after:
@@ -54,15 +60,16 @@ def snapshot(
         with open_database(settings, "Stop `driftwatch serve` while exporting, or run it later") as db:
             for name in names:
                 mon = settings.monitor(name)
-                root = out_dir or (Path(mon.retention.snapshot) if mon.retention.snapshot else None)
-                if root is None:
+                root = out_dir if out_dir is None or is_object_url(out_dir) else str(Path(out_dir).resolve())
+                store = configured_store(mon, root)
+                if store is None:
                     fail(f"monitor {name}: give --out, or set `retention.snapshot` in the config")
-                snap = write_snapshot(db, mon, root.resolve(), after, before, status="on_demand")
+                snap = write_snapshot(db, mon, store, after, before, status="on_demand")
                 if snap is None:
                     out.print(f"{escape(name)}: no rows in the range; nothing written", highlight=False)
                     continue
                 out.print(
                     f"{escape(name)}: {snap.rows:,} row(s) in {len(snap.files)} file(s), {snap.bytes:,} bytes "
-                    f"-> {escape(str(snap.path))}",
+                    f"-> {escape(snap.path)}",
                     highlight=False,
                 )

@@ -20,10 +20,12 @@ from datetime import timedelta
 from pathlib import Path
 
 from driftwatch.config.sections import Section, resolve_path
+from driftwatch.config.sources import ObjectStoreOptions, is_object_url, parse_object_store
 from driftwatch.durations import format_duration, parse_duration
 from driftwatch.errors import ConfigError
 
 RETENTION_KEYS = ("predictions", "quarantine", "labels", "label_horizon", "batch_rows", "snapshot")
+SNAPSHOT_KEYS = ("path", "object_store")
 DEFAULT_LABEL_HORIZON = timedelta(days=30)
 DEFAULT_BATCH_ROWS = 50_000
 
@@ -39,9 +41,12 @@ class RetentionSettings:
     # which needs the window's prediction rows, so they are kept at least this long after the window's end.
     label_horizon: timedelta = DEFAULT_LABEL_HORIZON
     batch_rows: int = DEFAULT_BATCH_ROWS  # rows deleted per transaction: the writer lock is held that long
-    # A local folder: expiring prediction rows are exported to Parquet there first, and only rows in a completed
-    # snapshot are deleted (pipeline/snapshots.py). None: rows are deleted without a copy.
+    # A local folder or an object-store URL (s3://bucket/prefix): expiring prediction rows are exported to
+    # Parquet there first, and only rows in a completed snapshot are deleted (pipeline/snapshots.py). None: rows
+    # are deleted without a copy.
     snapshot: str | None = None
+    # How to reach the object store of an s3:// / gs:// / az:// `snapshot` (the sources' `object_store:` keys).
+    snapshot_store: ObjectStoreOptions = ObjectStoreOptions()
 
     @property
     def enabled(self) -> bool:
@@ -63,20 +68,46 @@ def parse_retention(
 ) -> RetentionSettings:
     """The `retention:` section (None = off). Raises ConfigError naming the key when it is too short."""
     s = Section(file, path, data, RETENTION_KEYS)
-    snapshot = s.str_("snapshot")
-    if snapshot is not None and "://" in snapshot:
-        raise s.error("snapshot", "expected a local folder (object storage is not supported yet)", snapshot)
+    snapshot, store = _snapshot(file, base, s)
     settings = RetentionSettings(
         predictions=_duration(s, "predictions", None),
         quarantine=_duration(s, "quarantine", None),
         labels=_duration(s, "labels", None),
         label_horizon=_duration(s, "label_horizon", DEFAULT_LABEL_HORIZON) or DEFAULT_LABEL_HORIZON,
         batch_rows=s.int_("batch_rows", DEFAULT_BATCH_ROWS, 1) or DEFAULT_BATCH_ROWS,
-        snapshot=resolve_path(base, snapshot) if snapshot else None,
+        snapshot=snapshot,
+        snapshot_store=store,
     )
     _check_predictions(s, settings, window, has_labels)
     _check_labels(s, settings, has_labels)
     return settings
+
+
+def _snapshot(file: Path, base: Path, s: Section) -> tuple[str | None, ObjectStoreOptions]:
+    """`snapshot: <folder or URL>` or `snapshot: {path: s3://bucket/prefix, object_store: {...}}`.
+
+    The mapping form takes the same `object_store:` keys as a source, so the block can be copied into the
+    `predictions` source that reads a snapshot back.
+    """
+    raw = s.data.get("snapshot")
+    if raw is None or isinstance(raw, str):
+        path = s.str_("snapshot")
+        store = ObjectStoreOptions()
+    else:
+        sub = Section(file, s.key("snapshot"), raw, SNAPSHOT_KEYS)
+        path = sub.str_("path", required=True)
+        store = parse_object_store(file, sub.key("object_store"), sub.data.get("object_store"))
+    if path is None:
+        return None, store
+    if is_object_url(path):
+        if not path.partition("://")[2].strip("/"):
+            raise s.error("snapshot", "names no bucket (expected e.g. s3://bucket/snapshots)", path)
+        return path.rstrip("/"), store
+    if "://" in path:
+        raise s.error("snapshot", "expected a local folder or an s3://, gs:// or az:// URL", path)
+    if store != ObjectStoreOptions():
+        raise s.error("snapshot", "`object_store` is only for an object-store URL (s3://...)", path)
+    return resolve_path(base, path), store
 
 
 def _check_labels(s: Section, settings: RetentionSettings, has_labels: bool) -> None:

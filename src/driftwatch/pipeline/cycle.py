@@ -68,7 +68,7 @@ class CycleSummary:
     @property
     def warnings(self) -> list[str]:
         """Things that did not fail but need a look, e.g. a predictions/labels glob that matched no file."""
-        return self.ingest.warnings + self.labels.warnings
+        return self.ingest.warnings + self.labels.warnings + self.retention.warnings
 
     def drifting_features(self) -> dict[str, int]:
         """Feature → number of computed windows (overall segment) in which it is at `drift`."""
@@ -137,7 +137,7 @@ def run_cycle(
         if perf_reference is not None:
             summary.performance = compute_queued_performance(db, monitor, perf_reference, run_id, now)
         # Last: only windows computed above (and no longer queued) give up their raw rows.
-        summary.retention = expire_rows(db, monitor, now)
+        summary.retention = expire_rows(db, monitor, now, summary.run_id)
     except BaseException as exc:
         _finish(db, summary, started, "failed", f"{type(exc).__name__}: {exc}")
         raise

@@ -17,18 +17,27 @@ Running it twice deletes nothing more: idempotent.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import duckdb
 
 from driftwatch.config.monitors import MonitorConfig
 from driftwatch.durations import WINDOW_ORIGIN, to_naive_utc
-from driftwatch.pipeline.snapshots import manifest_files, settle_unfinished, snapshot_columns, write_snapshot
+from driftwatch.errors import SourceError
+from driftwatch.pipeline.snapshots import (
+    configured_store,
+    listed_files,
+    settle_unfinished,
+    snapshot_columns,
+    store_for_location,
+    write_snapshot,
+)
+from driftwatch.sources.snapshot_store import SnapshotStore
 from driftwatch.storage.database import Database
 from driftwatch.storage.retention import (
     advance_watermark,
+    count_expired,
     delete_expired_labels,
     delete_expired_predictions,
     delete_expired_quarantine,
@@ -57,6 +66,8 @@ class RetentionSummary:
     )
     cutoff: datetime | None = None  # the watermark: prediction rows before this (naive UTC) are gone
     oldest_kept: datetime | None = None
+    # Why no prediction row was deleted this time although some are due (e.g. the snapshot store unreachable).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def rows_expired(self) -> int:
@@ -76,15 +87,26 @@ def prediction_cutoff(monitor: MonitorConfig, now: datetime) -> datetime | None:
     return window_floor(to_naive_utc(now) - keep, monitor.window)
 
 
-def _in_batches(db: Database, delete: Callable[[duckdb.DuckDBPyConnection, int], int], limit: int) -> int:
-    """Run `delete` (at most `limit` rows each) in its own transaction until a batch comes back short."""
-    total = 0
-    while True:
-        with db.transaction() as tx:
-            deleted = delete(tx, limit)
-        total += deleted
-        if deleted < limit:
-            return total
+@dataclass(frozen=True)
+class _Batches:
+    """Deletes in short transactions of at most `limit` rows; each adds what it deleted to the run's
+    `rows_expired` in the same transaction, so the count stays exact if the process is killed mid-way."""
+
+    db: Database
+    limit: int
+    run_id: str | None  # None: not part of a recorded run (e.g. a test calling expire_rows directly)
+
+    def run(self, delete: Callable[[duckdb.DuckDBPyConnection, int], int]) -> int:
+        """Run `delete` until a batch comes back short; the rows deleted."""
+        total = 0
+        while True:
+            with self.db.transaction() as tx:
+                deleted = delete(tx, self.limit)
+                if self.run_id is not None and deleted:
+                    count_expired(tx, self.run_id, deleted)
+            total += deleted
+            if deleted < self.limit:
+                return total
 
 
 def _move_watermark(db: Database, name: str, cutoff: datetime, now: datetime) -> tuple[int, datetime]:
@@ -97,70 +119,89 @@ def _move_watermark(db: Database, name: str, cutoff: datetime, now: datetime) ->
 
 
 def _delete_snapshotted(
-    db: Database, monitor: MonitorConfig, record: SnapshotRecord, watermark: datetime
+    batches: _Batches, monitor: MonitorConfig, record: SnapshotRecord, watermark: datetime
 ) -> int:
-    """Delete the rows of one complete snapshot that are before the watermark, then mark it applied."""
-    files = manifest_files(Path(record.path)) or []
+    """Delete the rows of one complete snapshot that are before the watermark, then mark it applied.
+
+    The predictions (request id, model version) come from the snapshot's files as the store holds them
+    (downloaded from object storage).
+    """
+    db = batches.db
+    store = store_for_location(record.path, monitor.retention.snapshot_store)
     cols = snapshot_columns(db, monitor)
     before = min(record.before, watermark)
-    deleted = _in_batches(
-        db,
-        lambda tx, n: delete_snapshotted_predictions(
-            tx, monitor.name, (cols.id, cols.model_version), files, before, n
-        ),
-        monitor.retention.batch_rows,
-    )
+    with store.local_files(record.path, listed_files(store, record.path) or []) as files:
+        deleted = batches.run(
+            lambda tx, n: delete_snapshotted_predictions(
+                tx, monitor.name, (cols.id, cols.model_version), files, before, n
+            )
+        )
     with db.transaction() as tx:
         set_snapshot_status(tx, record.snapshot_id, "applied")
     return deleted
 
 
-def _expire_with_snapshots(db: Database, monitor: MonitorConfig, root: Path, watermark: datetime) -> int:
+def _expire_with_snapshots(
+    batches: _Batches, monitor: MonitorConfig, store: SnapshotStore, watermark: datetime
+) -> int:
     """Export the rows before the watermark, then delete only the rows the completed snapshot holds.
 
     First, what a stopped process left: a complete snapshot whose rows were not (all) deleted yet is applied,
-    not written again.
+    not written again; an incomplete one is removed.
     """
-    deleted = sum(_delete_snapshotted(db, monitor, r, watermark) for r in settle_unfinished(db, monitor.name))
+    db = batches.db
+    deleted = sum(_delete_snapshotted(batches, monitor, r, watermark) for r in settle_unfinished(db, monitor))
     if count_before(db.cursor(), monitor.name, watermark) == 0:
         return deleted
-    snap = write_snapshot(db, monitor, root, None, watermark)
+    snap = write_snapshot(db, monitor, store, None, watermark)
     if snap is None:
         return deleted
-    record = SnapshotRecord(snap.snapshot_id, str(snap.path), "complete", None, watermark)
-    return deleted + _delete_snapshotted(db, monitor, record, watermark)
+    record = SnapshotRecord(snap.snapshot_id, snap.path, "complete", None, watermark)
+    return deleted + _delete_snapshotted(batches, monitor, record, watermark)
 
 
-def expire_rows(db: Database, monitor: MonitorConfig, now: datetime) -> RetentionSummary:
-    """Delete the monitor's raw rows past their retention; a no-op when retention is off."""
+def _expire_predictions(
+    batches: _Batches, monitor: MonitorConfig, watermark: datetime, summary: RetentionSummary
+) -> None:
+    """Step 3: plain batched deletion, or snapshot first. An unreachable snapshot store deletes nothing (a
+    warning in the run); the rows wait for the next cycle."""
+    name = monitor.name
+    store = configured_store(monitor)
+    if store is None:
+        summary.predictions_expired = batches.run(
+            lambda tx, n: delete_expired_predictions(tx, name, watermark, n)
+        )
+        return
+    try:
+        summary.predictions_expired = _expire_with_snapshots(batches, monitor, store, watermark)
+    except SourceError as exc:
+        summary.warnings.append(f"retention: no snapshot written, expired rows kept for now: {exc}")
+
+
+def expire_rows(
+    db: Database, monitor: MonitorConfig, now: datetime, run_id: str | None = None
+) -> RetentionSummary:
+    """Delete the monitor's raw rows past their retention; a no-op when retention is off.
+
+    `run_id`: the run whose `rows_expired` counts the deleted rows batch by batch.
+    """
     settings = monitor.retention
     summary = RetentionSummary()
     naive_now = to_naive_utc(now)
-    limit = settings.batch_rows
+    batches = _Batches(db, settings.batch_rows, run_id)
     name = monitor.name
     cutoff = prediction_cutoff(monitor, now)
     if cutoff is not None:
         summary.late_windows_dropped, summary.cutoff = _move_watermark(db, name, cutoff, naive_now)
-        watermark = summary.cutoff
-        if not db.table_exists(f"predictions:{name}"):
-            pass
-        elif settings.snapshot is not None:
-            summary.predictions_expired = _expire_with_snapshots(
-                db, monitor, Path(settings.snapshot), watermark
-            )
-        else:
-            summary.predictions_expired = _in_batches(
-                db, lambda tx, n: delete_expired_predictions(tx, name, watermark, n), limit
-            )
+        if db.table_exists(f"predictions:{name}"):
+            _expire_predictions(batches, monitor, summary.cutoff, summary)
     if settings.quarantine is not None:
         q_cutoff = naive_now - settings.quarantine
-        summary.quarantine_expired = _in_batches(
-            db, lambda tx, n: delete_expired_quarantine(tx, name, q_cutoff, n), limit
+        summary.quarantine_expired = batches.run(
+            lambda tx, n: delete_expired_quarantine(tx, name, q_cutoff, n)
         )
     if settings.labels is not None:
         l_cutoff = naive_now - settings.labels
-        summary.labels_expired = _in_batches(
-            db, lambda tx, n: delete_expired_labels(tx, name, l_cutoff, n), limit
-        )
+        summary.labels_expired = batches.run(lambda tx, n: delete_expired_labels(tx, name, l_cutoff, n))
     summary.oldest_kept = oldest_prediction(db.cursor(), name)
     return summary

@@ -1,30 +1,38 @@
 """Snapshots: prediction rows exported to Parquet before retention deletes them, or on demand.
 
-Layout under the snapshot folder: `<monitor>/<snapshot id>/day=YYYY-MM-DD/version=<v>/part-0.parquet` and
-`<monitor>/<snapshot id>/manifest.json`. Atomic in three steps, so no partial snapshot is ever visible as
-complete:
-1. the snapshot is recorded `writing` in the database (its final path), then the rows are written to a hidden
-   temporary folder `.tmp-<id>` next to it;
-2. the folder is renamed to its final name (one rename on one file system);
-3. the manifest is written (to a temp name, then renamed) LAST, then the record becomes `complete`.
-A folder without `manifest.json` is not a snapshot. On the next pass a `writing` record whose manifest exists
-is completed; one without is cleaned up and marked `abandoned` (its rows were never deleted).
+Layout under the snapshot root (a local folder or ``s3://bucket/prefix``, sources/snapshot_store.py):
+`<monitor>/<snapshot id>/day=YYYY-MM-DD/version=<v>/part-0.parquet` and `<monitor>/<snapshot id>/manifest.json`.
+Atomic in three steps, so no partial snapshot is ever visible as complete:
+1. the snapshot is recorded `writing` in the database (its final location), then the rows are exported to a
+   local staging folder;
+2. the store publishes the files at their final place (locally one folder rename; in object storage one PUT
+   per file, each atomic);
+3. the manifest is written LAST (the commit point), then the record becomes `complete`.
+A location without `manifest.json` is not a snapshot. On the next pass a `writing` record whose manifest exists
+is completed; one without is cleaned up (its files removed) and marked `abandoned` (its rows were never
+deleted).
 
-The files use the monitor's own log column names, so `predictions: {path: <folder>/**/*.parquet}` with the
-rest of the monitor's config unchanged reads them back (tests/test_snapshots.py recomputes windows from one).
+The files use the monitor's own log column names, so `predictions: {path: <snapshot>/**/*.parquet}` with the
+rest of the monitor's config unchanged reads them back (tests/test_snapshots.py and
+tests/sources/test_snapshot_objects.py recompute windows from one).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from driftwatch.config.monitors import MonitorConfig
+from driftwatch.sources.snapshot_store import (
+    MANIFEST,
+    LocalSnapshotStore,
+    SnapshotFile,
+    SnapshotStore,
+    snapshot_store,
+    store_for_location,
+)
 from driftwatch.storage.database import Database, utcnow
 from driftwatch.storage.snapshots import (
     SnapshotColumns,
@@ -36,16 +44,26 @@ from driftwatch.storage.snapshots import (
     unapplied_snapshots,
 )
 
-MANIFEST = "manifest.json"
+__all__ = [
+    "MANIFEST",
+    "Snapshot",
+    "configured_store",
+    "listed_files",
+    "manifest_files",
+    "settle_unfinished",
+    "snapshot_columns",
+    "store_for_location",
+    "write_snapshot",
+]
 
 
 @dataclass(frozen=True)
 class Snapshot:
     snapshot_id: str
-    path: Path
+    path: str  # a local folder or an object URL prefix
     rows: int
     bytes: int
-    files: tuple[Path, ...]
+    files: tuple[SnapshotFile, ...]
 
 
 def snapshot_columns(db: Database, monitor: MonitorConfig) -> SnapshotColumns:
@@ -71,7 +89,7 @@ def _stamp(ts: datetime | None) -> str:
 def write_snapshot(
     db: Database,
     monitor: MonitorConfig,
-    root: Path,
+    store: SnapshotStore,
     after: datetime | None,
     before: datetime,
     status: str = "complete",
@@ -79,93 +97,92 @@ def write_snapshot(
     """Export the monitor's rows with ``after <= ts < before`` (naive UTC) atomically; None when there are none.
 
     `status` is what the record becomes once the manifest is written: `complete` (retention may delete the
-    rows in it) or `on_demand` (`driftwatch snapshot`: never used for deletion).
+    rows in it) or `on_demand` (`driftwatch snapshot`: never used for deletion). A SourceError from an object
+    store leaves the record `writing`: the next pass cleans it up.
     """
     if not db.table_exists(f"predictions:{monitor.name}"):
         return None
     cols = snapshot_columns(db, monitor)
     snapshot_id = f"{_stamp(after)}-{_stamp(before)}-{uuid.uuid4().hex[:8]}"
-    folder = root / monitor.name
-    final, tmp = folder / snapshot_id, folder / f".tmp-{snapshot_id}"
-    folder.mkdir(parents=True, exist_ok=True)
+    location = store.location(monitor.name, snapshot_id)
+    staged = store.staging(location)
     with db.transaction() as tx:
-        record_snapshot(tx, monitor.name, snapshot_id, str(final), after, before, utcnow())
-    rows = export_rows(db.cursor(), monitor.name, cols, after, before, str(tmp))
+        record_snapshot(tx, monitor.name, snapshot_id, location, after, before, utcnow())
+    try:
+        rows = export_rows(db.cursor(), monitor.name, cols, after, before, str(staged))
+    except BaseException:
+        store.discard(location)  # nothing published: the record stays `writing`, the next pass abandons it
+        raise
     if rows == 0:
-        shutil.rmtree(tmp, ignore_errors=True)
+        store.discard(location)
         with db.transaction() as tx:
             set_snapshot_status(tx, snapshot_id, "abandoned", 0, 0)
         return None
-    _fsync_tree(tmp)
-    os.rename(tmp, final)
-    files = tuple(sorted(p for p in final.rglob("*.parquet")))
-    size = sum(p.stat().st_size for p in files)
-    _write_manifest(final, monitor.name, snapshot_id, after, before, rows, files, cols)
+    files = store.publish(staged, location)
+    size = sum(f.bytes for f in files)
+    store.commit(location, _manifest(monitor.name, snapshot_id, after, before, rows, files, cols))
     with db.transaction() as tx:
         set_snapshot_status(tx, snapshot_id, status, rows, size)
-    return Snapshot(snapshot_id, final, rows, size, files)
+    return Snapshot(snapshot_id, location, rows, size, files)
 
 
-def _fsync_tree(folder: Path) -> None:
-    """Flush the written files before the rename publishes them (a power cut must not leave empty files)."""
-    for path in folder.rglob("*.parquet"):
-        with open(path, "rb") as f:
-            os.fsync(f.fileno())
-
-
-def _write_manifest(
-    final: Path,
+def _manifest(
     monitor: str,
     snapshot_id: str,
     after: datetime | None,
     before: datetime,
     rows: int,
-    files: tuple[Path, ...],
+    files: tuple[SnapshotFile, ...],
     cols: SnapshotColumns,
-) -> None:
-    manifest = {
+) -> dict[str, object]:
+    return {
         "monitor": monitor,
         "snapshot_id": snapshot_id,
         "after": after.isoformat() + "Z" if after else None,
         "before": before.isoformat() + "Z",
         "rows": rows,
-        "files": [{"path": str(p.relative_to(final)), "bytes": p.stat().st_size} for p in files],
+        "files": [{"path": f.path, "bytes": f.bytes} for f in files],
         "columns": {"timestamp": cols.timestamp, "id": cols.id, "model_version": cols.model_version},
         "partitioning": ["day", "version"],
     }
-    tmp = final / f".{MANIFEST}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(manifest, f, indent=2)
-        f.flush()
-        os.fsync(f.fileno())
-    os.rename(tmp, final / MANIFEST)
 
 
 def manifest_files(path: Path) -> list[str] | None:
-    """The Parquet files a snapshot's manifest lists, or None when the manifest is missing (not complete)."""
-    try:
-        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    """The Parquet files a local snapshot's manifest lists, or None when the manifest is missing (not complete)."""
+    manifest = LocalSnapshotStore(path.parent.parent).manifest(str(path))
+    if manifest is None:
         return None
     return [str(path / f["path"]) for f in manifest["files"]]
 
 
-def settle_unfinished(db: Database, monitor: str) -> list[SnapshotRecord]:
+def listed_files(store: SnapshotStore, location: str) -> list[str] | None:
+    """The files (relative to the location) a snapshot's manifest lists; None without a manifest."""
+    manifest = store.manifest(location)
+    return None if manifest is None else [str(f["path"]) for f in manifest["files"]]
+
+
+def settle_unfinished(db: Database, monitor: MonitorConfig) -> list[SnapshotRecord]:
     """Finish what a stopped process left: returns the `complete` snapshots whose rows are not yet deleted."""
     out: list[SnapshotRecord] = []
-    for record in unapplied_snapshots(db.cursor(), monitor):
-        path = Path(record.path)
-        if record.status == "writing" and manifest_files(path) is None:
-            shutil.rmtree(path.parent / f".tmp-{record.snapshot_id}", ignore_errors=True)
-            shutil.rmtree(path, ignore_errors=True)
+    options = monitor.retention.snapshot_store
+    for record in unapplied_snapshots(db.cursor(), monitor.name):
+        store = store_for_location(record.path, options)
+        manifest = store.manifest(record.path) if record.status == "writing" else None
+        if record.status == "writing" and manifest is None:
+            store.discard(record.path)
             with db.transaction() as tx:
                 set_snapshot_status(tx, record.snapshot_id, "abandoned")
             continue
-        if record.status == "writing":
-            files = [Path(f) for f in manifest_files(path) or []]
+        if manifest is not None:
             with db.transaction() as tx:
                 set_snapshot_status(
-                    tx, record.snapshot_id, "complete", None, sum(f.stat().st_size for f in files)
+                    tx, record.snapshot_id, "complete", None, sum(int(f["bytes"]) for f in manifest["files"])
                 )
         out.append(SnapshotRecord(record.snapshot_id, record.path, "complete", record.after, record.before))
     return out
+
+
+def configured_store(monitor: MonitorConfig, root: str | None = None) -> SnapshotStore | None:
+    """The store for `root` (e.g. `driftwatch snapshot --out`) or the monitor's `retention.snapshot`."""
+    target = root or monitor.retention.snapshot
+    return None if target is None else snapshot_store(target, monitor.retention.snapshot_store)

@@ -148,3 +148,11 @@ def oldest_prediction(cur: duckdb.DuckDBPyConnection, monitor: str) -> datetime 
         return None
     row = first_row(cur.execute(f"SELECT min(ts) FROM {prediction_table(monitor)}"))
     return row[0] if row and row[0] is not None else None
+
+
+def count_expired(cur: duckdb.DuckDBPyConnection, run_id: str, rows: int) -> None:
+    """Add `rows` to the run's `rows_expired` in the deleting transaction itself, so the count stays exact
+    when the process is killed before the run is finished (an interrupted run keeps what it deleted)."""
+    cur.execute(
+        "UPDATE runs SET rows_expired = coalesce(rows_expired, 0) + ? WHERE run_id = ?", [rows, run_id]
+    )
