@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from driftwatch.config.performance import MULTICLASS, TASKS, PerformanceSettings, parse_performance
+from driftwatch.config.quality import parse_quality
 from driftwatch.config.retention import RetentionSettings, parse_retention
 from driftwatch.config.sections import Section, resolve_path
 from driftwatch.config.sources import (
@@ -27,6 +28,7 @@ from driftwatch.config.sources import (
 from driftwatch.durations import parse_duration
 from driftwatch.errors import ConfigError
 from driftwatch.stats.decision import OUTPUT_FEATURE, PREDICTION_FEATURE, Thresholds
+from driftwatch.stats.quality import QualitySettings
 
 FILE_FORMATS = ("auto", "parquet", "csv", "ndjson")
 MONITOR_KEYS = (
@@ -43,6 +45,7 @@ MONITOR_KEYS = (
     "labels",
     "performance",
     "retention",
+    "quality",
 )
 PREDICTION_KEYS = (
     "path",
@@ -134,6 +137,7 @@ class MonitorConfig:
     labels: LabelSource | None = None
     performance: PerformanceSettings = field(default_factory=PerformanceSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)  # default: keep every row
+    quality: QualitySettings = field(default_factory=QualitySettings)  # data-quality checks (docs/quality.md)
 
 
 def parse_monitors(file: Path, data: object) -> dict[str, MonitorConfig]:
@@ -335,5 +339,8 @@ def parse_monitor(file: Path, base: Path, name: str, data: object) -> MonitorCon
         performance=parse_performance(file, s.key("performance"), s.data.get("performance"), task),
         retention=parse_retention(
             file, base, s.key("retention"), s.data.get("retention"), window, labels is not None
+        ),
+        quality=parse_quality(
+            file, s.key("quality"), s.data.get("quality"), features.names if features else None
         ),
     )
