@@ -55,6 +55,14 @@ class QualitySummary:
     def checked(self) -> int:
         return len(self.all())
 
+    def failing(self) -> list[tuple[tuple[str, str | None], int]]:
+        """(check, feature) → how many windows (or the cycle) it failed in, most frequent first."""
+        counts: dict[tuple[str, str | None], int] = {}
+        for r in self.all():
+            if r.status == "fail":
+                counts[(r.check, r.feature)] = counts.get((r.check, r.feature), 0) + 1
+        return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0][0], kv[0][1] or ""))
+
 
 class _ReferenceFacts:
     """Per-profile numbers the checks need, computed once per cycle (the reference's top-value shares)."""
