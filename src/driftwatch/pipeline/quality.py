@@ -97,9 +97,11 @@ def _numeric_checks(
             out.append(q.not_judged("constant", fs.name, "no non-missing values in the window"))
         else:
             top, distinct = q.numeric_top(values)
+            value = f"{float(values.x[int(np.argmax(np.diff(values.y, prepend=0.0)))]):g}"
+            reference_top = facts.top_share(fs.name)
             out.append(
                 q.constant_check(
-                    fs.name, top, distinct, present, facts.top_share(fs.name), settings.constant, min_rows
+                    fs.name, top, distinct, present, reference_top, settings.constant, min_rows, value
                 )
             )
     return out
@@ -129,9 +131,11 @@ def _categorical_checks(
             known = counts[:-2]
             top = float(known.max()) / present if known.size else 0.0
             distinct = int(np.count_nonzero(known)) + (1 if int(counts[-2]) else 0)
+            value = repr(prof.categories[int(np.argmax(known))]) if known.size else None
+            reference_top = facts.top_share(fs.name)
             out.append(
                 q.constant_check(
-                    fs.name, top, distinct, present, facts.top_share(fs.name), settings.constant, min_rows
+                    fs.name, top, distinct, present, reference_top, settings.constant, min_rows, value
                 )
             )
     return out

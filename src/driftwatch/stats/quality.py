@@ -369,6 +369,7 @@ def constant_check(
     reference_top_share: float,
     settings: ConstantSettings,
     min_rows: int,
+    top_value: str | None = None,
 ) -> QualityResult:
     """Fail when the window holds one value only and the reference had more; warn when one value holds at least
     `near_constant` of it and more than chance allows given the reference's own top share."""
@@ -383,7 +384,8 @@ def constant_check(
         f"{_pct(reference_top_share)}; warn at {_pct(warn_bar)})"
     )
     if fail:
-        reason = f"constant: every one of {present:,} values is the same (the reference had several)"
+        value = f" {top_value}" if top_value is not None else " the same"
+        reason = f"constant: every one of {present:,} values is{value} (the reference had several)"
     return _result("constant", feature, top_share, (warn_bar, 1.0), (top_share >= warn_bar, fail), reason)
 
 
