@@ -24,7 +24,9 @@ class QualityItem(BaseModel):
     status: str = Field(
         description="ok, warn, fail, or not_judged (too little to judge; the reason says why)"
     )
-    value: float | None = Field(description="what was measured: a share, or the window's rows for row_count")
+    value: float | None = Field(
+        description="what was measured: a share; for row_count the robust z of the window's rows"
+    )
     warn_bar: float | None
     fail_bar: float | None
     reason: str

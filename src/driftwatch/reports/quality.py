@@ -34,7 +34,7 @@ def _value(row: QualityRow) -> str:
     if row.value is None:
         return "—"
     if row.check == "row_count":
-        return f"{row.value:,.0f}"
+        return f"z = {row.value:+.1f}"
     return f"{100 * row.value:.2f} %" if 0.0 <= row.value <= 1.0 else format_number(row.value)
 
 

@@ -415,13 +415,13 @@ def row_count_check(rows: int, history: Sequence[int], settings: RowCountSetting
     mad = float(np.median(np.abs(past - median)))
     spread = max(1.4826 * mad, math.sqrt(max(median, 1.0)))
     z = (rows - median) / spread
-    warn_bar, fail_bar = median + settings.warn_z * spread, median + settings.fail_z * spread
     reason = (
         f"{rows:,} rows; the last {len(history)} windows' median {median:,.0f} (spread {spread:,.1f}): "
         f"z = {z:+.1f} (warn beyond ±{settings.warn_z:g}, fail beyond ±{settings.fail_z:g})"
     )
     over = (abs(z) > settings.warn_z, abs(z) > settings.fail_z)
-    return _result("row_count", None, float(rows), (warn_bar, fail_bar), over, reason)
+    # The value is z (signed: too few rows is negative), judged by its size against the bars.
+    return _result("row_count", None, z, (settings.warn_z, settings.fail_z), over, reason)
 
 
 # --- per cycle: ingest ---------------------------------------------------------------------------------------
