@@ -52,7 +52,7 @@ def _range(file: Path, path: str, data: object, base: RangeSettings, per_feature
                 raise s.error(name, "is set per feature, under quality.features.<name>.range", s.data[name])
     low, high = _optional_number(s, "min", base.min), _optional_number(s, "max", base.max)
     if low is not None and high is not None and low > high:
-        raise s.error("max", f"is below min ({low:g})", high)
+        raise s.error("max", f"is below min ({low:g})", s.data.get("max"))
     return RangeSettings(
         enabled=s.bool_("enabled", base.enabled),
         quantile=s.number("quantile", base.quantile, 0.5, 0.9999),
@@ -68,7 +68,7 @@ def _share(file: Path, path: str, data: object, base: ShareSettings) -> ShareSet
     warn = s.number("warn_margin", base.warn_margin, 0.0, 1.0)
     fail = s.number("fail_margin", base.fail_margin, 0.0, 1.0)
     if warn > fail:
-        raise s.error("fail_margin", f"is below warn_margin ({warn:g})", fail)
+        raise s.error("fail_margin", f"is below warn_margin ({warn:g})", s.data.get("fail_margin", fail))
     return ShareSettings(enabled=s.bool_("enabled", base.enabled), warn_margin=warn, fail_margin=fail)
 
 
@@ -85,11 +85,11 @@ def _row_count(file: Path, path: str, data: object, base: RowCountSettings) -> R
     history = s.int_("history", base.history, 2) or base.history
     min_history = s.int_("min_history", base.min_history, 2) or base.min_history
     if min_history > history:
-        raise s.error("min_history", f"is above history ({history})", min_history)
+        raise s.error("min_history", f"is above history ({history})", s.data.get("min_history", min_history))
     warn = s.number("warn_z", base.warn_z, 0.0)
     fail = s.number("fail_z", base.fail_z, 0.0)
     if warn > fail:
-        raise s.error("fail_z", f"is below warn_z ({warn:g})", fail)
+        raise s.error("fail_z", f"is below warn_z ({warn:g})", s.data.get("fail_z", fail))
     return RowCountSettings(s.bool_("enabled", base.enabled), history, min_history, warn, fail)
 
 
@@ -98,7 +98,7 @@ def _ingest(file: Path, path: str, data: object, base: IngestShareSettings) -> I
     warn = s.number("warn_share", base.warn_share, 0.0, 1.0)
     fail = s.number("fail_share", base.fail_share, 0.0, 1.0)
     if warn > fail:
-        raise s.error("fail_share", f"is below warn_share ({warn:g})", fail)
+        raise s.error("fail_share", f"is below warn_share ({warn:g})", s.data.get("fail_share", fail))
     return IngestShareSettings(enabled=s.bool_("enabled", base.enabled), warn_share=warn, fail_share=fail)
 
 
