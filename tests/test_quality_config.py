@@ -72,7 +72,11 @@ def test_overrides_per_check_and_per_feature(tmp_path: Path) -> None:
         ("duplicates: {fail_share: 'lots'}", "monitors.m.quality.duplicates.fail_share", "expected a number"),
         ("enabled: 'yes'", "monitors.m.quality.enabled", "expected true or false"),
         ("features: {agee: {}}", "monitors.m.quality.features.agee", "is not a feature of this monitor"),
-        ("features: {age: {range: {min: 5, max: 1}}}", "monitors.m.quality.features.age.range.max", "below min"),
+        (
+            "features: {age: {range: {min: 5, max: 1}}}",
+            "monitors.m.quality.features.age.range.max",
+            "below min",
+        ),
         ("features: {age: {row_count: {}}}", "monitors.m.quality.features.age.row_count", "unknown key"),
         ("features: [age]", "monitors.m.quality.features", "expected a mapping"),
     ],
