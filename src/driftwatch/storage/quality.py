@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from driftwatch.durations import as_utc, to_naive_utc
 
@@ -39,6 +40,7 @@ CREATE TABLE IF NOT EXISTS quality_results (
 """
 
 _EPOCH = datetime(1970, 1, 1)
+_BATCH = "_quality_batch"  # a view name on the writing cursor, registered for one insert
 
 
 # Not storage.alerts.naive / storage.database.first_row: schema.py imports this module for its migration, and
@@ -99,28 +101,36 @@ def replace_quality(
     )
     if not results:
         return
-    tx.executemany(
-        "INSERT INTO quality_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            [
-                key.monitor,
-                key.scope,
-                key.model_version,
-                start,
-                naive(key.window_end),
-                check,
-                feature or "",
-                status,
-                value,
-                warn,
-                fail,
-                reason,
-                run_id,
-                naive(now),
-            ]
-            for check, feature, status, value, warn, fail, reason in results
-        ],
+    # One Arrow table per window, not executemany: DuckDB runs executemany row by row (~1 ms a row).
+    columns = list(zip(*results, strict=True))
+    table = pa.table(
+        {
+            "check_name": pa.array(columns[0], pa.string()),
+            "feature": pa.array([f or "" for f in columns[1]], pa.string()),
+            "status": pa.array(columns[2], pa.string()),
+            "value": pa.array(columns[3], pa.float64()),
+            "warn_bar": pa.array(columns[4], pa.float64()),
+            "fail_bar": pa.array(columns[5], pa.float64()),
+            "reason": pa.array(columns[6], pa.string()),
+        }
     )
+    tx.register(_BATCH, table)
+    try:
+        tx.execute(
+            "INSERT INTO quality_results SELECT $monitor, $scope, $version, $start, $end, check_name, feature, "
+            f"status, value, warn_bar, fail_bar, reason, $run_id, $now FROM {_BATCH}",
+            {
+                "monitor": key.monitor,
+                "scope": key.scope,
+                "version": key.model_version,
+                "start": start,
+                "end": naive(key.window_end),
+                "run_id": run_id,
+                "now": naive(now),
+            },
+        )
+    finally:
+        tx.unregister(_BATCH)
 
 
 def past_window_rows(
