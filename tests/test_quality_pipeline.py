@@ -19,7 +19,7 @@ from driftwatch.config.loading import load_settings
 from driftwatch.config.server import ServerSettings
 from driftwatch.config.settings import Settings
 from driftwatch.demo import STABLE, STUCK_FEATURE, DemoSpec, write_demo_project
-from driftwatch.pipeline.alerts import alerting_settings, prepare_alerting
+from driftwatch.pipeline.alerts import alerting_settings, collect_samples, prepare_alerting
 from driftwatch.pipeline.cycle import CycleSummary, run_cycle, run_monitor
 from driftwatch.reports.site import window_page
 from driftwatch.storage import alerts as alert_store
@@ -106,6 +106,25 @@ def test_the_cycle_checks_its_ingest(project: Project) -> None:
     duplicates = cycle[("duplicates", None)]
     assert duplicates.value == pytest.approx(ingest.rows_duplicate / ingest.rows_read)
     assert duplicates.status == "ok"
+
+
+def test_alert_samples(project: Project) -> None:
+    samples = collect_samples(project.db, project.settings.monitor(MONITOR), END).samples
+    by = {(s.metric, s.feature, s.model_version, s.window_start): s.value for s in samples}
+    assert by[("quality_constant", STUCK_FEATURE, "v3.2", LAST)] == 2
+    assert by[("quality_feature_status", STUCK_FEATURE, "v3.2", LAST)] == 2
+    assert (
+        by[("quality_failures", None, "v3.2", LAST)] == 3
+    )  # income constant, region categories, debt missing
+    assert by[("quality_status", None, "v3.2", LAST)] == 2
+    assert by[("quality_row_count", None, "v3.2", LAST)] == 0
+    assert by[("quality_row_count", None, "v3.2", END - timedelta(days=SPEC.days))] is None  # not judged
+    # age's malformed rows warn in the cycle's `quality_type`, a series of its own: its windows stay ok.
+    cycle_type = [
+        s for s in samples if (s.metric, s.feature, s.model_version) == ("quality_type", "age", "*")
+    ]
+    assert [s.value for s in cycle_type] == [1]
+    assert {v for (m, f, _, _), v in by.items() if (m, f) == ("quality_feature_status", "age")} == {0}
 
 
 def test_the_failure_fires_the_demo_rule(project: Project) -> None:

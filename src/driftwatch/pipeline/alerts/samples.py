@@ -241,7 +241,7 @@ QUALITY_STATUS = {"ok": 0.0, "warn": 1.0, "fail": 2.0}  # not_judged: no data
 
 def _quality_samples(rows: Sequence[QualityRow], out: _Samples) -> None:
     """Per check `quality_<check>` (its status; no data when not judged), per feature the worst of its checks
-    (`quality_feature_status`), and per window or cycle the worst check (`quality_status`) and the number of
+    in the window (`quality_feature_status`; windows only), and per window or cycle the worst check (`quality_status`) and the number of
     failed checks (`quality_failures`). `samples` is None: the checks judge shares, not a sample size."""
     groups: dict[tuple[str, datetime, datetime], list[QualityRow]] = {}
     for r in rows:
@@ -253,7 +253,8 @@ def _quality_samples(rows: Sequence[QualityRow], out: _Samples) -> None:
         for r in items:
             value = QUALITY_STATUS.get(r.status)
             out.add(version, OVERALL, r.feature, f"quality_{r.check}", window, value, None)
-            if r.feature is not None and value is not None:
+            # Per window only: a cycle's `quality_type` is its own series (the run is its "window").
+            if r.feature is not None and value is not None and r.scope == "window":
                 features.setdefault(r.feature, []).append(value)
         for feature, values in features.items():
             out.add(version, OVERALL, feature, "quality_feature_status", window, max(values), None)
