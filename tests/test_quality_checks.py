@@ -112,6 +112,22 @@ def test_values_far_outside_the_range_fail_and_one_stray_value_warns() -> None:
     assert warned.status == "warn" and "min -40" in warned.reason
 
 
+def test_the_share_outside_is_counted_exactly_when_a_counter_is_given() -> None:
+    rng = np.random.default_rng(8)
+    ref = np.sort(rng.normal(0, 1, 20_000))
+    window = rng.normal(0, 1, 5000)  # continuous: the ECDF has 250 steps, each 0.4 % of the values
+    window[:3] = 30.0
+
+    def exact(low: float, high: float) -> int:
+        return int(np.count_nonzero((window < low) | (window > high)))
+
+    approximate = q.range_check("x", window_values(window), ref, q.RangeSettings())
+    counted = q.range_check("x", window_values(window), ref, q.RangeSettings(), exact_outside=exact)
+    assert counted.value == pytest.approx(3 / 5000) and "3 of 5,000 values outside" in counted.reason
+    assert approximate.value is not None and 3 / 5000 <= approximate.value <= 3 / 5000 + 1 / 249
+    assert counted.status == approximate.status == "warn"
+
+
 def test_configured_bounds_replace_the_learned_ones() -> None:
     ref = np.sort(np.arange(18.0, 91.0))
     window = window_values(np.full(600, 95.0))

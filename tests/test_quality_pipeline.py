@@ -33,6 +33,23 @@ LAST = END - timedelta(days=1)
 TOKEN = "quality-token-7c1e"
 
 
+# A rule on any failed feature check, beside the demo's rules (docs/quality.md, "Where the results go").
+QUALITY_RULES = """\
+channels:
+  quality-log: {type: log, path: .driftwatch/quality-alerts.log}
+route: {channels: [quality-log]}
+groups:
+  - name: data-quality
+    rules:
+      - alert: DataQualityFailed
+        select: {monitor: "*", metric: quality_feature_status, feature: "*"}
+        condition: {op: ">=", threshold: 2}
+        labels: {severity: warning}
+        annotations:
+          summary: "Data-quality check failed on {{ feature }} ({{ monitor }} {{ model_version }})"
+"""
+
+
 @dataclass
 class Project:
     settings: Settings
@@ -44,6 +61,7 @@ class Project:
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     """One 10-day demo project, one cycle with alerting, its reports rendered (income stuck on the last day)."""
     settings = load_settings(write_demo_project(tmp_path_factory.mktemp("quality") / "demo", SPEC))
+    (settings.config_path.parent / "alert_rules" / "quality.yml").write_text(QUALITY_RULES)
     run = prepare_alerting(alerting_settings(settings))
     assert run is not None
     with Database(settings.storage, settings.database) as db:
@@ -83,6 +101,28 @@ def test_the_stuck_column_fails_and_nothing_stable_fails(project: Project) -> No
         ("categories", "region"),
         ("missing", "debt_ratio"),
     }
+
+
+def test_values_outside_the_range_are_counted_in_the_window(project: Project) -> None:
+    """Income moves up 35 % from the drift day: some windows reach past the learned range. The stored share is
+    the exact count of the window's rows outside it (checked here against the database)."""
+    outside = [r for r in rows(project, scope="window") if r.check == "range" and r.status != "ok"]
+    for r in outside:
+        low, high = (
+            float(v.replace(",", "")) for v in r.reason.split("allowed [", 1)[1].split("]", 1)[0].split(", ")
+        )
+        column = '"prediction"' if r.feature == "raw_prediction" else f'"f:{r.feature}"'
+        count, present = (
+            project.db.cursor()
+            .execute(
+                f"SELECT count(*) FILTER (WHERE {column} < ? OR {column} > ?), count({column}) "
+                f'FROM "predictions:{MONITOR}" WHERE ts >= ? AND ts < ?',
+                [low, high, r.window_start.replace(tzinfo=None), r.window_end.replace(tzinfo=None)],
+            )
+            .fetchone()
+        )
+        assert r.value == pytest.approx(count / present, abs=1e-4), r.reason
+        assert f"{count:,} of {present:,} values outside" in r.reason
 
 
 def test_row_count_is_judged_once_there_is_history(project: Project) -> None:
@@ -127,7 +167,7 @@ def test_alert_samples(project: Project) -> None:
     assert {v for (m, f, _, _), v in by.items() if (m, f) == ("quality_feature_status", "age")} == {0}
 
 
-def test_the_failure_fires_the_demo_rule(project: Project) -> None:
+def test_the_failure_fires_a_rule(project: Project) -> None:
     firing = alert_store.alert_instances(project.db.cursor(), ("firing",), MONITOR)
     quality = {a["feature"] for a in firing if a["rule"] == "DataQualityFailed"}
     assert STUCK_FEATURE in quality

@@ -8,9 +8,10 @@ the ingest's counts: no window is read again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 import numpy as np
 
@@ -24,6 +25,7 @@ from driftwatch.stats.reference_thresholds import window_size_class
 from driftwatch.storage.database import Database, utcnow
 from driftwatch.storage.quality import (
     QualityKey,
+    count_outside,
     past_window_rows,
     quarantine_reasons_since,
     replace_quality,
@@ -102,7 +104,12 @@ class _ReferenceFacts:
 
 
 def _numeric_checks(
-    fs: FeatureDrift, prof: NumericProfile, facts: _ReferenceFacts, settings: q.FeatureQuality, min_rows: int
+    fs: FeatureDrift,
+    prof: NumericProfile,
+    facts: _ReferenceFacts,
+    settings: q.FeatureQuality,
+    min_rows: int,
+    exact_outside: Callable[[float, float], int] | None,
 ) -> list[q.QualityResult]:
     present = fs.rows - int(fs.bin_counts[-1])  # the last PSI bin counts the missing values
     if fs.ecdf is None:
@@ -112,7 +119,9 @@ def _numeric_checks(
     out = []
     if settings.range.enabled and present > 0:
         learned = facts.learned_range(prof, present, settings.range.quantile)
-        out.append(q.range_check(fs.name, values, prof.checked_sorted_values, settings.range, learned))
+        out.append(
+            q.range_check(fs.name, values, prof.checked_sorted_values, settings.range, learned, exact_outside)
+        )
     elif settings.range.enabled:
         out.append(q.not_judged("range", fs.name, "no non-missing values in the window"))
     if settings.constant.enabled:
@@ -165,9 +174,14 @@ def _categorical_checks(
 
 
 def feature_checks(
-    fs: FeatureDrift, profile: ReferenceProfile, facts: _ReferenceFacts, monitor: MonitorConfig
+    fs: FeatureDrift,
+    profile: ReferenceProfile,
+    facts: _ReferenceFacts,
+    monitor: MonitorConfig,
+    counter: Callable[[str, float, float], int] | None = None,
 ) -> list[q.QualityResult]:
-    """Every per-feature check of one feature in one window."""
+    """Every per-feature check of one feature in one window. `counter(feature, low, high)` counts the window's
+    values outside [low, high] exactly (None: read off the ECDF steps)."""
     prof = profile.features.get(fs.name)
     if prof is None or fs.type_change is not None:
         # A feature whose values changed type is reported by the drift decision (stats.categories).
@@ -185,7 +199,8 @@ def feature_checks(
             )
         )
     if isinstance(prof, NumericProfile):
-        out += _numeric_checks(fs, prof, facts, settings, monitor.min_rows)
+        exact = None if counter is None else partial(counter, fs.name)
+        out += _numeric_checks(fs, prof, facts, settings, monitor.min_rows, exact)
     else:
         out += _categorical_checks(fs, prof, facts, settings, monitor.min_rows)
     return out
@@ -201,12 +216,17 @@ def window_checks(
     """The checks of one window (all its rows: segment '*')."""
     overall = result.overall
     out: list[q.QualityResult] = []
+    window = result.window
+
+    def counter(feature: str, low: float, high: float) -> int:
+        span = (window.start, window.end)
+        return count_outside(db.cursor(), monitor.name, window.model_version, span, feature, (low, high))
+
     if overall.rows > 0:
         for fs in overall.features:
-            out += feature_checks(fs, profile, facts, monitor)
+            out += feature_checks(fs, profile, facts, monitor, counter)
     rc = monitor.quality.row_count
     if rc.enabled:
-        window = result.window
         history = past_window_rows(db.cursor(), monitor.name, window.model_version, window.start, rc.history)
         out.append(q.row_count_check(overall.rows, history, rc))
     return out

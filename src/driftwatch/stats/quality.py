@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -296,10 +296,15 @@ def range_check(
     reference: NDArray[np.float64],
     settings: RangeSettings,
     learned: LearnedRange | None = None,
+    exact_outside: Callable[[float, float], int] | None = None,
 ) -> QualityResult:
     """Values outside the learned (or configured) range: warn when any is, fail when more than
     `fail_share` of the window's non-missing values are. `learned`, when given, is the range learned for this
-    window's size (the pipeline keeps one per feature and size class); else it is learned here."""
+    window's size (the pipeline keeps one per feature and size class); else it is learned here.
+
+    The window's min and max are exact (the ECDF's ends). When a value is outside, the share outside is counted
+    exactly by `exact_outside(low, high)` (the pipeline counts the window's rows in the database: rare, and a
+    count a person reads must be right); without it, it is read off the ECDF steps (`_share_outside`)."""
     if values.present == 0 or values.x.size == 0:
         return not_judged("range", feature, "no non-missing values in the window")
     bounds = _range_bounds(feature, values.present, reference, settings, learned)
@@ -307,16 +312,23 @@ def range_check(
         return bounds
     low, high, basis = bounds
     lo, hi = float(values.x[0]), float(values.x[-1])
-    share = _share_outside(values, low, high)
     outside = lo < low or hi > high
-    reason = (
-        f"window min {lo:g}, max {hi:g}; allowed [{low:g}, {high:g}] ({basis}); "
-        f"{_pct(share)} of values outside (fail above {_pct(settings.fail_share)})"
-    )
     if not outside:
         reason = f"every value within [{low:g}, {high:g}] ({basis})"
+        return _result("range", feature, 0.0, (0.0, settings.fail_share), (False, False), reason)
+    if exact_outside is not None:
+        count = exact_outside(low, high)
+        share = count / values.present
+        counted = f"{count:,} of {values.present:,} values outside ({_pct(share)}"
+    else:
+        share = _share_outside(values, low, high)
+        counted = f"about {_pct(share)} of values outside ("
+    reason = (
+        f"window min {lo:g}, max {hi:g}; allowed [{low:g}, {high:g}] ({basis}); "
+        f"{counted}{'; ' if exact_outside is not None else ''}fail above {_pct(settings.fail_share)})"
+    )
     return _result(
-        "range", feature, share, (0.0, settings.fail_share), (outside, share > settings.fail_share), reason
+        "range", feature, share, (0.0, settings.fail_share), (True, share > settings.fail_share), reason
     )
 
 

@@ -146,6 +146,29 @@ def past_window_rows(
     return [int(r[0]) for r in rows]
 
 
+def count_outside(
+    cur: duckdb.DuckDBPyConnection,
+    monitor: str,
+    model_version: str,
+    window: tuple[datetime, datetime],
+    feature: str,
+    bounds: tuple[float, float],
+) -> int:
+    """How many of a window's values of a numeric feature lie below bounds[0] or above bounds[1]."""
+    # Imported here: schema.py imports this module for its migration (see `naive` above).
+    from driftwatch.storage.predictions import window_filter
+    from driftwatch.storage.schema import prediction_table, value_column
+
+    where, params = window_filter(model_version, to_naive_utc(window[0]), to_naive_utc(window[1]))
+    column = value_column(feature)
+    found = cur.execute(
+        f"SELECT count(*) FROM {prediction_table(monitor)} WHERE {where} "
+        f"AND ({column} < $low OR {column} > $high)",
+        {**params, "low": bounds[0], "high": bounds[1]},
+    ).fetchone()
+    return int(found[0]) if found is not None else 0
+
+
 def quarantine_reasons_since(cur: duckdb.DuckDBPyConnection, monitor: str, since: datetime) -> dict[str, int]:
     """Prediction rows quarantined at or after `since`, counted by their stored reason."""
     rows = cur.execute(
