@@ -12,6 +12,9 @@ What is in it (so tests and the README can say exactly what should be found):
   default is drawn from the model's own calibrated score and becomes known 1–14 days later; only labels known
   before the demo's end are written, so the last two weeks are partly labelled and the last day not at all.
   One label a day is for a quarantined request (its id never reaches the predictions table).
+- a data-quality failure on day `stuck_day` (default -1: the last day): a logging bug writes `income` as the
+  same default value (`STUCK_INCOME`) on every row, while the model still scored the real income. Only the
+  constant check fails for it (docs/quality.md); the drift tests see income drift as on the days before.
 - concept drift from day `concept_drift_day` (default 10) to `concept_drift_end` (exclusive, default 16): the
   true default probability reverses the credit score's effect while the inputs stay as they were, so the
   realized AUC falls from about 0.72 to about 0.43 with no input drift to warn of it (the CBPE estimate, which
@@ -31,6 +34,8 @@ import polars as pl
 from driftwatch.durations import to_naive_utc
 
 DRIFTING = ("income", "region", "debt_ratio")
+STUCK_FEATURE = "income"
+STUCK_INCOME = 52000.0  # the logging bug's default fill
 STABLE = ("age", "credit_score", "num_accounts", "employment_years", "loan_purpose")
 NUMERIC = ("age", "income", "debt_ratio", "credit_score", "num_accounts", "employment_years")
 CATEGORICAL = ("region", "loan_purpose")
@@ -47,6 +52,7 @@ class DemoSpec:
     missing_day: int = 22
     concept_drift_day: int = 10
     concept_drift_end: int = 16  # exclusive
+    stuck_day: int | None = -1  # income logged as one constant that day (negative: from the end; None: never)
     label_delay_days: tuple[float, float] = (1.0, 14.0)
     seed: int = 7
     end: datetime | None = None  # exclusive end (a UTC midnight); default: today's midnight
@@ -77,6 +83,16 @@ def _features(rng: np.random.Generator, n: int, drifted: bool, missing_jump: boo
         "region": region,
         "loan_purpose": purpose,
     }
+
+
+def _day(day: int | None, days: int) -> int | None:
+    """A day index of the spec (negative: counted from the end)."""
+    return None if day is None else day % days if day < 0 else day
+
+
+def _stuck(feats: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The features as a broken logger writes them: income the same default value on every row."""
+    return {**feats, STUCK_FEATURE: np.full(feats[STUCK_FEATURE].size, STUCK_INCOME)}
 
 
 def _score(f: dict[str, np.ndarray]) -> np.ndarray:
@@ -147,7 +163,8 @@ def write_demo_project(folder: str | Path, spec: DemoSpec | None = None) -> Path
         seconds = np.sort(rng.integers(0, 86400, n))
         ts = [(day_start + timedelta(seconds=int(s))).isoformat().replace("+00:00", "Z") for s in seconds]
         ids = [f"req-{day:03d}-{i:06d}" for i in range(n)]
-        frame = pl.DataFrame(feats).with_columns(pl.col("debt_ratio").fill_nan(None))
+        logged = _stuck(feats) if day == _day(spec.stuck_day, spec.days) else feats
+        frame = pl.DataFrame(logged).with_columns(pl.col("debt_ratio").fill_nan(None))
         features_json = frame.select(pl.struct(pl.all()).struct.json_encode().alias("input_features"))[
             "input_features"
         ]

@@ -51,3 +51,25 @@ PERFORMANCE_METRICS: frozenset[str] = frozenset(
 )
 
 KNOWN_METRICS: frozenset[str] = DRIFT_METRICS | MODEL_METRICS | PERFORMANCE_METRICS
+
+# Data-quality checks (docs/quality.md; pipeline/quality.py): a status is 0 ok, 1 warn, 2 fail, no data when
+# the check could not judge. Per feature (select `feature`): the worst of its checks and each check's own.
+QUALITY_FEATURE_METRICS: frozenset[str] = frozenset(
+    {
+        "quality_feature_status",
+        "quality_range",
+        "quality_categories",
+        "quality_missing",
+        "quality_constant",
+        "quality_type",  # per cycle: rows refused because this feature's value had the wrong type
+    }
+)
+# Per window (feature None): the worst check, the failed checks, the row-count check; per cycle (model version
+# and segment `*`, the run is its "window"): quarantined rows and duplicated request ids.
+QUALITY_METRICS: frozenset[str] = QUALITY_FEATURE_METRICS | frozenset(
+    {"quality_status", "quality_failures", "quality_row_count", "quality_parse", "quality_duplicates"}
+)
+FEATURE_METRICS: frozenset[str] = DRIFT_METRICS | QUALITY_FEATURE_METRICS
+"""The metrics a rule may select a `feature` of."""
+
+KNOWN_METRICS = KNOWN_METRICS | QUALITY_METRICS

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from driftwatch.alerting.metrics import DRIFT_METRICS, KNOWN_METRICS
+from driftwatch.alerting.metrics import DRIFT_METRICS, FEATURE_METRICS, KNOWN_METRICS
 from driftwatch.alerting.model import (
     COMPARED_KINDS,
     RELATIVE_KINDS,
@@ -323,7 +323,7 @@ def _check_metric_fit(
 ) -> None:
     metrics = {m for m in KNOWN_METRICS if any(fnmatchcase(m, p) for p in select.metric)}
     select_map = rule["select"]
-    if select.feature is not None and not metrics & DRIFT_METRICS:
+    if select.feature is not None and not metrics & FEATURE_METRICS:
         collector.add(
             line_of(select_map, "feature"),
             f"{where} selects `feature`, but {', '.join(sorted(metrics))} has no feature (whole-model metric)",

@@ -27,6 +27,7 @@ def print_summary(summary: Any, min_rows: int | None = None) -> None:
     _print_performance(summary)
     _print_drifting(summary.drifting_features(), judged, not_judged)
     _print_retention(getattr(summary, "retention", None))
+    _print_quality(getattr(summary, "quality", None))
     alerts = getattr(summary, "alerts", None)
     if alerts is not None:
         out.print(
@@ -128,5 +129,22 @@ def _print_retention(ret: Any) -> None:
     out.print(
         f"  retention: {ret.rows_expired:,} row(s) expired ({ret.predictions_expired:,} predictions, "
         f"{ret.quarantine_expired:,} quarantined, {ret.labels_expired:,} labels){oldest}{late}",
+        highlight=False,
+    )
+
+
+def _print_quality(quality: Any) -> None:
+    """How many data-quality checks failed (docs/quality.md), naming the most frequent; nothing when none ran."""
+    if quality is None or not quality.checked:
+        return
+    failing = quality.failing()
+    named = ", ".join(
+        f"{check}{f' on {escape(feature)}' if feature else ''} ({n}×)" for (check, feature), n in failing[:3]
+    )
+    more = f" and {len(failing) - 3} more" if len(failing) > 3 else ""
+    colour = "bold red" if quality.failed else "bold yellow" if quality.warned else "green"
+    out.print(
+        f"  data quality: [{colour}]{quality.failed} check(s) failed[/], {quality.warned} warned of "
+        f"{quality.checked}{': ' + named + more if named else ''}",
         highlight=False,
     )

@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from driftwatch.config.performance import MULTICLASS, TASKS, PerformanceSettings, parse_performance
+from driftwatch.config.quality import parse_quality
 from driftwatch.config.retention import RetentionSettings, parse_retention
 from driftwatch.config.sections import Section, resolve_path
 from driftwatch.config.sources import (
@@ -27,6 +28,7 @@ from driftwatch.config.sources import (
 from driftwatch.durations import parse_duration
 from driftwatch.errors import ConfigError
 from driftwatch.stats.decision import OUTPUT_FEATURE, PREDICTION_FEATURE, Thresholds
+from driftwatch.stats.quality import QualitySettings
 
 FILE_FORMATS = ("auto", "parquet", "csv", "ndjson")
 MONITOR_KEYS = (
@@ -44,6 +46,7 @@ MONITOR_KEYS = (
     "performance",
     "retention",
     "stream_rows",
+    "quality",
 )
 PREDICTION_KEYS = (
     "path",
@@ -138,6 +141,7 @@ class MonitorConfig:
     # A window with more rows than this is read in record batches of this many rows through the mergeable
     # partials instead of whole (docs/scale.md). None: every window is read whole.
     stream_rows: int | None = None
+    quality: QualitySettings = field(default_factory=QualitySettings)  # data-quality checks (docs/quality.md)
 
 
 def parse_monitors(file: Path, data: object) -> dict[str, MonitorConfig]:
@@ -341,4 +345,7 @@ def parse_monitor(file: Path, base: Path, name: str, data: object) -> MonitorCon
             file, base, s.key("retention"), s.data.get("retention"), window, labels is not None
         ),
         stream_rows=s.int_("stream_rows", None, 1),
+        quality=parse_quality(
+            file, s.key("quality"), s.data.get("quality"), features.names if features else None
+        ),
     )

@@ -26,6 +26,7 @@ from driftwatch.pipeline.performance import (
     compute_queued_performance,
     ensure_performance_reference,
 )
+from driftwatch.pipeline.quality import QualitySummary, check_quality
 from driftwatch.pipeline.reference import ensure_reference
 from driftwatch.pipeline.retention import RetentionSummary, expire_rows
 from driftwatch.pipeline.windows import OVERALL, PlannedWindow, WindowResult, compute_queued_windows
@@ -59,6 +60,7 @@ class CycleSummary:
     alerts: AlertCycleSummary | None = None  # None: alerting is off
     windows_pushed: int = 0  # windows queued for rows pushed through the API since the last cycle
     retention: RetentionSummary = field(default_factory=RetentionSummary)  # raw rows deleted (retention:)
+    quality: QualitySummary = field(default_factory=QualitySummary)  # data-quality checks (docs/quality.md)
     seconds: float = 0.0
 
     @property
@@ -131,6 +133,9 @@ def run_cycle(
                 queue_from_window_queue(tx, monitor.name)
         summary.windows = compute_queued_windows(
             db, monitor, reference.features, reference.profile, run_id, now, hooks.on_window
+        )
+        summary.quality = check_quality(
+            db, monitor, reference.profile, summary.windows, summary.ingest, run_id
         )
         summary.labels = ingest_labels(db, monitor)
         perf_reference = ensure_performance_reference(db, monitor)

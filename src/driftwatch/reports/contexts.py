@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from driftwatch.reports.quality import QualitySection
 
 
 @dataclass(frozen=True)
@@ -195,6 +198,7 @@ class WindowContext:
     next: Link | None
     overview: Link
     not_judged: str = ""  # why the window has no drift verdict (fewer rows than min_rows), else ""
+    quality: QualitySection | None = None  # the data-quality checks (reports/quality.py); None: none stored
 
 
 @dataclass(frozen=True)

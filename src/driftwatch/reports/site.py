@@ -48,6 +48,7 @@ from driftwatch.reports.contexts import (
     WindowContext,
     WindowLink,
 )
+from driftwatch.reports.quality import quality_section
 from driftwatch.reports.render import (
     PLOTLY_FILE,
     STATIC_DIR,
@@ -684,6 +685,7 @@ def window_context(
         table=FeatureTable(feature_columns(columns), tuple(rows)),
         performance=perf_table,
         performance_note=Note(perf_note) if perf_note else None,
+        quality=quality_section(cur, name, summary.model_version, summary.segment, summary.window_start),
         previous=_link(path, name, prev_s, "previous window"),
         next=_link(path, name, next_s, "next window"),
         overview=Link(f"{name} overview", overview),

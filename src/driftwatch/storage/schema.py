@@ -330,3 +330,7 @@ RETENTION_SQL = (
     )
     """,
 )
+
+from driftwatch.storage.quality import QUALITY_MIGRATION  # noqa: E402
+
+MIGRATIONS = (*MIGRATIONS, QUALITY_MIGRATION)

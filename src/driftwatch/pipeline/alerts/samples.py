@@ -19,6 +19,7 @@ from driftwatch.config.monitors import MonitorConfig
 from driftwatch.durations import window_start as align_window
 from driftwatch.storage import alert_samples as stored
 from driftwatch.storage.database import Database
+from driftwatch.storage.quality import QualityRow, quality_rows_since
 
 OVERALL = "*"  # the segment of all rows, and the model version of whole-monitor values
 DRIFT_STATUS = {"ok": 0.0, "warn": 1.0, "drift": 2.0}
@@ -106,7 +107,9 @@ def collect_samples(
     * `windows_without_data`: closed windows since the last one with data, judged on the latest closed window;
     * performance: every stored metric (`roc_auc`, ...; no data while labels are insufficient),
       `performance_status` (0 ok, 1 degraded), `label_coverage`, `label_count`, with `samples` = labels and
-      `baseline` = the reference's value.
+      `baseline` = the reference's value;
+    * data quality (docs/quality.md): `quality_<check>` per check (with its feature where it has one),
+      `quality_feature_status` per feature, `quality_status` and `quality_failures` per window or cycle.
     """
     if now.tzinfo is None:
         raise ValueError("`now` must be timezone-aware (UTC)")
@@ -118,6 +121,7 @@ def collect_samples(
     _run_samples(stored.finished_run_rows(cur, monitor.name, since, window_cutoff), out)
     _gap_sample(cur, monitor, now, out)
     _performance_samples(stored.performance_rows(cur, monitor.name, since, window_cutoff), out)
+    _quality_samples(quality_rows_since(cur, monitor.name, since, window_cutoff), out)
     return batch
 
 
@@ -230,3 +234,31 @@ def past_samples(
         return []
     earliest = min(s.window_start for s in samples)
     return collect_samples(db, monitor, now, since=None, window_cutoff=earliest - span).samples
+
+
+QUALITY_STATUS = {"ok": 0.0, "warn": 1.0, "fail": 2.0}  # not_judged: no data
+
+
+def _quality_samples(rows: Sequence[QualityRow], out: _Samples) -> None:
+    """Per check `quality_<check>` (its status; no data when not judged), per feature the worst of its checks
+    in the window (`quality_feature_status`; windows only), and per window or cycle the worst check (`quality_status`) and the number of
+    failed checks (`quality_failures`). `samples` is None: the checks judge shares, not a sample size."""
+    groups: dict[tuple[str, datetime, datetime], list[QualityRow]] = {}
+    for r in rows:
+        out.batch.saw(r.computed_at)
+        groups.setdefault((r.model_version, r.window_start, r.window_end), []).append(r)
+    for (version, start, end), items in groups.items():
+        window = (start, end)
+        features: dict[str, list[float]] = {}
+        for r in items:
+            value = QUALITY_STATUS.get(r.status)
+            out.add(version, OVERALL, r.feature, f"quality_{r.check}", window, value, None)
+            # Per window only: a cycle's `quality_type` is its own series (the run is its "window").
+            if r.feature is not None and value is not None and r.scope == "window":
+                features.setdefault(r.feature, []).append(value)
+        for feature, values in features.items():
+            out.add(version, OVERALL, feature, "quality_feature_status", window, max(values), None)
+        judged = [v for r in items if (v := QUALITY_STATUS.get(r.status)) is not None]
+        out.add(version, OVERALL, None, "quality_status", window, max(judged) if judged else None, None)
+        failures = float(sum(1 for r in items if r.status == "fail"))
+        out.add(version, OVERALL, None, "quality_failures", window, failures, None)

@@ -1,0 +1,268 @@
+"""Data-quality results (docs/quality.md): stored per window, or per cycle for the ingest checks, and read back
+for the API, `/metrics`, the alert rules and the report.
+
+One table, `quality_results`. `scope` says what a row judges: 'window' (a computed window of one model
+version: range, categories, missing, constant, row_count) or 'cycle' (the rows one cycle's ingest read: parse,
+type, duplicates; model version '*', window_start/window_end the run's start and finish). `feature` is ''
+for a check of the whole window or cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from driftwatch.durations import as_utc, to_naive_utc
+
+QUALITY_MIGRATION = """
+CREATE TABLE IF NOT EXISTS quality_results (
+    monitor VARCHAR NOT NULL,
+    scope VARCHAR NOT NULL,            -- 'window' or 'cycle'
+    model_version VARCHAR NOT NULL,    -- '*' for a cycle
+    window_start TIMESTAMP NOT NULL,   -- a cycle: the run's start
+    window_end TIMESTAMP NOT NULL,     -- a cycle: the run's end of ingest
+    check_name VARCHAR NOT NULL,       -- range, categories, missing, constant, row_count, parse, type, duplicates
+    feature VARCHAR NOT NULL,          -- '' for a check of the whole window or cycle
+    status VARCHAR NOT NULL,           -- ok, warn, fail, not_judged
+    value DOUBLE,
+    warn_bar DOUBLE,
+    fail_bar DOUBLE,
+    reason VARCHAR NOT NULL,
+    run_id VARCHAR NOT NULL,
+    computed_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (monitor, scope, model_version, window_start, check_name, feature)
+);
+"""
+
+_EPOCH = datetime(1970, 1, 1)
+_BATCH = "_quality_batch"  # a view name on the writing cursor, registered for one insert
+
+
+# Not storage.alerts.naive / storage.database.first_row: schema.py imports this module for its migration, and
+# database.py imports schema.py, so importing either here would be a cycle.
+def naive(ts: datetime | None) -> datetime | None:
+    return None if ts is None else to_naive_utc(ts)
+
+
+_COLUMNS = (
+    "scope, model_version, window_start, window_end, check_name, feature, status, value, warn_bar, fail_bar, "
+    "reason, run_id, computed_at"
+)
+
+
+@dataclass(frozen=True)
+class QualityRow:
+    """One stored check result (times timezone-aware UTC; `feature` None for a whole-window check)."""
+
+    scope: str
+    model_version: str
+    window_start: datetime
+    window_end: datetime
+    check: str
+    feature: str | None
+    status: str
+    value: float | None
+    warn_bar: float | None
+    fail_bar: float | None
+    reason: str
+    run_id: str
+    computed_at: datetime
+
+
+@dataclass(frozen=True)
+class QualityKey:
+    """Where a batch of results belongs: the window (or cycle) they judge."""
+
+    monitor: str
+    scope: str
+    model_version: str
+    window_start: datetime
+    window_end: datetime
+
+
+def replace_quality(
+    tx: duckdb.DuckDBPyConnection,
+    key: QualityKey,
+    results: Sequence[tuple[str, str | None, str, float | None, float | None, float | None, str]],
+    run_id: str,
+    now: datetime,
+) -> None:
+    """Replace the results of one window (or cycle): (check, feature, status, value, warn, fail, reason)
+    each. Inside the caller's transaction, so a recomputed window never shows old and new results mixed."""
+    start = naive(key.window_start)
+    tx.execute(
+        "DELETE FROM quality_results WHERE monitor = ? AND scope = ? AND model_version = ? AND window_start = ?",
+        [key.monitor, key.scope, key.model_version, start],
+    )
+    if not results:
+        return
+    # One Arrow table per window, not executemany: DuckDB runs executemany row by row (~1 ms a row).
+    columns = list(zip(*results, strict=True))
+    table = pa.table(
+        {
+            "check_name": pa.array(columns[0], pa.string()),
+            "feature": pa.array([f or "" for f in columns[1]], pa.string()),
+            "status": pa.array(columns[2], pa.string()),
+            "value": pa.array(columns[3], pa.float64()),
+            "warn_bar": pa.array(columns[4], pa.float64()),
+            "fail_bar": pa.array(columns[5], pa.float64()),
+            "reason": pa.array(columns[6], pa.string()),
+        }
+    )
+    tx.register(_BATCH, table)
+    try:
+        tx.execute(
+            "INSERT INTO quality_results SELECT $monitor, $scope, $version, $start, $end, check_name, feature, "
+            f"status, value, warn_bar, fail_bar, reason, $run_id, $now FROM {_BATCH}",
+            {
+                "monitor": key.monitor,
+                "scope": key.scope,
+                "version": key.model_version,
+                "start": start,
+                "end": naive(key.window_end),
+                "run_id": run_id,
+                "now": naive(now),
+            },
+        )
+    finally:
+        tx.unregister(_BATCH)
+
+
+def past_window_rows(
+    cur: duckdb.DuckDBPyConnection, monitor: str, model_version: str, before: datetime, limit: int
+) -> list[int]:
+    """Rows of the last `limit` computed windows (all rows, segment '*') of a model version before `before`,
+    newest first: the usual volume a window's row count is judged against."""
+    rows = cur.execute(
+        "SELECT rows FROM window_summaries WHERE monitor = ? AND model_version = ? AND segment = '*' "
+        "AND window_start < ? ORDER BY window_start DESC LIMIT ?",
+        [monitor, model_version, naive(before), limit],
+    ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def count_outside(
+    cur: duckdb.DuckDBPyConnection,
+    monitor: str,
+    model_version: str,
+    window: tuple[datetime, datetime],
+    feature: str,
+    bounds: tuple[float, float],
+) -> int:
+    """How many of a window's values of a numeric feature lie below bounds[0] or above bounds[1]."""
+    # Imported here: schema.py imports this module for its migration (see `naive` above).
+    from driftwatch.storage.predictions import window_filter
+    from driftwatch.storage.schema import prediction_table, value_column
+
+    where, params = window_filter(model_version, to_naive_utc(window[0]), to_naive_utc(window[1]))
+    column = value_column(feature)
+    found = cur.execute(
+        f"SELECT count(*) FROM {prediction_table(monitor)} WHERE {where} "
+        f"AND ({column} < $low OR {column} > $high)",
+        {**params, "low": bounds[0], "high": bounds[1]},
+    ).fetchone()
+    return int(found[0]) if found is not None else 0
+
+
+def quarantine_reasons_since(cur: duckdb.DuckDBPyConnection, monitor: str, since: datetime) -> dict[str, int]:
+    """Prediction rows quarantined at or after `since`, counted by their stored reason."""
+    rows = cur.execute(
+        "SELECT reason, count(*) FROM quarantine WHERE monitor = ? AND kind = 'predictions' "
+        "AND quarantined_at >= ? GROUP BY reason",
+        [monitor, naive(since)],
+    ).fetchall()
+    return {str(reason): int(count) for reason, count in rows}
+
+
+def run_started_at(cur: duckdb.DuckDBPyConnection, run_id: str) -> datetime | None:
+    found = cur.execute("SELECT started_at FROM runs WHERE run_id = ?", [run_id]).fetchone()
+    return as_utc(found[0]) if found is not None else None
+
+
+def _row(values: tuple[Any, ...]) -> QualityRow:
+    scope, version, start, end, check, feature, status, value, warn, fail, reason, run_id, computed = values
+    return QualityRow(
+        scope=str(scope),
+        model_version=str(version),
+        window_start=as_utc(start),
+        window_end=as_utc(end),
+        check=str(check),
+        feature=str(feature) or None,
+        status=str(status),
+        value=None if value is None else float(value),
+        warn_bar=None if warn is None else float(warn),
+        fail_bar=None if fail is None else float(fail),
+        reason=str(reason),
+        run_id=str(run_id),
+        computed_at=as_utc(computed),
+    )
+
+
+def quality_rows_since(
+    cur: duckdb.DuckDBPyConnection, monitor: str, since: datetime | None, cutoff: datetime | None
+) -> list[QualityRow]:
+    """Results stored after `since` for windows (or runs) starting at or after `cutoff` (alert samples)."""
+    rows = cur.execute(
+        f"SELECT {_COLUMNS} FROM quality_results WHERE monitor = ? AND computed_at > ? AND window_start >= ? "
+        "ORDER BY window_start, scope, model_version, check_name, feature",
+        [monitor, naive(since) or _EPOCH, naive(cutoff) or _EPOCH],
+    ).fetchall()
+    return [_row(r) for r in rows]
+
+
+def window_quality(
+    cur: duckdb.DuckDBPyConnection, monitor: str, model_version: str, window_start: datetime
+) -> list[QualityRow]:
+    """The stored results of one window, by check and feature."""
+    rows = cur.execute(
+        f"SELECT {_COLUMNS} FROM quality_results WHERE monitor = ? AND scope = 'window' AND model_version = ? "
+        "AND window_start = ? ORDER BY check_name, feature",
+        [monitor, model_version, naive(window_start)],
+    ).fetchall()
+    return [_row(r) for r in rows]
+
+
+def quality_results(
+    cur: duckdb.DuckDBPyConnection,
+    monitor: str,
+    scope: str | None,
+    status: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    limit: int,
+) -> list[QualityRow]:
+    """Stored results, newest window first, filtered by scope, status and window start in [start, end)."""
+    where = ["monitor = ?"]
+    params: list[object] = [monitor]
+    for column, value in (("scope", scope), ("status", status)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if start is not None:
+        where.append("window_start >= ?")
+        params.append(naive(start))
+    if end is not None:
+        where.append("window_start < ?")
+        params.append(naive(end))
+    rows = cur.execute(
+        f"SELECT {_COLUMNS} FROM quality_results WHERE {' AND '.join(where)} "
+        "ORDER BY window_start DESC, scope, model_version, check_name, feature LIMIT ?",
+        [*params, limit],
+    ).fetchall()
+    return [_row(r) for r in rows]
+
+
+def latest_quality(cur: duckdb.DuckDBPyConnection) -> list[tuple[str, QualityRow]]:
+    """(monitor, result) of each monitor's latest window (or cycle) per scope, check, feature and model
+    version: what `/metrics` shows now."""
+    rows = cur.execute(
+        f"SELECT monitor, {_COLUMNS} FROM quality_results "
+        "QUALIFY row_number() OVER (PARTITION BY monitor, scope, model_version, check_name, feature "
+        "ORDER BY window_start DESC) = 1 ORDER BY monitor, scope, model_version, check_name, feature"
+    ).fetchall()
+    return [(str(r[0]), _row(tuple(r[1:]))) for r in rows]
