@@ -155,7 +155,12 @@ class ValidateResult:
                 "share": self.drift_share,
                 "passed": self.drift_passed,
                 "dataset_status": self.drift.decision.status,
-                "drifting": [f.name for f in self.drift.decision.features if f.status == "drift"],
+                "drifting": [
+                    f.name for f in self.drift.decision.features if f.status == "drift" and f.role == "input"
+                ],
+                "output_drifting": any(
+                    f.status == "drift" for f in self.drift.decision.features if f.role == "output"
+                ),
             }
         return out
 
