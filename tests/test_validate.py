@@ -38,7 +38,10 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "driftwatch.cli", "validate", *args], capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "driftwatch.cli", "validate", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -132,7 +135,9 @@ def test_python_api_regression_and_multiclass(files: dict[str, Path]) -> None:
     classes = rng.integers(0, 3, size=900)
     predicted = np.where(rng.random(900) < 0.8, classes, rng.integers(0, 3, size=900))
     mc = pl.DataFrame({"label": classes.astype(str), "pred": predicted.astype(str)})
-    multi = driftwatch.validate(mc, mc, target="label", prediction="pred", thresholds=["accuracy=0.8", "f1=0.8"])
+    multi = driftwatch.validate(
+        mc, mc, target="label", prediction="pred", thresholds=["accuracy=0.8", "f1=0.8"]
+    )
     assert multi.task == "multiclass_classification"
     assert [c.bar.metric for c in multi.checks] == ["accuracy", "f1_macro"]
     assert multi.current["accuracy"].value == pytest.approx(accuracy_score(mc["label"], mc["pred"]))

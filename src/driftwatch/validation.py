@@ -278,7 +278,9 @@ def _metric_values(
         try:
             options["classes"] = np.array(sorted(set(present)), dtype=object)
         except TypeError:
-            raise InputError(f"{role}: the classes mix types that cannot be ordered (text and numbers?)") from None
+            raise InputError(
+                f"{role}: the classes mix types that cannot be ordered (text and numbers?)"
+            ) from None
     try:
         values = compute_metrics(task, truth, prediction, **options)
         intervals = metric_intervals(task, truth, prediction, n_boot=n_boot, seed=seed, **options)
@@ -293,12 +295,12 @@ def _metric_values(
 def _check(bar: Bar, value: MetricValue) -> Check:
     v = value.value
     if not math.isfinite(v):
-        return Check(bar, value, False, f"{bar.metric} is undefined on the current data (e.g. one class only)")
+        return Check(
+            bar, value, False, f"{bar.metric} is undefined on the current data (e.g. one class only)"
+        )
     passed = v >= bar.value if bar.higher_is_better else v <= bar.value
     side = "meets" if passed else "misses"
-    interval = (
-        f" (95% interval {value.low:.4g}–{value.high:.4g})" if math.isfinite(value.low) else ""
-    )
+    interval = f" (95% interval {value.low:.4g}–{value.high:.4g})" if math.isfinite(value.low) else ""
     return Check(bar, value, passed, f"{bar.metric} = {v:.4g}{interval} {side} the bar {bar.rule}")
 
 
@@ -345,7 +347,12 @@ def validate(
         raise InputError("nothing to validate: give at least one --threshold METRIC=VALUE or a --drift-bar")
     if resolved in (BINARY, REGRESSION) and cur_pred.dtype.kind != "f":
         raise InputError(f"current: {resolved} needs a numeric --prediction column, {prediction!r} is not")
-    common = {"threshold": decision_threshold, "positive_label": positive_label, "n_boot": n_boot, "seed": seed}
+    common = {
+        "threshold": decision_threshold,
+        "positive_label": positive_label,
+        "n_boot": n_boot,
+        "seed": seed,
+    }
     current_values = _metric_values(resolved, cur_truth, cur_pred, role="current", **common)
     reference_values = _metric_values(resolved, ref_truth, ref_pred, role="reference", **common)
     notes = [f"task inferred as {resolved} (set --task to override)"] if task == "auto" else []

@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
 def validate(
     reference: Annotated[
-        Path, typer.Option("--reference", help="Reference (training) data with target and prediction columns.")
+        Path,
+        typer.Option("--reference", help="Reference (training) data with target and prediction columns."),
     ],
     current: Annotated[Path, typer.Option("--current", help="Current labelled data the gate judges.")],
     target: Annotated[str, typer.Option("--target", help="Column with the true label or value.")],
@@ -91,8 +92,8 @@ def validate(
             write_atomic(json_path, json.dumps(payload, indent=2) + "\n")
             err.print(f"JSON written to {escape(str(json_path))}", highlight=False)
         if html is not None:
-            from driftwatch.reports.validation import render_validation
             from driftwatch.reports.render import write_atomic
+            from driftwatch.reports.validation import render_validation
 
             write_atomic(html, render_validation(result, str(reference), str(current)))
             err.print(f"report written to {escape(str(html))}", highlight=False)

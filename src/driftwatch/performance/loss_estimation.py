@@ -23,8 +23,8 @@ on. Categorical features must be encoded as numbers by the caller (``encode_cate
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,12 +62,15 @@ class LossModel:
         if x.shape[0] == 0:
             empty = np.zeros((len(self.abs_models), 0))
             return empty, empty
-        m1 = np.array([np.asarray(m.predict(x), dtype=np.float64) for m in self.abs_models])
-        m2 = np.array([np.asarray(m.predict(x), dtype=np.float64) for m in self.squared_models])
+        with threadpool_limits(limits=1, user_api="openmp"):  # see fit_loss_model
+            m1 = np.array([np.asarray(m.predict(x), dtype=np.float64) for m in self.abs_models])
+            m2 = np.array([np.asarray(m.predict(x), dtype=np.float64) for m in self.squared_models])
         return np.maximum(m1, 0.0), np.maximum(m2, 0.0)
 
 
-def design_matrix(features: ArrayLike, prediction: ArrayLike, n_features: int | None = None) -> NDArray[np.float64]:
+def design_matrix(
+    features: ArrayLike, prediction: ArrayLike, n_features: int | None = None
+) -> NDArray[np.float64]:
     """The loss model's input: the (n, d) features with the prediction as the last column."""
     x = np.asarray(features, dtype=np.float64)
     if x.ndim == 1:
@@ -123,7 +126,8 @@ def fit_loss_model(
     abs_models, squared_models = [], []
     for member in range(members):
         rows = rng.choice(fit_rows, fit_rows.size) if members > 1 else fit_rows  # a bootstrap resample
-        # One thread: the fits are small, and OpenMP threads on a busy shared worker spin rather than help.
+        # One OpenMP thread: the fits are small, and on a busy shared worker (the pipeline runs beside other
+        # monitors' cycles) OpenMP's threads spin-wait for each other: 10x slower measured on 2 loaded cores.
         with threadpool_limits(limits=1, user_api="openmp"):
             abs_models.append(_regressor(seed + 2 * member).fit(x[rows], np.abs(error[rows])))
             squared_models.append(_regressor(seed + 2 * member + 1).fit(x[rows], error[rows] ** 2))
@@ -152,7 +156,10 @@ def _checked_on_held_out(
         if chunk.size < 2:
             continue
         mae, mse = _moments(model, m1s[:, chunk], m2s[:, chunk])
-        for (estimate, variance), realized in ((mae, np.abs(error[chunk]).mean()), (mse, (error[chunk] ** 2).mean())):
+        for (estimate, variance), realized in (
+            (mae, np.abs(error[chunk]).mean()),
+            (mse, (error[chunk] ** 2).mean()),
+        ):
             if variance > 0:
                 z.append((realized - estimate) / np.sqrt(variance))
     widen = max(float(np.sqrt(np.mean(np.square(z)))), 1.0) if z else 1.0

@@ -87,16 +87,16 @@ class MulticlassCalibrator:
                 f"unsupported calibrator format {payload.get('format')!r} v{payload.get('version')!r};"
                 f" expected {_FORMAT!r} v{_FORMAT_VERSION}"
             )
-        return cls(
-            tuple(payload["classes"]), tuple(Calibrator.from_dict(c) for c in payload["per_class"])
-        )
+        return cls(tuple(payload["classes"]), tuple(Calibrator.from_dict(c) for c in payload["per_class"]))
 
 
 def checked_probabilities(proba: ArrayLike, n_classes: int) -> NDArray[np.float64]:
     """The (n, K) probability matrix as float64, finite, in [0, 1]; rows with a NaN are the caller's to drop."""
     p = np.asarray(proba, dtype=np.float64)
     if p.ndim != 2 or p.shape[1] != n_classes:
-        raise ValueError(f"expected an (n, {n_classes}) matrix of per-class probabilities, got shape {p.shape}")
+        raise ValueError(
+            f"expected an (n, {n_classes}) matrix of per-class probabilities, got shape {p.shape}"
+        )
     if np.isinf(p).any():
         raise ValueError("per-class probabilities contain ±inf")
     finite = p[np.isfinite(p)]
@@ -123,7 +123,9 @@ def fit_multiclass_calibrator(
     for c, name in enumerate(classes):
         is_c = np.array([v == name for v in labels], dtype=np.float64)
         if is_c.size == 0 or is_c.min() == is_c.max():
-            raise ValueError(f"class {name!r} needs labelled rows of it and of other classes in the reference")
+            raise ValueError(
+                f"class {name!r} needs labelled rows of it and of other classes in the reference"
+            )
         knots_x, knots_y = fit_isotonic(p[:, c], is_c)
         calibrators.append(Calibrator(tuple(knots_x.tolist()), tuple(knots_y.tolist()), int(is_c.size)))
     return MulticlassCalibrator(tuple(classes), tuple(calibrators))
@@ -139,9 +141,9 @@ def _ratio(numerator: NDArray[np.float64], denominator: NDArray[np.float64]) -> 
     return out
 
 
-def _macro(tp: NDArray[np.float64], true_count: NDArray[np.float64], pred_count: NDArray[np.float64]) -> dict[
-    str, NDArray[np.float64]
-]:
+def _macro(
+    tp: NDArray[np.float64], true_count: NDArray[np.float64], pred_count: NDArray[np.float64]
+) -> dict[str, NDArray[np.float64]]:
     """Macro precision/recall/F1 from (…, K) per-class TP, true and predicted counts (expected or drawn)."""
     present = (true_count + pred_count) > 0
     n_present = present.sum(axis=-1).astype(np.float64)

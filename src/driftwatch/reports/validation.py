@@ -103,7 +103,9 @@ def render_validation(
                 interval=f"{format_number(value.low)} – {format_number(value.high)}",
                 reference=format_number(ref.value) if ref else "—",
                 status="" if check is None else ("ok" if check.passed else "degraded"),
-                verdict="" if check is None else ("pass" if check.passed else "fail")
+                verdict=""
+                if check is None
+                else ("pass" if check.passed else "fail")
                 + (" (close: the bar is inside the interval)" if check.close else ""),
                 reason=check.reason if check else "",
             )
