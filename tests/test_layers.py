@@ -27,6 +27,7 @@ LAYERS = {
     "reports": 4,
     "demo": 4,
     "comparison": 5,
+    "validation": 5,
     "pipeline": 5,
     "api": 6,
     "worker": 6,
