@@ -270,3 +270,55 @@ def draw_interval(samples: NDArray[np.float64], confidence: float) -> Interval:
     alpha = 1.0 - confidence
     low, high = np.quantile(finite, [alpha / 2.0, 1.0 - alpha / 2.0])
     return Interval(float(low), float(high), float(np.std(finite, ddof=1)))
+
+
+BINARY_ESTIMATED: tuple[str, ...] = ("roc_auc", "accuracy", "precision", "recall", "f1")
+
+
+def binary_estimate_intervals(
+    calibrator: Calibrator,
+    scores: ArrayLike,
+    *,
+    threshold: float = 0.5,
+    n_draws: int = DEFAULT_DRAWS,
+    seed: int = 0,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> dict[str, Interval]:
+    """The binary CBPE estimates' intervals, as for multiclass (module docstring, step 3): labels drawn
+    y_i ~ Bernoulli(calibrator(s_i)) ``n_draws`` seeded times, each draw scored as the realized metrics score it
+    (ŷ = 1[s ≥ threshold]; AUC by Mann–Whitney on the scores' mid-ranks; zero-division → 0)."""
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
+    s = np.asarray(scores, dtype=np.float64)
+    s = s[np.isfinite(s)]
+    if s.size == 0 or n_draws < 2:
+        return dict.fromkeys(BINARY_ESTIMATED, Interval(float("nan"), float("nan"), float("nan")))
+    p = calibrator.predict(s)
+    predicted = (s >= threshold).astype(np.float64)
+    ranks = mid_ranks(s)
+    rng = np.random.default_rng(seed)
+    chunk = max(1, min(n_draws, _CHUNK_CELLS // s.size))
+    parts: dict[str, list[NDArray[np.float64]]] = {m: [] for m in BINARY_ESTIMATED}
+    done = 0
+    while done < n_draws:
+        k = min(chunk, n_draws - done)
+        positive = (rng.random((k, s.size)) < p).astype(np.float64)
+        tp = positive @ predicted
+        n1 = positive.sum(axis=1)
+        n0 = s.size - n1
+        auc = np.full(k, np.nan)
+        ok = (n1 > 0) & (n0 > 0)
+        auc[ok] = ((positive @ ranks)[ok] - n1[ok] * (n1[ok] + 1) / 2.0) / (n1[ok] * n0[ok])
+        predicted_count = np.full(k, predicted.sum())
+        fp, fn = predicted_count - tp, n1 - tp
+        drawn = {
+            "roc_auc": auc,
+            "accuracy": (tp + (s.size - predicted_count - fn)) / s.size,
+            "precision": _ratio(tp, predicted_count),
+            "recall": _ratio(tp, n1),
+            "f1": _ratio(2.0 * tp, 2.0 * tp + fp + fn),
+        }
+        for name, values in drawn.items():
+            parts[name].append(values)
+        done += k
+    return {name: draw_interval(np.concatenate(values), confidence) for name, values in parts.items()}
