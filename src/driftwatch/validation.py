@@ -209,11 +209,11 @@ def _split_bar(text: str) -> tuple[str, object]:
 
 def _bar_value(written: str, raw: object) -> float:
     try:
-        if isinstance(raw, bool):
-            raise ValueError
-        value = float(raw)  # type: ignore[arg-type]  # str or number; anything else lands in the except
-    except (TypeError, ValueError):
-        raise InputError(f"threshold {written!r}: {raw!r} is not a number") from None
+        value = float(raw) if isinstance(raw, str | int | float) and not isinstance(raw, bool) else None
+    except ValueError:
+        value = None
+    if value is None:
+        raise InputError(f"threshold {written!r}: {raw!r} is not a number")
     if not math.isfinite(value):
         raise InputError(f"threshold {written!r}: {raw!r} is not a finite number")
     return value

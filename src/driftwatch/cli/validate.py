@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from driftwatch.cli.console import err, errors, escape, fail, out, print_json
+from driftwatch.cli.console import err, errors, escape, out, print_json
+from driftwatch.cli.options import FormatOption, check_format
 from driftwatch.cli.tables import clean_json
 
 if TYPE_CHECKING:
@@ -64,13 +65,12 @@ def validate(
     html: Annotated[
         Path | None, typer.Option("--html", help="Also write a self-contained HTML report (works offline).")
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="Output on stdout: table or json.")] = "table",
+    fmt: FormatOption = "table",
 ) -> None:
     """Judge a model's metrics on labelled data against bars — exit 1 when any bar fails, 2 on bad input."""
     from driftwatch.validation import validate as run_validate
 
-    if fmt not in ("table", "json"):
-        fail(f"--format must be table or json, got {fmt!r}")
+    check_format(fmt)
     with errors():
         result = run_validate(
             str(reference),
