@@ -13,6 +13,7 @@ COMMANDS = [
     "run",
     "results",
     "compare",
+    "validate",
     "demo",
     "report",
     "serve",

@@ -269,6 +269,10 @@ def test_results_performance_json_via_the_cli(tmp_path: Path) -> None:
     assert auc[0]["previous_value"] is None and auc[1]["previous_value"] == auc[0]["value"]
     assert 86400 <= auc[0]["delay_median_s"] <= auc[0]["delay_p90_s"] <= 3 * 86400
     assert {r["status"] for r in rows if r["metric"].startswith("estimated_")} == {"estimate"}
+    # Each estimate carries the interval of the realized value its scores allow (label draws).
+    for r in rows:
+        if r["metric"].startswith("estimated_"):
+            assert r["low"] <= r["value"] <= r["high"] and r["high"] - r["low"] < 0.2, r
     # Period over period from the same rows: no 10 % drop between these undrifted days.
     verdict = period_over_period(auc[1], PerformanceGate(150, 0.3))
     assert verdict is not None and verdict.status == "ok"

@@ -1,6 +1,6 @@
 """driftwatch: drift and model-quality monitoring.
 
-The library entry point is `driftwatch.compare(reference, current)`; the service and CLI are `driftwatch --help`.
+The library entry points are `driftwatch.compare(reference, current)` and `driftwatch.validate(...)`; the service and CLI are `driftwatch --help`.
 """
 
 from __future__ import annotations
@@ -8,10 +8,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["compare", "__version__"]
+__all__ = ["compare", "validate", "__version__"]
 
 if TYPE_CHECKING:
     from driftwatch.comparison import CompareResult
+    from driftwatch.validation import ValidateResult
 
 
 def compare(reference: object, current: object, **options: Any) -> CompareResult:
@@ -28,3 +29,11 @@ def compare(reference: object, current: object, **options: Any) -> CompareResult
     from driftwatch.comparison import compare as _compare
 
     return _compare(reference, current, **options)
+
+
+def validate(reference: object, current: object, **options: Any) -> ValidateResult:
+    """Judge a model's realized metrics on `current` against bars (`thresholds=["auc=0.85"]`); see
+    `driftwatch.validation.validate` for the options. `result.passed` is the gate."""
+    from driftwatch.validation import validate as _validate
+
+    return _validate(reference, current, **options)

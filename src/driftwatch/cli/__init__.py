@@ -27,6 +27,7 @@ from driftwatch.cli.run import run
 from driftwatch.cli.serve import serve
 from driftwatch.cli.silence import silence_app
 from driftwatch.cli.snapshot import snapshot
+from driftwatch.cli.validate import validate
 
 __all__ = ["app", "main"]
 
@@ -42,6 +43,7 @@ app.command("alerts")(alerts_command)
 app.command()(run)
 app.command()(results)
 app.command()(compare)
+app.command()(validate)
 app.command()(demo)
 app.command()(report)
 app.command()(serve)

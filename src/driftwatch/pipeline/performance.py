@@ -26,6 +26,7 @@ from driftwatch.performance.baseline import Baseline, judge_window, measure_base
 from driftwatch.performance.delay import label_delay
 from driftwatch.performance.estimation import Calibrator, estimate_performance, fit_calibrator
 from driftwatch.performance.metrics import HIGHER_IS_BETTER, METRICS_BY_TASK, compute_metrics, usable_rows
+from driftwatch.performance.multiclass_estimation import binary_estimate_intervals
 from driftwatch.performance.uncertainty import metric_intervals
 from driftwatch.performance.verdict import (
     PerformanceGate,
@@ -392,23 +393,39 @@ def _segment_rows(
             }
         )
     if task == BINARY and reference.calibrator is not None:
-        estimates = estimate_performance(reference.calibrator, score, threshold=monitor.threshold)
-        scored = int(np.isfinite(score).sum())
-        for metric, value in estimates.items():
-            base = reference.baseline.get(metric)
-            rows.append(
-                {
-                    "metric": ESTIMATE_PREFIX + metric,
-                    "value": value,
-                    "low": None,
-                    "high": None,
-                    "stderr": None,
-                    "status": "estimate",
-                    "reason": f"CBPE estimate from {scored:,} scores, no labels; blind to concept drift",
-                    "baseline": base.value if base else None,
-                    **shared,
-                }
-            )
+        rows += _estimate_rows(monitor, reference.calibrator, reference, score, shared)
+    return rows
+
+
+def _estimate_rows(
+    monitor: MonitorConfig,
+    calibrator: Calibrator,
+    reference: PerformanceReference,
+    score: np.ndarray,
+    shared: Mapping[str, Any],
+) -> list[dict[str, Any]]:
+    """The CBPE estimates of one window × segment, each with the interval of the realized value its scores
+    allow (labels drawn from the calibrated probabilities; performance.multiclass_estimation)."""
+    estimates = estimate_performance(calibrator, score, threshold=monitor.threshold)
+    intervals = binary_estimate_intervals(calibrator, score, threshold=monitor.threshold, seed=BOOT_SEED)
+    scored = int(np.isfinite(score).sum())
+    rows = []
+    for metric, value in estimates.items():
+        base = reference.baseline.get(metric)
+        interval = intervals.get(metric)
+        rows.append(
+            {
+                "metric": ESTIMATE_PREFIX + metric,
+                "value": value,
+                "low": interval.low if interval else None,
+                "high": interval.high if interval else None,
+                "stderr": interval.stderr if interval else None,
+                "status": "estimate",
+                "reason": f"CBPE estimate from {scored:,} scores, no labels; blind to concept drift",
+                "baseline": base.value if base else None,
+                **shared,
+            }
+        )
     return rows
 
 
