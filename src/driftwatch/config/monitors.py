@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from driftwatch.config.multivariate import MultivariateSettings, parse_multivariate
 from driftwatch.config.performance import MULTICLASS, TASKS, PerformanceSettings, parse_performance
 from driftwatch.config.retention import RetentionSettings, parse_retention
 from driftwatch.config.sections import Section, resolve_path
@@ -43,6 +44,7 @@ MONITOR_KEYS = (
     "labels",
     "performance",
     "retention",
+    "multivariate",
 )
 PREDICTION_KEYS = (
     "path",
@@ -134,6 +136,7 @@ class MonitorConfig:
     labels: LabelSource | None = None
     performance: PerformanceSettings = field(default_factory=PerformanceSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)  # default: keep every row
+    multivariate: MultivariateSettings = field(default_factory=MultivariateSettings)  # default: off
 
 
 def parse_monitors(file: Path, data: object) -> dict[str, MonitorConfig]:
@@ -336,4 +339,5 @@ def parse_monitor(file: Path, base: Path, name: str, data: object) -> MonitorCon
         retention=parse_retention(
             file, base, s.key("retention"), s.data.get("retention"), window, labels is not None
         ),
+        multivariate=parse_multivariate(file, s.key("multivariate"), s.data.get("multivariate")),
     )
