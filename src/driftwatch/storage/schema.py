@@ -330,3 +330,7 @@ RETENTION_SQL = (
     )
     """,
 )
+
+from driftwatch.storage.multivariate_schema import MULTIVARIATE_MIGRATION  # noqa: E402
+
+MIGRATIONS = (*MIGRATIONS, MULTIVARIATE_MIGRATION)
