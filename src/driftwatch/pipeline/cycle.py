@@ -20,6 +20,7 @@ from driftwatch.durations import utc_now
 from driftwatch.pipeline.alerts import AlertCycleSummary, AlertingRun, alert_cycle
 from driftwatch.pipeline.ingest import IngestSummary, ingest_predictions
 from driftwatch.pipeline.labels import LabelIngestSummary, ingest_labels
+from driftwatch.pipeline.multivariate import MultivariateSummary, compute_multivariate
 from driftwatch.pipeline.object_sources import local_reference
 from driftwatch.pipeline.performance import (
     PerformanceSummary,
@@ -59,6 +60,7 @@ class CycleSummary:
     alerts: AlertCycleSummary | None = None  # None: alerting is off
     windows_pushed: int = 0  # windows queued for rows pushed through the API since the last cycle
     retention: RetentionSummary = field(default_factory=RetentionSummary)  # raw rows deleted (retention:)
+    multivariate: MultivariateSummary | None = None  # None: the monitor's `multivariate:` is off
     seconds: float = 0.0
 
     @property
@@ -132,6 +134,7 @@ def run_cycle(
         summary.windows = compute_queued_windows(
             db, monitor, reference.features, reference.profile, run_id, now, hooks.on_window
         )
+        summary.multivariate = compute_multivariate(db, monitor, reference, run_id)
         summary.labels = ingest_labels(db, monitor)
         perf_reference = ensure_performance_reference(db, monitor)
         if perf_reference is not None:
