@@ -264,3 +264,36 @@ def naive_ks_location(
     f_cur = np.searchsorted(cur, candidates, side="right") / cur.size
     i = int(np.argmax(np.abs(f_ref - f_cur)))
     return float(candidates[i]), float(f_ref[i]), float(f_cur[i])
+
+
+# --- multivariate: encoding and PCA reconstruction error, row by row ---------------------------------------------
+
+
+def naive_encode_row(
+    numeric: dict[str, float],
+    categorical: dict[str, str | None],
+    medians: dict[str, float],
+    kept: dict[str, list[str]],
+) -> list[float]:
+    """One row's encoded vector before standardising: per numeric feature its value (the median when missing or
+    not finite) and a 0/1 missing flag; per categorical feature one 0/1 per kept category, then "other", then
+    "missing"."""
+    out: list[float] = []
+    for name, value in numeric.items():
+        missing = value != value or value in (float("inf"), float("-inf"))
+        out += [medians[name] if missing else value, 1.0 if missing else 0.0]
+    for name, value in categorical.items():
+        out += [1.0 if value == c else 0.0 for c in kept[name]]
+        out.append(1.0 if value is not None and value not in kept[name] else 0.0)
+        out.append(1.0 if value is None else 0.0)
+    return out
+
+
+def naive_reconstruction_error(row: list[float], components: list[list[float]]) -> float:
+    """‖x − Σ_j (x·v_j) v_j‖₂ with plain loops (the v_j orthonormal)."""
+    recon = [0.0] * len(row)
+    for v in components:
+        coef = sum(x * c for x, c in zip(row, v, strict=True))
+        for i, c in enumerate(v):
+            recon[i] += coef * c
+    return math.sqrt(sum((x - r) ** 2 for x, r in zip(row, recon, strict=True)))
