@@ -34,12 +34,16 @@ def test_flipped_days_drift_others_do_not_and_reruns_change_nothing(tmp_path: Pa
         # The per-feature decision does not see it: the marginals did not change.
         statuses = dict(
             db.cursor()
-            .execute("SELECT window_start, status FROM window_summaries WHERE monitor = 'mv' AND segment = '*'")
+            .execute(
+                "SELECT window_start, status FROM window_summaries WHERE monitor = 'mv' AND segment = '*'"
+            )
             .fetchall()
         )
         assert all(s != "drift" for s in statuses.values()), statuses
         flipped = next(r for r in results if r.window_start.day == 4 and r.method == "reconstruction")
-        assert flipped.value is not None and flipped.drift_bar is not None and flipped.value > flipped.drift_bar
+        assert (
+            flipped.value is not None and flipped.drift_bar is not None and flipped.value > flipped.drift_bar
+        )
         assert "mean PCA reconstruction error" in flipped.reason and "> drift bar" in flipped.reason
 
         # A second cycle: nothing new to judge, nothing rewritten.
@@ -50,7 +54,9 @@ def test_flipped_days_drift_others_do_not_and_reruns_change_nothing(tmp_path: Pa
 
 
 def test_off_by_default_and_small_windows_not_judged(tmp_path: Path) -> None:
-    config = write_project(tmp_path / "off", days=2, rows_per_day=300, flipped_days=set(), multivariate="false")
+    config = write_project(
+        tmp_path / "off", days=2, rows_per_day=300, flipped_days=set(), multivariate="false"
+    )
     settings = load_settings(config)
     with Database(settings.storage, settings.database) as db:
         summary = run_cycle(db, settings.monitor("mv"), now=NOW)

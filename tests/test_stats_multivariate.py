@@ -66,7 +66,9 @@ def test_principal_axes_and_errors_match_sklearn_pca() -> None:
             assert abs(float(ours @ theirs)) == pytest.approx(1.0, abs=1e-8)  # same axis up to sign
         # sklearn reconstructs around the fit mean; ours is centred by the reference encoding already.
         centred = matrix - matrix.mean(axis=0)
-        expected = np.linalg.norm(centred - (pca.inverse_transform(pca.transform(matrix)) - matrix.mean(axis=0)), axis=1)
+        expected = np.linalg.norm(
+            centred - (pca.inverse_transform(pca.transform(matrix)) - matrix.mean(axis=0)), axis=1
+        )
         np.testing.assert_allclose(mv.reconstruction_errors(axes, centred), expected, rtol=1e-8, atol=1e-10)
 
 
@@ -85,9 +87,10 @@ def test_profile_survives_its_storage_form() -> None:
     profile = mv.fit_profile(_messy_rows(1_500, 5))
     again = mv.profile_from_dict(json.loads(json.dumps(mv.profile_to_dict(profile))))
     window = mv.encode(profile.encoding, make_rows(400, -0.8, rng))
-    assert mv.encode(again.encoding, make_rows(10, 0.8, np.random.default_rng(1))).tolist() == mv.encode(
-        profile.encoding, make_rows(10, 0.8, np.random.default_rng(1))
-    ).tolist()
+    assert (
+        mv.encode(again.encoding, make_rows(10, 0.8, np.random.default_rng(1))).tolist()
+        == mv.encode(profile.encoding, make_rows(10, 0.8, np.random.default_rng(1))).tolist()
+    )
     assert again.fingerprint == profile.fingerprint
     assert mv.reconstruction_result(again, window, 100) == mv.reconstruction_result(profile, window, 100)
 
@@ -100,9 +103,9 @@ def test_bars_are_quantiles_of_held_out_window_means_widened_for_sampling_withou
     assert warn.window_size == drift.window_size == 1_000  # capped at half the held-out rows
     assert warn.quantile == 0.99 and drift.quantile == 0.999
     centre = float(errors.mean())
-    # Means of 1,000 of 2,000 values vary half as much as means of 1,000 new rows: sqrt(2) wider than the raw
-    # subsample quantiles. Checked against the normal approximation of a mean of 1,000 new rows.
-    sd = float(errors.std(ddof=1)) / math.sqrt(1_000)
+    # A new window's mean minus the held-out mean varies like σ²(1/1000 + 1/2000) (the subsample means of 1,000
+    # of 2,000 values vary a third of that): checked against the normal approximation.
+    sd = float(errors.std(ddof=1)) * math.sqrt(1 / 1_000 + 1 / 2_000)
     assert warn.value - centre == pytest.approx(2.326 * sd, rel=0.15)
     assert drift.value - centre == pytest.approx(3.090 * sd, rel=0.2)
     assert centre < warn.value < drift.value

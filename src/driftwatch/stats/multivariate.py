@@ -256,16 +256,19 @@ def fit_profile(
 ) -> MultivariateProfile:
     """The reference's multivariate profile, from (a sample of) its rows.
 
-    The rows are shuffled and split in two halves: the encoding and the PCA are fit on one, the errors that
-    set the bars come from the other, so a window is compared with errors of rows the PCA has not seen (as
-    its own rows are). ``classifier_rows`` encoded rows are kept for the domain classifier.
+    The rows are shuffled and split: the encoding and the PCA are fit on a quarter of them (at least 2,000 rows,
+    at most half), the errors that set the bars come from the rest, so a window is compared with errors of rows
+    the PCA has not seen (as its own rows are). The PCA needs few rows for a few dozen columns; the bars need
+    many, since the held-out mean is the bars' centre. ``classifier_rows`` encoded rows are kept for the
+    domain classifier.
     """
     n = len(rows)
     if n < 4:
         raise ValueError(f"the multivariate profile needs at least 4 reference rows, got {n}")
     rng = np.random.default_rng(seed)
     order = rng.permutation(n)
-    fit_index, held_index = np.sort(order[: n // 2]), np.sort(order[n // 2 :])
+    fit = min(n // 2, max(2_000, n // 4))
+    fit_index, held_index = np.sort(order[:fit]), np.sort(order[fit:])
     fit_rows = _take(rows, fit_index)
     encoding = fit_encoding(fit_rows, top_categories)
     components, share = principal_axes(encode(encoding, fit_rows), explained_variance)
@@ -343,13 +346,18 @@ def reconstruction_bars(
 
 
 def _without_replacement_corrected(bar: LearnedThreshold, errors: NDArray[np.float64]) -> LearnedThreshold:
-    """The bar widened for sampling without replacement: a mean of n of the N held-out errors varies
-    (N − n)/(N − 1) times as much as the mean of n new rows (the finite-population correction, Cochran 1977,
-    "Sampling Techniques", eq. 2.8), so its distance from the held-out mean is scaled by sqrt((N − 1)/(N − n)).
-    Without it the bars of a window half the held-out size would sit 1/sqrt(2) too close."""
+    """The bar rescaled from "a mean of n of the N held-out errors" to "a new window's mean, compared with the
+    held-out mean".
+
+    A mean of n of the N held-out errors, drawn without replacement, differs from their mean M with variance
+    σ²/n · (N − n)/(N − 1) (the finite-population correction, Cochran 1977, "Sampling Techniques", eq. 2.8). A
+    new window's mean W is independent of M, which is itself an estimate: W − M has variance σ²(1/n + 1/N).
+    The distance of the learned quantile from M is therefore scaled by sqrt((1 + n/N)(N − 1)/(N − n)). Without
+    it the bars of a window half the held-out size would sit 1/sqrt(3) too close to M.
+    """
     size, n = errors.size, bar.window_size
     centre = float(np.mean(errors))
-    factor = math.sqrt((size - 1) / (size - n))
+    factor = math.sqrt((1.0 + n / size) * (size - 1) / (size - n))
     return replace(bar, value=centre + (bar.value - centre) * factor)
 
 
