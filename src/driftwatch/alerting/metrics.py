@@ -50,4 +50,15 @@ PERFORMANCE_METRICS: frozenset[str] = frozenset(
     }
 )
 
+# Multivariate drift per window (feature is None; pipeline/alerts/multivariate_samples.py).
+MULTIVARIATE_METRICS: frozenset[str] = frozenset(
+    {
+        "pca_reconstruction_error",
+        "domain_classifier_auc",
+        "domain_classifier_auc_low",
+        "multivariate_status",  # 0 ok, 1 warn, 2 drift; no data when not judged
+    }
+)
+
 KNOWN_METRICS: frozenset[str] = DRIFT_METRICS | MODEL_METRICS | PERFORMANCE_METRICS
+KNOWN_METRICS = KNOWN_METRICS | MULTIVARIATE_METRICS

@@ -217,17 +217,19 @@ def multivariate_results(
     cur: duckdb.DuckDBPyConnection,
     monitor: str,
     model_version: str | None = None,
-    window_start: datetime | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
     since: datetime | None = None,
     limit: int | None = None,
 ) -> list[MultivariateRow]:
-    """Stored results of a monitor, newest window first (optionally one model version, one window, results
-    computed after ``since``, at most ``limit`` windows × methods)."""
+    """Stored results of a monitor, newest window first: optionally one model version, windows starting in
+    [start, end), results computed after ``since``, at most ``limit`` rows (naive UTC bounds)."""
     where = ["monitor = ?"]
     params: list[object] = [monitor]
     for column, op, value in (
         ("model_version", "=", model_version),
-        ("window_start", "=", window_start),
+        ("window_start", ">=", start),
+        ("window_start", "<", end),
         ("computed_at", ">", since),
     ):
         if value is not None:
