@@ -18,6 +18,7 @@ from driftwatch.config.loading import load_settings
 from driftwatch.config.settings import Settings
 from driftwatch.pipeline.alerts.samples import collect_samples
 from driftwatch.pipeline.cycle import run_cycle
+from driftwatch.reports.site import render_reports
 from driftwatch.storage.database import Database
 
 NOW = datetime(2026, 1, 10, tzinfo=UTC)
@@ -90,3 +91,15 @@ def test_alert_samples_and_a_rule_on_them(project: tuple[Settings, Database], tm
     result = evaluate(rule_set, batch.samples, {}, [], NOW)
     fired = [(n.transition.value, n.window_start.day) for n in result.notifications]
     assert fired == [("firing", 2), ("resolved", 3)]
+
+
+def test_window_page_shows_the_multivariate_section(project: tuple[Settings, Database]) -> None:
+    settings, db = project
+    written = render_reports(db, settings, monitor="mv")
+    pages = {p.name: p for p in written if p.suffix == ".html"}
+    flipped = next(p for name, p in pages.items() if "2026-01-02" in name)
+    html = flipped.read_text()
+    assert 'id="multivariate-table"' in html
+    section = html[html.index('id="multivariate"') :]
+    assert "domain classifier AUC" in section and "PCA reconstruction error" in section
+    assert "<td>drift</td>" in section and "&gt; drift bar" in section  # reasons are escaped

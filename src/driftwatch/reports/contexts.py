@@ -195,6 +195,7 @@ class WindowContext:
     next: Link | None
     overview: Link
     not_judged: str = ""  # why the window has no drift verdict (fewer rows than min_rows), else ""
+    multivariate: Table | None = None  # reports/multivariate.py; None: off, or a segment's page
 
 
 @dataclass(frozen=True)

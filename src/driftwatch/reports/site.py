@@ -48,6 +48,7 @@ from driftwatch.reports.contexts import (
     WindowContext,
     WindowLink,
 )
+from driftwatch.reports.multivariate import multivariate_table
 from driftwatch.reports.render import (
     PLOTLY_FILE,
     STATIC_DIR,
@@ -692,6 +693,9 @@ def window_context(
             "has no drift verdict, which is not the same as no drift."
             if summary.status == "insufficient_data"
             else ""
+        ),
+        multivariate=multivariate_table(
+            cur, name, summary.model_version, summary.segment, summary.window_start
         ),
     )
 
