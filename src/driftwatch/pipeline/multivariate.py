@@ -17,6 +17,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import duckdb
 import numpy as np
@@ -56,7 +57,8 @@ class MultivariateSummary:
     drifted: int = 0  # windows at `drift` by any method
     profile_rebuilt: bool = False
     seconds: float = 0.0
-    statuses: list[str] = field(default_factory=list)
+    statuses: list[str] = field(default_factory=list)  # each judged window's overall status, oldest first
+    drifted_windows: list[datetime] = field(default_factory=list)  # starts (naive UTC) of windows at drift
 
 
 def profile_key(profile_id: str, settings: MultivariateSettings) -> str:
@@ -235,6 +237,8 @@ def compute_multivariate(
         status = mv.overall_status(results)
         summary.windows += 1
         summary.drifted += status == mv.DRIFT
+        if status == mv.DRIFT:
+            summary.drifted_windows.append(window.start)
         summary.statuses.append(status)
     summary.seconds = time.perf_counter() - started
     return summary
