@@ -72,6 +72,8 @@ def _methods(s: Section) -> tuple[str, ...]:
 
 def parse_multivariate(file: Path, path: str, data: object) -> MultivariateSettings:
     """The `multivariate:` section (absent: off). `true`/`false` alone switch it with the defaults."""
+    if data is None:
+        return MultivariateSettings()
     if isinstance(data, bool):
         return MultivariateSettings(enabled=data)
     s = Section(file, path, data, MULTIVARIATE_KEYS)

@@ -441,7 +441,14 @@ def _fit_score(
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     model = HistGradientBoostingClassifier(
-        max_iter=60, max_leaf_nodes=15, learning_rate=0.1, early_stopping=False, random_state=seed
+        max_iter=60,
+        max_leaf_nodes=15,
+        learning_rate=0.1,
+        # 32 quantile bins instead of 255: half the CPU with 100 columns, and the trees only need to find
+        # regions where one side is denser, not fine thresholds.
+        max_bins=32,
+        early_stopping=False,
+        random_state=seed,
     )
     model.fit(x_train, y_train)
     scores: NDArray[np.float64] = np.asarray(model.predict_proba(x_test)[:, 1], dtype=np.float64)
