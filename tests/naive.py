@@ -282,10 +282,10 @@ def naive_encode_row(
     for name, value in numeric.items():
         missing = value != value or value in (float("inf"), float("-inf"))
         out += [medians[name] if missing else value, 1.0 if missing else 0.0]
-    for name, value in categorical.items():
-        out += [1.0 if value == c else 0.0 for c in kept[name]]
-        out.append(1.0 if value is not None and value not in kept[name] else 0.0)
-        out.append(1.0 if value is None else 0.0)
+    for name, category in categorical.items():
+        out += [1.0 if category == c else 0.0 for c in kept[name]]
+        out.append(1.0 if category is not None and category not in kept[name] else 0.0)
+        out.append(1.0 if category is None else 0.0)
     return out
 
 

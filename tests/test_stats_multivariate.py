@@ -132,7 +132,7 @@ def test_statuses_and_reasons() -> None:
 def test_auc_matches_sklearn_with_ties() -> None:
     rng = np.random.default_rng(8)
     labels = rng.random(500) < 0.3
-    scores = np.round(rng.random(500) + 0.3 * labels, 1)  # many ties
+    scores = np.asarray(np.round(rng.random(500) + 0.3 * labels, 1), dtype=np.float64)  # many ties
     assert mann_whitney_auc(labels, scores) == pytest.approx(roc_auc_score(labels, scores), rel=1e-12)
 
 
