@@ -299,3 +299,36 @@ def naive_wasserstein(reference: Sequence[float], current: Sequence[float]) -> F
         f_cur = Fraction(sum(1 for x in current if x <= left), m)
         total += abs(f_ref - f_cur) * (Fraction(right) - Fraction(left))
     return total
+
+
+# --- multivariate: encoding and PCA reconstruction error, row by row ---------------------------------------------
+
+
+def naive_encode_row(
+    numeric: dict[str, float],
+    categorical: dict[str, str | None],
+    medians: dict[str, float],
+    kept: dict[str, list[str]],
+) -> list[float]:
+    """One row's encoded vector before standardising: per numeric feature its value (the median when missing or
+    not finite) and a 0/1 missing flag; per categorical feature one 0/1 per kept category, then "other", then
+    "missing"."""
+    out: list[float] = []
+    for name, value in numeric.items():
+        missing = value != value or value in (float("inf"), float("-inf"))
+        out += [medians[name] if missing else value, 1.0 if missing else 0.0]
+    for name, category in categorical.items():
+        out += [1.0 if category == c else 0.0 for c in kept[name]]
+        out.append(1.0 if category is not None and category not in kept[name] else 0.0)
+        out.append(1.0 if category is None else 0.0)
+    return out
+
+
+def naive_reconstruction_error(row: list[float], components: list[list[float]]) -> float:
+    """‖x − Σ_j (x·v_j) v_j‖₂ with plain loops (the v_j orthonormal)."""
+    recon = [0.0] * len(row)
+    for v in components:
+        coef = sum(x * c for x, c in zip(row, v, strict=True))
+        for i, c in enumerate(v):
+            recon[i] += coef * c
+    return math.sqrt(sum((x - r) ** 2 for x, r in zip(row, recon, strict=True)))

@@ -19,6 +19,11 @@ What is in it (so tests and the README can say exactly what should be found):
   true default probability reverses the credit score's effect while the inputs stay as they were, so the
   realized AUC falls from about 0.72 to about 0.43 with no input drift to warn of it (the CBPE estimate, which
   sees scores only, cannot see it either).
+- a multivariate change from day `correlation_flip_day` (default 5) to `correlation_flip_end` (exclusive,
+  default 8): `age` and `employment_years` move together (rank correlation about +0.7) in the reference and on
+  other days, and in opposite directions (about -0.7) on those days. Each day's values are the same, only
+  their pairing changes, so every per-feature test stays quiet; the monitor's `multivariate:` check sees it
+  (`couple_features` below).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+from scipy.special import ndtri
 
 from driftwatch.durations import to_naive_utc
 
@@ -54,6 +60,8 @@ class DemoSpec:
     concept_drift_end: int = 16  # exclusive
     stuck_day: int | None = -1  # income logged as one constant that day (negative: from the end; None: never)
     label_delay_days: tuple[float, float] = (1.0, 14.0)
+    correlation_flip_day: int = 5
+    correlation_flip_end: int = 8  # exclusive
     seed: int = 7
     end: datetime | None = None  # exclusive end (a UTC midnight); default: today's midnight
 
@@ -142,6 +150,9 @@ def write_demo_project(folder: str | Path, spec: DemoSpec | None = None) -> Path
     label_frames: list[pl.DataFrame] = []
 
     ref = _features(rng, spec.reference_rows, drifted=False, missing_jump=False)
+    # The coupling draws from its own stream, so every other value stays exactly what it was without it.
+    coupling_rng = multivariate_rng(spec.seed)
+    couple_features(ref, flipped=False, rng=coupling_rng)
     ref_score = _score(ref)
     ref_frame = pl.DataFrame(
         {
@@ -159,6 +170,7 @@ def write_demo_project(folder: str | Path, spec: DemoSpec | None = None) -> Path
         day_start = start + timedelta(days=day)
         n = spec.rows_per_day
         feats = _features(rng, n, drifted=day >= spec.drift_day, missing_jump=day >= spec.missing_day)
+        couple_features(feats, spec.correlation_flip_day <= day < spec.correlation_flip_end, coupling_rng)
         score = _score(feats)
         seconds = np.sort(rng.integers(0, 86400, n))
         ts = [(day_start + timedelta(seconds=int(s))).isoformat().replace("+00:00", "Z") for s in seconds]
@@ -274,7 +286,36 @@ monitors:
       min_labels: 200
       min_coverage: 0.2
       metrics: [roc_auc]
+    multivariate: {enabled: true, methods: [reconstruction]}
 alerting:
   rules: alert_rules
   backfill: 60d
 """
+
+
+# --- the multivariate change ----------------------------------------------------------------------------------
+# `age` and `employment_years` are drawn independently by `_features`; `couple_features` re-pairs a frame's
+# employment years with its ages through a Gaussian copula: each row gets the years value whose rank follows
+# rho * (age's normal score) + sqrt(1 - rho^2) * noise, rho = +0.7 normally and -0.7 on flipped days. The
+# multiset of years values is unchanged (a permutation), so PSI, KS and chi2 of each feature see nothing; only
+# the joint distribution, and so the multivariate check, changes.
+
+COUPLED = ("age", "employment_years")
+RHO = 0.7
+
+
+def multivariate_rng(seed: int) -> np.random.Generator:
+    """The coupling's own random stream (the demo's other streams are untouched by it)."""
+    return np.random.default_rng([seed, 2])
+
+
+def couple_features(frame: dict[str, np.ndarray], flipped: bool, rng: np.random.Generator) -> None:
+    """Re-pair ``employment_years`` with ``age`` in place: rank correlation about +0.7, or −0.7 when flipped."""
+    age, years = frame[COUPLED[0]], frame[COUPLED[1]]
+    n = age.size
+    # Ties in age (whole years) are broken at random, so the normal scores are distinct.
+    age_rank = np.lexsort((rng.random(n), age)).argsort()
+    score = ndtri((age_rank + 0.5) / n)
+    rho = -RHO if flipped else RHO
+    latent = rho * score + np.sqrt(1.0 - rho * rho) * rng.standard_normal(n)
+    frame[COUPLED[1]] = np.sort(years)[latent.argsort().argsort()]

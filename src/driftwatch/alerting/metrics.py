@@ -50,6 +50,16 @@ PERFORMANCE_METRICS: frozenset[str] = frozenset(
     }
 )
 
+# Multivariate drift per window (feature is None; pipeline/alerts/multivariate_samples.py).
+MULTIVARIATE_METRICS: frozenset[str] = frozenset(
+    {
+        "pca_reconstruction_error",
+        "domain_classifier_auc",
+        "domain_classifier_auc_low",
+        "multivariate_status",  # 0 ok, 1 warn, 2 drift; no data when not judged
+    }
+)
+
 KNOWN_METRICS: frozenset[str] = DRIFT_METRICS | MODEL_METRICS | PERFORMANCE_METRICS
 
 # Data-quality checks (docs/quality.md; pipeline/quality.py): a status is 0 ok, 1 warn, 2 fail, no data when
@@ -73,3 +83,4 @@ FEATURE_METRICS: frozenset[str] = DRIFT_METRICS | QUALITY_FEATURE_METRICS
 """The metrics a rule may select a `feature` of."""
 
 KNOWN_METRICS = KNOWN_METRICS | QUALITY_METRICS
+KNOWN_METRICS = KNOWN_METRICS | MULTIVARIATE_METRICS

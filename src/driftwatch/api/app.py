@@ -24,6 +24,7 @@ from driftwatch.api.metrics import metrics_registry, render
 from driftwatch.api.models import ErrorBody, LabelBatch, PredictionBatch, SilenceRequest, error_responses
 from driftwatch.api.routes_files import files_router
 from driftwatch.api.routes_quality import quality_router
+from driftwatch.api.routes_multivariate import multivariate_router
 from driftwatch.api.routes_read import health_router, monitors_router
 from driftwatch.api.routes_silences import silences_router
 from driftwatch.api.routes_write import write_router
@@ -80,6 +81,7 @@ def create_app(
     app.include_router(silences_router(auth.require_read, auth.require_write))
     app.include_router(files_router(auth.require_read))
     app.include_router(quality_router(auth.require_read))
+    app.include_router(multivariate_router(auth.require_read))
     install_docs(app)
 
     registry = metrics_registry(settings, db, scheduler, server.metrics_max_features)

@@ -23,6 +23,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from driftwatch.api.metrics_quality import quality_families
+from driftwatch.api.metrics_multivariate import multivariate_metrics
 from driftwatch.api.state import Scheduler, package_version
 from driftwatch.config.settings import Settings
 from driftwatch.durations import as_utc
@@ -82,6 +83,7 @@ class DriftwatchCollector(Collector):
             ("notifications", self._notifications),
             ("alerts", self._alerts),
             ("quality", lambda: quality_families(self.db)),
+            ("multivariate", lambda: multivariate_metrics(self.db)),
         ]
         for name, section in sections:
             try:

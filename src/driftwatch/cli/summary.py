@@ -28,6 +28,7 @@ def print_summary(summary: Any, min_rows: int | None = None) -> None:
     _print_drifting(summary.drifting_features(), judged, not_judged)
     _print_retention(getattr(summary, "retention", None))
     _print_quality(getattr(summary, "quality", None))
+    _print_multivariate(getattr(summary, "multivariate", None))
     alerts = getattr(summary, "alerts", None)
     if alerts is not None:
         out.print(
@@ -146,5 +147,18 @@ def _print_quality(quality: Any) -> None:
     out.print(
         f"  data quality: [{colour}]{quality.failed} check(s) failed[/], {quality.warned} warned of "
         f"{quality.checked}{': ' + named + more if named else ''}",
+        highlight=False,
+    )
+
+
+def _print_multivariate(mv: Any) -> None:
+    """One line when the monitor's `multivariate:` is on and windows were judged: how many drift, and which."""
+    if mv is None or not mv.windows:
+        return
+    shown = ", ".join(f"{start:%Y-%m-%d}" for start in mv.drifted_windows[:8])
+    more = f" and {len(mv.drifted_windows) - 8} more" if len(mv.drifted_windows) > 8 else ""
+    which = f" ({shown}{more})" if shown else ""
+    out.print(
+        f"  multivariate: {mv.drifted} of {mv.windows} window(s) at drift{which}; features judged together",
         highlight=False,
     )

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from driftwatch.config.multivariate import MultivariateSettings, parse_multivariate
 from driftwatch.config.performance import MULTICLASS, TASKS, PerformanceSettings, parse_performance
 from driftwatch.config.quality import parse_quality
 from driftwatch.config.retention import RetentionSettings, parse_retention
@@ -47,6 +48,7 @@ MONITOR_KEYS = (
     "retention",
     "stream_rows",
     "quality",
+    "multivariate",
 )
 PREDICTION_KEYS = (
     "path",
@@ -142,6 +144,7 @@ class MonitorConfig:
     # partials instead of whole (docs/scale.md). None: every window is read whole.
     stream_rows: int | None = None
     quality: QualitySettings = field(default_factory=QualitySettings)  # data-quality checks (docs/quality.md)
+    multivariate: MultivariateSettings = field(default_factory=MultivariateSettings)  # default: off
 
 
 def parse_monitors(file: Path, data: object) -> dict[str, MonitorConfig]:
@@ -348,4 +351,5 @@ def parse_monitor(file: Path, base: Path, name: str, data: object) -> MonitorCon
         quality=parse_quality(
             file, s.key("quality"), s.data.get("quality"), features.names if features else None
         ),
+        multivariate=parse_multivariate(file, s.key("multivariate"), s.data.get("multivariate")),
     )

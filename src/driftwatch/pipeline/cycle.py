@@ -20,6 +20,7 @@ from driftwatch.durations import utc_now
 from driftwatch.pipeline.alerts import AlertCycleSummary, AlertingRun, alert_cycle
 from driftwatch.pipeline.ingest import IngestSummary, ingest_predictions
 from driftwatch.pipeline.labels import LabelIngestSummary, ingest_labels
+from driftwatch.pipeline.multivariate import MultivariateSummary, compute_multivariate
 from driftwatch.pipeline.object_sources import local_reference
 from driftwatch.pipeline.performance import (
     PerformanceSummary,
@@ -61,6 +62,7 @@ class CycleSummary:
     windows_pushed: int = 0  # windows queued for rows pushed through the API since the last cycle
     retention: RetentionSummary = field(default_factory=RetentionSummary)  # raw rows deleted (retention:)
     quality: QualitySummary = field(default_factory=QualitySummary)  # data-quality checks (docs/quality.md)
+    multivariate: MultivariateSummary | None = None  # None: the monitor's `multivariate:` is off
     seconds: float = 0.0
 
     @property
@@ -137,6 +139,7 @@ def run_cycle(
         summary.quality = check_quality(
             db, monitor, reference.profile, summary.windows, summary.ingest, run_id
         )
+        summary.multivariate = compute_multivariate(db, monitor, reference, run_id)
         summary.labels = ingest_labels(db, monitor)
         perf_reference = ensure_performance_reference(db, monitor)
         if perf_reference is not None:

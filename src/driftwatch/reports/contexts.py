@@ -199,6 +199,7 @@ class WindowContext:
     overview: Link
     not_judged: str = ""  # why the window has no drift verdict (fewer rows than min_rows), else ""
     quality: QualitySection | None = None  # the data-quality checks (reports/quality.py); None: none stored
+    multivariate: Table | None = None  # reports/multivariate.py; None: off, or a segment's page
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ from driftwatch.reports.contexts import (
     WindowLink,
 )
 from driftwatch.reports.quality import quality_section
+from driftwatch.reports.multivariate import multivariate_table
 from driftwatch.reports.render import (
     PLOTLY_FILE,
     STATIC_DIR,
@@ -694,6 +695,9 @@ def window_context(
             "has no drift verdict, which is not the same as no drift."
             if summary.status == "insufficient_data"
             else ""
+        ),
+        multivariate=multivariate_table(
+            cur, name, summary.model_version, summary.segment, summary.window_start
         ),
     )
 

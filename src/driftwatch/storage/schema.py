@@ -334,3 +334,6 @@ RETENTION_SQL = (
 from driftwatch.storage.quality import QUALITY_MIGRATION  # noqa: E402
 
 MIGRATIONS = (*MIGRATIONS, QUALITY_MIGRATION)
+from driftwatch.storage.multivariate_schema import MULTIVARIATE_MIGRATION  # noqa: E402
+
+MIGRATIONS = (*MIGRATIONS, MULTIVARIATE_MIGRATION)

@@ -17,6 +17,7 @@ from driftwatch.alerting.evaluation import lookback
 from driftwatch.alerting.model import Rule, RuleSet, Sample
 from driftwatch.config.monitors import MonitorConfig
 from driftwatch.durations import window_start as align_window
+from driftwatch.pipeline.alerts.multivariate_samples import multivariate_samples
 from driftwatch.storage import alert_samples as stored
 from driftwatch.storage.database import Database
 from driftwatch.storage.quality import QualityRow, quality_rows_since
@@ -122,6 +123,9 @@ def collect_samples(
     _gap_sample(cur, monitor, now, out)
     _performance_samples(stored.performance_rows(cur, monitor.name, since, window_cutoff), out)
     _quality_samples(quality_rows_since(cur, monitor.name, since, window_cutoff), out)
+    for mv in multivariate_samples(cur, monitor.name, since, window_cutoff):  # docs/alert-rules.md
+        out.batch.saw(mv.computed_at)
+        out.add(mv.model_version, OVERALL, None, mv.metric, mv.window, mv.value, mv.rows)
     return batch
 
 
