@@ -24,6 +24,7 @@ from driftwatch.config.sources import (
     parse_database_source,
     parse_object_store,
 )
+from driftwatch.config.versions import VersionSettings, parse_versions
 from driftwatch.durations import parse_duration
 from driftwatch.errors import ConfigError
 from driftwatch.stats.decision import OUTPUT_FEATURE, PREDICTION_FEATURE, Thresholds
@@ -43,6 +44,7 @@ MONITOR_KEYS = (
     "labels",
     "performance",
     "retention",
+    "versions",
 )
 PREDICTION_KEYS = (
     "path",
@@ -134,6 +136,7 @@ class MonitorConfig:
     labels: LabelSource | None = None
     performance: PerformanceSettings = field(default_factory=PerformanceSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)  # default: keep every row
+    versions: VersionSettings | None = None  # baseline vs candidate comparison (docs/versions.md)
 
 
 def parse_monitors(file: Path, data: object) -> dict[str, MonitorConfig]:
@@ -336,4 +339,5 @@ def parse_monitor(file: Path, base: Path, name: str, data: object) -> MonitorCon
         retention=parse_retention(
             file, base, s.key("retention"), s.data.get("retention"), window, labels is not None
         ),
+        versions=parse_versions(file, s.key("versions"), s.data.get("versions"), task),
     )
