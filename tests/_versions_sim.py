@@ -86,9 +86,18 @@ monitors:
 
 
 def write_project(
-    root: Path, *, days: int, rows: int, mode: str, effect: bool, seed: int, share: float = 0.3
+    root: Path,
+    *,
+    days: int,
+    rows: int,
+    mode: str,
+    effect: bool,
+    seed: int,
+    share: float = 0.3,
+    biased: bool = False,
 ) -> Path:
-    """Reference, one prediction file per day holding both versions' rows, and the labels."""
+    """Reference, one prediction file per day holding both versions' rows, and the labels. ``biased``: the
+    canary split sends requests with x1 > 0 to the candidate four times as often as the others."""
     rng = np.random.default_rng(seed)
     ref = traffic(rng, 5000, effect=False)
     pl.DataFrame(
@@ -113,7 +122,8 @@ def write_project(
             c = frame.with_columns(score=pl.Series(t.candidate), version=pl.lit("1.5"))
             out = pl.concat([b, c])
         else:
-            to_candidate = rng.random(rows) < share
+            odds = np.where(t.x1 > 0, 1.6 * share, 0.4 * share) if biased else np.full(rows, share)
+            to_candidate = rng.random(rows) < odds
             out = frame.with_columns(
                 score=pl.Series(np.where(to_candidate, t.candidate, t.baseline)),
                 version=pl.Series(np.where(to_candidate, "1.5", "1.4")),
