@@ -248,3 +248,52 @@ def test_biased_canary_split_is_caught_not_credited_to_the_model(tmp_path: Path)
     assert shifted == ["x1"]
     assert row["status"] != "candidate_ok"
     assert any("traffic differs" in r and "x1" in r for r in row["reasons"]), row["reasons"]
+
+
+# --- alert rules on the stored comparisons ---------------------------------------------------------------------
+
+RULES = """\
+channels:
+  log: {type: log, path: alerts.log}
+route: {channels: [log]}
+groups:
+  - name: versions
+    rules:
+      - alert: CandidateWorse
+        select: {monitor: "*", metric: version_verdict}
+        condition: {op: ">=", threshold: 1}
+        for: 2
+      - alert: CandidateAUCBelowBaseline
+        select: {monitor: "*", metric: candidate_metric_delta}
+        condition: {op: "<", threshold: 0, min_labels: 500}
+        for: 2
+      - alert: ShadowAgreementLow
+        select: {monitor: "*", metric: version_agreement}
+        condition: {op: "<", threshold: 0.95, min_samples: 200}
+"""
+
+
+def test_alert_rules_fire_on_version_samples(
+    canary_effect: tuple[Path, Database, object], tmp_path: Path
+) -> None:
+    from driftwatch.alerting.evaluation import evaluate
+    from driftwatch.alerting.rules import load_rules
+    from driftwatch.pipeline.alerts.samples import collect_samples
+
+    root, _db, _summary = canary_effect
+    settings = load_settings(root / "driftwatch.yml")
+    (tmp_path / "versions.yml").write_text(RULES)
+    rules = load_rules(tmp_path / "versions.yml")
+    now = START + timedelta(days=4)
+    with Database(settings.storage, settings.database) as db:
+        batch = collect_samples(db, settings.monitor("m"), now)
+    mine = [s for s in batch.samples if s.metric.startswith(("version_", "candidate_"))]
+    assert {(s.metric, s.model_version) for s in mine} >= {
+        ("version_verdict", "1.5"),
+        ("candidate_metric_delta", "1.5"),
+    }
+    assert all(s.value == 1.0 for s in mine if s.metric == "version_verdict")
+    result = evaluate(rules, batch.samples, {}, (), now)
+    fired = {n.rule for n in result.notifications}
+    assert {"CandidateWorse", "CandidateAUCBelowBaseline"} <= fired  # worse in both windows
+    assert "ShadowAgreementLow" not in fired  # a canary has no agreement: no data, no alert

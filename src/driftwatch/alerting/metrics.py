@@ -50,4 +50,15 @@ PERFORMANCE_METRICS: frozenset[str] = frozenset(
     }
 )
 
+# Baseline vs candidate (the monitor's `versions:`), under the candidate's model version (feature is None).
+VERSION_METRICS: frozenset[str] = frozenset(
+    {
+        "version_verdict",  # 0 candidate_ok, 1 candidate_worse; None when insufficient_data
+        "version_agreement",  # shadow: share of paired decisions that agree
+        "version_flip_share",  # shadow: 1 - agreement
+        "candidate_metric_delta",  # canary: candidate - baseline on labelled rows
+    }
+)
+
 KNOWN_METRICS: frozenset[str] = DRIFT_METRICS | MODEL_METRICS | PERFORMANCE_METRICS
+KNOWN_METRICS = KNOWN_METRICS | VERSION_METRICS

@@ -23,6 +23,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from driftwatch.durations import as_utc
+from driftwatch.storage.alerts import naive
 from driftwatch.storage.database import Database
 from driftwatch.storage.schema import feature_column, prediction_table, segment_column
 
@@ -232,3 +234,54 @@ def comparisons_since(cur: duckdb.DuckDBPyConnection, monitor: str, run_id: str)
         [monitor, run_id],
     )
     return _dicts(cur)
+
+
+_EPOCH = datetime(1970, 1, 1)  # naive UTC: before every stored time
+
+
+@dataclass(frozen=True)
+class VersionSampleRow:
+    """What the alert samples read of one stored comparison."""
+
+    baseline: str
+    candidate: str
+    window_start: datetime  # aware UTC
+    window_end: datetime
+    status: str
+    agreement: float | None
+    flip_share: float | None
+    metric_delta: float | None
+    baseline_value: float | None
+    pairs: int
+    candidate_labels: int | None
+    computed_at: datetime
+
+
+def comparison_sample_rows(
+    cur: duckdb.DuckDBPyConnection, monitor: str, since: datetime | None, cutoff: datetime | None
+) -> list[VersionSampleRow]:
+    """Comparisons stored after ``since`` for windows starting at or after ``cutoff`` (None: no bound), oldest
+    window first (the alert samples)."""
+    rows = cur.execute(
+        "SELECT baseline, candidate, window_start, window_end, status, agreement, flip_share, metric_delta, "
+        "baseline_value, pairs, candidate_labels, computed_at FROM version_comparisons "
+        "WHERE monitor = ? AND computed_at > ? AND window_start >= ? ORDER BY window_start, baseline, candidate",
+        [monitor, naive(since) or _EPOCH, naive(cutoff) or _EPOCH],
+    ).fetchall()
+    return [
+        VersionSampleRow(
+            str(r[0]),
+            str(r[1]),
+            as_utc(r[2]),
+            as_utc(r[3]),
+            str(r[4]),
+            r[5],
+            r[6],
+            r[7],
+            r[8],
+            int(r[9]),
+            None if r[10] is None else int(r[10]),
+            as_utc(r[11]),
+        )
+        for r in rows
+    ]

@@ -19,6 +19,7 @@ from driftwatch.config.monitors import MonitorConfig
 from driftwatch.durations import window_start as align_window
 from driftwatch.storage import alert_samples as stored
 from driftwatch.storage.database import Database
+from driftwatch.storage.versions import VersionSampleRow, comparison_sample_rows
 
 OVERALL = "*"  # the segment of all rows, and the model version of whole-monitor values
 DRIFT_STATUS = {"ok": 0.0, "warn": 1.0, "drift": 2.0}
@@ -118,6 +119,7 @@ def collect_samples(
     _run_samples(stored.finished_run_rows(cur, monitor.name, since, window_cutoff), out)
     _gap_sample(cur, monitor, now, out)
     _performance_samples(stored.performance_rows(cur, monitor.name, since, window_cutoff), out)
+    _version_samples(comparison_sample_rows(cur, monitor.name, since, window_cutoff), out)
     return batch
 
 
@@ -213,6 +215,27 @@ def _performance_window(
     out.add(version, segment, None, "performance_status", window, status_value, labels)
     out.add(version, segment, None, "label_coverage", window, coverage, labels)
     out.add(version, segment, None, "label_count", window, float(labels), labels)
+
+
+VERSION_VERDICT = {"candidate_ok": 0.0, "candidate_worse": 1.0}  # insufficient_data: no data
+
+
+def _version_samples(rows: Sequence[VersionSampleRow], out: _Samples) -> None:
+    """Per compared window, under the candidate's model version (segment '*'): `version_verdict` (0 ok,
+    1 worse, no data when insufficient), `version_agreement` and `version_flip_share` (shadow; samples = the
+    pairs) and `candidate_metric_delta` (canary: candidate − baseline, baseline = the baseline's value;
+    samples = the candidate's labelled rows)."""
+    for r in rows:
+        out.batch.saw(r.computed_at)
+        window = (r.window_start, r.window_end)
+        verdict = VERSION_VERDICT.get(r.status)
+        out.add(r.candidate, OVERALL, None, "version_verdict", window, verdict, None)
+        out.add(r.candidate, OVERALL, None, "version_agreement", window, _number(r.agreement), r.pairs)
+        out.add(r.candidate, OVERALL, None, "version_flip_share", window, _number(r.flip_share), r.pairs)
+        delta, baseline = _number(r.metric_delta), _number(r.baseline_value)
+        out.add(
+            r.candidate, OVERALL, None, "candidate_metric_delta", window, delta, r.candidate_labels, baseline
+        )
 
 
 def past_samples(
