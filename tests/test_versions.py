@@ -297,3 +297,43 @@ def test_alert_rules_fire_on_version_samples(
     fired = {n.rule for n in result.notifications}
     assert {"CandidateWorse", "CandidateAUCBelowBaseline"} <= fired  # worse in both windows
     assert "ShadowAgreementLow" not in fired  # a canary has no agreement: no data, no alert
+
+
+# --- the API and /metrics over the stored comparisons -------------------------------------------------------
+
+
+def test_api_and_metrics(canary_effect: tuple[Path, Database, object]) -> None:
+    from _service import TestClient
+    from driftwatch.api.app import create_app
+    from driftwatch.config.server import ServerSettings
+
+    root, _db, _summary = canary_effect
+    settings = load_settings(root / "driftwatch.yml")
+    with Database(settings.storage, settings.database) as db:
+        client = TestClient(
+            create_app(settings, db, ServerSettings(), token="t"), raise_server_exceptions=False
+        )
+        auth = {"Authorization": "Bearer t"}
+        overview = client.get("/api/monitors/m/versions", headers=auth).json()
+        assert overview["configured"] == {"baseline": "1.4", "candidate": "1.5", "mode": "canary"}
+        assert overview["pairs"][0]["windows"] == 2
+        page = client.get("/api/monitors/m/versions/1.4/1.5", headers=auth).json()
+        assert [i["status"] for i in page["items"]] == ["candidate_worse", "candidate_worse"]
+        start = page["items"][0]["window_start"]
+        one = client.get(f"/api/monitors/m/versions/1.4/1.5/{start}", headers=auth)
+        assert one.status_code == 200
+        assert any(d["name"] == "region=eu" and d["flagged"] for d in one.json()["details"])
+        for path in (
+            "/api/monitors/nope/versions",
+            "/api/monitors/m/versions/1.4/9.9",
+            "/api/monitors/m/versions/1.4/1.5/2020-01-01T00:00:00Z",
+        ):
+            response = client.get(path, headers=auth)
+            assert response.status_code == 404, (path, response.text)
+        assert client.get("/api/monitors/m/versions/1.4/1.5/not-a-time", headers=auth).status_code == 422
+        metrics = client.get("/metrics", headers=auth).text
+        assert 'driftwatch_version_verdict{baseline="1.4",candidate="1.5",monitor="m"} 1.0' in metrics
+        assert (
+            'driftwatch_candidate_metric_delta{baseline="1.4",candidate="1.5",metric="roc_auc",monitor="m"}'
+            in metrics
+        )

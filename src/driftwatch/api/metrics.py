@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
 from prometheus_client.registry import Collector
 
+from driftwatch.api.metrics_versions import version_metrics
 from driftwatch.api.state import Scheduler, package_version
 from driftwatch.config.settings import Settings
 from driftwatch.durations import as_utc
@@ -80,6 +81,7 @@ class DriftwatchCollector(Collector):
             ("performance", self._performance),
             ("notifications", self._notifications),
             ("alerts", self._alerts),
+            ("versions", lambda: version_metrics(self.db)),
         ]
         for name, section in sections:
             try:

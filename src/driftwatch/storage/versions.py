@@ -285,3 +285,16 @@ def comparison_sample_rows(
         )
         for r in rows
     ]
+
+
+def comparison_at(
+    cur: duckdb.DuckDBPyConnection, monitor: str, baseline: str, candidate: str, window_start: datetime
+) -> dict[str, Any] | None:
+    """One window's comparison (naive UTC ``window_start``), or None."""
+    cur.execute(
+        "SELECT * FROM version_comparisons WHERE monitor = ? AND baseline = ? AND candidate = ? "
+        "AND window_start = ?",
+        [monitor, baseline, candidate, window_start],
+    )
+    rows = _dicts(cur)
+    return rows[0] if rows else None
