@@ -2,12 +2,16 @@
 
 The batch is written to a temporary NDJSON file and read by the same normalising query as a prediction file
 (`sources.logs.normalise_query`), so a record is accepted or refused for exactly the reasons a file row would
-be. A batch with any bad record is refused whole (422, one error per bad record) and nothing is stored. Request
-ids make it idempotent: re-sending a batch inserts nothing.
+be. A batch with any bad record is refused whole (422, one error per bad record) and nothing is stored. A
+prediction is identified by (request_id, model_version), which makes it idempotent: re-sending a batch inserts
+nothing, while a shadow model's prediction of the same request (another version) is stored beside it.
 
 A good prediction batch is committed before the 200 in one short transaction of its own
 (`Database.append_transaction`): it takes neither the monitor's cycle lock nor the lock the cycle's writes
-share, so a push never waits for a running cycle, and pushes from several clients run side by side. The rows
+share, so a push never waits for a running cycle. It takes only the monitor's insert lock
+(`Database.predictions_writer`), held by each insert into the monitor's table: pushes to one monitor, and a
+cycle's file batch, store their rows one after the other (each a short transaction), which is what keeps the
+dedup exact now that the table has no primary key. The rows
 land in the predictions table at once; the windows they touch are noted in `pushed_windows` and queued by the
 next cycle (storage/pushes.py says why not in `window_queue` directly). Only the first push after a start, or
 after the reference file changed, checks the reference profile, and only when it must be (re)built does that
@@ -54,8 +58,9 @@ from driftwatch.storage.pushes import (
 
 log = logging.getLogger("driftwatch.api.push")
 
-# How often a push whose COMMIT DuckDB refused (another writer inserted one of its request ids at the same
-# moment) is run again; the second run finds those rows stored and counts them as duplicates.
+# How often a push whose COMMIT DuckDB refused (optimistic concurrency: another writer met one of its rows) is
+# run again; inserts into one monitor's table are serialised (`Database.predictions_writer`), so a run again
+# finds any row the other writer stored and counts it as a duplicate.
 CONFLICT_RETRIES = 5
 
 
@@ -255,7 +260,9 @@ def _store(db: Database, monitor: MonitorConfig, layout: LogLayout, source: str,
     """The staged batch committed in one transaction, run again when DuckDB refuses it for a clash."""
     for attempt in range(1, CONFLICT_RETRIES + 1):
         try:
-            with db.append_transaction() as tx:
+            # The insert lock before BEGIN (`Database.predictions_writer`): waits only for another insert into
+            # this monitor's table (a push, or one batch of a cycle's file), never for the whole cycle.
+            with db.predictions_writer(monitor.name), db.append_transaction() as tx:
                 return store_staged(
                     tx,
                     monitor.name,

@@ -1,10 +1,11 @@
 """Step 1 of a cycle: pull new prediction-log rows from files into the monitor's table.
 
-Per file, streamed in bounded batches (one transaction each): the good rows are inserted (a request_id seen
-before is skipped), the bad rows go to quarantine with their reason, the windows the rows fall in are queued
+Per file, streamed in bounded batches (one transaction each): the good rows are inserted (a prediction seen
+before, the same request_id and model_version, is skipped), the bad rows go to quarantine with their reason, the windows the rows fall in are queued
 for (re)computation, and, in the last batch's transaction, the file is recorded as ingested (path, size and
 mtime), so it is not read again unless it changes. A crash mid-file leaves the file unrecorded; the next run
-reads it again from the start and stores only what is not stored yet (the request id is the key).
+reads it again from the start and stores only what is not stored yet ((request_id, model_version) is the
+identity).
 """
 
 from __future__ import annotations
@@ -233,7 +234,9 @@ def _ingest_readable(
     counts = _FileCounts(read=len(readable.rejected))
     with db.side_cursor() as reader:
         for batch, first, last in _marked(stream_rows(reader, sql, params, BATCH_ROWS)):
-            with db.transaction() as tx:
+            # The monitor's insert lock before BEGIN: a push committing meanwhile is seen by the anti-join
+            # (`Database.predictions_writer`), so a pair is stored once whoever writes it first.
+            with db.predictions_writer(monitor.name), db.transaction() as tx:
                 step = _FileCounts()
                 if first:
                     step.quarantined = quarantine_rejected(

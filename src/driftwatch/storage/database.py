@@ -7,7 +7,9 @@ process owns the connection, and every thread works on its own cursor (a shared 
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +20,10 @@ import duckdb
 from driftwatch.config.settings import DatabaseSettings
 from driftwatch.durations import naive_utc_now
 from driftwatch.errors import DatabaseLockedError
+from driftwatch.storage.prediction_identity import keyed_prediction_tables, rebuild_without_key
 from driftwatch.storage.schema import MIGRATIONS, PUSHED_WINDOWS_SQL, RETENTION_SQL
+
+log = logging.getLogger("driftwatch.storage")
 
 # DuckDB's `max_vacuum_tasks`: how many row groups of one table a checkpoint may rewrite to merge adjacent partial
 # row groups ("vacuum"); a merge of k row groups counts k. With DuckDB's default (100), every checkpoint of a
@@ -61,6 +66,8 @@ class Database:
         self._con.execute("SET TimeZone = 'UTC'")
         self._local = threading.local()
         self._write_lock = threading.RLock()
+        self._insert_locks: dict[str, threading.Lock] = {}
+        self._insert_locks_guard = threading.Lock()
         self.migrate()
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
@@ -101,17 +108,34 @@ class Database:
             cur.execute("COMMIT")
 
     @contextmanager
+    def predictions_writer(self, monitor: str) -> Iterator[None]:
+        """Hold the monitor's insert lock: wrap every transaction that inserts into `predictions:<monitor>`,
+        taken BEFORE its BEGIN and released after its COMMIT.
+
+        The predictions table has no primary key (storage/prediction_identity.py): a prediction's identity,
+        (request_id, model_version), is kept exact by the anti-join of `storage.predictions.insert_batch`,
+        which only sees rows committed before its transaction began. Two inserting transactions of one
+        monitor at once (a push and a cycle's file batch, or two pushes) would each miss the other's rows
+        and store a pair twice; under this lock they run one after the other, and each begins after the
+        previous one committed. Lock order: this lock, then the serialised writers' lock (`transaction`),
+        never the other way round, so a push holding it never waits for a cycle's other writes.
+        """
+        with self._insert_locks_guard:
+            lock = self._insert_locks.setdefault(monitor, threading.Lock())
+        with lock:
+            yield
+
+    @contextmanager
     def append_transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A write transaction on this thread's cursor that does not wait for the serialised writers.
 
-        For pushed batches only, so that a push never waits behind a cycle's long transactions (a 1M-row file
-        is one). It is safe because what such a transaction writes cannot meet another writer's rows: new
-        predictions (a primary key), an `ingested_files` row named for a fresh batch id and rows appended to
-        `pushed_windows`, which the cycle only deletes once committed (DuckDB lets a delete of committed rows
-        and an append to the same table commit side by side). The one clash left, two writers inserting the
-        same request id at once, makes DuckDB refuse the later COMMIT (optimistic concurrency) with a
-        `duckdb.TransactionException`; `retry_on_conflict` runs the whole transaction again, and then the row
-        is found stored and counted as a duplicate.
+        For pushed batches only, so that a push never waits behind a cycle's long transactions. It is safe
+        because what such a transaction writes cannot meet another writer's rows: new predictions (inserted
+        under `predictions_writer`, which the caller holds, so the anti-join sees every stored pair), an
+        `ingested_files` row named for a fresh batch id and rows appended to `pushed_windows`, which the
+        cycle only deletes once committed (DuckDB lets a delete of committed rows and an append to the same
+        table commit side by side). Should DuckDB still refuse the COMMIT (optimistic concurrency) with a
+        `duckdb.TransactionException`, `api.push` runs the whole transaction again.
         """
         cur = self.cursor()
         cur.execute("BEGIN TRANSACTION")
@@ -143,7 +167,24 @@ class Database:
             tx.execute(PUSHED_WINDOWS_SQL)
             for statement in RETENTION_SQL:
                 tx.execute(statement)
+        self._drop_prediction_keys()
         return current
+
+    def _drop_prediction_keys(self) -> None:
+        """Rebuild, once, each predictions table created with the old `request_id` primary key (one transaction
+        per table; storage/prediction_identity.py says why). Found by its constraint, so it is idempotent and
+        independent of the numbered migrations."""
+        for table in keyed_prediction_tables(self.cursor()):
+            started = time.monotonic()
+            with self.transaction() as tx:
+                rows = rebuild_without_key(tx, table)
+            log.info(
+                "rebuilt %s without its request_id primary key (identity is now request_id + model_version): "
+                "%d rows in %.1f s",
+                table,
+                rows,
+                time.monotonic() - started,
+            )
 
     def table_exists(self, name: str) -> bool:
         row = first_row(

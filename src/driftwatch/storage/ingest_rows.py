@@ -33,7 +33,8 @@ class BatchCounts:
 
     @property
     def duplicates(self) -> int:
-        """Good rows not inserted: their request id was stored already (earlier file, batch or row)."""
+        """Good rows not inserted: their (request id, model version) was stored already (earlier file, batch
+        or row)."""
         return self.rows - self.bad - self.inserted
 
 
@@ -49,7 +50,8 @@ def store_prediction_batch(
     """Inside the file's transaction: store one normalised batch; returns its counts.
 
     `columns` is (numeric, categorical, segments) as configured. Safe to run twice on the same rows (a file
-    read again after a crash): a stored request id is skipped and a quarantined row is not added again.
+    read again after a crash): a stored (request id, model version) is skipped and a quarantined row is not
+    added again. The caller holds `Database.predictions_writer(monitor)` around the transaction.
     """
     tx.register(STREAM_BATCH, batch)
     try:

@@ -8,6 +8,7 @@ import duckdb
 
 from driftwatch.durations import WINDOW_ORIGIN, to_naive_utc
 from driftwatch.storage.database import first_row
+from driftwatch.storage.prediction_identity import PREDICTION_KEY_COLUMNS
 from driftwatch.storage.schema import feature_column, prediction_table, segment_column
 
 _ORIGIN = to_naive_utc(WINDOW_ORIGIN)
@@ -31,11 +32,7 @@ def ensure_prediction_table(
 ) -> None:
     """Create the table, or add columns for features/segments added to the config since (old rows: NULL)."""
     table = prediction_table(monitor)
-    cur.execute(
-        f"CREATE TABLE IF NOT EXISTS {table} ("
-        "request_id VARCHAR PRIMARY KEY, ts TIMESTAMP NOT NULL, model_version VARCHAR NOT NULL, "
-        "prediction DOUBLE, output VARCHAR)"
-    )
+    cur.execute(f"CREATE TABLE IF NOT EXISTS {table} ({PREDICTION_KEY_COLUMNS})")
     existing = {
         str(r[0])
         for r in cur.execute(
@@ -59,20 +56,23 @@ def insert_batch(
     categorical: tuple[str, ...],
     segments: tuple[str, ...],
 ) -> int:
-    """Insert the good rows of a normalised batch table; a request_id already stored is skipped. Returns rows added.
+    """Insert the good rows of a normalised batch table; a prediction already stored is skipped. Returns rows
+    added.
 
-    A request id seen twice in the batch is inserted once, from its first row (the lowest `_row`: as `ON CONFLICT
-    DO NOTHING` kept the first row it scanned). A stored id (committed, or inserted earlier in this transaction
-    by a previous batch of the same file) is left out by an anti-join on `request_id` alone.
+    A prediction is identified by (request_id, model_version): the same request scored by two model versions
+    (a shadow deployment) is two rows, the same request and version sent again is one. A pair seen twice in
+    the batch is inserted once, from its first row (the lowest `_row`, as `ON CONFLICT DO NOTHING` kept the
+    first row it scanned). A stored pair (committed, or inserted earlier in this transaction by a previous
+    batch of the same file) is left out by an anti-join on the pair.
 
-    Why not `INSERT … ON CONFLICT DO NOTHING` any more (measured on 1M new Parquet rows, 22 features, DuckDB
-    2.0.1, docs/benchmarks.md "Ingest in bounded batches"): DuckDB runs it as a MERGE that first de-duplicates
-    the batch by a hash aggregate carrying all 26 columns, 2.5-2.9 CPU-s; grouping the keys alone and
-    anti-joining costs 0.3 CPU-s and the plain insert 1.7 CPU-s. The anti-join scans the stored request ids
-    (it grows with history, ~0.1 CPU-s per 1M stored ids), where the MERGE probed the key's ART index.
-    Keep the primary key all the same: it is what refuses a second writer's copy of the same id (a push
-    committing while a cycle ingests: `api.push` runs the push again on `database.is_conflict`, and then
-    finds the id stored), whatever the row's timestamp.
+    The table has no primary key (docs/benchmarks.md "Prediction identity without a primary key"): DuckDB
+    maintains a key's ART index at every COMMIT that deletes rows (retention: ~25-40 µs per deleted key,
+    the cycle at day 180 took 4.3-5.0x the cycle at day 90), and the anti-join never used it anyway (it
+    scans the stored pairs: ~0.1 CPU-s per 1M stored rows). What the key did besides, refusing a second
+    writer's copy of the same id, is now done by the caller holding `Database.predictions_writer(monitor)`
+    from before BEGIN to after COMMIT (file batches in `pipeline.ingest`, pushes in `api.push`): inserts
+    into one monitor's table are serialised, and each one's snapshot already holds every earlier insert, so
+    the anti-join sees every stored pair. Nothing else inserts into a predictions table.
     """
     # (unquoted name, quoted identifier): the batch's DESCRIBE gives names unquoted, so a name holding a `"` must
     # be compared unquoted (comparing `"f:a""b"` stripped of its outer quotes missed it: the feature was stored
@@ -88,8 +88,9 @@ def insert_batch(
         cur.execute(
             f"INSERT INTO {table} ({names}) SELECT {select} FROM {batch} "
             f"WHERE _reason IS NULL AND _row IN (SELECT min(_row) FROM {batch} WHERE _reason IS NULL "
-            "GROUP BY request_id) "
-            f"AND NOT EXISTS (SELECT 1 FROM {table} AS stored WHERE stored.request_id = {batch}.request_id)"
+            "GROUP BY request_id, model_version) "
+            f"AND NOT EXISTS (SELECT 1 FROM {table} AS stored WHERE stored.request_id = {batch}.request_id "
+            f"AND stored.model_version = {batch}.model_version)"
         )
     )
     return int(row[0]) if row else 0

@@ -54,8 +54,9 @@ def store_staged(
     rows: int,
     now: datetime,
 ) -> int:
-    """Inside the push's transaction: insert the staged rows (a stored request id is skipped), note the windows
-    they fall in for the next cycle, and record the batch in `ingested_files`. Returns the rows inserted."""
+    """Inside the push's transaction (the caller holds `Database.predictions_writer`): insert the staged rows
+    (a stored prediction, the same request id and model version, is skipped), note the windows they fall in
+    for the next cycle, and record the batch in `ingested_files`. Returns the rows inserted."""
     inserted = insert_batch(tx, monitor, PUSH_BATCH, numeric, categorical, segments)
     bucket = window_bucket_sql("ts")
     tx.execute(
