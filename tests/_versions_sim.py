@@ -95,9 +95,11 @@ def write_project(
     seed: int,
     share: float = 0.3,
     biased: bool = False,
+    config_mode: str | None = None,
 ) -> Path:
     """Reference, one prediction file per day holding both versions' rows, and the labels. ``biased``: the
-    canary split sends requests with x1 > 0 to the candidate four times as often as the others."""
+    canary split sends requests with x1 > 0 to the candidate four times as often as the others. ``mode`` is
+    the traffic (shadow or canary); ``config_mode`` the `versions.mode` configured (default: the same)."""
     rng = np.random.default_rng(seed)
     ref = traffic(rng, 5000, effect=False)
     pl.DataFrame(
@@ -133,7 +135,7 @@ def write_project(
             root / "labels" / f"{day:02d}.parquet"
         )
     config = root / "driftwatch.yml"
-    config.write_text(CONFIG.format(mode=mode))
+    config.write_text(CONFIG.format(mode=config_mode or mode))
     return config
 
 

@@ -337,3 +337,34 @@ def test_api_and_metrics(canary_effect: tuple[Path, Database, object]) -> None:
             'driftwatch_candidate_metric_delta{baseline="1.4",candidate="1.5",metric="roc_auc",monitor="m"}'
             in metrics
         )
+
+
+# --- shadow through the whole cycle (needs predictions identified by request_id and model_version) -----------
+
+
+@pytest.mark.parametrize("effect", [True, False])
+def test_shadow_through_the_cycle(tmp_path: Path, effect: bool) -> None:
+    config = write_project(
+        tmp_path, days=2, rows=3000, mode="shadow", effect=effect, seed=21, config_mode="auto"
+    )
+    db, summary = _run(config, 2)
+    with db:
+        rows = comparisons(db.cursor(), "m", "1.4", "1.5")
+        details = comparison_details(db.cursor(), "m", "1.4", "1.5", rows[0]["window_start"])
+    assert len(rows) == 2
+    for row in rows:
+        # Both versions' rows of every request were kept: all 3000 requests are pairs.
+        assert (
+            row["mode"] == "shadow" and row["pairs"] == row["baseline_rows"] == row["candidate_rows"] == 3000
+        )
+        assert row["agreement_low"] <= row["agreement"] <= row["agreement_high"]
+        assert row["flip_share"] == pytest.approx(1 - row["agreement"])
+        assert len(row["score_diff_quantiles"]) == 5
+    flagged = [d["name"] for d in details if d["kind"] == "segment_flips" and d["flagged"]]
+    if effect:
+        assert [r["status"] for r in rows] == ["candidate_worse"] * 2
+        assert flagged == ["region=eu"]
+        assert any("flip in region=eu" in reason for reason in rows[0]["reasons"])
+    else:
+        assert [r["status"] for r in rows] == ["candidate_ok"] * 2, [r["reasons"] for r in rows]
+        assert flagged == [] and rows[0]["agreement"] > 0.95
