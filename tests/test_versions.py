@@ -368,3 +368,17 @@ def test_shadow_through_the_cycle(tmp_path: Path, effect: bool) -> None:
     else:
         assert [r["status"] for r in rows] == ["candidate_ok"] * 2, [r["reasons"] for r in rows]
         assert flagged == [] and rows[0]["agreement"] > 0.95
+
+
+def test_report_page_per_version_pair(canary_effect: tuple[Path, Database, object], tmp_path: Path) -> None:
+    from driftwatch.reports.versions import render_version_pages, version_page
+
+    root, _db, _summary = canary_effect
+    settings = load_settings(root / "driftwatch.yml")
+    with Database(settings.storage, settings.database) as db:
+        (page,) = render_version_pages(db.cursor(), tmp_path, "m")
+    assert page == tmp_path / version_page("m", "1.4", "1.5") == tmp_path / "m/versions/1.4-vs-1.5.html"
+    html = page.read_text()
+    assert html.count('class="version-window"') == 2 and html.count("candidate_worse") >= 2
+    assert "region=eu" in html and "Metric by segment (canary)" in html
+    assert "roc_auc on region=eu" in html  # the reasons, escaped text
