@@ -382,3 +382,25 @@ def test_report_page_per_version_pair(canary_effect: tuple[Path, Database, objec
     assert html.count('class="version-window"') == 2 and html.count("candidate_worse") >= 2
     assert "region=eu" in html and "Metric by segment (canary)" in html
     assert "roc_auc on region=eu" in html  # the reasons, escaped text
+
+
+def test_demo_challenger_is_found_in_its_segment(tmp_path: Path) -> None:
+    from _demo import DEMO_END
+    from driftwatch.demo import CHALLENGER, CHALLENGER_SEGMENT, DemoSpec, write_demo_project
+    from driftwatch.pipeline.cycle import run_monitor
+
+    spec = DemoSpec(days=5, rows_per_day=2000, reference_rows=5000, challenger_days=2, end=DEMO_END)
+    settings = load_settings(write_demo_project(tmp_path, spec))
+    with Database(settings.storage, settings.database) as db:
+        summary = run_monitor(db, settings, "credit-default", now=DEMO_END)
+        assert (
+            summary.versions is not None
+            and [w.status for w in summary.versions.windows] == ["candidate_worse"] * 2
+        )
+        rows = comparisons(db.cursor(), "credit-default", "v3.2", CHALLENGER)
+        details = comparison_details(
+            db.cursor(), "credit-default", "v3.2", CHALLENGER, rows[0]["window_start"]
+        )
+    assert all(r["mode"] == "shadow" and r["pairs"] == 2000 for r in rows)
+    assert [d["name"] for d in details if d["flagged"]] == [f"environment={CHALLENGER_SEGMENT}"]
+    assert (settings.reports_dir / "credit-default/versions/v3.2-vs-v3.3.html").is_file()
