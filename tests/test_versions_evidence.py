@@ -70,7 +70,11 @@ def test_shadow_flags_the_segment_and_not_a_same_quality_retrain() -> None:
     found = sum(
         r.shadow is not None and [s.segment for s in r.shadow.concentrated] == ["region=eu"] for r in effect
     )
-    print(f"shadow: effect found {found}/{SEEDS}; false alarms {rate(none, 'candidate_worse'):.3f}")
+    agreement = [r.shadow.agreement for r in none if r.shadow is not None]
+    print(
+        f"shadow: effect eu found {found}/{SEEDS}, worse {rate(effect, 'candidate_worse'):.3f}; "
+        f"false alarms {rate(none, 'candidate_worse'):.3f}; no-effect agreement {min(agreement):.3f}-{max(agreement):.3f}"
+    )
     assert found / SEEDS >= 0.95
     assert rate(effect, "candidate_worse") >= 0.95
     # No effect: flips are rare (~2 %) and spread evenly; BH over 3 segment values + the lift floor.
@@ -86,7 +90,9 @@ def test_canary_flags_the_segment_and_not_a_same_quality_retrain() -> None:
     false_alarms = rate(none, "candidate_worse")
     shifted = sum(any(i.shifted for i in r.inputs) for r in none)
     print(
-        f"canary: effect eu found {eu}/{SEEDS}; false alarms {false_alarms:.3f}; input shift flagged {shifted}"
+        f"canary: effect eu found {eu}/{SEEDS}, worse {rate(effect, 'candidate_worse'):.3f}; "
+        f"false alarms {false_alarms:.3f}; insufficient {rate(none, 'insufficient_data'):.3f}; "
+        f"input shift flagged {shifted}"
     )
     assert eu / SEEDS >= 0.9
     assert rate(effect, "candidate_worse") >= 0.9
