@@ -1,10 +1,9 @@
 """Simulated baseline/candidate traffic with a known effect, for the version-comparison tests and evidence.
 
-The truth is P(y = 1 | x) = sigmoid(1.5·x1 + x2 − 0.3). The baseline logs exactly that probability. The
-candidate logs the same, except (``effect=True``) on requests from region ``eu`` where it ignores x1: there it
-is worse (lower AUC) and its decisions flip for many requests. ``effect=False``: the candidate is a retrained
-copy whose scores differ from the baseline's only by small noise (so decisions near the threshold still flip,
-evenly across regions), with the same quality.
+The truth is P(y = 1 | x) = sigmoid(1.5·x1 + x2 − 0.3). Both versions log that probability with their own
+small noise on the logit (N(0, 0.05): two retrains of the same quality, whose decisions near the threshold
+flip evenly across regions) — except (``effect=True``) on requests from region ``eu``, where the candidate
+ignores x1: there it is worse (lower AUC) and its decisions flip for many requests.
 
 Shadow: every request is scored by both versions (same request_id). Canary: each request goes to one version
 (``canary_share`` to the candidate), so the request ids are disjoint.
@@ -46,7 +45,8 @@ def traffic(rng: np.random.Generator, n: int, *, effect: bool, prefix: str = "r"
     x1, x2 = rng.normal(0, 1, n), rng.normal(0, 1, n)
     region = rng.choice(REGIONS, size=n, p=REGION_SHARES)
     truth = sigmoid(1.5 * x1 + x2 - 0.3)
-    baseline = truth
+    # Two retrains of the same model: each off the truth by its own small noise, so neither is better.
+    baseline = sigmoid(1.5 * x1 + x2 - 0.3 + rng.normal(0, 0.05, n))
     candidate = sigmoid(1.5 * x1 + x2 - 0.3 + rng.normal(0, 0.05, n))
     if effect:
         eu = region == EFFECT_REGION

@@ -70,15 +70,18 @@ def test_shadow_flags_the_segment_and_not_a_same_quality_retrain() -> None:
     found = sum(
         r.shadow is not None and [s.segment for s in r.shadow.concentrated] == ["region=eu"] for r in effect
     )
+    paired_eu = sum(any(s.worse and s.segment == "region=eu" for s in r.segments) for r in effect)
     agreement = [r.shadow.agreement for r in none if r.shadow is not None]
     print(
-        f"shadow: effect eu found {found}/{SEEDS}, worse {rate(effect, 'candidate_worse'):.3f}; "
+        f"shadow: effect eu found {found}/{SEEDS} (flips), {paired_eu}/{SEEDS} (paired AUC), worse {rate(effect, 'candidate_worse'):.3f}; "
         f"false alarms {rate(none, 'candidate_worse'):.3f}; no-effect agreement {min(agreement):.3f}-{max(agreement):.3f}"
     )
     assert found / SEEDS >= 0.95
     assert rate(effect, "candidate_worse") >= 0.95
-    # No effect: flips are rare (~2 %) and spread evenly; BH over 3 segment values + the lift floor.
-    assert rate(none, "candidate_worse") <= 0.02
+    # No effect: flips are rare (~1 %) and spread evenly, so no segment qualifies (BH + the lift floor)...
+    assert not any(r.shadow is not None and r.shadow.concentrated for r in none)
+    # ...and the paired test on the labelled requests (one BH family, one-sided) errs at most at alpha.
+    assert rate(none, "candidate_worse") <= 0.085
 
 
 @pytest.mark.slow

@@ -25,8 +25,16 @@ from numpy.typing import NDArray
 from scipy.special import ndtr
 
 from driftwatch.config.versions import VersionSettings
-from driftwatch.performance.metrics import HIGHER_IS_BETTER, compute_metrics, usable_rows
-from driftwatch.performance.uncertainty import metric_intervals
+from driftwatch.performance.metrics import (
+    HIGHER_IS_BETTER,
+    BinaryData,
+    TaskData,
+    compute_metrics,
+    mean_terms,
+    prepare_task_data,
+    usable_rows,
+)
+from driftwatch.performance.uncertainty import delong_components, metric_intervals
 from driftwatch.stats.multiple_testing import benjamini_hochberg
 from driftwatch.stats.versions import InputShift, ShadowComparison, two_sided_z
 
@@ -125,6 +133,89 @@ def compare_metric(
     )
 
 
+PAIRED_MEANS = frozenset({"accuracy", "log_loss", "brier", "mae", "mape"})  # means of per-row terms
+PAIRED_METRICS = PAIRED_MEANS | {"roc_auc"}
+
+
+def _paired_difference(
+    metric: str, b: TaskData, c: TaskData
+) -> tuple[float, float, float, float, float] | None:
+    """(baseline value, its se, candidate value, its se, se of the difference) on the same rows."""
+    if metric == "roc_auc":
+        if not isinstance(b, BinaryData) or not isinstance(c, BinaryData):
+            return None
+        n1 = int(np.count_nonzero(b.positive))
+        n0 = b.n - n1
+        if n1 < 2 or n0 < 2:
+            return None
+        b10, b01 = delong_components(b.positive, b.score)
+        c10, c01 = delong_components(c.positive, c.score)
+
+        def se(v10: NDArray[np.float64], v01: NDArray[np.float64]) -> float:
+            return math.sqrt(float(np.var(v10, ddof=1)) / n1 + float(np.var(v01, ddof=1)) / n0)
+
+        return float(b10.mean()), se(b10, b01), float(c10.mean()), se(c10, c01), se(c10 - b10, c01 - b01)
+    terms_b, terms_c = mean_terms(b).get(metric), mean_terms(c).get(metric)
+    if terms_b is None or terms_c is None or b.n < 2:
+        return None
+    root_n = math.sqrt(b.n)
+
+    def sd(x: NDArray[np.float64]) -> float:
+        return float(np.std(x, ddof=1)) / root_n
+
+    return float(terms_b.mean()), sd(terms_b), float(terms_c.mean()), sd(terms_c), sd(terms_c - terms_b)
+
+
+def compare_paired(
+    spec: TaskSpec,
+    metric: str,
+    segment: str,
+    truth: NDArray[Any],
+    baseline_score: NDArray[Any],
+    candidate_score: NDArray[Any],
+    *,
+    tolerance: float = 0.0,
+    confidence: float = 0.95,
+) -> MetricComparison | None:
+    """Shadow with labels: both versions' metric on the SAME labelled requests, and the paired one-sided test
+    that the candidate is worse by more than ``tolerance``. ROC AUC: DeLong's test for correlated AUCs
+    (Var(Δ) from the differences of the structural components); mean metrics (accuracy, log loss, Brier, MAE,
+    MAPE): the paired z-test on per-request differences d_i = term_c,i − term_b,i (for accuracy the large-sample
+    form of McNemar's test). None for a metric without a paired form here (e.g. F1, RMSE)."""
+    if metric not in PAIRED_METRICS:
+        return None
+    keep = usable_rows(truth, baseline_score) & usable_rows(truth, candidate_score)
+    kwargs = {"threshold": spec.threshold, "positive_label": spec.positive_label}
+    b = prepare_task_data(spec.task, truth[keep], baseline_score[keep], **kwargs)
+    c = prepare_task_data(spec.task, truth[keep], candidate_score[keep], **kwargs)
+    found = _paired_difference(metric, b, c)
+    if found is None:
+        return None
+    bv, b_se, cv, c_se, d_se = found
+    z = two_sided_z(confidence)
+    delta = cv - bv
+    drop = -delta if HIGHER_IS_BETTER[metric] else delta
+    pvalue = float(ndtr(-(drop - tolerance) / d_se)) if d_se > 0 else (0.0 if drop > tolerance else 1.0)
+    n = int(b.n)
+    return MetricComparison(
+        segment,
+        metric,
+        bv,
+        bv - z * b_se,
+        bv + z * b_se,
+        n,
+        cv,
+        cv - z * c_se,
+        cv + z * c_se,
+        n,
+        delta,
+        delta - z * d_se,
+        delta + z * d_se,
+        pvalue,
+        pvalue,
+    )
+
+
 def compare_segments(
     spec: TaskSpec,
     metric: str,
@@ -162,19 +253,33 @@ class VersionVerdict:
     reasons: tuple[str, ...]
 
 
-def shadow_verdict(shadow: ShadowComparison, settings: VersionSettings) -> VersionVerdict:
-    """Shadow: enough pairs, agreement not significantly below the bar, flips not concentrated in a segment."""
+def shadow_verdict(
+    shadow: ShadowComparison, settings: VersionSettings, labelled: Sequence[MetricComparison] = ()
+) -> VersionVerdict:
+    """Shadow: enough pairs, agreement not significantly below the bar, flips not concentrated in a segment,
+    and (with labels) the candidate not worse on the same labelled requests, overall or in a segment."""
     if shadow.pairs < settings.min_pairs:
         return VersionVerdict(
             "insufficient_data", (f"{shadow.pairs} paired requests < min_pairs {settings.min_pairs}",)
         )
+    reasons = _disagreement_reasons(shadow, settings)
+    reasons += [f"{_metric_reason(m)} on the same labelled requests" for m in labelled if m.worse]
+    if reasons:
+        return VersionVerdict("candidate_worse", tuple(reasons))
     if shadow.decided_pairs == 0:
-        return VersionVerdict(
-            "candidate_ok",
-            (f"no decisions to compare; mean score difference {shadow.score_diff_mean:+.4g}",),
+        ok = f"no decisions to compare; mean score difference {shadow.score_diff_mean:+.4g}"
+    else:
+        ok = (
+            f"decisions agree on {shadow.agreement:.1%} of {shadow.decided_pairs} pairs "
+            f"(95% CI {shadow.agreement_low:.1%}–{shadow.agreement_high:.1%}); no segment concentrates flips"
         )
+    overall = next((m for m in labelled if m.segment == "*"), None)
+    return VersionVerdict("candidate_ok", (ok,) + ((_metric_reason(overall),) if overall else ()))
+
+
+def _disagreement_reasons(shadow: ShadowComparison, settings: VersionSettings) -> list[str]:
     reasons = []
-    if shadow.agreement_high < settings.min_agreement:
+    if shadow.decided_pairs and shadow.agreement_high < settings.min_agreement:
         reasons.append(
             f"decisions agree on {shadow.agreement:.1%} of {shadow.decided_pairs} pairs "
             f"(95% CI {shadow.agreement_low:.1%}–{shadow.agreement_high:.1%}) < min_agreement "
@@ -185,15 +290,7 @@ def shadow_verdict(shadow: ShadowComparison, settings: VersionSettings) -> Versi
             f"decisions flip in {seg.segment}: {seg.flip_rate:.1%} of {seg.pairs} pairs vs "
             f"{seg.rest_flip_rate:.1%} elsewhere (BH p={seg.adjusted_pvalue:.2g})"
         )
-    if reasons:
-        return VersionVerdict("candidate_worse", tuple(reasons))
-    return VersionVerdict(
-        "candidate_ok",
-        (
-            f"decisions agree on {shadow.agreement:.1%} of {shadow.decided_pairs} pairs "
-            f"(95% CI {shadow.agreement_low:.1%}–{shadow.agreement_high:.1%}); no segment concentrates flips",
-        ),
-    )
+    return reasons
 
 
 def _metric_reason(m: MetricComparison) -> str:

@@ -29,6 +29,7 @@ from driftwatch.performance.versions import (
     VersionVerdict,
     canary_verdict,
     compare_metric,
+    compare_paired,
     compare_segments,
     judge_family,
     shadow_verdict,
@@ -215,8 +216,12 @@ def evaluate(monitor: MonitorConfig, features: FeatureSpec, b: VersionRows, c: V
     pairs = int(b_index.size)
     mode = traffic_mode(settings, pairs, b.size, c.size)
     if mode == SHADOW:
-        shadow = _shadow(b.take(b_index), c.take(c_index), settings)
-        return Evaluation(mode, pairs, drift, shadow_verdict(shadow, settings), shadow=shadow)
+        paired_b, paired_c = b.take(b_index), c.take(c_index)
+        shadow = _shadow(paired_b, paired_c, settings)
+        labelled = _shadow_labelled(monitor, paired_b, paired_c, settings)
+        verdict = shadow_verdict(shadow, settings, labelled)
+        overall = labelled[0] if labelled else None
+        return Evaluation(mode, pairs, drift, verdict, shadow=shadow, overall=overall, segments=labelled[1:])
     overall, segments, inputs = _canary(monitor, features, b, c, settings)
     verdict = canary_verdict(overall, segments, inputs, settings)
     return Evaluation(mode, pairs, drift, verdict, overall=overall, segments=segments, inputs=inputs)
@@ -250,6 +255,43 @@ def compare_window(
 def _shadow(b: VersionRows, c: VersionRows, settings: VersionSettings) -> ShadowComparison:
     test = FlipTest(settings.alpha, settings.segment_min_pairs, settings.min_flip_lift)
     return shadow_comparison(b.scores, c.scores, b.decisions, c.decisions, b.segments, test=test)
+
+
+def _shadow_labelled(
+    monitor: MonitorConfig, b: VersionRows, c: VersionRows, settings: VersionSettings
+) -> tuple[MetricComparison, ...]:
+    """The paired comparison on the labelled requests both versions scored: overall (needs `min_labels`) and
+    per segment value (needs `segment_min_pairs`), one BH family. Empty without labels or a paired metric."""
+    if monitor.task is None or settings.metric is None or b.truth is None:
+        return ()
+    truth: np.ndarray = b.truth  # the same requests: the same labels on both sides
+    labelled = np.array([t is not None and t == t for t in truth], dtype=bool)  # t == t: not NaN
+    if int(labelled.sum()) < settings.min_labels:
+        return ()
+    spec = TaskSpec(monitor.task, monitor.threshold, monitor.positive_label)
+
+    def paired(segment: str, mask: np.ndarray) -> MetricComparison | None:
+        return compare_paired(
+            spec,
+            settings.metric or "",
+            segment,
+            truth[mask],
+            b.predicted[mask],
+            c.predicted[mask],
+            tolerance=settings.tolerance,
+        )
+
+    overall = paired(OVERALL, labelled)
+    if overall is None:
+        return ()
+    found = [overall]
+    for column, values in b.segments.items():
+        names = np.array(["" if v is None else str(v) for v in values], dtype=object)
+        for value in sorted(set(names.tolist())):
+            mask = labelled & (names == value)
+            if int(mask.sum()) >= settings.segment_min_pairs and (m := paired(f"{column}={value}", mask)):
+                found.append(m)
+    return judge_family(found, settings.alpha)
 
 
 def _labelled(rows: VersionRows, mask: np.ndarray | None = None) -> LabelledRows:
