@@ -24,6 +24,11 @@ What is in it (so tests and the README can say exactly what should be found):
   other days, and in opposite directions (about -0.7) on those days. Each day's values are the same, only
   their pairing changes, so every per-feature test stays quiet; the monitor's `multivariate:` check sees it
   (`couple_features` below).
+- a challenger (`challenger_days` > 0, as `driftwatch demo` runs it): model `v3.3` scores the same requests in
+  shadow mode over the last `challenger_days` days (same request ids, its own rows). It agrees with `v3.2`
+  except on `environment=prod-eu-central1`, where it under-weights debt (a bug in that region's feature
+  pipeline), so its decisions flip there; the version comparison (`versions:` in the config) must say
+  `candidate_worse` with the flips concentrated in that segment.
 """
 
 from __future__ import annotations
@@ -63,6 +68,7 @@ class DemoSpec:
     correlation_flip_day: int = 5
     correlation_flip_end: int = 8  # exclusive
     seed: int = 7
+    challenger_days: int = 0  # the last days also scored by the shadow challenger v3.3 (0: none)
     end: datetime | None = None  # exclusive end (a UTC midnight); default: today's midnight
 
     def start(self) -> datetime:
@@ -131,6 +137,24 @@ def _write_labels(folder: Path, frames: list[pl.DataFrame], end: datetime) -> No
             pl.col("labelled_at").dt.strftime("%Y-%m-%dT%H:%M:%SZ").alias("labelled_at"),
         )
         out.write_parquet(folder / f"{day:%Y-%m-%d}.parquet")
+
+
+CHALLENGER = "v3.3"
+CHALLENGER_SEGMENT = "prod-eu-central1"  # the environment where the challenger disagrees
+
+
+def _challenger_logs(logs: pl.DataFrame, feats: dict[str, np.ndarray], score: np.ndarray) -> pl.DataFrame:
+    """The challenger's shadow rows for the same requests: the production score everywhere, except in
+    `CHALLENGER_SEGMENT`, where its debt weight is a third of production's."""
+    debt = np.nan_to_num(feats["debt_ratio"], nan=0.3)
+    own = 1.0 / (1.0 + np.exp(-(np.log(score / (1.0 - score)) - 2.0 * debt + 0.6)))
+    eu = logs["environment"].to_numpy() == CHALLENGER_SEGMENT
+    challenger = np.where(eu, own, score)
+    return logs.with_columns(
+        model_version=pl.lit(CHALLENGER),
+        raw_prediction=pl.Series(np.round(challenger, 5)),
+        business_output=pl.Series(_decision(challenger)),
+    )
 
 
 def _decision(score: np.ndarray) -> np.ndarray:
@@ -210,7 +234,8 @@ def write_demo_project(folder: str | Path, spec: DemoSpec | None = None) -> Path
                 "environment": ["prod-us-west1"] * (4 if previous_id else 3),
             }
         )
-        pl.concat([logs, bad]).write_parquet(pred_dir / f"{day_start:%Y-%m-%d}.parquet")
+        shadow = [_challenger_logs(logs, feats, score)] if day >= spec.days - spec.challenger_days else []
+        pl.concat([logs, *shadow, bad]).write_parquet(pred_dir / f"{day_start:%Y-%m-%d}.parquet")
         previous_id = ids[-1]
 
         truth = _true_probability(feats, spec.concept_drift_day <= day < spec.concept_drift_end)
@@ -287,6 +312,7 @@ monitors:
       min_coverage: 0.2
       metrics: [roc_auc]
     multivariate: {enabled: true, methods: [reconstruction]}
+    versions: {baseline: v3.2, candidate: v3.3, mode: shadow}  # the shadow challenger (docs/versions.md)
 alerting:
   rules: alert_rules
   backfill: 60d

@@ -60,6 +60,16 @@ MULTIVARIATE_METRICS: frozenset[str] = frozenset(
     }
 )
 
+# Baseline vs candidate (the monitor's `versions:`), under the candidate's model version (feature is None).
+VERSION_METRICS: frozenset[str] = frozenset(
+    {
+        "version_verdict",  # 0 candidate_ok, 1 candidate_worse; None when insufficient_data
+        "version_agreement",  # shadow: share of paired decisions that agree
+        "version_flip_share",  # shadow: 1 - agreement
+        "candidate_metric_delta",  # canary: candidate - baseline on labelled rows
+    }
+)
+
 KNOWN_METRICS: frozenset[str] = DRIFT_METRICS | MODEL_METRICS | PERFORMANCE_METRICS
 
 # Data-quality checks (docs/quality.md; pipeline/quality.py): a status is 0 ok, 1 warn, 2 fail, no data when
@@ -84,3 +94,4 @@ FEATURE_METRICS: frozenset[str] = DRIFT_METRICS | QUALITY_FEATURE_METRICS
 
 KNOWN_METRICS = KNOWN_METRICS | QUALITY_METRICS
 KNOWN_METRICS = KNOWN_METRICS | MULTIVARIATE_METRICS
+KNOWN_METRICS = KNOWN_METRICS | VERSION_METRICS

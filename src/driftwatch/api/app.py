@@ -27,6 +27,7 @@ from driftwatch.api.routes_quality import quality_router
 from driftwatch.api.routes_multivariate import multivariate_router
 from driftwatch.api.routes_read import health_router, monitors_router
 from driftwatch.api.routes_silences import silences_router
+from driftwatch.api.routes_versions import versions_router
 from driftwatch.api.routes_write import write_router
 from driftwatch.api.state import AppState, Scheduler, package_version
 from driftwatch.config.server import ServerSettings
@@ -82,6 +83,7 @@ def create_app(
     app.include_router(files_router(auth.require_read))
     app.include_router(quality_router(auth.require_read))
     app.include_router(multivariate_router(auth.require_read))
+    app.include_router(versions_router(auth.require_read))
     install_docs(app)
 
     registry = metrics_registry(settings, db, scheduler, server.metrics_max_features)

@@ -24,6 +24,7 @@ from prometheus_client.registry import Collector
 
 from driftwatch.api.metrics_quality import quality_families
 from driftwatch.api.metrics_multivariate import multivariate_metrics
+from driftwatch.api.metrics_versions import version_metrics
 from driftwatch.api.state import Scheduler, package_version
 from driftwatch.config.settings import Settings
 from driftwatch.durations import as_utc
@@ -84,6 +85,7 @@ class DriftwatchCollector(Collector):
             ("alerts", self._alerts),
             ("quality", lambda: quality_families(self.db)),
             ("multivariate", lambda: multivariate_metrics(self.db)),
+            ("versions", lambda: version_metrics(self.db)),
         ]
         for name, section in sections:
             try:

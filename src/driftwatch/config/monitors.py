@@ -26,6 +26,7 @@ from driftwatch.config.sources import (
     parse_database_source,
     parse_object_store,
 )
+from driftwatch.config.versions import VersionSettings, parse_versions
 from driftwatch.durations import parse_duration
 from driftwatch.errors import ConfigError
 from driftwatch.stats.decision import OUTPUT_FEATURE, PREDICTION_FEATURE, Thresholds
@@ -49,6 +50,7 @@ MONITOR_KEYS = (
     "stream_rows",
     "quality",
     "multivariate",
+    "versions",
 )
 PREDICTION_KEYS = (
     "path",
@@ -145,6 +147,7 @@ class MonitorConfig:
     stream_rows: int | None = None
     quality: QualitySettings = field(default_factory=QualitySettings)  # data-quality checks (docs/quality.md)
     multivariate: MultivariateSettings = field(default_factory=MultivariateSettings)  # default: off
+    versions: VersionSettings | None = None  # baseline vs candidate comparison (docs/versions.md)
 
 
 def parse_monitors(file: Path, data: object) -> dict[str, MonitorConfig]:
@@ -352,4 +355,5 @@ def parse_monitor(file: Path, base: Path, name: str, data: object) -> MonitorCon
             file, s.key("quality"), s.data.get("quality"), features.names if features else None
         ),
         multivariate=parse_multivariate(file, s.key("multivariate"), s.data.get("multivariate")),
+        versions=parse_versions(file, s.key("versions"), s.data.get("versions"), task),
     )

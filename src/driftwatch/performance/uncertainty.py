@@ -79,15 +79,29 @@ def delong_variance(positive: NDArray[np.bool_], score: NDArray[np.float64]) -> 
     O(n log n) by sorting, as Sun & Xu (2014, IEEE Signal Processing Letters 21:1389) do with mid-ranks.
     Unlike Hanley & McNeil's formula it assumes no score distribution, so it holds near AUC 1 too.
     """
-    pos = np.sort(score[positive])
-    neg = np.sort(score[~positive])
-    n1, n0 = pos.size, neg.size
+    n1 = int(np.count_nonzero(positive))
+    n0 = positive.size - n1
     if n1 < 2 or n0 < 2:
         return float("nan")
-    # #negatives below x plus half of those tied with x, for every positive x (and mirrored for negatives).
-    v10 = (np.searchsorted(neg, pos, "left") + np.searchsorted(neg, pos, "right")) / (2.0 * n0)
-    v01 = 1.0 - (np.searchsorted(pos, neg, "left") + np.searchsorted(pos, neg, "right")) / (2.0 * n1)
+    v10, v01 = delong_components(positive, score)
     return float(np.var(v10, ddof=1) / n1 + np.var(v01, ddof=1) / n0)
+
+
+def delong_components(
+    positive: NDArray[np.bool_], score: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """DeLong's structural components (V10 per positive, V01 per negative), in the rows' own order, so two
+    scores of the same rows can be paired (the correlated-AUC test of DeLong et al. 1988, eq. (5))."""
+    pos, neg = score[positive], score[~positive]
+    pos_sorted, neg_sorted = np.sort(pos), np.sort(neg)
+    # #negatives below x plus half of those tied with x, for every positive x (and mirrored for negatives).
+    v10 = (np.searchsorted(neg_sorted, pos, "left") + np.searchsorted(neg_sorted, pos, "right")) / (
+        2.0 * neg.size
+    )
+    v01 = 1.0 - (np.searchsorted(pos_sorted, neg, "left") + np.searchsorted(pos_sorted, neg, "right")) / (
+        2.0 * pos.size
+    )
+    return v10, v01
 
 
 def ratio_stderr(numerator: NDArray[np.float64], denominator: NDArray[np.float64]) -> float:

@@ -29,6 +29,7 @@ from typing import Literal
 from scipy.special import expit, logit, ndtri
 
 from driftwatch.performance.metrics import HIGHER_IS_BETTER
+from driftwatch.stats.proportions import wilson_limits
 
 Status = Literal["insufficient_labels", "ok", "degraded"]
 
@@ -47,19 +48,6 @@ def one_sided_z(confidence: float = DEFAULT_CONFIDENCE, tests: int = 1) -> float
     if tests < 1:
         raise ValueError(f"tests must be >= 1, got {tests}")
     return float(ndtri(1.0 - (1.0 - confidence) / tests))
-
-
-def wilson_limits(proportion: float, n: float, z: float) -> tuple[float, float]:
-    """Wilson score limits (low, high) of a proportion from n trials at ``z``; NaN if n < 1.
-
-    (p + z²/2n ± z·sqrt(p(1 − p)/n + z²/4n²)) / (1 + z²/n). Source: Wilson (1927), JASA 22:209–212; recommended
-    over the Wald interval near 0 and 1 by Brown, Cai & DasGupta (2001), Statistical Science 16:101–133."""
-    if not (n >= 1 and math.isfinite(proportion)):
-        return math.nan, math.nan
-    z2 = z * z
-    centre = (proportion + z2 / (2.0 * n)) / (1.0 + z2 / n)
-    half = z / (1.0 + z2 / n) * math.sqrt(max(proportion * (1.0 - proportion), 0.0) / n + z2 / (4.0 * n * n))
-    return centre - half, centre + half
 
 
 def logit_limits(auc: float, stderr: float, z: float) -> tuple[float, float]:

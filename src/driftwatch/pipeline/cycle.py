@@ -30,6 +30,7 @@ from driftwatch.pipeline.performance import (
 from driftwatch.pipeline.quality import QualitySummary, check_quality
 from driftwatch.pipeline.reference import ensure_reference
 from driftwatch.pipeline.retention import RetentionSummary, expire_rows
+from driftwatch.pipeline.versions import VersionsSummary, compare_versions
 from driftwatch.pipeline.windows import OVERALL, PlannedWindow, WindowResult, compute_queued_windows
 from driftwatch.reports.site import ComputedCharts, render_reports, window_page
 from driftwatch.sources.columns import Exclusion
@@ -63,6 +64,7 @@ class CycleSummary:
     retention: RetentionSummary = field(default_factory=RetentionSummary)  # raw rows deleted (retention:)
     quality: QualitySummary = field(default_factory=QualitySummary)  # data-quality checks (docs/quality.md)
     multivariate: MultivariateSummary | None = None  # None: the monitor's `multivariate:` is off
+    versions: VersionsSummary | None = None  # baseline vs candidate windows compared (None: no `versions:`)
     seconds: float = 0.0
 
     @property
@@ -144,6 +146,7 @@ def run_cycle(
         perf_reference = ensure_performance_reference(db, monitor)
         if perf_reference is not None:
             summary.performance = compute_queued_performance(db, monitor, perf_reference, run_id, now)
+        summary.versions = compare_versions(db, monitor, reference.features, run_id)
         # Last: only windows computed above (and no longer queued) give up their raw rows.
         summary.retention = expire_rows(db, monitor, now, summary.run_id)
     except BaseException as exc:

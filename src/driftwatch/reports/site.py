@@ -65,6 +65,7 @@ from driftwatch.reports.render import (
     write_atomic,
     write_report,
 )
+from driftwatch.reports.versions import render_version_pages
 from driftwatch.stats.decision import OUTPUT_FEATURES
 from driftwatch.stats.ks_location import WindowEcdf, window_ecdf
 from driftwatch.stats.profile import CategoricalProfile, NumericProfile, ReferenceProfile
@@ -216,6 +217,9 @@ def _render_reports(
                 render_template("overview.html", overview_context(cur, config, now)),
             )
         )
+        written += render_version_pages(
+            cur, root, name, now
+        )  # reports/versions.py: one page per version pair
     written.append(
         write_report(root, INDEX_PAGE, render_template("index.html", index_context(db, settings, now)))
     )

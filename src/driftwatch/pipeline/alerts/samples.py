@@ -21,6 +21,7 @@ from driftwatch.pipeline.alerts.multivariate_samples import multivariate_samples
 from driftwatch.storage import alert_samples as stored
 from driftwatch.storage.database import Database
 from driftwatch.storage.quality import QualityRow, quality_rows_since
+from driftwatch.storage.versions import VersionSampleRow, comparison_sample_rows
 
 OVERALL = "*"  # the segment of all rows, and the model version of whole-monitor values
 DRIFT_STATUS = {"ok": 0.0, "warn": 1.0, "drift": 2.0}
@@ -126,6 +127,7 @@ def collect_samples(
     for mv in multivariate_samples(cur, monitor.name, since, window_cutoff):  # docs/alert-rules.md
         out.batch.saw(mv.computed_at)
         out.add(mv.model_version, OVERALL, None, mv.metric, mv.window, mv.value, mv.rows)
+    _version_samples(comparison_sample_rows(cur, monitor.name, since, window_cutoff), out)
     return batch
 
 
@@ -221,6 +223,27 @@ def _performance_window(
     out.add(version, segment, None, "performance_status", window, status_value, labels)
     out.add(version, segment, None, "label_coverage", window, coverage, labels)
     out.add(version, segment, None, "label_count", window, float(labels), labels)
+
+
+VERSION_VERDICT = {"candidate_ok": 0.0, "candidate_worse": 1.0}  # insufficient_data: no data
+
+
+def _version_samples(rows: Sequence[VersionSampleRow], out: _Samples) -> None:
+    """Per compared window, under the candidate's model version (segment '*'): `version_verdict` (0 ok,
+    1 worse, no data when insufficient), `version_agreement` and `version_flip_share` (shadow; samples = the
+    pairs) and `candidate_metric_delta` (canary: candidate − baseline, baseline = the baseline's value;
+    samples = the candidate's labelled rows)."""
+    for r in rows:
+        out.batch.saw(r.computed_at)
+        window = (r.window_start, r.window_end)
+        verdict = VERSION_VERDICT.get(r.status)
+        out.add(r.candidate, OVERALL, None, "version_verdict", window, verdict, None)
+        out.add(r.candidate, OVERALL, None, "version_agreement", window, _number(r.agreement), r.pairs)
+        out.add(r.candidate, OVERALL, None, "version_flip_share", window, _number(r.flip_share), r.pairs)
+        delta, baseline = _number(r.metric_delta), _number(r.baseline_value)
+        out.add(
+            r.candidate, OVERALL, None, "candidate_metric_delta", window, delta, r.candidate_labels, baseline
+        )
 
 
 def past_samples(
