@@ -27,6 +27,7 @@ from driftwatch.pipeline.performance import (
     ensure_performance_reference,
 )
 from driftwatch.pipeline.reference import ensure_reference
+from driftwatch.pipeline.registry import open_registry_cycle, write_back
 from driftwatch.pipeline.retention import RetentionSummary, expire_rows
 from driftwatch.pipeline.windows import OVERALL, PlannedWindow, WindowResult, compute_queued_windows
 from driftwatch.reports.site import ComputedCharts, render_reports, window_page
@@ -59,6 +60,7 @@ class CycleSummary:
     alerts: AlertCycleSummary | None = None  # None: alerting is off
     windows_pushed: int = 0  # windows queued for rows pushed through the API since the last cycle
     retention: RetentionSummary = field(default_factory=RetentionSummary)  # raw rows deleted (retention:)
+    registry_warnings: list[str] = field(default_factory=list)  # an mlflow:// reference (pipeline.registry)
     seconds: float = 0.0
 
     @property
@@ -68,7 +70,7 @@ class CycleSummary:
     @property
     def warnings(self) -> list[str]:
         """Things that did not fail but need a look, e.g. a predictions/labels glob that matched no file."""
-        return self.ingest.warnings + self.labels.warnings
+        return self.ingest.warnings + self.labels.warnings + self.registry_warnings
 
     def drifting_features(self) -> dict[str, int]:
         """Feature → number of computed windows (overall segment) in which it is at `drift`."""
@@ -107,7 +109,11 @@ def run_cycle(
     summary = CycleSummary(monitor=monitor.name, run_id=run_id, ingest=IngestSummary())
     try:
         monitor = local_reference(db, monitor)  # an s3:// reference: its local copy (pipeline.object_sources)
-        reference = ensure_reference(db, monitor)
+        registry = open_registry_cycle(db, monitor, run_id)  # an mlflow:// reference: a profile per version
+        if registry is not None:
+            summary.registry_warnings = registry.warnings
+            monitor = registry.monitor
+        reference = registry.reference if registry is not None else ensure_reference(db, monitor)
         summary.features = reference.features.names
         summary.outputs = tuple(n for n in OUTPUT_FEATURES if n in reference.profile.features)
         summary.profile_rebuilt = reference.rebuilt
@@ -130,12 +136,22 @@ def run_cycle(
             with db.transaction() as tx:
                 queue_from_window_queue(tx, monitor.name)
         summary.windows = compute_queued_windows(
-            db, monitor, reference.features, reference.profile, run_id, now, hooks.on_window
+            db,
+            monitor,
+            reference.features,
+            reference.profile,
+            run_id,
+            now,
+            hooks.on_window,
+            profile_for=registry.profile_for if registry is not None else None,
         )
         summary.labels = ingest_labels(db, monitor)
         perf_reference = ensure_performance_reference(db, monitor)
         if perf_reference is not None:
             summary.performance = compute_queued_performance(db, monitor, perf_reference, run_id, now)
+        if registry is not None:
+            touched = {w.window.model_version for w in summary.windows}
+            write_back(registry, touched, bool(summary.performance and summary.performance.windows_computed))
         # Last: only windows computed above (and no longer queued) give up their raw rows.
         summary.retention = expire_rows(db, monitor, now)
     except BaseException as exc:

@@ -291,6 +291,9 @@ def value_column(feature: str) -> str:
 from driftwatch.storage.alert_schema import ALERTING_MIGRATION  # noqa: E402
 
 MIGRATIONS = (*MIGRATIONS, ALERTING_MIGRATION)
+from driftwatch.storage.registry_schema import REGISTRY_MIGRATION  # noqa: E402
+
+MIGRATIONS = (*MIGRATIONS, REGISTRY_MIGRATION)
 
 # Outside the numbered migrations: the push path's own table (storage/pushes.py), created idempotently by
 # `Database.migrate` so it merges with any other branch's migrations. Here, not in pushes.py, so that
