@@ -31,7 +31,7 @@ DATA_SUFFIXES = (".parquet", ".csv", ".tsv", ".ndjson", ".jsonl", ".json", ".gz"
 # a monitoring cycle should fail fast and try again next cycle. Set only when the environment has no value.
 _BOUNDED_REQUESTS = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
-    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0.5",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
 }
 _COMPLETE = ".driftwatch-complete"  # written last in a version's cache folder: the download finished
