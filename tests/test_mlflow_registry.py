@@ -32,6 +32,7 @@ from driftwatch.config.monitors import MonitorConfig
 from driftwatch.errors import ConfigError, SourceError
 from driftwatch.pipeline.cycle import run_cycle
 from driftwatch.pipeline.registry import resolve_alias
+from driftwatch.reports.site import overview_page, render_reports, window_page
 from driftwatch.storage.database import Database
 
 pytestmark = pytest.mark.skipif(
@@ -199,7 +200,8 @@ monitors:
     min_rows: 50
 """
         )
-        self.monitor: MonitorConfig = load_settings(root / "driftwatch.yml").monitor("fraud")
+        self.settings = load_settings(root / "driftwatch.yml")
+        self.monitor: MonitorConfig = self.settings.monitor("fraud")
         self.db = Database(root / "dw.duckdb")
 
     def log(self, name: str, version: str, mean: float, day: int, seed: int, n: int = 600) -> None:
@@ -286,6 +288,13 @@ def test_each_version_is_compared_with_its_own_training_data_and_an_alias_move_k
     # The old version's history is not recomputed: same run, same profile.
     assert p.x_result(str(v1), 0)[1:3] == (pid1, run1)
     assert p.x_result(str(v2), 0)[1:3] == (pid2, run2)
+    # The change is on the monitor's overview page, and each window page names its version's reference.
+    render_reports(p.db, p.settings, monitor="fraud")
+    overview = (p.settings.reports_dir / overview_page("fraud")).read_text()
+    assert f"mlflow://models/{registry.name}@champion → version {v2}" in overview
+    assert f"version {v1} → {v2}" in overview
+    window = p.settings.reports_dir / window_page("fraud", str(v2), "*", datetime(2026, 3, 1))
+    assert f"mlflow://models/{registry.name}/{v2} (run" in window.read_text()
     # The cache holds one download per version; a third cycle reads nothing from the artifact store again.
     downloads = sorted(q.name for q in (tmp_path / ".driftwatch-mlflow").rglob("*.parquet"))
     assert len(downloads) == 2

@@ -48,6 +48,7 @@ from driftwatch.reports.contexts import (
     WindowContext,
     WindowLink,
 )
+from driftwatch.reports.registry import registry_items
 from driftwatch.reports.render import (
     PLOTLY_FILE,
     STATIC_DIR,
@@ -431,6 +432,7 @@ def overview_context(
             f"{profile.profile_id} ({profile.path}, {profile.rows:,} rows)" if profile else "none yet",
         )
     )
+    items += registry_items(cur, config)  # an mlflow:// reference: its version now and its changes
     if summaries:
         items.append(
             (
