@@ -26,12 +26,14 @@ import numpy as np
 import polars as pl
 import pytest
 
+from driftwatch.api.push import push_predictions
 from driftwatch.config.loading import load_settings
 from driftwatch.config.mlflow import MlflowSettings
 from driftwatch.config.monitors import MonitorConfig
 from driftwatch.errors import ConfigError, SourceError
 from driftwatch.pipeline.cycle import run_cycle
 from driftwatch.pipeline.registry import resolve_alias
+from driftwatch.pipeline.runner import CycleRunner
 from driftwatch.reports.site import overview_page, render_reports, window_page
 from driftwatch.storage.database import Database
 
@@ -178,7 +180,11 @@ class Registry:
 
 class Project:
     def __init__(
-        self, root: Path, model: str, mlflow_options: str = "      mlflow: {write_back: true}"
+        self,
+        root: Path,
+        model: str,
+        mlflow_options: str = "      mlflow: {write_back: true}",
+        features: str = "    features:\n      numeric: [x]\n      categorical: [region]\n",
     ) -> None:
         self.root = root
         (root / "logs").mkdir()
@@ -194,10 +200,7 @@ monitors:
     reference:
       path: mlflow://models/{model}@champion
 {mlflow_options}
-    features:
-      numeric: [x]
-      categorical: [region]
-    min_rows: 50
+{features}    min_rows: 50
 """
         )
         self.settings = load_settings(root / "driftwatch.yml")
@@ -406,6 +409,31 @@ def test_registry_down_fails_the_cycle_clearly_and_the_next_cycle_retries(
     assert p.rows("SELECT count(*) FROM window_summaries") == [(0,)]
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
     assert p.cycle(day=2).windows_computed == 1
+
+
+def test_pushed_predictions_take_the_features_of_the_version_the_alias_names(
+    tmp_path: Path, registry: Registry
+) -> None:
+    v1 = registry.version_with_artifact(MEANS[1], seed=1)
+    registry.alias("champion", v1)
+    p = Project(tmp_path, registry.name, features="")  # features inferred from v1's training data
+    rng = np.random.default_rng(61)
+    records = [
+        {
+            "request_id": f"push-{i}",
+            "timestamp": (DAY1 + timedelta(minutes=i)).isoformat(),
+            "model_version": str(v1),
+            "x": float(rng.normal()),
+            "region": "north" if i % 2 else "south",
+        }
+        for i in range(100)
+    ]
+    pushed = push_predictions(p.db, CycleRunner(p.settings, p.db), p.monitor, records)
+    assert pushed.inserted == 100
+    assert p.rows("SELECT count(*) FROM registry_changes") == [(0,)]  # a push records nothing
+    summary = p.cycle(day=2)
+    assert summary.features == ("x", "region") and summary.windows_computed == 1
+    assert p.x_result(str(v1), 0)[1] == p.version_profiles()[v1]
 
 
 def test_config_refuses_bad_registry_references(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -206,6 +206,25 @@ def open_registry_cycle(db: Database, monitor: MonitorConfig, run_id: str) -> Re
     return cycle
 
 
+def registry_features(db: Database, monitor: MonitorConfig) -> FeatureSpec:
+    """The features a pushed batch is stored with: the config's, else those inferred from the training data of
+    the version the reference names now (downloaded when not cached; call under the monitor's lock). Nothing is
+    recorded: the next cycle resolves again, records any change and builds the profiles."""
+    ref = monitor.reference.registry
+    assert ref is not None
+    if monitor.features is not None:
+        return monitor.features
+    client = mr.open_client()
+    current = mr.resolve_reference(client, ref)
+    stored = store.stored_version(db.cursor(), monitor.name, ref.model, current.version)
+    local = stored.local_path if stored is not None and os.path.isfile(stored.local_path) else None
+    if local is None:
+        cache = db.path.parent / CACHE_FOLDER / _safe(monitor.name) / _safe(ref.model)
+        local = mr.download_reference(client, current, ref.settings, cache)
+    inferred = infer_features(db.cursor(), replace(monitor, reference=replace(monitor.reference, path=local)))
+    return FeatureSpec(numeric=inferred.numeric, categorical=inferred.categorical)
+
+
 def _record_resolution(
     db: Database, monitor: str, ref: RegistryReference, current: mr.RegistryVersion, run_id: str
 ) -> store.RegistryChange | None:
