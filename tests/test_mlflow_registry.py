@@ -14,10 +14,12 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -243,11 +245,58 @@ monitors:
         return {int(v): str(p) for v, p in self.rows("SELECT version, profile_id FROM registry_versions")}
 
 
+class WriteDenyingProxy:
+    """Forwards HTTP to the MLflow server; with `deny_writes` it answers every set-tag with 403, as a server
+    would to a read-only token."""
+
+    def __init__(self, target: str) -> None:
+        self.deny_writes = False
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _forward(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if proxy.deny_writes and "set-tag" in self.path:
+                    self._answer(403, b'{"error_code": "PERMISSION_DENIED", "message": "read-only token"}')
+                    return
+                headers = {
+                    k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")
+                }
+                got = httpx.request(
+                    self.command, target + self.path, headers=headers, content=body, timeout=30
+                )
+                self._answer(
+                    got.status_code, got.content, got.headers.get("content-type", "application/json")
+                )
+
+            def _answer(self, status: int, content: bytes, kind: str = "application/json") -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _forward
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 @pytest.fixture
 def registry(tmp_path: Path, mlflow_server: MlflowServer) -> Registry:
     return Registry(tmp_path)
 
 
+@pytest.mark.slow  # the session's mlflow server takes 30-90 s to start
 def test_each_version_is_compared_with_its_own_training_data_and_an_alias_move_keeps_history(
     tmp_path: Path, registry: Registry
 ) -> None:
@@ -280,6 +329,7 @@ def test_each_version_is_compared_with_its_own_training_data_and_an_alias_move_k
     p.log("d1-unknown", "canary-7", MEANS[2], day=1, seed=14)
     second = p.cycle(day=3)
     assert second.windows_computed == 2 and not second.profile_rebuilt
+    assert second.registry_change == f"mlflow://models/{registry.name}@champion: version {v1} → version {v2}"
     assert p.rows("SELECT version, previous_version FROM registry_changes ORDER BY changed_at") == [
         (v1, None),
         (v2, v1),
@@ -305,6 +355,7 @@ def test_each_version_is_compared_with_its_own_training_data_and_an_alias_move_k
     assert sorted(q.name for q in (tmp_path / ".driftwatch-mlflow").rglob("*.parquet")) == downloads
 
 
+@pytest.mark.slow  # the session's mlflow server takes 30-90 s to start
 def test_write_back_sets_the_latest_window_summary_as_version_tags_idempotently(
     tmp_path: Path, registry: Registry
 ) -> None:
@@ -318,7 +369,7 @@ def test_write_back_sets_the_latest_window_summary_as_version_tags_idempotently(
     p.cycle(day=3)
     prefix = "driftwatch.fraud"
     tags1, tags2 = registry.tags(v1), registry.tags(v2)
-    assert tags1[f"{prefix}.window_start"] == "2026-03-02T00:00:00"  # the latest window of v1
+    assert tags1[f"{prefix}.window_start"] == "2026-03-02T00:00:00Z"  # the latest window of v1
     assert (
         tags1[f"{prefix}.drift_status"]
         == p.rows(
@@ -328,7 +379,7 @@ def test_write_back_sets_the_latest_window_summary_as_version_tags_idempotently(
         )[0][0]
     )
     assert tags1[f"{prefix}.drift_status"] == "drift" and tags1[f"{prefix}.features_drift"].startswith("1/")
-    assert tags2[f"{prefix}.window_start"] == "2026-03-01T00:00:00"
+    assert tags2[f"{prefix}.window_start"] == "2026-03-01T00:00:00Z"
     assert tags2[f"{prefix}.drift_status"] != "drift"
     assert float(tags2[f"{prefix}.drift_share"]) == 0.0
     assert p.rows("SELECT version, status FROM registry_writebacks ORDER BY version") == [
@@ -346,6 +397,35 @@ def test_write_back_sets_the_latest_window_summary_as_version_tags_idempotently(
     assert len(registry.client.search_runs([registry.experiment])) == runs_before
 
 
+@pytest.mark.slow  # the session's mlflow server takes 30-90 s to start
+def test_a_failed_write_back_is_recorded_and_retried_without_failing_the_cycle(
+    tmp_path: Path, registry: Registry, mlflow_server: MlflowServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    v1 = registry.version_with_artifact(MEANS[1], seed=1)
+    registry.alias("champion", v1)
+    p = Project(tmp_path, registry.name)
+    p.log("v1", str(v1), MEANS[1], day=0, seed=71)
+    proxy = WriteDenyingProxy(mlflow_server.url)
+    try:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", proxy.url)
+        proxy.deny_writes = True
+        denied = p.cycle(day=2)
+        assert denied.windows_computed == 1  # the cycle went on
+        assert any(f"write-back to mlflow://models/{registry.name}/{v1} failed" in w for w in denied.warnings)
+        status, error = p.rows("SELECT status, error FROM registry_writebacks")[0]
+        assert status == "failed" and "read-only token" in error
+        assert p.rows("SELECT status FROM runs") == [("ok",)]
+        assert "driftwatch.fraud.drift_status" not in registry.tags(v1)
+        proxy.deny_writes = False
+        retried = p.cycle(day=2)  # no new window: the failed write-back alone is tried again
+        assert retried.windows_computed == 0 and not retried.warnings
+    finally:
+        proxy.stop()
+    assert p.rows("SELECT status, error FROM registry_writebacks") == [("ok", None)]
+    assert registry.tags(v1)["driftwatch.fraud.window_start"] == "2026-03-01T00:00:00Z"
+
+
+@pytest.mark.slow  # the session's mlflow server takes 30-90 s to start
 def test_dataset_input_convention_version_tag_mapping_and_resolve_alias(
     tmp_path: Path, registry: Registry
 ) -> None:
@@ -372,6 +452,7 @@ def test_dataset_input_convention_version_tag_mapping_and_resolve_alias(
         resolve_alias(MlflowSettings(), registry.name, "no-such-alias")
 
 
+@pytest.mark.slow  # the session's mlflow server takes 30-90 s to start
 def test_a_version_without_training_data_waits_and_the_others_go_on(
     tmp_path: Path, registry: Registry
 ) -> None:
@@ -391,6 +472,7 @@ def test_a_version_without_training_data_waits_and_the_others_go_on(
     assert error[0] == "ok" and "no training data" in error[1]
 
 
+@pytest.mark.slow  # the session's mlflow server takes 30-90 s to start
 def test_registry_down_fails_the_cycle_clearly_and_the_next_cycle_retries(
     tmp_path: Path, registry: Registry, mlflow_server: MlflowServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -411,6 +493,7 @@ def test_registry_down_fails_the_cycle_clearly_and_the_next_cycle_retries(
     assert p.cycle(day=2).windows_computed == 1
 
 
+@pytest.mark.slow  # the session's mlflow server takes 30-90 s to start
 def test_pushed_predictions_take_the_features_of_the_version_the_alias_names(
     tmp_path: Path, registry: Registry
 ) -> None:

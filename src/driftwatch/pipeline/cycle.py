@@ -61,6 +61,7 @@ class CycleSummary:
     windows_pushed: int = 0  # windows queued for rows pushed through the API since the last cycle
     retention: RetentionSummary = field(default_factory=RetentionSummary)  # raw rows deleted (retention:)
     registry_warnings: list[str] = field(default_factory=list)  # an mlflow:// reference (pipeline.registry)
+    registry_change: str | None = None  # "mlflow://models/m@champion: version 1 → 2" when it moved this cycle
     seconds: float = 0.0
 
     @property
@@ -112,6 +113,7 @@ def run_cycle(
         registry = open_registry_cycle(db, monitor, run_id)  # an mlflow:// reference: a profile per version
         if registry is not None:
             summary.registry_warnings = registry.warnings
+            summary.registry_change = registry.change_note()
             monitor = registry.monitor
         reference = registry.reference if registry is not None else ensure_reference(db, monitor)
         summary.features = reference.features.names

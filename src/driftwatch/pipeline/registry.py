@@ -76,6 +76,14 @@ class RegistryCycle:
         assert self.outcome is not None  # set by open_registry_cycle
         return self.outcome
 
+    def change_note(self) -> str | None:
+        """What moved this cycle, for the run's printed summary; None when the reference names the same version."""
+        c = self.change
+        if c is None:
+            return None
+        was = "" if c.previous_version is None else f"version {c.previous_version} → "
+        return f"{c.reference}: {was}version {c.version}"
+
     def registry_version(self, logged: str) -> mr.RegistryVersion | None:
         """The registry version a logged `model_version` value stands for; None when none matches."""
         if logged_value(self.current, self.ref.settings) == logged:
@@ -278,8 +286,8 @@ def write_back(cycle: RegistryCycle, touched: Iterable[str], performance_changed
             continue
         prefix = f"{cycle.ref.settings.tag_prefix}.{name}"
         tags = {
-            f"{prefix}.window_start": start.isoformat(),
-            f"{prefix}.window_end": end.isoformat(),
+            f"{prefix}.window_start": start.isoformat() + "Z",  # stored naive UTC
+            f"{prefix}.window_end": end.isoformat() + "Z",
             f"{prefix}.drift_status": status,
             f"{prefix}.drift_share": "" if share is None else f"{share:.6g}",
             f"{prefix}.features_drift": f"{n_drift}/{n_features}",

@@ -16,16 +16,15 @@ import json
 import os
 import shutil
 import urllib.parse
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from driftwatch.config.mlflow import INSTALL_HINT, MlflowSettings, RegistryReference
 from driftwatch.errors import SourceError
 
-T = TypeVar("T")
 DATA_SUFFIXES = (".parquet", ".csv", ".tsv", ".ndjson", ".jsonl", ".json", ".gz", ".zst")
 # MLflow's REST client retries a refused connection 7 times with exponential backoff by default (minutes);
 # a monitoring cycle should fail fast and try again next cycle. Set only when the environment has no value.
@@ -138,7 +137,9 @@ def download_reference(client: Any, version: RegistryVersion, settings: MlflowSe
     folder = cache / f"{version.version}-{version.run_id or 'norun'}"
     marker = folder / _COMPLETE
     if marker.is_file():
-        return marker.read_text().strip()
+        kept = marker.read_text().strip()
+        if os.path.isfile(kept):
+            return kept  # else the cache was cleaned up under us: download again
     if version.run_id is None:
         raise SourceError(
             version.url, "the model version has no run, so no training data can be found for it"
@@ -226,9 +227,3 @@ def set_version_tags(client: Any, version: RegistryVersion, tags: Mapping[str, s
     with _calling(version.url):
         for key, value in tags.items():
             client.set_model_version_tag(version.model, str(version.version), key, value)
-
-
-def call(what: str, fn: Callable[[], T]) -> T:
-    """Any other client call, with the same error translation."""
-    with _calling(what):
-        return fn()
