@@ -187,6 +187,7 @@ class Project:
         model: str,
         mlflow_options: str = "      mlflow: {write_back: true}",
         features: str = "    features:\n      numeric: [x]\n      categorical: [region]\n",
+        versioned: bool = True,
     ) -> None:
         self.root = root
         (root / "logs").mkdir()
@@ -197,7 +198,7 @@ monitors:
   fraud:
     predictions:
       path: logs/*.parquet
-      model_version: model_version
+      {"model_version: model_version" if versioned else "id: request_id"}
       features: [x, region]
     reference:
       path: mlflow://models/{model}@champion
@@ -423,6 +424,21 @@ def test_a_failed_write_back_is_recorded_and_retried_without_failing_the_cycle(
         proxy.stop()
     assert p.rows("SELECT status, error FROM registry_writebacks") == [("ok", None)]
     assert registry.tags(v1)["driftwatch.fraud.window_start"] == "2026-03-01T00:00:00Z"
+
+
+@pytest.mark.slow  # the session's mlflow server takes 30-90 s to start
+def test_logs_without_model_version_use_and_write_back_to_the_version_named_now(
+    tmp_path: Path, registry: Registry
+) -> None:
+    v1 = registry.version_with_artifact(MEANS[1], seed=1)
+    v2 = registry.version_with_artifact(MEANS[2], seed=2)
+    registry.alias("champion", v2)
+    p = Project(tmp_path, registry.name, versioned=False)
+    p.log("all", "ignored", MEANS[2], day=0, seed=81)
+    assert p.cycle(day=2).windows_computed == 1
+    assert p.x_result("*", 0)[1] == p.version_profiles()[v2] and set(p.version_profiles()) == {v2}
+    assert registry.tags(v2)["driftwatch.fraud.window_start"] == "2026-03-01T00:00:00Z"
+    assert "driftwatch.fraud.window_start" not in registry.tags(v1)
 
 
 @pytest.mark.slow  # the session's mlflow server takes 30-90 s to start

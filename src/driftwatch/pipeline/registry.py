@@ -36,6 +36,7 @@ from driftwatch.pipeline.reference import (
 )
 from driftwatch.sources import mlflow_registry as mr
 from driftwatch.sources.columns import Exclusion
+from driftwatch.sources.logs import NO_VERSION
 from driftwatch.stats.profile import ReferenceProfile
 from driftwatch.storage import registry as store
 from driftwatch.storage.database import Database, utcnow
@@ -282,6 +283,8 @@ def write_back(cycle: RegistryCycle, touched: Iterable[str], performance_changed
         except SourceError as exc:
             cycle.warnings.append(f"write-back skipped: {exc}")
             return
+        if version is None and logged == NO_VERSION:  # logs without a model_version: the version named now
+            version = cycle.current
         if version is None:
             continue
         prefix = f"{cycle.ref.settings.tag_prefix}.{name}"
