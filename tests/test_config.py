@@ -128,10 +128,19 @@ def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
 def test_every_config_key_is_documented() -> None:
     """docs/configuration.md must mention every key the loader accepts."""
     text = DOCS.read_text()
-    from driftwatch.config import alerting, loading, monitors, performance, retention, server, settings
+    from driftwatch.config import (
+        alerting,
+        loading,
+        mlflow,
+        monitors,
+        performance,
+        retention,
+        server,
+        settings,
+    )
 
     keys: set[str] = set(server.KEYS)
-    for module in (alerting, loading, monitors, performance, retention, settings):
+    for module in (alerting, loading, mlflow, monitors, performance, retention, settings):
         for name, value in vars(module).items():
             if name.endswith("_KEYS") and isinstance(value, tuple):
                 keys.update(value)

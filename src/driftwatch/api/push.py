@@ -41,6 +41,7 @@ from driftwatch.pipeline.ingest import prediction_layout
 from driftwatch.pipeline.labels import ingest_label_file
 from driftwatch.pipeline.object_sources import local_reference
 from driftwatch.pipeline.reference import cached_profile, ensure_reference, infer_features, profile_id
+from driftwatch.pipeline.registry import registry_features
 from driftwatch.pipeline.runner import CycleRunner
 from driftwatch.sources.files import SourceFile, describe_columns
 from driftwatch.sources.labels import label_batch_sql
@@ -208,6 +209,24 @@ def push_layout(db: Database, runner: CycleRunner, monitor: MonitorConfig, wait:
         hit = _LAYOUTS.get(key)
     if hit is not None and hit[0] == ref_key:
         return hit[1]
+    if monitor.reference.registry is not None:  # an mlflow:// reference: the version it names now
+        with runner.holding(monitor.name, wait):
+            features = registry_features(db, monitor)
+    else:
+        features = _file_features(db, runner, monitor, wait)
+    layout = prediction_layout(monitor, features)
+    # With the serialised writers: a new column is DDL, which must not meet a push's append.
+    with db.transaction() as tx:
+        ensure_prediction_table(tx, monitor.name, layout.numeric, layout.categorical, layout.segments)
+    with _LAYOUTS_LOCK:
+        _LAYOUTS[key] = (ref_key, layout)
+    return layout
+
+
+def _file_features(
+    db: Database, runner: CycleRunner, monitor: MonitorConfig, wait: float | None
+) -> FeatureSpec:
+    """The features of a file reference, with its profile stored (built under the monitor's lock if needed)."""
     cur = db.cursor()
     features = monitor.features
     if features is None:  # as ensure_reference infers them, without the exclusions it reports
@@ -219,13 +238,7 @@ def push_layout(db: Database, runner: CycleRunner, monitor: MonitorConfig, wait:
     else:
         with runner.holding(monitor.name, wait):
             features = ensure_reference(db, monitor).features
-    layout = prediction_layout(monitor, features)
-    # With the serialised writers: a new column is DDL, which must not meet a push's append.
-    with db.transaction() as tx:
-        ensure_prediction_table(tx, monitor.name, layout.numeric, layout.categorical, layout.segments)
-    with _LAYOUTS_LOCK:
-        _LAYOUTS[key] = (ref_key, layout)
-    return layout
+    return features
 
 
 def push_predictions(

@@ -20,6 +20,8 @@ def print_summary(summary: Any, min_rows: int | None = None) -> None:
         highlight=False,
     )
     _print_ingest(summary)
+    if getattr(summary, "registry_change", None):  # an mlflow:// reference named another version
+        out.print(f"  registry reference: {escape(summary.registry_change)}", highlight=False)
     if summary.profile_rebuilt:
         _print_profile(summary)
     judged, not_judged = judged_windows(summary)

@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from driftwatch.config.multivariate import MultivariateSettings, parse_multivariate
+from driftwatch.config.mlflow import RegistryReference, is_registry_url, parse_registry_reference
 from driftwatch.config.performance import MULTICLASS, TASKS, PerformanceSettings, parse_performance
 from driftwatch.config.quality import parse_quality
 from driftwatch.config.retention import RetentionSettings, parse_retention
@@ -65,7 +66,17 @@ PREDICTION_KEYS = (
     "object_store",
     "database",
 )
-REFERENCE_KEYS = ("path", "format", "features", "prediction", "output", "max_rows", "target", "object_store")
+REFERENCE_KEYS = (
+    "path",
+    "format",
+    "features",
+    "prediction",
+    "output",
+    "max_rows",
+    "target",
+    "object_store",
+    "mlflow",
+)
 LABEL_KEYS = ("path", "format", "id", "label", "timestamp", "object_store")
 FEATURE_KEYS = ("numeric", "categorical")
 DRIFT_KEYS = tuple(f.name for f in dataclasses.fields(Thresholds) if f.name != "min_rows")
@@ -102,6 +113,8 @@ class ReferenceSource:
     # The true label/value on the reference: the performance baseline and the CBPE calibrator.
     target: str | None = None
     object_store: ObjectStoreOptions = ObjectStoreOptions()
+    # `path: mlflow://models/...`: the reference is resolved per model version each cycle (pipeline.registry).
+    registry: RegistryReference | None = None
 
 
 @dataclass(frozen=True)
@@ -196,8 +209,14 @@ def _reference(file: Path, base: Path, path: str, data: object) -> ReferenceSour
     if isinstance(data, str):
         data = {"path": data}
     s = Section(file, path, data, REFERENCE_KEYS)
+    raw_path = s.str_("path", required=True) or ""
+    registry = None
+    if is_registry_url(raw_path):
+        registry = parse_registry_reference(file, s.key("path"), raw_path, s.data.get("mlflow"))
+    elif "mlflow" in s.data:
+        raise s.error("mlflow", "applies only to a registry reference (path: mlflow://models/...)")
     return ReferenceSource(
-        path=_source_path(base, s.str_("path", required=True) or ""),
+        path=raw_path if registry else _source_path(base, raw_path),
         format=s.choice("format", "auto", FILE_FORMATS),
         features=s.str_("features"),
         prediction=s.str_("prediction"),
@@ -205,6 +224,7 @@ def _reference(file: Path, base: Path, path: str, data: object) -> ReferenceSour
         max_rows=s.int_("max_rows", None, 1),
         target=s.str_("target"),
         object_store=parse_object_store(file, s.key("object_store"), s.data.get("object_store")),
+        registry=registry,
     )
 
 

@@ -29,6 +29,7 @@ from driftwatch.pipeline.performance import (
 )
 from driftwatch.pipeline.quality import QualitySummary, check_quality
 from driftwatch.pipeline.reference import ensure_reference
+from driftwatch.pipeline.registry import open_registry_cycle, write_back
 from driftwatch.pipeline.retention import RetentionSummary, expire_rows
 from driftwatch.pipeline.versions import VersionsSummary, compare_versions
 from driftwatch.pipeline.windows import OVERALL, PlannedWindow, WindowResult, compute_queued_windows
@@ -65,6 +66,8 @@ class CycleSummary:
     quality: QualitySummary = field(default_factory=QualitySummary)  # data-quality checks (docs/quality.md)
     multivariate: MultivariateSummary | None = None  # None: the monitor's `multivariate:` is off
     versions: VersionsSummary | None = None  # baseline vs candidate windows compared (None: no `versions:`)
+    registry_warnings: list[str] = field(default_factory=list)  # an mlflow:// reference (pipeline.registry)
+    registry_change: str | None = None  # "mlflow://models/m@champion: version 1 → 2" when it moved this cycle
     seconds: float = 0.0
 
     @property
@@ -74,7 +77,7 @@ class CycleSummary:
     @property
     def warnings(self) -> list[str]:
         """Things that did not fail but need a look, e.g. a predictions/labels glob that matched no file."""
-        return self.ingest.warnings + self.labels.warnings + self.retention.warnings
+        return self.ingest.warnings + self.labels.warnings + self.retention.warnings + self.registry_warnings
 
     def drifting_features(self) -> dict[str, int]:
         """Feature → number of computed windows (overall segment) in which it is at `drift`."""
@@ -113,7 +116,12 @@ def run_cycle(
     summary = CycleSummary(monitor=monitor.name, run_id=run_id, ingest=IngestSummary())
     try:
         monitor = local_reference(db, monitor)  # an s3:// reference: its local copy (pipeline.object_sources)
-        reference = ensure_reference(db, monitor)
+        registry = open_registry_cycle(db, monitor, run_id)  # an mlflow:// reference: a profile per version
+        if registry is not None:
+            summary.registry_warnings = registry.warnings
+            summary.registry_change = registry.change_note()
+            monitor = registry.monitor
+        reference = registry.reference if registry is not None else ensure_reference(db, monitor)
         summary.features = reference.features.names
         summary.outputs = tuple(n for n in OUTPUT_FEATURES if n in reference.profile.features)
         summary.profile_rebuilt = reference.rebuilt
@@ -136,7 +144,14 @@ def run_cycle(
             with db.transaction() as tx:
                 queue_from_window_queue(tx, monitor.name)
         summary.windows = compute_queued_windows(
-            db, monitor, reference.features, reference.profile, run_id, now, hooks.on_window
+            db,
+            monitor,
+            reference.features,
+            reference.profile,
+            run_id,
+            now,
+            hooks.on_window,
+            profile_for=registry.profile_for if registry is not None else None,
         )
         summary.quality = check_quality(
             db, monitor, reference.profile, summary.windows, summary.ingest, run_id
@@ -147,6 +162,9 @@ def run_cycle(
         if perf_reference is not None:
             summary.performance = compute_queued_performance(db, monitor, perf_reference, run_id, now)
         summary.versions = compare_versions(db, monitor, reference.features, run_id)
+        if registry is not None:
+            touched = {w.window.model_version for w in summary.windows}
+            write_back(registry, touched, bool(summary.performance and summary.performance.windows_computed))
         # Last: only windows computed above (and no longer queued) give up their raw rows.
         summary.retention = expire_rows(db, monitor, now, summary.run_id)
     except BaseException as exc:

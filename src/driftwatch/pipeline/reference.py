@@ -201,9 +201,10 @@ def _infer_from(
     return inferred
 
 
-def profile_id(monitor: MonitorConfig, features: FeatureSpec) -> str:
+def profile_settings(monitor: MonitorConfig, features: FeatureSpec) -> dict[str, object]:
+    """Everything besides the reference data that a profile depends on (its id fingerprints these)."""
     ref = monitor.reference
-    key = {
+    return {
         "format": PROFILE_FORMAT,
         "numeric": features.numeric,
         "categorical": features.categorical,
@@ -212,7 +213,10 @@ def profile_id(monitor: MonitorConfig, features: FeatureSpec) -> str:
         "features": ref.features,
         "outputs": watched_outputs(monitor),
     }
-    return reference_identity(ref.path, key)
+
+
+def profile_id(monitor: MonitorConfig, features: FeatureSpec) -> str:
+    return reference_identity(monitor.reference.path, profile_settings(monitor, features))
 
 
 def build_profile(

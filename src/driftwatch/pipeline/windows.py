@@ -291,13 +291,19 @@ def compute_queued_windows(
     run_id: str,
     now: datetime,
     on_window: Callable[[PlannedWindow, int, int], None] | None = None,
+    profile_for: Callable[[PlannedWindow], ReferenceProfile | None] | None = None,
 ) -> list[WindowResult]:
+    """`profile_for`: a profile per window (a registry reference: its model version's; None leaves the window
+    queued for a later cycle); without it every window is compared with `profile`."""
     planned = plan_windows(db, monitor.name, now)
     results = []
     for i, window in enumerate(planned):
         if on_window:
             on_window(window, i, len(planned))
-        result = compute_window(db, monitor, features, profile, window)
-        store_window(db, monitor.name, profile.profile_id, run_id, result)
+        window_profile = profile_for(window) if profile_for is not None else profile
+        if window_profile is None:
+            continue
+        result = compute_window(db, monitor, features, window_profile, window)
+        store_window(db, monitor.name, window_profile.profile_id, run_id, result)
         results.append(result)
     return results

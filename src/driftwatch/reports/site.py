@@ -50,6 +50,7 @@ from driftwatch.reports.contexts import (
 )
 from driftwatch.reports.quality import quality_section
 from driftwatch.reports.multivariate import multivariate_table
+from driftwatch.reports.registry import registry_items
 from driftwatch.reports.render import (
     PLOTLY_FILE,
     STATIC_DIR,
@@ -437,6 +438,7 @@ def overview_context(
             f"{profile.profile_id} ({profile.path}, {profile.rows:,} rows)" if profile else "none yet",
         )
     )
+    items += registry_items(cur, config)  # an mlflow:// reference: its version now and its changes
     if summaries:
         items.append(
             (

@@ -16,9 +16,13 @@ def current_profile_id(cur: duckdb.DuckDBPyConnection, monitor: str) -> str | No
     return str(row[0]) if row else None
 
 
-def save_profile(cur: duckdb.DuckDBPyConnection, monitor: str, path: str, profile: ReferenceProfile) -> None:
-    """Store a profile and make it the monitor's current one (call inside a transaction)."""
-    cur.execute("UPDATE reference_profiles SET is_current = false WHERE monitor = ?", [monitor])
+def save_profile(
+    cur: duckdb.DuckDBPyConnection, monitor: str, path: str, profile: ReferenceProfile, current: bool = True
+) -> None:
+    """Store a profile and make it the monitor's current one (call inside a transaction). `current=False`
+    stores it beside the current one: a registry reference keeps one profile per model version."""
+    if current:
+        cur.execute("UPDATE reference_profiles SET is_current = false WHERE monitor = ?", [monitor])
     cur.execute(
         "DELETE FROM reference_features WHERE monitor = ? AND profile_id = ?", [monitor, profile.profile_id]
     )
@@ -26,8 +30,8 @@ def save_profile(cur: duckdb.DuckDBPyConnection, monitor: str, path: str, profil
         "DELETE FROM reference_profiles WHERE monitor = ? AND profile_id = ?", [monitor, profile.profile_id]
     )
     cur.execute(
-        "INSERT INTO reference_profiles VALUES (?, ?, ?, ?, ?, true)",
-        [monitor, profile.profile_id, path, profile.rows, utcnow()],
+        "INSERT INTO reference_profiles VALUES (?, ?, ?, ?, ?, ?)",
+        [monitor, profile.profile_id, path, profile.rows, utcnow(), current],
     )
     for feature in profile.features.values():
         if isinstance(feature, NumericProfile):

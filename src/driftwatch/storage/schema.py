@@ -294,6 +294,9 @@ MIGRATIONS = (*MIGRATIONS, ALERTING_MIGRATION)
 from driftwatch.storage.version_schema import VERSIONS_MIGRATION  # noqa: E402
 
 MIGRATIONS = (*MIGRATIONS, VERSIONS_MIGRATION)
+from driftwatch.storage.registry_schema import REGISTRY_MIGRATION  # noqa: E402
+
+MIGRATIONS = (*MIGRATIONS, REGISTRY_MIGRATION)
 
 # Outside the numbered migrations: the push path's own table (storage/pushes.py), created idempotently by
 # `Database.migrate` so it merges with any other branch's migrations. Here, not in pushes.py, so that
