@@ -23,8 +23,8 @@ from driftwatch.api.limits import BodyLimits
 from driftwatch.api.metrics import metrics_registry, render
 from driftwatch.api.models import ErrorBody, LabelBatch, PredictionBatch, SilenceRequest, error_responses
 from driftwatch.api.routes_files import files_router
-from driftwatch.api.routes_quality import quality_router
 from driftwatch.api.routes_multivariate import multivariate_router
+from driftwatch.api.routes_quality import quality_router
 from driftwatch.api.routes_read import health_router, monitors_router
 from driftwatch.api.routes_silences import silences_router
 from driftwatch.api.routes_versions import versions_router

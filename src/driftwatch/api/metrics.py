@@ -22,8 +22,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
 from prometheus_client.registry import Collector
 
-from driftwatch.api.metrics_quality import quality_families
 from driftwatch.api.metrics_multivariate import multivariate_metrics
+from driftwatch.api.metrics_quality import quality_families
 from driftwatch.api.metrics_versions import version_metrics
 from driftwatch.api.state import Scheduler, package_version
 from driftwatch.config.settings import Settings

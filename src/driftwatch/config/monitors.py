@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from driftwatch.config.multivariate import MultivariateSettings, parse_multivariate
 from driftwatch.config.mlflow import RegistryReference, is_registry_url, parse_registry_reference
+from driftwatch.config.multivariate import MultivariateSettings, parse_multivariate
 from driftwatch.config.performance import MULTICLASS, TASKS, PerformanceSettings, parse_performance
 from driftwatch.config.quality import parse_quality
 from driftwatch.config.retention import RetentionSettings, parse_retention

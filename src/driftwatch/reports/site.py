@@ -48,8 +48,8 @@ from driftwatch.reports.contexts import (
     WindowContext,
     WindowLink,
 )
-from driftwatch.reports.quality import quality_section
 from driftwatch.reports.multivariate import multivariate_table
+from driftwatch.reports.quality import quality_section
 from driftwatch.reports.registry import registry_items
 from driftwatch.reports.render import (
     PLOTLY_FILE,
