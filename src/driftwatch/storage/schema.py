@@ -337,7 +337,7 @@ RETENTION_SQL = (
     """,
 )
 
-from driftwatch.storage.quality import QUALITY_MIGRATION  # noqa: E402
+from driftwatch.storage.quality_schema import QUALITY_MIGRATION  # noqa: E402
 
 MIGRATIONS = (*MIGRATIONS, QUALITY_MIGRATION)
 from driftwatch.storage.multivariate_schema import MULTIVARIATE_MIGRATION  # noqa: E402
