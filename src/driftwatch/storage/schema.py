@@ -331,6 +331,6 @@ RETENTION_SQL = (
     """,
 )
 
-from driftwatch.storage.quality import QUALITY_MIGRATION  # noqa: E402
+from driftwatch.storage.quality_schema import QUALITY_MIGRATION  # noqa: E402
 
 MIGRATIONS = (*MIGRATIONS, QUALITY_MIGRATION)
