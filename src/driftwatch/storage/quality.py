@@ -1,7 +1,7 @@
 """Data-quality results (docs/quality.md): stored per window, or per cycle for the ingest checks, and read back
 for the API, `/metrics`, the alert rules and the report.
 
-One table, `quality_results`. `scope` says what a row judges: 'window' (a computed window of one model
+One table, `quality_results` (created by the migration in storage/quality_schema.py). `scope` says what a row judges: 'window' (a computed window of one model
 version: range, categories, missing, constant, row_count) or 'cycle' (the rows one cycle's ingest read: parse,
 type, duplicates; model version '*', window_start/window_end the run's start and finish). `feature` is ''
 for a check of the whole window or cycle.
@@ -18,13 +18,13 @@ import duckdb
 import pyarrow as pa
 
 from driftwatch.durations import as_utc, to_naive_utc
+from driftwatch.storage.predictions import window_filter
+from driftwatch.storage.schema import prediction_table, value_column
 
 _EPOCH = datetime(1970, 1, 1)
 _BATCH = "_quality_batch"  # a view name on the writing cursor, registered for one insert
 
 
-# Not storage.alerts.naive / storage.database.first_row: schema.py imports this module for its migration, and
-# database.py imports schema.py, so importing either here would be a cycle.
 def naive(ts: datetime | None) -> datetime | None:
     return None if ts is None else to_naive_utc(ts)
 
@@ -135,10 +135,6 @@ def count_outside(
     bounds: tuple[float, float],
 ) -> int:
     """How many of a window's values of a numeric feature lie below bounds[0] or above bounds[1]."""
-    # Imported here: schema.py imports this module for its migration (see `naive` above).
-    from driftwatch.storage.predictions import window_filter
-    from driftwatch.storage.schema import prediction_table, value_column
-
     where, params = window_filter(model_version, to_naive_utc(window[0]), to_naive_utc(window[1]))
     column = value_column(feature)
     found = cur.execute(

@@ -1,8 +1,5 @@
-"""The data-quality table, as ONE migration (appended to `storage.schema.MIGRATIONS`).
-
-In its own module, not `storage.quality`, because `storage.schema` imports it at its end and `storage.quality`
-reaches `storage.database` (through `storage.predictions`), which imports `storage.schema`: an import cycle.
-"""
+"""The `quality_results` table (storage/quality.py; docs/quality.md), in a module of its own that imports
+nothing, so storage/schema.py can append it to the migrations without an import cycle (as alert_schema.py)."""
 
 from __future__ import annotations
 
