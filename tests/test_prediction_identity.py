@@ -1,6 +1,6 @@
 """A prediction is identified by (request_id, model_version) (issue 16, item 1): shadow predictions (the same
-request scored by another model version) are kept, re-sent rows are still skipped, the predictions table has no
-primary key, and a database created with the old `request_id` primary key is rebuilt keeping every row."""
+request scored by another model version) are kept, re-sent rows are still skipped, the predictions table has
+no primary key, and a database created with the old `request_id` primary key is rebuilt keeping every row."""
 
 from __future__ import annotations
 
@@ -154,7 +154,7 @@ def _to_old_form(path: Path, table: str) -> None:
 
 
 def _snapshot(path: Path, table: str) -> tuple[list[tuple[Any, ...]], str]:
-    """The table's columns (name, type, nullable, in order) and every row in stored order, as text (NaN-safe)."""
+    """The table's columns (name, type, nullable, in order) and every row in stored order, as text."""
     with duckdb.connect(str(path), read_only=True) as con:
         columns = con.execute(
             "SELECT column_name, data_type, is_nullable FROM duckdb_columns() WHERE table_name = ? "
@@ -183,7 +183,7 @@ def test_a_database_with_the_old_primary_key_is_rebuilt_keeping_every_row(
     with Database(path, demo_settings.database) as db:  # the new code opens the old file
         assert _keys(db.cursor(), table) == []
         assert db.cursor().execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE 'predictions:%'"
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '%predictions:%'"
         ).fetchall() == [(1,)]  # no rebuild table left behind
     assert _snapshot(path, table) == (columns, rows)  # columns, types, NOT NULLs, rows and their order
     rebuilt = [r.getMessage() for r in caplog.records if "rebuilt" in r.getMessage()]
@@ -230,7 +230,7 @@ def test_a_crash_during_the_rebuild_keeps_the_old_table(demo_settings: Settings)
     assert _snapshot(path, table)[1] == before[1]
 
 
-# --- pushes ----------------------------------------------------------------------------------------------------
+# --- pushes ------------------------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -332,7 +332,7 @@ def test_an_insert_waits_for_another_uncommitted_insert_of_the_same_monitor(
         assert count == [(100, 100)]
 
 
-# --- labels and performance ------------------------------------------------------------------------------------
+# --- labels and performance --------------------------------------------------------------------------------
 
 
 def test_a_label_joins_every_version_s_prediction_and_each_version_is_measured_on_its_own(
@@ -355,6 +355,7 @@ def test_a_label_joins_every_version_s_prediction_and_each_version_is_measured_o
         assert shadow["inserted"] == 600
         pushed = client.post(f"{url}/labels", headers=AUTH, json=labels).json()
         assert (pushed["new"], pushed["windows_queued"]) == (300, 2)  # one window, two versions
+        assert labels_without_prediction(db.cursor(), MONITOR) == 0  # the only labels yet: all matched
         queued = (
             db.cursor()
             .execute(
@@ -383,11 +384,9 @@ def test_a_label_joins_every_version_s_prediction_and_each_version_is_measured_o
             production: pytest.approx(1.0),
             "shadow-2": pytest.approx(0.0),
         }
-        # Every label is matched (once per request, not once per version).
-        assert labels_without_prediction(db.cursor(), MONITOR) == 0
 
 
-# --- retention with snapshots ----------------------------------------------------------------------------------
+# --- retention with snapshots ------------------------------------------------------------------------------
 
 
 def test_a_snapshot_deletes_only_the_predictions_it_holds_not_a_later_shadow_row(tmp_path: Path) -> None:

@@ -186,7 +186,8 @@ def window_label_rows(
     seg_names = "".join(f", seg{i}" for i in range(len(segments)))
     sql = (
         f"SELECT ts, labelled_at, {truth_sql} AS truth, {score_sql} AS score{seg_names} FROM ("
-        "SELECT p.request_id, p.model_version, p.ts, p.prediction, p.output, l.label, l.label_value, l.labelled_at"
+        "SELECT p.request_id, p.model_version, p.ts, p.prediction, p.output, l.label, l.label_value, "
+        "l.labelled_at"
         f"{seg_cols} FROM {prediction_table(monitor)} p LEFT JOIN labels l ON l.monitor = $monitor "
         f"AND l.request_id = p.request_id WHERE {where}) ORDER BY request_id, model_version"
     )
