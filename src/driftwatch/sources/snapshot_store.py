@@ -20,7 +20,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -58,7 +58,7 @@ class SnapshotStore(Protocol):
         """The snapshot's manifest, or None when there is none (the snapshot is not complete)."""
         ...
 
-    def local_files(self, location: str, files: list[str]) -> Any:
+    def local_files(self, location: str, files: list[str]) -> AbstractContextManager[list[str]]:
         """A context manager yielding local paths of the snapshot's files (downloaded when remote)."""
         ...
 
