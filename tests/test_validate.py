@@ -157,3 +157,18 @@ def test_bars_parse_by_task_and_refuse_duplicates() -> None:
         parse_bars("binary_classification", ["auc=0.8", "roc_auc=0.9"])
     with pytest.raises(InputError, match="not a finite number"):
         parse_bars("binary_classification", ["auc=nan"])
+
+
+def test_html_escapes_what_the_user_named_and_marks_a_close_bar(files: dict[str, Path]) -> None:
+    from driftwatch.reports.validation import render_validation
+
+    frame = pl.read_parquet(files["good"]).rename({"label": "<b>y</b>", "score": "<script>s</script>"})
+    value = roc_auc_score(frame["<b>y</b>"], frame["<script>s</script>"])
+    result = driftwatch.validate(
+        frame, frame, target="<b>y</b>", prediction="<script>s</script>", thresholds={"auc": round(value, 3)}
+    )
+    check = result.checks[0]
+    assert check.close and check.to_dict()["close"] is True  # a bar at the value lies inside its interval
+    page = render_validation(result, "<img src=x>", "cur")
+    assert "<script>s</script>" not in page and "<img src=x>" not in page
+    assert "&lt;img src=x&gt;" in page and "bar is inside the interval" in page
