@@ -7,9 +7,10 @@ mergeable partial per feature (`stats.partials`), merged, and finished into the 
 as the in-memory comparison. Only Wasserstein differs: an estimate with a bound, marked in the output
 (`wasserstein_exact: false`, `wasserstein_norm_bound`).
 
-What the budget bounds: the reference profiles, the partials and the batch in flight with its working
-copies (planned by :func:`plan_batch_rows`). What it does not: the process itself (the interpreter, numpy,
-numba, pyarrow; a fixed overhead measured in docs/scale.md) and reading the reference before it is profiled.
+What the budget bounds: the reference profiles (measured as the process's RSS growth once they are built), the
+partials and the batch in flight with its working copies (planned by :func:`plan_batch_rows`). What it does
+not: the process as the call finds it (the interpreter, numpy, numba, pyarrow: the fixed overhead measured in
+docs/scale.md), and the reference table while it is read and profiled, which is dropped before the stream.
 """
 
 from __future__ import annotations
