@@ -85,6 +85,8 @@ def child(mode: str, reference: str, current: str, budget: str | None) -> None:
     start = time.perf_counter()
     result = driftwatch.compare(reference, current, memory_budget=budget if mode == "streaming" else None)
     seconds = time.perf_counter() - start
+    from driftwatch.stats.sorting import process_calibration
+
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(
         json.dumps(
@@ -93,6 +95,7 @@ def child(mode: str, reference: str, current: str, budget: str | None) -> None:
                 "seconds": seconds,
                 "peak_rss": peak,
                 "baseline_rss": baseline,
+                "sort": process_calibration().method,
                 "document": result.to_dict(),
             },
             default=lambda x: None,
@@ -154,6 +157,9 @@ def throughput() -> None:
         for _ in range(3)
     )
     print(f"categorical {name:6s}: {GROUP_ROWS / best / 1e6:6.2f} M rows/s/core")
+    from driftwatch.stats.sorting import process_calibration
+
+    print(f"sort: {process_calibration().method}")
 
 
 def _timed(job: object) -> float:
@@ -196,6 +202,7 @@ def main() -> None:
                 f"{mode:9s}: {run['seconds']:7.1f} s  peak RSS {run['peak_rss'] / 2**30:5.2f} GiB  "
                 f"(baseline after imports {run['baseline_rss'] / 2**20:.0f} MiB)"
                 + (f"  budget {args.budget}" if mode == "streaming" else "")
+                + f"  sort {run['sort']}"
             )
         if len(runs) == 2:
             ratio = runs["streaming"]["seconds"] / runs["memory"]["seconds"]  # type: ignore[operator]

@@ -238,3 +238,27 @@ def test_layout_is_computed_once_per_profile() -> None:
     assert layout.distinct.tolist() == [0.0, 1.0, 3.0, math.inf]
     assert layout.cumulative.tolist() == [2, 4, 5, 6]
     assert (layout.negative_infinities, layout.positive_infinities) == (0, 1)
+
+
+def test_chart_data_is_the_current_ecdf_at_reference_values() -> None:
+    """A window from partials carries its ECDF (finite values) at reference values, so a window page draws it
+    without fetching the window's rows."""
+    rng = np.random.default_rng(11)
+    reference = np.concatenate([rng.normal(size=3000), [np.inf, -np.inf, np.nan]])
+    current = np.concatenate([rng.normal(0.4, 1.0, 2000), [np.inf, np.nan, np.nan]])
+    profile = numeric_profile("x", reference)
+    got = finish(
+        merge_all(profile, [numeric_partial(profile, c) for c in np.array_split(current, 3)]), profile
+    )
+    assert got.ecdf is not None and got.ecdf.location is not None
+    finite_cur = current[np.isfinite(current)]
+    finite_ref = reference[np.isfinite(reference)]
+    assert 2 <= got.ecdf.x.size <= 250 and np.all(np.diff(got.ecdf.x) > 0)
+    assert set(got.ecdf.x.tolist()) <= set(finite_ref.tolist())
+    for x, y in zip(got.ecdf.x, got.ecdf.y, strict=True):
+        assert y == np.count_nonzero(finite_cur <= x) / finite_cur.size
+    where = got.ecdf.location
+    assert where.reference == np.count_nonzero(finite_ref <= where.x) / finite_ref.size
+    assert where.current == np.count_nonzero(finite_cur <= where.x) / finite_cur.size
+    # The marker is the largest gap among the reference values, within one step of the exact D.
+    assert abs(where.distance - got.get("ks_statistic")) <= 2 / finite_cur.size + 2 / finite_ref.size

@@ -7,6 +7,7 @@ import json
 import math
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import driftwatch
+from driftwatch import streaming
 from driftwatch.errors import InputError
 from driftwatch.sources.batches import parquet_batches, parquet_shape
 from driftwatch.stats.profile import numeric_profile
@@ -79,11 +81,25 @@ def assert_same_document(streamed: dict[str, object], in_memory: dict[str, objec
                 assert _same(got[key], value), (want["name"], key, got[key], value)
 
 
-def test_streamed_comparison_equals_the_in_memory_one(files: tuple[Path, Path]) -> None:
+def test_streamed_comparison_equals_the_in_memory_one(
+    files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     reference, current = files
     in_memory = driftwatch.compare(reference, current).to_dict()
-    # 10 MiB: the profiles take ~6.4 MiB, leaving batches of ~27,000 rows (5 batches, across row groups).
-    streamed = driftwatch.compare(reference, current, memory_budget="10MiB").to_dict()
+    # Batches of at most 20,000 rows: 6 batches, across the file's row groups of 25,000 (the budget alone
+    # would give one batch here, the reference being small).
+    batches: list[int] = []
+    monkeypatch.setattr(streaming, "MAX_BATCH_ROWS", 20_000)
+    real_batches = streaming.parquet_batches
+
+    def counted(*args: object) -> Iterator[pa.RecordBatch]:
+        for batch in real_batches(*args):  # type: ignore[arg-type]
+            batches.append(batch.num_rows)
+            yield batch
+
+    monkeypatch.setattr(streaming, "parquet_batches", counted)
+    streamed = driftwatch.compare(reference, current, memory_budget="1GiB").to_dict()
+    assert batches == [20_000] * 6
     assert_same_document(streamed, in_memory)
     assert in_memory["rows_excluded"]["current"] == {"feature 'normal': not a number or not finite": 2}
     numeric = [f for f in in_memory["features"] if f["kind"] == "numeric"]
@@ -122,7 +138,7 @@ def test_cli_memory_budget_matches_in_memory_and_refuses_what_it_cannot_stream(
         ]
         return subprocess.run(command, capture_output=True, text=True, timeout=300)
 
-    streamed = run(str(current), "--memory-budget", "12MiB", "--html", str(tmp_path / "report.html"))
+    streamed = run(str(current), "--memory-budget", "256MiB", "--html", str(tmp_path / "report.html"))
     assert streamed.returncode == 0, streamed.stderr
     in_memory = run(str(current))
     assert in_memory.returncode == 0, in_memory.stderr

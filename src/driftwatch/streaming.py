@@ -7,9 +7,10 @@ mergeable partial per feature (`stats.partials`), merged, and finished into the 
 as the in-memory comparison. Only Wasserstein differs: an estimate with a bound, marked in the output
 (`wasserstein_exact: false`, `wasserstein_norm_bound`).
 
-What the budget bounds: the reference profiles, the partials and the batch in flight with its working
-copies (planned by :func:`plan_batch_rows`). What it does not: the process itself (the interpreter, numpy,
-numba, pyarrow; a fixed overhead measured in docs/scale.md) and reading the reference before it is profiled.
+What the budget bounds: the reference profiles (measured as the process's RSS growth once they are built), the
+partials and the batch in flight with its working copies (planned by :func:`plan_batch_rows`). What it does
+not: the process as the call finds it (the interpreter, numpy, numba, pyarrow: the fixed overhead measured in
+docs/scale.md), and the reference table while it is read and profiled, which is dropped before the stream.
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ if TYPE_CHECKING:
     from driftwatch.stats.partials import Accumulator, Partial
     from driftwatch.stats.profile import FeatureProfile
 
+PLANNED_SHARE = 0.9
+"""The share of the budget the plan spends; the rest absorbs what the model does not see (allocator slack,
+Arrow's buffers): measured, the peaks of 10M- and 50M-row streams stayed under the budget plus the process's
+RSS before the call (docs/benchmarks.md)."""
 MIN_BATCH_ROWS = 16_384
 """Smaller batches cost more per row than they save; a budget that cannot hold this many is refused."""
 MAX_BATCH_ROWS = 1_048_576
@@ -75,36 +80,61 @@ class BatchPlan:
 
 
 def profile_bytes(profile: FeatureProfile) -> int:
-    """Bytes a profile and its running partial (`stats.partials.Accumulator`) hold throughout the stream."""
+    """Bytes a profile holds: the sorted reference values of a numeric feature, the counts of a categorical."""
     from driftwatch.stats.profile import NumericProfile
 
     if isinstance(profile, NumericProfile):
-        # sorted values (8 n); the layout's distinct values and their counts (16 K, K <= n distinct); the
-        # accumulator's 2K + 1 counts (16 K + 8)
-        n = int(profile.sorted_values.size)
-        return 8 * n + 16 * n + 8 * (2 * n + 1) + 2 * int(profile.bin_counts.nbytes)
-    # the counts per category (a dict entry of ~200 bytes each), reference and running
+        return 8 * int(profile.sorted_values.size) + 2 * int(profile.bin_counts.nbytes)
     return 2 * int(profile.bin_counts.nbytes) + 200 * len(profile.categories)
 
 
+def accumulator_bytes(profile: FeatureProfile) -> int:
+    """Bytes its running partial (`stats.partials.Accumulator`) holds: for a numeric feature the distinct
+    reference values and their counts (16 K) and the 2K + 1 counts (16 K + 8), K <= reference rows."""
+    from driftwatch.stats.profile import NumericProfile
+
+    if isinstance(profile, NumericProfile):
+        return 32 * int(profile.sorted_values.size) + 8
+    return 200 * len(profile.categories)
+
+
 def plan_batch_rows(
-    budget: int, profiles: Sequence[FeatureProfile], shape: ParquetShape, columns: Sequence[str]
+    budget: int,
+    profiles: Sequence[FeatureProfile],
+    shape: ParquetShape,
+    columns: Sequence[str],
+    used: int | None = None,
 ) -> BatchPlan:
     """The batch size that keeps the profiles, partials and one batch's working memory within `budget`.
 
-    Per row of a batch: its decoded columns `ARROW_COPIES` times and the working copies of `STREAM_WORKERS` numeric features at a time. Raises InputError when the budget cannot
-    hold the profiles and a batch of `MIN_BATCH_ROWS`.
+    `used`: what the comparison already holds, measured (the process's RSS growth since the call began: the
+    profiles and whatever reading the reference left behind); without it the profiles' own size is taken.
+    Per row of a batch: its decoded columns `ARROW_COPIES` times and the working copies of `STREAM_WORKERS`
+    numeric features at a time. Raises InputError when the budget cannot hold all that and a batch of
+    `MIN_BATCH_ROWS`.
     """
-    held = sum(profile_bytes(p) for p in profiles)
+    estimated = sum(profile_bytes(p) for p in profiles)
+    held = max(estimated, used or 0) + sum(accumulator_bytes(p) for p in profiles)
     arrow = sum(shape.bytes_per_row.get(c, 8.0) for c in columns)
     per_row = int(ARROW_COPIES * arrow + STREAM_WORKERS * WORKING_BYTES_PER_VALUE) + 1
-    rows = (budget - held) // per_row
+    rows = (int(budget * PLANNED_SHARE) - held) // per_row
     if rows < MIN_BATCH_ROWS:
         raise InputError(
             f"memory budget {budget:,} bytes is too small: the reference profiles take {held:,} bytes and a "
             f"batch of {MIN_BATCH_ROWS:,} rows {MIN_BATCH_ROWS * per_row:,} more (docs/scale.md)"
         )
     return BatchPlan(budget, held, per_row, int(min(rows, MAX_BATCH_ROWS)))
+
+
+def resident_bytes() -> int | None:
+    """This process's resident memory (Linux /proc), or None where it cannot be read."""
+    import os
+
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def budget_bytes(memory_budget: int | str) -> int:
@@ -141,6 +171,7 @@ def compare_streaming(
     formats = (input_format, input_format) if isinstance(input_format, str) else input_format
     shape = _current_shape(current, formats[1], features_column)
     load_statistics()
+    start_rss = resident_bytes()  # the process before the comparison: the fixed overhead, not budgeted
     ref_table = as_table(reference, "reference", formats[0], features_column)
     ref = _columns(ref_table)
     del ref_table
@@ -160,7 +191,9 @@ def compare_streaming(
     _release_arrow_memory()
     profiles = [p for p, _ in profiled]
     columns = [name for name, _, _ in plan.to_judge]
-    batch_plan = plan_batch_rows(budget, profiles, shape, columns)
+    now_rss = resident_bytes()
+    used = None if start_rss is None or now_rss is None else max(0, now_rss - start_rss)
+    batch_plan = plan_batch_rows(budget, profiles, shape, columns, used)
     partials, rows_current, excluded_cur = stream_partials(current, plan, profiles, batch_plan.batch_rows)
     done = _finished(plan, profiles, partials, [note for _, note in profiled])
     return judged_result(plan, done, thresholds, (rows_reference, rows_current), (excluded_ref, excluded_cur))

@@ -51,6 +51,7 @@ from driftwatch.stats.binning import numeric_bin_counts_sorted
 from driftwatch.stats.distances import hellinger_distance, js_distance, normalize_w1
 from driftwatch.stats.feature_drift import FeatureDrift, categorical_feature_stats
 from driftwatch.stats.ks import _exact_or_asymptotic
+from driftwatch.stats.ks_location import ECDF_POINTS, KsLocation, WindowEcdf
 from driftwatch.stats.profile import CategoricalProfile, FeatureProfile, NumericProfile
 from driftwatch.stats.psi import psi
 from driftwatch.stats.sorting import sorted_valid
@@ -341,7 +342,39 @@ def _finish_numeric(partial: NumericPartial, profile: NumericProfile) -> Feature
         "missing_share_current": _share(rows - valid, rows),
     }
     drift = FeatureDrift(profile.name, "numeric", rows, profile.rows, stats, counts)
-    return replace(drift, wasserstein_bound=_normalized_bound(bound, w1, profile.w1_scale))
+    return replace(
+        drift,
+        wasserstein_bound=_normalized_bound(bound, w1, profile.w1_scale),
+        ecdf=ecdf_at_reference_values(layout, partial),
+    )
+
+
+def ecdf_at_reference_values(layout: NumericLayout, partial: NumericPartial) -> WindowEcdf:
+    """The chart data of a window computed from partials: its ECDF over finite values, evaluated exactly at
+    up to ``ECDF_POINTS`` of the reference's finite distinct values (the in-memory chart steps at the window's
+    own values, which a partial does not keep), and the largest gap among those points as D's marker.
+
+    So a window page never has to fetch a streamed window's rows to draw it. The marker sits at a reference
+    value: where D itself is reached inside an interval, it is drawn at the interval's start.
+    """
+    finite = np.isfinite(layout.distinct)
+    through = np.cumsum(partial.ks_counts)[1::2]  # #{cur <= r_k}
+    m = int(through[-1] + partial.ks_counts[-1]) if through.size else int(partial.ks_counts.sum())
+    m_finite = m - partial.negative_infinities - partial.positive_infinities
+    n_finite = (
+        int(layout.cumulative[-1]) - layout.negative_infinities - layout.positive_infinities
+        if layout.cumulative.size
+        else 0
+    )
+    if not finite.any() or m_finite <= 0 or n_finite <= 0:
+        return WindowEcdf(np.empty(0), np.empty(0), None)
+    x = layout.distinct[finite]
+    current = (through[finite] - partial.negative_infinities) / m_finite
+    reference = (layout.cumulative[finite] - layout.negative_infinities) / n_finite
+    best = int(np.argmax(np.abs(reference - current)))
+    location = KsLocation(float(x[best]), float(reference[best]), float(current[best]))
+    picked = np.unique(np.linspace(0, x.size - 1, min(ECDF_POINTS, x.size)).round().astype(np.int64))
+    return WindowEcdf(x[picked], current[picked], location)
 
 
 def ks_from_counts(
