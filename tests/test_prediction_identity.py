@@ -1,6 +1,6 @@
 """A prediction is identified by (request_id, model_version) (issue 16, item 1): shadow predictions (the same
-request scored by another model version) are kept, re-sent rows are still skipped, the predictions table has no
-primary key, and a database created with the old `request_id` primary key is rebuilt keeping every row."""
+request scored by another model version) are kept, re-sent rows are still skipped, the predictions table has
+no primary key, and a database created with the old `request_id` primary key is rebuilt keeping every row."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from _service import MONITOR, TOKEN, TestClient, make_project, next_day_records
+from _service import MONITOR, TOKEN, TestClient, labels_for, make_project, next_day_records
 from driftwatch.api.app import create_app
 from driftwatch.config.loading import load_settings
 from driftwatch.config.monitors import FeatureSpec
@@ -25,6 +25,7 @@ from driftwatch.config.settings import Settings
 from driftwatch.pipeline.cycle import run_cycle
 from driftwatch.pipeline.ingest import ingest_predictions
 from driftwatch.storage.database import Database
+from driftwatch.storage.labels import labels_without_prediction
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 FEATURES = FeatureSpec(numeric=("age",), categorical=("region",))
@@ -153,7 +154,7 @@ def _to_old_form(path: Path, table: str) -> None:
 
 
 def _snapshot(path: Path, table: str) -> tuple[list[tuple[Any, ...]], str]:
-    """The table's columns (name, type, nullable, in order) and every row in stored order, as text (NaN-safe)."""
+    """The table's columns (name, type, nullable, in order) and every row in stored order, as text."""
     with duckdb.connect(str(path), read_only=True) as con:
         columns = con.execute(
             "SELECT column_name, data_type, is_nullable FROM duckdb_columns() WHERE table_name = ? "
@@ -182,7 +183,7 @@ def test_a_database_with_the_old_primary_key_is_rebuilt_keeping_every_row(
     with Database(path, demo_settings.database) as db:  # the new code opens the old file
         assert _keys(db.cursor(), table) == []
         assert db.cursor().execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE 'predictions:%'"
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '%predictions:%'"
         ).fetchall() == [(1,)]  # no rebuild table left behind
     assert _snapshot(path, table) == (columns, rows)  # columns, types, NOT NULLs, rows and their order
     rebuilt = [r.getMessage() for r in caplog.records if "rebuilt" in r.getMessage()]
@@ -229,7 +230,7 @@ def test_a_crash_during_the_rebuild_keeps_the_old_table(demo_settings: Settings)
     assert _snapshot(path, table)[1] == before[1]
 
 
-# --- pushes ----------------------------------------------------------------------------------------------------
+# --- pushes ------------------------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -329,3 +330,86 @@ def test_an_insert_waits_for_another_uncommitted_insert_of_the_same_monitor(
             .fetchall()
         )
         assert count == [(100, 100)]
+
+
+# --- labels and performance --------------------------------------------------------------------------------
+
+
+def test_a_label_joins_every_version_s_prediction_and_each_version_is_measured_on_its_own(
+    tmp_path: Path,
+) -> None:
+    """Shadow traffic: both versions scored the same 600 requests; the shadow's score is the production
+    score reversed. One label per request queues both versions' window, and each version's AUC is computed
+    from its own scores: the labels follow production's score, so 1.0 for it and 0.0 for the shadow."""
+    settings = load_settings(make_project(tmp_path / "demo"))
+    records = next_day_records(tmp_path / "extra")
+    labels = labels_for(records)
+    with Database(settings.storage, settings.database) as db:
+        client = TestClient(
+            create_app(settings, db, ServerSettings(), token=TOKEN), raise_server_exceptions=False
+        )
+        url = f"/api/monitors/{MONITOR}"
+        production = str(records[0]["model_version"])
+        assert client.post(f"{url}/predictions", headers=AUTH, json=records).json()["inserted"] == 600
+        shadow = client.post(f"{url}/predictions", headers=AUTH, json=_shadow(records, "shadow-2")).json()
+        assert shadow["inserted"] == 600
+        pushed = client.post(f"{url}/labels", headers=AUTH, json=labels).json()
+        assert (pushed["new"], pushed["windows_queued"]) == (300, 2)  # one window, two versions
+        assert labels_without_prediction(db.cursor(), MONITOR) == 0  # the only labels yet: all matched
+        queued = (
+            db.cursor()
+            .execute(
+                "SELECT model_version, window_start FROM performance_queue WHERE monitor = ? ORDER BY 1",
+                [MONITOR],
+            )
+            .fetchall()
+        )
+        assert sorted(queued) == sorted(
+            [(production, datetime(2026, 11, 1)), ("shadow-2", datetime(2026, 11, 1))]
+        )
+        assert client.post(f"{url}/runs", headers=AUTH).status_code == 200
+        measured = (
+            db.cursor()
+            .execute(
+                "SELECT model_version, value, n_predictions, n_labels FROM performance_results "
+                "WHERE monitor = ? AND metric = 'roc_auc' AND segment = '*' AND window_start = ? ORDER BY 1",
+                [MONITOR, datetime(2026, 11, 1)],
+            )
+            .fetchall()
+        )
+        assert sorted((v, n, k) for v, _, n, k in measured) == sorted(
+            [(production, 600, 300), ("shadow-2", 600, 300)]
+        )
+        assert dict((v, auc) for v, auc, _, _ in measured) == {
+            production: pytest.approx(1.0),
+            "shadow-2": pytest.approx(0.0),
+        }
+
+
+# --- retention with snapshots ------------------------------------------------------------------------------
+
+
+def test_a_snapshot_deletes_only_the_predictions_it_holds_not_a_later_shadow_row(tmp_path: Path) -> None:
+    """Retention with snapshots deletes the rows a completed snapshot holds. A shadow model's row of a
+    request in the snapshot (the same request id, another version) that arrived after it was written is not
+    in it and must stay until the next snapshot holds it."""
+    from driftwatch.storage.predictions import ensure_prediction_table
+    from driftwatch.storage.snapshots import delete_snapshotted_predictions
+
+    snapshot = tmp_path / "part-0.parquet"
+    pl.DataFrame({"rid": ["r1", "r2"], "version": ["v1", "v1"]}).write_parquet(snapshot)
+    with Database(tmp_path / "dw.duckdb") as db:
+        with db.transaction() as tx:
+            ensure_prediction_table(tx, "m", ("age",), ())
+            tx.execute(
+                'INSERT INTO "predictions:m" (request_id, ts, model_version) VALUES '
+                "('r1', '2026-01-01', 'v1'), ('r2', '2026-01-01', 'v1'), ('r1', '2026-01-01', 'v2'), "
+                "('r3', '2026-01-01', 'v1')"
+            )
+        with db.transaction() as tx:
+            deleted = delete_snapshotted_predictions(
+                tx, "m", ("rid", "version"), [str(snapshot)], datetime(2026, 2, 1), 1000
+            )
+        assert deleted == 2
+        left = db.cursor().execute('SELECT request_id, model_version FROM "predictions:m" ORDER BY 1, 2')
+        assert left.fetchall() == [("r1", "v2"), ("r3", "v1")]

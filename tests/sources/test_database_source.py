@@ -310,3 +310,28 @@ def test_a_missing_uri_variable_is_named_never_valued(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="DW_NOT_SET_ANYWHERE is not set"):
         expand_uri("postgresql://u:${DW_NOT_SET_ANYWHERE}@h/db", env={})
     assert expand_uri("postgresql://u:${P}@h/db", env={"P": "s3cret"}) == "postgresql://u:s3cret@h/db"
+
+
+def test_a_late_shadow_row_of_a_stored_request_is_pulled_by_the_look_back(
+    tmp_path: Path, pg_server: Any
+) -> None:
+    """A prediction is (request_id, model_version) (issue 16): a shadow model's rows for requests already
+    stored, committed late (behind the watermark), are stored by the look-back, not dropped as stored ids."""
+    p = PgProject(tmp_path, pg_server, extra="        lookback: 6h")
+    with psycopg.connect(p.pg.uri, autocommit=True) as c:  # the source's key is the pair too
+        c.execute(f"ALTER TABLE {p.table} DROP CONSTRAINT {p.table}_pkey")
+        c.execute(f"ALTER TABLE {p.table} ADD PRIMARY KEY (request_id, model_version)")
+    stored = rows("a", 100, DAY + timedelta(hours=10))
+    p.insert(stored)
+    assert p.ingest().rows_inserted == 100
+    p.insert([(r[0], r[1], "v2-shadow", *r[3:]) for r in stored[:40]])  # same ids and times, another version
+    again = p.ingest()
+    assert (again.rows_inserted, again.rows_duplicate) == (40, 0)
+    quiet = p.ingest()  # read again by the next look-back: stored, so neither inserted nor counted
+    assert (quiet.rows_inserted, quiet.rows_duplicate) == (0, 0)
+    versions = (
+        p.db.cursor()
+        .execute('SELECT model_version, count(*) FROM "predictions:m" GROUP BY 1 ORDER BY 1')
+        .fetchall()
+    )
+    assert versions == [("v1", 100), ("v2-shadow", 40)]

@@ -42,12 +42,13 @@ from driftwatch.sources.database import (
     source_label,
 )
 from driftwatch.sources.files import SourceFile
+from driftwatch.sources.logs import NO_SEGMENT_VALUE, NO_VERSION
 from driftwatch.storage.database import Database, utcnow
 from driftwatch.storage.sql_watermarks import (
     ensure_watermark_table,
     load_watermark,
     save_watermark,
-    unstored_ids,
+    unstored_predictions,
 )
 
 KIND = "predictions"
@@ -143,18 +144,34 @@ def _typed(
 def _pull_late(
     db: Database, monitor: MonitorConfig, conn: Any, mark: Watermark, summary: IngestCounts, read_one: ReadOne
 ) -> None:
-    """The look-back pull: the rows up to `lookback` behind the watermark whose request id is neither stored
-    nor quarantined (matched on the request-id column, not the tiebreak, which may be another column)."""
+    """The look-back pull: the rows up to `lookback` behind the watermark whose prediction (request id, model
+    version) is not stored and whose request id is not quarantined (matched on the request-id column, not
+    the tiebreak, which may be another column)."""
     options = monitor.predictions.database
     assert options is not None
     ts_col = options.watermark or monitor.predictions.timestamp
     id_col = options.tiebreak or monitor.predictions.id
     late = pull(conn, options, ts_col, id_col, mark, late=True)
-    ids = [str(v) for v in late.column(monitor.predictions.id).to_pylist()]
-    unstored = unstored_ids(db.cursor(), monitor.name, ids)
-    late = late.filter(pa.array([i in unstored for i in ids], type=pa.bool_()))
+    keys = _prediction_keys(monitor, late)
+    unstored = unstored_predictions(db.cursor(), monitor.name, keys)
+    late = late.filter(pa.array([k in unstored for k in keys], type=pa.bool_()))
     if late.num_rows:
         _store(monitor, late, f"{source_label(options)}#lookback", None, summary, read_one)
+
+
+def _prediction_keys(monitor: MonitorConfig, table: pa.Table) -> list[tuple[str, str]]:
+    """(request id, model version) of each pulled row, as the normalising query stores them (the version as
+    text, `NO_SEGMENT_VALUE` when NULL, `NO_VERSION` without a version column). A value whose text Python
+    renders differently from DuckDB's cast only makes the row look unstored: it is then read, and the insert's
+    anti-join counts it as a duplicate; nothing is lost either way."""
+    ids = [str(v) for v in table.column(monitor.predictions.id).to_pylist()]
+    column = monitor.predictions.model_version
+    if column is None:
+        return [(i, NO_VERSION) for i in ids]
+    if column not in table.column_names:  # the normalising query refuses such rows: let it say why
+        return [(i, NO_SEGMENT_VALUE) for i in ids]
+    versions = [NO_SEGMENT_VALUE if v is None else str(v) for v in table.column(column).to_pylist()]
+    return list(zip(ids, versions, strict=True))
 
 
 def _store(

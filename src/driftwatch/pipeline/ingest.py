@@ -1,11 +1,11 @@
 """Step 1 of a cycle: pull new prediction-log rows from files into the monitor's table.
 
 Per file, streamed in bounded batches (one transaction each): the good rows are inserted (a prediction seen
-before, the same request_id and model_version, is skipped), the bad rows go to quarantine with their reason, the windows the rows fall in are queued
-for (re)computation, and, in the last batch's transaction, the file is recorded as ingested (path, size and
-mtime), so it is not read again unless it changes. A crash mid-file leaves the file unrecorded; the next run
-reads it again from the start and stores only what is not stored yet ((request_id, model_version) is the
-identity).
+before, the same request_id and model_version, is skipped), the bad rows go to quarantine with their reason,
+the windows the rows fall in are queued for (re)computation, and, in the last batch's transaction, the file is
+recorded as ingested (path, size and mtime), so it is not read again unless it changes. A crash mid-file
+leaves the file unrecorded; the next run reads it again from the start and stores only what is not stored yet
+((request_id, model_version) is the identity).
 """
 
 from __future__ import annotations
@@ -218,9 +218,9 @@ def _ingest_readable(
     Why not the whole file in one transaction: DuckDB keeps an uncommitted transaction's key index (and its
     rows, for the anti-join of the next batch) in memory until COMMIT, and merges it into the table's index
     at COMMIT: a 10M-row file in one transaction peaked at 4.4 GB and took 12.4x the CPU of 1M rows. Committed
-    batch by batch, memory holds about one batch. Crash safety comes from the request id: a crash between
-    batches leaves the file unrecorded, and reading it again inserts none of the rows already stored (they
-    count as duplicates in that run) and quarantines no row twice.
+    batch by batch, memory holds about one batch. Crash safety comes from the prediction's identity (request
+    id, model version): a crash between batches leaves the file unrecorded, and reading it again inserts none
+    of the rows already stored (they count as duplicates in that run) and quarantines no row twice.
     """
     sql, params = normalise_query(
         readable.fmt, readable.path, readable.columns, layout, compression=readable.compression

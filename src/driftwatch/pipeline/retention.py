@@ -101,11 +101,13 @@ def _delete_snapshotted(
 ) -> int:
     """Delete the rows of one complete snapshot that are before the watermark, then mark it applied."""
     files = manifest_files(Path(record.path)) or []
-    id_column = snapshot_columns(db, monitor).id
+    cols = snapshot_columns(db, monitor)
     before = min(record.before, watermark)
     deleted = _in_batches(
         db,
-        lambda tx, n: delete_snapshotted_predictions(tx, monitor.name, id_column, files, before, n),
+        lambda tx, n: delete_snapshotted_predictions(
+            tx, monitor.name, (cols.id, cols.model_version), files, before, n
+        ),
         monitor.retention.batch_rows,
     )
     with db.transaction() as tx:

@@ -13,7 +13,7 @@ at full speed; the cost is one sequential disk write of the object, small next t
 Identity: an object is its URL plus its size and ETag. In `ingested_files` the ETag is stored as a 63-bit hash in
 the `mtime_ns` column (a local file's identity is path + size + mtime there). The ETag of a single-part upload is
 the MD5 of its bytes, so an identical re-upload is not even fetched; a multipart re-upload of the same bytes gets
-a new ETag and is read again, and adds nothing, because rows are deduplicated by request_id.
+a new ETag and is read again, and adds nothing, because rows are deduplicated by (request_id, model_version).
 
 Listing (see `list_objects`): a full listing every cycle by default; with ``start_after`` (keys that sort in
 time order, e.g. ``dt=2026-12-06/hour=05/part-0.parquet``) a cycle lists only keys after the greatest key

@@ -171,9 +171,9 @@ class Database:
         return current
 
     def _drop_prediction_keys(self) -> None:
-        """Rebuild, once, each predictions table created with the old `request_id` primary key (one transaction
-        per table; storage/prediction_identity.py says why). Found by its constraint, so it is idempotent and
-        independent of the numbered migrations."""
+        """Rebuild, once, each predictions table created with the old `request_id` primary key (one
+        transaction per table; storage/prediction_identity.py says why). Found by its constraint, so it is
+        idempotent and independent of the numbered migrations."""
         for table in keyed_prediction_tables(self.cursor()):
             started = time.monotonic()
             with self.transaction() as tx:

@@ -1,7 +1,9 @@
 """Delayed labels in the database: upserted by request id, with every replaced label kept in `label_history`.
 
 A label is matched to its prediction only when read (a join on request_id), so a label that arrives before its
-prediction simply waits in `labels` until the prediction lands; nothing has to be re-linked.
+prediction simply waits in `labels` until the prediction lands; nothing has to be re-linked. A request scored
+by several model versions (shadow traffic: a prediction is (request_id, model_version)) has one label, joined
+to every version's prediction: a new label queues the window of each version that scored the request.
 """
 
 from __future__ import annotations
@@ -168,8 +170,9 @@ def window_label_rows(
     sql_params: dict[str, object],
     segments: tuple[str, ...],
 ) -> pa.Table:
-    """The window's predictions with their labels (NULL when not labelled yet), through Arrow, in request-id
-    order (a stable order keeps the seeded bootstrap reproducible).
+    """The window's predictions with their labels (NULL when not labelled yet), through Arrow, in (request id,
+    model version) order (a stable order keeps the seeded bootstrap reproducible). Each version's row is its
+    own prediction of the request, joined to the request's one label.
 
     Columns: `ts`, `labelled_at`, `truth` and `score`, and one `seg<i>` column per segment. `truth_sql` and
     `score_sql` are expressions over `label`, `label_value`, `prediction` and `output`.
@@ -183,8 +186,9 @@ def window_label_rows(
     seg_names = "".join(f", seg{i}" for i in range(len(segments)))
     sql = (
         f"SELECT ts, labelled_at, {truth_sql} AS truth, {score_sql} AS score{seg_names} FROM ("
-        "SELECT p.request_id, p.ts, p.prediction, p.output, l.label, l.label_value, l.labelled_at"
+        "SELECT p.request_id, p.model_version, p.ts, p.prediction, p.output, l.label, l.label_value, "
+        "l.labelled_at"
         f"{seg_cols} FROM {prediction_table(monitor)} p LEFT JOIN labels l ON l.monitor = $monitor "
-        f"AND l.request_id = p.request_id WHERE {where}) ORDER BY request_id"
+        f"AND l.request_id = p.request_id WHERE {where}) ORDER BY request_id, model_version"
     )
     return cur.sql(sql, params=params).to_arrow_table()

@@ -25,7 +25,8 @@ PREDICTION_KEY_COLUMNS = (
 )
 """The fixed columns a predictions table is created with; feature and segment columns are added after."""
 
-_REBUILD_SUFFIX = ":rebuild"
+# The copy's name while it is built: not `predictions:…`, so it can never be another monitor's table.
+_REBUILD_PREFIX = "_driftwatch_rebuild:"
 
 
 def keyed_prediction_tables(cur: duckdb.DuckDBPyConnection) -> list[str]:
@@ -53,8 +54,8 @@ def _column_definitions(cur: duckdb.DuckDBPyConnection, table: str) -> str:
 
 
 def rebuild_without_key(tx: duckdb.DuckDBPyConnection, table: str) -> int:
-    """Inside a transaction: replace `table` (unquoted name) by a copy without its key; returns rows copied."""
-    old, new = quote_identifier(table), quote_identifier(table + _REBUILD_SUFFIX)
+    """Inside a transaction: replace `table` (unquoted name) by a copy without its key; returns the rows."""
+    old, new = quote_identifier(table), quote_identifier(_REBUILD_PREFIX + table)
     tx.execute(f"DROP TABLE IF EXISTS {new}")
     tx.execute(f"CREATE TABLE {new} ({_column_definitions(tx, table)})")
     # `SELECT *` in column_index order, the order the new table was declared in; DuckDB keeps insertion order.

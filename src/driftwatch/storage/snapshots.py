@@ -83,7 +83,7 @@ def export_rows(
     row = first_row(
         cur.execute(
             f"COPY (SELECT {_select_list(cols)} FROM {prediction_table(monitor)} WHERE {where} "
-            "ORDER BY ts, request_id) TO "
+            "ORDER BY ts, request_id, model_version) TO "
             f"'{_literal(folder)}' (FORMAT PARQUET, PARTITION_BY (day, version), FILENAME_PATTERN 'part-{{i}}')",
             params,
         )
@@ -148,22 +148,25 @@ def snapshot_bytes_total(cur: duckdb.DuckDBPyConnection) -> dict[str, int]:
 def delete_snapshotted_predictions(
     cur: duckdb.DuckDBPyConnection,
     monitor: str,
-    id_column: str,
+    key_columns: tuple[str, str],
     files: list[str],
     before: datetime,
     limit: int,
 ) -> int:
-    """Delete at most `limit` rows with ``ts < before`` whose request id is in the snapshot `files`.
+    """Delete at most `limit` rows with ``ts < before`` whose prediction is in the snapshot `files`.
 
-    Only rows proven to be in a completed snapshot go: a row that arrived after the snapshot was written
-    (a late row for an old window) stays until the next snapshot holds it.
+    `key_columns` names the snapshot's request-id and model-version columns: a prediction is the pair, so a
+    shadow model's row of the same request that arrived after the snapshot was written is not in it. Only
+    rows proven to be in a completed snapshot go: a row that arrived after the snapshot was written (a late
+    row for an old window, a shadow row) stays until the next snapshot holds it.
     """
     table = prediction_table(monitor)
-    ids = f"SELECT {quote_identifier(id_column)} AS request_id FROM read_parquet($files, hive_partitioning = false)"
+    rid, version = (quote_identifier(c) for c in key_columns)
     row = first_row(
         cur.execute(
             f"DELETE FROM {table} WHERE rowid IN (SELECT p.rowid FROM {table} AS p "
-            f"WHERE p.ts < $before AND p.request_id IN ({ids}) LIMIT $limit)",
+            f"WHERE p.ts < $before AND EXISTS (SELECT 1 FROM read_parquet($files, hive_partitioning = false) "
+            f"AS s WHERE s.{rid} = p.request_id AND s.{version} = p.model_version) LIMIT $limit)",
             {"files": files, "before": before, "limit": limit},
         )
     )

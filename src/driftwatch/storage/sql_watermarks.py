@@ -69,17 +69,22 @@ def save_watermark(
     )
 
 
-def unstored_ids(cur: duckdb.DuckDBPyConnection, monitor: str, ids: list[str]) -> set[str]:
-    """Those of `ids` (request ids) that no stored prediction of the monitor has and no quarantined row of its
-    predictions has: a look-back pull keeps only these, so re-reading rows already stored neither counts them
-    again nor queues their windows, and a bad row is quarantined once, not again every cycle."""
-    if not ids:
+def unstored_predictions(
+    cur: duckdb.DuckDBPyConnection, monitor: str, keys: list[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """Those of `keys` ((request id, model version) pairs) that no stored prediction of the monitor has and
+    whose request id no quarantined row of its predictions has: a look-back pull keeps only these, so
+    re-reading rows already stored neither counts them again nor queues their windows, a shadow model's late
+    row (a stored request id, another version) is still stored, and a bad row is quarantined once, not again
+    every cycle (quarantine keeps no model version: a bad row's may be what made it bad)."""
+    if not keys:
         return set()
     table = prediction_table(monitor)
     found = cur.execute(
-        f"SELECT i FROM unnest(CAST(? AS VARCHAR[])) AS t(i) WHERE i NOT IN (SELECT request_id FROM {table}) "
+        "SELECT i, v FROM (SELECT unnest(CAST(? AS VARCHAR[])) AS i, unnest(CAST(? AS VARCHAR[])) AS v) AS k "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS p WHERE p.request_id = k.i AND p.model_version = k.v) "
         "AND i NOT IN (SELECT request_id FROM quarantine WHERE monitor = ? AND kind = 'predictions' "
         "AND request_id IS NOT NULL)",
-        [ids, monitor],
+        [[k[0] for k in keys], [k[1] for k in keys], monitor],
     ).fetchall()
-    return {str(r[0]) for r in found}
+    return {(str(r[0]), str(r[1])) for r in found}
