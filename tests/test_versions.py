@@ -380,7 +380,7 @@ def test_report_page_per_version_pair(canary_effect: tuple[Path, Database, objec
     assert page == tmp_path / version_page("m", "1.4", "1.5") == tmp_path / "m/versions/1.4-vs-1.5.html"
     html = page.read_text()
     assert html.count('class="version-window"') == 2 and html.count("candidate_worse") >= 2
-    assert "region=eu" in html and "Metric by segment (canary)" in html
+    assert "region=eu" in html and "Metric by segment (labelled rows)" in html
     assert "roc_auc on region=eu" in html  # the reasons, escaped text
 
 

@@ -265,7 +265,7 @@ def _shadow_labelled(
     if monitor.task is None or settings.metric is None or b.truth is None:
         return ()
     truth: np.ndarray = b.truth  # the same requests: the same labels on both sides
-    labelled = np.array([t is not None and t == t for t in truth], dtype=bool)  # t == t: not NaN
+    labelled = _has_label(truth)
     if int(labelled.sum()) < settings.min_labels:
         return ()
     spec = TaskSpec(monitor.task, monitor.threshold, monitor.positive_label)
@@ -286,7 +286,7 @@ def _shadow_labelled(
         return ()
     found = [overall]
     for column, values in b.segments.items():
-        names = np.array(["" if v is None else str(v) for v in values], dtype=object)
+        names = _segment_values(values)
         for value in sorted(set(names.tolist())):
             mask = labelled & (names == value)
             if int(mask.sum()) >= settings.segment_min_pairs and (m := paired(f"{column}={value}", mask)):
@@ -294,9 +294,19 @@ def _shadow_labelled(
     return judge_family(found, settings.alpha)
 
 
+def _has_label(truth: np.ndarray) -> np.ndarray:
+    """Rows with a label: not None and not NaN (t == t)."""
+    return np.array([t is not None and t == t for t in truth], dtype=bool)
+
+
+def _segment_values(values: np.ndarray) -> np.ndarray:
+    """A segment column's values as text (a missing value is the empty string, as in the flip table)."""
+    return np.array(["" if v is None else str(v) for v in values], dtype=object)
+
+
 def _labelled(rows: VersionRows, mask: np.ndarray | None = None) -> LabelledRows:
     assert rows.truth is not None
-    keep = np.array([t is not None and t == t for t in rows.truth], dtype=bool)  # t == t: not NaN
+    keep = _has_label(rows.truth)
     if mask is not None:
         keep &= mask
     return LabelledRows(truth=rows.truth[keep], score=rows.predicted[keep])
@@ -305,7 +315,7 @@ def _labelled(rows: VersionRows, mask: np.ndarray | None = None) -> LabelledRows
 def _by_segment(rows: VersionRows) -> dict[str, LabelledRows]:
     out: dict[str, LabelledRows] = {}
     for column, values in rows.segments.items():
-        labels = np.array(["" if v is None else str(v) for v in values], dtype=object)
+        labels = _segment_values(values)
         for value in sorted(set(labels.tolist())):
             out[f"{column}={value}"] = _labelled(rows, labels == value)
     return out

@@ -28,7 +28,12 @@ INDEX_PAGE = "index.html"
 STATUS_CLASS = {"candidate_ok": "ok", "candidate_worse": "drift", "insufficient_data": "grey"}
 DETAIL_TITLES = {
     "segment_flips": ("Flips by segment (shadow)", "pairs", "flip rate", "rest's flip rate"),
-    "segment_metric": ("Metric by segment (canary)", "candidate labels", "candidate − baseline", "baseline"),
+    "segment_metric": (
+        "Metric by segment (labelled rows)",
+        "candidate labels",
+        "candidate − baseline",
+        "baseline",
+    ),
     "input": ("Inputs: candidate's traffic vs baseline's (canary)", "", "KS D / JS", "PSI"),
 }
 

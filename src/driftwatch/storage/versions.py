@@ -5,7 +5,8 @@ Two tables, created by ``storage.version_schema.VERSIONS_MIGRATION`` (appended t
 - `version_comparisons`: one row per monitor × (baseline, candidate) × window: mode, verdict and reasons, the
   output drift, the shadow statistics and the canary metric comparison.
 - `version_details`: the per-segment and per-feature rows behind it (`kind` = 'segment_flips' for a shadow
-  segment's flips, 'segment_metric' for a canary segment's metric difference, 'input' for a canary input
+  segment's flips, 'segment_metric' for a segment's metric difference on labelled rows (canary: each version's
+  own; shadow: the same requests), 'input' for a canary input
   feature's shift).
 
 A window is (re)compared when it has no comparison yet or when either version's drift or performance results
