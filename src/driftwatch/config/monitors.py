@@ -375,5 +375,11 @@ def parse_monitor(file: Path, base: Path, name: str, data: object) -> MonitorCon
             file, s.key("quality"), s.data.get("quality"), features.names if features else None
         ),
         multivariate=parse_multivariate(file, s.key("multivariate"), s.data.get("multivariate")),
-        versions=parse_versions(file, s.key("versions"), s.data.get("versions"), task),
+        versions=parse_versions(
+            file,
+            s.key("versions"),
+            s.data.get("versions"),
+            task,
+            reference.registry.model if reference.registry is not None else None,
+        ),
     )

@@ -82,12 +82,33 @@ def _metric(s: Section, task: str | None) -> str | None:
     return metric
 
 
-def parse_versions(file: Path, path: str, data: object, task: str | None) -> VersionSettings | None:
-    """The `versions:` section (None when absent). Raises ConfigError naming the file, key and value."""
+def is_alias(name: str) -> bool:
+    """`@champion`: a registry alias of the monitor's registered model, not a logged model_version."""
+    return name.startswith("@")
+
+
+def parse_versions(
+    file: Path, path: str, data: object, task: str | None, registry_model: str | None = None
+) -> VersionSettings | None:
+    """The `versions:` section (None when absent). Raises ConfigError naming the file, key and value.
+
+    `registry_model`: the registered model of the monitor's `mlflow://` reference, if it has one; only then may
+    `baseline`/`candidate` name a registry alias (`@champion`), resolved to a logged version each cycle.
+    """
     if data is None:
         return None
     s = Section(file, path, data, VERSION_KEYS)
     baseline, candidate = _version(s, "baseline"), _version(s, "candidate")
+    for key, name in (("baseline", baseline), ("candidate", candidate)):
+        if is_alias(name) and registry_model is None:
+            raise s.error(
+                key,
+                "a registry alias needs the monitor's reference in the MLflow registry "
+                "(reference: {path: mlflow://models/<name>@<alias>}); else name the logged model_version",
+                name,
+            )
+        if is_alias(name) and len(name) == 1:
+            raise s.error(key, "names no alias after '@' (e.g. '@champion')", name)
     if baseline == candidate:
         raise s.error("candidate", "must differ from `baseline`", candidate)
     if baseline == "*" or candidate == "*":

@@ -161,7 +161,13 @@ def run_cycle(
         perf_reference = ensure_performance_reference(db, monitor)
         if perf_reference is not None:
             summary.performance = compute_queued_performance(db, monitor, perf_reference, run_id, now)
-        summary.versions = compare_versions(db, monitor, reference.features, run_id)
+        summary.versions = compare_versions(
+            db,
+            monitor,
+            reference.features,
+            run_id,
+            registry.resolve_version_name if registry is not None else None,
+        )
         if registry is not None:
             touched = {w.window.model_version for w in summary.windows}
             write_back(registry, touched, bool(summary.performance and summary.performance.windows_computed))

@@ -26,6 +26,7 @@ from typing import Any
 
 from driftwatch.config.mlflow import MlflowSettings, RegistryReference
 from driftwatch.config.monitors import FeatureSpec, MonitorConfig
+from driftwatch.config.versions import is_alias
 from driftwatch.errors import SourceError
 from driftwatch.pipeline.reference import (
     ReferenceOutcome,
@@ -84,6 +85,13 @@ class RegistryCycle:
             return None
         was = "" if c.previous_version is None else f"version {c.previous_version} → "
         return f"{c.reference}: {was}version {c.version}"
+
+    def resolve_version_name(self, name: str) -> str:
+        """A `versions:` baseline/candidate as a logged model_version: `@alias` is looked up in the registry
+        (this cycle, so a moved alias compares the new version from now on); any other name is already logged."""
+        if not is_alias(name):
+            return name
+        return resolve_alias(self.ref.settings, self.ref.model, name[1:])
 
     def registry_version(self, logged: str) -> mr.RegistryVersion | None:
         """The registry version a logged `model_version` value stands for; None when none matches."""

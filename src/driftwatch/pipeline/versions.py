@@ -55,7 +55,7 @@ from driftwatch.storage.versions import (
 
 OVERALL = "*"
 # A configured version name → the model_version value it is logged under. The identity for literal versions;
-# a registry alias resolver (`models:/name@champion`) plugs in here.
+# `@champion` is resolved through the monitor's MLflow registry (pipeline.registry.RegistryCycle).
 VersionResolver = Callable[[str], str]
 
 
