@@ -9,7 +9,7 @@ from _demo import DEMO_END
 from _multivariate_data import write_project
 from driftwatch.config.loading import load_settings
 from driftwatch.config.settings import Settings
-from driftwatch.pipeline.cycle import run_cycle
+from driftwatch.pipeline.cycle import run_cycle, run_monitor
 from driftwatch.storage.database import Database
 from driftwatch.storage.multivariate import multivariate_results
 
@@ -108,3 +108,19 @@ def test_demo_shows_its_correlation_flip(demo_settings: Settings, demo_db: Datab
     )
     assert not {"age", "employment_years"} & {f for (f,) in flagged}, flagged
     assert {start + timedelta(days=d) for d in (5, 6, 7)} <= set(summary.multivariate.drifted_windows)
+
+
+def test_switching_it_on_later_judges_old_windows_and_redraws_their_pages(tmp_path: Path) -> None:
+    config = write_project(tmp_path, days=2, rows_per_day=400, flipped_days={1}, multivariate="false")
+    settings = load_settings(config)
+    with Database(settings.storage, settings.database) as db:
+        first = run_monitor(db, settings, "mv", now=NOW)
+        page = next(p for p in first.reports if "2026-01-02" in p.name and "segment" not in p.name)
+        assert 'id="multivariate"' not in page.read_text()
+        config.write_text(config.read_text().replace("multivariate: false", "multivariate: true"))
+        settings = load_settings(config)
+        second = run_monitor(db, settings, "mv", now=NOW)
+        assert second.windows_computed == 0  # no new rows: the per-feature results stay as they were
+        assert second.multivariate is not None and second.multivariate.windows == 2
+        assert page in second.reports
+        assert 'id="multivariate-table"' in page.read_text()

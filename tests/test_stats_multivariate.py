@@ -140,3 +140,20 @@ def test_encode_refuses_rows_without_a_profiled_feature() -> None:
     profile = mv.fit_profile(make_rows(200, 0.8, np.random.default_rng(9)))
     with pytest.raises(ValueError, match="lack the profiled feature"):
         mv.encode(profile.encoding, mv.Rows({"x": np.zeros(3)}, {}))
+
+
+def test_classifier_needs_a_row_per_fold_on_each_side() -> None:
+    from driftwatch.config.multivariate import MultivariateSettings
+    from driftwatch.pipeline.multivariate import domain_classifier
+
+    profile = mv.fit_profile(make_rows(300, 0.8, np.random.default_rng(10)))
+    window = mv.encode(profile.encoding, make_rows(4, 0.8, np.random.default_rng(11)))
+    result = domain_classifier(profile, window, MultivariateSettings(enabled=True, min_rows=1), 1)
+    assert result.status == "insufficient_data" and "5 cross-validation folds" in result.reason
+    judged = domain_classifier(
+        profile,
+        mv.encode(profile.encoding, make_rows(60, 0.8, np.random.default_rng(12))),
+        MultivariateSettings(enabled=True),
+        50,
+    )
+    assert judged.status in ("ok", "warn") and judged.low is not None and judged.low <= 0.5 + 0.02

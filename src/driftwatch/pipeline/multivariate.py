@@ -157,6 +157,10 @@ def domain_classifier(
         return mv.MethodResult(
             mv.CLASSIFIER, mv.INSUFFICIENT, f"{n} rows < min_rows {min_rows}: not judged", n
         )
+    # Stratified folds need at least `folds` rows of each side.
+    if min(n, profile.reference_sample.shape[0]) < settings.folds:
+        reason = f"fewer rows than the {settings.folds} cross-validation folds on one side: not judged"
+        return mv.MethodResult(mv.CLASSIFIER, mv.INSUFFICIENT, reason, n)
     if n > settings.classifier_rows:
         keep = np.sort(
             np.random.default_rng(mv.BAR_SEED).choice(n, size=settings.classifier_rows, replace=False)

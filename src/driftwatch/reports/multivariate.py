@@ -9,7 +9,7 @@ import duckdb
 
 from driftwatch.durations import to_naive_utc
 from driftwatch.reports.contexts import Table
-from driftwatch.storage.multivariate import MultivariateRow, multivariate_results
+from driftwatch.storage.multivariate import MultivariateRow, multivariate_fingerprints, multivariate_results
 
 METHOD_LABELS = {"reconstruction": "PCA reconstruction error", "classifier": "domain classifier AUC"}
 
@@ -53,3 +53,14 @@ def multivariate_table(
             for r in sorted(rows, key=lambda r: r.method, reverse=True)
         ),
     )
+
+
+def with_multivariate(
+    cur: duckdb.DuckDBPyConnection, monitor: str, fingerprints: dict[tuple[str, str, datetime], str]
+) -> dict[tuple[str, str, datetime], str]:
+    """The window pages' fingerprints, the all-rows pages' extended with their multivariate results."""
+    extra = multivariate_fingerprints(cur, monitor)
+    return {
+        key: value + "|" + extra[(key[0], key[2])] if key[1] == "*" and (key[0], key[2]) in extra else value
+        for key, value in fingerprints.items()
+    }

@@ -48,7 +48,7 @@ from driftwatch.reports.contexts import (
     WindowContext,
     WindowLink,
 )
-from driftwatch.reports.multivariate import multivariate_table
+from driftwatch.reports.multivariate import multivariate_table, with_multivariate
 from driftwatch.reports.quality import quality_section
 from driftwatch.reports.registry import registry_items
 from driftwatch.reports.render import (
@@ -193,7 +193,7 @@ def _render_reports(
     reference_steps: ReferenceSteps = {}
     for name in names:
         config = settings.monitor(name)
-        fingerprints = q.window_fingerprints(cur, name)
+        fingerprints = with_multivariate(cur, name, q.window_fingerprints(cur, name))
         summaries = q.window_summaries(cur, name)
         by_group: dict[tuple[str, str], list[q.WindowSummary]] = {}
         for s in summaries:

@@ -253,3 +253,16 @@ def latest_multivariate_results(cur: duckdb.DuckDBPyConnection) -> list[Multivar
         "ORDER BY monitor, model_version, method"
     ).fetchall()
     return [_result(r) for r in rows]
+
+
+def multivariate_fingerprints(
+    cur: duckdb.DuckDBPyConnection, monitor: str
+) -> dict[tuple[str, datetime], str]:
+    """(model_version, window_start) → the newest `computed_at` of its multivariate results, as text: joined
+    to the window page's fingerprint, so a page is redrawn when only its multivariate results changed."""
+    rows = cur.execute(
+        "SELECT model_version, window_start, max(computed_at)::VARCHAR FROM multivariate_results "
+        "WHERE monitor = ? GROUP BY ALL",
+        [monitor],
+    ).fetchall()
+    return {(str(r[0]), r[1]): str(r[2]) for r in rows}
