@@ -181,15 +181,18 @@ class Registry:
 
 
 class Project:
+    FEATURES = "    features:\n      numeric: [x]\n      categorical: [region]\n"
+
     def __init__(
         self,
         root: Path,
         model: str,
         mlflow_options: str = "      mlflow: {write_back: true}",
-        features: str = "    features:\n      numeric: [x]\n      categorical: [region]\n",
+        features: str | None = None,
         versioned: bool = True,
     ) -> None:
         self.root = root
+        features = self.FEATURES if features is None else features
         (root / "logs").mkdir()
         (root / "driftwatch.yml").write_text(
             f"""\
@@ -567,3 +570,41 @@ def test_driftwatch_import_does_not_import_mlflow() -> None:
     code = "import sys, driftwatch.cli, driftwatch.pipeline.cycle; print('mlflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.slow  # the session's mlflow server takes 30-90 s to start
+def test_versions_baseline_and_candidate_may_name_registry_aliases_resolved_each_cycle(
+    tmp_path: Path, registry: Registry
+) -> None:
+    """`versions: {baseline: '@champion', candidate: '@challenger'}` compares the versions the aliases name in
+    that cycle: after the aliases swap, the next cycle compares the other way round."""
+    v1 = registry.version_with_artifact(MEANS[1], seed=1)
+    v2 = registry.version_with_artifact(MEANS[1], seed=2)
+    registry.alias("champion", v1)
+    registry.alias("challenger", v2)
+    versions = "    versions: {baseline: '@champion', candidate: '@challenger', mode: shadow}\n"
+    p = Project(tmp_path, registry.name, features=Project.FEATURES + versions)
+    p.log("d0-v1", str(v1), MEANS[1], day=0, seed=11)
+    p.log("d0-v2", str(v2), MEANS[1], day=0, seed=12)
+    first = p.cycle(day=2).versions
+    assert first is not None and (first.baseline, first.candidate) == (str(v1), str(v2))
+    assert [w.start for w in first.windows] == [DAY1.replace(tzinfo=None)]
+    stored = p.rows("SELECT DISTINCT baseline, candidate FROM version_comparisons WHERE monitor = 'fraud'")
+    assert stored == [(str(v1), str(v2))]
+
+    registry.alias("champion", v2)
+    registry.alias("challenger", v1)
+    swapped = p.cycle(day=2).versions
+    assert swapped is not None and (swapped.baseline, swapped.candidate) == (str(v2), str(v1))
+    assert [w.start for w in swapped.windows] == [DAY1.replace(tzinfo=None)]
+
+
+def test_versions_refuse_an_alias_without_a_registry_reference(tmp_path: Path) -> None:
+    (tmp_path / "driftwatch.yml").write_text(
+        "storage: dw.duckdb\nmonitors:\n  m:\n    predictions: {path: logs/*.parquet}\n"
+        "    reference: train.parquet\n    versions: {baseline: '@champion', candidate: v2}\n"
+    )
+    with pytest.raises(
+        ConfigError, match=r"versions\.baseline.*registry alias needs the monitor's reference"
+    ):
+        load_settings(tmp_path / "driftwatch.yml")
