@@ -17,13 +17,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from distributed import Client, LocalCluster, WorkerPlugin
 
 import driftwatch
 from driftwatch.cli.tables import clean_json
 from driftwatch.errors import InputError, SourceError
 from test_streaming import _same, _table
-
-distributed = pytest.importorskip("distributed")
 
 ROWS = 90_000
 
@@ -31,9 +30,7 @@ ROWS = 90_000
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[Any]:
     """Two worker processes of one thread each, started once: what a small real cluster looks like."""
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as local:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as local:
         yield local
 
 
@@ -95,7 +92,7 @@ def kill_once_plugin(marker: str) -> Any:
     Registered on the scheduler, so the worker the nanny restarts gets it too (and finds no marker). Defined
     in a function so that it is pickled by value: the workers cannot import this test module."""
 
-    class KillOnce(distributed.WorkerPlugin):  # type: ignore[misc]  (distributed has no type hints)
+    class KillOnce(WorkerPlugin):
         name = "driftwatch-kill-once"
 
         def transition(self, key: Any, start: str, finish: str, **kwargs: Any) -> None:
@@ -116,7 +113,7 @@ def test_a_worker_killed_mid_computation_is_survived(
     expected = driftwatch.compare(reference, current, memory_budget="1GiB").to_dict()
     marker = tmp_path / "kill-a-worker"
     marker.write_text("once")
-    with distributed.Client(cluster.scheduler_address, set_as_default=False) as client:
+    with Client(cluster.scheduler_address, set_as_default=False) as client:
         plugin = kill_once_plugin(str(marker))
         client.register_plugin(plugin)
         try:
@@ -146,7 +143,16 @@ def test_cli_engine_dask(cluster: Any, data: tuple[Path, Path, Path], tmp_path: 
     reference, current, parts = data
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        command = [sys.executable, "-m", "driftwatch.cli", "compare", str(reference), *args, "--format", "json"]
+        command = [
+            sys.executable,
+            "-m",
+            "driftwatch.cli",
+            "compare",
+            str(reference),
+            *args,
+            "--format",
+            "json",
+        ]
         return subprocess.run(command, capture_output=True, text=True, timeout=300)
 
     done = run(str(parts), "--engine", "dask", "--scheduler", cluster.scheduler_address)

@@ -80,7 +80,7 @@ class Counted:
 
 def compare_dask(
     reference: object,
-    current: str | Path,
+    current: object,
     *,
     scheduler: str | None = None,
     client: Any = None,
@@ -104,6 +104,8 @@ def compare_dask(
     formats = (input_format, input_format) if isinstance(input_format, str) else input_format
     if formats[1] not in ("auto", "parquet"):
         raise InputError(f"--engine dask reads the current dataset as Parquet, not {formats[1]!r}")
+    if not isinstance(current, str | Path):
+        raise InputError("--engine dask reads the current dataset from Parquet files: give a path or a glob")
     partitions, shape = dataset_partitions(current, features_column)
     load_statistics()
     ref = as_table(reference, "reference", formats[0], features_column)
