@@ -125,7 +125,9 @@ def test_a_worker_killed_mid_computation_is_survived(
     assert got == expected
 
 
-def test_an_unreachable_scheduler_is_a_clear_error(data: tuple[Path, Path, Path]) -> None:
+def test_an_unreachable_scheduler_is_a_clear_error(
+    data: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     reference, current, _ = data
     with pytest.raises(InputError, match=r"cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'"):
         driftwatch.compare(
@@ -137,6 +139,9 @@ def test_an_unreachable_scheduler_is_a_clear_error(data: tuple[Path, Path, Path]
         driftwatch.compare(reference, "/nonexistent/*.parquet", engine="dask", scheduler="tcp://x:1")
     with pytest.raises(InputError, match="engine must be"):
         driftwatch.compare(reference, current, engine="spark")
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as without the extra: the import fails
+    with pytest.raises(InputError, match=r"pip install 'driftwatch\[dask\]'"):
+        driftwatch.compare(reference, current, engine="dask", scheduler="tcp://127.0.0.1:9")
 
 
 def test_cli_engine_dask(cluster: Any, data: tuple[Path, Path, Path], tmp_path: Path) -> None:
