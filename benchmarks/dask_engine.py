@@ -38,7 +38,7 @@ def on_cluster(reference: Path, current: Path) -> dict[str, Any]:
 
     load_statistics()
     with (
-        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
         Client(cluster) as client,
     ):
         client.run(load_statistics)  # numba's cached kernels loaded on each worker, as a warm cluster has

@@ -21,6 +21,7 @@ from distributed import Client, LocalCluster, WorkerPlugin
 
 import driftwatch
 from driftwatch.cli.tables import clean_json
+from driftwatch.distributed import dataset_partitions
 from driftwatch.errors import InputError, SourceError
 from test_streaming import _same, _table
 
@@ -30,7 +31,7 @@ ROWS = 90_000
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[Any]:
     """Two worker processes of one thread each, started once: what a small real cluster looks like."""
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as local:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as local:
         yield local
 
 
@@ -72,6 +73,9 @@ def _statistics_equal(on_cluster: dict[str, Any], in_memory: dict[str, Any]) -> 
 def test_the_cluster_gives_the_single_node_result(cluster: Any, data: tuple[Path, Path, Path]) -> None:
     reference, current, parts = data
     address = cluster.scheduler_address
+    # Partitions: one per row group, across files too.
+    assert len(dataset_partitions(current, "input_features")[0]) == 6
+    assert len(dataset_partitions(parts, "input_features")[0]) == 9
     in_memory = driftwatch.compare(reference, current).to_dict()
     streamed = driftwatch.compare(reference, current, memory_budget="1GiB").to_dict()
     on_cluster = driftwatch.compare(reference, current, engine="dask", scheduler=address).to_dict()
@@ -167,7 +171,26 @@ def test_cli_engine_dask(cluster: Any, data: tuple[Path, Path, Path], tmp_path: 
     for args, message in (
         (("--engine", "dask"), "--scheduler"),
         (("--engine", "dask", "--scheduler", "x", "--memory-budget", "1GiB"), "--memory-budget is for one"),
+        (("--scheduler", "tcp://127.0.0.1:9"), "--scheduler is for --engine dask"),
     ):
         failed = run(str(current), *args)
         assert failed.returncode != 0 and message in failed.stderr, (args, failed.stderr)
         assert "Traceback" not in failed.stderr
+
+
+def test_a_partial_travels_packed_and_arrives_exactly() -> None:
+    from driftwatch.distributed import packed, unpacked
+    from driftwatch.stats.partials import NumericPartial, numeric_partial
+    from driftwatch.stats.profile import numeric_profile
+
+    rng = np.random.default_rng(5)
+    profile = numeric_profile("x", rng.normal(size=5_000))
+    partial = numeric_partial(profile, rng.normal(size=3_000))
+    huge = NumericPartial("x", np.array([0, 2**40, 3], dtype=np.int64), partial.bin_counts, 0.0, 1.0, 0, 0)
+    empty = NumericPartial("x", np.empty(0, dtype=np.int64), partial.bin_counts, 0.0, 1.0, 0, 0)
+    for original in (partial, huge, empty):
+        back = unpacked(packed(original))
+        assert isinstance(back, NumericPartial)
+        assert back.ks_counts.dtype == np.int64 and np.array_equal(back.ks_counts, original.ks_counts)
+        assert (back.low, back.high, back.name) == (original.low, original.high, original.name)
+    assert len(packed(partial).counts) < partial.ks_counts.nbytes / 4  # type: ignore[union-attr]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +47,7 @@ from driftwatch.streaming import _finished
 
 if TYPE_CHECKING:
     from driftwatch.stats.decision import Thresholds
-    from driftwatch.stats.partials import Partial
+    from driftwatch.stats.partials import NumericPartial, Partial
     from driftwatch.stats.profile import FeatureProfile
 
 INSTALL_HINT = "pip install 'driftwatch[dask]'"
@@ -68,12 +68,24 @@ class Partition:
     row_group: int
 
 
+@dataclass(frozen=True, eq=False)
+class Packed:
+    """A numeric partial as it travels between processes: its ``ks_counts`` (``2K + 1`` int64, 16 MB for a
+    reference of a million distinct values, mostly 0 and 1) as unsigned 32-bit integers compressed with zstd,
+    about 20 times smaller. Lossless: the narrow type is only used when every count fits it."""
+
+    partial: NumericPartial  # with an empty ks_counts
+    counts: bytes
+    dtype: str
+    size: int
+
+
 @dataclass(frozen=True)
 class Counted:
     """What a task hands back: each feature's partial (in the plan's order), the rows it kept and the rows it
     refused by reason. Merged with `merged`; small: no row of the data."""
 
-    partials: tuple[Partial, ...]
+    partials: tuple[Partial | Packed, ...]
     rows: int
     refused: dict[str, int]
 
@@ -128,7 +140,8 @@ def compare_dask(
     finally:
         if owned:
             client.close()
-    done = _finished(plan, profiles, counted.partials, [note for _, note in profiled])
+    partials = [unpacked(p) for p in counted.partials]
+    done = _finished(plan, profiles, partials, [note for _, note in profiled])
     return judged_result(plan, done, thresholds, (kept.height, counted.rows), (excluded_ref, counted.refused))
 
 
@@ -242,7 +255,7 @@ def count_partition(
         kept, refused = without_refused_rows(_ArrowColumns(table), checked, "current")
         del table
         partials = tuple(
-            numeric_partial(p, kept.numeric_values(p.name, "current"))
+            packed(numeric_partial(p, kept.numeric_values(p.name, "current")))
             if isinstance(p, NumericProfile)
             else categorical_partial(p, kept.value_counts(p.name, "current"))
             for p in profiles
@@ -256,12 +269,47 @@ def merged(*parts: Counted) -> Counted:
     """On a worker: the union of several tasks' counts (`stats.partials.merge`, exact in any order)."""
     from driftwatch.stats.partials import merge
 
-    partials = list(parts[0].partials)
+    partials = [unpacked(p) for p in parts[0].partials]
     rows = parts[0].rows
     refused = dict(parts[0].refused)
     for part in parts[1:]:
-        partials = [merge(a, b) for a, b in zip(partials, part.partials, strict=True)]
+        partials = [merge(a, unpacked(b)) for a, b in zip(partials, part.partials, strict=True)]
         rows += part.rows
         for reason, count in part.refused.items():
             refused[reason] = refused.get(reason, 0) + count
-    return Counted(tuple(partials), rows, refused)
+    return Counted(tuple(packed(p) for p in partials), rows, refused)
+
+
+def packed(partial: Partial) -> Partial | Packed:
+    """A numeric partial packed for the wire (`Packed`); a categorical one as it is (its value counts)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from driftwatch.stats.partials import NumericPartial
+
+    if not isinstance(partial, NumericPartial):
+        return partial
+    counts = partial.ks_counts
+    narrow = counts.size == 0 or (int(counts.min()) >= 0 and int(counts.max()) <= np.iinfo(np.uint32).max)
+    data = counts.astype(np.uint32) if narrow else counts
+    return Packed(
+        replace(partial, ks_counts=np.empty(0, dtype=np.int64)),
+        pa.compress(data, codec="zstd", asbytes=True),
+        data.dtype.str,
+        int(counts.size),
+    )
+
+
+def unpacked(partial: Partial | Packed) -> Partial:
+    """The partial `packed` packed, exactly."""
+    import numpy as np
+    import pyarrow as pa
+
+    if not isinstance(partial, Packed):
+        return partial
+    dtype = np.dtype(partial.dtype)
+    raw = pa.decompress(
+        partial.counts, decompressed_size=partial.size * dtype.itemsize, codec="zstd", asbytes=True
+    )
+    counts = np.frombuffer(raw, dtype=dtype).astype(np.int64)
+    return replace(partial.partial, ks_counts=counts)

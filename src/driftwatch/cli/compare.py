@@ -102,6 +102,8 @@ def compare(
         fail(f"--input-format takes one format or REF,CUR, got {input_format!r}")
     if engine not in ("local", "dask"):
         fail(f"--engine must be local or dask, got {engine!r}")
+    if scheduler is not None and engine != "dask":
+        fail("--scheduler is for --engine dask")
     if engine == "dask":
         if memory_budget is not None:
             fail("--memory-budget is for one machine; --engine dask reads one row group per task")
