@@ -78,7 +78,7 @@ def main() -> None:
     write_data(current, args.rows, 0.02, 2)
     print(f"data: {args.rows:,} rows ({time.perf_counter() - start:.0f} s)", flush=True)
     try:
-        single = run_child("streaming", reference, current, "2GiB", args.timeout)
+        single: dict[str, Any] = run_child("streaming", reference, current, "2GiB", args.timeout)
         print(
             f"single node, streamed (2 GiB): {single['seconds']:.1f} s, peak {single['peak_rss'] / 2**30:.2f} GiB"
         )
