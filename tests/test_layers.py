@@ -28,6 +28,7 @@ LAYERS = {
     "demo": 4,
     "comparison": 5,
     "streaming": 5,
+    "distributed": 5,
     "validation": 5,
     "pipeline": 5,
     "api": 6,

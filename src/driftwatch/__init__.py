@@ -20,7 +20,22 @@ def compare(reference: object, current: object, **options: Any) -> CompareResult
 
     `memory_budget` (bytes, or "2GiB"): stream the current Parquet file within that much memory instead of
     reading it whole (`driftwatch.streaming.compare_streaming`, docs/scale.md).
+    `engine="dask"` with `scheduler="tcp://HOST:8786"` (or `client=`): count the current Parquet dataset on a
+    Dask cluster (`driftwatch.distributed.compare_dask`, docs/scale.md).
     """
+    engine = options.pop("engine", "local")
+    if engine == "dask":
+        if options.pop("memory_budget", None) is not None:
+            from driftwatch.errors import InputError
+
+            raise InputError("--memory-budget is for one machine; --engine dask reads a row group per task")
+        from driftwatch.distributed import compare_dask
+
+        return compare_dask(reference, current, **options)
+    if engine != "local":
+        from driftwatch.errors import InputError
+
+        raise InputError(f"engine must be 'local' or 'dask', got {engine!r}")
     if options.get("memory_budget") is not None:
         from driftwatch.streaming import compare_streaming
 

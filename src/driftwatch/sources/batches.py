@@ -93,3 +93,46 @@ def parquet_batches(path: str | Path, columns: Sequence[str], batch_rows: int) -
         raise
     except Exception as exc:
         raise SourceError(p, f"cannot read as parquet: {first_line(exc)}") from None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# A Parquet dataset cut into row groups: the partitions of `compare --engine dask` (driftwatch.distributed)
+# ---------------------------------------------------------------------------------------------------------
+
+GLOB_CHARACTERS = frozenset("*?[")
+
+
+def parquet_dataset_files(path: str | Path, role: str) -> list[Path]:
+    """The Parquet files of a dataset given as one file, a folder (its *.parquet files, recursively) or a
+    glob pattern (``data/2026-*/*.parquet``), sorted by path so the partitions come in one order."""
+    text = str(path)
+    if GLOB_CHARACTERS & set(text):
+        anchor = Path(text)
+        parts = anchor.parts
+        first = next(i for i, part in enumerate(parts) if GLOB_CHARACTERS & set(part))
+        base = Path(*parts[:first]) if first else Path(".")
+        files = sorted(p for p in base.glob(str(Path(*parts[first:]))) if p.is_file())
+        if not files:
+            raise SourceError(text, f"no {role} files match the pattern")
+        return files
+    p = Path(text)
+    if p.is_dir():
+        files = sorted(f for f in p.rglob("*.parquet") if f.is_file())
+        if not files:
+            raise SourceError(p, f"{role} folder holds no .parquet files")
+        return files
+    if not p.is_file():
+        raise SourceError(p, f"{role} file not found")
+    return [p]
+
+
+def parquet_row_group(path: str | Path, row_group: int, columns: Sequence[str]) -> pa.Table:
+    """One row group of the file's `columns`, decoded (a partition of a distributed comparison)."""
+    import pyarrow.parquet as pq
+
+    p = Path(path)
+    try:
+        with pq.ParquetFile(p, pre_buffer=False, buffer_size=READ_BUFFER_BYTES) as file:
+            return file.read_row_group(row_group, columns=list(columns), use_threads=False)
+    except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
+        raise SourceError(p, f"cannot read row group {row_group} as parquet: {first_line(exc)}") from None

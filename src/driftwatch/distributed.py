@@ -1,0 +1,315 @@
+"""`driftwatch compare --engine dask`: the current Parquet dataset compared on a Dask cluster, exactly.
+
+The work is cut as the streamed comparison cuts it (`driftwatch.streaming`, `stats.partials`): the reference
+is read and profiled once, on the client, and its profiles are scattered to every worker (broadcast: each
+worker deserialises them once and derives each numeric feature's layout once). Then one task per Parquet row
+group reads its columns, leaves out the refused rows (`comparison.without_refused_rows`, the same rule row by
+row as in memory) and counts one partial per feature; the partials are merged on the workers in a tree
+(`SPLIT_EVERY` at a time, `stats.partials.merge`: integer additions, so any partitioning and any order of
+merging give the same integers) and the one merged partial per feature is finished on the client. So the
+result is the single-node one: D, p, PSI, χ², JS and Hellinger bit for bit with the in-memory comparison,
+Wasserstein as the streamed comparison gives it (an estimate with its bound, marked in the output).
+
+Dask is an optional extra (``pip install 'driftwatch[dask]'``), imported here only, and only when used.
+A worker lost mid-computation costs its tasks, which the scheduler runs again elsewhere (a task's inputs are
+a file path and the broadcast profiles, both still available); a task that fails is retried `RETRIES` times.
+docs/scale.md has how to run it on a real cluster and its cost model.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from driftwatch.comparison import (
+    FEATURES_COLUMN,
+    CompareResult,
+    _ArrowColumns,
+    _columns,
+    as_table,
+    comparison_plan,
+    judged_result,
+    load_statistics,
+    reference_profile,
+    without_refused_rows,
+)
+from driftwatch.errors import DriftwatchError, InputError, first_line
+from driftwatch.sources.batches import (
+    ParquetShape,
+    parquet_dataset_files,
+    parquet_row_group,
+    parquet_shape,
+)
+from driftwatch.streaming import _finished
+
+if TYPE_CHECKING:
+    from driftwatch.stats.decision import Thresholds
+    from driftwatch.stats.partials import NumericPartial, Partial
+    from driftwatch.stats.profile import FeatureProfile
+
+INSTALL_HINT = "pip install 'driftwatch[dask]'"
+CONNECT_TIMEOUT = 10.0
+"""Seconds to wait for the scheduler before giving up with the address in the message."""
+RETRIES = 2
+"""Times a failed task is run again (a flaky read); a lost worker's tasks are rescheduled besides."""
+SPLIT_EVERY = 8
+"""Partials merged by one reduce task: fewer, larger tasks than a binary tree, and at most 8 partials per
+feature held by a task at once."""
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One task's share of the current dataset: a row group of a file."""
+
+    path: str
+    row_group: int
+
+
+@dataclass(frozen=True, eq=False)
+class Packed:
+    """A numeric partial as it travels between processes: its ``ks_counts`` (``2K + 1`` int64, 16 MB for a
+    reference of a million distinct values, mostly 0 and 1) as unsigned 32-bit integers compressed with zstd,
+    about 20 times smaller. Lossless: the narrow type is only used when every count fits it."""
+
+    partial: NumericPartial  # with an empty ks_counts
+    counts: bytes
+    dtype: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Counted:
+    """What a task hands back: each feature's partial (in the plan's order), the rows it kept and the rows it
+    refused by reason. Merged with `merged`; small: no row of the data."""
+
+    partials: tuple[Partial | Packed, ...]
+    rows: int
+    refused: dict[str, int]
+
+
+def compare_dask(
+    reference: object,
+    current: object,
+    *,
+    scheduler: str | None = None,
+    client: Any = None,
+    numeric: Sequence[str] | None = None,
+    categorical: Sequence[str] | None = None,
+    bins: int = 10,
+    thresholds: Thresholds | None = None,
+    prediction: str | None = None,
+    output: str | None = None,
+    features: Sequence[str] | None = None,
+    input_format: str | tuple[str, str] = "auto",
+    features_column: str = FEATURES_COLUMN,
+    connect_timeout: float = CONNECT_TIMEOUT,
+) -> CompareResult:
+    """`driftwatch.comparison.compare` with the current Parquet dataset (a file, a folder of .parquet files
+    or a glob) counted on the Dask cluster at `scheduler` (an address such as ``tcp://10.0.0.5:8786``), or
+    on an already connected `client` (a ``distributed.Client``, e.g. from dask-kubernetes).
+
+    Same options and result as in memory; the features' `wasserstein_bound` is set as when streaming.
+    """
+    formats = (input_format, input_format) if isinstance(input_format, str) else input_format
+    if formats[1] not in ("auto", "parquet"):
+        raise InputError(f"--engine dask reads the current dataset as Parquet, not {formats[1]!r}")
+    if not isinstance(current, str | Path):
+        raise InputError("--engine dask reads the current dataset from Parquet files: give a path or a glob")
+    partitions, shape = dataset_partitions(current, features_column)
+    load_statistics()
+    ref = as_table(reference, "reference", formats[0], features_column)
+    plan = comparison_plan(
+        _columns(ref),
+        _ArrowColumns(shape.schema.empty_table()),
+        numeric=numeric,
+        categorical=categorical,
+        features=features,
+        prediction=prediction,
+        output=output,
+    )
+    kept, excluded_ref = without_refused_rows(_columns(ref), plan.checked, "reference")
+    profiled = [reference_profile(kept, name, is_num, bins) for name, is_num, _ in plan.to_judge]
+    profiles = [p for p, _ in profiled]
+    owned = client is None
+    client = connected_client(scheduler, connect_timeout) if owned else client
+    try:
+        counted = count_on_cluster(client, partitions, plan.checked, profiles)
+    finally:
+        if owned:
+            client.close()
+    partials = [unpacked(p) for p in counted.partials]
+    done = _finished(plan, profiles, partials, [note for _, note in profiled])
+    return judged_result(plan, done, thresholds, (kept.height, counted.rows), (excluded_ref, counted.refused))
+
+
+def dataset_partitions(current: str | Path, features_column: str) -> tuple[list[Partition], ParquetShape]:
+    """The dataset's row groups, from the files' footers alone, and the first file's shape (schema)."""
+    files = parquet_dataset_files(current, "current")
+    partitions: list[Partition] = []
+    first: ParquetShape | None = None
+    for path in files:
+        shape = parquet_shape(path, "current")
+        if first is None:
+            first = shape
+        elif shape.rows and not set(first.schema.names) <= set(shape.schema.names):
+            missing = sorted(set(first.schema.names) - set(shape.schema.names))
+            raise InputError(f"{path}: lacks the column(s) {missing} that {files[0]} has")
+        partitions += [Partition(str(path), group) for group in range(shape.row_groups)]
+    assert first is not None  # parquet_dataset_files gives at least one file
+    if features_column in first.schema.names:
+        raise InputError(
+            f"--engine dask needs one column per feature; the current dataset keeps them in "
+            f"{features_column!r} (a prediction log): flatten it first, or compare in memory"
+        )
+    return partitions, first
+
+
+def connected_client(scheduler: str | None, timeout: float) -> Any:
+    """A ``distributed.Client`` connected to `scheduler`; InputError saying what to do when it cannot be."""
+    if not scheduler:
+        raise InputError("--engine dask needs the scheduler's address: --scheduler tcp://HOST:8786")
+    try:
+        from distributed import Client
+    except ImportError:
+        raise InputError(f"--engine dask needs Dask: {INSTALL_HINT}") from None
+    try:
+        return Client(scheduler, timeout=timeout, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise InputError(
+            f"cannot reach the Dask scheduler at {scheduler!r} within {timeout:g} s: {first_line(exc)}"
+        ) from None
+
+
+def count_on_cluster(
+    client: Any,
+    partitions: Sequence[Partition],
+    checked: Sequence[tuple[str, str]],
+    profiles: Sequence[FeatureProfile],
+) -> Counted:
+    """Every partition counted on the cluster and the partials merged there; the merged result gathered."""
+    if not partitions:
+        return Counted(tuple(_empty(p) for p in profiles), 0, {})
+    run = uuid.uuid4().hex[:12]
+    [shipped] = client.scatter([tuple(profiles)], broadcast=True, hash=False)
+    columns = list(dict.fromkeys([p.name for p in profiles]))
+    level = [
+        client.submit(
+            count_partition,
+            part,
+            columns,
+            tuple(checked),
+            shipped,
+            key=f"driftwatch-partial-{run}-{i}",
+            retries=RETRIES,
+            pure=False,
+        )
+        for i, part in enumerate(partitions)
+    ]
+    depth = 0
+    while len(level) > 1:
+        depth += 1
+        level = [
+            client.submit(
+                merged,
+                *level[i : i + SPLIT_EVERY],
+                key=f"driftwatch-merge-{run}-{depth}-{i // SPLIT_EVERY}",
+                retries=RETRIES,
+            )
+            for i in range(0, len(level), SPLIT_EVERY)
+        ]
+    try:
+        result: Counted = level[0].result()
+    except DriftwatchError:
+        raise
+    except Exception as exc:  # the cluster's own failures (a task lost too often, a scheduler gone)
+        raise InputError(f"the Dask computation failed: {type(exc).__name__}: {first_line(exc)}") from None
+    # The futures (the broadcast profiles too) are released when they go out of scope here.
+    return result
+
+
+def _empty(profile: FeatureProfile) -> Partial:
+    from driftwatch.stats.partials import empty_partial
+
+    return empty_partial(profile)
+
+
+def count_partition(
+    partition: Partition,
+    columns: Sequence[str],
+    checked: Sequence[tuple[str, str]],
+    profiles: Sequence[FeatureProfile],
+) -> Counted:
+    """On a worker: one row group's partial per feature, without the rows the comparison refuses.
+
+    Driftwatch's errors are re-raised as InputError with the same message: they travel back to the client
+    pickled, and an error whose constructor takes other arguments than its message would not unpickle.
+    """
+    from driftwatch.stats.partials import categorical_partial, numeric_partial
+    from driftwatch.stats.profile import NumericProfile
+
+    try:
+        table = parquet_row_group(partition.path, partition.row_group, columns)
+        kept, refused = without_refused_rows(_ArrowColumns(table), checked, "current")
+        del table
+        partials = tuple(
+            packed(numeric_partial(p, kept.numeric_values(p.name, "current")))
+            if isinstance(p, NumericProfile)
+            else categorical_partial(p, kept.value_counts(p.name, "current"))
+            for p in profiles
+        )
+    except DriftwatchError as exc:
+        raise InputError(str(exc)) from None
+    return Counted(partials, kept.height, refused)
+
+
+def merged(*parts: Counted) -> Counted:
+    """On a worker: the union of several tasks' counts (`stats.partials.merge`, exact in any order)."""
+    from driftwatch.stats.partials import merge
+
+    partials = [unpacked(p) for p in parts[0].partials]
+    rows = parts[0].rows
+    refused = dict(parts[0].refused)
+    for part in parts[1:]:
+        partials = [merge(a, unpacked(b)) for a, b in zip(partials, part.partials, strict=True)]
+        rows += part.rows
+        for reason, count in part.refused.items():
+            refused[reason] = refused.get(reason, 0) + count
+    return Counted(tuple(packed(p) for p in partials), rows, refused)
+
+
+def packed(partial: Partial) -> Partial | Packed:
+    """A numeric partial packed for the wire (`Packed`); a categorical one as it is (its value counts)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from driftwatch.stats.partials import NumericPartial
+
+    if not isinstance(partial, NumericPartial):
+        return partial
+    counts = partial.ks_counts
+    narrow = counts.size == 0 or (int(counts.min()) >= 0 and int(counts.max()) <= np.iinfo(np.uint32).max)
+    data = counts.astype(np.uint32) if narrow else counts
+    return Packed(
+        replace(partial, ks_counts=np.empty(0, dtype=np.int64)),
+        pa.compress(data, codec="zstd", asbytes=True),
+        data.dtype.str,
+        int(counts.size),
+    )
+
+
+def unpacked(partial: Partial | Packed) -> Partial:
+    """The partial `packed` packed, exactly."""
+    import numpy as np
+    import pyarrow as pa
+
+    if not isinstance(partial, Packed):
+        return partial
+    dtype = np.dtype(partial.dtype)
+    raw = pa.decompress(
+        partial.counts, decompressed_size=partial.size * dtype.itemsize, codec="zstd", asbytes=True
+    )
+    counts = np.frombuffer(raw, dtype=dtype).astype(np.int64)
+    return replace(partial.partial, ks_counts=counts)
