@@ -116,10 +116,17 @@ class _Query:
         """
         return self._list_fields("_doc", (("_jv", self.text_paths), ("_jt", self.type_paths)))
 
-    def object_fields(self) -> str:
-        """The select list computing `_fv` and `_ft` from the features field's text `_fj`, as `doc_fields` does
-        for an NDJSON line: one parse of the object per row for all features (not one per feature and kind)."""
-        return self._list_fields("_fj", (("_fv", self.object_text_paths), ("_ft", self.object_type_paths)))
+    def object_types(self) -> str:
+        """`_ft`: the JSON types of the features field's text itself (element 1) and of the paths asked for by
+        `object_type`, in one parse; NULL for a text that is not JSON (`try`: DuckDB's `json_type` raises)."""
+        self.object_type_paths.setdefault("$", len(self.object_type_paths) + 1)
+        order = sorted(self.object_type_paths, key=self.object_type_paths.__getitem__)
+        return f"try(json_type(_fj_text, [{', '.join(self.bind(path) for path in order)}])) AS _ft"
+
+    def object_texts(self) -> str:
+        """The select list computing `_fv` from the features object `_fj`, as `doc_fields` does for an NDJSON
+        line: one parse of the object per row for all features (not one per feature)."""
+        return self._list_fields("_fj", (("_fv", self.object_text_paths),))
 
     def _list_fields(self, source: str, lists: tuple[tuple[str, dict[str, int]], ...]) -> str:
         fields = []
@@ -429,15 +436,19 @@ class _Normaliser:
         features sit in a JSON/struct field of a Parquet or CSV file (or a database source's rows).
 
         Why: per-feature `json_extract_string(_fj, path)` and `json_type(_fj, path)` parse the object again for
-        every feature; with 8 features that was 12 parses of each row's object (docs/benchmarks.md, "The store
-        cost of ingest"). The list-path form gives the same values element for element.
+        every feature; with 8 features that was 13 parses of each row's object (`json_valid`, `json_type`, the
+        cast to JSON, 10 per-feature calls), now 2 (docs/benchmarks.md, "The store cost of ingest"). The
+        list-path form gives the same values element for element.
         """
         if not self.features_text:
             return src
-        fj = "CASE WHEN json_valid(_fj_text) AND json_type(_fj_text) = 'OBJECT' THEN _fj_text END"
+        # Two parses of each row's object: its own type and the categories' types in one `json_type` (`_ft`),
+        # then every feature's text in one `json_extract_string` (`_fv`) of the rows that hold an object.
+        types = self.q.object_types()
+        fj = f"CASE WHEN _ft[{self.q.object_type_paths['$']}] = 'OBJECT' THEN _fj_text END"
         return (
-            f"SELECT *{self.q.object_fields()} FROM (SELECT *, {fj} AS _fj FROM "
-            f"(SELECT *, {self.features_text} AS _fj_text FROM ({src})))"
+            f"SELECT *{self.q.object_texts()} FROM (SELECT *, {fj} AS _fj FROM "
+            f"(SELECT *, {types} FROM (SELECT *, {self.features_text} AS _fj_text FROM ({src}))))"
         )
 
 
