@@ -10,6 +10,10 @@ NDJSON fields are read with one list-path `json_extract_string(_doc, [...])` per
 `json_type` when features sit in a nested object), not one call per field: each call parses the whole line, and
 with ~25 fields the repeated parsing was most of the cost of loading an NDJSON file (1M lines: ~31 -> ~7 CPU-s).
 The values and reasons are those of the per-field calls (tests/test_ingest_ndjson.py pins them).
+A features field of a Parquet/CSV file (a JSON object as text or a struct; database and object-store pulls
+arrive as Parquet) is read the same way: one list-path `json_type` and one list-path `json_extract_string` per
+row over the object, 2 parses instead of 13 with 8 features (1M rows stored: 4.6 -> 3.3 CPU-s;
+tests/test_ingest_features_column.py pins the values and reasons).
 
 Values are never pasted into SQL: file paths and JSON paths are bound as named parameters; column names are
 quoted identifiers.
@@ -64,6 +68,9 @@ class _Query:
         # NDJSON: every field is read from one list-path call per row (see `doc_fields`), not one call per field.
         self.text_paths: dict[str, int] = {}  # JSON path → 1-based index in `_jv`
         self.type_paths: dict[str, int] = {}  # JSON path → 1-based index in `_jt`
+        # Parquet/CSV features field: likewise one list-path call per row over the field's text `_fj`.
+        self.object_text_paths: dict[str, int] = {}  # JSON path → 1-based index in `_fv`
+        self.object_type_paths: dict[str, int] = {}  # JSON path → 1-based index in `_ft`
 
     def bind(self, value: object) -> str:
         name = f"p{len(self.params)}"
@@ -94,6 +101,16 @@ class _Query:
         index = self.type_paths.setdefault(path, len(self.type_paths) + 1)
         return f"_jt[{index}]"
 
+    def object_text(self, path: str) -> str:
+        """`json_extract_string(_fj, path)`, as an element of the row's one list-path extraction `_fv`."""
+        index = self.object_text_paths.setdefault(path, len(self.object_text_paths) + 1)
+        return f"_fv[{index}]"
+
+    def object_type(self, path: str) -> str:
+        """`json_type(_fj, path)`, as an element of the row's one list-path `json_type` call `_ft`."""
+        index = self.object_type_paths.setdefault(path, len(self.object_type_paths) + 1)
+        return f"_ft[{index}]"
+
     def doc_fields(self) -> str:
         """The select list computing `_jv` and `_jt` from `_doc`: each parses the line once for all its paths.
 
@@ -101,12 +118,27 @@ class _Query:
         (DuckDB's list-path form), but parses the document once instead of once per path: with ~25 fields, the
         per-field calls were most of the cost of loading an NDJSON file.
         """
+        return self._list_fields("_doc", (("_jv", self.text_paths), ("_jt", self.type_paths)))
+
+    def object_types(self) -> str:
+        """`_ft`: the JSON types of the features field's text itself (element 1) and of the paths asked for by
+        `object_type`, in one parse; NULL for a text that is not JSON (`try`: DuckDB's `json_type` raises)."""
+        self.object_type_paths.setdefault("$", len(self.object_type_paths) + 1)
+        order = sorted(self.object_type_paths, key=self.object_type_paths.__getitem__)
+        return f"try(json_type(_fj_text, [{', '.join(self.bind(path) for path in order)}])) AS _ft"
+
+    def object_texts(self) -> str:
+        """The select list computing `_fv` from the features object `_fj`, as `doc_fields` does for an NDJSON
+        line: one parse of the object per row for all features (not one per feature)."""
+        return self._list_fields("_fj", (("_fv", self.object_text_paths),))
+
+    def _list_fields(self, source: str, lists: tuple[tuple[str, dict[str, int]], ...]) -> str:
         fields = []
-        for name, paths in (("json_extract_string", self.text_paths), ("json_type", self.type_paths)):
+        for alias, paths in lists:
             if paths:
-                alias = "_jv" if name == "json_extract_string" else "_jt"
+                name = "json_extract_string" if alias in ("_jv", "_fv") else "json_type"
                 bound = ", ".join(self.bind(path) for path in paths)
-                fields.append(f"{name}(_doc, [{bound}]) AS {alias}")
+                fields.append(f"{name}({source}, [{bound}]) AS {alias}")
         return "".join(", " + f for f in fields)
 
     def native(self, name: str) -> str:
@@ -200,6 +232,7 @@ class _Normaliser:
         self.reasons: list[str] = []
         # The features' JSON/struct field as a JSON path ('' when features are plain columns).
         self.features_path = json_path(layout.features_json) if layout.features_json is not None else ""
+        self.features_text = ""  # Parquet/CSV: the features field as JSON text (`add_features_field`)
 
     # --- the value kinds --------------------------------------------------------------------------------------
 
@@ -327,10 +360,9 @@ class _Normaliser:
                 f"WHEN _fj_type <> 'OBJECT' THEN {_sql_text(field_name + ' is not a JSON object')} END"
             )
             return
-        self.stage1.append(f"{self.q.json_object(field_name)} AS _fj_text")
-        self.stage1.append(
-            "CASE WHEN json_valid(_fj_text) AND json_type(_fj_text) = 'OBJECT' THEN _fj_text::JSON END AS _fj"
-        )
+        # `_fj_text`, `_fj` (the text when it is an object) and the features read from it (`_fv`, `_ft`) are
+        # computed in projections of their own below stage 1 (`select`), each once per row.
+        self.features_text = self.q.json_object(field_name)
         self.reasons.append(
             f"CASE WHEN _fj_text IS NULL THEN {_sql_text(field_name + ' is missing')} "
             f"WHEN _fj IS NULL THEN {_sql_text(field_name + ' is not a JSON object')} END"
@@ -342,7 +374,7 @@ class _Normaliser:
             path = self.features_path + json_path(name)[1:]
             return f"CASE WHEN _fj_type = 'OBJECT' THEN {self.q.doc_text(path)} END"
         if self.layout.features_json is not None:
-            return f"json_extract_string(_fj, {self.q.bind(json_path(name))})"
+            return self.q.object_text(json_path(name))
         self.q.require(name, "feature")
         return self.q.text(name)
 
@@ -370,7 +402,7 @@ class _Normaliser:
             kind = self.q.doc_type(self.features_path + json_path(name)[1:])
             self.stage1.append(f"CASE WHEN _fj_type = 'OBJECT' THEN {kind} END AS {alias}_type")
         else:
-            self.stage1.append(f"json_type(_fj, {self.q.bind(json_path(name))}) AS {alias}_type")
+            self.stage1.append(f"{self.q.object_type(json_path(name))} AS {alias}_type")
         self.category(alias, self.feature_text(name))
         self.reasons.append(
             f"CASE WHEN {alias}_type IN ('OBJECT', 'ARRAY') THEN "
@@ -398,10 +430,30 @@ class _Normaliser:
                 f"FROM ({source_sql(self.fmt, compression)}))"
             )
         else:
-            src = source_sql(self.fmt, compression)
+            src = self.features_source(source_sql(self.fmt, compression))
         # Stage 1 expressions may refer to earlier aliases (DuckDB resolves lateral column aliases).
         layers = _layers(src, self.stage1, self.stage2, self.stage3)
         return f"SELECT {', '.join(self.out)}, {reason} AS _reason FROM {layers}"
+
+    def features_source(self, src: str) -> str:
+        """`src` with the features field's `_fj_text`, `_fj` and `_fv`/`_ft` (one list-path call each), when the
+        features sit in a JSON/struct field of a Parquet or CSV file (or a database source's rows).
+
+        Why: per-feature `json_extract_string(_fj, path)` and `json_type(_fj, path)` parse the object again for
+        every feature; with 8 features that was 13 parses of each row's object (`json_valid`, `json_type`, the
+        cast to JSON, 10 per-feature calls), now 2 (docs/benchmarks.md, "The store cost of ingest"). The
+        list-path form gives the same values element for element.
+        """
+        if not self.features_text:
+            return src
+        # Two parses of each row's object: its own type and the categories' types in one `json_type` (`_ft`),
+        # then every feature's text in one `json_extract_string` (`_fv`) of the rows that hold an object.
+        types = self.q.object_types()
+        fj = f"CASE WHEN _ft[{self.q.object_type_paths['$']}] = 'OBJECT' THEN _fj_text END"
+        return (
+            f"SELECT *{self.q.object_texts()} FROM (SELECT *, {fj} AS _fj FROM "
+            f"(SELECT *, {types} FROM (SELECT *, {self.features_text} AS _fj_text FROM ({src}))))"
+        )
 
 
 def _layers(src: str, *stages: list[str]) -> str:
