@@ -153,6 +153,25 @@ def as_table(
     return flatten_features(as_polars(data, role), features_column, role)
 
 
+def _from_pandas(data: Any) -> pl.DataFrame:
+    """`pl.from_pandas`, with timezone-aware columns handed over as UTC wall times and marked UTC again.
+
+    Why: polars (and pyarrow) read such a column through `Series.values`, which pandas 3.1 deprecates for
+    DatetimeTZDtype with a warning (an error under warnings-as-errors, and a different array in pandas 4).
+    """
+    import pandas as pd
+    import polars as pl
+
+    aware = [c for c in data.columns if isinstance(data[c].dtype, pd.DatetimeTZDtype)]
+    if not aware:
+        return pl.from_pandas(data)
+    naive = data.copy(deep=False)
+    for column in aware:
+        naive[column] = data[column].dt.tz_convert(None)  # the same instants, as naive UTC
+    frame = pl.from_pandas(naive)
+    return frame.with_columns(pl.col(str(c)).dt.replace_time_zone("UTC") for c in aware)
+
+
 def as_polars(data: object, role: str) -> pl.DataFrame:
     """A polars frame from a path, polars/pandas frame or Arrow table."""
     import polars as pl
@@ -167,7 +186,7 @@ def as_polars(data: object, role: str) -> pl.DataFrame:
         if isinstance(frame, pl.DataFrame):
             return frame
     if module.startswith("pandas"):
-        return pl.from_pandas(data)
+        return _from_pandas(data)
     raise InputError(
         f"{role}: expected a path, a polars or pandas DataFrame or an Arrow table, got {type(data).__name__}"
     )
