@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from driftwatch.config.monitors import MonitorConfig
-from driftwatch.config.performance import BINARY, MULTICLASS
+from driftwatch.config.performance import BINARY, MULTICLASS, REGRESSION
 from driftwatch.durations import iso_utc
 from driftwatch.errors import SourceError
 from driftwatch.performance.baseline import Baseline, judge_window, measure_baseline
@@ -35,6 +35,7 @@ from driftwatch.performance.verdict import (
     Verdict,
     judge_against_previous,
 )
+from driftwatch.pipeline.loss_estimation import LossEstimator, loss_estimate_rows
 from driftwatch.pipeline.windows import OVERALL
 from driftwatch.sources.files import Readable, first_line, read_source, source_file
 from driftwatch.sources.identity import reference_identity
@@ -69,7 +70,8 @@ _SPREAD_NOTE = "_spread_note"  # a key of the stored baseline JSON that is not a
 
 @dataclass(frozen=True)
 class PerformanceReference:
-    """What windows are judged against: a `Baseline` per metric, and the CBPE calibrator if any."""
+    """What windows are judged against: a `Baseline` per metric, and the CBPE calibrator or (regression) the DLE
+    loss model if any (`pipeline.loss_estimation.attach_loss_model`)."""
 
     reference_id: str | None
     baseline: Mapping[str, Baseline]
@@ -78,6 +80,8 @@ class PerformanceReference:
     rebuilt: bool = False
     note: str = ""  # why there is no reference baseline or calibrator, when there is not
     spread_note: str = ""  # why the reference's window-to-window spread was not measured, when it was not
+    loss: LossEstimator | None = None
+    loss_note: str = ""  # why a regression monitor has no loss estimate, when it has not
 
 
 @dataclass
@@ -293,8 +297,10 @@ def compute_window_performance(
         score_sql,
         params,
         segments,
+        reference.loss.features if reference.loss else (),
     )
     truth, score = _task_arrays(monitor, _numpy(table, "truth"), _numpy(table, "score"))
+    design = reference.loss.design(table) if reference.loss else None
     ts = _numpy(table, "ts").astype("datetime64[us]")
     labelled_at = _numpy(table, "labelled_at").astype("datetime64[us]")
     now = utcnow()
@@ -306,7 +312,10 @@ def compute_window_performance(
             groups.append((f"{seg}={value}", values == value))
     for segment, mask in groups:
         part = slice(None) if mask is None else mask
-        for row in _segment_rows(monitor, reference, truth[part], score[part], ts[part], labelled_at[part]):
+        window_design = None if design is None else design[part]
+        for row in _segment_rows(
+            monitor, reference, truth[part], score[part], ts[part], labelled_at[part], window_design
+        ):
             row.update(
                 monitor=monitor.name,
                 model_version=window.model_version,
@@ -327,6 +336,7 @@ def _segment_rows(
     score: np.ndarray,
     ts: np.ndarray,
     labelled_at: np.ndarray,
+    design: np.ndarray | None = None,
 ) -> list[dict[str, Any]]:
     assert monitor.task is not None
     task, settings = monitor.task, monitor.performance
@@ -394,6 +404,8 @@ def _segment_rows(
         )
     if task == BINARY and reference.calibrator is not None:
         rows += _estimate_rows(monitor, reference.calibrator, reference, score, shared)
+    if task == REGRESSION and reference.loss is not None and design is not None:
+        rows += loss_estimate_rows(reference.loss, design, score, reference.baseline, shared)
     return rows
 
 
@@ -449,7 +461,7 @@ def compute_queued_performance(
     db: Database, monitor: MonitorConfig, reference: PerformanceReference, run_id: str, now: datetime
 ) -> PerformanceSummary:
     """Compute and store every closed window in the performance queue."""
-    note = "; ".join(n for n in (reference.note, reference.spread_note) if n)
+    note = "; ".join(n for n in (reference.note, reference.spread_note, reference.loss_note) if n)
     summary = PerformanceSummary(reference_rebuilt=reference.rebuilt, note=note)
     for window in plan_performance(db.cursor(), monitor.name, now):
         rows = compute_window_performance(db, monitor, reference, window, run_id)
