@@ -15,7 +15,12 @@ import polars as pl
 import pytest
 
 import driftwatch.pipeline.loss_estimation as loss_estimation
+from driftwatch.alerting.metrics import ESTIMATED_METRICS
+from driftwatch.alerting.rules import check_rules
 from driftwatch.config.loading import load_settings
+from driftwatch.performance.estimation import ESTIMATED_METRICS as CBPE_METRICS
+from driftwatch.performance.loss_estimation import REGRESSION_ESTIMATED
+from driftwatch.pipeline.alerts import collect_samples
 from driftwatch.pipeline.cycle import run_cycle
 from driftwatch.storage.database import Database
 from driftwatch.storage.performance_results import performance_results
@@ -170,3 +175,31 @@ def test_too_small_a_reference_gives_no_estimate_and_says_why(tmp_path: Path) ->
     assert summary.performance is not None
     assert "no loss estimate: the reference has 120 usable row(s)" in summary.performance.note
     assert "mae" in metrics and not any(m.startswith("estimated_") for m in metrics)
+
+
+def test_an_alert_rule_selects_the_estimated_mae_before_any_label(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yml"
+    rule = (
+        "channels:\n  log: {type: log, path: alerts.log}\n"
+        "groups:\n  - name: m\n    rules:\n      - alert: EstimatedMAEHigh\n"
+        "        select: {monitor: m, metric: estimated_mae}\n"
+        "        condition: {op: '>', threshold: 0.9}\n"
+        "        route: {channels: [log]}\n"
+    )
+    rules.write_text(rule)
+    assert check_rules(rules) == []
+    rules.write_text(rule.replace("estimated_mae", "estimated_mea"))
+    assert ["unknown metric `estimated_mea`" in issue.message for issue in check_rules(rules)] == [True]
+    stored = {"estimated_" + m for m in (*CBPE_METRICS, *REGRESSION_ESTIMATED)}
+    assert stored == ESTIMATED_METRICS  # every estimate the pipeline stores is selectable, nothing else
+
+    config, _realized = write_project(tmp_path)
+    settings = load_settings(config)
+    monitor = settings.monitor("m")
+    with Database(settings.storage, settings.database) as db:
+        run_cycle(db, monitor, now=START + timedelta(days=DAYS + 3))
+        batch = collect_samples(db, monitor, START + timedelta(days=DAYS + 3))
+    samples = {s.window_start: s for s in batch.samples if s.metric == "estimated_mae" and s.segment == "*"}
+    assert len(samples) == DAYS and all(s.samples == 0 for s in samples.values())
+    high = {s.window_start for s in samples.values() if s.value is not None and s.value > 0.9}
+    assert high == {START + timedelta(days=d) for d in SHIFTED}
