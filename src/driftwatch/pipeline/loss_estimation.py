@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from driftwatch.config.monitors import FeatureSpec, MonitorConfig
 from driftwatch.config.performance import REGRESSION
@@ -81,7 +82,9 @@ def design_of(
 
 
 def _floats(column: pa.ChunkedArray) -> np.ndarray:
-    return np.array([np.nan if v is None else float(v) for v in column.to_pylist()], dtype=np.float64)
+    """A numeric column as float64, missing as NaN (vectorised: a window may hold millions of rows)."""
+    filled = pc.fill_null(pc.cast(column, pa.float64()), float("nan"))
+    return np.asarray(filled.to_numpy(), dtype=np.float64)
 
 
 def attach_loss_model(
