@@ -7,9 +7,16 @@ labels arrive.
 
 from __future__ import annotations
 
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import numpy as np
 import polars as pl
 import pytest
@@ -203,3 +210,53 @@ def test_an_alert_rule_selects_the_estimated_mae_before_any_label(tmp_path: Path
     assert len(samples) == DAYS and all(s.samples == 0 for s in samples.values())
     high = {s.window_start for s in samples.values() if s.value is not None and s.value > 0.9}
     assert high == {START + timedelta(days=d) for d in SHIFTED}
+
+
+@pytest.mark.slow  # a real `driftwatch serve` and its first cycle (loss models fit in the server process)
+def test_the_served_api_metrics_and_report_carry_the_estimates(tmp_path: Path) -> None:
+    config, _realized = write_project(tmp_path)
+    for day_file in (tmp_path / "later").iterdir():
+        day_file.rename(tmp_path / "labels" / day_file.name)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    url, log = f"http://127.0.0.1:{port}", tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "driftwatch"),
+                "serve",
+                "--config",
+                str(config),
+                "--port",
+                str(port),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            try:
+                health = httpx.get(f"{url}/health", timeout=5).json()
+                if all(m["last_run_status"] == "ok" and not m["cycle_running"] for m in health["monitors"]):
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.3)
+        answer = httpx.get(
+            f"{url}/api/monitors/m/performance", params={"metric": "estimated_mae"}, timeout=30
+        )
+        metrics = httpx.get(f"{url}/metrics", timeout=30).text
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(60)
+    assert answer.status_code == 200, answer.text
+    overall = [r for r in answer.json()["items"] if r["segment"] == "*"]
+    assert len(overall) == DAYS and all(
+        r["status"] == "estimate" and r["low"] < r["value"] < r["high"] for r in overall
+    )
+    assert re.search(r'driftwatch_performance\{[^}]*metric="estimated_rmse"[^}]*\} [0-9.]+', metrics)
+    assert "Traceback" not in log.read_text()
