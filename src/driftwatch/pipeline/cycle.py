@@ -20,13 +20,13 @@ from driftwatch.durations import utc_now
 from driftwatch.pipeline.alerts import AlertCycleSummary, AlertingRun, alert_cycle
 from driftwatch.pipeline.ingest import IngestSummary, ingest_predictions
 from driftwatch.pipeline.labels import LabelIngestSummary, ingest_labels
-from driftwatch.pipeline.loss_estimation import attach_loss_model
 from driftwatch.pipeline.multivariate import MultivariateSummary, compute_multivariate
 from driftwatch.pipeline.object_sources import local_reference
 from driftwatch.pipeline.performance import (
     PerformanceSummary,
     compute_queued_performance,
     ensure_performance_reference,
+    with_loss_model,
 )
 from driftwatch.pipeline.quality import QualitySummary, check_quality
 from driftwatch.pipeline.reference import ensure_reference
@@ -161,7 +161,7 @@ def run_cycle(
         summary.labels = ingest_labels(db, monitor)
         perf_reference = ensure_performance_reference(db, monitor)
         if perf_reference is not None:  # a regression monitor's DLE loss model (pipeline.loss_estimation)
-            perf_reference = attach_loss_model(
+            perf_reference = with_loss_model(
                 db, monitor, perf_reference, reference.features, reference.profile.profile_id
             )
         if perf_reference is not None:

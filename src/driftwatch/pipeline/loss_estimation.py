@@ -6,12 +6,11 @@ its features) and the performance reference id (its target and prediction column
 them. They are never stored: a pickled model in the database would be code run on load, and refitting costs
 seconds once per process. Each window's estimate reads the window's own prediction rows' features
 (`storage.labels.window_label_rows`), so it exists as soon as the predictions do; the realized MAE/RMSE
-replace nothing and are stored beside it once labels arrive. docs/performance.md ("Regression: DLE").
+replace nothing and are stored beside it once labels arrive. docs/performance.md ("Estimation for regression models").
 """
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,7 +38,6 @@ from driftwatch.storage.database import Database
 
 if TYPE_CHECKING:
     from driftwatch.performance.baseline import Baseline
-    from driftwatch.pipeline.performance import PerformanceReference
 
 ESTIMATE_PREFIX = "estimated_"  # as pipeline.performance's CBPE rows
 MAX_REFERENCE_ROWS = (
@@ -87,26 +85,17 @@ def _floats(column: pa.ChunkedArray) -> np.ndarray:
     return np.asarray(filled.to_numpy(), dtype=np.float64)
 
 
-def attach_loss_model(
-    db: Database,
-    monitor: MonitorConfig,
-    reference: PerformanceReference,
-    features: FeatureSpec,
-    profile_id: str,
-) -> PerformanceReference:
-    """``reference`` with the monitor's fitted loss model (or the note why there is none) for a regression
-    monitor whose reference has its target and prediction; unchanged otherwise."""
+def fitted_loss_model(
+    db: Database, monitor: MonitorConfig, reference_id: str | None, features: FeatureSpec, profile_id: str
+) -> LossEstimator | str | None:
+    """The monitor's fitted loss model, or the note why there is none; None when DLE does not apply (not a
+    regression monitor, or its reference has no target or prediction: ``reference_id`` is None)."""
     ref = monitor.reference
-    if (
-        monitor.task != REGRESSION
-        or reference.reference_id is None
-        or ref.target is None
-        or ref.prediction is None
-    ):
-        return reference
+    if monitor.task != REGRESSION or reference_id is None or ref.target is None or ref.prediction is None:
+        return None
     if not features.names:
-        return dataclasses.replace(reference, loss_note="no loss estimate: the monitor has no features")
-    key = (str(db.path), monitor.name, profile_id, reference.reference_id)
+        return "no loss estimate: the monitor has no features"
+    key = (str(db.path), monitor.name, profile_id, reference_id)
     with _CACHE_LOCK:
         cached = _CACHE.get(key)
     if cached is None:
@@ -116,9 +105,7 @@ def attach_loss_model(
             for old in [k for k in _CACHE if k[:2] == key[:2]]:
                 del _CACHE[old]
             _CACHE[key] = cached
-    if isinstance(cached, str):
-        return dataclasses.replace(reference, loss_note=cached)
-    return dataclasses.replace(reference, loss=cached)
+    return cached
 
 
 def _fit(

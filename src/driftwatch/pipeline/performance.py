@@ -8,6 +8,7 @@ kept in `performance_history`. docs/performance.md ("How the pipeline uses it") 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from driftwatch.config.monitors import MonitorConfig
+from driftwatch.config.monitors import FeatureSpec, MonitorConfig
 from driftwatch.config.performance import BINARY, MULTICLASS, REGRESSION
 from driftwatch.durations import iso_utc
 from driftwatch.errors import SourceError
@@ -35,7 +36,7 @@ from driftwatch.performance.verdict import (
     Verdict,
     judge_against_previous,
 )
-from driftwatch.pipeline.loss_estimation import LossEstimator, loss_estimate_rows
+from driftwatch.pipeline.loss_estimation import LossEstimator, fitted_loss_model, loss_estimate_rows
 from driftwatch.pipeline.windows import OVERALL
 from driftwatch.sources.files import Readable, first_line, read_source, source_file
 from driftwatch.sources.identity import reference_identity
@@ -71,7 +72,7 @@ _SPREAD_NOTE = "_spread_note"  # a key of the stored baseline JSON that is not a
 @dataclass(frozen=True)
 class PerformanceReference:
     """What windows are judged against: a `Baseline` per metric, and the CBPE calibrator or (regression) the DLE
-    loss model if any (`pipeline.loss_estimation.attach_loss_model`)."""
+    loss model if any (`with_loss_model`)."""
 
     reference_id: str | None
     baseline: Mapping[str, Baseline]
@@ -241,6 +242,23 @@ def ensure_performance_reference(db: Database, monitor: MonitorConfig) -> Perfor
             f"no reference spread (verdicts use sampling error only): {stored.baseline[_SPREAD_NOTE]}"
         )
     return PerformanceReference(rid, baseline, calibrator, stored.rows, rebuilt, note, spread_note)
+
+
+def with_loss_model(
+    db: Database,
+    monitor: MonitorConfig,
+    reference: PerformanceReference,
+    features: FeatureSpec,
+    profile_id: str,
+) -> PerformanceReference:
+    """``reference`` with a regression monitor's DLE loss model, or the note why it has none
+    (`pipeline.loss_estimation.fitted_loss_model`); unchanged for other monitors."""
+    fitted = fitted_loss_model(db, monitor, reference.reference_id, features, profile_id)
+    if fitted is None:
+        return reference
+    if isinstance(fitted, str):
+        return dataclasses.replace(reference, loss_note=fitted)
+    return dataclasses.replace(reference, loss=fitted)
 
 
 def _build_calibration(cur: duckdb.DuckDBPyConnection, monitor: MonitorConfig, rid: str) -> StoredCalibration:
