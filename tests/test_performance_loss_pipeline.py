@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import polars as pl
+import pyarrow as pa
 import pytest
 
 import driftwatch.pipeline.loss_estimation as loss_estimation
@@ -260,3 +261,9 @@ def test_the_served_api_metrics_and_report_carry_the_estimates(tmp_path: Path) -
     )
     assert re.search(r'driftwatch_performance\{[^}]*metric="estimated_rmse"[^}]*\} [0-9.]+', metrics)
     assert "Traceback" not in log.read_text()
+
+
+def test_the_window_design_codes_categories_by_the_reference_and_reads_inf_and_null_as_missing() -> None:
+    table = pa.table({"x0": pa.array([1.5, None, float("inf")]), "x1": pa.array(["south", "east", None])})
+    design = loss_estimation.design_of(table, 1, ("region",), {"region": ("north", "south")})
+    np.testing.assert_array_equal(design, [[1.5, 1.0], [np.nan, np.nan], [np.nan, np.nan]])

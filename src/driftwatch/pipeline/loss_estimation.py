@@ -76,7 +76,9 @@ def design_of(
     for j, name in enumerate(categorical):
         values = table.column(f"x{n_numeric + j}").to_pylist()
         columns.append(encode_categories([None if v is None else str(v) for v in values], categories[name]))
-    return np.column_stack(columns) if columns else np.zeros((table.num_rows, 0))
+    design = np.column_stack(columns) if columns else np.zeros((table.num_rows, 0))
+    # Ingest refuses ±inf (docs/values.md); one stored by an older version counts as missing, as for the score.
+    return np.where(np.isinf(design), np.nan, design)
 
 
 def _floats(column: pa.ChunkedArray) -> np.ndarray:
