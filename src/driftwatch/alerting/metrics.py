@@ -95,3 +95,19 @@ FEATURE_METRICS: frozenset[str] = DRIFT_METRICS | QUALITY_FEATURE_METRICS
 KNOWN_METRICS = KNOWN_METRICS | QUALITY_METRICS
 KNOWN_METRICS = KNOWN_METRICS | MULTIVARIATE_METRICS
 KNOWN_METRICS = KNOWN_METRICS | VERSION_METRICS
+
+# Label-free estimates stored beside the realized metrics (feature is None; docs/performance.md): CBPE for
+# binary classifiers, DLE for regression. `samples` is the window's label count (0 before labels arrive), so a
+# rule on an estimate should not set min_samples.
+ESTIMATED_METRICS: frozenset[str] = frozenset(
+    {
+        "estimated_roc_auc",
+        "estimated_accuracy",
+        "estimated_precision",
+        "estimated_recall",
+        "estimated_f1",
+        "estimated_mae",
+        "estimated_rmse",
+    }
+)
+KNOWN_METRICS = KNOWN_METRICS | ESTIMATED_METRICS

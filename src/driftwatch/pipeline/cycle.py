@@ -26,6 +26,7 @@ from driftwatch.pipeline.performance import (
     PerformanceSummary,
     compute_queued_performance,
     ensure_performance_reference,
+    with_loss_model,
 )
 from driftwatch.pipeline.quality import QualitySummary, check_quality
 from driftwatch.pipeline.reference import ensure_reference
@@ -159,6 +160,10 @@ def run_cycle(
         summary.multivariate = compute_multivariate(db, monitor, reference, run_id)
         summary.labels = ingest_labels(db, monitor)
         perf_reference = ensure_performance_reference(db, monitor)
+        if perf_reference is not None:  # a regression monitor's DLE loss model (pipeline.loss_estimation)
+            perf_reference = with_loss_model(
+                db, monitor, perf_reference, reference.features, reference.profile.profile_id
+            )
         if perf_reference is not None:
             summary.performance = compute_queued_performance(db, monitor, perf_reference, run_id, now)
         summary.versions = compare_versions(

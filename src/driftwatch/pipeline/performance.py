@@ -8,6 +8,7 @@ kept in `performance_history`. docs/performance.md ("How the pipeline uses it") 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,8 +19,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from driftwatch.config.monitors import MonitorConfig
-from driftwatch.config.performance import BINARY, MULTICLASS
+from driftwatch.config.monitors import FeatureSpec, MonitorConfig
+from driftwatch.config.performance import BINARY, MULTICLASS, REGRESSION
 from driftwatch.durations import iso_utc
 from driftwatch.errors import SourceError
 from driftwatch.performance.baseline import Baseline, judge_window, measure_baseline
@@ -35,6 +36,7 @@ from driftwatch.performance.verdict import (
     Verdict,
     judge_against_previous,
 )
+from driftwatch.pipeline.loss_estimation import LossEstimator, fitted_loss_model, loss_estimate_rows
 from driftwatch.pipeline.windows import OVERALL
 from driftwatch.sources.files import Readable, first_line, read_source, source_file
 from driftwatch.sources.identity import reference_identity
@@ -69,7 +71,8 @@ _SPREAD_NOTE = "_spread_note"  # a key of the stored baseline JSON that is not a
 
 @dataclass(frozen=True)
 class PerformanceReference:
-    """What windows are judged against: a `Baseline` per metric, and the CBPE calibrator if any."""
+    """What windows are judged against: a `Baseline` per metric, and the CBPE calibrator or (regression) the DLE
+    loss model if any (`with_loss_model`)."""
 
     reference_id: str | None
     baseline: Mapping[str, Baseline]
@@ -78,6 +81,8 @@ class PerformanceReference:
     rebuilt: bool = False
     note: str = ""  # why there is no reference baseline or calibrator, when there is not
     spread_note: str = ""  # why the reference's window-to-window spread was not measured, when it was not
+    loss: LossEstimator | None = None
+    loss_note: str = ""  # why a regression monitor has no loss estimate, when it has not
 
 
 @dataclass
@@ -239,6 +244,23 @@ def ensure_performance_reference(db: Database, monitor: MonitorConfig) -> Perfor
     return PerformanceReference(rid, baseline, calibrator, stored.rows, rebuilt, note, spread_note)
 
 
+def with_loss_model(
+    db: Database,
+    monitor: MonitorConfig,
+    reference: PerformanceReference,
+    features: FeatureSpec,
+    profile_id: str,
+) -> PerformanceReference:
+    """``reference`` with a regression monitor's DLE loss model, or the note why it has none
+    (`pipeline.loss_estimation.fitted_loss_model`); unchanged for other monitors."""
+    fitted = fitted_loss_model(db, monitor, reference.reference_id, features, profile_id)
+    if fitted is None:
+        return reference
+    if isinstance(fitted, str):
+        return dataclasses.replace(reference, loss_note=fitted)
+    return dataclasses.replace(reference, loss=fitted)
+
+
 def _build_calibration(cur: duckdb.DuckDBPyConnection, monitor: MonitorConfig, rid: str) -> StoredCalibration:
     assert monitor.task is not None
     truth, score = _read_reference(cur, monitor)
@@ -293,8 +315,10 @@ def compute_window_performance(
         score_sql,
         params,
         segments,
+        reference.loss.features if reference.loss else (),
     )
     truth, score = _task_arrays(monitor, _numpy(table, "truth"), _numpy(table, "score"))
+    design = reference.loss.design(table) if reference.loss else None
     ts = _numpy(table, "ts").astype("datetime64[us]")
     labelled_at = _numpy(table, "labelled_at").astype("datetime64[us]")
     now = utcnow()
@@ -306,7 +330,10 @@ def compute_window_performance(
             groups.append((f"{seg}={value}", values == value))
     for segment, mask in groups:
         part = slice(None) if mask is None else mask
-        for row in _segment_rows(monitor, reference, truth[part], score[part], ts[part], labelled_at[part]):
+        window_design = None if design is None else design[part]
+        for row in _segment_rows(
+            monitor, reference, truth[part], score[part], ts[part], labelled_at[part], window_design
+        ):
             row.update(
                 monitor=monitor.name,
                 model_version=window.model_version,
@@ -327,6 +354,7 @@ def _segment_rows(
     score: np.ndarray,
     ts: np.ndarray,
     labelled_at: np.ndarray,
+    design: np.ndarray | None = None,
 ) -> list[dict[str, Any]]:
     assert monitor.task is not None
     task, settings = monitor.task, monitor.performance
@@ -394,6 +422,8 @@ def _segment_rows(
         )
     if task == BINARY and reference.calibrator is not None:
         rows += _estimate_rows(monitor, reference.calibrator, reference, score, shared)
+    if task == REGRESSION and reference.loss is not None and design is not None:
+        rows += loss_estimate_rows(reference.loss, design, score, reference.baseline, shared)
     return rows
 
 
@@ -449,7 +479,7 @@ def compute_queued_performance(
     db: Database, monitor: MonitorConfig, reference: PerformanceReference, run_id: str, now: datetime
 ) -> PerformanceSummary:
     """Compute and store every closed window in the performance queue."""
-    note = "; ".join(n for n in (reference.note, reference.spread_note) if n)
+    note = "; ".join(n for n in (reference.note, reference.spread_note, reference.loss_note) if n)
     summary = PerformanceSummary(reference_rebuilt=reference.rebuilt, note=note)
     for window in plan_performance(db.cursor(), monitor.name, now):
         rows = compute_window_performance(db, monitor, reference, window, run_id)

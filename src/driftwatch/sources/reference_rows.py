@@ -118,3 +118,34 @@ def reference_truth_and_score(
         params={**source_params, **params},
     ).to_arrow_table()
     return table
+
+
+def reference_loss_rows(
+    cur: duckdb.DuckDBPyConnection,
+    readable: Readable,
+    layout: LogLayout,
+    max_rows: int,
+) -> pa.Table:
+    """For a regression loss model (`pipeline.loss_estimation`): the reference's good rows with a numeric target
+    and score, as columns `truth`, `score` and `x0`, `x1`, ... (the layout's numeric features as DOUBLE, then
+    its categorical ones as text), a repeatable sample of at most ``max_rows`` rows.
+
+    ``layout`` reads the target as the `output` column and the score as its one extra numeric column.
+    """
+    ((score_name, _),) = layout.extra_numeric.items()
+    sql, params = normalise_query(
+        readable.fmt, readable.path, readable.columns, layout, compression=readable.compression
+    )
+    cols = [f"CAST({feature_column(n)} AS DOUBLE) AS x{i}" for i, n in enumerate(layout.numeric)]
+    cols += [
+        f"CAST({feature_column(n)} AS VARCHAR) AS x{len(layout.numeric) + i}"
+        for i, n in enumerate(layout.categorical)
+    ]
+    table: pa.Table = cur.sql(
+        f"SELECT * FROM (SELECT TRY_CAST(output AS DOUBLE) AS truth, {quote_identifier(score_name)} AS score"
+        f"{''.join(', ' + c for c in cols)} FROM ({sql}) WHERE _reason IS NULL "
+        f"AND TRY_CAST(output AS DOUBLE) IS NOT NULL AND {quote_identifier(score_name)} IS NOT NULL) "
+        f"USING SAMPLE reservoir({int(max_rows)} ROWS) REPEATABLE (42)",
+        params=params,
+    ).to_arrow_table()
+    return table

@@ -17,7 +17,7 @@ import pyarrow as pa
 from driftwatch.sources.logs import NO_VERSION
 from driftwatch.storage.database import first_row
 from driftwatch.storage.predictions import window_bucket_sql
-from driftwatch.storage.schema import prediction_table, segment_column
+from driftwatch.storage.schema import feature_column, prediction_table, segment_column
 
 CHANGES_TABLE = "_label_changes"
 LABEL_BATCH = "_label_batch"  # one label file's normalised rows, inside the file's transaction
@@ -169,12 +169,14 @@ def window_label_rows(
     score_sql: str,
     sql_params: dict[str, object],
     segments: tuple[str, ...],
+    features: tuple[str, ...] = (),
 ) -> pa.Table:
     """The window's predictions with their labels (NULL when not labelled yet), through Arrow, in (request id,
     model version) order (a stable order keeps the seeded bootstrap reproducible). Each version's row is its
     own prediction of the request, joined to the request's one label.
 
-    Columns: `ts`, `labelled_at`, `truth` and `score`, and one `seg<i>` column per segment. `truth_sql` and
+    Columns: `ts`, `labelled_at`, `truth` and `score`, one `seg<i>` column per segment and one `x<i>` column
+    per name in ``features`` (the stored feature column, for a regression loss model). `truth_sql` and
     `score_sql` are expressions over `label`, `label_value`, `prediction` and `output`.
     """
     params: dict[str, object] = {"start": start, "end": end, "monitor": monitor, **sql_params}
@@ -184,6 +186,8 @@ def window_label_rows(
         params["version"] = model_version
     seg_cols = "".join(f", p.{segment_column(s)} AS seg{i}" for i, s in enumerate(segments))
     seg_names = "".join(f", seg{i}" for i in range(len(segments)))
+    seg_cols += "".join(f", p.{feature_column(f)} AS x{i}" for i, f in enumerate(features))
+    seg_names += "".join(f", x{i}" for i in range(len(features)))
     sql = (
         f"SELECT ts, labelled_at, {truth_sql} AS truth, {score_sql} AS score{seg_names} FROM ("
         "SELECT p.request_id, p.model_version, p.ts, p.prediction, p.output, l.label, l.label_value, "
