@@ -159,10 +159,10 @@ def _from_pandas(data: Any) -> pl.DataFrame:
     Why: polars (and pyarrow) read such a column through `Series.values`, which pandas 3.1 deprecates for
     DatetimeTZDtype with a warning (an error under warnings-as-errors, and a different array in pandas 4).
     """
-    import pandas as pd
     import polars as pl
 
-    aware = [c for c in data.columns if isinstance(data[c].dtype, pd.DatetimeTZDtype)]
+    # DatetimeTZDtype (and only it) carries a `tz`; reading the attribute spares importing pandas here.
+    aware = [c for c in data.columns if getattr(data[c].dtype, "tz", None) is not None]
     if not aware:
         return pl.from_pandas(data)
     naive = data.copy(deep=False)
