@@ -86,7 +86,7 @@ class Project:
 
     def sql(self, statement: str, params: list[Any] | None = None) -> None:
         with psycopg.connect(self.pg.uri, autocommit=True) as c:
-            c.execute(statement, params)  # type: ignore[arg-type]
+            c.execute(statement, params)
 
     def add_labels(self, first: int, n: int, at: datetime, label: int | None = None) -> None:
         with psycopg.connect(self.pg.uri, autocommit=True) as c, c.cursor() as cur:
