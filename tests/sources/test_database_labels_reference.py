@@ -268,3 +268,42 @@ def test_reference_database_refuses_a_watermark_key(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match=r"reference\.database\.watermark.*unknown key"):
         load_settings(tmp_path / "driftwatch.yml")
+
+
+def test_a_label_written_late_within_the_lookback_is_picked_up(tmp_path: Path, pg_server: Any) -> None:
+    p = Project(tmp_path, pg_server)
+    text = (
+        (tmp_path / "driftwatch.yml")
+        .read_text()
+        .replace("batch_rows: 40", "batch_rows: 40\n        lookback: 2h")
+    )
+    (tmp_path / "driftwatch.yml").write_text(text)
+    p.monitor = load_settings(tmp_path / "driftwatch.yml").monitor("m")
+    p.add_labels(0, 50, DAY + timedelta(hours=5))
+    assert ingest_labels(p.db, p.monitor).labels_new == 50
+    p.add_labels(50, 5, DAY + timedelta(hours=4))  # committed now, stamped an hour behind the watermark
+    p.add_labels(60, 5, DAY + timedelta(hours=1))  # beyond the look-back: not pulled
+    late = ingest_labels(p.db, p.monitor)
+    assert (late.labels_new, late.labels_replaced, late.failed_files) == (5, 0, [])
+    assert late.labels_unchanged == 50  # the look-back re-reads the stored ones: unchanged, nothing doubled
+    assert p.stored("SELECT count(*) FROM labels") == [(55,)]
+
+
+def test_a_label_table_whose_columns_changed_fails_clearly(project: Project) -> None:
+    p = project
+    p.add_labels(0, 10, DAY + timedelta(hours=5))
+    assert ingest_labels(p.db, p.monitor).labels_new == 10
+    p.sql(f"ALTER TABLE {p.labels} RENAME COLUMN labelled_at TO written_at")
+    summary = ingest_labels(p.db, p.monitor)
+    assert summary.labels_new == 0 and len(summary.failed_files) == 1
+    label, reason = summary.failed_files[0]
+    assert label == f"postgresql:{p.labels}" and "labelled_at" in reason
+    assert summary.warnings[-1].startswith(f"source postgresql:{p.labels} failed this cycle")
+
+
+def test_a_reference_query_with_no_rows_is_refused(project: Project) -> None:
+    p = project
+    p.sql(f"DELETE FROM {p.ref}")
+    with pytest.raises(SourceError, match="returned no rows") as err:
+        local_reference(p.db, p.monitor)
+    assert err.value.path == "postgresql:query"

@@ -1,5 +1,5 @@
-"""Prediction logs in an SQL database (PostgreSQL; any ADBC or DB-API driver by configuration), pulled
-incrementally by a watermark.
+"""Prediction logs and labels in an SQL database (PostgreSQL; any ADBC or DB-API driver by configuration),
+pulled incrementally by a watermark; a reference read whole (`read_all`, `read_scalar` for its version).
 
 The watermark is the last pulled row's (timestamp, request id): a pull asks for the rows after it, ordered by
 both, at most `batch_rows` at a time (capped by the caller so that one pull is one ingest slice). Rows written late, with a timestamp up to `lookback` before the
