@@ -6,6 +6,10 @@ only that source."""
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -307,3 +311,50 @@ def test_a_reference_query_with_no_rows_is_refused(project: Project) -> None:
     with pytest.raises(SourceError, match="returned no rows") as err:
         local_reference(p.db, p.monitor)
     assert err.value.path == "postgresql:query"
+
+
+@pytest.mark.slow
+def test_kill_9_during_a_label_pull_neither_skips_nor_doubles(tmp_path: Path, pg_server: Any) -> None:
+    """A `driftwatch run` subprocess killed after the label pull's query ended (the rows in the client, on their
+    way into DuckDB): no label and no watermark landed; the next run stores every label once."""
+    p = Project(tmp_path, pg_server)
+    text = (tmp_path / "driftwatch.yml").read_text().replace("batch_rows: 40", "batch_rows: 1000000")
+    (tmp_path / "driftwatch.yml").write_text(text)
+    n = 300_000
+    p.sql(
+        f"INSERT INTO {p.labels} SELECT 'k-' || lpad(i::text, 7, '0'), i % 2, timestamptz '2026-03-01' + "
+        f"i * interval '250 milliseconds' FROM generate_series(1, {n}) i"
+    )
+    p.db.close()  # the subprocess opens the DuckDB file itself
+    env = {**os.environ, "DW_TEST_PG_PORT": str(pg_server.port)}
+    cmd = [sys.executable, "-m", "driftwatch.cli", "run", "--config", str(tmp_path / "driftwatch.yml")]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    saw_query = False
+    deadline = time.monotonic() + 120
+    with psycopg.connect(pg_server.uri, autocommit=True) as c:
+        while time.monotonic() < deadline and proc.poll() is None:
+            active = c.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE %s",
+                [f"%{p.labels}%ORDER BY%"],
+            ).fetchone()
+            if active and active[0]:
+                saw_query = True
+            elif saw_query:
+                break
+            time.sleep(0.01)
+    if proc.poll() is not None:
+        pytest.fail(f"the subprocess ended before the kill: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+    assert saw_query, "the label pull's query was never seen on the server"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    proc.stderr.close()  # type: ignore[union-attr]
+    db = Database(tmp_path / "dw.duckdb")
+    labels = db.cursor().execute("SELECT count(*) FROM labels").fetchone()
+    marks = db.cursor().execute("SELECT count(*) FROM source_watermarks WHERE kind = 'labels'").fetchone()
+    assert (labels, marks) == ((0,), (0,))  # killed mid-store: neither the labels nor the watermark landed
+    db.close()
+    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    db = Database(tmp_path / "dw.duckdb")
+    stored = db.cursor().execute("SELECT count(*), count(DISTINCT request_id) FROM labels").fetchone()
+    assert stored == (n, n)
