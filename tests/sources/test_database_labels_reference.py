@@ -185,8 +185,9 @@ def test_unreachable_label_database_fails_only_the_labels(project: Project) -> N
     label, reason = summary.labels.failed_files[0]
     assert label == f"postgresql:{p.labels}" and "cannot connect" in reason
     assert "unused-trust-auth" not in reason
-    error = p.stored("SELECT error FROM runs ORDER BY started_at DESC LIMIT 1")[0][0]
+    error, failed = p.stored("SELECT error, files_failed FROM runs ORDER BY started_at DESC LIMIT 1")[0]
     assert f"source postgresql:{p.labels} failed this cycle" in error
+    assert failed == 1  # so /metrics' driftwatch_last_cycle_files_failed and its alert rule see it
     retried = ingest_labels(p.db, p.monitor)  # the database is back: nothing was lost
     assert (retried.labels_new, retried.failed_files) == (10, [])
 

@@ -233,7 +233,8 @@ def _finish(db: Database, summary: CycleSummary, started: float, status: str, er
         rows_ingested=ing.rows_inserted,
         rows_duplicate=ing.rows_duplicate,
         rows_quarantined=ing.rows_quarantined,
-        files_failed=len(ing.failed_files),
+        # label sources count too: an unreachable label table must show in /metrics and its alert rule
+        files_failed=len(ing.failed_files) + len(summary.labels.failed_files),
         windows_computed=summary.windows_computed,
         rows_expired=summary.retention.rows_expired,
     )
