@@ -216,8 +216,9 @@ def test_reference_database_with_a_cached_copy_keeps_the_cycle_going(project: Pr
     assert summary.ingest.rows_inserted == 100 and summary.profile_rebuilt
     warning = "reference postgresql:query failed this cycle: cannot connect"
     assert any(w.startswith(warning) for w in summary.warnings)
-    error = p.stored("SELECT error FROM runs ORDER BY started_at DESC LIMIT 1")[0][0]
+    error, failed = p.stored("SELECT error, files_failed FROM runs ORDER BY started_at DESC LIMIT 1")[0]
     assert warning in error and "unused-trust-auth" not in error
+    assert failed == 1
 
 
 def test_a_crash_inside_the_labels_transaction_stores_neither_labels_nor_watermark(

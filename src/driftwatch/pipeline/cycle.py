@@ -233,8 +233,11 @@ def _finish(db: Database, summary: CycleSummary, started: float, status: str, er
         rows_ingested=ing.rows_inserted,
         rows_duplicate=ing.rows_duplicate,
         rows_quarantined=ing.rows_quarantined,
-        # label sources count too: an unreachable label table must show in /metrics and its alert rule
-        files_failed=len(ing.failed_files) + len(summary.labels.failed_files),
+        # label sources and a database reference that fell back to its copy count too: an unreachable table
+        # must show in /metrics and its alert rule
+        files_failed=len(ing.failed_files)
+        + len(summary.labels.failed_files)
+        + len(summary.reference_warnings),
         windows_computed=summary.windows_computed,
         rows_expired=summary.retention.rows_expired,
     )
