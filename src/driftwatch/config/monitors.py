@@ -21,6 +21,7 @@ from driftwatch.config.quality import parse_quality
 from driftwatch.config.retention import RetentionSettings, parse_retention
 from driftwatch.config.sections import Section, resolve_path
 from driftwatch.config.sources import (
+    REFERENCE_DATABASE_KEYS,
     DatabaseSourceOptions,
     ObjectStoreOptions,
     is_object_url,
@@ -76,8 +77,9 @@ REFERENCE_KEYS = (
     "target",
     "object_store",
     "mlflow",
+    "database",
 )
-LABEL_KEYS = ("path", "format", "id", "label", "timestamp", "object_store")
+LABEL_KEYS = ("path", "format", "id", "label", "timestamp", "object_store", "database")
 FEATURE_KEYS = ("numeric", "categorical")
 DRIFT_KEYS = tuple(f.name for f in dataclasses.fields(Thresholds) if f.name != "min_rows")
 _MONITOR_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -115,6 +117,8 @@ class ReferenceSource:
     object_store: ObjectStoreOptions = ObjectStoreOptions()
     # `path: mlflow://models/...`: the reference is resolved per model version each cycle (pipeline.registry).
     registry: RegistryReference | None = None
+    # A query or table in an SQL database instead of `path`: made local as Parquet (pipeline.database_reference).
+    database: DatabaseSourceOptions | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,7 @@ class LabelSource:
     label: str = "label"
     timestamp: str | None = None  # when the label became known; None = when driftwatch ingested it
     object_store: ObjectStoreOptions = ObjectStoreOptions()
+    database: DatabaseSourceOptions | None = None  # a table/query in an SQL database instead of `path`
 
 
 @dataclass(frozen=True)
@@ -209,14 +214,17 @@ def _reference(file: Path, base: Path, path: str, data: object) -> ReferenceSour
     if isinstance(data, str):
         data = {"path": data}
     s = Section(file, path, data, REFERENCE_KEYS)
-    raw_path = s.str_("path", required=True) or ""
+    database = parse_database_source(file, s.key("database"), s.data.get("database"), REFERENCE_DATABASE_KEYS)
+    if database is not None and "path" in s.data:
+        raise s.error("path", "give either `path` (a file, an object, mlflow://) or `database`, not both")
+    raw_path = "" if database is not None else s.str_("path", required=True) or ""
     registry = None
     if is_registry_url(raw_path):
         registry = parse_registry_reference(file, s.key("path"), raw_path, s.data.get("mlflow"))
     elif "mlflow" in s.data:
         raise s.error("mlflow", "applies only to a registry reference (path: mlflow://models/...)")
     return ReferenceSource(
-        path=raw_path if registry else _source_path(base, raw_path),
+        path=raw_path if registry or database else _source_path(base, raw_path),
         format=s.choice("format", "auto", FILE_FORMATS),
         features=s.str_("features"),
         prediction=s.str_("prediction"),
@@ -225,6 +233,7 @@ def _reference(file: Path, base: Path, path: str, data: object) -> ReferenceSour
         target=s.str_("target"),
         object_store=parse_object_store(file, s.key("object_store"), s.data.get("object_store")),
         registry=registry,
+        database=database,
     )
 
 
@@ -234,13 +243,22 @@ def _labels(file: Path, base: Path, path: str, data: object) -> LabelSource | No
     if isinstance(data, str):
         data = {"path": data}
     s = Section(file, path, data, LABEL_KEYS)
+    database = parse_database_source(file, s.key("database"), s.data.get("database"))
+    if database is not None and "path" in s.data:
+        raise s.error("path", "give either `path` (files, objects) or `database`, not both")
+    if database is not None and database.watermark is None and s.str_("timestamp") is None:
+        raise s.error(
+            "database",
+            "needs `watermark`: the column holding when each label was written (or set `labels.timestamp`)",
+        )
     return LabelSource(
-        path=_source_path(base, s.str_("path", required=True) or ""),
+        path="" if database is not None else _source_path(base, s.str_("path", required=True) or ""),
         format=s.choice("format", "auto", FILE_FORMATS),
         id=s.str_("id", "request_id") or "request_id",
         label=s.str_("label", "label") or "label",
         timestamp=s.str_("timestamp"),
         object_store=parse_object_store(file, s.key("object_store"), s.data.get("object_store")),
+        database=database,
     )
 
 

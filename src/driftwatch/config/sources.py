@@ -1,5 +1,5 @@
 """The `object_store:` section of a prediction, label or reference source, and the `database:` section of a
-prediction source (docs/sources.md).
+prediction, label or reference source (docs/sources.md).
 
 Only how to reach the store and how to list it: credentials are refused here with a message saying where they
 go (the environment and the providers' standard chains), so a secret can never be committed in a config file.
@@ -91,6 +91,9 @@ def _seconds(file: Path, key: str, value: object) -> float:
 
 
 DATABASE_KEYS = ("driver", "uri", "table", "query", "watermark", "tiebreak", "lookback", "batch_rows")
+# A reference is read whole, once per change: no watermark. `version`: a query returning one value that changes
+# when the data does (e.g. `SELECT max(updated_at) FROM train`), so an unchanged reference is not read again.
+REFERENCE_DATABASE_KEYS = ("driver", "uri", "table", "query", "version")
 
 
 @dataclass(frozen=True)
@@ -107,18 +110,21 @@ class DatabaseSourceOptions:
     batch_rows: int = (
         1_000_000  # at most this many rows per pull (capped by the ingest slice: one transaction)
     )
+    version: str | None = None  # a reference's version query (REFERENCE_DATABASE_KEYS)
 
 
-def parse_database_source(file: Path, key: str, data: object) -> DatabaseSourceOptions | None:
-    """The `database:` mapping at dotted `key`, or None when absent."""
+def parse_database_source(
+    file: Path, key: str, data: object, keys: tuple[str, ...] = DATABASE_KEYS
+) -> DatabaseSourceOptions | None:
+    """The `database:` mapping at dotted `key`, or None when absent; `keys`: those allowed there."""
     if data is None:
         return None
     if not isinstance(data, Mapping):
         raise ConfigError(file, key, "expected a mapping of keys to values", data)
     for name in data:
-        if name not in DATABASE_KEYS:
-            raise ConfigError(file, f"{key}.{name}", f"unknown key; known keys: {', '.join(DATABASE_KEYS)}")
-    text = {n: data.get(n) for n in ("driver", "uri", "table", "query", "watermark", "tiebreak")}
+        if name not in keys:
+            raise ConfigError(file, f"{key}.{name}", f"unknown key; known keys: {', '.join(keys)}")
+    text = {n: data.get(n) for n in ("driver", "uri", "table", "query", "watermark", "tiebreak", "version")}
     for name, value in text.items():
         if value is not None and (not isinstance(value, str) or not value.strip()):
             raise ConfigError(file, f"{key}.{name}", "expected a non-empty string", value)
@@ -146,6 +152,7 @@ def parse_database_source(file: Path, key: str, data: object) -> DatabaseSourceO
         tiebreak=text["tiebreak"],
         lookback=lookback,
         batch_rows=_whole(file, f"{key}.batch_rows", data.get("batch_rows", 1_000_000), 1),
+        version=text["version"],
     )
 
 

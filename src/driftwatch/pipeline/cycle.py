@@ -68,6 +68,7 @@ class CycleSummary:
     multivariate: MultivariateSummary | None = None  # None: the monitor's `multivariate:` is off
     versions: VersionsSummary | None = None  # baseline vs candidate windows compared (None: no `versions:`)
     registry_warnings: list[str] = field(default_factory=list)  # an mlflow:// reference (pipeline.registry)
+    reference_warnings: list[str] = field(default_factory=list)  # a database reference's fallback to its copy
     registry_change: str | None = None  # "mlflow://models/m@champion: version 1 → 2" when it moved this cycle
     seconds: float = 0.0
 
@@ -78,7 +79,13 @@ class CycleSummary:
     @property
     def warnings(self) -> list[str]:
         """Things that did not fail but need a look, e.g. a predictions/labels glob that matched no file."""
-        return self.ingest.warnings + self.labels.warnings + self.retention.warnings + self.registry_warnings
+        return (
+            self.ingest.warnings
+            + self.labels.warnings
+            + self.retention.warnings
+            + self.registry_warnings
+            + self.reference_warnings
+        )
 
     def drifting_features(self) -> dict[str, int]:
         """Feature → number of computed windows (overall segment) in which it is at `drift`."""
@@ -116,7 +123,8 @@ def run_cycle(
         start_run(tx, run_id, monitor.name, trigger, utcnow())
     summary = CycleSummary(monitor=monitor.name, run_id=run_id, ingest=IngestSummary())
     try:
-        monitor = local_reference(db, monitor)  # an s3:// reference: its local copy (pipeline.object_sources)
+        # an s3:// or database reference: its local copy (pipeline.object_sources, pipeline.database_reference)
+        monitor = local_reference(db, monitor, warnings=summary.reference_warnings)
         registry = open_registry_cycle(db, monitor, run_id)  # an mlflow:// reference: a profile per version
         if registry is not None:
             summary.registry_warnings = registry.warnings
@@ -230,7 +238,11 @@ def _finish(db: Database, summary: CycleSummary, started: float, status: str, er
         rows_ingested=ing.rows_inserted,
         rows_duplicate=ing.rows_duplicate,
         rows_quarantined=ing.rows_quarantined,
-        files_failed=len(ing.failed_files),
+        # label sources and a database reference that fell back to its copy count too: an unreachable table
+        # must show in /metrics and its alert rule
+        files_failed=len(ing.failed_files)
+        + len(summary.labels.failed_files)
+        + len(summary.reference_warnings),
         windows_computed=summary.windows_computed,
         rows_expired=summary.retention.rows_expired,
     )

@@ -8,12 +8,14 @@ predictions the new labels touch are queued for performance, and the file is rec
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import duckdb
 
 from driftwatch.config.monitors import MonitorConfig
 from driftwatch.errors import SourceError
+from driftwatch.pipeline.database_labels import ingest_label_database
 from driftwatch.pipeline.ingest import no_files_warning, record_empty_file
 from driftwatch.pipeline.object_sources import ingest_objects
 from driftwatch.sources.files import Readable, SourceFile, first_line, is_empty, list_files, read_source
@@ -33,6 +35,7 @@ from driftwatch.storage.predictions import width_us
 from driftwatch.storage.quarantine import quarantine_batch, quarantine_rejected
 
 KIND = "labels"
+InTransaction = Callable[[duckdb.DuckDBPyConnection], None]
 
 
 @dataclass
@@ -54,6 +57,14 @@ def ingest_labels(db: Database, monitor: MonitorConfig) -> LabelIngestSummary:
     """Ingest every new or changed label file of a monitor. Never raises for a bad file: it is reported."""
     summary = LabelIngestSummary()
     if monitor.labels is None:
+        return summary
+    if monitor.labels.database is not None:  # an SQL table/query: pulled by pipeline.database_labels
+
+        def store(f: SourceFile, source: str, in_transaction: InTransaction) -> None:
+            ingest_label_file(db, monitor, f, summary, source=source, in_transaction=in_transaction)
+
+        ingest_label_database(db, monitor, summary, store)
+        summary.without_prediction = labels_without_prediction(db.cursor(), monitor.name)
         return summary
     if is_object_url(monitor.labels.path):  # s3://, gs://: listed and fetched by pipeline.object_sources
 
@@ -92,17 +103,19 @@ def ingest_label_file(
     f: SourceFile,
     summary: LabelIngestSummary | None = None,
     source: str | None = None,
+    in_transaction: InTransaction | None = None,
 ) -> LabelIngestSummary:
     """Upsert one label file in one transaction, adding its counts to `summary` (a new one by default).
 
     `source` names the rows' origin in quarantine and ingested_files (default: the file's path; the API passes
-    'api:<batch id>' for pushed labels staged in a temporary file).
+    'api:<batch id>' for pushed labels staged in a temporary file). `in_transaction` runs inside the file's
+    transaction (a database source's watermark is saved there, with the labels it covers).
     """
     assert monitor.labels is not None
     summary = summary if summary is not None else LabelIngestSummary()
     source = source or f.path
     rows_read, quarantined, counts = read_source(
-        db.cursor(), f, lambda readable: _upsert_readable(db, monitor, f, readable, source)
+        db.cursor(), f, lambda readable: _upsert_readable(db, monitor, f, readable, source, in_transaction)
     )
     summary.files_read += 1
     summary.rows_read += rows_read
@@ -115,7 +128,12 @@ def ingest_label_file(
 
 
 def _upsert_readable(
-    db: Database, monitor: MonitorConfig, f: SourceFile, readable: Readable, source: str
+    db: Database,
+    monitor: MonitorConfig,
+    f: SourceFile,
+    readable: Readable,
+    source: str,
+    in_transaction: InTransaction | None = None,
 ) -> tuple[int, int, LabelCounts]:
     """One label file (as read by `read_source`) in one transaction: (rows read, quarantined, upsert counts)."""
     assert monitor.labels is not None
@@ -150,4 +168,6 @@ def _upsert_readable(
             (rows_read, counts.new + counts.replaced, counts.unchanged, quarantined),
         )
         drop_label_batch(tx)
+        if in_transaction is not None:
+            in_transaction(tx)
     return rows_read, quarantined, counts

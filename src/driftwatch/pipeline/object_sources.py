@@ -26,6 +26,7 @@ import duckdb
 
 from driftwatch.config.monitors import MonitorConfig
 from driftwatch.errors import SourceError, first_line
+from driftwatch.pipeline.database_reference import database_reference
 from driftwatch.sources.files import SourceFile, is_empty
 from driftwatch.sources.formats import file_kind
 from driftwatch.sources.objectstore import (
@@ -174,14 +175,20 @@ _MIRRORED: dict[tuple[str, str], tuple[str, float]] = {}  # (cache dir, url) →
 _MIRRORED_LOCK = threading.Lock()
 
 
-def local_reference(db: Database, monitor: MonitorConfig, max_age_s: float = 0.0) -> MonitorConfig:
+def local_reference(
+    db: Database, monitor: MonitorConfig, max_age_s: float = 0.0, warnings: list[str] | None = None
+) -> MonitorConfig:
     """The monitor with an object-storage reference (``s3://…/train.parquet``) replaced by its local copy
     (`sources.objectstore.mirror_object`, kept beside the database and fetched again only when the object
     changes); a local reference is returned as it is. SourceError when the object cannot be read.
 
     A cycle checks the object every time (`max_age_s` 0); a pushed batch (`api.push`) accepts a copy checked
-    in the last `max_age_s` seconds, so a push costs no request to the store."""
+    in the last `max_age_s` seconds, so a push costs no request to the store. A database reference
+    (`reference.database`) is made local by `pipeline.database_reference` (`warnings`: where it says it fell
+    back to its last copy)."""
     ref = monitor.reference
+    if ref.database is not None:
+        return database_reference(db, monitor, max_age_s, warnings)
     if not is_object_url(ref.path):
         return monitor
     cache = str(db.path.parent / ".driftwatch-objects")

@@ -1,5 +1,5 @@
-"""Prediction logs in an SQL database (PostgreSQL; any ADBC or DB-API driver by configuration), pulled
-incrementally by a watermark.
+"""Prediction logs and labels in an SQL database (PostgreSQL; any ADBC or DB-API driver by configuration),
+pulled incrementally by a watermark; a reference read whole (`read_all`, `read_scalar` for its version).
 
 The watermark is the last pulled row's (timestamp, request id): a pull asks for the rows after it, ordered by
 both, at most `batch_rows` at a time (capped by the caller so that one pull is one ingest slice). Rows written late, with a timestamp up to `lookback` before the
@@ -221,6 +221,38 @@ def pull(
     return _checked(table, options, ts_col, id_col)
 
 
+def read_all(conn: Any, options: DatabaseSourceOptions) -> pa.Table:
+    """The whole table or query as Arrow (a reference: read once per change, no watermark)."""
+    cur = conn.cursor()
+    try:
+        cur.execute(_base_sql(options))
+        table = _fetch(cur)
+    except Exception as exc:
+        raise SourceError(source_label(options), f"cannot read: {first_line(exc)}") from None
+    finally:
+        cur.close()
+    if isinstance(table, pa.RecordBatchReader):
+        table = table.read_all()
+    # JSON extension types (PostgreSQL json/jsonb) as their text, as in a pull.
+    for i, field in enumerate(table.schema):
+        if isinstance(field.type, pa.ExtensionType):
+            table = table.set_column(i, field.name, table.column(i).cast(field.type.storage_type))
+    return table
+
+
+def read_scalar(conn: Any, options: DatabaseSourceOptions, sql: str) -> object:
+    """The first value of `sql`'s first row (a reference's `version` query), None when it returns no row."""
+    cur = conn.cursor()
+    try:
+        cur.execute(sql)
+        row = cur.fetchone()
+    except Exception as exc:
+        raise SourceError(source_label(options), f"cannot read the version: {first_line(exc)}") from None
+    finally:
+        cur.close()
+    return None if row is None else row[0]
+
+
 def _fetch(cur: Any) -> pa.Table | pa.RecordBatchReader:
     """The result as Arrow; for a plain DB-API cursor built from its rows, with the columns named by
     `cursor.description` (an idle pull has no rows, but still has its columns)."""
@@ -287,5 +319,7 @@ __all__ = [
     "id_is_integer",
     "last_watermark",
     "pull",
+    "read_all",
+    "read_scalar",
     "source_label",
 ]
