@@ -112,10 +112,14 @@ def _numeric_checks(
     exact_outside: Callable[[float, float], int] | None,
 ) -> list[q.QualityResult]:
     present = fs.rows - int(fs.bin_counts[-1])  # the last PSI bin counts the missing values
+    # A window computed from partials (streamed, docs/scale.md) carries a W1 bound; its ECDF is evaluated at the
+    # reference's values, so its min/max come from `window_min`/`window_max` and its top share is a bound.
+    exact_steps = fs.wasserstein_bound is None
     if fs.ecdf is None:
         values = q.WindowValues(np.empty(0), np.empty(0), 0)
     else:
-        values = q.WindowValues(np.asarray(fs.ecdf.x), np.asarray(fs.ecdf.y), present)
+        x, y = np.asarray(fs.ecdf.x), np.asarray(fs.ecdf.y)
+        values = q.WindowValues(x, y, present, fs.window_min, fs.window_max, exact_steps)
     out = []
     if settings.range.enabled and present > 0:
         learned = facts.learned_range(prof, present, settings.range.quantile)
@@ -125,18 +129,26 @@ def _numeric_checks(
     elif settings.range.enabled:
         out.append(q.not_judged("range", fs.name, "no non-missing values in the window"))
     if settings.constant.enabled:
-        if present == 0 or values.x.size == 0:
-            out.append(q.not_judged("constant", fs.name, "no non-missing values in the window"))
-        else:
-            top, distinct = q.numeric_top(values)
-            value = f"{float(values.x[int(np.argmax(np.diff(values.y, prepend=0.0)))]):g}"
-            reference_top = facts.top_share(fs.name)
-            out.append(
-                q.constant_check(
-                    fs.name, top, distinct, present, reference_top, settings.constant, min_rows, value
-                )
-            )
+        out.append(_numeric_constant(fs.name, values, facts, settings, min_rows))
     return out
+
+
+def _numeric_constant(
+    name: str, values: q.WindowValues, facts: _ReferenceFacts, settings: q.FeatureQuality, min_rows: int
+) -> q.QualityResult:
+    extremes = values.extremes()
+    if values.present == 0 or extremes is None:
+        return q.not_judged("constant", name, "no non-missing values in the window")
+    top, distinct = q.numeric_top(values)
+    value: str | None
+    if values.exact_steps:
+        value = f"{float(values.x[int(np.argmax(np.diff(values.y, prepend=0.0)))]):g}"
+    else:
+        value = f"{extremes[0]:g}" if distinct == 1 else None
+    bound = not values.exact_steps and distinct != 1
+    return q.constant_check(
+        name, top, distinct, values.present, facts.top_share(name), settings.constant, min_rows, value, bound
+    )
 
 
 def _categorical_checks(
