@@ -209,9 +209,9 @@ def category_check(
     rows: int,
     settings: ShareSettings,
 ) -> QualityResult:
-    """The share of non-missing window values outside the reference's categories (`unseen_share` is over all
-    rows; `rows` here are the non-missing ones). A reference over the category cap has its own "other" share,
-    which is the baseline."""
+    """The share of the window's rows whose value is outside the reference's categories: `unseen_share` and
+    `rows` are both over all rows, missing ones included (as the reference's own share is). A reference over
+    the category cap has its own "other" share, which is the baseline."""
     return share_check(
         "categories",
         feature,
