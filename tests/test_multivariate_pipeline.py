@@ -124,3 +124,30 @@ def test_switching_it_on_later_judges_old_windows_and_redraws_their_pages(tmp_pa
         assert second.multivariate is not None and second.multivariate.windows == 2
         assert page in second.reports
         assert 'id="multivariate-table"' in page.read_text()
+
+
+def test_changing_a_judging_setting_judges_the_stored_windows_again(tmp_path: Path) -> None:
+    """methods, margin, folds, max_rows and min_rows change a window's verdict without refitting the profile:
+    a change to any of them re-judges the stored windows (no new rows needed), the profile is not refit."""
+    config = write_project(tmp_path, days=2, rows_per_day=300, flipped_days=set(), multivariate="true")
+    settings = load_settings(config)
+    with Database(settings.storage, settings.database) as db:
+        first = run_cycle(db, settings.monitor("mv"), now=NOW)
+        assert first.multivariate is not None and first.multivariate.windows == 2
+        assert {r.status for r in multivariate_results(db.cursor(), "mv")} != {"insufficient_data"}
+        config.write_text(config.read_text().replace("multivariate: true", "multivariate: {min_rows: 400}"))
+        settings = load_settings(config)
+        second = run_cycle(db, settings.monitor("mv"), now=NOW)
+        assert second.multivariate is not None and second.multivariate.windows == 2
+        assert not second.multivariate.profile_rebuilt
+        results = multivariate_results(db.cursor(), "mv")
+        assert {r.status for r in results} == {"insufficient_data"}
+        assert {r.reason for r in results} == {"300 rows < min_rows 400: not judged"}
+        config.write_text(
+            config.read_text().replace("{min_rows: 400}", "{min_rows: 400, methods: [classifier]}")
+        )
+        third = run_cycle(db, load_settings(config).monitor("mv"), now=NOW)
+        assert third.multivariate is not None and third.multivariate.windows == 2
+        assert {r.method for r in multivariate_results(db.cursor(), "mv")} == {"classifier"}
+        unchanged = run_cycle(db, load_settings(config).monitor("mv"), now=NOW)
+        assert unchanged.multivariate is not None and unchanged.multivariate.windows == 0

@@ -247,3 +247,50 @@ def test_worst_status() -> None:
     assert q.worst(["ok", "not_judged", "warn"]) == "warn"
     assert q.worst(["not_judged"]) == "not_judged"
     assert q.worst(["ok", "fail"]) == "fail"
+
+
+# --- streamed windows (computed from partials: the ECDF sits at the reference's values) ----------------------
+
+
+def streamed_values(values: np.ndarray, reference: np.ndarray) -> q.WindowValues:
+    """A window's values as the pipeline hands them over for a window computed from partials."""
+    from driftwatch.stats.partials import finish, numeric_partial
+    from driftwatch.stats.profile import numeric_profile
+
+    profile = numeric_profile("x", reference)
+    fs = finish(numeric_partial(profile, values), profile)
+    assert fs.ecdf is not None and fs.wasserstein_bound is not None
+    present = fs.rows - int(fs.bin_counts[-1])
+    x, y = np.asarray(fs.ecdf.x), np.asarray(fs.ecdf.y)
+    return q.WindowValues(x, y, present, fs.window_min, fs.window_max, exact_steps=False)
+
+
+def test_a_streamed_window_outside_the_range_fails() -> None:
+    rng = np.random.default_rng(0)
+    ref = rng.normal(0, 1, 5000)
+    window = rng.normal(0, 1, 2000)
+    window[:200] = 1e6  # 10 % far outside
+    values = streamed_values(window, ref)
+    r = q.range_check("x", values, np.sort(ref), q.RangeSettings())
+    assert r.status == "fail" and "max 1e+06" in r.reason
+    inside = q.range_check("x", streamed_values(rng.normal(0, 1, 2000), ref), np.sort(ref), q.RangeSettings())
+    assert inside.status == "ok"
+
+
+def test_a_streamed_window_stuck_at_one_value_fails_and_a_bounded_top_share_is_not_a_warning() -> None:
+    rng = np.random.default_rng(1)
+    ref = rng.normal(0, 1, 5000)
+    ref_top = q.top_share_sorted(np.sort(ref))
+    top, distinct = q.numeric_top(streamed_values(np.full(2000, 0.123), ref))
+    assert (top, distinct) == (1.0, 1)
+    r = q.constant_check("x", top, distinct, 2000, ref_top, q.ConstantSettings(), 50, "0.123", True)
+    assert r.status == "fail"
+    # 97 % at one value (not the reference's): the bound says "at most" that much, it cannot say more.
+    mostly = np.where(rng.random(2000) < 0.97, 0.123, rng.normal(0, 1, 2000))
+    top, distinct = q.numeric_top(streamed_values(mostly, ref))
+    r = q.constant_check("x", top, distinct, 2000, ref_top, q.ConstantSettings(), 50, None, True)
+    assert r.status == "not_judged" and "at most" in r.reason
+    top, distinct = q.numeric_top(streamed_values(rng.normal(0, 1, 2000), ref))
+    assert top < 0.05  # an honest upper bound, far under the warn bar: ok is proven
+    r = q.constant_check("x", top, distinct, 2000, ref_top, q.ConstantSettings(), 50, None, True)
+    assert r.status == "ok"

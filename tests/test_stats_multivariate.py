@@ -157,3 +157,23 @@ def test_classifier_needs_a_row_per_fold_on_each_side() -> None:
         50,
     )
     assert judged.status in ("ok", "warn") and judged.low is not None and judged.low <= 0.5 + 0.02
+
+
+@pytest.mark.slow  # 2,000 bar samples of ~120,000 of 240,000 errors: ~30 s of CPU
+def test_bars_are_learned_for_windows_over_100_000_rows_from_every_held_out_error() -> None:
+    """More than 200,000 held-out errors (a large `reference_rows`): learn_threshold used to cut them to 200,000
+    and then refuse the windows over 100,000 rows that max_window_rows allows, so every cycle failed. The bars
+    now use every error, and the without-replacement correction the same N and mean."""
+    import dataclasses
+
+    small = mv.fit_profile(make_rows(4_000, 0.8, np.random.default_rng(6)))
+    errors = np.random.default_rng(8).gamma(2.0, 1.0, 240_000)
+    profile = dataclasses.replace(small, reference_errors=errors)
+    assert mv.max_window_rows(profile) == 120_000
+    warn, drift = mv.reconstruction_bars(profile, 150_000)
+    n = warn.window_size
+    assert 100_000 < n <= 120_000
+    centre = float(errors.mean())
+    sd = float(errors.std(ddof=1)) * math.sqrt(1 / n + 1 / errors.size)
+    assert warn.value - centre == pytest.approx(2.326 * sd, rel=0.2)
+    assert centre < warn.value < drift.value

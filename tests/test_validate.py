@@ -172,3 +172,42 @@ def test_html_escapes_what_the_user_named_and_marks_a_close_bar(files: dict[str,
     page = render_validation(result, "<img src=x>", "cur")
     assert "<script>s</script>" not in page and "<img src=x>" not in page
     assert "&lt;img src=x&gt;" in page and "bar is inside the interval" in page
+
+
+def test_text_labels_without_their_positive_label_exit_2_naming_the_values(tmp_path: Path) -> None:
+    """Labels "yes"/"no" scored against the default positive label 1 would count every row as a negative (an
+    AUC of nothing, a gate that passes a bad model): refused, naming the values and the option."""
+    frame = scored(4, 800, 0.3)
+    text = frame.with_columns(
+        pl.when(pl.col("label") == 1).then(pl.lit("yes")).otherwise(pl.lit("no")).alias("label")
+    )
+    text.write_parquet(tmp_path / "text.parquet")
+    args = ["--reference", str(tmp_path / "text.parquet"), "--current", str(tmp_path / "text.parquet"),
+            "--target", "label", "--prediction", "score", "--threshold", "auc=0.7"]  # fmt: skip
+    refused = run_cli(*args)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "'no', 'yes'" in refused.stderr and "--positive-label" in refused.stderr
+    named = run_cli(*args, "--positive-label", "yes")
+    assert named.returncode == 0, named.stdout + named.stderr
+
+
+def test_a_three_class_target_is_not_binary_because_the_current_data_holds_two(tmp_path: Path) -> None:
+    rng = np.random.default_rng(6)
+    classes = rng.integers(0, 3, size=900)
+    predicted = np.where(rng.random(900) < 0.8, classes, rng.integers(0, 3, size=900)).astype(np.float64)
+    reference = pl.DataFrame({"label": classes, "pred": predicted})
+    two = classes < 2  # the current data happens to hold classes 0 and 1 only
+    current = pl.DataFrame({"label": classes[two], "pred": predicted[two]})
+    result = driftwatch.validate(
+        reference, current, target="label", prediction="pred", thresholds=["accuracy=0.5"]
+    )
+    assert result.task == "multiclass_classification"
+    # Both sides with two classes and class ids for a prediction: ambiguous, the task must be named.
+    reference.filter(pl.col("label") < 2).write_parquet(tmp_path / "ref.parquet")
+    current.write_parquet(tmp_path / "cur.parquet")
+    args = ["--reference", str(tmp_path / "ref.parquet"), "--current", str(tmp_path / "cur.parquet"),
+            "--target", "label", "--prediction", "pred", "--threshold", "accuracy=0.5"]  # fmt: skip
+    ambiguous = run_cli(*args)
+    assert ambiguous.returncode == 2 and "set --task" in ambiguous.stderr, ambiguous.stderr
+    named = run_cli(*args, "--task", "multiclass_classification")
+    assert named.returncode == 0, named.stdout + named.stderr

@@ -243,19 +243,47 @@ def _column(frame: pl.DataFrame, name: str, role: str, option: str) -> np.ndarra
     return np.asarray(series.to_list(), dtype=object)
 
 
-def infer_task(truth: np.ndarray, prediction: np.ndarray) -> str:
+def _labels(truth: np.ndarray) -> set[Any]:
+    """The distinct non-missing labels (NaN and None left out)."""
+    return {v for v in truth.tolist() if v is not None and v == v}
+
+
+def infer_task(truth: np.ndarray, prediction: np.ndarray, reference_truth: np.ndarray | None = None) -> str:
     """binary: ≤ 2 distinct labels and a numeric score; regression: a numeric prediction that is not a small set
-    of whole numbers; multiclass otherwise (a predicted class). `--task` overrides it."""
-    labels = {v for v in truth.tolist() if v is not None and v == v}
+    of whole numbers; multiclass otherwise (a predicted class). `--task` overrides it.
+
+    The labels are counted over the reference and the current data together (`reference_truth`): a 3-class
+    target whose current data happens to hold two classes is not binary. Two labels with a prediction of whole
+    numbers outside [0, 1] (class ids, not a score) are ambiguous: InputError asking for `--task`."""
+    labels = _labels(truth) | (_labels(reference_truth) if reference_truth is not None else set())
     numeric = prediction.dtype.kind == "f"
+    finite = prediction[np.isfinite(prediction)] if numeric else prediction
+    whole = numeric and bool(np.all(finite == np.round(finite)))
     if numeric and len(labels) <= 2:
+        if whole and finite.size and (float(finite.min()) < 0.0 or float(finite.max()) > 1.0):
+            shown = ", ".join(str(v) for v in sorted(np.unique(finite).tolist())[:10])
+            raise InputError(
+                f"cannot tell the task: the target holds {len(labels)} values but the prediction holds whole "
+                f"numbers ({shown}), class ids rather than a score; set --task (binary_classification, "
+                "multiclass_classification or regression)"
+            )
         return BINARY
-    if numeric:
-        finite = prediction[np.isfinite(prediction)]
-        whole = bool(np.all(finite == np.round(finite)))
-        if not whole or np.unique(finite).size > _MAX_CLASSES_FOR_AUTO:
-            return REGRESSION
+    if numeric and (not whole or np.unique(finite).size > _MAX_CLASSES_FOR_AUTO):
+        return REGRESSION
     return MULTICLASS
+
+
+def _check_positive_label(positive_label: Any, *truths: np.ndarray) -> None:
+    """Binary: the positive label must be one of the target's values, else every row scores as a negative and
+    the metrics (and the gate) are wrong without a word."""
+    found: set[Any] = set().union(*(_labels(t) for t in truths))
+    if not found or positive_label in found:
+        return
+    shown = ", ".join(repr(v) for v in sorted(found, key=str)[:10])
+    raise InputError(
+        f"the positive label {positive_label!r} is not among the target's values ({shown}); "
+        "set --positive-label to the value that counts as positive"
+    )
 
 
 def _metric_values(
@@ -341,7 +369,9 @@ def validate(
     cur_pred = _column(cur, prediction, "current", "--prediction")
     ref_truth = _column(ref, target, "reference", "--target")
     ref_pred = _column(ref, prediction, "reference", "--prediction")
-    resolved = infer_task(cur_truth, cur_pred) if task == "auto" else task
+    resolved = infer_task(cur_truth, cur_pred, ref_truth) if task == "auto" else task
+    if resolved == BINARY:
+        _check_positive_label(positive_label, ref_truth, cur_truth)
     bars = parse_bars(resolved, thresholds)
     if not bars and drift_bar is None:
         raise InputError("nothing to validate: give at least one --threshold METRIC=VALUE or a --drift-bar")

@@ -44,7 +44,8 @@ class MultivariateSettings:
     explained_variance: float = DEFAULT_EXPLAINED_VARIANCE
     margin: float = DEFAULT_MARGIN
     reference_rows: int = (
-        20_000  # reference rows sampled for the profile (half fit the PCA, half set the bars)
+        20_000  # reference rows sampled for the profile (a quarter fit the PCA, at least 2,000 and at most
+        # half; the rest set the bars: stats.multivariate.fit_profile)
     )
     # A window's rows beyond this are judged on a seeded random sample (also capped at half the held-out
     # reference rows, where the bars can still be learned: 7,500 of the default 20,000).

@@ -14,7 +14,10 @@ prediction. Per window the estimated metric is the mean of the predicted losses.
   Var(mean e²) = Σ Var(e_i² | x_i) / n² with Var(e² | x) = (κ − 1) m₂², κ = E[e⁴] / E[e²]² taken as constant
   across rows and measured on the held-out reference rows as Σ e⁴ / Σ m₂² (3 for normal errors). MAE's interval
   is MAE ± z·se; RMSE's is √(MSE ± z·se(MSE)) (low clipped at 0), which keeps RMSE's skew. The loss models' own
-  error is not in it: docs/decision-evidence.md measures the coverage this gives.
+  error is in it twice over: the variance adds the spread of the window mean across ``DEFAULT_MEMBERS``
+  bootstrap members (each pair fit on a resample of the fit rows), and the standard errors are widened by
+  ``LossModel.widen``, the root mean square z-score of held-out chunks' estimates against their realized values
+  (at least 1). docs/decision-evidence.md measures the coverage this gives.
 
 Assumptions: the error's distribution given (x, ŷ) is the reference's (covariate shift only: a concept drift
 that changes y given x is invisible, as for CBPE); the features the loss model reads are those the error depends
@@ -37,9 +40,9 @@ from driftwatch.performance.uncertainty import DEFAULT_CONFIDENCE, Interval
 
 REGRESSION_ESTIMATED: tuple[str, ...] = ("mae", "rmse")
 HELD_OUT_SHARE = 0.25
-MIN_REFERENCE_ROWS = 200
+MIN_REFERENCE_ROWS = 200  # below this the loss models and κ are guesses
 HELD_OUT_CHUNKS = 10
-DEFAULT_MEMBERS = 5  # bootstrap members: their spread is the loss models' own error in the interval  # below this the loss models and κ are guesses
+DEFAULT_MEMBERS = 5  # bootstrap members: their spread is the loss models' own error in the interval
 
 
 @dataclass(frozen=True, eq=False)

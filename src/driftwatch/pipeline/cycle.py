@@ -28,7 +28,7 @@ from driftwatch.pipeline.performance import (
     ensure_performance_reference,
     with_loss_model,
 )
-from driftwatch.pipeline.quality import QualitySummary, check_quality
+from driftwatch.pipeline.quality import QualitySummary, check_quality, recomputer
 from driftwatch.pipeline.reference import ensure_reference
 from driftwatch.pipeline.registry import open_registry_cycle, write_back
 from driftwatch.pipeline.retention import RetentionSummary, expire_rows
@@ -162,8 +162,12 @@ def run_cycle(
             hooks.on_window,
             profile_for=registry.profile_for if registry is not None else None,
         )
+        # With a recomputer: windows a stopped cycle stored but never judged are judged now too.
+        recompute = recomputer(
+            db, monitor, reference.features, reference.profile, registry.profile_for if registry else None
+        )
         summary.quality = check_quality(
-            db, monitor, reference.profile, summary.windows, summary.ingest, run_id
+            db, monitor, reference.profile, summary.windows, summary.ingest, run_id, recompute
         )
         summary.multivariate = compute_multivariate(db, monitor, reference, run_id)
         summary.labels = ingest_labels(db, monitor)

@@ -74,6 +74,22 @@ def profile_key(profile_id: str, settings: MultivariateSettings) -> str:
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
 
 
+def judging_key(key: str, settings: MultivariateSettings, min_rows: int) -> str:
+    """The fitted profile's key plus every setting a window's verdict depends on beyond the profile (methods,
+    margin, folds, max_rows and the resolved min_rows). Stored with the results (their `profile_key` column), so
+    changing any of them re-judges the stored windows; they do not refit the profile, so they stay out of
+    `profile_key`."""
+    judged = {
+        "profile": key,
+        "methods": list(settings.methods),
+        "margin": settings.margin,
+        "folds": settings.folds,
+        "max_rows": settings.max_rows,
+        "min_rows": min_rows,
+    }
+    return hashlib.sha256(json.dumps(judged, sort_keys=True).encode()).hexdigest()[:24]
+
+
 def _read_reference(
     cur: duckdb.DuckDBPyConnection, monitor: MonitorConfig, features: FeatureSpec, rows: int
 ) -> mv.Rows:
@@ -228,6 +244,7 @@ def compute_multivariate(
     max_rows = max(1, min(settings.max_rows, mv.max_window_rows(profile)))
     features = reference.features
     cur = db.cursor()
+    key = judging_key(key, settings, min_rows)
     for window in windows_to_judge(cur, monitor.name, key):
         joint = window_joint_rows(cur, monitor.name, window, features.numeric, features.categorical, max_rows)
         results = judge_rows(profile, mv.Rows(joint.numeric, joint.categorical), settings, min_rows)

@@ -15,9 +15,10 @@ from functools import partial
 
 import numpy as np
 
-from driftwatch.config.monitors import MonitorConfig
+from driftwatch.config.monitors import FeatureSpec, MonitorConfig
+from driftwatch.durations import to_naive_utc
 from driftwatch.pipeline.ingest import IngestSummary
-from driftwatch.pipeline.windows import WindowResult
+from driftwatch.pipeline.windows import WindowResult, compute_window
 from driftwatch.stats import quality as q
 from driftwatch.stats.feature_drift import FeatureDrift
 from driftwatch.stats.profile import CategoricalProfile, NumericProfile, ReferenceProfile
@@ -25,12 +26,16 @@ from driftwatch.stats.reference_thresholds import window_size_class
 from driftwatch.storage.database import Database, utcnow
 from driftwatch.storage.quality import (
     QualityKey,
+    UnjudgedWindow,
     count_outside,
     past_window_rows,
     quarantine_reasons_since,
     replace_quality,
     run_started_at,
+    unjudged_runs,
+    windows_to_judge,
 )
+from driftwatch.storage.windows import PlannedWindow
 
 WINDOW = "window"
 CYCLE = "cycle"
@@ -112,10 +117,14 @@ def _numeric_checks(
     exact_outside: Callable[[float, float], int] | None,
 ) -> list[q.QualityResult]:
     present = fs.rows - int(fs.bin_counts[-1])  # the last PSI bin counts the missing values
+    # A window computed from partials (streamed, docs/scale.md) carries a W1 bound; its ECDF is evaluated at the
+    # reference's values, so its min/max come from `window_min`/`window_max` and its top share is a bound.
+    exact_steps = fs.wasserstein_bound is None
     if fs.ecdf is None:
         values = q.WindowValues(np.empty(0), np.empty(0), 0)
     else:
-        values = q.WindowValues(np.asarray(fs.ecdf.x), np.asarray(fs.ecdf.y), present)
+        x, y = np.asarray(fs.ecdf.x), np.asarray(fs.ecdf.y)
+        values = q.WindowValues(x, y, present, fs.window_min, fs.window_max, exact_steps)
     out = []
     if settings.range.enabled and present > 0:
         learned = facts.learned_range(prof, present, settings.range.quantile)
@@ -125,18 +134,26 @@ def _numeric_checks(
     elif settings.range.enabled:
         out.append(q.not_judged("range", fs.name, "no non-missing values in the window"))
     if settings.constant.enabled:
-        if present == 0 or values.x.size == 0:
-            out.append(q.not_judged("constant", fs.name, "no non-missing values in the window"))
-        else:
-            top, distinct = q.numeric_top(values)
-            value = f"{float(values.x[int(np.argmax(np.diff(values.y, prepend=0.0)))]):g}"
-            reference_top = facts.top_share(fs.name)
-            out.append(
-                q.constant_check(
-                    fs.name, top, distinct, present, reference_top, settings.constant, min_rows, value
-                )
-            )
+        out.append(_numeric_constant(fs.name, values, facts, settings, min_rows))
     return out
+
+
+def _numeric_constant(
+    name: str, values: q.WindowValues, facts: _ReferenceFacts, settings: q.FeatureQuality, min_rows: int
+) -> q.QualityResult:
+    extremes = values.extremes()
+    if values.present == 0 or extremes is None:
+        return q.not_judged("constant", name, "no non-missing values in the window")
+    top, distinct = q.numeric_top(values)
+    value: str | None
+    if values.exact_steps:
+        value = f"{float(values.x[int(np.argmax(np.diff(values.y, prepend=0.0)))]):g}"
+    else:
+        value = f"{extremes[0]:g}" if distinct == 1 else None
+    bound = not values.exact_steps and distinct != 1
+    return q.constant_check(
+        name, top, distinct, values.present, facts.top_share(name), settings.constant, min_rows, value, bound
+    )
 
 
 def _categorical_checks(
@@ -251,6 +268,68 @@ def cycle_checks(
     return out
 
 
+Recompute = Callable[[UnjudgedWindow], WindowResult | None]
+"""A stored window's statistics computed again from its rows (None: it cannot be judged now)."""
+
+
+def recomputer(
+    db: Database,
+    monitor: MonitorConfig,
+    features: FeatureSpec,
+    profile: ReferenceProfile,
+    profile_for: Callable[[PlannedWindow], ReferenceProfile | None] | None = None,
+) -> Recompute:
+    """How the quality stage re-reads a window a stopped cycle stored but never judged: as the window stage
+    computed it (the same profile per model version), nothing stored again."""
+
+    def recompute(window: UnjudgedWindow) -> WindowResult | None:
+        planned = PlannedWindow(window.model_version, window.start, window.end, window.start)
+        window_profile = profile_for(planned) if profile_for is not None else profile
+        if window_profile is None:
+            return None
+        return compute_window(db, monitor, features, window_profile, planned)
+
+    return recompute
+
+
+def _caught_up(
+    db: Database, monitor: MonitorConfig, windows: Sequence[WindowResult], recompute: Recompute | None
+) -> list[WindowResult]:
+    """This cycle's windows, plus every stored window whose quality results are missing or older than its
+    statistics (a cycle that stopped before this stage), re-read through `recompute`."""
+    out = list(windows)
+    if recompute is None:
+        return out
+    done = {(to_naive_utc(r.window.start), r.window.model_version) for r in windows}
+    for window in windows_to_judge(db.cursor(), monitor.name):
+        if (window.start, window.model_version) not in done:
+            result = recompute(window)
+            if result is not None:
+                out.append(result)
+    return out
+
+
+def _judge_cycle(
+    db: Database, monitor: MonitorConfig, features: Sequence[str], ingest: IngestSummary, run_id: str
+) -> list[q.QualityResult]:
+    """The ingest checks of this run and of every earlier run that stopped before judging its own (their
+    rows counted from the runs table, their quarantined rows from their start on)."""
+    started = run_started_at(db.cursor(), run_id)
+    if started is None:
+        return []
+    earlier = unjudged_runs(db.cursor(), monitor.name, run_id)
+    rows_read = ingest.rows_read + earlier.rows_read
+    if rows_read <= 0:
+        return []
+    since = earlier.since or started
+    total = IngestSummary(rows_read=rows_read, rows_duplicate=ingest.rows_duplicate + earlier.rows_duplicate)
+    results = cycle_checks(db, monitor, features, total, since)
+    with db.transaction() as tx:
+        key = QualityKey(monitor.name, CYCLE, "*", since, utcnow())
+        replace_quality(tx, key, _stored(results), run_id, utcnow())
+    return results
+
+
 def check_quality(
     db: Database,
     monitor: MonitorConfig,
@@ -258,12 +337,15 @@ def check_quality(
     windows: Sequence[WindowResult],
     ingest: IngestSummary,
     run_id: str,
+    recompute: Recompute | None = None,
 ) -> QualitySummary:
-    """Judge and store every window computed in this cycle, and the cycle's ingest when it read any row."""
+    """Judge and store every window computed in this cycle (and, with `recompute`, every stored window a stopped
+    cycle left unjudged), and the cycle's ingest when it (or such a cycle) read any row."""
     summary = QualitySummary()
     if not monitor.quality.enabled:
         return summary
     facts = _ReferenceFacts(profile)
+    windows = _caught_up(db, monitor, windows, recompute)
     for result in windows:
         w = result.window
         summary.windows[(w.model_version, w.start)] = window_checks(db, monitor, profile, result, facts)
@@ -274,11 +356,5 @@ def check_quality(
             w = result.window
             key = QualityKey(monitor.name, WINDOW, w.model_version, w.start, w.end)
             replace_quality(tx, key, _stored(summary.windows[(w.model_version, w.start)]), run_id, now)
-    started = run_started_at(db.cursor(), run_id)
-    if ingest.rows_read > 0 and started is not None:
-        features = list(profile.features)
-        summary.cycle = cycle_checks(db, monitor, features, ingest, started)
-        with db.transaction() as tx:
-            key = QualityKey(monitor.name, CYCLE, "*", started, utcnow())
-            replace_quality(tx, key, _stored(summary.cycle), run_id, utcnow())
+    summary.cycle = _judge_cycle(db, monitor, list(profile.features), ingest, run_id)
     return summary

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import duckdb
 
@@ -35,8 +35,11 @@ def multivariate_table(
     methods judge all rows of a window only)."""
     if segment != "*":
         return None
-    rows = multivariate_results(cur, monitor, model_version=model_version, start=to_naive_utc(window_start))
-    rows = [r for r in rows if r.window_start == to_naive_utc(window_start)]
+    # Only this window's results: [start, start + 1 µs), not every later window's to filter here.
+    start = to_naive_utc(window_start)
+    rows = multivariate_results(
+        cur, monitor, model_version=model_version, start=start, end=start + timedelta(microseconds=1)
+    )
     if not rows:
         return None
     return Table(

@@ -19,7 +19,7 @@ from driftwatch.stats.categories import type_change
 from driftwatch.stats.chi2 import chi2_homogeneity
 from driftwatch.stats.decision import OUTPUT_FEATURES, FeatureStats, Kind, Role
 from driftwatch.stats.distances import hellinger_distance, js_distance, normalize_w1
-from driftwatch.stats.ks_location import WindowEcdf, window_ecdf
+from driftwatch.stats.ks_location import WindowEcdf, finite_part, window_ecdf
 from driftwatch.stats.ks_w1 import ks_w1_trusted
 from driftwatch.stats.profile import CategoricalProfile, NumericProfile, categorical_bins
 from driftwatch.stats.psi import psi
@@ -65,6 +65,11 @@ class FeatureDrift:
     # Set when the statistics came from mergeable partials (stats.partials): wasserstein_norm is then an estimate
     # and this is the largest amount by which it can differ from the exact value. None: W1 is exact.
     wasserstein_bound: float | None = None
+    # The window's smallest and largest finite values, exact on both paths (None: no finite value, or a roll-up
+    # from bin counts). The data-quality range and constant checks read them: a streamed window's `ecdf` is
+    # evaluated at the reference's values, so its ends are not the window's.
+    window_min: float | None = None
+    window_max: float | None = None
 
     def get(self, statistic: str) -> float:
         return float(self.stats.get(statistic, float("nan")))
@@ -119,7 +124,11 @@ def numeric_feature_stats(profile: NumericProfile, values: ArrayLike) -> Feature
         "missing_share_current": _share(rows - current_sorted.size, rows),
     }
     ecdf = window_ecdf(profile.checked_sorted_values, current_sorted, both.location)
-    return FeatureDrift(profile.name, "numeric", rows, profile.rows, stats, counts, ecdf=ecdf)
+    finite = finite_part(current_sorted)
+    low, high = (float(finite[0]), float(finite[-1])) if finite.size else (None, None)
+    return FeatureDrift(
+        profile.name, "numeric", rows, profile.rows, stats, counts, ecdf=ecdf, window_min=low, window_max=high
+    )
 
 
 def numeric_stats_from_counts(profile: NumericProfile, counts: NDArray[np.int64]) -> FeatureDrift:

@@ -333,6 +333,9 @@ def reconstruction_bars(
             _mean_of_sample,
             statistic_name="pca_reconstruction_error",
             n_splits=DEFAULT_BAR_SPLITS,
+            # Every held-out error, not learn_threshold's default cap (200,000): the window is capped at half
+            # of them (max_window_rows), and the correction below takes N and the mean over them all.
+            max_reference_size=max(int(profile.reference_errors.size), 2),
             quantile=q,
             seed=BAR_SEED,
         )

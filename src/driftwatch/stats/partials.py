@@ -346,6 +346,10 @@ def _finish_numeric(partial: NumericPartial, profile: NumericProfile) -> Feature
         drift,
         wasserstein_bound=_normalized_bound(bound, w1, profile.w1_scale),
         ecdf=ecdf_at_reference_values(layout, partial),
+        # The exact finite extremes (inf/-inf when the window has none): the ECDF above is evaluated at the
+        # reference's values, so it cannot tell the quality checks the window's own min and max.
+        window_min=partial.low if math.isfinite(partial.low) else None,
+        window_max=partial.high if math.isfinite(partial.high) else None,
     )
 
 

@@ -209,9 +209,9 @@ def category_check(
     rows: int,
     settings: ShareSettings,
 ) -> QualityResult:
-    """The share of non-missing window values outside the reference's categories (`unseen_share` is over all
-    rows; `rows` here are the non-missing ones). A reference over the category cap has its own "other" share,
-    which is the baseline."""
+    """The share of the window's rows whose value is outside the reference's categories: `unseen_share` and
+    `rows` are both over all rows, missing ones included (as the reference's own share is). A reference over
+    the category cap has its own "other" share, which is the baseline."""
     return share_check(
         "categories",
         feature,
@@ -271,12 +271,29 @@ def learned_range(
 @dataclass(frozen=True)
 class WindowValues:
     """What the range and constant checks need from a numeric window: its ECDF steps over the non-missing
-    values (`stats.ks_location.ecdf_steps`: exact at every distinct value when there are at most 250 of them,
-    else 250 evenly spaced steps) and the count of non-missing values."""
+    values, the count of non-missing values, and the window's exact finite min and max (`low`/`high`; None:
+    read off the ECDF's ends, exact only when the steps are the window's own).
+
+    `exact_steps`: the steps are the window's own (`stats.ks_location.ecdf_steps`: exact at every distinct
+    value when there are at most 250 of them, else 250 evenly spaced steps). False for a window computed from
+    partials (streamed, docs/scale.md): its ECDF is evaluated at the reference's values, so a jump there spans
+    every window value between two reference points, an upper bound on any one value's share, never the
+    share itself."""
 
     x: NDArray[np.float64]
     y: NDArray[np.float64]
     present: int
+    low: float | None = None
+    high: float | None = None
+    exact_steps: bool = True
+
+    def extremes(self) -> tuple[float, float] | None:
+        """The window's (min, max) over finite values; None when it has none."""
+        if self.low is not None and self.high is not None:
+            return self.low, self.high
+        if not self.exact_steps or self.x.size == 0:
+            return None
+        return float(self.x[0]), float(self.x[-1])
 
 
 def _share_outside(values: WindowValues, low: float, high: float) -> float:
@@ -302,16 +319,18 @@ def range_check(
     `fail_share` of the window's non-missing values are. `learned`, when given, is the range learned for this
     window's size (the pipeline keeps one per feature and size class); else it is learned here.
 
-    The window's min and max are exact (the ECDF's ends). When a value is outside, the share outside is counted
-    exactly by `exact_outside(low, high)` (the pipeline counts the window's rows in the database: rare, and a
-    count a person reads must be right); without it, it is read off the ECDF steps (`_share_outside`)."""
-    if values.present == 0 or values.x.size == 0:
+    The window's min and max are exact (`WindowValues.extremes`). When a value is outside, the share outside is
+    counted exactly by `exact_outside(low, high)` (the pipeline counts the window's rows in the database: rare,
+    and a count a person reads must be right); without it, it is read off the ECDF steps (`_share_outside`; on
+    a streamed window's reference-point steps a rough estimate)."""
+    extremes = values.extremes()
+    if values.present == 0 or extremes is None:
         return not_judged("range", feature, "no non-missing values in the window")
     bounds = _range_bounds(feature, values.present, reference, settings, learned)
     if isinstance(bounds, QualityResult):
         return bounds
     low, high, basis = bounds
-    lo, hi = float(values.x[0]), float(values.x[-1])
+    lo, hi = extremes
     outside = lo < low or hi > high
     if not outside:
         reason = f"every value within [{low:g}, {high:g}] ({basis})"
@@ -393,17 +412,30 @@ def constant_check(
     settings: ConstantSettings,
     min_rows: int,
     top_value: str | None = None,
+    top_is_bound: bool = False,
 ) -> QualityResult:
     """Fail when the window holds one value only and the reference had more; warn when one value holds at least
-    `near_constant` of it and more than chance allows given the reference's own top share."""
+    `near_constant` of it and more than chance allows given the reference's own top share.
+
+    `top_is_bound`: `top_share` is only an upper bound on the top value's share (a streamed window,
+    `numeric_top`): below the warn bar it still proves ok; at or above it the share is not known, so the
+    result is `not_judged` (a window of one value is still a fail: its min equals its max)."""
     if present < min_rows:
         return not_judged("constant", feature, f"{present:,} non-missing values, fewer than {min_rows:,}")
     if math.isnan(reference_top_share) or reference_top_share >= 1.0:
         return not_judged("constant", feature, "the reference holds one value only")
     warn_bar = max(settings.near_constant, share_bars(reference_top_share, present, ShareSettings())[0])
     fail = distinct == 1 and top_share >= 1.0
+    if top_is_bound and not fail and top_share >= warn_bar:
+        return not_judged(
+            "constant",
+            feature,
+            f"a streamed window: one value holds at most {_pct(top_share)} of {present:,} values, not known "
+            f"exactly (warn at {_pct(warn_bar)})",
+        )
+    bound = "at most " if top_is_bound else ""
     reason = (
-        f"one value holds {_pct(top_share)} of {present:,} values (reference's most frequent: "
+        f"one value holds {bound}{_pct(top_share)} of {present:,} values (reference's most frequent: "
         f"{_pct(reference_top_share)}; warn at {_pct(warn_bar)})"
     )
     if fail:
@@ -415,7 +447,19 @@ def constant_check(
 def numeric_top(values: WindowValues) -> tuple[float, int]:
     """(top-value share, distinct count) from a numeric window's ECDF steps. Exact at most 250 distinct values;
     above that the top share may include the values between two steps (at most ~0.4 %) and the distinct count
-    is at least 250."""
+    is at least 250.
+
+    A streamed window (`exact_steps` False): its min equal to its max is one value (share 1, one distinct);
+    otherwise the share is an upper bound (the largest jump between reference points, or the part above the
+    last) and the distinct count is at least 2 (`constant_check(top_is_bound=True)`)."""
+    if not values.exact_steps:
+        extremes = values.extremes()
+        if extremes is not None and extremes[0] == extremes[1]:
+            return 1.0, 1
+        if values.y.size == 0:
+            return math.nan, 2
+        jumps = np.diff(np.concatenate(([0.0], values.y, [1.0])))
+        return float(jumps.max()), 2
     jumps = np.diff(np.concatenate(([0.0], values.y)))
     return (float(jumps.max()) if jumps.size else math.nan), int(values.x.size)
 

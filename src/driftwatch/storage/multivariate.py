@@ -116,7 +116,8 @@ def save_multivariate_profile(
 
 def windows_to_judge(cur: duckdb.DuckDBPyConnection, monitor: str, profile_key: str) -> list[JudgeWindow]:
     """Windows with drift results (segment '*') whose rows are still stored and whose multivariate results are
-    missing, older than the drift results, or from another profile; oldest first. Driven by the stored drift
+    missing, older than the drift results, or from another profile or judging settings (`profile_key`: the
+    pipeline's judging key, pipeline.multivariate.judging_key); oldest first. Driven by the stored drift
     results, not the queue: a cycle that stopped between the two steps is caught up by the next one."""
     rows = cur.execute(
         "SELECT w.model_version, w.window_start, w.window_end FROM window_summaries AS w "

@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from driftwatch.durations import as_utc, to_naive_utc
 from driftwatch.storage.predictions import window_filter
+from driftwatch.storage.retention import NOT_EXPIRED_SQL
 from driftwatch.storage.schema import prediction_table, value_column
 
 _EPOCH = datetime(1970, 1, 1)
@@ -242,3 +243,60 @@ def latest_quality(cur: duckdb.DuckDBPyConnection) -> list[tuple[str, QualityRow
         "ORDER BY window_start DESC) = 1 ORDER BY monitor, scope, model_version, check_name, feature"
     ).fetchall()
     return [(str(r[0]), _row(tuple(r[1:]))) for r in rows]
+
+
+@dataclass(frozen=True)
+class UnjudgedWindow:
+    """A stored window (segment '*') whose quality results are missing or older than its statistics."""
+
+    model_version: str
+    start: datetime  # naive UTC, as window_summaries keeps it
+    end: datetime
+
+
+def windows_to_judge(cur: duckdb.DuckDBPyConnection, monitor: str) -> list[UnjudgedWindow]:
+    """Windows with drift results (segment '*') whose rows are still stored and whose quality results are
+    missing or older than the drift results, computed by a run that did not finish ok; oldest first. Driven by
+    the stored results, not by one cycle's memory: a cycle that stopped between storing its windows and judging
+    them is caught up by the next one (as storage.multivariate.windows_to_judge does for the multivariate
+    stage). Only stopped runs' windows: a run that finished ok judged its own, so a window whose checks are all
+    disabled (no result stored) is not re-read every cycle."""
+    rows = cur.execute(
+        "SELECT w.model_version, w.window_start, w.window_end FROM window_summaries AS w "
+        "LEFT JOIN (SELECT model_version, window_start, min(computed_at) AS computed_at FROM quality_results "
+        "WHERE monitor = ? AND scope = 'window' GROUP BY model_version, window_start) AS q "
+        "USING (model_version, window_start) "
+        "WHERE w.monitor = ? AND w.segment = '*' AND (q.computed_at IS NULL OR q.computed_at < w.computed_at) "
+        "AND w.run_id IN (SELECT run_id FROM runs WHERE monitor = w.monitor AND status <> 'ok') "
+        f"AND {NOT_EXPIRED_SQL.replace('window_start', 'w.window_start', 1)} "
+        "ORDER BY w.window_start, w.model_version",
+        [monitor, monitor, monitor],
+    ).fetchall()
+    return [UnjudgedWindow(str(r[0]), r[1], r[2]) for r in rows]
+
+
+@dataclass(frozen=True)
+class UnjudgedRuns:
+    """Earlier runs of a monitor whose ingest no cycle-scope check has judged (they stopped before the quality
+    stage): the first one's start and their rows, to be judged with the current run's."""
+
+    since: datetime | None  # timezone-aware UTC; None: none
+    rows_read: int
+    rows_duplicate: int
+
+
+def unjudged_runs(cur: duckdb.DuckDBPyConnection, monitor: str, run_id: str) -> UnjudgedRuns:
+    """Runs other than `run_id`, started before it and after the last cycle-scope results were stored (their
+    window_end) and that did not finish ok, with their read and duplicated row counts (read = ingested +
+    duplicated + quarantined, as the ingest counts them)."""
+    found = cur.execute(
+        "SELECT min(started_at), coalesce(sum(rows_ingested + rows_duplicate + rows_quarantined), 0), "
+        "coalesce(sum(rows_duplicate), 0) FROM runs WHERE monitor = ? AND run_id <> ? AND status <> 'ok' "
+        "AND started_at > coalesce((SELECT max(window_end) FROM quality_results WHERE monitor = ? "
+        "AND scope = 'cycle'), TIMESTAMP '-infinity') "
+        "AND started_at < (SELECT started_at FROM runs WHERE run_id = ?)",
+        [monitor, run_id, monitor, run_id],
+    ).fetchone()
+    if found is None or found[0] is None:
+        return UnjudgedRuns(None, 0, 0)
+    return UnjudgedRuns(as_utc(found[0]), int(found[1]), int(found[2]))
