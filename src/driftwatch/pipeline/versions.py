@@ -22,6 +22,7 @@ import pyarrow as pa
 from driftwatch.config.monitors import FeatureSpec, MonitorConfig
 from driftwatch.config.performance import BINARY
 from driftwatch.config.versions import AUTO, CANARY, SHADOW, VersionSettings
+from driftwatch.errors import SourceError
 from driftwatch.performance.versions import (
     LabelledRows,
     MetricComparison,
@@ -125,6 +126,24 @@ def compare_versions(
     for window in windows_to_compare(db.cursor(), monitor.name, baseline, candidate):
         summary.windows.append(compare_window(db, monitor, features, baseline, candidate, window, run_id))
     return summary
+
+
+def compare_versions_or_warn(
+    db: Database,
+    monitor: MonitorConfig,
+    features: FeatureSpec,
+    run_id: str,
+    resolve: VersionResolver | None,
+    warnings: list[str],
+) -> VersionsSummary | None:
+    """``compare_versions`` as a cycle step: a version name that cannot be resolved (e.g. `@challenger` removed
+    from the registry after a promotion) is a run warning, not a failed cycle — retention and write-back still
+    run, and the next cycle tries again. Windows compared before the error stay stored."""
+    try:
+        return compare_versions(db, monitor, features, run_id, resolve)
+    except SourceError as exc:
+        warnings.append(f"version comparison skipped: {exc}")
+        return None
 
 
 def _column(table: pa.Table, name: str) -> np.ndarray:
@@ -469,4 +488,11 @@ def _input_details(inputs: Sequence[InputShift]) -> list[dict[str, Any]]:
     ]
 
 
-__all__ = ["VersionResolver", "VersionVerdict", "VersionsSummary", "compare_versions", "logged_versions"]
+__all__ = [
+    "VersionResolver",
+    "VersionVerdict",
+    "VersionsSummary",
+    "compare_versions",
+    "compare_versions_or_warn",
+    "logged_versions",
+]
