@@ -678,6 +678,6 @@ def test_the_pushed_layout_follows_the_alias_when_it_moves(
     registry.alias("champion", v2)
     push("b")  # within the recheck interval: the layout is reused, the registry not asked
     assert downloaded() == first
-    monkeypatch.setattr(push_module, "REGISTRY_RECHECK_S", 0.0)
+    monkeypatch.setattr(push_module, "REGISTRY_RECHECK_S", 0.0, raising=False)
     push("c")  # the alias names v2 now: its training data are read for the layout
     assert downloaded() > first
