@@ -608,3 +608,76 @@ def test_versions_refuse_an_alias_without_a_registry_reference(tmp_path: Path) -
         ConfigError, match=r"versions\.baseline.*registry alias needs the monitor's reference"
     ):
         load_settings(tmp_path / "driftwatch.yml")
+
+
+@pytest.mark.slow  # the session's mlflow server takes 30-90 s to start
+def test_a_removed_version_alias_is_a_run_warning_and_retention_still_runs(
+    tmp_path: Path, registry: Registry
+) -> None:
+    """`@challenger` removed after a promotion: the comparison step cannot resolve it. The cycle records a
+    warning and goes on (retention deletes expired rows) instead of failing every cycle from then on."""
+    v1 = registry.version_with_artifact(MEANS[1], seed=1)
+    v2 = registry.version_with_artifact(MEANS[1], seed=2)
+    registry.alias("champion", v1)
+    registry.alias("challenger", v2)
+    extra = "    versions: {baseline: '@champion', candidate: '@challenger', mode: shadow}\n"
+    extra += "    retention: {predictions: 1w}\n"  # the shortest the default alerting.backfill allows
+    p = Project(tmp_path, registry.name, features=Project.FEATURES + extra)
+    p.log("d0-v1", str(v1), MEANS[1], day=0, seed=11)
+    p.log("d0-v2", str(v2), MEANS[1], day=0, seed=12)
+    first = p.cycle(day=2)
+    assert first.versions is not None and len(first.versions.windows) == 1
+
+    registry.client.delete_registered_model_alias(registry.name, "challenger")
+    p.log("d3-v1", str(v1), MEANS[1], day=3, seed=13)
+    later = p.cycle(day=9)  # did not raise
+    assert later.versions is None
+    assert any("version comparison skipped" in w and "challenger" in w for w in later.warnings), (
+        later.warnings
+    )
+    assert later.retention.predictions_expired > 0  # the step after the comparison ran
+    status, error = p.rows("SELECT status, error FROM runs ORDER BY started_at DESC LIMIT 1")[0]
+    assert status == "ok" and "version comparison skipped" in error
+    assert p.rows("SELECT count(*) FROM version_comparisons")[0][0] == 1  # the earlier comparison is kept
+
+
+@pytest.mark.slow  # the session's mlflow server takes 30-90 s to start
+def test_the_pushed_layout_follows_the_alias_when_it_moves(
+    tmp_path: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pushed-features layout of an mlflow:// reference is kept per registry version the alias names (asked
+    again every REGISTRY_RECHECK_S), not per os.stat of the URL, which never changes."""
+    from driftwatch.api import push as push_module
+    from driftwatch.pipeline.registry import CACHE_FOLDER
+
+    v1 = registry.version_with_artifact(MEANS[1], seed=1)
+    v2 = registry.version_with_artifact(MEANS[2], seed=2)
+    registry.alias("champion", v1)
+    p = Project(tmp_path, registry.name, features="")  # features inferred from the version's training data
+    runner = CycleRunner(p.settings, p.db)
+
+    def push(batch: str) -> None:
+        records = [
+            {
+                "request_id": f"{batch}-{i}",
+                "timestamp": (DAY1 + timedelta(minutes=i)).isoformat(),
+                "model_version": str(v1),
+                "x": float(i),
+                "region": "north",
+            }
+            for i in range(20)
+        ]
+        assert push_predictions(p.db, runner, p.monitor, records).inserted == 20
+
+    def downloaded() -> int:
+        return sum(1 for f in (tmp_path / CACHE_FOLDER).rglob("*") if f.is_file())
+
+    push("a")
+    first = downloaded()
+    assert first >= 1  # v1's training data, read for the features
+    registry.alias("champion", v2)
+    push("b")  # within the recheck interval: the layout is reused, the registry not asked
+    assert downloaded() == first
+    monkeypatch.setattr(push_module, "REGISTRY_RECHECK_S", 0.0, raising=False)
+    push("c")  # the alias names v2 now: its training data are read for the layout
+    assert downloaded() > first

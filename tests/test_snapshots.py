@@ -17,7 +17,7 @@ from driftwatch.config.retention import RetentionSettings
 from driftwatch.config.settings import Settings
 from driftwatch.pipeline.cycle import run_cycle
 from driftwatch.pipeline.retention import expire_rows
-from driftwatch.pipeline.snapshots import MANIFEST, write_snapshot
+from driftwatch.pipeline.snapshots import MANIFEST, settle_unfinished, write_snapshot
 from driftwatch.sources.snapshot_store import LocalSnapshotStore
 from driftwatch.storage.database import Database
 
@@ -173,3 +173,42 @@ def test_snapshot_command_needs_both_ends(demo_settings: Settings, missing: str)
         timeout=120,
     )
     assert done.returncode == 2 and missing in done.stderr
+
+
+def test_an_on_demand_snapshot_killed_before_its_status_is_never_used_for_a_deletion(
+    demo_settings: Settings, demo_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`driftwatch snapshot` killed after writing its manifest but before its status became `on_demand`: the
+    next pass settles it `on_demand` (its recorded purpose), not `complete`, so retention never relies on it."""
+    import driftwatch.pipeline.snapshots as snapshots
+
+    plain = demo_settings.monitor("credit-default")
+    mon = dataclasses.replace(plain, retention=_retention(tmp_path / "snap"))
+    run_cycle(demo_db, plain, now=DEMO_END)
+    real_status = snapshots.set_snapshot_status
+
+    class Killed(BaseException):
+        pass
+
+    def killed_at_on_demand(
+        cur: duckdb.DuckDBPyConnection,
+        snapshot_id: str,
+        status: str,
+        rows: int | None = None,
+        size: int | None = None,
+    ) -> None:
+        if status == "on_demand":
+            raise Killed  # the process dies between the manifest and the status
+        real_status(cur, snapshot_id, status, rows, size)
+
+    monkeypatch.setattr(snapshots, "set_snapshot_status", killed_at_on_demand)
+    store = LocalSnapshotStore(tmp_path / "on-demand")
+    with pytest.raises(Killed):
+        write_snapshot(demo_db, mon, store, None, CUTOFF, status="on_demand")
+    monkeypatch.setattr(snapshots, "set_snapshot_status", real_status)
+    (folder,) = list((tmp_path / "on-demand" / "credit-default").iterdir())
+    assert (folder / MANIFEST).exists()
+
+    assert settle_unfinished(demo_db, mon) == []  # nothing a deletion may rely on
+    assert demo_db.cursor().execute("SELECT status FROM snapshots").fetchall() == [("on_demand",)]
+    assert (folder / MANIFEST).exists()  # the export is kept, as `driftwatch snapshot` meant

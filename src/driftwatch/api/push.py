@@ -26,6 +26,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,7 +42,7 @@ from driftwatch.pipeline.ingest import prediction_layout
 from driftwatch.pipeline.labels import ingest_label_file
 from driftwatch.pipeline.object_sources import local_reference
 from driftwatch.pipeline.reference import cached_profile, ensure_reference, infer_features, profile_id
-from driftwatch.pipeline.registry import registry_features
+from driftwatch.pipeline.registry import reference_version, registry_features
 from driftwatch.pipeline.runner import CycleRunner
 from driftwatch.sources.files import SourceFile, describe_columns
 from driftwatch.sources.labels import label_batch_sql
@@ -185,9 +186,30 @@ def _record_errors(records: list[Any], rows: list[tuple[Any, ...]], id_field: st
 
 _LAYOUTS: dict[tuple[str, str], tuple[tuple[int, int], LogLayout]] = {}
 _LAYOUTS_LOCK = threading.Lock()
+# An mlflow:// reference: the layout is kept per registry version the reference names (its alias may move at
+# any time). The registry is asked again at most this often, so a push does not pay a round trip each time.
+REGISTRY_RECHECK_S = 30.0
+_RESOLVED: dict[str, tuple[float, int]] = {}  # reference url → (monotonic time asked, version it named)
+
+
+def _registry_version(monitor: MonitorConfig) -> int:
+    ref = monitor.reference.registry
+    assert ref is not None
+    now = time.monotonic()
+    with _LAYOUTS_LOCK:
+        hit = _RESOLVED.get(ref.url)
+    if hit is not None and now - hit[0] < REGISTRY_RECHECK_S:
+        return hit[1]
+    version = reference_version(monitor)  # SourceError: answered as registry_features would
+    with _LAYOUTS_LOCK:
+        _RESOLVED[ref.url] = (now, version)
+    return version
 
 
 def _reference_key(monitor: MonitorConfig) -> tuple[int, int]:
+    """What the cached layout depends on: the reference file's (size, mtime), or (-2, the registry version)."""
+    if monitor.reference.registry is not None and monitor.features is None:
+        return (-2, _registry_version(monitor))
     try:
         stat = os.stat(monitor.reference.path)
     except OSError:
@@ -198,7 +220,8 @@ def _reference_key(monitor: MonitorConfig) -> tuple[int, int]:
 def push_layout(db: Database, runner: CycleRunner, monitor: MonitorConfig, wait: float | None) -> LogLayout:
     """The columns a pushed batch is read into, with the predictions table ready for them.
 
-    Kept per monitor while the reference file is unchanged. Otherwise the stored profile is checked without
+    Kept per monitor while the reference file is unchanged (an mlflow:// reference without configured features:
+    while it names the same registry version, checked every REGISTRY_RECHECK_S). Otherwise the stored profile is checked without
     any lock; only when it must be built (a new monitor, a changed reference) does this take the monitor's
     lock (waiting `wait` seconds at most), so the profile is built once and never alongside a cycle's build.
     """

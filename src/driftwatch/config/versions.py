@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from driftwatch.config.performance import DEFAULT_JUDGED, TASK_METRICS
+from driftwatch.config.performance import BINARY, DEFAULT_JUDGED, MULTICLASS, REGRESSION, TASK_METRICS
 from driftwatch.config.sections import Section
 
 SHADOW = "shadow"
@@ -61,6 +61,38 @@ def _alpha(s: Section) -> float:
     return alpha
 
 
+# The metrics a comparison can judge. Shadow: a paired test on the same labelled requests
+# (performance.versions.compare_paired). Canary: an analytic standard error on each version's own rows
+# (performance.uncertainty). The multiclass macro metrics and R² (canary) have neither, and multiclass log loss
+# needs class probabilities a single logged score cannot carry: such a comparison could never reach a verdict.
+SHADOW_METRICS: dict[str, tuple[str, ...]] = {
+    BINARY: TASK_METRICS[BINARY],
+    MULTICLASS: ("accuracy",),
+    REGRESSION: ("mae", "rmse", "mape", "r2"),
+}
+CANARY_METRICS: dict[str, tuple[str, ...]] = {
+    BINARY: TASK_METRICS[BINARY],
+    MULTICLASS: ("accuracy",),
+    REGRESSION: ("mae", "rmse", "mape"),
+}
+
+
+def judgeable_metrics(task: str, mode: str) -> tuple[str, ...]:
+    """The metrics `versions.metric` may name for a task and mode (auto may run either test: both must exist)."""
+    if mode == SHADOW:
+        return SHADOW_METRICS[task]
+    if mode == CANARY:
+        return CANARY_METRICS[task]
+    return tuple(m for m in SHADOW_METRICS[task] if m in CANARY_METRICS[task])
+
+
+_WHY_NOT = {
+    SHADOW: "has no paired test on the same labelled requests (shadow mode)",
+    CANARY: "has no standard error to compare two versions' own labelled rows (canary mode)",
+    AUTO: "cannot be judged in both shadow and canary mode (auto may run either)",
+}
+
+
 def _version(s: Section, key: str) -> str:
     raw = s.data.get(key)
     # YAML reads `1.4` as a float; a version is text as logged, so a number is taken as written.
@@ -69,7 +101,7 @@ def _version(s: Section, key: str) -> str:
     return s.str_(key, required=True) or ""
 
 
-def _metric(s: Section, task: str | None) -> str | None:
+def _metric(s: Section, task: str | None, mode: str) -> str | None:
     metric = s.str_("metric")
     if task is None:
         if metric is not None:
@@ -79,6 +111,14 @@ def _metric(s: Section, task: str | None) -> str | None:
         return DEFAULT_JUDGED[task][0]
     if metric not in TASK_METRICS[task]:
         raise s.error("metric", f"expected one of {', '.join(TASK_METRICS[task])} for {task}", metric)
+    allowed = judgeable_metrics(task, mode)
+    if metric not in allowed:
+        raise s.error(
+            "metric",
+            f"{metric} {_WHY_NOT[mode]}, so the comparison could never reach a verdict; "
+            f"for {task} with mode {mode} use one of {', '.join(allowed)}",
+            metric,
+        )
     return metric
 
 
@@ -115,11 +155,12 @@ def parse_versions(
         raise s.error(
             "baseline" if baseline == "*" else "candidate", "'*' means every version; name one", "*"
         )
+    mode = s.choice("mode", AUTO, MODES)
     return VersionSettings(
         baseline=baseline,
         candidate=candidate,
-        mode=s.choice("mode", AUTO, MODES),
-        metric=_metric(s, task),
+        mode=mode,
+        metric=_metric(s, task, mode),
         min_pairs=s.int_("min_pairs", 200, 1) or 200,
         min_agreement=s.number("min_agreement", 0.9, 0.0, 1.0),
         min_labels=s.int_("min_labels", 100, 1) or 100,

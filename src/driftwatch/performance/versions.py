@@ -28,6 +28,7 @@ from driftwatch.config.versions import VersionSettings
 from driftwatch.performance.metrics import (
     HIGHER_IS_BETTER,
     BinaryData,
+    RegressionData,
     TaskData,
     compute_metrics,
     mean_terms,
@@ -134,7 +135,52 @@ def compare_metric(
 
 
 PAIRED_MEANS = frozenset({"accuracy", "log_loss", "brier", "mae", "mape"})  # means of per-row terms
-PAIRED_METRICS = PAIRED_MEANS | {"roc_auc"}
+# Ratios of row means, R = mean(a)/mean(b) (binary, thresholded): (a, b) per row.
+PAIRED_RATIOS = frozenset({"precision", "recall", "f1"})
+PAIRED_METRICS = PAIRED_MEANS | PAIRED_RATIOS | {"roc_auc", "rmse", "r2"}
+
+
+def _ratio_influence(
+    a: NDArray[np.float64], b: NDArray[np.float64]
+) -> tuple[float, NDArray[np.float64]] | None:
+    """R = mean(a)/mean(b) and its per-row influence (a_i − R·b_i)/mean(b) (delta method: se(R) = sd/√n)."""
+    mean_b = float(b.mean())
+    if mean_b == 0.0:
+        return None
+    ratio = float(a.mean()) / mean_b
+    return ratio, (a - ratio * b) / mean_b
+
+
+def _binary_ratio(metric: str, data: BinaryData) -> tuple[float, NDArray[np.float64]] | None:
+    tp = (data.positive & data.predicted).astype(np.float64)
+    if metric == "precision":
+        return _ratio_influence(tp, data.predicted.astype(np.float64))
+    if metric == "recall":
+        return _ratio_influence(tp, data.positive.astype(np.float64))
+    wrong = (data.positive != data.predicted).astype(np.float64)  # FP + FN, one per row at most
+    return _ratio_influence(2.0 * tp, 2.0 * tp + wrong)
+
+
+def _influence(metric: str, data: TaskData) -> tuple[float, NDArray[np.float64]] | None:
+    """(value, per-row influence ψ) of a metric: se(value) = sd(ψ)/√n, and on the same rows
+    se(candidate − baseline) = sd(ψ_c − ψ_b)/√n. Means: ψ = the row terms. RMSE = √mean(e²): ψ = e²/(2·RMSE)
+    (delta method). R² = 1 − mean(e²)/mean((y − ȳ)²): ψ = −(e² − (1 − R²)(y − ȳ)²)/mean((y − ȳ)²).
+    Precision/recall/F1: ratios of row means (``_ratio_influence``). None where undefined."""
+    if metric in PAIRED_RATIOS:
+        return _binary_ratio(metric, data) if isinstance(data, BinaryData) else None
+    terms = mean_terms(data)
+    if metric in PAIRED_MEANS:
+        t = terms.get(metric)
+        return None if t is None else (float(t.mean()), t)
+    squared = terms.get("squared_error")
+    if squared is None or not isinstance(data, RegressionData):
+        return None
+    if metric == "rmse":
+        rmse = math.sqrt(float(squared.mean()))
+        return rmse, (squared / (2.0 * rmse) if rmse > 0 else np.zeros_like(squared))
+    spread = (data.y_true - data.y_true.mean()) ** 2
+    found = _ratio_influence(squared, spread)
+    return None if found is None else (1.0 - found[0], -found[1])
 
 
 def _paired_difference(
@@ -142,28 +188,34 @@ def _paired_difference(
 ) -> tuple[float, float, float, float, float] | None:
     """(baseline value, its se, candidate value, its se, se of the difference) on the same rows."""
     if metric == "roc_auc":
-        if not isinstance(b, BinaryData) or not isinstance(c, BinaryData):
-            return None
-        n1 = int(np.count_nonzero(b.positive))
-        n0 = b.n - n1
-        if n1 < 2 or n0 < 2:
-            return None
-        b10, b01 = delong_components(b.positive, b.score)
-        c10, c01 = delong_components(c.positive, c.score)
-
-        def se(v10: NDArray[np.float64], v01: NDArray[np.float64]) -> float:
-            return math.sqrt(float(np.var(v10, ddof=1)) / n1 + float(np.var(v01, ddof=1)) / n0)
-
-        return float(b10.mean()), se(b10, b01), float(c10.mean()), se(c10, c01), se(c10 - b10, c01 - b01)
-    terms_b, terms_c = mean_terms(b).get(metric), mean_terms(c).get(metric)
-    if terms_b is None or terms_c is None or b.n < 2:
+        return _paired_auc(b, c)
+    found_b, found_c = _influence(metric, b), _influence(metric, c)
+    if found_b is None or found_c is None or b.n < 2:
         return None
+    (bv, psi_b), (cv, psi_c) = found_b, found_c
     root_n = math.sqrt(b.n)
 
     def sd(x: NDArray[np.float64]) -> float:
         return float(np.std(x, ddof=1)) / root_n
 
-    return float(terms_b.mean()), sd(terms_b), float(terms_c.mean()), sd(terms_c), sd(terms_c - terms_b)
+    return bv, sd(psi_b), cv, sd(psi_c), sd(psi_c - psi_b)
+
+
+def _paired_auc(b: TaskData, c: TaskData) -> tuple[float, float, float, float, float] | None:
+    """DeLong's test for two correlated AUCs: Var(Δ) from the differences of the structural components."""
+    if not isinstance(b, BinaryData) or not isinstance(c, BinaryData):
+        return None
+    n1 = int(np.count_nonzero(b.positive))
+    n0 = b.n - n1
+    if n1 < 2 or n0 < 2:
+        return None
+    b10, b01 = delong_components(b.positive, b.score)
+    c10, c01 = delong_components(c.positive, c.score)
+
+    def se(v10: NDArray[np.float64], v01: NDArray[np.float64]) -> float:
+        return math.sqrt(float(np.var(v10, ddof=1)) / n1 + float(np.var(v01, ddof=1)) / n0)
+
+    return float(b10.mean()), se(b10, b01), float(c10.mean()), se(c10, c01), se(c10 - b10, c01 - b01)
 
 
 def compare_paired(
@@ -181,7 +233,9 @@ def compare_paired(
     that the candidate is worse by more than ``tolerance``. ROC AUC: DeLong's test for correlated AUCs
     (Var(Δ) from the differences of the structural components); mean metrics (accuracy, log loss, Brier, MAE,
     MAPE): the paired z-test on per-request differences d_i = term_c,i − term_b,i (for accuracy the large-sample
-    form of McNemar's test). None for a metric without a paired form here (e.g. F1, RMSE)."""
+    form of McNemar's test); RMSE, R², precision, recall, F1: the same test on the difference of the delta-method
+    influences (``_influence``). None for a metric without a paired form here (the multiclass macro metrics) or
+    where it is undefined (e.g. no predicted positives for precision, constant truth for R²)."""
     if metric not in PAIRED_METRICS:
         return None
     keep = usable_rows(truth, baseline_score) & usable_rows(truth, candidate_score)
@@ -254,10 +308,14 @@ class VersionVerdict:
 
 
 def shadow_verdict(
-    shadow: ShadowComparison, settings: VersionSettings, labelled: Sequence[MetricComparison] = ()
+    shadow: ShadowComparison,
+    settings: VersionSettings,
+    labelled: Sequence[MetricComparison] = (),
+    unjudged: str | None = None,
 ) -> VersionVerdict:
     """Shadow: enough pairs, agreement not significantly below the bar, flips not concentrated in a segment,
-    and (with labels) the candidate not worse on the same labelled requests, overall or in a segment."""
+    and (with labels) the candidate not worse on the same labelled requests, overall or in a segment.
+    ``unjudged``: labels exist but the metric could not be compared on them — never `candidate_ok` then."""
     if shadow.pairs < settings.min_pairs:
         return VersionVerdict(
             "insufficient_data", (f"{shadow.pairs} paired requests < min_pairs {settings.min_pairs}",)
@@ -273,6 +331,8 @@ def shadow_verdict(
             f"decisions agree on {shadow.agreement:.1%} of {shadow.decided_pairs} pairs "
             f"(95% CI {shadow.agreement_low:.1%}–{shadow.agreement_high:.1%}); no segment concentrates flips"
         )
+    if unjudged is not None:
+        return VersionVerdict("insufficient_data", (unjudged,))
     overall = next((m for m in labelled if m.segment == "*"), None)
     return VersionVerdict("candidate_ok", (ok,) + ((_metric_reason(overall),) if overall else ()))
 
@@ -339,5 +399,8 @@ def _label_gate(overall: MetricComparison | None, settings: VersionSettings) -> 
     if short:
         return "; ".join(short)
     if not math.isfinite(overall.pvalue):
-        return f"{overall.metric} is undefined on one side (e.g. a single class among the labels)"
+        return (
+            f"{overall.metric} or its standard error is undefined on one side (e.g. a single class among "
+            "the labels)"
+        )
     return None

@@ -32,7 +32,7 @@ from driftwatch.pipeline.quality import QualitySummary, check_quality, recompute
 from driftwatch.pipeline.reference import ensure_reference
 from driftwatch.pipeline.registry import open_registry_cycle, write_back
 from driftwatch.pipeline.retention import RetentionSummary, expire_rows
-from driftwatch.pipeline.versions import VersionsSummary, compare_versions
+from driftwatch.pipeline.versions import VersionsSummary, compare_versions_or_warn
 from driftwatch.pipeline.windows import OVERALL, PlannedWindow, WindowResult, compute_queued_windows
 from driftwatch.reports.site import ComputedCharts, render_reports, window_page
 from driftwatch.sources.columns import Exclusion
@@ -178,12 +178,13 @@ def run_cycle(
             )
         if perf_reference is not None:
             summary.performance = compute_queued_performance(db, monitor, perf_reference, run_id, now)
-        summary.versions = compare_versions(
+        summary.versions = compare_versions_or_warn(
             db,
             monitor,
             reference.features,
             run_id,
             registry.resolve_version_name if registry is not None else None,
+            summary.registry_warnings,
         )
         if registry is not None:
             touched = {w.window.model_version for w in summary.windows}

@@ -223,6 +223,14 @@ def open_registry_cycle(db: Database, monitor: MonitorConfig, run_id: str) -> Re
     return cycle
 
 
+def reference_version(monitor: MonitorConfig) -> int:
+    """The registry version the monitor's mlflow:// reference names now (one registry call; SourceError when
+    it cannot be resolved). Nothing is recorded."""
+    ref = monitor.reference.registry
+    assert ref is not None
+    return mr.resolve_reference(mr.open_client(), ref).version
+
+
 def registry_features(db: Database, monitor: MonitorConfig) -> FeatureSpec:
     """The features a pushed batch is stored with: the config's, else those inferred from the training data of
     the version the reference names now (downloaded when not cached; call under the monitor's lock). Nothing is

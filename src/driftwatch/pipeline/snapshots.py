@@ -9,7 +9,8 @@ Atomic in three steps, so no partial snapshot is ever visible as complete:
    per file, each atomic);
 3. the manifest is written LAST (the commit point), then the record becomes `complete`.
 A location without `manifest.json` is not a snapshot. On the next pass a `writing` record whose manifest exists
-is completed; one without is cleaned up (its files removed) and marked `abandoned` (its rows were never
+is completed (a `writing_on_demand` one, recorded so by `driftwatch snapshot`, becomes `on_demand`: a deletion
+never relies on it); one without is cleaned up (its files removed) and marked `abandoned` (its rows were never
 deleted).
 
 The files use the monitor's own log column names, so `predictions: {path: <snapshot>/**/*.parquet}` with the
@@ -35,6 +36,8 @@ from driftwatch.sources.snapshot_store import (
 )
 from driftwatch.storage.database import Database, utcnow
 from driftwatch.storage.snapshots import (
+    WRITING,
+    WRITING_ON_DEMAND,
     SnapshotColumns,
     SnapshotRecord,
     export_rows,
@@ -106,8 +109,9 @@ def write_snapshot(
     snapshot_id = f"{_stamp(after)}-{_stamp(before)}-{uuid.uuid4().hex[:8]}"
     location = store.location(monitor.name, snapshot_id)
     staged = store.staging(location)
+    writing = WRITING if status == "complete" else WRITING_ON_DEMAND  # the purpose, known from the start
     with db.transaction() as tx:
-        record_snapshot(tx, monitor.name, snapshot_id, location, after, before, utcnow())
+        record_snapshot(tx, monitor.name, snapshot_id, location, after, before, utcnow(), writing)
     try:
         rows = export_rows(db.cursor(), monitor.name, cols, after, before, str(staged))
     except BaseException:
@@ -166,19 +170,24 @@ def settle_unfinished(db: Database, monitor: MonitorConfig) -> list[SnapshotReco
     out: list[SnapshotRecord] = []
     options = monitor.retention.snapshot_store
     for record in unapplied_snapshots(db.cursor(), monitor.name):
+        writing = record.status in (WRITING, WRITING_ON_DEMAND)
         store = store_for_location(record.path, options)
-        manifest = store.manifest(record.path) if record.status == "writing" else None
-        if record.status == "writing" and manifest is None:
+        manifest = store.manifest(record.path) if writing else None
+        if writing and manifest is None:
             store.discard(record.path)
             with db.transaction() as tx:
                 set_snapshot_status(tx, record.snapshot_id, "abandoned")
             continue
+        # An on-demand snapshot whose manifest was written is settled as what it was meant to be: `on_demand`,
+        # never `complete` (it was not taken for retention, and no deletion may rely on it).
+        final = "on_demand" if record.status == WRITING_ON_DEMAND else "complete"
         if manifest is not None:
             with db.transaction() as tx:
                 set_snapshot_status(
-                    tx, record.snapshot_id, "complete", None, sum(int(f["bytes"]) for f in manifest["files"])
+                    tx, record.snapshot_id, final, None, sum(int(f["bytes"]) for f in manifest["files"])
                 )
-        out.append(SnapshotRecord(record.snapshot_id, record.path, "complete", record.after, record.before))
+        if final == "complete":
+            out.append(SnapshotRecord(record.snapshot_id, record.path, final, record.after, record.before))
     return out
 
 

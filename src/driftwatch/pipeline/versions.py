@@ -22,6 +22,7 @@ import pyarrow as pa
 from driftwatch.config.monitors import FeatureSpec, MonitorConfig
 from driftwatch.config.performance import BINARY
 from driftwatch.config.versions import AUTO, CANARY, SHADOW, VersionSettings
+from driftwatch.errors import SourceError
 from driftwatch.performance.versions import (
     LabelledRows,
     MetricComparison,
@@ -127,6 +128,24 @@ def compare_versions(
     return summary
 
 
+def compare_versions_or_warn(
+    db: Database,
+    monitor: MonitorConfig,
+    features: FeatureSpec,
+    run_id: str,
+    resolve: VersionResolver | None,
+    warnings: list[str],
+) -> VersionsSummary | None:
+    """``compare_versions`` as a cycle step: a version name that cannot be resolved (e.g. `@challenger` removed
+    from the registry after a promotion) is a run warning, not a failed cycle — retention and write-back still
+    run, and the next cycle tries again. Windows compared before the error stay stored."""
+    try:
+        return compare_versions(db, monitor, features, run_id, resolve)
+    except SourceError as exc:
+        warnings.append(f"version comparison skipped: {exc}")
+        return None
+
+
 def _column(table: pa.Table, name: str) -> np.ndarray:
     return np.asarray(table.column(name).to_numpy(zero_copy_only=False))
 
@@ -218,8 +237,8 @@ def evaluate(monitor: MonitorConfig, features: FeatureSpec, b: VersionRows, c: V
     if mode == SHADOW:
         paired_b, paired_c = b.take(b_index), c.take(c_index)
         shadow = _shadow(paired_b, paired_c, settings)
-        labelled = _shadow_labelled(monitor, paired_b, paired_c, settings)
-        verdict = shadow_verdict(shadow, settings, labelled)
+        labelled, unjudged = _shadow_labelled(monitor, paired_b, paired_c, settings)
+        verdict = shadow_verdict(shadow, settings, labelled, unjudged)
         overall = labelled[0] if labelled else None
         return Evaluation(mode, pairs, drift, verdict, shadow=shadow, overall=overall, segments=labelled[1:])
     overall, segments, inputs = _canary(monitor, features, b, c, settings)
@@ -259,15 +278,18 @@ def _shadow(b: VersionRows, c: VersionRows, settings: VersionSettings) -> Shadow
 
 def _shadow_labelled(
     monitor: MonitorConfig, b: VersionRows, c: VersionRows, settings: VersionSettings
-) -> tuple[MetricComparison, ...]:
+) -> tuple[tuple[MetricComparison, ...], str | None]:
     """The paired comparison on the labelled requests both versions scored: overall (needs `min_labels`) and
-    per segment value (needs `segment_min_pairs`), one BH family. Empty without labels or a paired metric."""
+    per segment value (needs `segment_min_pairs`), one BH family. Empty without enough labels. With enough
+    labels but no paired comparison (a metric without a paired form, or undefined on these rows), also the
+    reason: the labels exist, so agreement alone must not call the candidate ok."""
     if monitor.task is None or settings.metric is None or b.truth is None:
-        return ()
+        return (), None
     truth: np.ndarray = b.truth  # the same requests: the same labels on both sides
     labelled = _has_label(truth)
-    if int(labelled.sum()) < settings.min_labels:
-        return ()
+    n_labelled = int(labelled.sum())
+    if n_labelled < settings.min_labels:
+        return (), None
     spec = TaskSpec(monitor.task, monitor.threshold, monitor.positive_label)
 
     def paired(segment: str, mask: np.ndarray) -> MetricComparison | None:
@@ -283,7 +305,11 @@ def _shadow_labelled(
 
     overall = paired(OVERALL, labelled)
     if overall is None:
-        return ()
+        return (), (
+            f"{settings.metric} has no paired test on the {n_labelled} labelled requests both versions scored "
+            "(no paired form for this metric, or undefined on these rows): the candidate's performance is "
+            "not judged"
+        )
     found = [overall]
     for column, values in b.segments.items():
         names = _segment_values(values)
@@ -291,7 +317,7 @@ def _shadow_labelled(
             mask = labelled & (names == value)
             if int(mask.sum()) >= settings.segment_min_pairs and (m := paired(f"{column}={value}", mask)):
                 found.append(m)
-    return judge_family(found, settings.alpha)
+    return judge_family(found, settings.alpha), None
 
 
 def _has_label(truth: np.ndarray) -> np.ndarray:
@@ -462,4 +488,11 @@ def _input_details(inputs: Sequence[InputShift]) -> list[dict[str, Any]]:
     ]
 
 
-__all__ = ["VersionResolver", "VersionVerdict", "VersionsSummary", "compare_versions", "logged_versions"]
+__all__ = [
+    "VersionResolver",
+    "VersionVerdict",
+    "VersionsSummary",
+    "compare_versions",
+    "compare_versions_or_warn",
+    "logged_versions",
+]

@@ -1,11 +1,14 @@
 """One report page per compared version pair: every window's verdict, reasons and statistics, newest first.
 
-Layout: `<monitor>/versions/<baseline>-vs-<candidate>.html` (names through `render.slug`). Rebuilt with the
+Layout: `<monitor>/versions/<baseline>-vs-<candidate>.html` (names through `render.slug`; a pair whose names
+contain `-vs-` gets a hash suffix, `version_page`). Rebuilt with the
 monitor's overview at every render: a pair has one row per window, cheap to draw. docs/versions.md.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,8 +41,17 @@ DETAIL_TITLES = {
 }
 
 
+_SEPARATOR = re.compile(r"(?=-vs-)")  # counts overlapping occurrences: "a-vs-vs-b" has two
+
+
 def version_page(monitor: str, baseline: str, candidate: str) -> str:
-    return f"{slug(monitor)}/versions/{slug(baseline)}-vs-{slug(candidate)}.html"
+    """`<monitor>/versions/<baseline>-vs-<candidate>.html`. When a name itself contains `-vs-` (or the join
+    could split elsewhere, as "a-vs" + "b" and "a" + "vs-b"), a short hash of the pair is appended: such a
+    name has more than one `-vs-`, a plain one exactly one, so no two pairs share a page."""
+    name = f"{slug(baseline)}-vs-{slug(candidate)}"
+    if len(_SEPARATOR.findall(name)) > 1:
+        name += "-" + hashlib.sha256(f"{baseline}\0{candidate}".encode()).hexdigest()[:8]
+    return f"{slug(monitor)}/versions/{name}.html"
 
 
 @dataclass(frozen=True)

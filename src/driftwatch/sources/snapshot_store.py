@@ -67,6 +67,17 @@ class SnapshotStore(Protocol):
         ...
 
 
+def _fsync_dir(folder: Path) -> None:
+    """Flush a folder's entries (a rename into it) to disk; POSIX only (Windows cannot open a folder)."""
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _parquet_files(folder: Path) -> list[Path]:
     return sorted(folder.rglob("*.parquet"))
 
@@ -95,6 +106,9 @@ class LocalSnapshotStore:
             with open(path, "rb") as f:
                 os.fsync(f.fileno())
         os.rename(staged, location)
+        _fsync_dir(
+            Path(location).parent
+        )  # the rename itself survives a power cut only once its folder is synced
         return _relative(Path(location), _parquet_files(Path(location)))
 
     def commit(self, location: str, manifest: dict[str, Any]) -> None:
@@ -105,6 +119,7 @@ class LocalSnapshotStore:
             f.flush()
             os.fsync(f.fileno())
         os.rename(tmp, final / MANIFEST)
+        _fsync_dir(final)  # the commit point: durable only once the folder entry naming the manifest is
 
     def manifest(self, location: str) -> dict[str, Any] | None:
         try:

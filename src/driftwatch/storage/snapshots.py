@@ -6,7 +6,8 @@ as a `predictions` source with the monitor's config and only `path` changed. Fil
 ignores the hive partitions still sees it.
 
 The `snapshots` table follows each snapshot: `writing` (recorded before the first byte, so a crash leaves a
-trace), `complete` (the manifest is written), `applied` (its rows are deleted from the monitor's table).
+trace; `writing_on_demand` for `driftwatch snapshot`), `complete` (the manifest is written), `applied` (its rows
+are deleted from the monitor's table); `on_demand` (an on-demand snapshot's manifest is written), `abandoned`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,12 @@ class SnapshotColumns:
     prediction: str | None
     output: str | None
     segments: tuple[str, ...]
+
+
+# A snapshot being written, by purpose: recorded before the first byte so a process killed after the manifest
+# but before the final status still tells the next pass which status to settle it in.
+WRITING = "writing"  # for retention: settled `complete`, then its rows may be deleted
+WRITING_ON_DEMAND = "writing_on_demand"  # `driftwatch snapshot`: settled `on_demand`, never used for deletion
 
 
 @dataclass(frozen=True)
@@ -104,11 +111,14 @@ def record_snapshot(
     after: datetime | None,
     before: datetime,
     now: datetime,
+    status: str = WRITING,
 ) -> None:
+    """Record a snapshot before its first byte: `status` is WRITING (for retention: may become `complete`)
+    or WRITING_ON_DEMAND (`driftwatch snapshot`: becomes `on_demand`, never used for a deletion)."""
     cur.execute(
         "INSERT INTO snapshots (monitor, snapshot_id, path, after_ts, before_ts, status, created_at) "
-        "VALUES (?, ?, ?, ?, ?, 'writing', ?)",
-        [monitor, snapshot_id, path, after, before, now],
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [monitor, snapshot_id, path, after, before, status, now],
     )
 
 
@@ -127,11 +137,11 @@ def set_snapshot_status(
 
 
 def unapplied_snapshots(cur: duckdb.DuckDBPyConnection, monitor: str) -> list[SnapshotRecord]:
-    """The monitor's snapshots not yet `applied` (writing or complete), oldest first."""
+    """The monitor's snapshots not yet `applied` (writing, writing_on_demand or complete), oldest first."""
     rows = cur.execute(
         "SELECT snapshot_id, path, status, after_ts, before_ts FROM snapshots "
-        "WHERE monitor = ? AND status IN ('writing', 'complete') ORDER BY created_at",
-        [monitor],
+        "WHERE monitor = ? AND status IN (?, ?, 'complete') ORDER BY created_at",
+        [monitor, WRITING, WRITING_ON_DEMAND],
     ).fetchall()
     return [SnapshotRecord(str(r[0]), str(r[1]), str(r[2]), r[3], r[4]) for r in rows]
 

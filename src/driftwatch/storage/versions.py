@@ -27,6 +27,7 @@ import pyarrow as pa
 from driftwatch.durations import as_utc
 from driftwatch.storage.alerts import naive
 from driftwatch.storage.database import Database
+from driftwatch.storage.retention import NOT_EXPIRED_SQL
 from driftwatch.storage.schema import feature_column, prediction_table, segment_column
 
 COMPARISON_COLUMNS = (
@@ -80,6 +81,10 @@ DETAIL_COLUMNS = (
 )
 
 
+# The retention watermark filter (storage.retention), on the `both_versions` windows, binding $monitor.
+_NOT_EXPIRED = NOT_EXPIRED_SQL.replace("window_start", "b.window_start", 1).replace("?", "$monitor")
+
+
 @dataclass(frozen=True)
 class ComparisonWindow:
     start: datetime
@@ -89,10 +94,12 @@ class ComparisonWindow:
 def windows_to_compare(
     cur: duckdb.DuckDBPyConnection, monitor: str, baseline: str, candidate: str
 ) -> list[ComparisonWindow]:
-    """Windows both versions have drift results for (overall) that were never compared, or whose drift or
-    performance results changed after the comparison was stored; oldest first."""
+    """Windows both versions have drift results for (overall) whose rows are still stored (not behind the
+    retention watermark) that were never compared, or whose drift or performance results changed after the
+    comparison was stored; oldest first. A pair that first appears (an alias move, a new `versions:`) is so
+    compared over every window whose rows are kept, never over an expired one (0 rows)."""
     rows = cur.execute(
-        """
+        f"""
         WITH both_versions AS (
             SELECT window_start, max(window_end) AS window_end, max(computed_at) AS changed
             FROM window_summaries
@@ -106,7 +113,8 @@ def windows_to_compare(
         LEFT JOIN performance p USING (window_start)
         LEFT JOIN version_comparisons c ON c.monitor = $monitor AND c.baseline = $baseline
             AND c.candidate = $candidate AND c.window_start = b.window_start
-        WHERE c.computed_at IS NULL OR c.computed_at < greatest(b.changed, coalesce(p.changed, b.changed))
+        WHERE (c.computed_at IS NULL OR c.computed_at < greatest(b.changed, coalesce(p.changed, b.changed)))
+            AND {_NOT_EXPIRED}
         ORDER BY b.window_start
         """,
         {"monitor": monitor, "baseline": baseline, "candidate": candidate},
