@@ -92,7 +92,8 @@ def _seconds(file: Path, key: str, value: object) -> float:
 
 DATABASE_KEYS = ("driver", "uri", "table", "query", "watermark", "tiebreak", "lookback", "batch_rows")
 # A reference is read whole, once per change: no watermark. `version`: a query returning one value that changes
-# when the data does (e.g. `SELECT max(updated_at) FROM train`), so an unchanged reference is not read again.
+# when the data does (e.g. the table's latest update time; docs/sources.md), so an unchanged reference is not
+# read again.
 REFERENCE_DATABASE_KEYS = ("driver", "uri", "table", "query", "version")
 
 

@@ -8,9 +8,9 @@ identity names the data, not the read:
 - without `version`, it is a SHA-256 of the query's result (its Arrow IPC stream, chunks combined, so the same
   rows in the same order give the same bytes). A copy with that identity is kept as it is (same path, size and
   mtime), so the profile, which fingerprints those, is rebuilt only when the data changes. The query should
-  have an ORDER BY: rows in another order are other bytes, and cost one needless rebuild.
-- with `version` (a query returning one value that changes with the data, e.g. `SELECT max(updated_at) FROM
-  train`), it is a hash of that value and the query, and the reference is read only when the value changes.
+  order its rows: rows in another order are other bytes, and cost one needless rebuild.
+- with `version` (a query returning one value that changes with the data, e.g. the table's latest update time;
+  docs/sources.md), it is a hash of that value and the query, and the reference is read only when the value changes.
 
 The previous copies of the monitor are removed once a new one is in place. When the database cannot be reached
 and a copy exists, the last copy is used and the cycle records a warning naming the source (the reference a
