@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from driftwatch.reports.quality import QualitySection
+    from driftwatch.reports.versions import PairLink
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,9 @@ class IndexRow:
 class IndexContext:
     page: Page
     rows: tuple[IndexRow, ...]
+    # version-pair pages of the monitors with `versions:` (reports/versions.py PairLink), and why one has none
+    versions: tuple[PairLink, ...] = ()
+    versions_notes: tuple[str, ...] = ()
 
 
 # --- monitor overview ---------------------------------------------------------------------------------------------
@@ -140,6 +144,8 @@ class OverviewContext:
     windows: tuple[WindowLink, ...]
     # Per group with windows lacking a verdict: "not judged: N of M windows (fewer than min_rows R rows)".
     not_judged: tuple[GroupNote, ...] = ()
+    versions: tuple[PairLink, ...] = ()  # the monitor's version-pair pages (reports/versions.py)
+    versions_notes: tuple[str, ...] = ()
 
 
 # --- window report and comparison --------------------------------------------------------------------------------
