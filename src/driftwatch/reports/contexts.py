@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from driftwatch.reports.quality import QualitySection
+    from driftwatch.reports.quality import CycleQualitySection, QualitySection
     from driftwatch.reports.versions import PairLink
 
 
@@ -146,6 +146,7 @@ class OverviewContext:
     not_judged: tuple[GroupNote, ...] = ()
     versions: tuple[PairLink, ...] = ()  # the monitor's version-pair pages (reports/versions.py)
     versions_notes: tuple[str, ...] = ()
+    cycle_quality: CycleQualitySection | None = None  # the latest cycles' ingest checks (reports/quality.py)
 
 
 # --- window report and comparison --------------------------------------------------------------------------------

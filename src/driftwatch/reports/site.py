@@ -49,7 +49,7 @@ from driftwatch.reports.contexts import (
     WindowLink,
 )
 from driftwatch.reports.multivariate import multivariate_table, with_multivariate
-from driftwatch.reports.quality import quality_section
+from driftwatch.reports.quality import cycle_quality_section, quality_section
 from driftwatch.reports.registry import registry_items
 from driftwatch.reports.render import (
     PLOTLY_FILE,
@@ -483,6 +483,7 @@ def overview_context(
         not_judged=not_judged,
         versions=versions,
         versions_notes=versions_notes,
+        cycle_quality=cycle_quality_section(cur, name),
     )
 
 
