@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from driftwatch.reports.quality import CycleQualitySection, QualitySection
-    from driftwatch.reports.versions import PairLink
 
 
 @dataclass(frozen=True)
@@ -83,10 +82,22 @@ class IndexRow:
 
 
 @dataclass(frozen=True)
+class PairLink:
+    """A link to one version pair's page (reports/versions.py), from the monitor's overview or the index."""
+
+    label: str  # "1.4 vs 1.5", or "credit-default: 1.4 vs 1.5" on the index
+    href: str  # relative to the page that shows it
+    latest: str  # the newest compared window
+    status: str  # that window's verdict
+    status_class: str
+    windows: int
+
+
+@dataclass(frozen=True)
 class IndexContext:
     page: Page
     rows: tuple[IndexRow, ...]
-    # version-pair pages of the monitors with `versions:` (reports/versions.py PairLink), and why one has none
+    # version-pair pages of the monitors with `versions:` (reports/versions.py), and why one has none
     versions: tuple[PairLink, ...] = ()
     versions_notes: tuple[str, ...] = ()
 

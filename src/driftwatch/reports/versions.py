@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 
 from driftwatch.config.monitors import MonitorConfig
-from driftwatch.reports.contexts import Link, Page, Provenance
+from driftwatch.reports.contexts import Link, Page, PairLink, Provenance
 from driftwatch.reports.render import (
     format_number,
     format_utc,
@@ -177,18 +177,6 @@ def version_context(
         ),
     )
     return VersionsContext(page, baseline, candidate, tuple(blocks))
-
-
-@dataclass(frozen=True)
-class PairLink:
-    """A link to one version pair's page, from the monitor's overview or the index (`_versions.html`)."""
-
-    label: str  # "1.4 vs 1.5", or "credit-default: 1.4 vs 1.5" on the index
-    href: str  # relative to the page that shows it
-    latest: str  # the newest compared window
-    status: str  # that window's verdict
-    status_class: str
-    windows: int
 
 
 def pair_links(
