@@ -13,8 +13,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from _service import TestClient
+from driftwatch.api.app import create_app
 from driftwatch.api.metrics import metrics_registry, render
 from driftwatch.config.loading import load_settings
+from driftwatch.config.server import ServerSettings
 from driftwatch.pipeline.cycle import run_cycle
 from driftwatch.storage.database import Database, utcnow
 from driftwatch.storage.quality import unjudged_runs
@@ -152,3 +155,23 @@ def test_driftwatch_run_prints_degraded_and_exits_3(project: Path) -> None:
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "degraded" not in done.stdout
+
+
+def test_the_api_run_and_runs_say_degraded(project: Path) -> None:
+    (project / "logs" / "good.ndjson").write_text(good_lines(10))
+    truncated_parquet(project / "logs" / "broken.parquet")
+    settings = load_settings(project / "driftwatch.yml")
+    with Database(settings.storage) as db:
+        client = TestClient(
+            create_app(settings, db, ServerSettings(), token="t0k"), raise_server_exceptions=False
+        )
+        auth = {"Authorization": "Bearer t0k"}
+        ran = client.post("/api/monitors/m/runs", headers=auth)
+        assert ran.status_code == 200, ran.text
+        body = ran.json()
+        assert body["status"] == "degraded"
+        assert body["error"].startswith("degraded: 1 unreadable this cycle (predictions ")
+        runs = client.get("/api/runs", params={"status": "degraded"}, headers=auth).json()
+        assert runs["total"] == 1 and runs["items"][0]["files_failed"] == 1
+        health = client.get("/health").json()
+        assert [m["last_run_status"] for m in health["monitors"]] == ["degraded"]
