@@ -225,6 +225,8 @@ class Worker:
             summary.windows_computed,
             summary.seconds,
         )
+        if summary.status_note:  # a degraded cycle: what it could not read (pipeline/run_status.py)
+            log.warning("cycle of %s (%s) %s", monitor, trigger, summary.status_note)
         return summary
 
     def start(self) -> None:

@@ -216,6 +216,10 @@ class FileProblem(BaseModel):
 class CycleResult(BaseModel):
     run_id: str
     monitor: str
+    status: str = Field(
+        "ok", description="ok, or degraded: a file, object or source could not be read this cycle (see error)"
+    )
+    error: str | None = Field(None, description="a degraded run: what was not read")
     seconds: float
     files_read: int
     rows_ingested: int

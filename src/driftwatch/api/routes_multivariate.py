@@ -6,14 +6,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from driftwatch.api.json_values import finite
-from driftwatch.api.models import error_responses
+from driftwatch.api.result_routes import NOT_FOUND, json_item, results_router
 from driftwatch.api.routes_read import From, Limit, State, Text, To
-from driftwatch.durations import as_utc, to_naive_utc
-from driftwatch.storage.multivariate import MultivariateRow, multivariate_results
+from driftwatch.durations import to_naive_utc
+from driftwatch.storage.multivariate import multivariate_results
 
 Method = Annotated[str | None, Query(pattern="^(reconstruction|classifier)$", description="one method only")]
 
@@ -42,34 +41,13 @@ class MultivariatePage(BaseModel):
     enabled: bool = Field(description="the monitor's `multivariate.enabled`")
 
 
-def _item(row: MultivariateRow) -> dict[str, Any]:
-    return {
-        "model_version": row.model_version,
-        "window_start": as_utc(row.window_start),
-        "window_end": as_utc(row.window_end),
-        "method": row.method,
-        "status": row.status,
-        "reason": row.reason,
-        "rows": row.rows,
-        "window_rows": row.window_rows,
-        "value": finite(row.value),
-        "warn_bar": finite(row.warn_bar),
-        "drift_bar": finite(row.drift_bar),
-        "low": finite(row.low),
-        "high": finite(row.high),
-        "computed_at": as_utc(row.computed_at),
-    }
-
-
 def multivariate_router(read: Any) -> APIRouter:
-    router = APIRouter(
-        prefix="/api", tags=["monitors"], dependencies=[Depends(read)], responses=error_responses(401)
-    )
+    router = results_router(read, "monitors")
 
     @router.get(
         "/monitors/{name}/multivariate",
         response_model=MultivariatePage,
-        responses=error_responses(404),
+        responses=NOT_FOUND,
         summary="Multivariate drift per window: PCA reconstruction error and domain classifier, newest first",
     )
     def list_multivariate(
@@ -89,7 +67,7 @@ def multivariate_router(read: Any) -> APIRouter:
             start=None if start is None else to_naive_utc(start),
             end=None if end is None else to_naive_utc(end),
         )
-        items = [_item(r) for r in rows if method is None or r.method == method]
+        items = [json_item(r) for r in rows if method is None or r.method == method]
         return {"items": items[:limit], "enabled": monitor.multivariate.enabled}
 
     return router

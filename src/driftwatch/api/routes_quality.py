@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from driftwatch.api.json_values import finite
-from driftwatch.api.models import error_responses
+from driftwatch.api.result_routes import NOT_FOUND, json_item, results_router
 from driftwatch.api.routes_read import From, Limit, State, To
-from driftwatch.storage.quality import QualityRow, quality_results
+from driftwatch.storage.quality import quality_results
 
 
 class QualityItem(BaseModel):
@@ -41,33 +40,13 @@ class QualityPage(BaseModel):
     warnings: int = Field(description="items with status warn")
 
 
-def _item(row: QualityRow) -> QualityItem:
-    return QualityItem(
-        scope=row.scope,
-        model_version=row.model_version,
-        window_start=row.window_start,
-        window_end=row.window_end,
-        check=row.check,
-        feature=row.feature,
-        status=row.status,
-        value=finite(row.value),
-        warn_bar=finite(row.warn_bar),
-        fail_bar=finite(row.fail_bar),
-        reason=row.reason,
-        run_id=row.run_id,
-        computed_at=row.computed_at,
-    )
-
-
 def quality_router(read: Any) -> APIRouter:
-    router = APIRouter(
-        prefix="/api", tags=["monitors"], dependencies=[Depends(read)], responses=error_responses(401)
-    )
+    router = results_router(read, "monitors")
 
     @router.get(
         "/monitors/{name}/quality",
         response_model=QualityPage,
-        responses=error_responses(404),
+        responses=NOT_FOUND,
         summary="Data-quality check results per window (and per cycle for the ingest checks)",
     )
     def list_quality(
@@ -83,12 +62,12 @@ def quality_router(read: Any) -> APIRouter:
     ) -> dict[str, Any]:
         state.monitor(name)
         rows = quality_results(state.db.cursor(), name, scope, status, start, end, limit)
-        items = [_item(r) for r in rows]
+        items = [json_item(r) for r in rows]
         return {
             "items": items,
             "total": len(items),
-            "failures": sum(1 for i in items if i.status == "fail"),
-            "warnings": sum(1 for i in items if i.status == "warn"),
+            "failures": sum(1 for i in items if i["status"] == "fail"),
+            "warnings": sum(1 for i in items if i["status"] == "warn"),
         }
 
     return router

@@ -13,15 +13,14 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
 from driftwatch.api.errors import NotFound
-from driftwatch.api.json_values import finite_values
-from driftwatch.api.models import error_responses
+from driftwatch.api.result_routes import NOT_FOUND, json_item, results_router
 from driftwatch.api.state import AppState, app_state
-from driftwatch.durations import as_utc, to_naive_utc
+from driftwatch.durations import to_naive_utc
 from driftwatch.storage import versions as store
 
 State = Annotated[AppState, Depends(app_state)]
 Version = Annotated[str, Path(min_length=1, max_length=200, description="a model_version as logged")]
-_UNKNOWN = error_responses(404)
+_UNKNOWN = NOT_FOUND
 
 
 class ConfiguredVersions(BaseModel):
@@ -102,20 +101,8 @@ class ComparisonWithDetails(VersionComparison):
     details: list[ComparisonDetail]
 
 
-def _comparison(row: dict[str, Any]) -> dict[str, Any]:
-    out = finite_values(row)
-    for key in ("window_start", "window_end", "computed_at"):
-        out[key] = as_utc(out[key])
-    quantiles = out.get("score_diff_quantiles")
-    if quantiles is not None:
-        out["score_diff_quantiles"] = [finite_values({"q": q})["q"] for q in quantiles]
-    return out
-
-
 def versions_router(read: Any) -> APIRouter:
-    router = APIRouter(
-        prefix="/api", tags=["versions"], dependencies=[Depends(read)], responses=error_responses(401)
-    )
+    router = results_router(read, "versions")
 
     @router.get(
         "/monitors/{name}/versions",
@@ -135,10 +122,7 @@ def versions_router(read: Any) -> APIRouter:
                 "candidate": configured.candidate,
                 "mode": configured.mode,
             },
-            "pairs": [
-                {**p, "latest_window": as_utc(p["latest_window"])}
-                for p in store.compared_pairs(state.db.cursor(), name)
-            ],
+            "pairs": [json_item(p) for p in store.compared_pairs(state.db.cursor(), name)],
         }
 
     @router.get(
@@ -158,7 +142,7 @@ def versions_router(read: Any) -> APIRouter:
         rows = store.comparisons(state.db.cursor(), name, baseline, candidate, limit)
         if not rows:
             raise NotFound(_unknown_pair(state, name, baseline, candidate))
-        return {"items": [_comparison(r) for r in rows]}
+        return {"items": [json_item(r) for r in rows]}
 
     @router.get(
         "/monitors/{name}/versions/{baseline}/{candidate}/{window_start}",
@@ -185,7 +169,7 @@ def versions_router(read: Any) -> APIRouter:
                 f"no comparison of {baseline!r} and {candidate!r} for the window starting {window_start}"
             )
         details = store.comparison_details(cur, name, baseline, candidate, start)
-        return {**_comparison(row), "details": [finite_values(d) for d in details]}
+        return {**json_item(row), "details": [json_item(d) for d in details]}
 
     return router
 

@@ -68,6 +68,8 @@ def cycle_result(summary: CycleSummary) -> dict[str, Any]:
     return {
         "run_id": summary.run_id,
         "monitor": summary.monitor,
+        "status": summary.status,
+        "error": summary.status_note,
         "seconds": summary.seconds,
         "files_read": ing.files_read,
         "rows_ingested": ing.rows_inserted,

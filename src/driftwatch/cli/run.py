@@ -32,9 +32,17 @@ def run(
         alerting = prepare_alerting(settings)
         with open_database(settings, cycle_hint(settings, names[0])) as db:
             note_interrupted(db)
-            for name in names:
-                run_one(db, settings, name, "cli", alerting)
+            statuses = [run_one(db, settings, name, "cli", alerting).status for name in names]
             deliver(db, alerting)
+    if DEGRADED_STATUS in statuses:
+        # every monitor ran and the alerts went out; a script or cron still learns a source was not read
+        raise typer.Exit(DEGRADED_EXIT)
+
+
+# `driftwatch run`'s exit code when a monitor's cycle ran to its end without reading one of its sources
+# (runs.status `degraded`, pipeline/run_status.py); 2 is a config or usage error, 1 a crash.
+DEGRADED_EXIT = 3
+DEGRADED_STATUS = "degraded"
 
 
 def note_interrupted(db: Database) -> None:

@@ -19,6 +19,9 @@ def print_summary(summary: Any, min_rows: int | None = None) -> None:
         f"[bold]{escape(summary.monitor)}[/] run {summary.run_id[:8]} in {summary.seconds:.1f}s",
         highlight=False,
     )
+    note = getattr(summary, "status_note", None)
+    if note:  # a degraded run: what it could not read, before the detail lines
+        out.print(f"  [bold red]{escape(note)}[/]", highlight=False)
     _print_ingest(summary)
     if getattr(summary, "registry_change", None):  # an mlflow:// reference named another version
         out.print(f"  registry reference: {escape(summary.registry_change)}", highlight=False)

@@ -32,6 +32,7 @@ from driftwatch.pipeline.quality import QualitySummary, check_quality, recompute
 from driftwatch.pipeline.reference import ensure_reference
 from driftwatch.pipeline.registry import open_registry_cycle, write_back
 from driftwatch.pipeline.retention import RetentionSummary, expire_rows
+from driftwatch.pipeline.run_status import run_outcome
 from driftwatch.pipeline.versions import VersionsSummary, compare_versions_or_warn
 from driftwatch.pipeline.windows import OVERALL, PlannedWindow, WindowResult, compute_queued_windows
 from driftwatch.reports.site import ComputedCharts, render_reports, window_page
@@ -71,6 +72,10 @@ class CycleSummary:
     reference_warnings: list[str] = field(default_factory=list)  # a database reference's fallback to its copy
     registry_change: str | None = None  # "mlflow://models/m@champion: version 1 → 2" when it moved this cycle
     seconds: float = 0.0
+    status: str = (
+        "running"  # as recorded in `runs` once it ends: ok, degraded (pipeline/run_status.py), failed
+    )
+    status_note: str | None = None  # `runs.error` of a degraded run: what could not be read
 
     @property
     def windows_computed(self) -> int:
@@ -192,11 +197,15 @@ def run_cycle(
         # Last: only windows computed above (and no longer queued) give up their raw rows.
         summary.retention = expire_rows(db, monitor, now, summary.run_id)
     except BaseException as exc:
-        _finish(db, summary, started, "failed", f"{type(exc).__name__}: {exc}")
+        summary.status = "failed"
+        _finish(db, summary, started, summary.status, f"{type(exc).__name__}: {exc}")
         raise
     # An ok run keeps its warnings in `error` (shown by `runs` and GET /api/runs), so a run that read nothing
-    # because the path matches no file does not look like a quiet day.
-    _finish(db, summary, started, "ok", "; ".join(f"warning: {w}" for w in summary.warnings) or None)
+    # because the path matches no file does not look like a quiet day; a source it could not read makes it
+    # `degraded`, naming the source (pipeline/run_status.py).
+    outcome = run_outcome(summary)
+    summary.status, summary.status_note = outcome.status, outcome.note
+    _finish(db, summary, started, outcome.status, outcome.error)
     if alerting is not None:
         # After the run is recorded, so its own quarantined_rows are judged now. A failure here loses nothing:
         # the results stay unevaluated (alert_progress) until the next cycle evaluates them.

@@ -145,8 +145,9 @@ def _pull_late(
     db: Database, monitor: MonitorConfig, conn: Any, mark: Watermark, summary: IngestCounts, read_one: ReadOne
 ) -> None:
     """The look-back pull: the rows up to `lookback` behind the watermark whose prediction (request id, model
-    version) is not stored and whose request id is not quarantined (matched on the request-id column, not
-    the tiebreak, which may be another column)."""
+    version) is not stored (matched on the request-id column, not the tiebreak, which may be another column).
+    A quarantined row is among them: corrected in the database since, it is stored now; unchanged, it is not
+    quarantined again (same request id and raw text: `storage.quarantine.quarantine_batch`)."""
     options = monitor.predictions.database
     assert options is not None
     ts_col = options.watermark or monitor.predictions.timestamp
@@ -156,7 +157,10 @@ def _pull_late(
     unstored = unstored_predictions(db.cursor(), monitor.name, keys)
     late = late.filter(pa.array([k in unstored for k in keys], type=pa.bool_()))
     if late.num_rows:
-        _store(monitor, late, f"{source_label(options)}#lookback", None, summary, read_one)
+        # Named per pull: quarantine is keyed by (source, row number), and a constant name made a bad late
+        # row at the row number of an earlier pull's bad row be dropped as already quarantined.
+        pulled = utcnow().strftime("%Y-%m-%dT%H:%M:%S.%f")
+        _store(monitor, late, f"{source_label(options)}#lookback@{pulled}", None, summary, read_one)
 
 
 def _prediction_keys(monitor: MonitorConfig, table: pa.Table) -> list[tuple[str, str]]:

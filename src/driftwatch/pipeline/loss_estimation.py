@@ -31,8 +31,8 @@ from driftwatch.performance.loss_estimation import (
     estimate_losses,
     fit_loss_model,
 )
+from driftwatch.pipeline.reference import reference_layout
 from driftwatch.sources.files import Readable, first_line, read_source, source_file
-from driftwatch.sources.logs import LogLayout
 from driftwatch.sources.reference_rows import reference_loss_rows
 from driftwatch.storage.database import Database
 
@@ -115,15 +115,7 @@ def _fit(
 ) -> LossEstimator | str:
     ref = monitor.reference
     assert ref.target is not None and ref.prediction is not None
-    layout = LogLayout(
-        id=None,
-        timestamp=None,
-        numeric=features.numeric,
-        categorical=features.categorical,
-        features_json=ref.features,
-        output=ref.target,
-        extra_numeric={_SCORE: ref.prediction},
-    )
+    layout = reference_layout(monitor, features, output=ref.target, extra_numeric={_SCORE: ref.prediction})
 
     def read(readable: Readable) -> pa.Table:
         return reference_loss_rows(cur, readable, layout, MAX_REFERENCE_ROWS)

@@ -27,9 +27,8 @@ from driftwatch.config.monitors import FeatureSpec, MonitorConfig
 from driftwatch.config.multivariate import MultivariateSettings
 from driftwatch.errors import SourceError
 from driftwatch.performance.uncertainty import delong_variance
-from driftwatch.pipeline.reference import ReferenceOutcome
+from driftwatch.pipeline.reference import ReferenceOutcome, reference_layout
 from driftwatch.sources.files import Readable, first_line, read_source, source_file
-from driftwatch.sources.logs import LogLayout
 from driftwatch.sources.reference_rows import drop_reference_rows, load_reference_rows
 from driftwatch.sources.reference_sample import reference_joint_rows
 from driftwatch.stats import multivariate as mv
@@ -95,13 +94,7 @@ def _read_reference(
 ) -> mv.Rows:
     """A repeatable reservoir sample of ``rows`` reference rows, every feature of a row together."""
     ref = monitor.reference
-    layout = LogLayout(
-        id=None,
-        timestamp=None,
-        numeric=features.numeric,
-        categorical=features.categorical,
-        features_json=ref.features,
-    )
+    layout = reference_layout(monitor, features)
     limit = rows if ref.max_rows is None else min(rows, ref.max_rows)
 
     def load(readable: Readable) -> mv.Rows:

@@ -219,6 +219,30 @@ def profile_id(monitor: MonitorConfig, features: FeatureSpec) -> str:
     return reference_identity(monitor.reference.path, profile_settings(monitor, features))
 
 
+def reference_layout(
+    monitor: MonitorConfig,
+    features: FeatureSpec,
+    *,
+    prediction: str | None = None,
+    output: str | None = None,
+    extra_numeric: dict[str, str] | None = None,
+) -> LogLayout:
+    """How the monitor's reference file is read: its features (plain columns, or the JSON/struct field
+    `reference.features`), with no request id or timestamp (a reference row has neither), plus the outputs the
+    caller reads from it: the profile its watched model outputs, the loss model its score (`extra_numeric`)
+    and target, the multivariate stage nothing more."""
+    return LogLayout(
+        id=None,
+        timestamp=None,
+        numeric=features.numeric,
+        categorical=features.categorical,
+        features_json=monitor.reference.features,
+        prediction=prediction,
+        output=output,
+        extra_numeric=extra_numeric or {},
+    )
+
+
 def build_profile(
     cur: duckdb.DuckDBPyConnection, monitor: MonitorConfig, features: FeatureSpec, pid: str
 ) -> tuple[ReferenceProfile, int]:
@@ -227,12 +251,9 @@ def build_profile(
     f = source_file(ref.path, ref.format)
     if is_empty(f):
         raise SourceError(ref.path, "the reference file is empty")
-    layout = LogLayout(
-        id=None,
-        timestamp=None,
-        numeric=features.numeric,
-        categorical=features.categorical,
-        features_json=ref.features,
+    layout = reference_layout(
+        monitor,
+        features,
         prediction=ref.prediction if PREDICTION_FEATURE in watched_outputs(monitor) else None,
         output=ref.output if OUTPUT_FEATURE in watched_outputs(monitor) else None,
     )

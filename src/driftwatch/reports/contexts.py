@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from driftwatch.reports.quality import QualitySection
+    from driftwatch.reports.quality import CycleQualitySection, QualitySection
 
 
 @dataclass(frozen=True)
@@ -82,9 +82,24 @@ class IndexRow:
 
 
 @dataclass(frozen=True)
+class PairLink:
+    """A link to one version pair's page (reports/versions.py), from the monitor's overview or the index."""
+
+    label: str  # "1.4 vs 1.5", or "credit-default: 1.4 vs 1.5" on the index
+    href: str  # relative to the page that shows it
+    latest: str  # the newest compared window
+    status: str  # that window's verdict
+    status_class: str
+    windows: int
+
+
+@dataclass(frozen=True)
 class IndexContext:
     page: Page
     rows: tuple[IndexRow, ...]
+    # version-pair pages of the monitors with `versions:` (reports/versions.py), and why one has none
+    versions: tuple[PairLink, ...] = ()
+    versions_notes: tuple[str, ...] = ()
 
 
 # --- monitor overview ---------------------------------------------------------------------------------------------
@@ -140,6 +155,9 @@ class OverviewContext:
     windows: tuple[WindowLink, ...]
     # Per group with windows lacking a verdict: "not judged: N of M windows (fewer than min_rows R rows)".
     not_judged: tuple[GroupNote, ...] = ()
+    versions: tuple[PairLink, ...] = ()  # the monitor's version-pair pages (reports/versions.py)
+    versions_notes: tuple[str, ...] = ()
+    cycle_quality: CycleQualitySection | None = None  # the latest cycles' ingest checks (reports/quality.py)
 
 
 # --- window report and comparison --------------------------------------------------------------------------------

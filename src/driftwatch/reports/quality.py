@@ -1,4 +1,6 @@
-"""The window page's data-quality section (templates/_quality.html; docs/quality.md)."""
+"""The data-quality sections of the report (docs/quality.md): the window page's (templates/_quality.html) and
+the monitor overview's recent cycles (templates/_quality_cycles.html: the ingest checks parse, type and
+duplicates, judged per cycle, belong to no window)."""
 
 from __future__ import annotations
 
@@ -7,11 +9,15 @@ from datetime import datetime
 
 import duckdb
 
-from driftwatch.reports.render import format_number
-from driftwatch.storage.quality import QualityRow, window_quality
+from driftwatch.reports.render import format_number, format_utc
+from driftwatch.storage.quality import QualityRow, quality_results, window_quality
 
 _ORDER = {"fail": 0, "warn": 1, "ok": 2, "not_judged": 3}
 OVERALL = "*"
+CYCLES_SHOWN = 10  # the overview lists the checks of the monitor's latest cycles that stored any
+# Results read for them: a cycle stores 2 checks plus one `type` row per feature, so this covers 10 cycles of
+# a monitor with up to ~48 features; a wider one shows fewer cycles, never a cut-off one.
+_CYCLE_ROWS_READ = 500
 
 
 @dataclass(frozen=True)
@@ -57,3 +63,54 @@ def quality_section(
     counts = {s: sum(1 for r in stored if r.status == s) for s in _ORDER}
     parts = [f"{counts[s]} {s.replace('_', ' ')}" for s in _ORDER if counts[s]]
     return QualitySection(f"{len(stored)} checks: " + ", ".join(parts), rows)
+
+
+@dataclass(frozen=True)
+class CycleQualityRow:
+    cycle: str  # "2026-03-02 10:00 – 10:01" (the run's start and finish, UTC)
+    run_id: str  # first 8 characters, as `driftwatch runs` shows it
+    check: str
+    feature: str
+    status: str
+    value: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CycleQualitySection:
+    summary: str  # the latest cycle's counts, e.g. "latest cycle: 3 checks: 1 fail, 2 ok"
+    rows: tuple[CycleQualityRow, ...]  # newest cycle first; within a cycle failures first
+
+
+def cycle_quality_section(cur: duckdb.DuckDBPyConnection, monitor: str) -> CycleQualitySection | None:
+    """The cycle-scope checks of the monitor's latest `CYCLES_SHOWN` cycles that stored any; None when none
+    has (checks off, or no cycle read a row)."""
+    stored = quality_results(cur, monitor, "cycle", None, None, None, _CYCLE_ROWS_READ)
+    if not stored:
+        return None
+    starts = sorted({r.window_start for r in stored}, reverse=True)
+    if len(stored) == _CYCLE_ROWS_READ and len(starts) > 1:
+        starts = starts[:-1]  # the oldest cycle read may be cut off: leave it out
+    shown = set(starts[:CYCLES_SHOWN])
+    rows = sorted(
+        (r for r in stored if r.window_start in shown),
+        key=lambda r: (-r.window_start.timestamp(), _ORDER.get(r.status, 4), r.check, r.feature or ""),
+    )
+    latest = [r for r in rows if r.window_start == starts[0]]
+    counts = {s: sum(1 for r in latest if r.status == s) for s in _ORDER}
+    parts = [f"{counts[s]} {s.replace('_', ' ')}" for s in _ORDER if counts[s]]
+    return CycleQualitySection(
+        f"latest cycle: {len(latest)} checks: " + ", ".join(parts),
+        tuple(
+            CycleQualityRow(
+                f"{format_utc(r.window_start)} – {format_utc(r.window_end)}",
+                r.run_id[:8],
+                r.check,
+                r.feature or "(cycle)",
+                r.status,
+                _value(r),
+                r.reason,
+            )
+            for r in rows
+        ),
+    )

@@ -49,7 +49,7 @@ from driftwatch.reports.contexts import (
     WindowLink,
 )
 from driftwatch.reports.multivariate import multivariate_table, with_multivariate
-from driftwatch.reports.quality import quality_section
+from driftwatch.reports.quality import cycle_quality_section, quality_section
 from driftwatch.reports.registry import registry_items
 from driftwatch.reports.render import (
     PLOTLY_FILE,
@@ -66,7 +66,7 @@ from driftwatch.reports.render import (
     write_atomic,
     write_report,
 )
-from driftwatch.reports.versions import render_version_pages
+from driftwatch.reports.versions import monitor_pair_links, render_version_pages
 from driftwatch.stats.decision import OUTPUT_FEATURES
 from driftwatch.stats.ks_location import WindowEcdf, window_ecdf
 from driftwatch.stats.profile import CategoricalProfile, NumericProfile, ReferenceProfile
@@ -306,7 +306,15 @@ def index_context(db: Database, settings: Settings, now: datetime | None = None)
         title="driftwatch reports",
         provenance=Provenance(_now(now), (("database", str(db.path)), ("config", str(settings.config_path)))),
     )
-    return IndexContext(page=page, rows=tuple(rows))
+    pairs = [
+        monitor_pair_links(cur, settings.monitors[n], INDEX_PAGE, True) for n in sorted(settings.monitors)
+    ]
+    return IndexContext(
+        page=page,
+        rows=tuple(rows),
+        versions=tuple(link for links, _ in pairs for link in links),
+        versions_notes=tuple(note for _, notes in pairs for note in notes),
+    )
 
 
 def _alerts_text(firing: int | None) -> str:
@@ -428,6 +436,7 @@ def overview_context(
         for s in sorted(summaries, key=lambda s: s.window_start, reverse=True)
     )
     not_judged = _not_judged_notes(summaries, config.drift.min_rows)
+    versions, versions_notes = monitor_pair_links(cur, config, path)  # reports/versions.py
     profile = q.current_profile_info(cur, name)
     runs = sorted({s.run_id for s in summaries})
     latest_run = max(summaries, key=lambda s: s.computed_at).run_id if summaries else "—"
@@ -472,6 +481,9 @@ def overview_context(
         alerts_note=Note(alerts_note) if alerts_note else None,
         windows=windows,
         not_judged=not_judged,
+        versions=versions,
+        versions_notes=versions_notes,
+        cycle_quality=cycle_quality_section(cur, name),
     )
 
 

@@ -16,7 +16,8 @@ from typing import Any
 
 import duckdb
 
-from driftwatch.reports.contexts import Link, Page, Provenance
+from driftwatch.config.monitors import MonitorConfig
+from driftwatch.reports.contexts import Link, Page, PairLink, Provenance
 from driftwatch.reports.render import (
     format_number,
     format_utc,
@@ -176,6 +177,50 @@ def version_context(
         ),
     )
     return VersionsContext(page, baseline, candidate, tuple(blocks))
+
+
+def pair_links(
+    cur: duckdb.DuckDBPyConnection, monitor: str, from_page: str, with_monitor: bool = False
+) -> tuple[PairLink, ...]:
+    """Every version pair of the monitor that has a page (`render_version_pages` writes one per pair with
+    comparisons), linked from `from_page`."""
+    links = []
+    for pair in compared_pairs(cur, monitor):
+        b, c = str(pair["baseline"]), str(pair["candidate"])
+        newest = comparisons(cur, monitor, b, c, limit=1)
+        status = str(newest[0]["status"]) if newest else "insufficient_data"
+        latest = (
+            f"{format_utc(newest[0]['window_start'])} – {format_utc(newest[0]['window_end'])}"
+            if newest
+            else "—"
+        )
+        links.append(
+            PairLink(
+                label=f"{monitor}: {b} vs {c}" if with_monitor else f"{b} vs {c}",
+                href=relative_url(from_page, version_page(monitor, b, c)),
+                latest=latest,
+                status=status,
+                status_class=STATUS_CLASS.get(status, "grey"),
+                windows=int(pair["windows"]),
+            )
+        )
+    return tuple(links)
+
+
+def monitor_pair_links(
+    cur: duckdb.DuckDBPyConnection, config: MonitorConfig, from_page: str, with_monitor: bool = False
+) -> tuple[tuple[PairLink, ...], tuple[str, ...]]:
+    """(links, notes) for a monitor with `versions:` configured; nothing for one without."""
+    if config.versions is None:
+        return (), ()
+    links = pair_links(cur, config.name, from_page, with_monitor)
+    return links, () if links else (NO_PAIR_YET.format(monitor=config.name),)
+
+
+NO_PAIR_YET = (
+    "{monitor}: versions are compared (versions: in driftwatch.yml), but no window has both the baseline's and "
+    "a candidate's rows yet; the comparison pages appear here once one has."
+)
 
 
 def render_version_pages(

@@ -11,7 +11,8 @@
   so two days of logs, or a log and a plain-column reference, compare feature by feature.
 
 Plain Parquet is read with pyarrow alone (compare's start-up does not pay for importing polars); CSV and NDJSON
-with polars, whose type inference they rely on.
+with polars, whose type inference they rely on. NDJSON with bare `NaN`/`Infinity` tokens (Python's json writes
+them; the ingest accepts them) is read as the ingest reads it (sources/json_tokens.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from driftwatch.errors import InputError, SourceError, first_line
 from driftwatch.sources.formats import checked_compression, file_kind
+from driftwatch.sources.json_tokens import standard_json, standard_json_text
 
 if TYPE_CHECKING:
     import polars as pl
@@ -98,7 +100,22 @@ def _read_with_polars(path: Path, fmt: str, codec: str | None) -> pl.DataFrame:
         return frame
     if fmt == "csv":
         return pl.read_csv(source, infer_schema_length=None)
-    return pl.read_ndjson(source, infer_schema_length=None)
+    return _read_ndjson(source)
+
+
+def _read_ndjson(source: Path | io.BytesIO) -> pl.DataFrame:
+    """NDJSON as polars reads it; a file with bare `NaN`/`Infinity` tokens (Python's json writes them), which
+    polars refuses and the ingest accepts, is read again with them rewritten (sources/json_tokens.py)."""
+    import polars as pl
+
+    try:
+        return pl.read_ndjson(source, infer_schema_length=None)
+    except Exception:  # polars raises ComputeError and others for text it cannot parse
+        data = source.getvalue() if isinstance(source, io.BytesIO) else source.read_bytes()
+        fixed = standard_json(data)
+        if fixed == data:
+            raise  # not those tokens: the caller names the file and polars' reason
+        return pl.read_ndjson(io.BytesIO(fixed), infer_schema_length=None)
 
 
 def flatten_features(frame: pl.DataFrame, column: str, path: Path | str = "(frame)") -> pl.DataFrame:
@@ -114,7 +131,7 @@ def flatten_features(frame: pl.DataFrame, column: str, path: Path | str = "(fram
     values = frame[column]
     if values.dtype == pl.String:
         try:
-            values = values.str.json_decode(infer_schema_length=None)
+            values = _json_decode(values)
         except Exception as exc:  # polars raises ComputeError and others for text that is not JSON
             raise SourceError(path, f"column {column!r} is not JSON: {first_line(exc)}") from None
     if not isinstance(values.dtype, pl.Struct):
@@ -128,3 +145,19 @@ def flatten_features(frame: pl.DataFrame, column: str, path: Path | str = "(fram
     return pl.concat(
         [frame.select(frame.columns[:at]), flat, frame.select(frame.columns[at + 1 :])], how="horizontal"
     )
+
+
+def _json_decode(values: pl.Series) -> pl.Series:
+    """JSON texts decoded; texts with bare `NaN`/`Infinity` tokens are decoded as `_read_ndjson` reads them."""
+    import polars as pl
+
+    try:
+        return values.str.json_decode(infer_schema_length=None)
+    except Exception:  # polars raises ComputeError and others for text that is not JSON
+        texts = values.to_list()
+        fixed = pl.Series(
+            values.name, [None if t is None else standard_json_text(t) for t in texts], pl.String
+        )
+        if fixed.equals(values):
+            raise
+        return fixed.str.json_decode(infer_schema_length=None)

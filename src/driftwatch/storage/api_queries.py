@@ -19,6 +19,7 @@ from driftwatch.storage.database import Database, first_row
 from driftwatch.storage.filters import equal_filters
 from driftwatch.storage.pushes import windows_waiting
 from driftwatch.storage.report_queries import SUMMARY_COLUMNS, table_columns
+from driftwatch.storage.runs import COMPLETED
 from driftwatch.storage.schema import prediction_table, quote_identifier
 
 RUN_COLUMNS = (
@@ -76,9 +77,12 @@ def last_runs(cur: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
 
 
 def last_successful_cycles(cur: duckdb.DuckDBPyConnection) -> dict[str, datetime]:
-    """Per monitor, in name order: when its last successful cycle finished (aware UTC)."""
+    """Per monitor, in name order: when its last successful cycle finished (aware UTC). A `degraded` cycle
+    (a source unreadable, every step run) counts: it computed what it could read, and the unreadable source has
+    its own signal (`files_failed`, DriftwatchSourceUnreadable); "no successful cycle" means none ran to its end."""
     rows = cur.execute(
-        "SELECT monitor, max(finished_at) FROM runs WHERE status = 'ok' GROUP BY monitor ORDER BY monitor"
+        "SELECT monitor, max(finished_at) FROM runs WHERE status IN (?, ?) GROUP BY monitor ORDER BY monitor",
+        list(COMPLETED),
     ).fetchall()
     return {str(m): as_utc(ts) for m, ts in rows if ts is not None}
 

@@ -2,6 +2,10 @@
 and the stored results read by the API, `/metrics`, the alert rules and the report.
 
 `pipeline.multivariate` keeps the logic; the SQL is here. Tables: `storage.multivariate_schema`.
+
+`multivariate_results.profile_key` (and `MultivariateRow.profile_key`) holds the judging key
+(`pipeline.multivariate.judging_key`: the fitted profile's key plus the verdict settings), not the key of a row
+in `multivariate_profiles`; see `storage.multivariate_schema` for why the two share a name.
 """
 
 from __future__ import annotations
@@ -80,7 +84,7 @@ class MultivariateRow:
     drift_bar: float | None
     low: float | None
     high: float | None
-    profile_key: str
+    profile_key: str  # the judging key (pipeline.multivariate.judging_key), not a multivariate_profiles key
     run_id: str
     computed_at: datetime
 

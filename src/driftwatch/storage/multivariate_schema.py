@@ -7,6 +7,18 @@ multivariate_profiles  per monitor × reference profile × settings: the fitted 
                        held-out reference errors and classifier sample (`stats.multivariate.profile_to_dict`).
 multivariate_results   per window (all rows, segment '*') × method: the statistic, its bars or interval, the
                        status and reason. Replaced when the window is recomputed.
+
+The two `profile_key` columns do not hold the same key, although they share a name (the migration below is
+applied and is never edited, so the truth is written here):
+
+- `multivariate_profiles.profile_key` is the fitted profile's key, as its comment says: the reference profile
+  id and the settings the fit depends on (`pipeline.multivariate.profile_key`: explained_variance,
+  reference_rows, classifier_rows, top_categories, the profile format).
+- `multivariate_results.profile_key` is the **judging key** (`pipeline.multivariate.judging_key`): a hash of
+  that profile key *and* of every setting a window's verdict depends on beyond the profile (methods, margin,
+  folds, max_rows, the resolved min_rows). It never equals a `multivariate_profiles.profile_key`: do not join
+  the two tables on it. `storage.multivariate.windows_to_judge` compares it with the current judging key, so
+  changing any of those settings re-judges the stored windows without refitting the profile.
 """
 
 from __future__ import annotations

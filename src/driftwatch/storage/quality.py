@@ -20,6 +20,7 @@ import pyarrow as pa
 from driftwatch.durations import as_utc, to_naive_utc
 from driftwatch.storage.predictions import window_filter
 from driftwatch.storage.retention import NOT_EXPIRED_SQL
+from driftwatch.storage.runs import COMPLETED
 from driftwatch.storage.schema import prediction_table, value_column
 
 _EPOCH = datetime(1970, 1, 1)
@@ -267,10 +268,11 @@ def windows_to_judge(cur: duckdb.DuckDBPyConnection, monitor: str) -> list[Unjud
         "WHERE monitor = ? AND scope = 'window' GROUP BY model_version, window_start) AS q "
         "USING (model_version, window_start) "
         "WHERE w.monitor = ? AND w.segment = '*' AND (q.computed_at IS NULL OR q.computed_at < w.computed_at) "
-        "AND w.run_id IN (SELECT run_id FROM runs WHERE monitor = w.monitor AND status <> 'ok') "
+        # a run that ran to its end (ok, or degraded: a source unreadable) judged its own windows
+        "AND w.run_id IN (SELECT run_id FROM runs WHERE monitor = w.monitor AND status NOT IN (?, ?)) "
         f"AND {NOT_EXPIRED_SQL.replace('window_start', 'w.window_start', 1)} "
         "ORDER BY w.window_start, w.model_version",
-        [monitor, monitor, monitor],
+        [monitor, monitor, *COMPLETED, monitor],
     ).fetchall()
     return [UnjudgedWindow(str(r[0]), r[1], r[2]) for r in rows]
 
@@ -291,11 +293,11 @@ def unjudged_runs(cur: duckdb.DuckDBPyConnection, monitor: str, run_id: str) -> 
     duplicated + quarantined, as the ingest counts them)."""
     found = cur.execute(
         "SELECT min(started_at), coalesce(sum(rows_ingested + rows_duplicate + rows_quarantined), 0), "
-        "coalesce(sum(rows_duplicate), 0) FROM runs WHERE monitor = ? AND run_id <> ? AND status <> 'ok' "
+        "coalesce(sum(rows_duplicate), 0) FROM runs WHERE monitor = ? AND run_id <> ? AND status NOT IN (?, ?) "
         "AND started_at > coalesce((SELECT max(window_end) FROM quality_results WHERE monitor = ? "
         "AND scope = 'cycle'), TIMESTAMP '-infinity') "
         "AND started_at < (SELECT started_at FROM runs WHERE run_id = ?)",
-        [monitor, run_id, monitor, run_id],
+        [monitor, run_id, *COMPLETED, monitor, run_id],
     ).fetchone()
     if found is None or found[0] is None:
         return UnjudgedRuns(None, 0, 0)

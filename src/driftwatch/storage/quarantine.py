@@ -49,10 +49,18 @@ def quarantine_rejected(
 def quarantine_batch(
     cur: duckdb.DuckDBPyConnection, monitor: str, kind: str, source: str, batch_table: str, now: datetime
 ) -> int:
-    """Insert the rows of a normalised batch that have a `_reason`; returns how many were new (see above)."""
+    """Insert the rows of a normalised batch that have a `_reason`; returns how many were new (see above).
+
+    A bad row already quarantined with the same request id and the same raw text, from any source, is a
+    duplicate (as a good row with a stored (request id, model version) is) and is not added or counted again:
+    a database source's look-back reads the rows of a quarantined request id again each cycle, so that a row
+    corrected in the database is stored (pipeline/database_sources.py), and an unchanged bad row must not be
+    quarantined once per cycle."""
     added = cur.execute(
         f"INSERT INTO quarantine SELECT $monitor, $kind, $source, _row, request_id, _reason, _raw, $now "
-        f"FROM {batch_table} WHERE _reason IS NOT NULL ON CONFLICT DO NOTHING RETURNING 1",
+        f"FROM {batch_table} AS b WHERE _reason IS NOT NULL AND NOT EXISTS (SELECT 1 FROM quarantine AS q "
+        "WHERE q.monitor = $monitor AND q.kind = $kind AND q.request_id = b.request_id AND q.raw = b._raw) "
+        "ON CONFLICT DO NOTHING RETURNING 1",
         {"monitor": monitor, "kind": kind, "source": source, "now": now},
     ).fetchall()
     return len(added)

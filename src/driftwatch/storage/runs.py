@@ -1,7 +1,8 @@
 """The `runs` table: a cycle's start and finish (`start_run`, `finish_run`, called by pipeline/cycle.py), and
 the runs a stopped process left behind.
 
-A cycle inserts its run as `running` and updates it to `ok` or `failed` when it ends. A process killed in
+A cycle inserts its run as `running` and updates it to `ok`, `degraded` (a source could not be read;
+pipeline/run_status.py) or `failed` when it ends. A process killed in
 between (kill -9, power loss, OOM) leaves the row `running` for good. DuckDB lets one process at a time open
 the file for writing, so when `serve` or `run` starts, every run still `running` that started before this
 process opened the file belongs to a process that is gone: it is marked `interrupted`. Runs started after
@@ -19,6 +20,12 @@ import duckdb
 from driftwatch.storage.database import Database, utcnow
 
 INTERRUPTED = "interrupted"
+OK = "ok"
+# The cycle ran every step but could not read a file, object or source (pipeline/run_status.py).
+DEGRADED = "degraded"
+FAILED = "failed"
+# Statuses of cycles that ran to their end: every step ran, so none of their work is redone by a later cycle.
+COMPLETED = (OK, DEGRADED)
 
 
 def mark_interrupted_runs(
@@ -81,7 +88,7 @@ def finish_run(
     counts: RunCounts,
     error: str | None,
 ) -> None:
-    """Record a cycle's end: its status (`ok` or `failed`), counts and error or warnings."""
+    """Record a cycle's end: its status (`ok`, `degraded` or `failed`), counts and error or warnings."""
     tx.execute(
         "UPDATE runs SET finished_at = ?, status = ?, rows_ingested = ?, rows_duplicate = ?, "
         "rows_quarantined = ?, files_failed = ?, windows_computed = ?, rows_expired = ?, error = ? "

@@ -72,19 +72,19 @@ def save_watermark(
 def unstored_predictions(
     cur: duckdb.DuckDBPyConnection, monitor: str, keys: list[tuple[str, str]]
 ) -> set[tuple[str, str]]:
-    """Those of `keys` ((request id, model version) pairs) that no stored prediction of the monitor has and
-    whose request id no quarantined row of its predictions has: a look-back pull keeps only these, so
-    re-reading rows already stored neither counts them again nor queues their windows, a shadow model's late
-    row (a stored request id, another version) is still stored, and a bad row is quarantined once, not again
-    every cycle (quarantine keeps no model version: a bad row's may be what made it bad)."""
+    """Those of `keys` ((request id, model version) pairs) that no stored prediction of the monitor has: a
+    look-back pull keeps only these, so re-reading rows already stored neither counts them again nor queues
+    their windows, and a shadow model's late row (a stored request id, another version) is still stored.
+
+    A request id with a quarantined row is kept: the row may have been corrected in the database since, and is
+    then stored. Unchanged, it is not quarantined again (`storage.quarantine.quarantine_batch` skips a bad row
+    whose request id and raw text are quarantined already)."""
     if not keys:
         return set()
     table = prediction_table(monitor)
     found = cur.execute(
         "SELECT i, v FROM (SELECT unnest(CAST(? AS VARCHAR[])) AS i, unnest(CAST(? AS VARCHAR[])) AS v) AS k "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS p WHERE p.request_id = k.i AND p.model_version = k.v) "
-        "AND i NOT IN (SELECT request_id FROM quarantine WHERE monitor = ? AND kind = 'predictions' "
-        "AND request_id IS NOT NULL)",
-        [[k[0] for k in keys], [k[1] for k in keys], monitor],
+        f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS p WHERE p.request_id = k.i AND p.model_version = k.v)",
+        [[k[0] for k in keys], [k[1] for k in keys]],
     ).fetchall()
     return {(str(r[0]), str(r[1])) for r in found}
