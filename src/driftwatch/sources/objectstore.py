@@ -49,6 +49,10 @@ from driftwatch.errors import SourceError, first_line
 __all__ = ["ObjectStoreOptions", "is_object_url", "list_objects", "fetched", "open_store", "parse_pattern"]
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _DOWNLOAD_CHUNK = 8 << 20
+_S3_SCHEMES = ("s3", "s3a")
+# The library's name for "send requests here instead of the provider's endpoint", per store type: S3 and Azure
+# call it `endpoint`, GCS `base_url` (the same setting a service-account file's `gcs_base_url` gives).
+_ENDPOINT_KEY = {"gs": "base_url"}
 
 
 @dataclass(frozen=True)
@@ -137,10 +141,15 @@ def open_store(pattern: ObjectPattern, options: ObjectStoreOptions) -> Any:
         "connect_timeout": timedelta(seconds=min(options.timeout_s, 10.0)),
     }
     if options.endpoint_url:
-        config["endpoint"] = options.endpoint_url
+        config[_ENDPOINT_KEY.get(pattern.scheme, "endpoint")] = options.endpoint_url
         client["allow_http"] = options.endpoint_url.startswith("http://")
     if options.region:
+        if pattern.scheme not in _S3_SCHEMES:
+            raise SourceError(pattern.url, "`object_store.region` applies to s3:// only")
         config["region"] = options.region
+    if options.anonymous:
+        # Explicit, never a fallback: without it a store with no credentials is an error (module docstring).
+        config["skip_signature"] = True
     retry = {
         "max_retries": options.max_retries,
         "retry_timeout": timedelta(seconds=options.timeout_s),
@@ -172,7 +181,9 @@ def list_objects(store: Any, pattern: ObjectPattern, start_after: str | None = N
         for chunk in stream:
             for meta in chunk:
                 key = meta["path"]
-                if pattern.regex.match(key):
+                # The offset is re-checked here: some servers ignore it (fake-gcs-server, older S3-compatible
+                # ones) or include the offset key itself (Azure's `startFrom`); a cycle must not see them again.
+                if pattern.regex.match(key) and (start_after is None or key > start_after):
                     found.append(_remote(pattern, meta))
     except (ObjectStoreError, OSError, TimeoutError) as exc:
         raise SourceError(pattern.url, f"cannot list the object store: {_reason(exc)}") from None
@@ -240,9 +251,18 @@ def _remote(pattern: ObjectPattern, meta: Any) -> RemoteObject:
         key=key,
         url=pattern.object_url(key),
         size=int(meta["size"]),
-        etag=meta.get("e_tag"),
+        etag=_quoted_etag(meta.get("e_tag")),
         modified_ns=int(modified.timestamp() * 1_000_000) * 1000,
     )
+
+
+def _quoted_etag(etag: str | None) -> str | None:
+    """The ETag in its HTTP header form, quoted: a listing and a GET of the same object must give the same
+    identity, and some servers quote it in one and not the other (fake-gcs-server's XML listing gives it bare,
+    its GET headers quoted). S3 quotes both, so the identity of an S3 object already recorded is unchanged."""
+    if not etag or etag.startswith(('"', 'W/"')):
+        return etag
+    return f'"{etag}"'
 
 
 def _reason(exc: BaseException) -> str:
