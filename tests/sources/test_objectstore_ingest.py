@@ -14,9 +14,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from object_servers import AZURITE_KEY, GCSServer
 
 from conftest import S3_ENV, FaultProxy, ObjectServer
-from object_servers import AZURITE_KEY
 from driftwatch.config.loading import load_settings
 from driftwatch.config.monitors import FeatureSpec
 from driftwatch.errors import ConfigError
@@ -447,3 +447,86 @@ def test_metrics_show_the_failed_source_until_a_cycle_reads_it(
     fault_proxy.up()
     run_cycle(p.db, p.monitor, now=NOW)
     assert 'driftwatch_last_cycle_files_failed{monitor="m"} 0.0' in generate_latest(registry).decode()
+
+
+def test_a_monitor_reads_predictions_labels_and_reference_from_the_store(
+    tmp_path: Path, object_server: ObjectServer
+) -> None:
+    """The whole monitor in one bucket, as a team that keeps everything in GCS or S3 would have it: two cycles,
+    the second finding nothing new and keeping the profile."""
+    p = Project(tmp_path, object_server)
+    ref = io.BytesIO()
+    pl.read_parquet(tmp_path / "train.parquet").write_parquet(ref)
+    p.put("reference/train.parquet", ref.getvalue())
+    (tmp_path / "train.parquet").unlink()  # only the objects remain
+    text = config(
+        p.bucket,
+        p.endpoint,
+        scheme=p.scheme,
+        options=object_server.store_options,
+        labels=f"    task: binary_classification\n    labels:\n      path: {p.url('labels/*.csv')}\n"
+        + p.source_options(),
+    )
+    text = text.replace(
+        "      model_version: model_version\n",
+        "      model_version: model_version\n      prediction: score\n",
+    ).replace(
+        "      path: train.parquet\n",
+        f"      path: {p.url('reference/train.parquet')}\n" + p.source_options(),
+    )
+    (tmp_path / "driftwatch.yml").write_text(text)
+    mon = load_settings(tmp_path / "driftwatch.yml").monitor("m")
+    for part in range(2):
+        rows = [record(f"r{part}-{i}", age=20.0 + i) | {"score": (i % 10) / 10} for i in range(30)]
+        p.put(f"logs/part-{part}.ndjson", ndjson(rows))
+    labels = "".join(f"r{part}-{i},{int(i % 10 >= 5)}\n" for part in range(2) for i in range(30))
+    p.put("labels/day1.csv", ("request_id,label\n" + labels).encode())
+
+    first = run_cycle(p.db, mon, now=NOW)
+    assert first.profile_rebuilt
+    assert (first.ingest.files_read, first.ingest.rows_inserted, first.ingest.failed_files) == (2, 60, [])
+    assert (first.labels.files_read, first.labels.labels_new, first.labels.failed_files) == (1, 60, [])
+    assert first.windows_computed >= 1 and first.performance is not None
+    status, files_failed, error = (
+        p.db.cursor().execute("SELECT status, files_failed, error FROM runs").fetchone()
+    )
+    assert (status, files_failed, error) == ("ok", 0, None)
+    second = run_cycle(p.db, mon, now=NOW)
+    assert not second.profile_rebuilt
+    assert (second.ingest.files_read, second.labels.files_read) == (0, 0)
+    assert p.count() == 60
+
+
+def test_gcs_without_credentials_or_anonymous_fails_clearly(
+    tmp_path: Path, gcs_server: GCSServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`anonymous` is what lets a source reach the emulator without credentials; without it the provider's chain
+    runs as for the real GCS, finds nothing here, and the source fails this cycle: never a silent unsigned read."""
+    for name in ("GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_SERVICE_ACCOUNT", "GOOGLE_SERVICE_ACCOUNT_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no gcloud application-default credentials file either
+    p = Project(tmp_path, gcs_server)
+    p.put("logs/a.ndjson", ndjson([record("a1")]))
+    text = (tmp_path / "driftwatch.yml").read_text()
+    (tmp_path / "driftwatch.yml").write_text(
+        text.replace("        anonymous: true\n", "").replace("max_retries: 1", "max_retries: 0")
+    )
+    mon = load_settings(tmp_path / "driftwatch.yml").monitor("m")
+    assert not mon.predictions.object_store.anonymous
+    summary = ingest_predictions(p.db, mon, FEATURES, None)
+    assert summary.rows_inserted == 0
+    [(url, reason)] = summary.failed_files
+    assert url == p.url("logs/*.ndjson") and "cannot list" in reason
+    assert "token" in reason.lower()  # it went for a credential, as against the real GCS
+
+
+def test_object_store_anonymous_is_a_flag_and_off_by_default(tmp_path: Path) -> None:
+    (tmp_path / "train.parquet").write_bytes(b"")
+    (tmp_path / "driftwatch.yml").write_text(config("bkt", "http://127.0.0.1:9", scheme="gs"))
+    assert not load_settings(tmp_path / "driftwatch.yml").monitor("m").predictions.object_store.anonymous
+    on = config("bkt", "http://127.0.0.1:9", scheme="gs", options="        anonymous: true\n")
+    (tmp_path / "driftwatch.yml").write_text(on)
+    assert load_settings(tmp_path / "driftwatch.yml").monitor("m").predictions.object_store.anonymous
+    (tmp_path / "driftwatch.yml").write_text(on.replace("anonymous: true", "anonymous: 'yes'"))
+    with pytest.raises(ConfigError, match="anonymous.*expected true or false"):
+        load_settings(tmp_path / "driftwatch.yml")
