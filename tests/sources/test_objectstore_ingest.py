@@ -530,3 +530,14 @@ def test_object_store_anonymous_is_a_flag_and_off_by_default(tmp_path: Path) -> 
     (tmp_path / "driftwatch.yml").write_text(on.replace("anonymous: true", "anonymous: 'yes'"))
     with pytest.raises(ConfigError, match="anonymous.*expected true or false"):
         load_settings(tmp_path / "driftwatch.yml")
+
+
+def test_region_is_for_s3_only_and_endpoint_is_each_stores_own_setting() -> None:
+    from driftwatch.errors import SourceError
+    from driftwatch.sources.objectstore import ObjectStoreOptions, open_store
+
+    with pytest.raises(SourceError, match="region` applies to s3:// only"):
+        open_store(parse_pattern("gs://bkt/logs/*.ndjson"), ObjectStoreOptions(region="europe-west1"))
+    # GCS's endpoint setting is `base_url`: passed as `endpoint` (the S3 name) the library refused it.
+    gcs = ObjectStoreOptions(endpoint_url="http://127.0.0.1:9", anonymous=True)
+    assert open_store(parse_pattern("gs://bkt/logs/*.ndjson"), gcs).config["base_url"] == "http://127.0.0.1:9"

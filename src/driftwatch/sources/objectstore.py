@@ -22,8 +22,12 @@ late object whose key sorts before that.
 
 Credentials: never in the config. The library's standard provider chains read them: ``AWS_ACCESS_KEY_ID`` /
 ``AWS_SECRET_ACCESS_KEY`` / ``AWS_SESSION_TOKEN``, web identity and instance metadata for S3;
-``GOOGLE_APPLICATION_CREDENTIALS`` / metadata for GCS; ``AZURE_STORAGE_*`` for Azure. Error messages name the
-URL and what failed, never a credential.
+``GOOGLE_APPLICATION_CREDENTIALS`` / metadata for GCS; ``AZURE_STORAGE_*`` for Azure. ``anonymous: true`` (an
+emulator, a public bucket) sends requests unsigned and looks for none; without it a missing credential fails the
+source, never falling back to an unsigned read. Error messages name the URL and what failed, never a credential.
+
+Endpoints: ``endpoint_url`` is each store type's own setting (S3/Azure ``endpoint``, GCS ``base_url``), so MinIO,
+fake-gcs-server and Azurite are configured alike (tests/sources/ runs against all three kinds of server).
 """
 
 from __future__ import annotations
