@@ -93,6 +93,9 @@ class S3Server:
         self.client().put_object(Bucket=bucket, Key=key, Body=body)
 
 
+ObjectServer = S3Server | GCSServer | AzuriteServer
+
+
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[S3Server]:
     saved = {k: os.environ.get(k) for k in S3_ENV}
@@ -171,14 +174,24 @@ class FaultProxy:
             self._server = None
 
 
-@pytest.fixture
-def fault_proxy(object_server: ObjectServer) -> Iterator[FaultProxy]:
-    """A proxy in front of the test's object server (`object_server`: each store in turn)."""
-    proxy = FaultProxy(object_server.url)
+def _proxy(target: str) -> Iterator[FaultProxy]:
+    proxy = FaultProxy(target)
     try:
         yield proxy
     finally:
         proxy.down()
+
+
+@pytest.fixture
+def fault_proxy(s3_server: S3Server) -> Iterator[FaultProxy]:
+    """A proxy in front of the S3 server."""
+    yield from _proxy(s3_server.url)
+
+
+@pytest.fixture
+def store_proxy(object_server: ObjectServer) -> Iterator[FaultProxy]:
+    """A proxy in front of the test's object server (`object_server`: each store in turn)."""
+    yield from _proxy(object_server.url)
 
 
 @pytest.fixture(scope="session")
@@ -207,7 +220,6 @@ def azurite_server() -> Iterator[AzuriteServer]:
         restore_env(saved)
 
 
-ObjectServer = S3Server | GCSServer | AzuriteServer
 OBJECT_SERVER_FIXTURES = {"s3": "s3_server", "gs": "gcs_server", "az": "azurite_server"}
 
 

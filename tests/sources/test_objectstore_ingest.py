@@ -233,10 +233,10 @@ def test_compressed_and_parquet_objects_and_quarantine(tmp_path: Path, object_se
 
 
 def test_start_after_lists_only_later_keys_and_relists_fully_every_n_cycles(
-    tmp_path: Path, object_server: ObjectServer, fault_proxy: FaultProxy
+    tmp_path: Path, object_server: ObjectServer, store_proxy: FaultProxy
 ) -> None:
     extra = "        start_after: true\n        full_relist_every: 3"
-    p = Project(tmp_path, object_server, endpoint=fault_proxy.url, extra=extra)
+    p = Project(tmp_path, object_server, endpoint=store_proxy.url, extra=extra)
     for hour in range(5):
         p.put(f"logs/2026-03-01T{hour:02d}.ndjson", ndjson([record(f"h{hour}")]))
     assert p.ingest().rows_inserted == 5  # first: full listing
@@ -268,9 +268,9 @@ def test_failed_object_keeps_the_cursor_before_it(tmp_path: Path, object_server:
 
 
 def test_server_down_mid_cycle_fails_the_source_and_loses_nothing(
-    tmp_path: Path, object_server: ObjectServer, fault_proxy: FaultProxy
+    tmp_path: Path, object_server: ObjectServer, store_proxy: FaultProxy
 ) -> None:
-    p = Project(tmp_path, object_server, endpoint=fault_proxy.url)
+    p = Project(tmp_path, object_server, endpoint=store_proxy.url)
     p.put("logs/a.ndjson", ndjson([record("a1")]))
     p.put("logs/b.ndjson", ndjson([record("b1")]))
     seen: list[str] = []
@@ -278,7 +278,7 @@ def test_server_down_mid_cycle_fails_the_source_and_loses_nothing(
     def die_after_listing(url: str) -> None:
         seen.append(url)
         if len(seen) == 2:
-            fault_proxy.down()  # listed and read a; the server goes away before b is fetched
+            store_proxy.down()  # listed and read a; the server goes away before b is fetched
 
     broken = p.ingest(die_after_listing)
     assert broken.files_read == 1
@@ -289,21 +289,21 @@ def test_server_down_mid_cycle_fails_the_source_and_loses_nothing(
     assert down.files_read == 0 and len(down.failed_files) == 1
     assert "cannot list" in down.failed_files[0][1]
     assert any("failed this cycle" in w for w in down.warnings)
-    fault_proxy.up()
+    store_proxy.up()
     back = p.ingest()
     assert (back.files_read, back.rows_inserted) == (1, 1)
     assert p.count() == 2
 
 
 def test_5xx_fails_the_run_clearly_in_runs_and_the_next_cycle_reads(
-    tmp_path: Path, object_server: ObjectServer, fault_proxy: FaultProxy
+    tmp_path: Path, object_server: ObjectServer, store_proxy: FaultProxy
 ) -> None:
-    p = Project(tmp_path, object_server, endpoint=fault_proxy.url)
+    p = Project(tmp_path, object_server, endpoint=store_proxy.url)
     p.put("logs/a.ndjson", ndjson([record("a1")]))
-    fault_proxy.mode = "503"
+    store_proxy.mode = "503"
     summary = run_cycle(p.db, p.monitor, now=NOW)
     assert summary.ingest.rows_inserted == 0
-    assert fault_proxy.requests >= 2  # retried before giving up
+    assert store_proxy.requests >= 2  # retried before giving up
     status, files_failed, error = (
         p.db.cursor().execute("SELECT status, files_failed, error FROM runs").fetchone()
     )
@@ -311,7 +311,7 @@ def test_5xx_fails_the_run_clearly_in_runs_and_the_next_cycle_reads(
     assert f"{p.url('logs/*.ndjson')} failed this cycle" in error
     assert "503" in error
     assert S3_ENV["AWS_SECRET_ACCESS_KEY"] not in error and AZURITE_KEY not in error
-    fault_proxy.mode = "pass"
+    store_proxy.mode = "pass"
     ok = run_cycle(p.db, p.monitor, now=NOW)
     assert ok.ingest.rows_inserted == 1
 
@@ -387,19 +387,19 @@ def test_reference_in_the_store_is_mirrored_once_and_rebuilt_when_it_changes(
 
 @s3_only
 def test_slow_server_times_out_as_a_failed_source_then_reads(
-    tmp_path: Path, object_server: ObjectServer, fault_proxy: FaultProxy
+    tmp_path: Path, object_server: ObjectServer, store_proxy: FaultProxy
 ) -> None:
-    p = Project(tmp_path, object_server, endpoint=fault_proxy.url)
+    p = Project(tmp_path, object_server, endpoint=store_proxy.url)
     text = (tmp_path / "driftwatch.yml").read_text().replace("timeout_s: 5", "timeout_s: 1")
     (tmp_path / "driftwatch.yml").write_text(text)
     p.monitor = load_settings(tmp_path / "driftwatch.yml").monitor("m")
     p.put("logs/a.ndjson", ndjson([record("a1")]))
-    fault_proxy.mode, fault_proxy.delay = "slow", 2.5
+    store_proxy.mode, store_proxy.delay = "slow", 2.5
     started = time.monotonic()
     slow = p.ingest()
     assert time.monotonic() - started < 20  # bounded by timeout x retries, not hanging
     assert slow.rows_inserted == 0 and "cannot list" in slow.failed_files[0][1]
-    fault_proxy.mode = "pass"
+    store_proxy.mode = "pass"
     assert p.ingest().rows_inserted == 1
 
 
@@ -431,20 +431,20 @@ def test_half_written_object_fails_alone_and_is_read_once_complete(project: Proj
 
 @s3_only
 def test_metrics_show_the_failed_source_until_a_cycle_reads_it(
-    tmp_path: Path, object_server: ObjectServer, fault_proxy: FaultProxy
+    tmp_path: Path, object_server: ObjectServer, store_proxy: FaultProxy
 ) -> None:
     from prometheus_client import CollectorRegistry, generate_latest
 
     from driftwatch.api.metrics import DriftwatchCollector
 
-    p = Project(tmp_path, object_server, endpoint=fault_proxy.url)
+    p = Project(tmp_path, object_server, endpoint=store_proxy.url)
     p.put("logs/a.ndjson", ndjson([record("a1")]))
     registry = CollectorRegistry()
     registry.register(DriftwatchCollector(p.settings, p.db, None, 50))
-    fault_proxy.down()
+    store_proxy.down()
     run_cycle(p.db, p.monitor, now=NOW)
     assert 'driftwatch_last_cycle_files_failed{monitor="m"} 1.0' in generate_latest(registry).decode()
-    fault_proxy.up()
+    store_proxy.up()
     run_cycle(p.db, p.monitor, now=NOW)
     assert 'driftwatch_last_cycle_files_failed{monitor="m"} 0.0' in generate_latest(registry).decode()
 
