@@ -18,6 +18,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
+from object_servers import (
+    AZURE_ENV,
+    AzuriteServer,
+    GCSServer,
+    find_or_install_azurite,
+    restore_env,
+    saved_env,
+)
 
 # Any key works against moto; set for the whole session so the library's provider chain finds them in the
 # environment, as it would real ones. The config never holds them.
@@ -35,6 +43,12 @@ def free_port() -> int:
 
 
 class S3Server:
+    """moto in server mode. `scheme`, `endpoint`, `store_options`, `new_bucket` and `put` are the interface the
+    GCS and Azure servers share (object_servers.py), so one test runs against each."""
+
+    scheme = "s3"
+    store_options = ""  # credentials: S3_ENV, from the environment
+
     def __init__(self) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -72,6 +86,15 @@ class S3Server:
         self.client().create_bucket(Bucket=name)
         return name
 
+    def endpoint(self, root: str) -> str:
+        return root
+
+    def put(self, bucket: str, key: str, body: bytes) -> None:
+        self.client().put_object(Bucket=bucket, Key=key, Body=body)
+
+
+ObjectServer = S3Server | GCSServer | AzuriteServer
+
 
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[S3Server]:
@@ -90,7 +113,7 @@ def s3_server() -> Iterator[S3Server]:
 
 
 class FaultProxy:
-    """Forwards HTTP to the S3 server; `mode` 'pass', '503' (every request answered 503 Slow Down), 'slow'
+    """Forwards HTTP to an object server; `mode` 'pass', '503' (every request answered 503 Slow Down), 'slow'
     (every answer `delay` seconds late), or `down()` (the port stops listening: connection refused)."""
 
     def __init__(self, target: str) -> None:
@@ -151,13 +174,60 @@ class FaultProxy:
             self._server = None
 
 
-@pytest.fixture
-def fault_proxy(s3_server: S3Server) -> Iterator[FaultProxy]:
-    proxy = FaultProxy(s3_server.url)
+def _proxy(target: str) -> Iterator[FaultProxy]:
+    proxy = FaultProxy(target)
     try:
         yield proxy
     finally:
         proxy.down()
+
+
+@pytest.fixture
+def fault_proxy(s3_server: S3Server) -> Iterator[FaultProxy]:
+    """A proxy in front of the S3 server."""
+    yield from _proxy(s3_server.url)
+
+
+@pytest.fixture
+def store_proxy(object_server: ObjectServer) -> Iterator[FaultProxy]:
+    """A proxy in front of the test's object server (`object_server`: each store in turn)."""
+    yield from _proxy(object_server.url)
+
+
+@pytest.fixture(scope="session")
+def gcs_server() -> Iterator[GCSServer]:
+    """A real GCS server (fake-gcs-server) on loopback for the session (object_servers.py)."""
+    server = GCSServer(free_port())
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def azurite_server() -> Iterator[AzuriteServer]:
+    """A real Azure Blob server (Azurite) on loopback for the session; installed by .ci/install-azurite when
+    missing, skipped with the reason when that is not possible (no Node.js/npm and no way to install them)."""
+    bindir, why = find_or_install_azurite()
+    if bindir is None:
+        pytest.skip(why)
+    saved = saved_env(AZURE_ENV)
+    server = AzuriteServer(bindir, free_port())
+    try:
+        yield server
+    finally:
+        server.stop()
+        restore_env(saved)
+
+
+OBJECT_SERVER_FIXTURES = {"s3": "s3_server", "gs": "gcs_server", "az": "azurite_server"}
+
+
+@pytest.fixture(params=list(OBJECT_SERVER_FIXTURES))
+def object_server(request: pytest.FixtureRequest) -> ObjectServer:
+    """Each object store in turn (s3://, gs://, az://), each a real server on loopback."""
+    server: ObjectServer = request.getfixturevalue(OBJECT_SERVER_FIXTURES[request.param])
+    return server
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,15 @@ from driftwatch.errors import ConfigError
 
 OBJECT_URL_SCHEMES = ("s3", "s3a", "gs", "az", "abfs", "abfss")
 
-OBJECT_STORE_KEYS = ("endpoint_url", "region", "start_after", "full_relist_every", "timeout_s", "max_retries")
+OBJECT_STORE_KEYS = (
+    "endpoint_url",
+    "region",
+    "start_after",
+    "full_relist_every",
+    "timeout_s",
+    "max_retries",
+    "anonymous",
+)
 _SECRET_WORDS = ("key", "secret", "token", "password", "credential")
 
 
@@ -25,12 +33,18 @@ _SECRET_WORDS = ("key", "secret", "token", "password", "credential")
 class ObjectStoreOptions:
     """How to reach an object store and list it; never a credential (those come from the environment)."""
 
-    endpoint_url: str | None = None  # an S3-compatible server (MinIO, moto, Ceph): http(s)://host:port
+    # An S3-compatible server (MinIO, moto, Ceph), a GCS emulator (fake-gcs-server) or Azurite: http(s)://host:port
+    # (Azure: http(s)://host:port/<account>). None = the provider's own endpoint.
+    endpoint_url: str | None = None
     region: str | None = None
     start_after: bool = False  # keys sort in time order: list only after the greatest key seen
     full_relist_every: int = 24  # with start_after: a full listing every N cycles, for late objects
     timeout_s: float = 60.0  # one request, connect to last byte
     max_retries: int = 2  # per request, with backoff, before the cycle records the source as failed
+    # Send requests unsigned and look for no credentials at all: for an emulator (or a public bucket) only. Off by
+    # default, so a real store always goes through the provider's credential chain and a missing credential is an
+    # error, never a silent anonymous read.
+    anonymous: bool = False
 
 
 def is_object_url(path: str) -> bool:
@@ -65,9 +79,7 @@ def parse_object_store(file: Path, key: str, data: object) -> ObjectStoreOptions
     region = data.get("region")
     if region is not None and (not isinstance(region, str) or not region):
         raise ConfigError(file, f"{key}.region", "expected a region name", region)
-    start_after = data.get("start_after", False)
-    if not isinstance(start_after, bool):
-        raise ConfigError(file, f"{key}.start_after", "expected true or false", start_after)
+    start_after = _flag(file, f"{key}.start_after", data.get("start_after", False))
     return ObjectStoreOptions(
         endpoint_url=endpoint,
         region=region,
@@ -75,7 +87,14 @@ def parse_object_store(file: Path, key: str, data: object) -> ObjectStoreOptions
         full_relist_every=_whole(file, f"{key}.full_relist_every", data.get("full_relist_every", 24), 1),
         timeout_s=_seconds(file, f"{key}.timeout_s", data.get("timeout_s", 60.0)),
         max_retries=_whole(file, f"{key}.max_retries", data.get("max_retries", 2), 0),
+        anonymous=_flag(file, f"{key}.anonymous", data.get("anonymous", False)),
     )
+
+
+def _flag(file: Path, key: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(file, key, "expected true or false", value)
+    return value
 
 
 def _whole(file: Path, key: str, value: object, minimum: int) -> int:

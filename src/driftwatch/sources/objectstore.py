@@ -22,8 +22,12 @@ late object whose key sorts before that.
 
 Credentials: never in the config. The library's standard provider chains read them: ``AWS_ACCESS_KEY_ID`` /
 ``AWS_SECRET_ACCESS_KEY`` / ``AWS_SESSION_TOKEN``, web identity and instance metadata for S3;
-``GOOGLE_APPLICATION_CREDENTIALS`` / metadata for GCS; ``AZURE_STORAGE_*`` for Azure. Error messages name the
-URL and what failed, never a credential.
+``GOOGLE_APPLICATION_CREDENTIALS`` / metadata for GCS; ``AZURE_STORAGE_*`` for Azure. ``anonymous: true`` (an
+emulator, a public bucket) sends requests unsigned and looks for none; without it a missing credential fails the
+source, never falling back to an unsigned read. Error messages name the URL and what failed, never a credential.
+
+Endpoints: ``endpoint_url`` is each store type's own setting (S3/Azure ``endpoint``, GCS ``base_url``), so MinIO,
+fake-gcs-server and Azurite are configured alike (tests/sources/ runs against all three kinds of server).
 """
 
 from __future__ import annotations
@@ -49,6 +53,10 @@ from driftwatch.errors import SourceError, first_line
 __all__ = ["ObjectStoreOptions", "is_object_url", "list_objects", "fetched", "open_store", "parse_pattern"]
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _DOWNLOAD_CHUNK = 8 << 20
+_S3_SCHEMES = ("s3", "s3a")
+# The library's name for "send requests here instead of the provider's endpoint", per store type: S3 and Azure
+# call it `endpoint`, GCS `base_url` (the same setting a service-account file's `gcs_base_url` gives).
+_ENDPOINT_KEY = {"gs": "base_url"}
 
 
 @dataclass(frozen=True)
@@ -137,10 +145,15 @@ def open_store(pattern: ObjectPattern, options: ObjectStoreOptions) -> Any:
         "connect_timeout": timedelta(seconds=min(options.timeout_s, 10.0)),
     }
     if options.endpoint_url:
-        config["endpoint"] = options.endpoint_url
+        config[_ENDPOINT_KEY.get(pattern.scheme, "endpoint")] = options.endpoint_url
         client["allow_http"] = options.endpoint_url.startswith("http://")
     if options.region:
+        if pattern.scheme not in _S3_SCHEMES:
+            raise SourceError(pattern.url, "`object_store.region` applies to s3:// only")
         config["region"] = options.region
+    if options.anonymous:
+        # Explicit, never a fallback: without it a store with no credentials is an error (module docstring).
+        config["skip_signature"] = True
     retry = {
         "max_retries": options.max_retries,
         "retry_timeout": timedelta(seconds=options.timeout_s),
@@ -172,7 +185,9 @@ def list_objects(store: Any, pattern: ObjectPattern, start_after: str | None = N
         for chunk in stream:
             for meta in chunk:
                 key = meta["path"]
-                if pattern.regex.match(key):
+                # The offset is re-checked here: some servers ignore it (fake-gcs-server, older S3-compatible
+                # ones) or include the offset key itself (Azure's `startFrom`); a cycle must not see them again.
+                if pattern.regex.match(key) and (start_after is None or key > start_after):
                     found.append(_remote(pattern, meta))
     except (ObjectStoreError, OSError, TimeoutError) as exc:
         raise SourceError(pattern.url, f"cannot list the object store: {_reason(exc)}") from None
@@ -240,9 +255,18 @@ def _remote(pattern: ObjectPattern, meta: Any) -> RemoteObject:
         key=key,
         url=pattern.object_url(key),
         size=int(meta["size"]),
-        etag=meta.get("e_tag"),
+        etag=_quoted_etag(meta.get("e_tag")),
         modified_ns=int(modified.timestamp() * 1_000_000) * 1000,
     )
+
+
+def _quoted_etag(etag: str | None) -> str | None:
+    """The ETag in its HTTP header form, quoted: a listing and a GET of the same object must give the same
+    identity, and some servers quote it in one and not the other (fake-gcs-server's XML listing gives it bare,
+    its GET headers quoted). S3 quotes both, so the identity of an S3 object already recorded is unchanged."""
+    if not etag or etag.startswith(('"', 'W/"')):
+        return etag
+    return f'"{etag}"'
 
 
 def _reason(exc: BaseException) -> str:
