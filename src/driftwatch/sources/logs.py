@@ -192,11 +192,14 @@ def normalise_query(
     *,
     keep_source: bool = False,
     compression: str = "auto",
+    lines_view: str | None = None,
 ) -> tuple[str, dict[str, object]]:
     """The SQL (and its parameters) that reads one file into typed rows with a `_reason` column.
 
     With `keep_source` the rows carry `_src` (the source row) instead of `_raw`, for a caller that adds reasons
-    of its own and then applies `with_raw` to its final query.
+    of its own and then applies `with_raw` to its final query. With `lines_view` (NDJSON only) the lines are
+    read from that registered relation of (`_row`, `_line`) instead of the file: the lines of a batch that
+    `sources.typed_lines` could not vouch for, read here the one way that gives every reason.
     """
     n = _Normaliser(fmt, path, columns, layout)
     n.add_id()
@@ -207,7 +210,9 @@ def normalise_query(
     n.add_features_field()
     n.add_numeric_features()
     n.add_categorical_features()
-    sql = n.select(compression)
+    sql = n.select(compression, lines_view)
+    if lines_view is not None:
+        n.q.params.pop("path")  # the lines come from the view, not the file (DuckDB refuses an unused parameter)
     return (sql if keep_source else with_raw(sql, fmt)), n.q.params
 
 
@@ -415,7 +420,7 @@ class _Normaliser:
 
     # --- the query ----------------------------------------------------------------------------------------
 
-    def select(self, compression: str) -> str:
+    def select(self, compression: str, lines_view: str | None = None) -> str:
         """The whole query: the output columns and `_reason` over the stages over the source rows."""
         reasons = self.reasons
         reason = "nullif(concat_ws('; ', " + ", ".join(reasons) + "), '')" if reasons else "NULL::VARCHAR"
@@ -425,10 +430,8 @@ class _Normaliser:
             line = NDJSON_LINE
             doc = f"CASE WHEN json_valid({line}) AND json_type({line}) = 'OBJECT' THEN {line} END"
             # `_jv`/`_jt` in a projection of their own, so each is computed once per row and then only indexed.
-            src = (
-                f"SELECT *{self.q.doc_fields()} FROM (SELECT _row, {SOURCE_ROW}, {doc} AS _doc "
-                f"FROM ({source_sql(self.fmt, compression)}))"
-            )
+            lines = source_sql(self.fmt, compression) if lines_view is None else lines_sql(lines_view)
+            src = f"SELECT *{self.q.doc_fields()} FROM (SELECT _row, {SOURCE_ROW}, {doc} AS _doc FROM ({lines}))"
         else:
             src = self.features_source(source_sql(self.fmt, compression))
         # Stage 1 expressions may refer to earlier aliases (DuckDB resolves lateral column aliases).
@@ -454,6 +457,12 @@ class _Normaliser:
             f"SELECT *{self.q.object_texts()} FROM (SELECT *, {fj} AS _fj FROM "
             f"(SELECT *, {types} FROM (SELECT *, {self.features_text} AS _fj_text FROM ({src}))))"
         )
+
+
+def lines_sql(view: str) -> str:
+    """NDJSON lines from a registered relation of (`_row`, `_line`), shaped as `source_sql('ndjson')` gives
+    them; `view` is a fixed name chosen by the caller (`sources.typed_lines`), never a user's text."""
+    return f"SELECT _row, {NDJSON_LINE} AS {SOURCE_ROW}, {NDJSON_LINE} FROM {quote_identifier(view)}"
 
 
 def _layers(src: str, *stages: list[str]) -> str:
