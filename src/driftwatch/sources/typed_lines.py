@@ -9,9 +9,10 @@ fields the layout reads (numbers as DOUBLE, everything else as VARCHAR), and a r
 vouch for is stored from it. A line is *typed* (vouched for) only when the typed values are the ones the
 normalising query would give it and that query would give it no reason:
 
-- the parse succeeded: valid JSON, an object, every field present, no key twice, a number where a number is
-  read (`from_json_strict` refuses a string there; the value model reads some strings, e.g. "1.5", and refuses
-  others, e.g. "1_000", which DuckDB's cast would take), a features object that is an object;
+- the parse succeeded: valid JSON, an object, every field present, no key twice, a features object that is an
+  object, and where a number is read a number, a boolean, or a text DuckDB's *strict* cast reads as a number
+  ("2", "-1e3"; it refuses " 2 ", "1_000" and "+-3", the only texts where DuckDB's lenient cast and the value
+  model part, so what it reads the value model reads as the same double);
 - every number is finite or null (a NaN, a ±inf, and a string DuckDB reads as one such as "nan(1)" or
   "Infinity", go the per-field way, which names them or reads them by the value model);
 - no text field starts with `{` or `[` (a nested value is refused or kept as its JSON text by the per-field
