@@ -14,7 +14,7 @@ import pytest
 from driftwatch.sources.files import NDJSON_LINE, stream_rows
 from driftwatch.sources.logs import LogLayout, normalise_query
 from driftwatch.sources.typed_lines import TYPED, normalising
-from tests.test_ingest_ndjson import FLAT_LINES, NESTED_LINES, TS, flat, nested
+from test_ingest_ndjson import FLAT_LINES, NESTED_LINES, TS, flat, nested
 
 NESTED = LogLayout(
     id="request_id",
@@ -73,12 +73,14 @@ TRICKY_NESTED = [
     nested("t24", score=None),
     nested("t25", score="0.5"),
     nested("t26", score=1e400),
-    nested("t27", features={"age": 1, "income": 2, "region": "caf\u00e9 \\ \"q\""}),
+    nested("t27", features={"age": 1, "income": 2, "region": 'caf\u00e9 \\ "q"'}),
     '{"request_id": "t28", "timestamp": "' + TS + '", "model_version": "v1", "score": 0.1, "decision": "a", '
     '"channel": "web", "input_features": {"age": 1, "income": 2, "region": "a"}, "request_id": "t28b"}',
     '{"request_id": "t29", "timestamp": "' + TS + '", "model_version": "v1", "score": 0.1, "decision": "a", '
     '"channel": "web", "input_features": {"age": 1, "income": 2, "region": "a", "age": 3}}',
-    '{"Request_ID": "t30", "timestamp": "' + TS + '", "input_features": {"age": 1, "income": 2, "region": "a"}}',
+    '{"Request_ID": "t30", "timestamp": "'
+    + TS
+    + '", "input_features": {"age": 1, "income": 2, "region": "a"}}',
     "\u00a0" + nested("t31"),
     "\u3000",
     "\u00a0",
@@ -152,7 +154,9 @@ def test_clean_lines_are_typed_and_every_doubtful_line_goes_the_per_field_way(tm
         nested("c2", features={"age": True, "income": -0.0, "region": 7}),
         nested("c3", features={"age": None, "income": 1e300, "region": None}, ts=1772359200),
         nested("c4", model_version=None, channel=None, decision=2.5),
-        nested("c5", features={"age": "2", "income": "-1e3", "region": "a"}),  # DuckDB's strict cast of a text
+        nested(
+            "c5", features={"age": "2", "income": "-1e3", "region": "a"}
+        ),  # DuckDB's strict cast of a text
     ]
     doubtful = [
         nested("d1", features={"age": "1_000", "income": 1, "region": "a"}),  # the value model refuses it
@@ -173,13 +177,17 @@ def test_clean_lines_are_typed_and_every_doubtful_line_goes_the_per_field_way(tm
     path.write_text("\n".join(clean + doubtful) + "\n", encoding="utf-8")
     typed = _typed_rows(path, NESTED)
     assert [typed[i] for i in range(1, len(clean) + 1)] == [True] * len(clean)
-    assert [typed[i] for i in range(len(clean) + 1, len(clean) + len(doubtful) + 1)] == [False] * len(doubtful)
+    assert [typed[i] for i in range(len(clean) + 1, len(clean) + len(doubtful) + 1)] == [False] * len(
+        doubtful
+    )
 
 
 def test_a_layout_reading_one_key_as_number_and_text_is_not_typed() -> None:
     layout = LogLayout(id="request_id", timestamp="timestamp", numeric=("x",), categorical=(), prediction="x")
     assert normalising("ndjson", "f.ndjson", {NDJSON_LINE: "VARCHAR"}, layout).typed
-    clash = LogLayout(id="request_id", timestamp="timestamp", numeric=(), categorical=(), prediction="request_id")
+    clash = LogLayout(
+        id="request_id", timestamp="timestamp", numeric=(), categorical=(), prediction="request_id"
+    )
     assert not normalising("ndjson", "f.ndjson", {NDJSON_LINE: "VARCHAR"}, clash).typed
     cased = LogLayout(id="request_id", timestamp="timestamp", numeric=("a", "A"), categorical=())
     assert not normalising("ndjson", "f.ndjson", {NDJSON_LINE: "VARCHAR"}, cased).typed
@@ -188,15 +196,32 @@ def test_a_layout_reading_one_key_as_number_and_text_is_not_typed() -> None:
 def test_blank_lines_are_those_trim_empties(tmp_path: Path) -> None:
     """The reader skips a line `trim` would empty, without trimming every line (`sources.files.source_sql`)."""
     con = duckdb.connect()
-    spaces = [chr(c) for c in con.sql(
-        "SELECT list(cp) FROM range(1, 1114112) t(cp) WHERE (cp < 55296 OR cp > 57343) "
-        "AND trim(chr(cp::INT) || 'x') <> chr(cp::INT) || 'x'"
-    ).fetchall()[0][0]]
-    lines = ["", "\t", "\x0b", "\x0c", "x", " x", "\t{}", *spaces, *(s + "{}" for s in spaces), "\u3000\u00a0 ", "é"]
+    spaces = [
+        chr(c)
+        for c in con.sql(
+            "SELECT list(cp) FROM range(1, 1114112) t(cp) WHERE (cp < 55296 OR cp > 57343) "
+            "AND trim(chr(cp::INT) || 'x') <> chr(cp::INT) || 'x'"
+        ).fetchall()[0][0]
+    ]
+    lines = [
+        "",
+        "\t",
+        "\x0b",
+        "\x0c",
+        "x",
+        " x",
+        "\t{}",
+        *spaces,
+        *(s + "{}" for s in spaces),
+        "\u3000\u00a0 ",
+        "é",
+    ]
     path = tmp_path / "blank.ndjson"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     sql, params = normalise_query("ndjson", str(path), {NDJSON_LINE: "VARCHAR"}, FLAT)
     rows = con.sql(f"SELECT _row FROM ({sql})", params=params).fetchall()
     kept = [r[0] for r in rows]
-    by_trim = [i + 1 for i, line in enumerate(lines) if con.execute("SELECT trim($l)", {"l": line}).fetchall()[0][0]]
+    by_trim = [
+        i + 1 for i, line in enumerate(lines) if con.execute("SELECT trim($l)", {"l": line}).fetchall()[0][0]
+    ]
     assert kept == by_trim
