@@ -5,6 +5,7 @@ reader keeps exactly the lines `trim` kept."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -225,3 +226,83 @@ def test_blank_lines_are_those_trim_empties(tmp_path: Path) -> None:
         i + 1 for i, line in enumerate(lines) if con.execute("SELECT trim($l)", {"l": line}).fetchall()[0][0]
     ]
     assert kept == by_trim
+
+
+FEATURE_OBJECTS = [
+    {"age": 30, "income": 50000.5, "region": "north"},
+    {"age": None, "income": 1e300, "region": None},
+    {"age": True, "income": False, "region": True},
+    {"age": "2", "income": "-1e3", "region": 7},
+    {"age": "1_000", "income": "+-3", "region": "a"},
+    {"age": " 2.5 ", "income": "nan(1)", "region": "a"},
+    {"age": "Infinity", "income": "-inf", "region": "a"},
+    {"age": 1, "income": 2, "region": {"n": 1}},
+    {"age": 1, "income": 2, "region": "[x"},
+    {"age": 1, "income": 2},
+    {"age": 1, "income": 2, "region": "a", "Region": "b"},
+    {"age": 1, "income": 2, "region": 3.0},
+]
+FEATURE_TEXTS = [
+    *(json.dumps(o) for o in FEATURE_OBJECTS),
+    '{"age": 1e400, "income": NaN, "region": "a"}',
+    '{"age": 1, "age": 2, "income": 3, "region": "a"}',
+    "[1, 2]",
+    "not json",
+    "",
+    None,
+    '"text"',
+]
+
+
+def _features_rows(path: Path, layout: LogLayout) -> list[tuple[object, ...]]:
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    columns = {"request_id": "VARCHAR", "timestamp": "VARCHAR", "input_features": "VARCHAR"}
+    sql, params = normalise_query("parquet", str(path), columns, layout)
+    return [tuple(r.values()) for r in con.sql(sql, params=params).to_arrow_table().to_pylist()]
+
+
+def test_a_features_column_read_by_its_typed_parse_gives_the_per_feature_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The typed parse of a Parquet/CSV features column (`sources.logs._Normaliser.typed_features`) against the
+    same query with it switched off (every row read from the object's texts), object for object."""
+    import pyarrow.parquet as pq
+
+    from driftwatch.sources import logs
+
+    n = len(FEATURE_TEXTS)
+    path = tmp_path / "features.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "request_id": [f"r{i}" for i in range(n)],
+                "timestamp": [TS] * n,
+                "input_features": FEATURE_TEXTS,
+            }
+        ),
+        path,
+    )
+    layout = LogLayout(
+        id="request_id",
+        timestamp="timestamp",
+        numeric=("age", "income"),
+        categorical=("region",),
+        features_json="input_features",
+    )
+    calls: list[str] = []
+    typed_features = logs._Normaliser.typed_features
+
+    def spy(self: logs._Normaliser) -> tuple[str, str]:
+        parsed, ok = typed_features(self)
+        calls.append(parsed)
+        return parsed, ok
+
+    monkeypatch.setattr(logs._Normaliser, "typed_features", spy)
+    typed = _features_rows(path, layout)
+    assert calls and "from_json_strict" in calls[0]
+    monkeypatch.setattr(logs._Normaliser, "typed_features", lambda self: ("NULL AS _ff", "false AS _fok"))
+    by_text = _features_rows(path, layout)
+    assert len(by_text) == n
+    for got, want in zip(typed, by_text, strict=True):
+        assert got == want
