@@ -109,7 +109,7 @@ def _read(path: Path, layout: LogLayout, typed: bool, batch_rows: int) -> list[t
     con.execute("SET TimeZone = 'UTC'")
     columns = {NDJSON_LINE: "VARCHAR"}
     if typed:
-        plan = normalising("ndjson", str(path), columns, layout)
+        plan = normalising(con, "ndjson", str(path), columns, layout, sample_lines=0)
         assert plan.typed
         reader = con.cursor()
         batches = [plan.finish(con, b) for b in stream_rows(reader, plan.sql, plan.params, batch_rows)]
@@ -144,7 +144,7 @@ def _typed_rows(path: Path, layout: LogLayout) -> dict[int, bool]:
     """Row number -> whether the fast query vouched for the line."""
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    plan = normalising("ndjson", str(path), {NDJSON_LINE: "VARCHAR"}, layout)
+    plan = normalising(con, "ndjson", str(path), {NDJSON_LINE: "VARCHAR"}, layout, sample_lines=0)
     table = con.sql(plan.sql, params=plan.params).to_arrow_table()
     return dict(zip(table.column("_row").to_pylist(), table.column(TYPED).to_pylist(), strict=True))
 
@@ -184,14 +184,15 @@ def test_clean_lines_are_typed_and_every_doubtful_line_goes_the_per_field_way(tm
 
 
 def test_a_layout_reading_one_key_as_number_and_text_is_not_typed() -> None:
+    con = duckdb.connect()
     layout = LogLayout(id="request_id", timestamp="timestamp", numeric=("x",), categorical=(), prediction="x")
-    assert normalising("ndjson", "f.ndjson", {NDJSON_LINE: "VARCHAR"}, layout).typed
+    assert normalising(con, "ndjson", "f.ndjson", {NDJSON_LINE: "VARCHAR"}, layout, sample_lines=0).typed
     clash = LogLayout(
         id="request_id", timestamp="timestamp", numeric=(), categorical=(), prediction="request_id"
     )
-    assert not normalising("ndjson", "f.ndjson", {NDJSON_LINE: "VARCHAR"}, clash).typed
+    assert not normalising(con, "ndjson", "f.ndjson", {NDJSON_LINE: "VARCHAR"}, clash, sample_lines=0).typed
     cased = LogLayout(id="request_id", timestamp="timestamp", numeric=("a", "A"), categorical=())
-    assert not normalising("ndjson", "f.ndjson", {NDJSON_LINE: "VARCHAR"}, cased).typed
+    assert not normalising(con, "ndjson", "f.ndjson", {NDJSON_LINE: "VARCHAR"}, cased, sample_lines=0).typed
 
 
 def test_blank_lines_are_those_trim_empties(tmp_path: Path) -> None:
@@ -306,3 +307,31 @@ def test_a_features_column_read_by_its_typed_parse_gives_the_per_feature_rows(
     assert len(by_text) == n
     for got, want in zip(typed, by_text, strict=True):
         assert got == want
+
+
+def test_a_file_whose_first_lines_the_typed_parse_refuses_is_read_the_per_field_way(tmp_path: Path) -> None:
+    """The typed path is taken only when the file's first lines are all vouched for: a line it refuses costs
+    far more than a clean one (`sources.typed_lines.normalising`)."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    clean = [nested(f"c{i}") for i in range(50)]
+    no_region = [nested(f"m{i}", features={"age": 1, "income": 2}) for i in range(50)]
+    cases = {"clean": clean, "missing": no_region, "late": clean + no_region, "early": no_region[:1] + clean}
+    typed = {}
+    for name, lines in cases.items():
+        path = tmp_path / f"{name}.ndjson"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        plan = normalising(con, "ndjson", str(path), {NDJSON_LINE: "VARCHAR"}, NESTED, sample_lines=60)
+        typed[name] = plan.typed
+        expected = _read(path, NESTED, typed=False, batch_rows=1000)
+        got = [
+            tuple(r.values())
+            for r in pa.concat_tables(
+                [plan.finish(con, b) for b in stream_rows(con.cursor(), plan.sql, plan.params, 1000)]
+            ).to_pylist()
+        ]
+        assert got == expected
+    assert typed == {"clean": True, "missing": False, "late": False, "early": False}
+    path = tmp_path / "late.ndjson"
+    plan = normalising(con, "ndjson", str(path), {NDJSON_LINE: "VARCHAR"}, NESTED, sample_lines=50)
+    assert plan.typed  # the first 50 lines are clean; the rest go the per-field way line by line

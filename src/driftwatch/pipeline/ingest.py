@@ -225,7 +225,9 @@ def _ingest_readable(
     """
     # NDJSON: a typed parse per line, the lines it cannot vouch for finished by the normalising query
     # (`sources.typed_lines`); other formats: the normalising query as it is.
-    plan = normalising(readable.fmt, readable.path, readable.columns, layout, readable.compression)
+    plan = normalising(
+        db.cursor(), readable.fmt, readable.path, readable.columns, layout, readable.compression
+    )
     now = utcnow()
     columns = (layout.numeric, layout.categorical, layout.segments)
     carried.start_attempt()

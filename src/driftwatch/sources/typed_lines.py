@@ -43,6 +43,8 @@ from driftwatch.sources.values import category_number_sql, category_sql, epoch_s
 from driftwatch.storage.schema import feature_column, quote_identifier, segment_column
 
 TYPED = "_typed"  # the fast query's flag: the row is stored from its typed parse
+# Lines parsed first to decide whether the typed path pays (`normalising`).
+SAMPLE_LINES = 10_000
 UNTYPED_LINES = "_dw_untyped_lines"  # a view name on the finishing cursor, registered for one batch at a time
 _DOUBLE, _TEXT = "DOUBLE", "VARCHAR"
 
@@ -77,15 +79,41 @@ class Normalising:
 
 
 def normalising(
-    fmt: str, path: str, columns: dict[str, str], layout: LogLayout, compression: str = "auto"
+    cur: duckdb.DuckDBPyConnection,
+    fmt: str,
+    path: str,
+    columns: dict[str, str],
+    layout: LogLayout,
+    compression: str = "auto",
+    sample_lines: int = SAMPLE_LINES,
 ) -> Normalising:
-    """The typed fast query for an NDJSON file whose fields can be typed; otherwise the normalising query."""
+    """The typed fast query for an NDJSON file whose fields can be typed and whose first `sample_lines` lines
+    are all vouched for (0: no sample); otherwise the normalising query.
+
+    Why the sample: a line the typed parse refuses costs far more than a clean one. `from_json_strict` raises
+    (with the object in its message) and `try` then evaluates that line's whole vector of 2,048 lines one line
+    at a time: a file with one such line in 100 cost ~13 CPU-s per 1M lines typed, more than the per-field
+    query's ~10; one with a key missing from every line ~36. A file is usually all of a kind (a missing field,
+    numbers sent as text, a layout that does not fit), so its first lines tell; rarer bad lines cost ~18 ms per
+    vector holding one (docs/benchmarks.md, "Ingest: a typed fast path").
+    """
     if fmt == "ndjson":
         fast = _TypedQuery(layout).build(path, compression)
-        if fast is not None:
+        if fast is not None and _sample_typed(cur, fast[0], fast[1], sample_lines):
             return Normalising(fast[0], fast[1], layout, True)
     sql, params = normalise_query(fmt, path, columns, layout, compression=compression)
     return Normalising(sql, params, layout, False)
+
+
+def _sample_typed(cur: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object], lines: int) -> bool:
+    """Whether the typed query vouches for every one of the file's first `lines` lines (True for 0)."""
+    if lines <= 0:
+        return True
+    row = cur.execute(
+        f"SELECT count(*) FILTER (WHERE NOT {TYPED}) FROM (SELECT {TYPED} FROM ({sql}) LIMIT {int(lines)})",
+        params,
+    ).fetchone()
+    return row is not None and row[0] == 0
 
 
 @dataclass
