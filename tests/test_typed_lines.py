@@ -335,3 +335,19 @@ def test_a_file_whose_first_lines_the_typed_parse_refuses_is_read_the_per_field_
     path = tmp_path / "late.ndjson"
     plan = normalising(con, "ndjson", str(path), {NDJSON_LINE: "VARCHAR"}, NESTED, sample_lines=50)
     assert plan.typed  # the first 50 lines are clean; the rest go the per-field way line by line
+
+
+def test_the_sample_leaves_the_cursor_free_for_finishing_the_batches(tmp_path: Path) -> None:
+    """The sample check and `finish` share the ingest's cursor: a sample result left unfinished made `finish`
+    fail on the first batch holding a line to read the per-field way ("connection has an unfinished result")."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    lines = [nested(f"c{i}") for i in range(20)] + ["{not json", nested("c20", ts="soon"), nested("c21")]
+    path = tmp_path / "late-bad.ndjson"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    plan = normalising(con, "ndjson", str(path), {NDJSON_LINE: "VARCHAR"}, NESTED, sample_lines=10)
+    assert plan.typed
+    batches = [plan.finish(con, b) for b in stream_rows(con.cursor(), plan.sql, plan.params, 1000)]
+    got = [tuple(r.values()) for r in pa.concat_tables(batches).to_pylist()]
+    assert got == _read(path, NESTED, typed=False, batch_rows=1000)
+    assert [r[-2] is not None for r in got].count(True) == 2  # the two bad lines have their reasons

@@ -112,8 +112,8 @@ def _sample_typed(cur: duckdb.DuckDBPyConnection, sql: str, params: dict[str, ob
     row = cur.execute(
         f"SELECT count(*) FILTER (WHERE NOT {TYPED}) FROM (SELECT {TYPED} FROM ({sql}) LIMIT {int(lines)})",
         params,
-    ).fetchone()
-    return row is not None and row[0] == 0
+    ).fetchall()  # all of it: a result left unfinished would refuse the cursor's next query (`finish`)
+    return bool(row) and row[0][0] == 0
 
 
 @dataclass
