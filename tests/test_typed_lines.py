@@ -351,3 +351,23 @@ def test_the_sample_leaves_the_cursor_free_for_finishing_the_batches(tmp_path: P
     got = [tuple(r.values()) for r in pa.concat_tables(batches).to_pylist()]
     assert got == _read(path, NESTED, typed=False, batch_rows=1000)
     assert [r[-2] is not None for r in got].count(True) == 2  # the two bad lines have their reasons
+
+
+def test_bad_lines_past_the_sample_are_quarantined_by_the_pipeline(tmp_path: Path) -> None:
+    """Through `ingest_predictions`: the first lines are clean, so the file is read typed; the bad lines after
+    them are read the per-field way and quarantined with their row numbers and reasons."""
+    from driftwatch.sources.typed_lines import SAMPLE_LINES
+    from test_ingest_ndjson import NESTED as NESTED_CONFIG
+    from test_ingest_ndjson import ingest_lines
+
+    clean = [nested(f"c{i:05d}") for i in range(SAMPLE_LINES + 20)]
+    bad = ["{not json", nested("late", ts="soon")]
+    lines = clean[: SAMPLE_LINES + 5] + bad + clean[SAMPLE_LINES + 5 :]
+    stored, quarantined, counts = ingest_lines(tmp_path, lines, NESTED_CONFIG)
+    assert counts == (len(lines), len(clean), 0, 2)
+    assert [(q[0], q[2]) for q in quarantined] == [
+        (SAMPLE_LINES + 6, "malformed JSON line"),
+        (SAMPLE_LINES + 7, "unparseable timestamp 'soon'"),
+    ]
+    assert [q[3] for q in quarantined] == bad
+    assert len(stored) == len(clean)
