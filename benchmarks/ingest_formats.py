@@ -5,7 +5,8 @@ The workload is perf_drift.py's (request id, timestamp, 20 numeric + 2 categoric
 feature columns; the NDJSON is in the default log schema (features in an `input_features` object). Each file is
 ingested into a fresh database `--repeats` times; wall and process CPU seconds are reported per run, the best
 of the repeats beside them. Optional variants: `--gzip` also measures the same files gzip-compressed, and
-`--bad` one copy of each with one malformed line in the middle (the path that quarantines by line).
+`--bad` one copy of each with one malformed line in the middle (the path that quarantines by line; for NDJSON
+also a copy with one line that is no JSON but that the line reader takes, quarantined without the repair).
 
     .venv/bin/python benchmarks/ingest_formats.py --rows 1000000 --repeats 3
 """
@@ -128,6 +129,10 @@ def main() -> int:
                 broken = b'"unterminated,1\n' if fmt == "csv" else b'{"request_id": "x\x1e"\r\n'
                 bad.write_bytes(data[:middle] + broken + data[middle:])
                 cases[fmt + " (1 bad line)"] = bad
+                if fmt == "ndjson":  # a line the reader takes but is no JSON: quarantined without the repair
+                    not_json = path.with_name("notjson-" + path.name)
+                    not_json.write_bytes(data[:middle] + b'{"request_id": "x", broken\n' + data[middle:])
+                    cases[fmt + " (1 line not JSON)"] = not_json
         print(f"{'case':<22} {'best wall s':>11} {'best CPU s':>10}  runs (wall/CPU)", flush=True)
         results = {}
         for name, path in cases.items():

@@ -13,6 +13,10 @@ child reports wall and process CPU seconds (all threads). Sizes alternate within
 every run, as the machine may be shared.
 
     .venv/bin/python benchmarks/ingest_scaling.py --files /tmp/dw-scaling --repeats 2
+
+`--old-src DIR` also runs every ingest with the code in DIR (e.g. `git archive <commit> src | tar -x -C
+/tmp/old`, then `--old-src /tmp/old/src`) on `PYTHONPATH`, right before the same ingest with this checkout's
+code, so before and after are measured under the same load.
 """
 
 from __future__ import annotations
@@ -105,21 +109,40 @@ def child(project: Path, fmt: str, path: Path) -> None:
     )
 
 
-def one_run(work: Path, fmt: str, path: Path, timeout: float) -> dict[str, float]:
+def one_run(work: Path, fmt: str, path: Path, timeout: float, src: Path | None = None) -> dict[str, float]:
     project = work / f"p-{fmt}-{path.stem}"
     shutil.rmtree(project, ignore_errors=True)
     project.mkdir()
+    env = dict(os.environ)
+    if src is not None:  # the code before, ahead of the installed (editable) checkout on sys.path
+        env["PYTHONPATH"] = str(src)
     proc = subprocess.run(
         [sys.executable, __file__, "--child", str(project), fmt, str(path)],
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
+        env=env,
     )
     shutil.rmtree(project, ignore_errors=True)
     if proc.returncode:
         raise SystemExit(f"child failed ({proc.returncode}): {proc.stderr[-2000:]}")
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def summarise(
+    code: str, fmt: str, a: list[dict[str, float]], b: list[dict[str, float]], small: int, big: int
+) -> None:
+    wall_ratio = statistics.median(x["wall"] for x in b) / statistics.median(x["wall"] for x in a)
+    cpu_ratio = statistics.median(x["cpu"] for x in b) / statistics.median(x["cpu"] for x in a)
+    print(
+        f"{code} {fmt}: {big:,} / {small:,} rows (medians): wall {wall_ratio:.2f}x, cpu {cpu_ratio:.2f}x; "
+        f"peak RSS {max(x['rss_mb'] for x in b):.0f} MB; best {small / min(x['wall'] for x in a) / 1e3:.0f}k "
+        f"/ {big / min(x['wall'] for x in b) / 1e3:.0f}k rows/s wall; CPU-s per 1M rows "
+        f"{statistics.median(x['cpu'] for x in a) / small * 1e6:.2f} / "
+        f"{statistics.median(x['cpu'] for x in b) / big * 1e6:.2f}",
+        flush=True,
+    )
 
 
 def main() -> int:
@@ -133,6 +156,7 @@ def main() -> int:
         "--files", type=Path, default=None, help="keep the generated files here and reuse them"
     )
     parser.add_argument("--timeout", type=float, default=1800.0, help="per ingest, seconds")
+    parser.add_argument("--old-src", type=Path, default=None, help="also run the code in this src folder")
     parser.add_argument("--child", nargs=3, metavar=("PROJECT", "FORMAT", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -146,37 +170,35 @@ def main() -> int:
     t0 = time.perf_counter()
     files = {n: write_files(folder, n, formats) for n in sizes}
     print(f"files ready in {time.perf_counter() - t0:.1f} s ({folder})", flush=True)
-    results: dict[tuple[str, int], list[dict[str, float]]] = {}
+    codes: list[tuple[str, Path | None]] = [("new", None)]
+    if args.old_src is not None:
+        codes.insert(0, ("old", args.old_src))
+    results: dict[tuple[str, str, int], list[dict[str, float]]] = {}
     try:
         for rep in range(args.repeats):
             for fmt in formats:
                 for n in sizes:
-                    before = os.getloadavg()[0]
-                    r = one_run(work, fmt, files[n][fmt], args.timeout)
-                    after = os.getloadavg()[0]
-                    assert r["inserted"] + r["quarantined"] == n, r
-                    results.setdefault((fmt, n), []).append(r)
-                    print(
-                        f"rep {rep + 1} {fmt:8s} {n:>11,} rows: wall {r['wall']:7.2f} s  cpu {r['cpu']:7.2f} s  "
-                        f"{n / r['wall'] / 1e3:7.0f}k rows/s wall  peak RSS {r['rss_mb']:6.0f} MB  "
-                        f"load {before:.1f} -> {after:.1f}",
-                        flush=True,
-                    )
+                    for code, src in codes:
+                        before = os.getloadavg()[0]
+                        r = one_run(work, fmt, files[n][fmt], args.timeout, src)
+                        after = os.getloadavg()[0]
+                        assert r["inserted"] + r["quarantined"] == n, r
+                        results.setdefault((code, fmt, n), []).append(r)
+                        print(
+                            f"rep {rep + 1} {code} {fmt:8s} {n:>11,} rows: wall {r['wall']:7.2f} s  "
+                            f"cpu {r['cpu']:7.2f} s  {n / r['wall'] / 1e3:7.0f}k rows/s wall  "
+                            f"{n / r['cpu'] * 2 / 1e3:7.0f}k rows/s at 2 CPU-s per s  "
+                            f"peak RSS {r['rss_mb']:6.0f} MB  load {before:.1f} -> {after:.1f}",
+                            flush=True,
+                        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if args.files is None:
             shutil.rmtree(folder, ignore_errors=True)
     small, big = min(sizes), max(sizes)
-    for fmt in formats:
-        a, b = results[(fmt, small)], results[(fmt, big)]
-        wall_ratio = statistics.median(x["wall"] for x in b) / statistics.median(x["wall"] for x in a)
-        cpu_ratio = statistics.median(x["cpu"] for x in b) / statistics.median(x["cpu"] for x in a)
-        print(
-            f"{fmt}: {big:,} / {small:,} rows (medians): wall {wall_ratio:.2f}x, cpu {cpu_ratio:.2f}x; "
-            f"peak RSS {max(x['rss_mb'] for x in b):.0f} MB; best {small / min(x['wall'] for x in a) / 1e3:.0f}k "
-            f"/ {big / min(x['wall'] for x in b) / 1e3:.0f}k rows/s wall",
-            flush=True,
-        )
+    for code, _ in codes:
+        for fmt in formats:
+            summarise(code, fmt, results[(code, fmt, small)], results[(code, fmt, big)], small, big)
     return 0
 
 

@@ -29,8 +29,9 @@ from driftwatch.sources.files import (
     read_source,
     stream_rows,
 )
-from driftwatch.sources.logs import LogLayout, normalise_query
+from driftwatch.sources.logs import LogLayout
 from driftwatch.sources.objectstore import is_object_url
+from driftwatch.sources.typed_lines import normalising
 from driftwatch.storage.database import Database, utcnow
 from driftwatch.storage.ingest_rows import BatchCounts, store_prediction_batch
 from driftwatch.storage.ingested_files import already_ingested, record_ingested
@@ -222,8 +223,10 @@ def _ingest_readable(
     id, model version): a crash between batches leaves the file unrecorded, and reading it again inserts none
     of the rows already stored (they count as duplicates in that run) and quarantines no row twice.
     """
-    sql, params = normalise_query(
-        readable.fmt, readable.path, readable.columns, layout, compression=readable.compression
+    # NDJSON: a typed parse per line, the lines it cannot vouch for finished by the normalising query
+    # (`sources.typed_lines`); other formats: the normalising query as it is.
+    plan = normalising(
+        db.cursor(), readable.fmt, readable.path, readable.columns, layout, readable.compression
     )
     now = utcnow()
     columns = (layout.numeric, layout.categorical, layout.segments)
@@ -233,7 +236,8 @@ def _ingest_readable(
     # touched) is not counted again, so a run's quarantined_rows (and an alert on it) sees it once.
     counts = _FileCounts(read=len(readable.rejected))
     with db.side_cursor() as reader:
-        for batch, first, last in _marked(stream_rows(reader, sql, params, BATCH_ROWS)):
+        for streamed, first, last in _marked(stream_rows(reader, plan.sql, plan.params, BATCH_ROWS)):
+            batch = None if streamed is None else plan.finish(db.cursor(), streamed)
             # The monitor's insert lock before BEGIN: a push committing meanwhile is seen by the anti-join
             # (`Database.predictions_writer`), so a pair is stored once whoever writes it first.
             with db.predictions_writer(monitor.name), db.transaction() as tx:

@@ -21,6 +21,7 @@ quoted identifiers.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import driftwatch.timestamps as timestamps
@@ -192,11 +193,14 @@ def normalise_query(
     *,
     keep_source: bool = False,
     compression: str = "auto",
+    lines_view: str | None = None,
 ) -> tuple[str, dict[str, object]]:
     """The SQL (and its parameters) that reads one file into typed rows with a `_reason` column.
 
     With `keep_source` the rows carry `_src` (the source row) instead of `_raw`, for a caller that adds reasons
-    of its own and then applies `with_raw` to its final query.
+    of its own and then applies `with_raw` to its final query. With `lines_view` (NDJSON only) the lines are
+    read from that registered relation of (`_row`, `_line`) instead of the file: the lines of a batch that
+    `sources.typed_lines` could not vouch for, read here the one way that gives every reason.
     """
     n = _Normaliser(fmt, path, columns, layout)
     n.add_id()
@@ -207,7 +211,11 @@ def normalise_query(
     n.add_features_field()
     n.add_numeric_features()
     n.add_categorical_features()
-    sql = n.select(compression)
+    sql = n.select(compression, lines_view)
+    if lines_view is not None:
+        n.q.params.pop(
+            "path"
+        )  # the lines come from the view, not the file (DuckDB refuses an unused parameter)
     return (sql if keep_source else with_raw(sql, fmt)), n.q.params
 
 
@@ -233,6 +241,8 @@ class _Normaliser:
         # The features' JSON/struct field as a JSON path ('' when features are plain columns).
         self.features_path = json_path(layout.features_json) if layout.features_json is not None else ""
         self.features_text = ""  # Parquet/CSV: the features field as JSON text (`add_features_field`)
+        # Parquet/CSV features field: the struct each row's object is parsed into at once (`typed_features`).
+        self.feature_types: dict[str, str] = {}
 
     # --- the value kinds --------------------------------------------------------------------------------------
 
@@ -253,10 +263,15 @@ class _Normaliser:
         self.stage1.append(f"{expr_text} AS {alias}_t")
         self.stage2.append(f"{category_number_sql(alias + '_t')} AS {alias}_n")
 
-    def numeric(self, expr_text: str, label: str, alias: str) -> None:
+    def numeric(self, expr_text: str, label: str, alias: str, typed: str | None = None) -> None:
+        """A number read from its text; `typed`: its value from the typed parse, taken on rows it vouches for
+        (`_fok`, whose texts are then NULL)."""
         self.stage1.append(f"{expr_text} AS {alias}_t")
         self.stage2.append(f"{number_sql(alias + '_t')} AS {alias}_n")
-        self.stage3.append(f"{numeric_sql(alias + '_t', alias + '_n')} AS {alias}_v")
+        value = numeric_sql(alias + "_t", alias + "_n")
+        if typed is not None:
+            value = f"CASE WHEN _fok THEN {typed} ELSE {value} END"
+        self.stage3.append(f"{value} AS {alias}_v")
         self.finite(label, alias)
         self.reasons.append(
             f"CASE WHEN {alias}_t IS NOT NULL AND trim({alias}_t) <> '' AND {alias}_v IS NULL THEN "
@@ -364,7 +379,7 @@ class _Normaliser:
         # computed in projections of their own below stage 1 (`select`), each once per row.
         self.features_text = self.q.json_object(field_name)
         self.reasons.append(
-            f"CASE WHEN _fj_text IS NULL THEN {_sql_text(field_name + ' is missing')} "
+            f"CASE WHEN _fok THEN NULL WHEN _fj_text IS NULL THEN {_sql_text(field_name + ' is missing')} "
             f"WHEN _fj IS NULL THEN {_sql_text(field_name + ' is not a JSON object')} END"
         )
 
@@ -374,7 +389,8 @@ class _Normaliser:
             path = self.features_path + json_path(name)[1:]
             return f"CASE WHEN _fj_type = 'OBJECT' THEN {self.q.doc_text(path)} END"
         if self.layout.features_json is not None:
-            return self.q.object_text(json_path(name))
+            typed = self.typed_feature(name, "VARCHAR")
+            return f"CASE WHEN _fok THEN {typed} ELSE {self.q.object_text(json_path(name))} END"
         self.q.require(name, "feature")
         return self.q.text(name)
 
@@ -383,6 +399,9 @@ class _Normaliser:
             alias = f"_n{i}"
             if self.layout.features_json is None:
                 self.numeric_field(name, f"feature {name!r}", alias)
+            elif self.fmt != "ndjson":
+                text = self.q.object_text(json_path(name))
+                self.numeric(text, f"feature {name!r}", alias, typed=self.typed_feature(name, "DOUBLE"))
             else:
                 self.numeric(self.feature_text(name), f"feature {name!r}", alias)
             self.rename_last(alias, feature_column(name))
@@ -395,6 +414,33 @@ class _Normaliser:
             else:
                 self.category(alias, self.feature_text(name))
                 self.out.append(f"{category_sql(alias + '_t', alias + '_n')} AS {feature_column(name)}")
+
+    def typed_feature(self, name: str, kind: str) -> str:
+        """The feature `name` of the typed parse `_ff` of a Parquet/CSV features field, read as `kind`."""
+        if self.feature_types.setdefault(name, kind) != kind:
+            self.feature_types[name] = ""  # read as a number and as a category: no typed parse
+        return f"_ff.{quote_identifier(name)}"
+
+    def typed_features(self) -> tuple[str, str]:
+        """`_ff`, each row's features object parsed once into a struct (numbers DOUBLE, categories VARCHAR), and
+        `_fok`: whether that parse vouches for the row's features, which are then read from it and not from
+        their texts (the same rules and reasons as an NDJSON line's typed parse, `sources.typed_lines`: the
+        object parsed, every feature present once, numbers finite or null, no category starting with `{` or
+        `[`). Otherwise (`_fok` false) the features are read as before, from the object's texts. No typed parse
+        when two features' names differ only in case (a struct's fields ignore it)."""
+        names = list(self.feature_types)
+        if len({n.lower() for n in names}) < len(names) or "" in self.feature_types.values():
+            return "NULL AS _ff", "false AS _fok"
+        shape = self.q.bind(json.dumps(self.feature_types))
+        checks = ["_ff IS NOT NULL"]
+        for name, kind in self.feature_types.items():
+            value = f"_ff.{quote_identifier(name)}"
+            if kind == "DOUBLE":
+                checks.append(f"({value} IS NULL OR isfinite({value}))")
+            else:
+                checks.append(f"NOT coalesce(left({value}, 1) IN ('{{', '['), false)")
+        ok = f"coalesce({' AND '.join(checks)}, false) AS _fok"
+        return f"try(from_json_strict(_fj_text, {shape})) AS _ff", ok
 
     def add_nested_category(self, name: str, alias: str) -> None:
         """A categorical feature of the features field: a nested object or array there is refused."""
@@ -415,7 +461,7 @@ class _Normaliser:
 
     # --- the query ----------------------------------------------------------------------------------------
 
-    def select(self, compression: str) -> str:
+    def select(self, compression: str, lines_view: str | None = None) -> str:
         """The whole query: the output columns and `_reason` over the stages over the source rows."""
         reasons = self.reasons
         reason = "nullif(concat_ws('; ', " + ", ".join(reasons) + "), '')" if reasons else "NULL::VARCHAR"
@@ -425,10 +471,8 @@ class _Normaliser:
             line = NDJSON_LINE
             doc = f"CASE WHEN json_valid({line}) AND json_type({line}) = 'OBJECT' THEN {line} END"
             # `_jv`/`_jt` in a projection of their own, so each is computed once per row and then only indexed.
-            src = (
-                f"SELECT *{self.q.doc_fields()} FROM (SELECT _row, {SOURCE_ROW}, {doc} AS _doc "
-                f"FROM ({source_sql(self.fmt, compression)}))"
-            )
+            lines = source_sql(self.fmt, compression) if lines_view is None else lines_sql(lines_view)
+            src = f"SELECT *{self.q.doc_fields()} FROM (SELECT _row, {SOURCE_ROW}, {doc} AS _doc FROM ({lines}))"
         else:
             src = self.features_source(source_sql(self.fmt, compression))
         # Stage 1 expressions may refer to earlier aliases (DuckDB resolves lateral column aliases).
@@ -448,12 +492,22 @@ class _Normaliser:
             return src
         # Two parses of each row's object: its own type and the categories' types in one `json_type` (`_ft`),
         # then every feature's text in one `json_extract_string` (`_fv`) of the rows that hold an object.
-        types = self.q.object_types()
+        # First the typed parse (`typed_features`): the rows it vouches for skip the two parses below, which
+        # give NULL for them (`_ft` is NULL, so `_fj` and `_fv` are).
+        parsed, ok = self.typed_features()
+        types = f"CASE WHEN NOT _fok THEN {self.q.object_types().removesuffix(' AS _ft')} END AS _ft"
         fj = f"CASE WHEN _ft[{self.q.object_type_paths['$']}] = 'OBJECT' THEN _fj_text END"
         return (
             f"SELECT *{self.q.object_texts()} FROM (SELECT *, {fj} AS _fj FROM "
-            f"(SELECT *, {types} FROM (SELECT *, {self.features_text} AS _fj_text FROM ({src}))))"
+            f"(SELECT *, {types} FROM (SELECT *, {ok} FROM (SELECT *, {parsed} FROM "
+            f"(SELECT *, {self.features_text} AS _fj_text FROM ({src}))))))"
         )
+
+
+def lines_sql(view: str) -> str:
+    """NDJSON lines from a registered relation of (`_row`, `_line`), shaped as `source_sql('ndjson')` gives
+    them; `view` is a fixed name chosen by the caller (`sources.typed_lines`), never a user's text."""
+    return f"SELECT _row, {NDJSON_LINE} AS {SOURCE_ROW}, {NDJSON_LINE} FROM {quote_identifier(view)}"
 
 
 def _layers(src: str, *stages: list[str]) -> str:

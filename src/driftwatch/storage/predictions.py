@@ -84,16 +84,38 @@ def insert_batch(
     present = {str(r[0]) for r in cur.execute(f"DESCRIBE {batch}").fetchall()}
     select = ", ".join(quoted if raw in present else f"NULL AS {quoted}" for raw, quoted in wanted)
     table = prediction_table(monitor)
+    # The first row per pair only when a pair repeats in the batch (rare): the check is one aggregate, the
+    # filter it spares a semi-join of every row (1M rows: 1.55 -> 1.31 CPU-s with the insert).
+    first_only = (
+        f"AND _row IN (SELECT min(_row) FROM {batch} WHERE _reason IS NULL GROUP BY request_id, model_version) "
+        if _pairs_repeat(cur, batch)
+        else ""
+    )
+    # The batch's rows already stored, found by a join (DuckDB builds its hash table on the smaller side, the
+    # batch, and pushes the batch's min/max pair into the scan of the stored pairs, so row groups of other ids
+    # are skipped by their zone maps), then left out by row number. `NOT EXISTS` built the hash table on the
+    # stored pairs: with 10M stored, 0.64 CPU-s per 1M-row batch of new, time-ordered ids, against ~0 this way
+    # (random ids, whose ranges overlap every row group: 0.76 vs 0.78). Same rows either way.
     row = first_row(
         cur.execute(
-            f"INSERT INTO {table} ({names}) SELECT {select} FROM {batch} "
-            f"WHERE _reason IS NULL AND _row IN (SELECT min(_row) FROM {batch} WHERE _reason IS NULL "
-            "GROUP BY request_id, model_version) "
-            f"AND NOT EXISTS (SELECT 1 FROM {table} AS stored WHERE stored.request_id = {batch}.request_id "
-            f"AND stored.model_version = {batch}.model_version)"
+            f"INSERT INTO {table} ({names}) SELECT {select} FROM {batch} WHERE _reason IS NULL {first_only}"
+            f"AND _row NOT IN (SELECT b._row FROM {batch} AS b JOIN {table} AS stored "
+            "ON stored.request_id = b.request_id AND stored.model_version = b.model_version "
+            "WHERE b._reason IS NULL)"
         )
     )
     return int(row[0]) if row else 0
+
+
+def _pairs_repeat(cur: duckdb.DuckDBPyConnection, batch: str) -> bool:
+    """Whether some (request_id, model_version) occurs on more than one good row of the batch."""
+    row = first_row(
+        cur.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {batch} WHERE _reason IS NULL GROUP BY request_id, model_version "
+            "HAVING count(*) > 1)"
+        )
+    )
+    return bool(row and row[0])
 
 
 def window_filter(model_version: str, start: datetime, end: datetime) -> tuple[str, dict[str, object]]:
