@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -79,7 +80,25 @@ def level_bound(windows: int, level: float = ALPHA, confidence: float = 0.999) -
 
 @pytest.fixture(scope="module")
 def evidence() -> de.Evidence:
-    return de.run(PLAN, workers=1)
+    # On both of CI's cores: every window draws from its own seeded stream, so how the windows are split over
+    # processes changes no number (test_the_split_over_windows_changes_no_number). The spawned workers import
+    # this script by its module name, so its folder is on sys.path while they start.
+    folder = str(SCRIPT.parent)
+    sys.path.append(folder)
+    try:
+        return de.run(PLAN, workers=min(2, os.cpu_count() or 1))
+    finally:
+        sys.path.remove(folder)
+
+
+def test_the_split_over_windows_changes_no_number() -> None:
+    """The same windows in one chunk or in four (as the worker processes get them): the same evidence."""
+    plan = de.EvidencePlan(seed=3, reference_rows=5_000, sizes=(de.SizePlan(150, 8, 4),), changes=CHANGES)
+    size = plan.sizes[0]
+    one = de._summarise(plan, size, [de.run_chunk(t) for t in de._chunks(plan, size, 1)])
+    four = de._summarise(plan, size, [de.run_chunk(t) for t in reversed(de._chunks(plan, size, 4))])
+    assert len(de._chunks(plan, size, 4)) == 4
+    assert repr(one) == repr(four)  # repr: a NaN mean equals itself only as text
 
 
 # The budget of issue 12: with no drift, at most 5 % of windows with any feature at warn (or worse) and at most
