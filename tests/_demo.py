@@ -16,9 +16,10 @@ SMALL_DEMO = DemoSpec(
     days=24, rows_per_day=1500, reference_rows=15000, drift_day=14, missing_day=18, end=DEMO_END
 )
 
-# Generating a demo project costs ~0.4 s of CPU (the 24-day one) and some 80 tests each need a fresh one; its
-# files depend only on the spec and on whether SLACK_WEBHOOK_URL is set (driftwatch.demo), so each variant is
-# written once into a private folder and copied from there (tests/test_demo_copies.py: byte for byte equal).
+# Generating a demo project costs ~0.4 s of CPU (the 24-day one), and about 75 tests and fixtures each need a
+# fresh one; its files depend only on the spec and on whether SLACK_WEBHOOK_URL is set (driftwatch.demo), so
+# each variant is written once into a private folder and copied from there (tests/test_demo_copies.py: byte
+# for byte equal).
 _TEMPLATES: dict[tuple[DemoSpec, bool], Path] = {}
 _ROOT: list[Path] = []
 
