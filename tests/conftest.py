@@ -28,8 +28,10 @@ def demo_db(demo_settings: Settings) -> Iterator[Database]:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Start the slow session resources the selected tests need in the background (tests/_early.py)."""
-    _early.start_needed(session.items)
+    """Start the slow session resources the selected tests need in the background (tests/_early.py); nothing
+    for `--collect-only`, which runs no test."""
+    if not session.config.option.collectonly:
+        _early.start_needed(session.items)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
