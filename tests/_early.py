@@ -2,9 +2,9 @@
 collection, and its fixture only waits for it when the first test needs it.
 
 Why: most of the suite runs on one core of CI's two. An MLflow tracking server (~35 s to migrate its sqlite
-schema) or the container run of tests/test_deploy.py (a first start with a fresh numba cache, ~30-60 s) would
-otherwise hold the run while they start; started early, that work runs on the idle core while the tests before
-them run. Nothing about the resource changes: the same process, the same arguments, the same readiness check,
+schema), the container run of tests/test_deploy.py (a first start with a fresh numba cache, ~30-60 s) or the
+decision-evidence script's quick run (~1 min) would otherwise hold the run while they start; started early,
+that work runs on the idle core while the tests before them run. Nothing about the resource changes: the same process, the same arguments, the same readiness check,
 only started sooner.
 
 A test module opts in with a module-level `EARLY_STARTS = {"fixture_name": start}`, where `start(folder)`

@@ -12,12 +12,14 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 from scipy import stats
 
+import _early
 from driftwatch.stats.decision import Thresholds
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -177,12 +179,48 @@ def test_features_cover_the_promised_kinds() -> None:
     assert sum(isinstance(f, de.CategoricalFeature) for f in de.FEATURES) >= 2
 
 
+class QuickRun:
+    """`benchmarks/decision_evidence.py --quick --out evidence.json` in a child process, started right after
+    collection when the test below is selected (tests/_early.py): it runs while the tests before it run."""
+
+    def __init__(self, folder: Path) -> None:
+        self.out = folder / "evidence.json"
+        self.log = folder / "quick-run.log"
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, str(SCRIPT), "--quick", "--out", str(self.out)],
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def wait(self) -> Path:
+        code = self.process.wait()
+        if code != 0:
+            raise subprocess.CalledProcessError(code, self.process.args, self.log.read_text())
+        return self.out
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+EARLY_STARTS = {"quick_run": QuickRun}
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QuickRun]:
+    run: QuickRun = _early.take("quick_run", lambda: tmp_path_factory.mktemp("quick"), QuickRun)
+    try:
+        yield run
+    finally:
+        run.stop()
+
+
 @pytest.mark.slow
-def test_the_one_command_quick_run_writes_its_json(tmp_path: Path) -> None:
-    out = tmp_path / "evidence.json"
-    subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick", "--out", str(out)], check=True, cwd=ROOT, capture_output=True
-    )
+def test_the_one_command_quick_run_writes_its_json(quick_run: QuickRun) -> None:
+    out = quick_run.wait()
     report = json.loads(out.read_text())
     assert {"platform", "cpu_count", "date", "numpy", "scipy"} <= set(report["machine"])
     judged = [fa for fa in report["false_alarms"] if fa["thresholds"] == "default"]
