@@ -11,7 +11,8 @@ from typing import Any
 
 import polars as pl
 
-from driftwatch.demo import DemoSpec, write_demo_project
+from _demo import demo_project
+from driftwatch.demo import DemoSpec
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # StarletteDeprecationWarning: prefers httpx2
@@ -32,13 +33,13 @@ def spec(days: int = DAYS, end: datetime = END) -> DemoSpec:
 
 def make_project(folder: Path) -> Path:
     """A 4-day demo project ending 2026-11-01; returns its config path."""
-    return write_demo_project(folder, spec())
+    return demo_project(folder, spec())
 
 
 def next_day_records(folder: Path) -> list[dict[str, Any]]:
     """The 600 good prediction records of the day after the project ends (2026-11-01), as JSON objects in the
     default log schema, ready to push."""
-    write_demo_project(folder, spec(days=DAYS + 1, end=END + timedelta(days=1)))
+    demo_project(folder, spec(days=DAYS + 1, end=END + timedelta(days=1)))
     frame = pl.read_parquet(folder / "data" / "predictions" / f"{END:%Y-%m-%d}.parquet")
     prefix = f"req-{DAYS:03d}-"
     records = []

@@ -7,17 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from _demo import SMALL_DEMO
+import _early
+from _demo import SMALL_DEMO, demo_project, remove_templates
 from driftwatch.config.loading import load_settings
 from driftwatch.config.settings import Settings
-from driftwatch.demo import write_demo_project
 from driftwatch.storage.database import Database
 
 
 @pytest.fixture
 def demo_settings(tmp_path: Path) -> Settings:
     """A small demo project (24 days, drift from day 14, missing-rate jump from day 18)."""
-    config = write_demo_project(tmp_path / "demo", SMALL_DEMO)
+    config = demo_project(tmp_path / "demo", SMALL_DEMO)
     return load_settings(config)
 
 
@@ -25,3 +25,15 @@ def demo_settings(tmp_path: Path) -> Settings:
 def demo_db(demo_settings: Settings) -> Iterator[Database]:
     with Database(demo_settings.storage, demo_settings.database) as db:
         yield db
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the slow session resources the selected tests need in the background (tests/_early.py); nothing
+    for `--collect-only`, which runs no test."""
+    if not session.config.option.collectonly:
+        _early.start_needed(session.items)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    _early.stop_untaken()
+    remove_templates()

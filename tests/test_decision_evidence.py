@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 from scipy import stats
 
+import _early
 from driftwatch.stats.decision import Thresholds
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,7 +82,25 @@ def level_bound(windows: int, level: float = ALPHA, confidence: float = 0.999) -
 
 @pytest.fixture(scope="module")
 def evidence() -> de.Evidence:
-    return de.run(PLAN, workers=1)
+    # On both of CI's cores: every window draws from its own seeded stream, so how the windows are split over
+    # processes changes no number (test_the_split_over_windows_changes_no_number). The spawned workers import
+    # this script by its module name, so its folder is on sys.path while they start.
+    folder = str(SCRIPT.parent)
+    sys.path.append(folder)
+    try:
+        return de.run(PLAN, workers=min(2, os.cpu_count() or 1))
+    finally:
+        sys.path.remove(folder)
+
+
+def test_the_split_over_windows_changes_no_number() -> None:
+    """The same windows in one chunk or in four (as the worker processes get them): the same evidence."""
+    plan = de.EvidencePlan(seed=3, reference_rows=5_000, sizes=(de.SizePlan(150, 8, 4),), changes=CHANGES)
+    size = plan.sizes[0]
+    one = de._summarise(plan, size, [de.run_chunk(t) for t in de._chunks(plan, size, 1)])
+    four = de._summarise(plan, size, [de.run_chunk(t) for t in reversed(de._chunks(plan, size, 4))])
+    assert len(de._chunks(plan, size, 4)) == 4
+    assert repr(one) == repr(four)  # repr: a NaN mean equals itself only as text
 
 
 # The budget of issue 12: with no drift, at most 5 % of windows with any feature at warn (or worse) and at most
@@ -158,12 +179,48 @@ def test_features_cover_the_promised_kinds() -> None:
     assert sum(isinstance(f, de.CategoricalFeature) for f in de.FEATURES) >= 2
 
 
+class QuickRun:
+    """`benchmarks/decision_evidence.py --quick --out evidence.json` in a child process, started right after
+    collection when the test below is selected (tests/_early.py): it runs while the tests before it run."""
+
+    def __init__(self, folder: Path) -> None:
+        self.out = folder / "evidence.json"
+        self.log = folder / "quick-run.log"
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, str(SCRIPT), "--quick", "--out", str(self.out)],
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def wait(self) -> Path:
+        code = self.process.wait()
+        if code != 0:
+            raise subprocess.CalledProcessError(code, self.process.args, self.log.read_text())
+        return self.out
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+EARLY_STARTS = {"quick_run": QuickRun}
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QuickRun]:
+    run: QuickRun = _early.take("quick_run", lambda: tmp_path_factory.mktemp("quick"), QuickRun)
+    try:
+        yield run
+    finally:
+        run.stop()
+
+
 @pytest.mark.slow
-def test_the_one_command_quick_run_writes_its_json(tmp_path: Path) -> None:
-    out = tmp_path / "evidence.json"
-    subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick", "--out", str(out)], check=True, cwd=ROOT, capture_output=True
-    )
+def test_the_one_command_quick_run_writes_its_json(quick_run: QuickRun) -> None:
+    out = quick_run.wait()
     report = json.loads(out.read_text())
     assert {"platform", "cpu_count", "date", "numpy", "scipy"} <= set(report["machine"])
     judged = [fa for fa in report["false_alarms"] if fa["thresholds"] == "default"]

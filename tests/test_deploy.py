@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
+import _early
 from _image import lay_out, parse_dockerfile, run_effects
 from _service import TOKEN, TestClient, make_project, spec
 from driftwatch.alerting.rules import load_rules
@@ -236,15 +237,47 @@ class ContainerRun:
         return path.read_text() if path.exists() else ""
 
 
+@dataclass
+class ContainerStart:
+    """The container run under way in the background (tests/_early.py), or why it cannot run here."""
+
+    skip: str | None
+    process: subprocess.Popen[bytes] | None = None
+    run: ContainerRun | None = None
+
+    def wait(self) -> ContainerRun:
+        if self.skip is not None:
+            pytest.skip(self.skip)
+        assert self.process is not None and self.run is not None
+        try:
+            self.process.wait(timeout=600)
+        except subprocess.TimeoutExpired:
+            self.stop()  # the script's own loops are bounded; this is the old subprocess.run's timeout
+            raise
+        return self.run
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, 9)
+            self.process.wait(timeout=60)
+
+
 @pytest.fixture(scope="session")
 def container(tmp_path_factory: pytest.TempPathFactory) -> ContainerRun:
     """The image's tree (tests/_image.py) with compose's mounts, run with `unshare` (own mounts and network)
     and `chroot` as the image's user: the CMD as is (port 8080 is the namespace's own), then the HEALTHCHECK
-    command until it passes, `driftwatch rules check`, a probe of the API, and SIGTERM."""
+    command until it passes, `driftwatch rules check`, a probe of the API, and SIGTERM. Started right after
+    collection when the test below is selected (EARLY_STARTS), so it runs while the tests before it run."""
+    started: ContainerStart = _early.take(
+        "container", lambda: tmp_path_factory.mktemp("image"), start_container
+    )
+    return started.wait()
+
+
+def start_container(base: Path) -> ContainerStart:
     why = _unshare_works()
     if why is not None:
-        pytest.skip(why)
-    base = tmp_path_factory.mktemp("image")
+        return ContainerStart(skip=why)
     rootfs, out = base / "rootfs", base / "out"
     out.mkdir()
     uid = lay_out(IMAGE, rootfs)
@@ -311,12 +344,14 @@ def container(tmp_path_factory: pytest.TempPathFactory) -> ContainerRun:
     ]
     script = "\n".join(lines)
     (out / "script.sh").write_text(script)
-    subprocess.run(
+    process = subprocess.Popen(
         ["unshare", "--mount", "--net", "--propagation", "private", "sh", "-c", script],
-        timeout=600,
-        check=False,
+        start_new_session=True,  # stop() ends the whole run, the served process inside too
     )
-    return ContainerRun(rootfs, out, uid)
+    return ContainerStart(skip=None, process=process, run=ContainerRun(rootfs, out, uid))
+
+
+EARLY_STARTS = {"container": start_container}
 
 
 @pytest.mark.slow  # a server start in the laid-out image with a fresh numba cache: ~30-60 s

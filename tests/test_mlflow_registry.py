@@ -28,6 +28,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+import _early
 from driftwatch.api.push import push_predictions
 from driftwatch.config.loading import load_settings
 from driftwatch.config.mlflow import MlflowSettings
@@ -79,10 +80,19 @@ class MlflowServer:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
+        self.root = root
+        self.ready = False
+
+    def wait_ready(self) -> None:
+        """Poll /health until the server answers; it may have been started early (tests/_early.py)."""
+        if self.ready:
+            return
+        root = self.root
         deadline = time.monotonic() + 180  # the first start migrates the sqlite schema: ~30 s on 2 busy cores
         while True:
             try:
                 if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                    self.ready = True
                     return
             except httpx.TransportError:
                 pass
@@ -103,9 +113,16 @@ class MlflowServer:
         self.log.close()
 
 
+# Started in the background right after collection when a selected test needs it (tests/_early.py).
+EARLY_STARTS = {"mlflow_server": MlflowServer} if importlib.util.find_spec("mlflow") else {}
+
+
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
-    server = MlflowServer(tmp_path_factory.mktemp("mlflow"))
+    server: MlflowServer = _early.take(
+        "mlflow_server", lambda: tmp_path_factory.mktemp("mlflow"), MlflowServer
+    )
+    server.wait_ready()
     saved = os.environ.get("MLFLOW_TRACKING_URI")
     os.environ["MLFLOW_TRACKING_URI"] = server.url
     try:
