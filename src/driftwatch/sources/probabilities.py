@@ -8,14 +8,42 @@ outside [0, 1], when the row's probabilities do not sum to 1 within `SUM_TOLERAN
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from driftwatch.config.probabilities import SUM_TOLERANCE, ClassProbability
 from driftwatch.sources.values import category_sql, json_path
 from driftwatch.storage.probabilities import probability_column
 
-if TYPE_CHECKING:
-    from driftwatch.sources.logs import _Normaliser
+
+class _Query(Protocol):
+    """What this module uses of `sources.logs._Query` (a Protocol: logs imports this module, not the reverse)."""
+
+    def bind(self, value: object) -> str: ...
+    def doc_text(self, path: str) -> str: ...
+    def require(self, name: str, role: str) -> None: ...
+    def json_object(self, name: str) -> str: ...
+
+
+class _Layout(Protocol):
+    @property
+    def output(self) -> str | None: ...
+    @property
+    def probabilities(self) -> tuple[ClassProbability, ...]: ...
+
+
+class _Normaliser(Protocol):
+    """What this module uses of `sources.logs._Normaliser`."""
+
+    fmt: str
+    reasons: list[str]
+
+    @property
+    def q(self) -> _Query: ...
+    @property
+    def layout(self) -> _Layout: ...
+    def numeric(self, expr_text: str, label: str, alias: str) -> None: ...
+    def numeric_field(self, name: str, label: str, alias: str) -> None: ...
+    def rename_last(self, alias: str, name: str) -> None: ...
 
 
 def add_probabilities(n: _Normaliser) -> None:
