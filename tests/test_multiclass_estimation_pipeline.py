@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -97,17 +98,25 @@ def _frame(rows: dict[str, np.ndarray], **extra: object) -> pl.DataFrame:
     )
 
 
-def write_project(root: Path, seed: int = 3, days: int = DAYS) -> tuple[Path, dict[str, float]]:
+QUIET_SPREAD, SHIFTED_SPREAD = 1.5, 0.5
+
+
+def write_project(
+    root: Path, seed: int = 3, days: int = DAYS, spreads: Sequence[float] | None = None
+) -> tuple[Path, dict[str, float]]:
     """Reference, one prediction file per day, the labels kept aside in later/ (moved in by the test). Returns the
-    config and each day's realized accuracy."""
+    config and each day's realized accuracy. ``spreads``: each day's SD of x (default: SHIFTED days at 0.5, the
+    others at the reference's 1.5)."""
+    if spreads is None:
+        spreads = [SHIFTED_SPREAD if day in SHIFTED else QUIET_SPREAD for day in range(days)]
     rng = np.random.default_rng(seed)
-    ref = simulate(rng, 5000, 1.5)
+    ref = simulate(rng, 5000, QUIET_SPREAD)
     _frame(ref, y=ref["y"]).write_parquet(root / "ref.parquet")
     for folder in ("preds", "later", "labels"):
         (root / folder).mkdir()
     realized: dict[str, float] = {}
     for day in range(days):
-        rows = simulate(rng, ROWS_PER_DAY, 0.5 if day in SHIFTED else 1.5)
+        rows = simulate(rng, ROWS_PER_DAY, spreads[day])
         served = [
             START + timedelta(days=day, seconds=int(s)) for s in np.sort(rng.integers(0, 86400, ROWS_PER_DAY))
         ]
