@@ -31,7 +31,8 @@ from driftwatch.alerting.metrics import ESTIMATED_METRICS, KNOWN_METRICS
 from driftwatch.config.loading import load_settings
 from driftwatch.errors import ConfigError
 from driftwatch.performance.multiclass_estimation import MULTICLASS_ESTIMATED
-from driftwatch.pipeline.cycle import run_cycle
+from driftwatch.pipeline.cycle import run_cycle, run_monitor
+from driftwatch.reports.render import format_number
 from driftwatch.storage.database import Database
 from driftwatch.storage.performance_results import performance_results
 
@@ -383,3 +384,17 @@ def test_the_served_api_and_metrics_carry_the_multiclass_estimates(tmp_path: Pat
     )
     assert re.search(r'driftwatch_performance\{[^}]*metric="estimated_accuracy"[^}]*\} 0\.[0-9]+', metrics)
     assert "Traceback" not in log.read_text()
+
+
+def test_the_window_report_shows_the_multiclass_estimates(tmp_path: Path) -> None:
+    config, _realized = write_project(tmp_path, days=2)
+    settings = load_settings(config)
+    with Database(settings.storage, settings.database) as db:
+        summary = run_monitor(db, settings, "m", now=START + timedelta(days=5))
+        rows = performance_results(db.cursor(), monitor="m")
+    first = next(r for r in rows if r["metric"] == "estimated_f1_macro" and r["segment"] == "*")
+    pages = [p for p in summary.reports if "2026-03-02" in p.name and p.suffix == ".html"]
+    assert pages, summary.reports
+    html = pages[0].read_text()
+    assert "estimated_f1_macro" in html and "estimated_roc_auc_ovr_macro" in html
+    assert f"{format_number(first['low'])} – {format_number(first['high'])}" in html
