@@ -215,6 +215,7 @@ monitors:
     window: 1d
     min_rows: 1
     task: multiclass_classification
+    labels: labels/*.ndjson
 """
 
 
@@ -259,6 +260,10 @@ def test_bad_probability_rows_are_quarantined_with_their_reason(tmp_path: Path) 
         _ndjson_row(9, "1e999", 0.5, 0.5),
     ]
     (tmp_path / "preds" / "day.ndjson").write_text("\n".join(lines) + "\n")
+    (tmp_path / "labels").mkdir()
+    labels = [{"request_id": "q0", "label": "a"}, {"request_id": "q1", "label": "zebra"}]
+    labels.append({"request_id": "q2", "label": 1.0})  # the class "1" by its identity
+    (tmp_path / "labels" / "day.ndjson").write_text("".join(json.dumps(r) + chr(10) for r in labels))
     config = tmp_path / "driftwatch.yml"
     config.write_text(NDJSON_CONFIG)
     settings = load_settings(config)
@@ -266,8 +271,14 @@ def test_bad_probability_rows_are_quarantined_with_their_reason(tmp_path: Path) 
         summary = run_cycle(db, settings.monitor("m"), now=START + timedelta(days=3))
         cur = db.cursor()
         reasons = dict(
-            cur.execute("SELECT request_id, reason FROM quarantine ORDER BY row_number").fetchall()
+            cur.execute(
+                "SELECT request_id, reason FROM quarantine WHERE kind = 'predictions' ORDER BY row_number"
+            ).fetchall()
         )
+        label_reasons = cur.execute(
+            "SELECT request_id, reason FROM quarantine WHERE kind = 'labels'"
+        ).fetchall()
+        stored_labels = cur.execute("SELECT request_id, label FROM labels ORDER BY request_id").fetchall()
         stored = cur.execute(
             'SELECT request_id, "p:a", "p:b", "p:1" FROM "predictions:m" ORDER BY request_id'
         ).fetchall()
@@ -282,6 +293,8 @@ def test_bad_probability_rows_are_quarantined_with_their_reason(tmp_path: Path) 
     assert reasons["q7"] == "class 'c' is not one of the classes of predictions.probabilities"
     assert reasons["q8"] == "probability of class 'b' is missing"
     assert reasons["q9"].startswith("probability of class 'a': '1e999' is not a finite number")
+    assert label_reasons == [("q1", "label 'zebra' is not one of the classes of predictions.probabilities")]
+    assert stored_labels == [("q0", "a"), ("q2", "1")]
     # The three good rows are estimated (with a reference holding the nested, quoted-key path too).
     accuracy = [r for r in estimates if r["metric"] == "estimated_accuracy" and r["segment"] == "*"]
     assert len(accuracy) == 1 and accuracy[0]["n_predictions"] == 3 and math.isfinite(accuracy[0]["value"])
