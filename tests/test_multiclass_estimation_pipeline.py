@@ -28,10 +28,13 @@ import pytest
 
 import driftwatch.pipeline.multiclass_estimation as multiclass_estimation
 from driftwatch.alerting.metrics import ESTIMATED_METRICS, KNOWN_METRICS
+from driftwatch.api.errors import Invalid
+from driftwatch.api.push import push_predictions
 from driftwatch.config.loading import load_settings
 from driftwatch.errors import ConfigError
 from driftwatch.performance.multiclass_estimation import MULTICLASS_ESTIMATED
 from driftwatch.pipeline.cycle import run_cycle, run_monitor
+from driftwatch.pipeline.runner import CycleRunner
 from driftwatch.reports.render import format_number
 from driftwatch.storage.database import Database
 from driftwatch.storage.performance_results import performance_results
@@ -411,3 +414,37 @@ def test_the_window_report_shows_the_multiclass_estimates(tmp_path: Path) -> Non
     html = pages[0].read_text()
     assert "estimated_f1_macro" in html and "estimated_roc_auc_ovr_macro" in html
     assert f"{format_number(first['low'])} – {format_number(first['high'])}" in html
+
+
+def test_a_pushed_batch_is_checked_and_stored_like_a_file(tmp_path: Path) -> None:
+    config, _realized = write_project(tmp_path, days=1)
+    settings = load_settings(config)
+    monitor = settings.monitor("m")
+
+    def record(i: int, p_cat: object, decision: str = "cat") -> dict[str, object]:
+        p_dog = 0.8 - float(p_cat) if isinstance(p_cat, float) else 0.1
+        return {
+            "request_id": f"push-{i}",
+            "timestamp": "2026-03-05T10:00:00Z",
+            "x1": 0.1,
+            "x2": -0.2,
+            "decision": decision,
+            "p_cat": p_cat,
+            "p_dog": p_dog,
+            "scores": {"bird": 0.2},
+        }
+
+    with Database(settings.storage, settings.database) as db:
+        runner = CycleRunner(settings, db)
+        with pytest.raises(Invalid) as refused:
+            push_predictions(db, runner, monitor, [record(0, 0.7), record(1, 0.7, "fish"), record(2, "x")])
+        pushed = push_predictions(db, runner, monitor, [record(0, 0.7), record(3, 0.1, "dog")])
+        stored = (
+            db.cursor()
+            .execute('SELECT request_id, "p:cat", "p:dog", "p:bird" FROM "predictions:m" ORDER BY request_id')
+            .fetchall()
+        )
+    errors = json.dumps(refused.value.errors)
+    assert "class 'fish' is not one of the classes" in errors and "'x' is not a number" in errors
+    assert pushed.inserted == 2
+    assert stored == [("push-0", 0.7, pytest.approx(0.1), 0.2), ("push-3", 0.1, pytest.approx(0.7), 0.2)]
