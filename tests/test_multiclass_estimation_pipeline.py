@@ -33,6 +33,7 @@ from driftwatch.api.push import push_predictions
 from driftwatch.config.loading import load_settings
 from driftwatch.errors import ConfigError
 from driftwatch.performance.multiclass_estimation import MULTICLASS_ESTIMATED
+from driftwatch.performance.uncertainty import Interval
 from driftwatch.pipeline.cycle import run_cycle, run_monitor
 from driftwatch.pipeline.runner import CycleRunner
 from driftwatch.reports.render import format_number
@@ -152,13 +153,13 @@ def test_estimated_accuracy_follows_a_covariate_shift_and_covers_the_realized_ac
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fits: list[int] = []
-    real_fit = multiclass_estimation.fit_multiclass_calibrator
+    real_fit = multiclass_estimation._fit
 
     def counting_fit(*args, **kwargs):  # type: ignore[no-untyped-def]
         fits.append(1)
         return real_fit(*args, **kwargs)
 
-    monkeypatch.setattr(multiclass_estimation, "fit_multiclass_calibrator", counting_fit)
+    monkeypatch.setattr(multiclass_estimation, "_fit", counting_fit)
     config, realized = write_project(tmp_path)
 
     # Before any label: every estimate per window, with an interval; the realized accuracy waits for labels.
@@ -193,7 +194,7 @@ def test_estimated_accuracy_follows_a_covariate_shift_and_covers_the_realized_ac
             covered[metric] += estimate["low"] <= value <= estimate["high"]
     # 95 % intervals: at most two misses in 8 windows (docs/decision-evidence.md measures the coverage).
     assert all(hits >= DAYS - 2 for hits in covered.values()), covered
-    assert fits == [1]  # one fit per process, reused by the second cycle
+    assert fits == [1]  # one fit (calibrators and bootstrap members) per process, reused by the second cycle
 
 
 def test_every_stored_estimate_is_an_alertable_metric() -> None:
@@ -448,3 +449,15 @@ def test_a_pushed_batch_is_checked_and_stored_like_a_file(tmp_path: Path) -> Non
     assert "class 'fish' is not one of the classes" in errors and "'x' is not a number" in errors
     assert pushed.inserted == 2
     assert stored == [("push-0", 0.7, pytest.approx(0.1), 0.2), ("push-3", 0.1, pytest.approx(0.7), 0.2)]
+
+
+def test_the_interval_widens_by_the_calibrators_spread() -> None:
+    draws = Interval(0.70, 0.76, 0.015)
+    assert multiclass_estimation.widened(0.74, draws, 0.0) == (0.70, 0.76, 0.015)
+    low, high, stderr = multiclass_estimation.widened(0.74, draws, 0.02)
+    assert stderr == pytest.approx(0.025)  # independent errors: the variances add
+    # Each side stretched about the estimate by 0.025 / 0.015, so a skewed interval keeps its skew.
+    assert (0.74 - low, high - 0.74) == (
+        pytest.approx(0.04 * 0.025 / 0.015),
+        pytest.approx(0.02 * 0.025 / 0.015),
+    )

@@ -13,6 +13,7 @@ classifiers").
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from driftwatch.performance.multiclass_estimation import (
     fit_multiclass_calibrator,
     multiclass_estimate_intervals,
 )
+from driftwatch.performance.uncertainty import Interval
 from driftwatch.sources.files import Readable, first_line, read_source, source_file
 from driftwatch.sources.identity import reference_identity
 from driftwatch.sources.logs import LogLayout
@@ -46,6 +48,12 @@ if TYPE_CHECKING:
 ESTIMATE_PREFIX = "estimated_"  # as pipeline.performance's binary CBPE rows
 MAX_REFERENCE_ROWS = 50_000  # a repeatable sample beyond this: K isotonic fits of it take well under a second
 INTERVAL_SEED = 0  # fixed: the same rows give the same interval, so a recomputation without change is a no-op
+# The calibrators' own error: this many calibrator sets fit on seeded bootstrap resamples of the reference, whose
+# spread of estimates widens each interval (see `multiclass_estimate_rows`). 20 gives the SD within ~±16 %.
+MEMBERS = 20
+MEMBER_ROWS = (
+    20_000  # the members' spread is read on a seeded sample of a larger window (it barely depends on n)
+)
 _CACHE: dict[tuple[str, ...], MulticlassEstimator | str] = {}  # a fitted estimator, or why there is none
 _CACHE_LOCK = threading.Lock()
 
@@ -58,6 +66,7 @@ class MulticlassEstimator:
     classes: tuple[str, ...]
     rows: int  # reference rows the calibrators were fit on
     baseline: Mapping[str, float]
+    members: tuple[MulticlassCalibrator, ...] = ()  # fit on bootstrap resamples of the same rows
 
 
 def fitted_multiclass_estimator(
@@ -118,7 +127,23 @@ def _fit(cur: duckdb.DuckDBPyConnection, monitor: MonitorConfig) -> MulticlassEs
         calibrator = fit_multiclass_calibrator(proba, truth, names)
     except ValueError as exc:
         return f"no multiclass estimate: {exc}" + _refused_note(refused, reasons)
-    return MulticlassEstimator(calibrator, names, int(truth.size), _reference_metrics(truth, proba, names))
+    baseline = _reference_metrics(truth, proba, names)
+    return MulticlassEstimator(calibrator, names, int(truth.size), baseline, _members(proba, truth, names))
+
+
+def _members(
+    proba: np.ndarray, truth: np.ndarray, classes: tuple[str, ...]
+) -> tuple[MulticlassCalibrator, ...]:
+    """Calibrators fit on `MEMBERS` seeded bootstrap resamples (a resample that misses a class is skipped)."""
+    rng = np.random.default_rng(INTERVAL_SEED)
+    members = []
+    for _ in range(MEMBERS):
+        pick = rng.integers(0, truth.size, truth.size)
+        try:
+            members.append(fit_multiclass_calibrator(proba[pick], truth[pick], classes))
+        except ValueError:
+            continue
+    return tuple(members)
 
 
 def _refused_note(refused: int, reasons: pa.ChunkedArray) -> str:
@@ -160,17 +185,18 @@ def multiclass_estimate_rows(
     used = int(complete.sum())
     estimates = estimate_multiclass(estimator.calibrator, proba[complete])
     intervals = multiclass_estimate_intervals(estimator.calibrator, proba[complete], seed=INTERVAL_SEED)
+    spread = calibrator_spread(estimator.members, proba[complete])
     rows = []
     for metric in MULTICLASS_ESTIMATED:
         base = baseline.get(metric)
-        interval = intervals[metric]
+        low, high, stderr = widened(estimates[metric], intervals[metric], spread.get(metric, 0.0))
         rows.append(
             {
                 "metric": ESTIMATE_PREFIX + metric,
                 "value": estimates[metric],
-                "low": interval.low,
-                "high": interval.high,
-                "stderr": interval.stderr,
+                "low": low,
+                "high": high,
+                "stderr": stderr,
                 "status": "estimate",
                 "reason": f"multiclass CBPE estimate from {used:,} rows' class probabilities, no labels; "
                 "blind to concept drift",
@@ -179,3 +205,32 @@ def multiclass_estimate_rows(
             }
         )
     return rows
+
+
+def calibrator_spread(members: tuple[MulticlassCalibrator, ...], proba: np.ndarray) -> dict[str, float]:
+    """Per metric, the SD of the estimate over the bootstrap calibrators: the calibrators' own error, which the
+    label draws leave out (read on a seeded sample of at most `MEMBER_ROWS` rows of a larger window)."""
+    if len(members) < 2 or proba.shape[0] == 0:
+        return {}
+    if proba.shape[0] > MEMBER_ROWS:
+        pick = np.random.default_rng(INTERVAL_SEED).choice(proba.shape[0], MEMBER_ROWS, replace=False)
+        proba = proba[np.sort(pick)]
+    draws = [estimate_multiclass(member, proba) for member in members]
+    out = {}
+    for metric in MULTICLASS_ESTIMATED:
+        values = np.array([d[metric] for d in draws])
+        values = values[np.isfinite(values)]
+        if values.size >= 2:
+            out[metric] = float(np.std(values, ddof=1))
+    return out
+
+
+def widened(value: float, interval: Interval, calibrator_sd: float) -> tuple[float, float, float]:
+    """The label-draw interval widened for the calibrators' error: both independent, so the variances add,
+    stderr² = stderr_draws² + SD_calibrators², and each side of the (possibly skewed) percentile interval is
+    stretched about the estimate by stderr / stderr_draws. (low, high, stderr); unchanged without a spread."""
+    if not (calibrator_sd > 0.0 and math.isfinite(interval.stderr) and interval.stderr > 0.0):
+        return interval.low, interval.high, interval.stderr
+    stderr = math.hypot(interval.stderr, calibrator_sd)
+    factor = stderr / interval.stderr
+    return value - (value - interval.low) * factor, value + (interval.high - value) * factor, stderr
