@@ -4,8 +4,9 @@ Multiclass CBPE (`performance.multiclass_estimation`) on the per-class probabili
 (`predictions.probabilities`, stored as `p:<class>` columns with each prediction row). The per-class isotonic
 calibrators are fit on the reference's probabilities and `target` once per process and kept in memory, keyed by
 the reference profile id and the reference file's identity with the classes and target (a changed reference,
-or a changed class list, refits them). Like the regression loss model (`pipeline.loss_estimation`) they are never
-stored: refitting costs well under a second, and nothing read back from the database is run as code.
+or a changed class list, refits them), with `MEMBERS` more sets fit on bootstrap resamples whose spread widens
+each interval by the calibrators' own error. Like the regression loss model (`pipeline.loss_estimation`) they are
+never stored: refitting costs seconds once per process, and nothing read back from the database is run as code.
 Each window's estimate reads its own prediction rows' probabilities, so it exists as soon as the predictions do;
 the realized metrics are stored beside it once labels arrive. docs/performance.md ("Estimation for multiclass
 classifiers").
