@@ -461,3 +461,33 @@ def test_the_interval_widens_by_the_calibrators_spread() -> None:
         pytest.approx(0.04 * 0.025 / 0.015),
         pytest.approx(0.02 * 0.025 / 0.015),
     )
+
+
+def test_a_csv_json_column_path_reads_each_class_and_a_text_that_is_no_json_is_missing(
+    tmp_path: Path,
+) -> None:
+    config, _realized = write_project(tmp_path, days=1)
+    (tmp_path / "preds" / "0.parquet").unlink()
+    text = config.read_text().replace("preds/*.parquet", "preds/*.csv")
+    config.write_text(text.replace('bird: "$.scores.bird"', 'bird: "$.extra.\\"p.bird\\""'))
+    header = "request_id,timestamp,x1,x2,decision,p_cat,p_dog,extra\n"
+    rows = [
+        'c0,2026-03-02T01:00:00Z,0.1,0.2,cat,0.5,0.3,"{""p.bird"": 0.2}"',
+        "c1,2026-03-02T02:00:00Z,0.1,0.2,cat,0.5,0.3,not json",
+    ]
+    (tmp_path / "preds" / "day.csv").write_text(header + "\n".join(rows) + "\n")
+    ref = pl.read_parquet(tmp_path / "ref.parquet")
+    ref.with_columns(
+        pl.col("scores")
+        .map_elements(lambda s: json.dumps({"p.bird": s["bird"]}), return_dtype=pl.String)
+        .alias("extra")
+    ).write_parquet(tmp_path / "ref.parquet")
+    settings = load_settings(config)
+    with Database(settings.storage, settings.database) as db:
+        summary = run_cycle(db, settings.monitor("m"), now=START + timedelta(days=5))
+        cur = db.cursor()
+        stored = cur.execute('SELECT request_id, "p:bird" FROM "predictions:m"').fetchall()
+        reasons = cur.execute("SELECT request_id, reason FROM quarantine").fetchall()
+    assert stored == [("c0", 0.2)]
+    assert reasons == [("c1", "probability of class 'bird' is missing")]
+    assert summary.performance is not None and "multiclass estimate" not in summary.performance.note
