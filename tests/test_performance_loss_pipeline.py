@@ -28,6 +28,7 @@ from driftwatch.alerting.rules import check_rules
 from driftwatch.config.loading import load_settings
 from driftwatch.performance.estimation import ESTIMATED_METRICS as CBPE_METRICS
 from driftwatch.performance.loss_estimation import REGRESSION_ESTIMATED
+from driftwatch.performance.multiclass_estimation import MULTICLASS_ESTIMATED
 from driftwatch.pipeline.alerts import collect_samples
 from driftwatch.pipeline.cycle import run_cycle
 from driftwatch.storage.database import Database
@@ -198,7 +199,7 @@ def test_an_alert_rule_selects_the_estimated_mae_before_any_label(tmp_path: Path
     assert check_rules(rules) == []
     rules.write_text(rule.replace("estimated_mae", "estimated_mea"))
     assert ["unknown metric `estimated_mea`" in issue.message for issue in check_rules(rules)] == [True]
-    stored = {"estimated_" + m for m in (*CBPE_METRICS, *REGRESSION_ESTIMATED)}
+    stored = {"estimated_" + m for m in (*CBPE_METRICS, *REGRESSION_ESTIMATED, *MULTICLASS_ESTIMATED)}
     assert stored == ESTIMATED_METRICS  # every estimate the pipeline stores is selectable, nothing else
 
     config, _realized = write_project(tmp_path)

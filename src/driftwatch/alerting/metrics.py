@@ -111,3 +111,16 @@ ESTIMATED_METRICS: frozenset[str] = frozenset(
     }
 )
 KNOWN_METRICS = KNOWN_METRICS | ESTIMATED_METRICS
+
+# Multiclass CBPE (a monitor with `predictions.probabilities`; docs/performance.md): estimated_accuracy is above.
+MULTICLASS_ESTIMATED_METRICS: frozenset[str] = frozenset(
+    {
+        "estimated_accuracy",
+        "estimated_precision_macro",
+        "estimated_recall_macro",
+        "estimated_f1_macro",
+        "estimated_roc_auc_ovr_macro",
+    }
+)
+ESTIMATED_METRICS = ESTIMATED_METRICS | MULTICLASS_ESTIMATED_METRICS
+KNOWN_METRICS = KNOWN_METRICS | ESTIMATED_METRICS

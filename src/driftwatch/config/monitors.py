@@ -17,6 +17,7 @@ from pathlib import Path
 from driftwatch.config.mlflow import RegistryReference, is_registry_url, parse_registry_reference
 from driftwatch.config.multivariate import MultivariateSettings, parse_multivariate
 from driftwatch.config.performance import MULTICLASS, TASKS, PerformanceSettings, parse_performance
+from driftwatch.config.probabilities import ClassProbability, parse_probabilities
 from driftwatch.config.quality import parse_quality
 from driftwatch.config.retention import RetentionSettings, parse_retention
 from driftwatch.config.sections import Section, resolve_path
@@ -66,6 +67,7 @@ PREDICTION_KEYS = (
     "segments",
     "object_store",
     "database",
+    "probabilities",
 )
 REFERENCE_KEYS = (
     "path",
@@ -100,6 +102,8 @@ class PredictionSource:
     segments: tuple[str, ...] = ()
     object_store: ObjectStoreOptions = ObjectStoreOptions()  # for an s3:// / gs:// path (docs/sources.md)
     database: DatabaseSourceOptions | None = None  # a table/query in an SQL database instead of `path`
+    # A multiclass model's per-class probabilities (config.probabilities; multiclass CBPE in the pipeline).
+    probabilities: tuple[ClassProbability, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -207,6 +211,7 @@ def _predictions(file: Path, base: Path, path: str, data: object) -> PredictionS
         segments=s.names("segments"),
         object_store=parse_object_store(file, s.key("object_store"), s.data.get("object_store")),
         database=database,
+        probabilities=parse_probabilities(file, s.key("probabilities"), s.data.get("probabilities")),
     )
 
 
@@ -347,6 +352,23 @@ def _check_feature_names(
         )
 
 
+def _check_probabilities(
+    s: Section, task: str | None, predictions: PredictionSource, reference: ReferenceSource
+) -> None:
+    """`predictions.probabilities` is for a multiclass monitor whose reference has the labels to calibrate on."""
+    if not predictions.probabilities:
+        return
+    key = "predictions.probabilities"
+    if task != MULTICLASS:
+        raise s.error(
+            key, f"needs `task: {MULTICLASS}` (per-class probabilities of a multiclass model)", task
+        )
+    if reference.target is None:
+        raise s.error(
+            key, "needs `reference.target`: the reference's labels the per-class calibrators are fit on"
+        )
+
+
 def parse_monitor(file: Path, base: Path, name: str, data: object) -> MonitorConfig:
     """One monitor's settings; `base` is the folder relative paths resolve against."""
     path = f"monitors.{name}"
@@ -371,6 +393,7 @@ def parse_monitor(file: Path, base: Path, name: str, data: object) -> MonitorCon
     reference = _reference(file, base, s.key("reference"), s.data["reference"])
     features = _features(file, s.key("features"), s.data.get("features"))
     _check_feature_names(s, features, predictions, reference)
+    _check_probabilities(s, task, predictions, reference)
     return MonitorConfig(
         name=name,
         predictions=predictions,

@@ -27,6 +27,7 @@ from driftwatch.pipeline.performance import (
     compute_queued_performance,
     ensure_performance_reference,
     with_loss_model,
+    with_multiclass_estimator,
 )
 from driftwatch.pipeline.quality import QualitySummary, check_quality, recomputer
 from driftwatch.pipeline.reference import ensure_reference
@@ -180,6 +181,12 @@ def run_cycle(
         if perf_reference is not None:  # a regression monitor's DLE loss model (pipeline.loss_estimation)
             perf_reference = with_loss_model(
                 db, monitor, perf_reference, reference.features, reference.profile.profile_id
+            )
+        if (
+            perf_reference is not None
+        ):  # a multiclass monitor's CBPE calibrators (pipeline.multiclass_estimation)
+            perf_reference = with_multiclass_estimator(
+                db, monitor, perf_reference, reference.profile.profile_id
             )
         if perf_reference is not None:
             summary.performance = compute_queued_performance(db, monitor, perf_reference, run_id, now)

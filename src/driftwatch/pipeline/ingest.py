@@ -36,6 +36,7 @@ from driftwatch.storage.database import Database, utcnow
 from driftwatch.storage.ingest_rows import BatchCounts, store_prediction_batch
 from driftwatch.storage.ingested_files import already_ingested, record_ingested
 from driftwatch.storage.predictions import ensure_prediction_table
+from driftwatch.storage.probabilities import ensure_probability_columns
 from driftwatch.storage.quarantine import quarantine_rejected
 
 # Rows per streamed batch. Large enough that per-batch statements (a DESCRIBE, a key aggregate, an anti-join
@@ -68,6 +69,7 @@ def prediction_layout(monitor: MonitorConfig, features: FeatureSpec) -> LogLayou
         prediction=src.prediction,
         output=src.output,
         segments=src.segments,
+        probabilities=src.probabilities,
     )
 
 
@@ -82,6 +84,7 @@ def ingest_predictions(
     layout = prediction_layout(monitor, features)
     with db.transaction() as tx:
         ensure_prediction_table(tx, monitor.name, features.numeric, features.categorical, layout.segments)
+        ensure_probability_columns(tx, monitor.name, tuple(c.name for c in layout.probabilities))
     if monitor.predictions.database is not None:  # an SQL table/query: pipeline.database_sources
         ingest_database(
             db,

@@ -37,6 +37,12 @@ from driftwatch.performance.verdict import (
     judge_against_previous,
 )
 from driftwatch.pipeline.loss_estimation import LossEstimator, fitted_loss_model, loss_estimate_rows
+from driftwatch.pipeline.multiclass_estimation import (
+    MulticlassEstimator,
+    fitted_multiclass_estimator,
+    multiclass_estimate_rows,
+    probability_matrix,
+)
 from driftwatch.pipeline.windows import OVERALL
 from driftwatch.sources.files import Readable, first_line, read_source, source_file
 from driftwatch.sources.identity import reference_identity
@@ -83,6 +89,10 @@ class PerformanceReference:
     spread_note: str = ""  # why the reference's window-to-window spread was not measured, when it was not
     loss: LossEstimator | None = None
     loss_note: str = ""  # why a regression monitor has no loss estimate, when it has not
+    multiclass: MulticlassEstimator | None = None  # multiclass CBPE's calibrators (with_multiclass_estimator)
+    multiclass_note: str = (
+        ""  # why a monitor with `predictions.probabilities` has no estimate, when it has not
+    )
 
 
 @dataclass
@@ -261,6 +271,19 @@ def with_loss_model(
     return dataclasses.replace(reference, loss=fitted)
 
 
+def with_multiclass_estimator(
+    db: Database, monitor: MonitorConfig, reference: PerformanceReference, profile_id: str
+) -> PerformanceReference:
+    """``reference`` with a multiclass monitor's per-class calibrators, or the note why it has none
+    (`pipeline.multiclass_estimation.fitted_multiclass_estimator`); unchanged for other monitors."""
+    fitted = fitted_multiclass_estimator(db, monitor, profile_id)
+    if fitted is None:
+        return reference
+    if isinstance(fitted, str):
+        return dataclasses.replace(reference, multiclass_note=fitted)
+    return dataclasses.replace(reference, multiclass=fitted)
+
+
 def _build_calibration(cur: duckdb.DuckDBPyConnection, monitor: MonitorConfig, rid: str) -> StoredCalibration:
     assert monitor.task is not None
     truth, score = _read_reference(cur, monitor)
@@ -316,9 +339,11 @@ def compute_window_performance(
         params,
         segments,
         reference.loss.features if reference.loss else (),
+        reference.multiclass.classes if reference.multiclass else (),
     )
     truth, score = _task_arrays(monitor, _numpy(table, "truth"), _numpy(table, "score"))
     design = reference.loss.design(table) if reference.loss else None
+    proba = probability_matrix(table, len(reference.multiclass.classes)) if reference.multiclass else None
     ts = _numpy(table, "ts").astype("datetime64[us]")
     labelled_at = _numpy(table, "labelled_at").astype("datetime64[us]")
     now = utcnow()
@@ -331,8 +356,16 @@ def compute_window_performance(
     for segment, mask in groups:
         part = slice(None) if mask is None else mask
         window_design = None if design is None else design[part]
+        window_proba = None if proba is None else proba[part]
         for row in _segment_rows(
-            monitor, reference, truth[part], score[part], ts[part], labelled_at[part], window_design
+            monitor,
+            reference,
+            truth[part],
+            score[part],
+            ts[part],
+            labelled_at[part],
+            window_design,
+            window_proba,
         ):
             row.update(
                 monitor=monitor.name,
@@ -355,6 +388,7 @@ def _segment_rows(
     ts: np.ndarray,
     labelled_at: np.ndarray,
     design: np.ndarray | None = None,
+    proba: np.ndarray | None = None,
 ) -> list[dict[str, Any]]:
     assert monitor.task is not None
     task, settings = monitor.task, monitor.performance
@@ -424,6 +458,8 @@ def _segment_rows(
         rows += _estimate_rows(monitor, reference.calibrator, reference, score, shared)
     if task == REGRESSION and reference.loss is not None and design is not None:
         rows += loss_estimate_rows(reference.loss, design, score, reference.baseline, shared)
+    if task == MULTICLASS and reference.multiclass is not None and proba is not None:
+        rows += multiclass_estimate_rows(reference.multiclass, proba, reference.baseline, shared)
     return rows
 
 
@@ -479,7 +515,8 @@ def compute_queued_performance(
     db: Database, monitor: MonitorConfig, reference: PerformanceReference, run_id: str, now: datetime
 ) -> PerformanceSummary:
     """Compute and store every closed window in the performance queue."""
-    note = "; ".join(n for n in (reference.note, reference.spread_note, reference.loss_note) if n)
+    notes = (reference.note, reference.spread_note, reference.loss_note, reference.multiclass_note)
+    note = "; ".join(n for n in notes if n)
     summary = PerformanceSummary(reference_rebuilt=reference.rebuilt, note=note)
     for window in plan_performance(db.cursor(), monitor.name, now):
         rows = compute_window_performance(db, monitor, reference, window, run_id)

@@ -23,7 +23,8 @@ def label_batch_sql(
 
     Beyond the shared checks (missing id, unparseable timestamp, malformed line) a row is quarantined when its
     label is missing (NaN included), a number that is not finite (``inf``, ``1e999``: stored, it would stop
-    every later performance computation), or, for regression, not a number. The label is stored as its
+    every later performance computation), for regression not a number, or, with `predictions.probabilities`,
+    not one of its classes. The label is stored as its
     category identity (docs/values.md: ``1.0`` → ``1``, ``True`` → ``true``). Without a label timestamp in the
     source the label is stamped with the ingest time (`$now`).
     """
@@ -37,6 +38,15 @@ def label_batch_sql(
         if monitor.task == REGRESSION
         else ""
     )
+    # A multiclass model's labels must be among the classes its probabilities cover (config.probabilities).
+    classes = tuple(c.name for c in monitor.predictions.probabilities)
+    if classes:
+        params.update({f"class{i}": name for i, name in enumerate(classes)})
+        names = ", ".join(f"$class{i}" for i in range(len(classes)))
+        not_number += (
+            f"WHEN label NOT IN ({names}) THEN "
+            "'label ''' || left(label, 60) || ''' is not one of the classes of predictions.probabilities' "
+        )
     extra = (
         "CASE WHEN label IS NULL OR trim(label) = '' THEN 'missing label' "
         "WHEN isinf(label_value) THEN 'label: ' || label || ' is not a finite number' "

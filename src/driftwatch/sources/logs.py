@@ -25,8 +25,10 @@ import json
 from dataclasses import dataclass, field
 
 import driftwatch.timestamps as timestamps
+from driftwatch.config.probabilities import ClassProbability
 from driftwatch.errors import SourceError
 from driftwatch.sources.files import NDJSON_LINE, SOURCE_ROW, raw_sql, source_sql
+from driftwatch.sources.probabilities import add_probabilities
 from driftwatch.sources.values import (
     category_number_sql,
     category_sql,
@@ -56,6 +58,7 @@ class LogLayout:
     output: str | None = None
     segments: tuple[str, ...] = ()
     extra_numeric: dict[str, str] = field(default_factory=dict)  # output name → source field (e.g. a target)
+    probabilities: tuple[ClassProbability, ...] = ()  # per-class probability fields (sources.probabilities)
 
 
 class _Query:
@@ -207,6 +210,7 @@ def normalise_query(
     n.add_timestamp()
     n.add_model_version()
     n.add_outputs()
+    add_probabilities(n)
     n.add_segments_and_extras()
     n.add_features_field()
     n.add_numeric_features()

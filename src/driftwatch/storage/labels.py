@@ -17,6 +17,7 @@ import pyarrow as pa
 from driftwatch.sources.logs import NO_VERSION
 from driftwatch.storage.database import first_row
 from driftwatch.storage.predictions import window_bucket_sql
+from driftwatch.storage.probabilities import probability_column
 from driftwatch.storage.schema import feature_column, prediction_table, segment_column
 
 CHANGES_TABLE = "_label_changes"
@@ -170,6 +171,7 @@ def window_label_rows(
     sql_params: dict[str, object],
     segments: tuple[str, ...],
     features: tuple[str, ...] = (),
+    probabilities: tuple[str, ...] = (),
 ) -> pa.Table:
     """The window's predictions with their labels (NULL when not labelled yet), through Arrow, in (request id,
     model version) order (a stable order keeps the seeded bootstrap reproducible). Each version's row is its
@@ -188,6 +190,9 @@ def window_label_rows(
     seg_names = "".join(f", seg{i}" for i in range(len(segments)))
     seg_cols += "".join(f", p.{feature_column(f)} AS x{i}" for i, f in enumerate(features))
     seg_names += "".join(f", x{i}" for i in range(len(features)))
+    # A multiclass model's per-class probabilities, `q<i>` in the order of ``probabilities`` (class names).
+    seg_cols += "".join(f", p.{probability_column(c)} AS q{i}" for i, c in enumerate(probabilities))
+    seg_names += "".join(f", q{i}" for i in range(len(probabilities)))
     sql = (
         f"SELECT ts, labelled_at, {truth_sql} AS truth, {score_sql} AS score{seg_names} FROM ("
         "SELECT p.request_id, p.model_version, p.ts, p.prediction, p.output, l.label, l.label_value, "

@@ -9,7 +9,8 @@ import duckdb
 from driftwatch.durations import WINDOW_ORIGIN, to_naive_utc
 from driftwatch.storage.database import first_row
 from driftwatch.storage.prediction_identity import PREDICTION_KEY_COLUMNS
-from driftwatch.storage.schema import feature_column, prediction_table, segment_column
+from driftwatch.storage.probabilities import PROBABILITY_PREFIX
+from driftwatch.storage.schema import feature_column, prediction_table, quote_identifier, segment_column
 
 _ORIGIN = to_naive_utc(WINDOW_ORIGIN)
 
@@ -80,8 +81,10 @@ def insert_batch(
     wanted = [(c, c) for c in ("request_id", "ts", "model_version", "prediction", "output")]
     wanted += [(f"s:{s}", segment_column(s)) for s in segments]
     wanted += [(f"f:{n}", feature_column(n)) for n in numeric + categorical]
-    names = ", ".join(quoted for _, quoted in wanted)
     present = {str(r[0]) for r in cur.execute(f"DESCRIBE {batch}").fetchall()}
+    # A multiclass model's per-class probabilities (`p:<class>`, storage.probabilities), when configured.
+    wanted += [(c, quote_identifier(c)) for c in sorted(present) if c.startswith(PROBABILITY_PREFIX)]
+    names = ", ".join(quoted for _, quoted in wanted)
     select = ", ".join(quoted if raw in present else f"NULL AS {quoted}" for raw, quoted in wanted)
     table = prediction_table(monitor)
     # The first row per pair only when a pair repeats in the batch (rare): the check is one aggregate, the
