@@ -211,6 +211,10 @@ class _TypedQuery:
         return json.dumps(shape)
 
     def build(self, path: str, compression: str) -> tuple[str, dict[str, object]] | None:
+        if self.layout.probabilities:
+            # Per-class probabilities have checks of their own (range, sum, output among the classes:
+            # sources.probabilities) that this query does not make; such files go the per-field way.
+            return None
         self.add_fields()
         struct = self.structure()
         if struct is None:
