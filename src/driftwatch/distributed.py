@@ -18,8 +18,9 @@ docs/scale.md has how to run it on a real cluster and its cost model.
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,12 +53,21 @@ if TYPE_CHECKING:
 
 INSTALL_HINT = "pip install 'driftwatch[dask]'"
 CONNECT_TIMEOUT = 10.0
-"""Seconds to wait for the scheduler before giving up with the address in the message."""
+"""Seconds to wait for the scheduler, and for a worker, before giving up with the address in the message."""
+POLL_SECONDS = 0.02
+"""How often the client looks at its futures while it waits (it has nothing else to do meanwhile)."""
+WORKER_CHECK_SECONDS = 1.0
+"""How often a wait asks the scheduler whether it still has workers: tasks wait forever on a cluster without."""
 RETRIES = 2
 """Times a failed task is run again (a flaky read); a lost worker's tasks are rescheduled besides."""
 SPLIT_EVERY = 8
 """Partials merged by one reduce task: fewer, larger tasks than a binary tree, and at most 8 partials per
 feature held by a task at once."""
+
+
+class ClusterUnavailable(InputError):
+    """The cluster cannot do the work: its scheduler is unreachable or gone, or it has had no worker for the
+    whole timeout. `driftwatch compare` stops with it; a monitor's window falls back to this machine."""
 
 
 @dataclass(frozen=True)
@@ -136,7 +146,9 @@ def compare_dask(
     owned = client is None
     client = connected_client(scheduler, connect_timeout) if owned else client
     try:
-        counted = count_on_cluster(client, partitions, plan.checked, profiles)
+        if not owned:
+            await_workers(client, connect_timeout)
+        counted = count_on_cluster(client, partitions, plan.checked, profiles, connect_timeout)
     finally:
         if owned:
             client.close()
@@ -168,7 +180,8 @@ def dataset_partitions(current: str | Path, features_column: str) -> tuple[list[
 
 
 def connected_client(scheduler: str | None, timeout: float) -> Any:
-    """A ``distributed.Client`` connected to `scheduler`; InputError saying what to do when it cannot be."""
+    """A ``distributed.Client`` connected to `scheduler` that has at least one worker; InputError saying
+    what to do when it cannot be (ClusterUnavailable: no answer, or no worker, within `timeout` seconds)."""
     if not scheduler:
         raise InputError("--engine dask needs the scheduler's address: --scheduler tcp://HOST:8786")
     try:
@@ -176,11 +189,79 @@ def connected_client(scheduler: str | None, timeout: float) -> Any:
     except ImportError:
         raise InputError(f"--engine dask needs Dask: {INSTALL_HINT}") from None
     try:
-        return Client(scheduler, timeout=timeout, set_as_default=False)
+        client = Client(scheduler, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
-        raise InputError(
+        raise ClusterUnavailable(
             f"cannot reach the Dask scheduler at {scheduler!r} within {timeout:g} s: {first_line(exc)}"
         ) from None
+    try:
+        await_workers(client, timeout)
+    except BaseException:
+        client.close()
+        raise
+    return client
+
+
+def await_workers(client: Any, timeout: float) -> None:
+    """Return once the cluster has a worker; ClusterUnavailable after `timeout` seconds without one (a task
+    submitted to a scheduler without workers waits forever, and so would the comparison)."""
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except (OSError, TimeoutError) as exc:  # distributed's WorkerStartTimeoutError is a TimeoutError
+        raise ClusterUnavailable(
+            f"the Dask scheduler at {_address(client)!r} has no workers: none joined within {timeout:g} s "
+            f"({first_line(exc)})"
+        ) from None
+
+
+def first_done(client: Any, futures: Collection[Any], timeout: float) -> list[Any]:
+    """The futures that are done, as soon as one is. Never waits forever: ClusterUnavailable when the
+    scheduler is gone or has had no worker for `timeout` seconds (a lost worker's tasks wait for another)."""
+    checked = time.monotonic()
+    without_workers: float | None = None
+    while True:
+        done = [f for f in futures if f.done()]
+        if done:
+            return done
+        time.sleep(POLL_SECONDS)
+        now = time.monotonic()
+        if now - checked < WORKER_CHECK_SECONDS:
+            continue
+        checked = now
+        if worker_count(client) > 0:
+            without_workers = None
+        elif without_workers is None:
+            without_workers = now
+        elif now - without_workers >= timeout:
+            raise ClusterUnavailable(
+                f"the Dask cluster at {_address(client)!r} has had no workers for {timeout:g} s: its tasks "
+                "cannot run"
+            )
+
+
+def broadcast(client: Any, value: object, timeout: float) -> Any:
+    """`value` scattered to every worker (each deserialises it once); its future. ClusterUnavailable when no
+    worker takes it within `timeout` seconds."""
+    try:
+        [shipped] = client.scatter([value], broadcast=True, hash=False, timeout=timeout)
+    except (OSError, TimeoutError) as exc:
+        raise ClusterUnavailable(
+            f"the Dask cluster at {_address(client)!r} took no data within {timeout:g} s: {first_line(exc)}"
+        ) from None
+    return shipped
+
+
+def worker_count(client: Any) -> int:
+    try:
+        return len(client.nthreads())
+    except (OSError, TimeoutError) as exc:  # CommClosedError is an OSError
+        raise ClusterUnavailable(
+            f"lost the Dask scheduler at {_address(client)!r}: {first_line(exc)}"
+        ) from None
+
+
+def _address(client: Any) -> str:
+    return str(getattr(client, "scheduler_address", None) or getattr(client.scheduler, "address", "?"))
 
 
 def count_on_cluster(
@@ -188,12 +269,14 @@ def count_on_cluster(
     partitions: Sequence[Partition],
     checked: Sequence[tuple[str, str]],
     profiles: Sequence[FeatureProfile],
+    timeout: float = CONNECT_TIMEOUT,
 ) -> Counted:
-    """Every partition counted on the cluster and the partials merged there; the merged result gathered."""
+    """Every partition counted on the cluster and the partials merged there; the merged result gathered.
+    ClusterUnavailable when the cluster has no worker for `timeout` seconds meanwhile."""
     if not partitions:
         return Counted(tuple(_empty(p) for p in profiles), 0, {})
     run = uuid.uuid4().hex[:12]
-    [shipped] = client.scatter([tuple(profiles)], broadcast=True, hash=False)
+    shipped = broadcast(client, tuple(profiles), timeout)
     columns = list(dict.fromkeys([p.name for p in profiles]))
     level = [
         client.submit(
@@ -220,6 +303,7 @@ def count_on_cluster(
             )
             for i in range(0, len(level), SPLIT_EVERY)
         ]
+    first_done(client, level, timeout)
     try:
         result: Counted = level[0].result()
     except DriftwatchError:
