@@ -13,6 +13,9 @@ Wasserstein as the streamed comparison gives it (an estimate with its bound, mar
 Dask is an optional extra (``pip install 'driftwatch[dask]'``), imported here only, and only when used.
 A worker lost mid-computation costs its tasks, which the scheduler runs again elsewhere (a task's inputs are
 a file path and the broadcast profiles, both still available); a task that fails is retried `RETRIES` times.
+A scheduler that cannot be reached, has no worker, or loses all of them for the timeout is a
+`ClusterUnavailable` error, never an endless wait. A monitor's `compute:` (`pipeline.cluster_windows`) uses the
+same client, packing and waits for its windows.
 docs/scale.md has how to run it on a real cluster and its cost model.
 """
 

@@ -136,6 +136,8 @@ class ClusterWindows:
             for n in (*numeric, *((score_as,) if score_as else ()))
             if isinstance(profile.features.get(n), NumericProfile)
         ]
+        if not names:  # categorical counts come from DuckDB on every path: nothing for the cluster to count
+            return None
         batches = window_array_batches(
             cur, monitor, window, numeric, segments, score_as, self.settings.batch_rows
         )
