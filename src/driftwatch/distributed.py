@@ -29,12 +29,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from driftwatch.comparison import (
-    FEATURES_COLUMN,
+    CompareOptions,
     CompareResult,
     _ArrowColumns,
     _columns,
     as_table,
-    comparison_plan,
     judged_result,
     load_statistics,
     reference_profile,
@@ -50,7 +49,6 @@ from driftwatch.sources.batches import (
 from driftwatch.streaming import _finished
 
 if TYPE_CHECKING:
-    from driftwatch.stats.decision import Thresholds
     from driftwatch.stats.partials import NumericPartial, Partial
     from driftwatch.stats.profile import FeatureProfile
 
@@ -106,18 +104,10 @@ class Counted:
 def compare_dask(
     reference: object,
     current: object,
+    options: CompareOptions | None = None,
     *,
     scheduler: str | None = None,
     client: Any = None,
-    numeric: Sequence[str] | None = None,
-    categorical: Sequence[str] | None = None,
-    bins: int = 10,
-    thresholds: Thresholds | None = None,
-    prediction: str | None = None,
-    output: str | None = None,
-    features: Sequence[str] | None = None,
-    input_format: str | tuple[str, str] = "auto",
-    features_column: str = FEATURES_COLUMN,
     connect_timeout: float = CONNECT_TIMEOUT,
 ) -> CompareResult:
     """`driftwatch.comparison.compare` with the current Parquet dataset (a file, a folder of .parquet files
@@ -126,25 +116,18 @@ def compare_dask(
 
     Same options and result as in memory; the features' `wasserstein_bound` is set as when streaming.
     """
-    formats = (input_format, input_format) if isinstance(input_format, str) else input_format
+    options = options or CompareOptions()
+    formats = options.formats
     if formats[1] not in ("auto", "parquet"):
         raise InputError(f"--engine dask reads the current dataset as Parquet, not {formats[1]!r}")
     if not isinstance(current, str | Path):
         raise InputError("--engine dask reads the current dataset from Parquet files: give a path or a glob")
-    partitions, shape = dataset_partitions(current, features_column)
+    partitions, shape = dataset_partitions(current, options.features_column)
     load_statistics()
-    ref = as_table(reference, "reference", formats[0], features_column)
-    plan = comparison_plan(
-        _columns(ref),
-        _ArrowColumns(shape.schema.empty_table()),
-        numeric=numeric,
-        categorical=categorical,
-        features=features,
-        prediction=prediction,
-        output=output,
-    )
+    ref = as_table(reference, "reference", formats[0], options.features_column)
+    plan = options.plan(_columns(ref), _ArrowColumns(shape.schema.empty_table()))
     kept, excluded_ref = without_refused_rows(_columns(ref), plan.checked, "reference")
-    profiled = [reference_profile(kept, name, is_num, bins) for name, is_num, _ in plan.to_judge]
+    profiled = [reference_profile(kept, name, is_num, options.bins) for name, is_num, _ in plan.to_judge]
     profiles = [p for p, _ in profiled]
     owned = client is None
     client = connected_client(scheduler, connect_timeout) if owned else client
@@ -157,7 +140,9 @@ def compare_dask(
             client.close()
     partials = [unpacked(p) for p in counted.partials]
     done = _finished(plan, profiles, partials, [note for _, note in profiled])
-    return judged_result(plan, done, thresholds, (kept.height, counted.rows), (excluded_ref, counted.refused))
+    return judged_result(
+        plan, done, options.thresholds, (kept.height, counted.rows), (excluded_ref, counted.refused)
+    )
 
 
 def dataset_partitions(current: str | Path, features_column: str) -> tuple[list[Partition], ParquetShape]:
