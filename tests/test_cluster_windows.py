@@ -259,3 +259,25 @@ def test_compute_settings_are_read(tmp_path: Path) -> None:
 def _written(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
+
+
+def test_small_batches_are_gathered_into_full_partitions() -> None:
+    """DuckDB hands out batches smaller than asked; each partition costs a reference-sized partial per feature,
+    so they are joined first: every row once, in order, partitions of at least the asked rows but the last."""
+    import numpy as np
+
+    from driftwatch.pipeline.cluster_windows import gathered
+    from driftwatch.storage.windows import WindowArrays
+
+    sizes = [300, 450, 100, 700, 1200, 50]
+    values = np.arange(sum(sizes), dtype=np.float64)
+    codes = (np.arange(sum(sizes)) % 3).astype(np.int64)
+    edges = np.cumsum([0, *sizes])
+    batches = [
+        WindowArrays(n, {"x": values[a:b]}, {"region": codes[a:b]})
+        for n, a, b in zip(sizes, edges[:-1], edges[1:], strict=True)
+    ]
+    partitions = list(gathered(batches, 800))
+    assert [p.rows for p in partitions] == [850, 1900, 50]
+    assert np.array_equal(np.concatenate([p.numeric["x"] for p in partitions]), values)
+    assert np.array_equal(np.concatenate([p.segment_codes["region"] for p in partitions]), codes)
