@@ -155,17 +155,17 @@ class ClusterWindows:
     ) -> NumericStatistics | None:
         """`pipeline.streamed_windows.streamed_numeric_statistics`'s result, counted on the cluster; None
         when the window is under `min_rows` or the cluster cannot do it (a warning says why)."""
-        if self._unavailable is not None or window_row_count(cur, monitor, window) < self.settings.min_rows:
-            return None
-        client = self._connected(window)
-        if client is None:
-            return None
         names = [
             n
             for n in (*numeric, *((score_as,) if score_as else ()))
             if isinstance(profile.features.get(n), NumericProfile)
         ]
         if not names:  # categorical counts come from DuckDB on every path: nothing for the cluster to count
+            return None
+        if self._unavailable is not None or window_row_count(cur, monitor, window) < self.settings.min_rows:
+            return None
+        client = self._connected(window)
+        if client is None:
             return None
         batches = window_array_batches(
             cur, monitor, window, numeric, segments, score_as, self.settings.batch_rows
