@@ -29,6 +29,11 @@ def _peak_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def on_cluster(reference: Path, current: Path) -> dict[str, Any]:
     """The comparison on a fresh 2-worker LocalCluster: wall time, per-task times, workers' peak RSS."""
     from distributed import Client, LocalCluster, get_task_stream
@@ -43,11 +48,15 @@ def on_cluster(reference: Path, current: Path) -> dict[str, Any]:
     ):
         client.run(load_statistics)  # numba's cached kernels loaded on each worker, as a warm cluster has
         baseline = client.run(_peak_rss)
+        workers_cpu = client.run(_cpu_seconds)
         with get_task_stream(client) as stream:
+            client_cpu = _cpu_seconds()  # the client and, in a LocalCluster, the scheduler's thread
             start = time.perf_counter()
             result = driftwatch.compare(reference, current, engine="dask", client=client)
             seconds = time.perf_counter() - start
+            client_cpu = _cpu_seconds() - client_cpu
         peaks = client.run(_peak_rss)
+        workers_cpu = {k: v - workers_cpu[k] for k, v in client.run(_cpu_seconds).items()}
     tasks = [t for t in stream.data if "driftwatch-partial" in str(t["key"])]
     computes = [
         sum(s["stop"] - s["start"] for s in t["startstops"] if s["action"] == "compute") for t in tasks
@@ -55,6 +64,8 @@ def on_cluster(reference: Path, current: Path) -> dict[str, Any]:
     merges = [t for t in stream.data if "driftwatch-merge" in str(t["key"])]
     return {
         "seconds": seconds,
+        "client_cpu": client_cpu,
+        "workers_cpu": sorted(workers_cpu.values()),
         "tasks": len(tasks),
         "merges": len(merges),
         "compute": sorted(computes),
@@ -80,7 +91,9 @@ def main() -> None:
     try:
         single: dict[str, Any] = run_child("streaming", reference, current, "2GiB", args.timeout)
         print(
-            f"single node, streamed (2 GiB): {single['seconds']:.1f} s, peak {single['peak_rss'] / 2**30:.2f} GiB"
+            f"single node, streamed (2 GiB): {single['seconds']:.1f} s wall, {single['cpu_seconds']:.1f} CPU-s, "
+            f"peak {single['peak_rss'] / 2**30:.2f} GiB",
+            flush=True,
         )
         dask = on_cluster(reference, current)
     finally:
@@ -99,6 +112,14 @@ def main() -> None:
         f"dask, 2 workers x 1 thread: {dask['seconds']:.1f} s ({dask['seconds'] / single['seconds']:.2f}x); "
         f"{dask['tasks']} partition tasks + {dask['merges']} merge tasks"
     )
+    print(
+        f"CPU: workers {' + '.join(f'{c:.1f}' for c in dask['workers_cpu'])} s, client and scheduler "
+        f"{dask['client_cpu']:.1f} s = {sum(dask['workers_cpu']) + dask['client_cpu']:.1f} CPU-s"
+    )
+    try:
+        print(f"load average after: {open('/proc/loadavg').read().split()[:3]}")
+    except OSError:
+        pass
     print(
         f"per partition ({GROUP_ROWS:,} rows x 22 features): compute {compute[0]:.2f}-{compute[-1]:.2f} s, "
         f"median {median:.2f} s = {GROUP_ROWS / median:,.0f} rows/s per worker"

@@ -75,6 +75,12 @@ def _rss_now() -> int:
     return 0
 
 
+def _cpu_seconds() -> float:
+    """This process's CPU time, user + system, every thread."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def child(mode: str, reference: str, current: str, budget: str | None) -> None:
     """One comparison in this process; prints a JSON line with time, peak and baseline RSS and the features."""
     import driftwatch
@@ -82,9 +88,11 @@ def child(mode: str, reference: str, current: str, budget: str | None) -> None:
 
     load_statistics()
     baseline = _rss_now()
+    cpu = _cpu_seconds()
     start = time.perf_counter()
     result = driftwatch.compare(reference, current, memory_budget=budget if mode == "streaming" else None)
     seconds = time.perf_counter() - start
+    cpu = _cpu_seconds() - cpu
     from driftwatch.stats.sorting import process_calibration
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -93,6 +101,7 @@ def child(mode: str, reference: str, current: str, budget: str | None) -> None:
             {
                 "mode": mode,
                 "seconds": seconds,
+                "cpu_seconds": cpu,
                 "peak_rss": peak,
                 "baseline_rss": baseline,
                 "sort": process_calibration().method,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,3 +38,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def pytest_sessionfinish(session: pytest.Session) -> None:
     _early.stop_untaken()
     remove_templates()
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[Any]:
+    """A real Dask cluster, started once per session: two worker processes of one thread each (what a small
+    cluster looks like). Used by `compare --engine dask` and by monitors' `compute:` windows."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as local:
+        yield local

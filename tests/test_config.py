@@ -144,9 +144,10 @@ def test_every_config_key_is_documented() -> None:
         for name, value in vars(module).items():
             if name.endswith("_KEYS") and isinstance(value, tuple):
                 keys.update(value)
-    from driftwatch.config import versions
+    from driftwatch.config import compute, versions
 
     keys.update(versions.VERSION_KEYS)
+    keys.update(compute.COMPUTE_KEYS)
     for channel_keys in alerting.CHANNEL_KEYS.values():
         keys.update(channel_keys)
     keys.update(DRIFT_KEYS)

@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from distributed import Client, LocalCluster, WorkerPlugin
+from distributed import Client, WorkerPlugin
 
 import driftwatch
 from driftwatch.cli.tables import clean_json
@@ -26,13 +25,6 @@ from driftwatch.errors import InputError, SourceError
 from test_streaming import _same, _table
 
 ROWS = 90_000
-
-
-@pytest.fixture(scope="session")
-def cluster() -> Iterator[Any]:
-    """Two worker processes of one thread each, started once: what a small real cluster looks like."""
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as local:
-        yield local
 
 
 @pytest.fixture(scope="module")
@@ -90,9 +82,9 @@ def test_the_cluster_gives_the_single_node_result(cluster: Any, data: tuple[Path
     assert globbed.to_dict() == streamed
 
 
-def kill_once_plugin(marker: str) -> Any:
-    """A worker plugin that ends its worker's process (no clean-up, as a machine lost would) when a partition
-    task starts executing while `marker` exists, removing it first: exactly one worker dies, mid-computation.
+def kill_once_plugin(marker: str, task: str = "driftwatch-partial") -> Any:
+    """A worker plugin that ends its worker's process (no clean-up, as a machine lost would) when a task whose
+    key holds `task` starts executing while `marker` exists, removing it first: exactly one worker dies, mid-computation.
     Registered on the scheduler, so the worker the nanny restarts gets it too (and finds no marker). Defined
     in a function so that it is pickled by value: the workers cannot import this test module."""
 
@@ -100,7 +92,7 @@ def kill_once_plugin(marker: str) -> Any:
         name = "driftwatch-kill-once"
 
         def transition(self, key: Any, start: str, finish: str, **kwargs: Any) -> None:
-            if finish == "executing" and "driftwatch-partial" in str(key):
+            if finish == "executing" and task in str(key):
                 try:
                     os.remove(marker)
                 except FileNotFoundError:

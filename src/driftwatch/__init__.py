@@ -23,27 +23,28 @@ def compare(reference: object, current: object, **options: Any) -> CompareResult
     `engine="dask"` with `scheduler="tcp://HOST:8786"` (or `client=`): count the current Parquet dataset on a
     Dask cluster (`driftwatch.distributed.compare_dask`, docs/scale.md).
     """
-    engine = options.pop("engine", "local")
-    if engine == "dask":
-        if options.pop("memory_budget", None) is not None:
-            from driftwatch.errors import InputError
+    from driftwatch.comparison import CompareOptions, compare_in_memory
+    from driftwatch.errors import InputError
 
-            raise InputError("--memory-budget is for one machine; --engine dask reads a row group per task")
+    engine = options.pop("engine", "local")
+    memory_budget = options.pop("memory_budget", None)
+    cluster = {k: options.pop(k) for k in ("scheduler", "client", "connect_timeout") if k in options}
+    if engine not in ("local", "dask"):
+        raise InputError(f"engine must be 'local' or 'dask', got {engine!r}")
+    if engine == "dask" and memory_budget is not None:
+        raise InputError("--memory-budget is for one machine; --engine dask reads a row group per task")
+    if engine == "local" and cluster:
+        raise TypeError(f"compare() got {', '.join(cluster)} without engine='dask'")
+    settings = CompareOptions(**options)  # an unknown option is a TypeError naming it, as before
+    if engine == "dask":
         from driftwatch.distributed import compare_dask
 
-        return compare_dask(reference, current, **options)
-    if engine != "local":
-        from driftwatch.errors import InputError
-
-        raise InputError(f"engine must be 'local' or 'dask', got {engine!r}")
-    if options.get("memory_budget") is not None:
+        return compare_dask(reference, current, settings, **cluster)
+    if memory_budget is not None:
         from driftwatch.streaming import compare_streaming
 
-        return compare_streaming(reference, current, **options)  # type: ignore[arg-type]
-    options.pop("memory_budget", None)
-    from driftwatch.comparison import compare as _compare
-
-    return _compare(reference, current, **options)
+        return compare_streaming(reference, current, settings, memory_budget=memory_budget)
+    return compare_in_memory(reference, current, settings)
 
 
 def validate(reference: object, current: object, **options: Any) -> ValidateResult:

@@ -695,6 +695,40 @@ def reference_profile(
     return profile, category_cap_note(profile, sum(v is not None for v in reference_counts))
 
 
+@dataclass(frozen=True)
+class CompareOptions:
+    """What a comparison judges and how: the options every engine of `driftwatch compare` takes (in memory,
+    `streaming.compare_streaming`, `distributed.compare_dask`), named once. See `compare` for each."""
+
+    numeric: Sequence[str] | None = None
+    categorical: Sequence[str] | None = None
+    bins: int = 10
+    thresholds: Thresholds | None = None
+    prediction: str | None = None
+    output: str | None = None
+    features: Sequence[str] | None = None
+    input_format: str | tuple[str, str] = "auto"
+    features_column: str = FEATURES_COLUMN
+
+    @property
+    def formats(self) -> tuple[str, str]:
+        """The reference's and the current's input formats."""
+        fmt = self.input_format
+        return (fmt, fmt) if isinstance(fmt, str) else fmt
+
+    def plan(self, ref: _Columns, cur: _Columns) -> ComparisonPlan:
+        """The features to judge in these columns (`comparison_plan`)."""
+        return comparison_plan(
+            ref,
+            cur,
+            numeric=self.numeric,
+            categorical=self.categorical,
+            features=self.features,
+            prediction=self.prediction,
+            output=self.output,
+        )
+
+
 def compare(
     reference: object,
     current: object,
@@ -723,19 +757,20 @@ def compare(
     and drift share. They default to the log schema's `raw_prediction` / `business_output` when both datasets
     have them.
     """
-    ref_table, cur_table = load_pair(reference, current, input_format, features_column)
+    options = CompareOptions(
+        numeric, categorical, bins, thresholds, prediction, output, features, input_format, features_column
+    )
+    return compare_in_memory(reference, current, options)
+
+
+def compare_in_memory(reference: object, current: object, options: CompareOptions) -> CompareResult:
+    """`compare` with its options in one object (what `driftwatch.compare` hands each engine)."""
+    ref_table, cur_table = load_pair(reference, current, options.input_format, options.features_column)
     from driftwatch.stats.parallel import default_workers, map_features
 
     ref, cur = _columns(ref_table), _columns(cur_table)
-    plan = comparison_plan(
-        ref,
-        cur,
-        numeric=numeric,
-        categorical=categorical,
-        features=features,
-        prediction=prediction,
-        output=output,
-    )
+    plan = options.plan(ref, cur)
+    bins = options.bins
     ref, excluded_ref = without_refused_rows(ref, plan.checked, "reference")
     cur, excluded_cur = without_refused_rows(cur, plan.checked, "current")
     # On threads (numpy's sorts and the numba kernels release the GIL), results in feature order; an error is
@@ -749,7 +784,7 @@ def compare(
     return judged_result(
         plan,
         done,
-        thresholds,
+        options.thresholds,
         (ref.height, cur.height),
         (excluded_ref, excluded_cur),
     )

@@ -13,24 +13,27 @@ Wasserstein as the streamed comparison gives it (an estimate with its bound, mar
 Dask is an optional extra (``pip install 'driftwatch[dask]'``), imported here only, and only when used.
 A worker lost mid-computation costs its tasks, which the scheduler runs again elsewhere (a task's inputs are
 a file path and the broadcast profiles, both still available); a task that fails is retried `RETRIES` times.
+A scheduler that cannot be reached, has no worker, or loses all of them for the timeout is a
+`ClusterUnavailable` error, never an endless wait. A monitor's `compute:` (`pipeline.cluster_windows`) uses the
+same client, packing and waits for its windows.
 docs/scale.md has how to run it on a real cluster and its cost model.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from driftwatch.comparison import (
-    FEATURES_COLUMN,
+    CompareOptions,
     CompareResult,
     _ArrowColumns,
     _columns,
     as_table,
-    comparison_plan,
     judged_result,
     load_statistics,
     reference_profile,
@@ -46,18 +49,26 @@ from driftwatch.sources.batches import (
 from driftwatch.streaming import _finished
 
 if TYPE_CHECKING:
-    from driftwatch.stats.decision import Thresholds
     from driftwatch.stats.partials import NumericPartial, Partial
     from driftwatch.stats.profile import FeatureProfile
 
 INSTALL_HINT = "pip install 'driftwatch[dask]'"
 CONNECT_TIMEOUT = 10.0
-"""Seconds to wait for the scheduler before giving up with the address in the message."""
+"""Seconds to wait for the scheduler, and for a worker, before giving up with the address in the message."""
+POLL_SECONDS = 0.02
+"""How often the client looks at its futures while it waits (it has nothing else to do meanwhile)."""
+WORKER_CHECK_SECONDS = 1.0
+"""How often a wait asks the scheduler whether it still has workers: tasks wait forever on a cluster without."""
 RETRIES = 2
 """Times a failed task is run again (a flaky read); a lost worker's tasks are rescheduled besides."""
 SPLIT_EVERY = 8
 """Partials merged by one reduce task: fewer, larger tasks than a binary tree, and at most 8 partials per
 feature held by a task at once."""
+
+
+class ClusterUnavailable(InputError):
+    """The cluster cannot do the work: its scheduler is unreachable or gone, or it has had no worker for the
+    whole timeout. `driftwatch compare` stops with it; a monitor's window falls back to this machine."""
 
 
 @dataclass(frozen=True)
@@ -93,18 +104,10 @@ class Counted:
 def compare_dask(
     reference: object,
     current: object,
+    options: CompareOptions | None = None,
     *,
     scheduler: str | None = None,
     client: Any = None,
-    numeric: Sequence[str] | None = None,
-    categorical: Sequence[str] | None = None,
-    bins: int = 10,
-    thresholds: Thresholds | None = None,
-    prediction: str | None = None,
-    output: str | None = None,
-    features: Sequence[str] | None = None,
-    input_format: str | tuple[str, str] = "auto",
-    features_column: str = FEATURES_COLUMN,
     connect_timeout: float = CONNECT_TIMEOUT,
 ) -> CompareResult:
     """`driftwatch.comparison.compare` with the current Parquet dataset (a file, a folder of .parquet files
@@ -113,36 +116,33 @@ def compare_dask(
 
     Same options and result as in memory; the features' `wasserstein_bound` is set as when streaming.
     """
-    formats = (input_format, input_format) if isinstance(input_format, str) else input_format
+    options = options or CompareOptions()
+    formats = options.formats
     if formats[1] not in ("auto", "parquet"):
         raise InputError(f"--engine dask reads the current dataset as Parquet, not {formats[1]!r}")
     if not isinstance(current, str | Path):
         raise InputError("--engine dask reads the current dataset from Parquet files: give a path or a glob")
-    partitions, shape = dataset_partitions(current, features_column)
+    partitions, shape = dataset_partitions(current, options.features_column)
     load_statistics()
-    ref = as_table(reference, "reference", formats[0], features_column)
-    plan = comparison_plan(
-        _columns(ref),
-        _ArrowColumns(shape.schema.empty_table()),
-        numeric=numeric,
-        categorical=categorical,
-        features=features,
-        prediction=prediction,
-        output=output,
-    )
+    ref = as_table(reference, "reference", formats[0], options.features_column)
+    plan = options.plan(_columns(ref), _ArrowColumns(shape.schema.empty_table()))
     kept, excluded_ref = without_refused_rows(_columns(ref), plan.checked, "reference")
-    profiled = [reference_profile(kept, name, is_num, bins) for name, is_num, _ in plan.to_judge]
+    profiled = [reference_profile(kept, name, is_num, options.bins) for name, is_num, _ in plan.to_judge]
     profiles = [p for p, _ in profiled]
     owned = client is None
     client = connected_client(scheduler, connect_timeout) if owned else client
     try:
-        counted = count_on_cluster(client, partitions, plan.checked, profiles)
+        if not owned:
+            await_workers(client, connect_timeout)
+        counted = count_on_cluster(client, partitions, plan.checked, profiles, connect_timeout)
     finally:
         if owned:
             client.close()
     partials = [unpacked(p) for p in counted.partials]
     done = _finished(plan, profiles, partials, [note for _, note in profiled])
-    return judged_result(plan, done, thresholds, (kept.height, counted.rows), (excluded_ref, counted.refused))
+    return judged_result(
+        plan, done, options.thresholds, (kept.height, counted.rows), (excluded_ref, counted.refused)
+    )
 
 
 def dataset_partitions(current: str | Path, features_column: str) -> tuple[list[Partition], ParquetShape]:
@@ -168,7 +168,8 @@ def dataset_partitions(current: str | Path, features_column: str) -> tuple[list[
 
 
 def connected_client(scheduler: str | None, timeout: float) -> Any:
-    """A ``distributed.Client`` connected to `scheduler`; InputError saying what to do when it cannot be."""
+    """A ``distributed.Client`` connected to `scheduler` that has at least one worker; InputError saying
+    what to do when it cannot be (ClusterUnavailable: no answer, or no worker, within `timeout` seconds)."""
     if not scheduler:
         raise InputError("--engine dask needs the scheduler's address: --scheduler tcp://HOST:8786")
     try:
@@ -176,11 +177,79 @@ def connected_client(scheduler: str | None, timeout: float) -> Any:
     except ImportError:
         raise InputError(f"--engine dask needs Dask: {INSTALL_HINT}") from None
     try:
-        return Client(scheduler, timeout=timeout, set_as_default=False)
+        client = Client(scheduler, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
-        raise InputError(
+        raise ClusterUnavailable(
             f"cannot reach the Dask scheduler at {scheduler!r} within {timeout:g} s: {first_line(exc)}"
         ) from None
+    try:
+        await_workers(client, timeout)
+    except BaseException:
+        client.close()
+        raise
+    return client
+
+
+def await_workers(client: Any, timeout: float) -> None:
+    """Return once the cluster has a worker; ClusterUnavailable after `timeout` seconds without one (a task
+    submitted to a scheduler without workers waits forever, and so would the comparison)."""
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except (OSError, TimeoutError) as exc:  # distributed's WorkerStartTimeoutError is a TimeoutError
+        raise ClusterUnavailable(
+            f"the Dask scheduler at {_address(client)!r} has no workers: none joined within {timeout:g} s "
+            f"({first_line(exc)})"
+        ) from None
+
+
+def first_done(client: Any, futures: Collection[Any], timeout: float) -> list[Any]:
+    """The futures that are done, as soon as one is. Never waits forever: ClusterUnavailable when the
+    scheduler is gone or has had no worker for `timeout` seconds (a lost worker's tasks wait for another)."""
+    checked = time.monotonic()
+    without_workers: float | None = None
+    while True:
+        done = [f for f in futures if f.done()]
+        if done:
+            return done
+        time.sleep(POLL_SECONDS)
+        now = time.monotonic()
+        if now - checked < WORKER_CHECK_SECONDS:
+            continue
+        checked = now
+        if worker_count(client) > 0:
+            without_workers = None
+        elif without_workers is None:
+            without_workers = now
+        elif now - without_workers >= timeout:
+            raise ClusterUnavailable(
+                f"the Dask cluster at {_address(client)!r} has had no workers for {timeout:g} s: its tasks "
+                "cannot run"
+            )
+
+
+def broadcast(client: Any, value: object, timeout: float) -> Any:
+    """`value` scattered to every worker (each deserialises it once); its future. ClusterUnavailable when no
+    worker takes it within `timeout` seconds."""
+    try:
+        [shipped] = client.scatter([value], broadcast=True, hash=False, timeout=timeout)
+    except (OSError, TimeoutError) as exc:
+        raise ClusterUnavailable(
+            f"the Dask cluster at {_address(client)!r} took no data within {timeout:g} s: {first_line(exc)}"
+        ) from None
+    return shipped
+
+
+def worker_count(client: Any) -> int:
+    try:
+        return len(client.nthreads())
+    except (OSError, TimeoutError) as exc:  # CommClosedError is an OSError
+        raise ClusterUnavailable(
+            f"lost the Dask scheduler at {_address(client)!r}: {first_line(exc)}"
+        ) from None
+
+
+def _address(client: Any) -> str:
+    return str(getattr(client, "scheduler_address", None) or getattr(client.scheduler, "address", "?"))
 
 
 def count_on_cluster(
@@ -188,12 +257,14 @@ def count_on_cluster(
     partitions: Sequence[Partition],
     checked: Sequence[tuple[str, str]],
     profiles: Sequence[FeatureProfile],
+    timeout: float = CONNECT_TIMEOUT,
 ) -> Counted:
-    """Every partition counted on the cluster and the partials merged there; the merged result gathered."""
+    """Every partition counted on the cluster and the partials merged there; the merged result gathered.
+    ClusterUnavailable when the cluster has no worker for `timeout` seconds meanwhile."""
     if not partitions:
         return Counted(tuple(_empty(p) for p in profiles), 0, {})
     run = uuid.uuid4().hex[:12]
-    [shipped] = client.scatter([tuple(profiles)], broadcast=True, hash=False)
+    shipped = broadcast(client, tuple(profiles), timeout)
     columns = list(dict.fromkeys([p.name for p in profiles]))
     level = [
         client.submit(
@@ -220,6 +291,7 @@ def count_on_cluster(
             )
             for i in range(0, len(level), SPLIT_EVERY)
         ]
+    first_done(client, level, timeout)
     try:
         result: Counted = level[0].result()
     except DriftwatchError:

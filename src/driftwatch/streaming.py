@@ -24,14 +24,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from driftwatch.comparison import (
-    FEATURES_COLUMN,
+    CompareOptions,
     CompareResult,
     ComparisonPlan,
     _ArrowColumns,
     _Columns,
     _columns,
     as_table,
-    comparison_plan,
     judged_result,
     load_statistics,
     reference_profile,
@@ -44,7 +43,6 @@ from driftwatch.sources.batches import ParquetShape, parquet_batches, parquet_sh
 from driftwatch.sources.frames import checked_path
 
 if TYPE_CHECKING:
-    from driftwatch.stats.decision import Thresholds
     from driftwatch.stats.feature_drift import FeatureDrift
     from driftwatch.stats.partials import Accumulator, Partial
     from driftwatch.stats.profile import FeatureProfile
@@ -150,42 +148,28 @@ def budget_bytes(memory_budget: int | str) -> int:
 
 def compare_streaming(
     reference: object,
-    current: str | Path,
+    current: object,
+    options: CompareOptions | None = None,
     *,
     memory_budget: int | str,
-    numeric: Sequence[str] | None = None,
-    categorical: Sequence[str] | None = None,
-    bins: int = 10,
-    thresholds: Thresholds | None = None,
-    prediction: str | None = None,
-    output: str | None = None,
-    features: Sequence[str] | None = None,
-    input_format: str | tuple[str, str] = "auto",
-    features_column: str = FEATURES_COLUMN,
 ) -> CompareResult:
     """`driftwatch.comparison.compare` with the current Parquet file streamed within `memory_budget`.
 
     Same options and result; the features' `wasserstein_bound` is set (W1 is an estimate within it).
     """
+    options = options or CompareOptions()
     budget = budget_bytes(memory_budget)
-    formats = (input_format, input_format) if isinstance(input_format, str) else input_format
-    shape = _current_shape(current, formats[1], features_column)
+    formats = options.formats
+    shape = _current_shape(current, formats[1], options.features_column)
+    assert isinstance(current, str | Path)  # _current_shape refuses anything else
     load_statistics()
     start_rss = resident_bytes()  # the process before the comparison: the fixed overhead, not budgeted
-    ref_table = as_table(reference, "reference", formats[0], features_column)
+    ref_table = as_table(reference, "reference", formats[0], options.features_column)
     ref = _columns(ref_table)
     del ref_table
-    plan = comparison_plan(
-        ref,
-        _ArrowColumns(shape.schema.empty_table()),
-        numeric=numeric,
-        categorical=categorical,
-        features=features,
-        prediction=prediction,
-        output=output,
-    )
+    plan = options.plan(ref, _ArrowColumns(shape.schema.empty_table()))
     ref, excluded_ref = without_refused_rows(ref, plan.checked, "reference")
-    profiled = [reference_profile(ref, name, is_num, bins) for name, is_num, _ in plan.to_judge]
+    profiled = [reference_profile(ref, name, is_num, options.bins) for name, is_num, _ in plan.to_judge]
     rows_reference = ref.height
     del ref  # the reference's rows are no longer needed: only its profiles
     _release_arrow_memory()
@@ -196,7 +180,9 @@ def compare_streaming(
     batch_plan = plan_batch_rows(budget, profiles, shape, columns, used)
     partials, rows_current, excluded_cur = stream_partials(current, plan, profiles, batch_plan.batch_rows)
     done = _finished(plan, profiles, partials, [note for _, note in profiled])
-    return judged_result(plan, done, thresholds, (rows_reference, rows_current), (excluded_ref, excluded_cur))
+    return judged_result(
+        plan, done, options.thresholds, (rows_reference, rows_current), (excluded_ref, excluded_cur)
+    )
 
 
 def _release_arrow_memory() -> None:

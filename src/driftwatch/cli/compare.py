@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -15,7 +15,7 @@ from driftwatch.cli.options import FormatOption, check_format
 from driftwatch.cli.tables import STATISTIC_COLUMNS, clean_json, statistic_cells
 
 if TYPE_CHECKING:
-    from driftwatch.comparison import CompareResult
+    from driftwatch.comparison import CompareOptions, CompareResult
 
 
 def compare(
@@ -93,8 +93,7 @@ def compare(
     ] = None,
 ) -> None:
     """Compare two files feature by feature (PSI, exact KS, missing/unseen shares) — e.g. as a CI gate."""
-    from driftwatch.comparison import as_polars, load_pair
-    from driftwatch.comparison import compare as run_compare
+    from driftwatch.comparison import CompareOptions
 
     check_format(fmt)
     formats = _split(input_format) or ["auto"]
@@ -104,70 +103,66 @@ def compare(
         fail(f"--engine must be local or dask, got {engine!r}")
     if scheduler is not None and engine != "dask":
         fail("--scheduler is for --engine dask")
-    if engine == "dask":
-        if memory_budget is not None:
-            fail("--memory-budget is for one machine; --engine dask reads one row group per task")
-        with errors():
-            result = _compare_dask(
-                reference,
-                current,
-                scheduler,
-                (formats[0], formats[-1]),
-                features_column,
-                html,
-                numeric=_split(numeric),
-                categorical=_split(categorical),
-                features=_split(features),
-                prediction=prediction,
-                output=output,
-            )
-        _show(result, fmt, fail_on_drift)
-        return
-    if memory_budget is not None:
-        with errors():
-            result = _compare_streaming(
-                reference,
-                current,
-                memory_budget,
-                (formats[0], formats[-1]),
-                features_column,
-                html,
-                numeric=_split(numeric),
-                categorical=_split(categorical),
-                features=_split(features),
-                prediction=prediction,
-                output=output,
-            )
-        _show(result, fmt, fail_on_drift)
-        return
+    if engine == "dask" and memory_budget is not None:
+        fail("--memory-budget is for one machine; --engine dask reads one row group per task")
     with errors():
+        result = _compared(
+            reference,
+            current,
+            CompareOptions(
+                numeric=_split(numeric),
+                categorical=_split(categorical),
+                features=_split(features),
+                prediction=prediction,
+                output=output,
+                input_format=(formats[0], formats[-1]),
+                features_column=features_column,
+            ),
+            html,
+            memory_budget,
+            (scheduler,) if engine == "dask" else None,
+        )
+    _show(result, fmt, fail_on_drift)
+
+
+def _compared(
+    reference: Path,
+    current: Path,
+    options: CompareOptions,
+    html: Path | None,
+    memory_budget: str | None,
+    dask: tuple[str | None] | None,
+) -> CompareResult:
+    """The comparison on the engine the command line chose: a Dask cluster (`dask`: the scheduler's address),
+    streamed within `memory_budget`, or in memory. A streamed or clustered report shows the statistics without
+    the distribution charts, which would need the rows in memory."""
+    from driftwatch.comparison import as_polars, compare_in_memory, load_pair
+
+    ref_rows: Any = None  # the rows, for the report's charts: only in memory
+    cur_rows: Any = None
+    if dask is not None:
+        from driftwatch.distributed import compare_dask
+
+        result = compare_dask(str(reference), str(current), options, scheduler=dask[0])
+    elif memory_budget is not None:
+        from driftwatch.streaming import compare_streaming
+
+        result = compare_streaming(str(reference), str(current), options, memory_budget=memory_budget)
+    else:
         # Parquet arrives as Arrow tables, CSV/NDJSON as polars frames; the statistics load meanwhile.
         ref_frame, cur_frame = load_pair(
-            str(reference), str(current), (formats[0], formats[-1]), features_column
+            str(reference), str(current), options.formats, options.features_column
         )
-        result = run_compare(
-            ref_frame,
-            cur_frame,
-            numeric=_split(numeric),
-            categorical=_split(categorical),
-            features=_split(features),
-            prediction=prediction,
-            output=output,
-            features_column=features_column,
-        )
+        result = compare_in_memory(ref_frame, cur_frame, options)
         if html is not None:
-            from driftwatch.reports.comparison import render_comparison, write_comparison
+            ref_rows, cur_rows = as_polars(ref_frame, "reference"), as_polars(cur_frame, "current")
+    if html is not None:
+        from driftwatch.reports.comparison import render_comparison, write_comparison  # polars: only here
 
-            page = render_comparison(
-                result,
-                str(reference),
-                str(current),
-                reference=as_polars(ref_frame, "reference"),
-                current=as_polars(cur_frame, "current"),
-            )
-            written = write_comparison(html, page)
-            err.print(f"report written to {escape(str(written))}", highlight=False)
-    _show(result, fmt, fail_on_drift)
+        page = render_comparison(result, str(reference), str(current), reference=ref_rows, current=cur_rows)
+        written = write_comparison(html, page)
+        err.print(f"report written to {escape(str(written))}", highlight=False)
+    return result
 
 
 def _show(result: CompareResult, fmt: str, fail_on_drift: bool) -> None:
@@ -177,64 +172,6 @@ def _show(result: CompareResult, fmt: str, fail_on_drift: bool) -> None:
         _print_comparison(result)
     if fail_on_drift and result.drift:
         raise typer.Exit(1)
-
-
-def _compare_streaming(
-    reference: Path,
-    current: Path,
-    memory_budget: str,
-    formats: tuple[str, str],
-    features_column: str,
-    html: Path | None,
-    **options: object,
-) -> CompareResult:
-    """The comparison with the current file streamed (driftwatch.streaming); its report shows the statistics
-    without the distribution charts, which would need the rows in memory."""
-    from driftwatch.streaming import compare_streaming
-
-    result = compare_streaming(
-        str(reference),
-        str(current),
-        memory_budget=memory_budget,
-        input_format=formats,
-        features_column=features_column,
-        **options,  # type: ignore[arg-type]
-    )
-    if html is not None:
-        from driftwatch.reports.comparison import render_comparison, write_comparison
-
-        written = write_comparison(html, render_comparison(result, str(reference), str(current)))
-        err.print(f"report written to {escape(str(written))}", highlight=False)
-    return result
-
-
-def _compare_dask(
-    reference: Path,
-    current: Path,
-    scheduler: str | None,
-    formats: tuple[str, str],
-    features_column: str,
-    html: Path | None,
-    **options: object,
-) -> CompareResult:
-    """The comparison counted on a Dask cluster (driftwatch.distributed); its report, like a streamed one,
-    shows the statistics without the distribution charts."""
-    from driftwatch.distributed import compare_dask
-
-    result = compare_dask(
-        str(reference),
-        str(current),
-        scheduler=scheduler,
-        input_format=formats,
-        features_column=features_column,
-        **options,  # type: ignore[arg-type]
-    )
-    if html is not None:
-        from driftwatch.reports.comparison import render_comparison, write_comparison
-
-        written = write_comparison(html, render_comparison(result, str(reference), str(current)))
-        err.print(f"report written to {escape(str(written))}", highlight=False)
-    return result
 
 
 def _split(text: str | None) -> list[str] | None:

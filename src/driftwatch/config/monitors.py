@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from driftwatch.config.compute import ComputeSettings, parse_compute
 from driftwatch.config.mlflow import RegistryReference, is_registry_url, parse_registry_reference
 from driftwatch.config.multivariate import MultivariateSettings, parse_multivariate
 from driftwatch.config.performance import MULTICLASS, TASKS, PerformanceSettings, parse_performance
@@ -54,6 +55,7 @@ MONITOR_KEYS = (
     "quality",
     "multivariate",
     "versions",
+    "compute",
 )
 PREDICTION_KEYS = (
     "path",
@@ -170,6 +172,7 @@ class MonitorConfig:
     quality: QualitySettings = field(default_factory=QualitySettings)  # data-quality checks (docs/quality.md)
     multivariate: MultivariateSettings = field(default_factory=MultivariateSettings)  # default: off
     versions: VersionSettings | None = None  # baseline vs candidate comparison (docs/versions.md)
+    compute: ComputeSettings | None = None  # large windows on a Dask cluster (docs/scale.md); None: here
 
 
 def parse_monitors(file: Path, data: object) -> dict[str, MonitorConfig]:
@@ -423,4 +426,5 @@ def parse_monitor(file: Path, base: Path, name: str, data: object) -> MonitorCon
             task,
             reference.registry.model if reference.registry is not None else None,
         ),
+        compute=parse_compute(file, s.key("compute"), s.data.get("compute")),
     )

@@ -71,6 +71,7 @@ class CycleSummary:
     versions: VersionsSummary | None = None  # baseline vs candidate windows compared (None: no `versions:`)
     registry_warnings: list[str] = field(default_factory=list)  # an mlflow:// reference (pipeline.registry)
     reference_warnings: list[str] = field(default_factory=list)  # a database reference's fallback to its copy
+    compute_warnings: list[str] = field(default_factory=list)  # windows `compute:`'s cluster could not take
     registry_change: str | None = None  # "mlflow://models/m@champion: version 1 → 2" when it moved this cycle
     seconds: float = 0.0
     status: str = (
@@ -91,6 +92,7 @@ class CycleSummary:
             + self.retention.warnings
             + self.registry_warnings
             + self.reference_warnings
+            + self.compute_warnings
         )
 
     def drifting_features(self) -> dict[str, int]:
@@ -167,6 +169,7 @@ def run_cycle(
             now,
             hooks.on_window,
             profile_for=registry.profile_for if registry is not None else None,
+            warnings=summary.compute_warnings,
         )
         # With a recomputer: windows a stopped cycle stored but never judged are judged now too.
         recompute = recomputer(

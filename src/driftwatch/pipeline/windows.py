@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
+import duckdb
 import numpy as np
 
 from driftwatch.config.monitors import FeatureSpec, MonitorConfig
 from driftwatch.durations import to_naive_utc
+from driftwatch.pipeline.cluster_windows import ClusterWindows, NumericStatistics
 from driftwatch.pipeline.streamed_windows import streamed_numeric_statistics, streams
 from driftwatch.stats.decision import OUTPUT_FEATURE, PREDICTION_FEATURE, Thresholds, WindowDecision
 from driftwatch.stats.feature_drift import (
@@ -75,8 +77,10 @@ def compute_window(
     features: FeatureSpec,
     profile: ReferenceProfile,
     window: PlannedWindow,
+    cluster: ClusterWindows | None = None,
 ) -> WindowResult:
-    """Read the window's rows once and compute every feature's statistics, overall and per segment."""
+    """Read the window's rows once and compute every feature's statistics, overall and per segment.
+    With `cluster` (a monitor's `compute:`), a window over its `min_rows` is counted on the Dask cluster."""
     cur = db.cursor()
     segments = monitor.predictions.segments
     # The model's score and decision mix, when the profile has them, ride along as one more of each kind.
@@ -97,17 +101,9 @@ def compute_window(
         for name in window_features.categorical
     }
     thresholds = thresholds_for(monitor)
-    if monitor.stream_rows is not None and streams(cur, monitor.name, window, monitor.stream_rows):
-        numeric, rows = streamed_numeric_statistics(
-            cur,
-            monitor.name,
-            window,
-            features.numeric,
-            PREDICTION_FEATURE if score else None,
-            seg_values,
-            profile,
-            monitor.stream_rows,
-        )
+    from_partials = _partials_statistics(cur, monitor, features, score, seg_values, profile, window, cluster)
+    if from_partials is not None:
+        numeric, rows = from_partials
         return WindowResult(
             window,
             [
@@ -147,6 +143,32 @@ def compute_window(
                 )
             )
     return WindowResult(window, results)
+
+
+def _partials_statistics(
+    cur: duckdb.DuckDBPyConnection,
+    monitor: MonitorConfig,
+    features: FeatureSpec,
+    score: bool,
+    seg_values: Mapping[str, Sequence[str]],
+    profile: ReferenceProfile,
+    window: PlannedWindow,
+    cluster: ClusterWindows | None,
+) -> NumericStatistics | None:
+    """The numeric features' statistics from partials: on the cluster (`compute:`, over its `min_rows`), else
+    streamed on this machine (over `stream_rows`); None: the window is read whole."""
+    score_as = PREDICTION_FEATURE if score else None
+    if cluster is not None:
+        done = cluster.numeric_statistics(
+            cur, monitor.name, window, features.numeric, score_as, seg_values, profile
+        )
+        if done is not None:
+            return done
+    if monitor.stream_rows is not None and streams(cur, monitor.name, window, monitor.stream_rows):
+        return streamed_numeric_statistics(
+            cur, monitor.name, window, features.numeric, score_as, seg_values, profile, monitor.stream_rows
+        )
+    return None
 
 
 def _by_segment_label(
@@ -292,18 +314,27 @@ def compute_queued_windows(
     now: datetime,
     on_window: Callable[[PlannedWindow, int, int], None] | None = None,
     profile_for: Callable[[PlannedWindow], ReferenceProfile | None] | None = None,
+    warnings: list[str] | None = None,
 ) -> list[WindowResult]:
     """`profile_for`: a profile per window (a registry reference: its model version's; None leaves the window
-    queued for a later cycle); without it every window is compared with `profile`."""
+    queued for a later cycle); without it every window is compared with `profile`. `warnings` gets the
+    windows a monitor's `compute:` cluster could not take (computed here instead)."""
     planned = plan_windows(db, monitor.name, now)
     results = []
-    for i, window in enumerate(planned):
-        if on_window:
-            on_window(window, i, len(planned))
-        window_profile = profile_for(window) if profile_for is not None else profile
-        if window_profile is None:
-            continue
-        result = compute_window(db, monitor, features, window_profile, window)
-        store_window(db, monitor.name, window_profile.profile_id, run_id, result)
-        results.append(result)
+    cluster = ClusterWindows(monitor.compute) if monitor.compute is not None and planned else None
+    try:
+        for i, window in enumerate(planned):
+            if on_window:
+                on_window(window, i, len(planned))
+            window_profile = profile_for(window) if profile_for is not None else profile
+            if window_profile is None:
+                continue
+            result = compute_window(db, monitor, features, window_profile, window, cluster)
+            store_window(db, monitor.name, window_profile.profile_id, run_id, result)
+            results.append(result)
+    finally:
+        if cluster is not None:
+            cluster.close()
+            if warnings is not None:
+                warnings += cluster.warnings
     return results

@@ -7,7 +7,7 @@ counts each batch into mergeable partials (`pipeline.streamed_windows`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 
 import duckdb
 
@@ -31,12 +31,19 @@ def window_array_batches(
     segments: Mapping[str, Sequence[str]],
     score_as: str | None,
     batch_rows: int,
-) -> Iterator[WindowArrays]:
-    """`window_arrays`, `batch_rows` rows at a time (the rows in DuckDB's order; each row exactly once)."""
+) -> Generator[WindowArrays, None, None]:
+    """`window_arrays`, `batch_rows` rows at a time (the rows in DuckDB's order; each row exactly once).
+
+    The reader is closed when the generator is, read to the end or not: while it is open the cursor runs no
+    other statement (a caller that stops early, e.g. a cluster that failed mid-window, closes the generator)."""
     sql, params, names = window_arrays_query(monitor, window, numeric, segments, score_as)
     reader = cur.sql(sql, params=params).to_arrow_reader(batch_rows)
-    for batch in reader:
-        columns = {
-            name: batch.column(i).to_numpy(zero_copy_only=False) for i, name in enumerate(batch.schema.names)
-        }
-        yield as_window_arrays(columns, names, segments)
+    try:
+        for batch in reader:
+            columns = {
+                name: batch.column(i).to_numpy(zero_copy_only=False)
+                for i, name in enumerate(batch.schema.names)
+            }
+            yield as_window_arrays(columns, names, segments)
+    finally:
+        reader.close()
