@@ -38,6 +38,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def pytest_sessionfinish(session: pytest.Session) -> None:
     _early.stop_untaken()
     remove_templates()
+
+
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[Any]:
     """A real Dask cluster, started once per session: two worker processes of one thread each (what a small
