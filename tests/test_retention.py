@@ -278,3 +278,34 @@ def test_retention_shorter_than_the_rules_look_back_is_refused(tmp_path: Path) -
     text = str(err.value)
     assert "monitors.m.retention.predictions" in text and "40 windows" in text and "40d" in text
     assert prepare_alerting(_load(tmp_path, "    retention: {predictions: 40d}\n", alerting)) is not None
+
+
+def test_deletion_runs_in_time_slices_of_about_batch_rows(
+    demo_settings: Settings, demo_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each slice is its own transaction of about `batch_rows` rows (more only where rows share the slice's
+    last timestamp); the last one takes what is left; the total is every expired row, and nothing newer."""
+    import driftwatch.pipeline.retention as retention
+
+    plain = demo_settings.monitor("credit-default")
+    run_cycle(demo_db, plain, now=DEMO_END)
+    old = _count(demo_db, 'SELECT count(*) FROM "predictions:credit-default" WHERE ts < ?', CUTOFF)
+    kept = _table_rows(demo_db) - old
+    ties = _count(
+        demo_db, 'SELECT max(n) FROM (SELECT count(*) AS n FROM "predictions:credit-default" GROUP BY ts)'
+    )
+    sizes: list[int] = []
+    real = retention.delete_expired_predictions
+
+    def recorded(*args: object) -> int:
+        n = real(*args)  # type: ignore[arg-type]
+        sizes.append(n)
+        return n
+
+    monkeypatch.setattr(retention, "delete_expired_predictions", recorded)
+    summary = expire_rows(demo_db, _with_retention(plain, batch_rows=700), DEMO_END)
+    assert summary.predictions_expired == old == sum(sizes)
+    assert _table_rows(demo_db) == kept
+    assert len(sizes) == old // 700 + 1  # full slices, then the remainder
+    # Rows sharing a timestamp go together: a slice may take up to `ties - 1` rows of the next one.
+    assert all(700 - ties < n < 700 + ties for n in sizes[:-1]) and sizes[-1] < 700 + ties, (sizes, ties)

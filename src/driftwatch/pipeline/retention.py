@@ -44,6 +44,7 @@ from driftwatch.storage.retention import (
     drop_expired_queue_entries,
     earliest_queued_window,
     expired_before,
+    expiry_slice_ends,
     oldest_prediction,
 )
 from driftwatch.storage.snapshots import (
@@ -95,6 +96,19 @@ class _Batches:
     db: Database
     limit: int
     run_id: str | None  # None: not part of a recorded run (e.g. a test calling expire_rows directly)
+
+    def each(
+        self, ends: list[datetime | None], delete: Callable[[duckdb.DuckDBPyConnection, datetime | None], int]
+    ) -> int:
+        """Run `delete` once per slice end, each in its own transaction; the rows deleted."""
+        total = 0
+        for end in ends:
+            with self.db.transaction() as tx:
+                deleted = delete(tx, end)
+                if self.run_id is not None and deleted:
+                    count_expired(tx, self.run_id, deleted)
+            total += deleted
+        return total
 
     def run(self, delete: Callable[[duckdb.DuckDBPyConnection, int], int]) -> int:
         """Run `delete` until a batch comes back short; the rows deleted."""
@@ -168,8 +182,14 @@ def _expire_predictions(
     name = monitor.name
     store = configured_store(monitor)
     if store is None:
-        summary.predictions_expired = batches.run(
-            lambda tx, n: delete_expired_predictions(tx, name, watermark, n)
+        # Slices of about `batch_rows` rows, oldest first; the last (None) takes what is left, including
+        # rows that became deletable while the others ran.
+        ends: list[datetime | None] = [
+            *expiry_slice_ends(batches.db.cursor(), name, watermark, batches.limit),
+            None,
+        ]
+        summary.predictions_expired = batches.each(
+            ends, lambda tx, end: delete_expired_predictions(tx, name, watermark, end)
         )
         return
     try:
