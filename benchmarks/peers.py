@@ -150,6 +150,14 @@ def contenders(peers_python: str, ref: Path, cur: Path) -> dict[str, list[str]]:
             str(ref),
             str(cur),
         ],
+        "NannyML UnivariateDriftCalculator (KS, JS / chi², JS)": [
+            peers_python,
+            "-c",
+            NANNYML,
+            str(ref),
+            str(cur),
+        ],
+        "whylogs profiles + calculate_drift_scores": [peers_python, "-c", WHYLOGS, str(ref), str(cur)],
         "Evidently DataDriftPreset (defaults: Wasserstein / Jensen-Shannon)": [
             peers_python,
             "-c",
@@ -166,14 +174,6 @@ def contenders(peers_python: str, ref: Path, cur: Path) -> dict[str, list[str]]:
             str(cur),
             "ks",
         ],
-        "NannyML UnivariateDriftCalculator (KS, JS / chi², JS)": [
-            peers_python,
-            "-c",
-            NANNYML,
-            str(ref),
-            str(cur),
-        ],
-        "whylogs profiles + calculate_drift_scores": [peers_python, "-c", WHYLOGS, str(ref), str(cur)],
     }
 
 
