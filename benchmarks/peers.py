@@ -181,10 +181,8 @@ def summary(name: str, stdout: str) -> dict[str, Any]:
     """What the process printed: the peers' phase JSON, driftwatch's and the loop's feature counts."""
     data = json.loads(stdout.strip().splitlines()[-1])
     if name.startswith("driftwatch"):
-        return {
-            "columns": len(data["features"]),
-            "drifted": sum(f["status"] == "drift" for f in data["features"]),
-        }
+        statuses = [f["status"] for f in data["features"]]
+        return {"columns": len(statuses), **{s: statuses.count(s) for s in sorted(set(statuses))}}
     if name.startswith("scipy"):
         return {"columns": len(data)}
     return dict(data)
