@@ -73,8 +73,9 @@ def radix_sorted_valid(values: np.ndarray) -> np.ndarray:
     The buffers are allocated here, by numpy, not inside the kernels: numpy advises the kernel to back
     arrays of 4 MiB and more with transparent huge pages (``madvise``), numba's allocator does not. A 5M-value
     window's two 40 MB buffers are otherwise ~20,000 first-touch page faults per sort (fresh each time: glibc
-    maps allocations above 32 MiB anew), which made the kernel 1.4x slower per value at 5M than at 1M
-    (127 against 92 ms per 5M normal column, thread CPU, docs/benchmarks.md).
+    maps allocations above 32 MiB anew): 127 against 92 ms per 5M normal column (thread CPU, in isolation).
+    Inside the window statistics the gain is smaller (the kernel still zeroes, and may compact for, each huge
+    page; docs/benchmarks.md, issue 17 items 2 and 6).
     """
     m, all_ones, any_ones, low, width = _plan(values)
     if width <= _COUNTING_MAX_BITS and (1 << width) <= max(m, 1):
