@@ -130,6 +130,30 @@ def test_counting_and_lsd_paths_meet_at_sixteen_varying_bits(varying_bits: int, 
     assert_same_sort(values)
 
 
+@pytest.mark.parametrize("varying_bytes", [(0, 3), (2, 7), (1, 4, 6), (5, 6), (0, 1, 2, 3, 4, 5, 6, 7)])
+def test_only_the_digits_whose_bits_vary_are_passed_over(varying_bytes: tuple[int, ...]) -> None:
+    """Keys that differ only in some bytes (more than 16 bits apart, so the LSD path): the digits in
+    between are skipped from the keys' AND/OR alone, and the skipped ones must really be constant."""
+    rng = np.random.default_rng(sum(varying_bytes))
+    n = 50_000
+    mask = sum(0xFF << (8 * b) for b in varying_bytes)
+    base = _bits(1.5) & ~mask & 0x7FFF_FFFF_FFFF_FFFF  # a positive finite base; the varying bytes random
+    bits = (rng.integers(0, 2**63, n, dtype=np.uint64) & np.uint64(mask)) | np.uint64(base)
+    values = bits.view(np.float64).copy()
+    values[::7] = -values[::7]  # both signs: the sign bit varies too
+    values[::13] = np.nan
+    assert_same_sort(values)
+
+
+def test_a_window_above_the_allocators_mmap_threshold_sorts_like_numpy() -> None:
+    """4.5M values: buffers of 36 MB each (above glibc's 32 MiB mmap threshold, backed by huge pages)."""
+    rng = np.random.default_rng(45)
+    n = 4_500_000
+    values = np.where(rng.random(n) < 0.05, np.nan, rng.lognormal(size=n))
+    assert_same_sort(values)
+    assert_same_sort(rng.poisson(30.0, n).astype(np.float64))
+
+
 @HYPOTHESIS
 @given(
     hnp.arrays(

@@ -9,9 +9,10 @@ depend on numpy's dispatch (docs/benchmarks.md, the run on AMD EPYC).
 
 How: a float64's bits map to a uint64 key whose unsigned order is the float order (negative: all bits
 flipped; non-negative: sign bit set), so -inf < negatives < -0.0 < 0.0 < positives < +inf and subnormals
-sit between the zeros and the smallest normals, as numbers do. One pass drops NaN, writes the keys and
-counts all eight 8-bit digits at once; then one stable scatter pass per digit, least significant first, is
-skipped when every key has the same digit there. 8-bit digits keep the 256 scatter targets in
+sit between the zeros and the smallest normals, as numbers do. A read-only pass ANDs and ORs the keys: a
+digit none of whose bits vary between keys needs no pass. One pass then drops NaN, writes the keys and
+counts every needed 8-bit digit at once; then one stable scatter pass per needed digit, least significant
+first. 8-bit digits keep the 256 scatter targets in
 L1; 11- and 16-bit digits, measured, were slower here (fewer passes, but more cache misses per pass). The
 last step maps the keys back to floats in place. Source: H. Herf, "Radix Tricks" (2001) for the key;
 Knuth, TAOCP vol. 3, 5.2.5 for LSD radix sorting.
@@ -59,7 +60,6 @@ def _bits(key: np.uint64) -> np.uint64:
     return key ^ (((key >> _SIGN_SHIFT) - _ONE) | _SIGN)
 
 
-@numba.njit(**NJIT_OPTIONS)
 def radix_sorted_valid(values: np.ndarray) -> np.ndarray:
     """The non-NaN values of a contiguous 1-D float64 array, ascending, as a new float64 array.
 
@@ -69,7 +69,30 @@ def radix_sorted_valid(values: np.ndarray) -> np.ndarray:
     A first read-only pass finds which key bits vary at all. When they span at most
     :data:`_COUNTING_MAX_BITS` bits (a column of few distinct values: small integers, codes, a constant),
     a counting sort over those bits writes the result straight from the counts; otherwise the LSD passes.
+
+    The buffers are allocated here, by numpy, not inside the kernels: numpy advises the kernel to back
+    arrays of 4 MiB and more with transparent huge pages (``madvise``), numba's allocator does not. A 5M-value
+    window's two 40 MB buffers are otherwise ~20,000 first-touch page faults per sort (fresh each time: glibc
+    maps allocations above 32 MiB anew): 127 against 92 ms per 5M normal column (thread CPU, in isolation).
+    Inside the window statistics the gain is smaller (the kernel still zeroes, and may compact for, each huge
+    page; docs/benchmarks.md, issue 17 items 2 and 6).
     """
+    m, all_ones, any_ones, low, width = _plan(values)
+    if width <= _COUNTING_MAX_BITS and (1 << width) <= max(m, 1):
+        out = np.empty(m, dtype=np.float64)
+        _counting_into(values, out, np.uint64(all_ones), low, width)
+        return out
+    first = np.empty(m, dtype=np.uint64)
+    second = np.empty(m, dtype=np.uint64)
+    # numba hands uint64 results back as Python ints, and takes ints above 2**63 - 1 only as np.uint64
+    result: np.ndarray = _lsd_into(values, first, second, np.uint64(all_ones) ^ np.uint64(any_ones))
+    return result.view(np.float64)
+
+
+@numba.njit(**NJIT_OPTIONS)
+def _plan(values: np.ndarray) -> tuple[int, np.uint64, np.uint64, int, int]:
+    """The count of non-NaN values, the AND and the OR of their keys, and the span ``[low, low + width)``
+    of the key bits that vary between them (width 0 when none vary)."""
     raw = values.view(np.uint64)
     m = 0
     all_ones = ~np.uint64(0)  # AND of every key: 1 where all keys have a 1
@@ -90,14 +113,13 @@ def radix_sorted_valid(values: np.ndarray) -> np.ndarray:
                 low = b
             high = b
     width = high - low + 1 if high >= 0 else 0
-    if width <= _COUNTING_MAX_BITS and (1 << width) <= max(m, 1):
-        return _counting_sorted(values, m, all_ones, low, width)
-    return _lsd_sorted(values, m)
+    return m, all_ones, any_ones, low, width
 
 
 @numba.njit(**NJIT_OPTIONS)
-def _counting_sorted(values: np.ndarray, m: int, common: np.uint64, low: int, width: int) -> np.ndarray:
-    """Sorted non-NaN values when all keys equal ``common`` outside bits ``[low, low + width)``."""
+def _counting_into(values: np.ndarray, out: np.ndarray, common: np.uint64, low: int, width: int) -> None:
+    """Sorted non-NaN values into ``out`` (one slot per value) when all keys equal ``common`` outside bits
+    ``[low, low + width)``."""
     raw = values.view(np.uint64)
     buckets = 1 << width
     shift = np.uint64(low)
@@ -109,7 +131,6 @@ def _counting_sorted(values: np.ndarray, m: int, common: np.uint64, low: int, wi
         x = values[i]
         if x == x:
             counts[i & 1, (_key(raw[i]) >> shift) & mask] += 1
-    out = np.empty(m, dtype=np.float64)
     out_bits = out.view(np.uint64)
     j = 0
     for d in range(buckets):
@@ -120,14 +141,14 @@ def _counting_sorted(values: np.ndarray, m: int, common: np.uint64, low: int, wi
             for _ in range(c):
                 out_bits[j] = bits
                 j += 1
-    return out
 
 
 @numba.njit(**NJIT_OPTIONS)
-def _keys_and_counts(values: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
-    """The keys of the ``m`` non-NaN values, and every digit's histogram from the same single pass."""
+def _keys_and_counts(values: np.ndarray, keys: np.ndarray, needed: np.ndarray) -> np.ndarray:
+    """The keys of the non-NaN values into ``keys``, and the histogram of every needed digit, from the same
+    single pass (a digit nobody needs is not counted: a counter hit by every key is a chain of dependent
+    increments)."""
     raw = values.view(np.uint64)
-    keys = np.empty(m, dtype=np.uint64)
     counts = np.zeros((_PASSES, _RADIX), dtype=np.int64)
     digit_mask = np.uint64(_RADIX - 1)
     k = 0
@@ -138,21 +159,20 @@ def _keys_and_counts(values: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray
             keys[k] = key
             k += 1
             for p in range(_PASSES):
-                counts[p, (key >> np.uint64(_DIGIT_BITS * p)) & digit_mask] += 1
-    return keys, counts
+                if needed[p]:
+                    counts[p, (key >> np.uint64(_DIGIT_BITS * p)) & digit_mask] += 1
+    return counts
 
 
 @numba.njit(**NJIT_OPTIONS)
-def _needed_passes(counts: np.ndarray, m: int) -> tuple[np.ndarray, int]:
-    """Which digit passes are needed (the keys do not all share that digit), and the last needed one (-1)."""
+def _needed_passes(varying: np.uint64) -> tuple[np.ndarray, int]:
+    """Which digit passes are needed (some key bit in that digit varies between keys), and the last one."""
     needed = np.zeros(_PASSES, dtype=np.bool_)
     last = -1
+    digit_mask = np.uint64(_RADIX - 1)
     for p in range(_PASSES):
-        for d in range(_RADIX):
-            if counts[p, d] != 0:
-                needed[p] = counts[p, d] != m
-                break
-        if needed[p]:
+        if (varying >> np.uint64(_DIGIT_BITS * p)) & digit_mask:
+            needed[p] = True
             last = p
     return needed, last
 
@@ -191,21 +211,22 @@ def _scatter(
 
 
 @numba.njit(**NJIT_OPTIONS)
-def _lsd_sorted(values: np.ndarray, m: int) -> np.ndarray:
-    """Sorted non-NaN values (``m`` of them) by LSD radix passes over the keys.
+def _lsd_into(values: np.ndarray, first: np.ndarray, second: np.ndarray, varying: np.uint64) -> np.ndarray:
+    """The non-NaN values' bits sorted by LSD radix passes over their keys, in ``first`` or ``second`` (one
+    slot per value each); returns the one that holds them.
 
-    A pass is needed where the keys do not all share one digit; the last one needed writes the floats' bits
-    straight away, which saves a pass mapping the keys back.
+    A pass is needed where some key bit of its digit varies (``varying``); the last one needed writes the
+    floats' bits straight away, which saves a pass mapping the keys back.
     """
-    source, counts = _keys_and_counts(values, m)
-    needed, last = _needed_passes(counts, m)
-    target = np.empty(m, dtype=np.uint64)
+    needed, last = _needed_passes(varying)
+    counts = _keys_and_counts(values, first, needed)
+    source, target = first, second
     for p in range(_PASSES):
         if needed[p]:
             _starts(counts[p])
             _scatter(source, target, counts[p], np.uint64(_DIGIT_BITS * p), p == last)
             source, target = target, source
     if last < 0:  # no pass was needed (not reached from radix_sorted_valid: it sends such keys to counting)
-        for i in range(m):
+        for i in range(source.size):
             source[i] = _bits(source[i])
-    return source.view(np.float64)
+    return source
