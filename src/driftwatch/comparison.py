@@ -36,6 +36,7 @@ from driftwatch.sources.columns import (
     infer_features,
 )
 from driftwatch.sources.frames import FEATURES_COLUMN, checked_path, flatten_features, read_frame
+from driftwatch.sources.object_parquet import ObjectStoreOptions
 
 if TYPE_CHECKING:
     import polars as pl
@@ -135,12 +136,17 @@ class CompareResult:
 
 
 def as_table(
-    data: object, role: str, input_format: str = "auto", features_column: str = FEATURES_COLUMN
+    data: object,
+    role: str,
+    input_format: str = "auto",
+    features_column: str = FEATURES_COLUMN,
+    store: ObjectStoreOptions | None = None,
 ) -> pa.Table | pl.DataFrame:
-    """What `compare` works on: a path read by `sources.frames.read_frame`, an Arrow table or a polars frame
-    as is, a pandas frame converted to polars; a log schema's features column flattened in each case."""
+    """What `compare` works on: a path read by `sources.frames.read_frame` (an ``s3://`` URL through `store`),
+    an Arrow table or a polars frame as is, a pandas frame converted to polars; a log schema's features column
+    flattened in each case."""
     if isinstance(data, str | Path):
-        return read_frame(data, role, input_format, features_column)
+        return read_frame(data, role, input_format, features_column, store)
     module = type(data).__module__
     if module.startswith("pyarrow"):
         import pyarrow as pa
@@ -238,6 +244,7 @@ def load_pair(
     current: object,
     input_format: str | tuple[str, str] = "auto",
     features_column: str = FEATURES_COLUMN,
+    store: ObjectStoreOptions | None = None,
 ) -> tuple[pa.Table | pl.DataFrame, pa.Table | pl.DataFrame]:
     """Both inputs as `as_table` gives them, read while `load_statistics` runs on another thread.
 
@@ -251,7 +258,7 @@ def load_pair(
             checked_path(data, role, fmt)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="driftwatch-load") as pool:
         ready = pool.submit(load_statistics)
-        tables = tuple(as_table(data, role, fmt, features_column) for data, role, fmt in pairs)
+        tables = tuple(as_table(data, role, fmt, features_column, store) for data, role, fmt in pairs)
         ready.result()
     return tables[0], tables[1]
 
@@ -709,6 +716,16 @@ class CompareOptions:
     features: Sequence[str] | None = None
     input_format: str | tuple[str, str] = "auto"
     features_column: str = FEATURES_COLUMN
+    # An S3-compatible server for ``s3://`` inputs (``http://host:9000``); None = AWS_ENDPOINT_URL, else AWS.
+    # Only this string travels to Dask workers: each reads its credentials from its own environment.
+    endpoint_url: str | None = None
+
+    @property
+    def store(self) -> ObjectStoreOptions:
+        """How ``s3://`` inputs are reached (sources/object_parquet.py): the endpoint, resolved here, once."""
+        from driftwatch.sources.object_parquet import endpoint_from_env
+
+        return ObjectStoreOptions(endpoint_url=self.endpoint_url or endpoint_from_env())
 
     @property
     def formats(self) -> tuple[str, str]:
@@ -742,6 +759,7 @@ def compare(
     features: Sequence[str] | None = None,
     input_format: str | tuple[str, str] = "auto",
     features_column: str = FEATURES_COLUMN,
+    endpoint_url: str | None = None,
 ) -> CompareResult:
     """Compare `current` with `reference`, feature by feature (PSI, exact KS, chi², JS, Hellinger, normalised
     Wasserstein, missing and unseen shares, status).
@@ -756,16 +774,30 @@ def compare(
     the model's output (role "output"): same statistics, but outside the input features' correction family
     and drift share. They default to the log schema's `raw_prediction` / `business_output` when both datasets
     have them.
+    A path may be an object URL: ``s3://bucket/key.parquet``, ``s3://bucket/prefix/`` or a glob, read as a
+    Parquet dataset from AWS or the S3-compatible server at `endpoint_url` (default: ``AWS_ENDPOINT_URL``);
+    credentials from the environment only (sources/object_parquet.py).
     """
     options = CompareOptions(
-        numeric, categorical, bins, thresholds, prediction, output, features, input_format, features_column
+        numeric,
+        categorical,
+        bins,
+        thresholds,
+        prediction,
+        output,
+        features,
+        input_format,
+        features_column,
+        endpoint_url,
     )
     return compare_in_memory(reference, current, options)
 
 
 def compare_in_memory(reference: object, current: object, options: CompareOptions) -> CompareResult:
     """`compare` with its options in one object (what `driftwatch.compare` hands each engine)."""
-    ref_table, cur_table = load_pair(reference, current, options.input_format, options.features_column)
+    ref_table, cur_table = load_pair(
+        reference, current, options.input_format, options.features_column, options.store
+    )
     from driftwatch.stats.parallel import default_workers, map_features
 
     ref, cur = _columns(ref_table), _columns(cur_table)

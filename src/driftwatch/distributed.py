@@ -46,6 +46,7 @@ from driftwatch.sources.batches import (
     parquet_row_group,
     parquet_shape,
 )
+from driftwatch.sources.object_parquet import ObjectStoreOptions, is_object_url
 from driftwatch.streaming import _finished
 
 if TYPE_CHECKING:
@@ -73,10 +74,12 @@ class ClusterUnavailable(InputError):
 
 @dataclass(frozen=True)
 class Partition:
-    """One task's share of the current dataset: a row group of a file."""
+    """One task's share of the current dataset: a row group of a file. An object (``s3://``) travels as its
+    URL and the endpoint (`store`): the worker opens it itself, with credentials from its own environment."""
 
     path: str
     row_group: int
+    store: ObjectStoreOptions | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -122,9 +125,10 @@ def compare_dask(
         raise InputError(f"--engine dask reads the current dataset as Parquet, not {formats[1]!r}")
     if not isinstance(current, str | Path):
         raise InputError("--engine dask reads the current dataset from Parquet files: give a path or a glob")
-    partitions, shape = dataset_partitions(current, options.features_column)
+    store = options.store
+    partitions, shape = dataset_partitions(current, options.features_column, store)
     load_statistics()
-    ref = as_table(reference, "reference", formats[0], options.features_column)
+    ref = as_table(reference, "reference", formats[0], options.features_column, store)
     plan = options.plan(_columns(ref), _ArrowColumns(shape.schema.empty_table()))
     kept, excluded_ref = without_refused_rows(_columns(ref), plan.checked, "reference")
     profiled = [reference_profile(kept, name, is_num, options.bins) for name, is_num, _ in plan.to_judge]
@@ -145,19 +149,23 @@ def compare_dask(
     )
 
 
-def dataset_partitions(current: str | Path, features_column: str) -> tuple[list[Partition], ParquetShape]:
-    """The dataset's row groups, from the files' footers alone, and the first file's shape (schema)."""
-    files = parquet_dataset_files(current, "current")
+def dataset_partitions(
+    current: str | Path, features_column: str, store: ObjectStoreOptions | None = None
+) -> tuple[list[Partition], ParquetShape]:
+    """The dataset's row groups, from the files' footers alone, and the first file's shape (schema).
+    An object dataset's partitions carry `store` (the endpoint; never a credential) to the workers."""
+    files = parquet_dataset_files(current, "current", store)
+    on_store = store if files and is_object_url(str(files[0])) else None
     partitions: list[Partition] = []
     first: ParquetShape | None = None
     for path in files:
-        shape = parquet_shape(path, "current")
+        shape = parquet_shape(path, "current", store)
         if first is None:
             first = shape
         elif shape.rows and not set(first.schema.names) <= set(shape.schema.names):
             missing = sorted(set(first.schema.names) - set(shape.schema.names))
             raise InputError(f"{path}: lacks the column(s) {missing} that {files[0]} has")
-        partitions += [Partition(str(path), group) for group in range(shape.row_groups)]
+        partitions += [Partition(str(path), group, on_store) for group in range(shape.row_groups)]
     assert first is not None  # parquet_dataset_files gives at least one file
     if features_column in first.schema.names:
         raise InputError(
@@ -323,7 +331,7 @@ def count_partition(
     from driftwatch.stats.profile import NumericProfile
 
     try:
-        table = parquet_row_group(partition.path, partition.row_group, columns)
+        table = parquet_row_group(partition.path, partition.row_group, columns, partition.store)
         kept, refused = without_refused_rows(_ArrowColumns(table), checked, "current")
         del table
         partials = tuple(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,8 +39,9 @@ from driftwatch.comparison import (
 )
 from driftwatch.config.server import parse_size
 from driftwatch.errors import InputError
-from driftwatch.sources.batches import ParquetShape, parquet_batches, parquet_shape
+from driftwatch.sources.batches import ParquetShape, parquet_batches, parquet_dataset_files, parquet_shape
 from driftwatch.sources.frames import checked_path
+from driftwatch.sources.object_parquet import ObjectStoreOptions, is_object_url
 
 if TYPE_CHECKING:
     from driftwatch.stats.feature_drift import FeatureDrift
@@ -160,11 +161,11 @@ def compare_streaming(
     options = options or CompareOptions()
     budget = budget_bytes(memory_budget)
     formats = options.formats
-    shape = _current_shape(current, formats[1], options.features_column)
-    assert isinstance(current, str | Path)  # _current_shape refuses anything else
+    store = options.store
+    files, shape = _current_shape(current, formats[1], options.features_column, store)
     load_statistics()
     start_rss = resident_bytes()  # the process before the comparison: the fixed overhead, not budgeted
-    ref_table = as_table(reference, "reference", formats[0], options.features_column)
+    ref_table = as_table(reference, "reference", formats[0], options.features_column, store)
     ref = _columns(ref_table)
     del ref_table
     plan = options.plan(ref, _ArrowColumns(shape.schema.empty_table()))
@@ -178,7 +179,9 @@ def compare_streaming(
     now_rss = resident_bytes()
     used = None if start_rss is None or now_rss is None else max(0, now_rss - start_rss)
     batch_plan = plan_batch_rows(budget, profiles, shape, columns, used)
-    partials, rows_current, excluded_cur = stream_partials(current, plan, profiles, batch_plan.batch_rows)
+    partials, rows_current, excluded_cur = stream_partials(
+        files, plan, profiles, batch_plan.batch_rows, store
+    )
     done = _finished(plan, profiles, partials, [note for _, note in profiled])
     return judged_result(
         plan, done, options.thresholds, (rows_reference, rows_current), (excluded_ref, excluded_cur)
@@ -192,7 +195,11 @@ def _release_arrow_memory() -> None:
     pa.default_memory_pool().release_unused()
 
 
-def _current_shape(current: object, fmt: str, features_column: str) -> ParquetShape:
+def _current_shape(
+    current: object, fmt: str, features_column: str, store: ObjectStoreOptions
+) -> tuple[list[str], ParquetShape]:
+    """The files to stream (one local file, or the objects of an ``s3://`` dataset in key order) and the
+    shape the batches are planned from: the first file's schema, each column's largest bytes per row."""
     if not isinstance(current, str | Path):
         raise InputError("--memory-budget streams the current data from a Parquet file: give a path")
     path, kind = checked_path(current, "current", fmt)
@@ -201,19 +208,33 @@ def _current_shape(current: object, fmt: str, features_column: str) -> ParquetSh
             f"--memory-budget streams Parquet; the current file is {kind}: convert it to Parquet, or compare "
             "in memory without --memory-budget"
         )
-    shape = parquet_shape(path, "current")
+    if is_object_url(str(current)):
+        files = [str(f) for f in parquet_dataset_files(str(current), "current", store)]
+    else:
+        files = [str(path)]
+    shapes = [parquet_shape(f, "current", store) for f in files]
+    shape = shapes[0]
+    if len(shapes) > 1:
+        widest = {c: max(s.bytes_per_row.get(c, 0.0) for s in shapes) for c in shape.bytes_per_row}
+        rows = sum(s.rows for s in shapes)
+        shape = replace(shape, rows=rows, row_groups=sum(s.row_groups for s in shapes), bytes_per_row=widest)
     if features_column in shape.schema.names:
         raise InputError(
             f"--memory-budget needs one column per feature; the current file keeps them in {features_column!r}"
             " (a prediction log): flatten it first, or compare in memory without --memory-budget"
         )
-    return shape
+    return files, shape
 
 
 def stream_partials(
-    current: str | Path, plan: ComparisonPlan, profiles: Sequence[FeatureProfile], batch_rows: int
+    current: str | Path | Sequence[str],
+    plan: ComparisonPlan,
+    profiles: Sequence[FeatureProfile],
+    batch_rows: int,
+    store: ObjectStoreOptions | None = None,
 ) -> tuple[list[Partial], int, dict[str, int]]:
-    """Each feature's merged partial over the file, the rows kept and the rows refused by reason."""
+    """Each feature's merged partial over the file (or the files, one after the other: partials merge
+    exactly), the rows kept and the rows refused by reason."""
     import pyarrow as pa
 
     from driftwatch.stats.parallel import map_features
@@ -226,7 +247,9 @@ def stream_partials(
     rows = 0
     refused: dict[str, int] = {}
     columns = list(dict.fromkeys(name for name, _, _ in plan.to_judge))
-    for batch in parquet_batches(current, columns, batch_rows):
+    files = [current] if isinstance(current, str | Path) else list(current)
+    batches = (b for f in files for b in parquet_batches(f, columns, batch_rows, store))
+    for batch in batches:
         table, reasons = without_refused_rows(
             _ArrowColumns(pa.Table.from_batches([batch])), plan.checked, "current"
         )

@@ -19,10 +19,17 @@ if TYPE_CHECKING:
 
 
 def compare(
+    # Text, not Path: a Path would fold the "//" of s3://bucket/key into one slash.
     reference: Annotated[
-        Path, typer.Argument(help="Reference file (.parquet, .csv, .ndjson/.jsonl; .gz/.zst compressed too).")
+        str,
+        typer.Argument(
+            help="Reference file (.parquet, .csv, .ndjson/.jsonl; .gz/.zst compressed too), or a Parquet "
+            "dataset in object storage: s3://bucket/key.parquet, s3://bucket/prefix/ or a glob."
+        ),
     ],
-    current: Annotated[Path, typer.Argument(help="Current file to compare with the reference.")],
+    current: Annotated[
+        str, typer.Argument(help="Current file (or s3:// Parquet dataset) to compare with the reference.")
+    ],
     numeric: Annotated[
         str | None, typer.Option(help="Comma-separated numeric features (default: inferred).")
     ] = None,
@@ -91,6 +98,15 @@ def compare(
         str | None,
         typer.Option("--scheduler", help="The Dask scheduler's address for --engine dask (tcp://HOST:8786)."),
     ] = None,
+    endpoint_url: Annotated[
+        str | None,
+        typer.Option(
+            "--endpoint-url",
+            envvar="AWS_ENDPOINT_URL",
+            help="An S3-compatible server for s3:// inputs (http://HOST:9000). Credentials come from the "
+            "environment (AWS_ACCESS_KEY_ID, ...), never from the command line; Dask workers use their own.",
+        ),
+    ] = None,
 ) -> None:
     """Compare two files feature by feature (PSI, exact KS, missing/unseen shares) — e.g. as a CI gate."""
     from driftwatch.comparison import CompareOptions
@@ -117,6 +133,7 @@ def compare(
                 output=output,
                 input_format=(formats[0], formats[-1]),
                 features_column=features_column,
+                endpoint_url=endpoint_url,
             ),
             html,
             memory_budget,
@@ -126,8 +143,8 @@ def compare(
 
 
 def _compared(
-    reference: Path,
-    current: Path,
+    reference: str,
+    current: str,
     options: CompareOptions,
     html: Path | None,
     memory_budget: str | None,
@@ -151,7 +168,7 @@ def _compared(
     else:
         # Parquet arrives as Arrow tables, CSV/NDJSON as polars frames; the statistics load meanwhile.
         ref_frame, cur_frame = load_pair(
-            str(reference), str(current), options.formats, options.features_column
+            str(reference), str(current), options.formats, options.features_column, options.store
         )
         result = compare_in_memory(ref_frame, cur_frame, options)
         if html is not None:

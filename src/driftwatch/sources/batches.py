@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from driftwatch.errors import InputError, SourceError, first_line
 from driftwatch.sources.formats import checked_compression
+from driftwatch.sources.object_parquet import ObjectStoreOptions, is_object_url, object_files, open_object
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -34,14 +35,23 @@ class ParquetShape:
     bytes_per_row: dict[str, float]  # uncompressed bytes per row of each column (Parquet metadata)
 
 
-def parquet_shape(path: str | Path, role: str) -> ParquetShape:
+def parquet_source(path: str | Path, store: ObjectStoreOptions | None = None) -> tuple[str | Path, object]:
+    """What to name the file in errors, and what `pyarrow.parquet.ParquetFile` opens: a local path, or a
+    random-access file over an object (``s3://``), which pyarrow reads by byte range (sources/object_parquet.py)."""
+    if is_object_url(str(path)):
+        return str(path), open_object(str(path), store)
+    return Path(path), Path(path)
+
+
+def parquet_shape(path: str | Path, role: str, store: ObjectStoreOptions | None = None) -> ParquetShape:
     """The file's schema, rows and per-column uncompressed bytes per row, from its footer alone."""
     import pyarrow.parquet as pq
 
-    p = Path(path)
-    checked_compression(str(p), "parquet")  # a gzip/zstd-wrapped file is refused with the reason
+    p, source = parquet_source(path, store)
+    if isinstance(p, Path):
+        checked_compression(str(p), "parquet")  # a gzip/zstd-wrapped file is refused with the reason
     try:
-        with pq.ParquetFile(p, pre_buffer=False) as file:
+        with pq.ParquetFile(source, pre_buffer=False) as file:
             meta = file.metadata
             schema = file.schema_arrow
             sizes: dict[str, float] = {}
@@ -72,19 +82,21 @@ def _decoded_floor(arrow_type: pa.DataType) -> float:
     if pat.is_large_string(arrow_type) or pat.is_large_binary(arrow_type):
         return 16.0
     try:
-        return max(arrow_type.bit_width / 8, 1.0)
+        return max(float(arrow_type.bit_width) / 8, 1.0)
     except ValueError:  # not fixed width (lists, structs...): the metadata's size
         return 0.0
 
 
-def parquet_batches(path: str | Path, columns: Sequence[str], batch_rows: int) -> Iterator[pa.RecordBatch]:
+def parquet_batches(
+    path: str | Path, columns: Sequence[str], batch_rows: int, store: ObjectStoreOptions | None = None
+) -> Iterator[pa.RecordBatch]:
     """The file's `columns`, `batch_rows` rows at a time (the last batch may be shorter)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    p = Path(path)
+    p, source = parquet_source(path, store)
     try:
-        with pq.ParquetFile(p, pre_buffer=False, buffer_size=READ_BUFFER_BYTES) as file:
+        with pq.ParquetFile(source, pre_buffer=False, buffer_size=READ_BUFFER_BYTES) as file:
             for batch in file.iter_batches(batch_size=batch_rows, columns=list(columns), use_threads=True):
                 yield batch
                 # Decoded pages of the batch just handed out go back to the OS, not into the pool's cache.
@@ -102,10 +114,15 @@ def parquet_batches(path: str | Path, columns: Sequence[str], batch_rows: int) -
 GLOB_CHARACTERS = frozenset("*?[")
 
 
-def parquet_dataset_files(path: str | Path, role: str) -> list[Path]:
+def parquet_dataset_files(
+    path: str | Path, role: str, store: ObjectStoreOptions | None = None
+) -> list[Path] | list[str]:
     """The Parquet files of a dataset given as one file, a folder (its *.parquet files, recursively) or a
-    glob pattern (``data/2026-*/*.parquet``), sorted by path so the partitions come in one order."""
+    glob pattern (``data/2026-*/*.parquet``), sorted by path so the partitions come in one order. In object
+    storage (``s3://bucket/prefix/``, ``.../*.parquet``, one object) the objects' URLs, sorted by key."""
     text = str(path)
+    if is_object_url(text):
+        return object_files(text, role, store)
     if GLOB_CHARACTERS & set(text):
         anchor = Path(text)
         parts = anchor.parts
@@ -126,13 +143,16 @@ def parquet_dataset_files(path: str | Path, role: str) -> list[Path]:
     return [p]
 
 
-def parquet_row_group(path: str | Path, row_group: int, columns: Sequence[str]) -> pa.Table:
-    """One row group of the file's `columns`, decoded (a partition of a distributed comparison)."""
+def parquet_row_group(
+    path: str | Path, row_group: int, columns: Sequence[str], store: ObjectStoreOptions | None = None
+) -> pa.Table:
+    """One row group of the file's `columns`, decoded (a partition of a distributed comparison). An object
+    (``s3://``) is opened here, on the worker, from its URL and `store` (credentials: the worker's own)."""
     import pyarrow.parquet as pq
 
-    p = Path(path)
+    p, source = parquet_source(path, store)
     try:
-        with pq.ParquetFile(p, pre_buffer=False, buffer_size=READ_BUFFER_BYTES) as file:
+        with pq.ParquetFile(source, pre_buffer=False, buffer_size=READ_BUFFER_BYTES) as file:
             return file.read_row_group(row_group, columns=list(columns), use_threads=False)
     except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
         raise SourceError(p, f"cannot read row group {row_group} as parquet: {first_line(exc)}") from None

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from driftwatch.errors import InputError, SourceError, first_line
 from driftwatch.sources.formats import checked_compression, file_kind
 from driftwatch.sources.json_tokens import standard_json, standard_json_text
+from driftwatch.sources.object_parquet import ObjectStoreOptions, is_object_url
 
 if TYPE_CHECKING:
     import polars as pl
@@ -41,7 +42,14 @@ def input_format(path: Path, given: str = "auto") -> str:
 
 
 def checked_path(path: str | Path, role: str, given: str = "auto") -> tuple[Path, str]:
-    """The path, checked to exist, and its format: fails at once, before any file is read."""
+    """The path, checked to exist, and its format: fails at once, before any file is read.
+    An object URL (``s3://...``) is only checked to be read as Parquet: its objects are listed when read."""
+    if is_object_url(str(path)):
+        if given not in ("auto", "parquet"):
+            raise SourceError(
+                str(path), f"{role}: object storage is read as a Parquet dataset, not {given!r}"
+            )
+        return Path(str(path)), "parquet"
     p = Path(path)
     if not p.is_file():
         raise SourceError(p, f"{role} file not found")
@@ -49,9 +57,25 @@ def checked_path(path: str | Path, role: str, given: str = "auto") -> tuple[Path
 
 
 def read_frame(
-    path: str | Path, role: str, given: str = "auto", features_column: str = FEATURES_COLUMN
+    path: str | Path,
+    role: str,
+    given: str = "auto",
+    features_column: str = FEATURES_COLUMN,
+    store: ObjectStoreOptions | None = None,
 ) -> pa.Table | pl.DataFrame:
-    """A file as an Arrow table (plain Parquet) or a polars frame (everything else), log schema flattened."""
+    """A file as an Arrow table (plain Parquet) or a polars frame (everything else), log schema flattened.
+    An object URL (``s3://bucket/key.parquet``, ``s3://bucket/prefix/``, a glob) is read as a Parquet
+    dataset: its objects' tables, in key order, as one table."""
+    if is_object_url(str(path)):
+        checked_path(str(path), role, given)
+        table = read_object_dataset(str(path), role, store)
+        if features_column not in table.column_names:
+            return table
+        import polars as pl
+
+        frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)
+        return flatten_features(frame, features_column, str(path))
     p, fmt = checked_path(path, role, given)
     try:
         codec = checked_compression(str(p), fmt)
@@ -72,7 +96,27 @@ def read_frame(
     return flatten_features(frame, features_column, p)
 
 
-def _read_parquet(path: Path | io.BytesIO) -> pa.Table:
+def read_object_dataset(url: str, role: str, store: ObjectStoreOptions | None) -> pa.Table:
+    """The Parquet objects at `url` as one table (objects in key order, each read by byte range)."""
+    import pyarrow as pa
+
+    from driftwatch.sources.object_parquet import object_files, open_object
+
+    tables = []
+    for name in object_files(url, role, store):
+        try:
+            tables.append(_read_parquet(open_object(name, store)))
+        except SourceError:
+            raise
+        except Exception as exc:  # pyarrow raises several types for an object that is not Parquet
+            raise SourceError(name, f"cannot read as parquet: {first_line(exc)}") from None
+    try:
+        return pa.concat_tables(tables)
+    except Exception as exc:  # ArrowInvalid: the objects' schemas differ
+        raise SourceError(url, f"the {role} objects do not share one schema: {first_line(exc)}") from None
+
+
+def _read_parquet(path: Path | io.BytesIO | pa.NativeFile) -> pa.Table:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
