@@ -121,6 +121,7 @@ class FaultProxy:
         self.mode = "pass"
         self.delay = 3.0
         self.requests = 0
+        self.bytes_sent = 0  # response bodies passed back to the client (byte-range reads are checked by it)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._server: ThreadingHTTPServer | None = None
@@ -157,9 +158,14 @@ class FaultProxy:
                         "content-encoding",
                     ):
                         self.send_header(k, v)
-                self.send_header("Content-Length", str(len(r.content)))
+                # A HEAD answer has no body but tells the object's size (pyarrow sizes an object by HEAD).
+                head = self.command == "HEAD"
+                self.send_header(
+                    "Content-Length", r.headers.get("content-length", "0") if head else str(len(r.content))
+                )
                 self.end_headers()
                 if self.command != "HEAD":
+                    proxy.bytes_sent += len(r.content)
                     self.wfile.write(r.content)
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward

@@ -156,3 +156,25 @@ def test_errors_are_driftwatch_errors_for_an_unreachable_endpoint(data: dict[str
         driftwatch.compare(data["reference"], data["folder"], endpoint_url=dead)
     assert data["reference"] in str(caught.value) or data["folder"] in str(caught.value)
     assert S3_ENV["AWS_SECRET_ACCESS_KEY"] not in str(caught.value)
+
+
+def test_a_row_group_is_read_by_byte_range_not_the_whole_object(
+    s3_server: S3Server, fault_proxy: Any
+) -> None:
+    from driftwatch.config.sources import ObjectStoreOptions
+    from driftwatch.sources.batches import parquet_row_group, parquet_shape
+
+    rng = np.random.default_rng(3)
+    wide = pa.table({f"c{i}": rng.random(40_000) for i in range(8)})  # random floats: ~2.5 MB, incompressible
+    body = _parquet(wide, 10_000)
+    bucket = s3_server.new_bucket()
+    s3_server.put(bucket, "wide.parquet", body)
+    url = f"s3://{bucket}/wide.parquet"
+    store = ObjectStoreOptions(endpoint_url=fault_proxy.url)
+    assert parquet_shape(url, "current", store).row_groups == 4
+    before = fault_proxy.bytes_sent
+    group = parquet_row_group(url, 2, ["c5"], store)
+    assert group.column("c5").to_pylist() == wide.column("c5").slice(20_000, 10_000).to_pylist()
+    read = fault_proxy.bytes_sent - before
+    # One column of one of four row groups is 1/32 of the data: the footer and that column chunk, by range.
+    assert 0 < read < len(body) // 8, (read, len(body))
