@@ -70,8 +70,8 @@ def test_in_memory_and_streamed_give_the_local_documents(
     for current in (data["folder"], data["glob"]):
         got = driftwatch.compare(data["reference"], current, endpoint_url=endpoint).to_dict()
         assert got == in_memory, current  # bit for bit: D, p, PSI, chi², JS, W1 and the decision
-        got = driftwatch.compare(data["reference"], current, endpoint_url=endpoint, memory_budget="1GiB")
-        assert got.to_dict() == streamed, current
+        stream = driftwatch.compare(data["reference"], current, endpoint_url=endpoint, memory_budget="1GiB")
+        assert stream.to_dict() == streamed, current
     # The endpoint from the standard environment variable, as the AWS SDKs and CLI take it.
     monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
     one_object = f"s3://{data['bucket']}/cur/day=1/part-1.parquet"
