@@ -319,6 +319,11 @@ def _config_error(tmp_path: Path, text: str) -> ConfigError:
         ("{cat: p_cat}", "predictions.probabilities", "needs at least two classes"),
         ("[p_cat, p_dog]", "predictions.probabilities", "expected a mapping"),
         ("{1: p_one, '1': p_one_text}", "predictions.probabilities.1", "class '1' is named twice"),
+        (
+            "{Cat: p_cat, cat: p_cat2}",
+            "predictions.probabilities.cat",
+            "differ in more than upper/lower case",
+        ),
         ("{'1.0': p_one, dog: p_dog}", "predictions.probabilities.1.0", "written as its labels are stored"),
         ("{cat: p_cat, dog: 3}", "predictions.probabilities.dog", "expected a column name or a JSON path"),
         ("{cat: p_cat, dog: '$.'}", "predictions.probabilities.dog", "not a JSON path"),

@@ -79,3 +79,18 @@ def test_late_bad_rows_of_two_cycles_are_both_quarantined(tmp_path: Path, pg_ser
     assert three.ingest.rows_quarantined == 0
     total = p.db.cursor().execute("SELECT count(*) FROM quarantine").fetchone()
     assert total == (2,)
+
+
+def test_a_row_without_request_id_is_quarantined_once(tmp_path: Path, pg_server: Any) -> None:
+    """A table whose request id may be NULL: the look-back reads the row again each cycle under a new source
+    name, and `q.request_id = b.request_id` never matched NULL, so it was quarantined once per cycle."""
+    p = PgProject(tmp_path, pg_server, extra=LOOKBACK)
+    with psycopg.connect(p.pg.uri, autocommit=True) as c:
+        c.execute(f"ALTER TABLE {p.table} DROP CONSTRAINT {p.table}_pkey")
+        c.execute(f"ALTER TABLE {p.table} ALTER COLUMN request_id DROP NOT NULL")
+    nameless = (None, DAY + timedelta(hours=9), "v1", json.dumps({"age": 30}), 0.5, "approve", "prod")
+    p.insert([*rows("a", 20, DAY + timedelta(hours=10)), nameless])
+    counts = [run_cycle(p.db, p.monitor, now=NOW).ingest.rows_quarantined for _ in range(3)]
+    assert counts == [1, 0, 0]
+    reasons = p.db.cursor().execute("SELECT request_id, reason FROM quarantine").fetchall()
+    assert reasons == [(None, "missing request_id")]

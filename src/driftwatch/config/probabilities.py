@@ -104,9 +104,18 @@ def parse_probabilities(file: Path, path: str, data: object) -> tuple[ClassProba
                 "its labels are stored (1 not 1.0, true not True; docs/values.md)",
                 key,
             )
-        if name in seen:
-            raise ConfigError(file, where, f"class {name!r} is named twice (also as {seen[name]!r})", key)
-        seen[name] = key
+        # Stored as a column `p:<class>`, and DuckDB's column names ignore case: `Cat` and `cat` would be one
+        # column, and every ingest would fail adding the second.
+        if name.casefold() in seen:
+            also = seen[name.casefold()]
+            raise ConfigError(
+                file,
+                where,
+                f"class {name!r} is named twice (also as {also!r}); class names must differ in more than "
+                "upper/lower case, as each is stored as a column and column names ignore case",
+                key,
+            )
+        seen[name.casefold()] = key
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(file, where, "expected a column name or a JSON path like $.scores.cat", value)
         parsed = parse_source(value)

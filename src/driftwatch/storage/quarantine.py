@@ -55,11 +55,12 @@ def quarantine_batch(
     duplicate (as a good row with a stored (request id, model version) is) and is not added or counted again:
     a database source's look-back reads the rows of a quarantined request id again each cycle, so that a row
     corrected in the database is stored (pipeline/database_sources.py), and an unchanged bad row must not be
-    quarantined once per cycle."""
+    quarantined once per cycle. A row without a request id compares by its raw text alone (NOT DISTINCT: `=`
+    never matches NULL, and such a row was quarantined again every cycle)."""
     added = cur.execute(
         f"INSERT INTO quarantine SELECT $monitor, $kind, $source, _row, request_id, _reason, _raw, $now "
         f"FROM {batch_table} AS b WHERE _reason IS NOT NULL AND NOT EXISTS (SELECT 1 FROM quarantine AS q "
-        "WHERE q.monitor = $monitor AND q.kind = $kind AND q.request_id = b.request_id AND q.raw = b._raw) "
+        "WHERE q.monitor = $monitor AND q.kind = $kind AND q.request_id IS NOT DISTINCT FROM b.request_id AND q.raw = b._raw) "
         "ON CONFLICT DO NOTHING RETURNING 1",
         {"monitor": monitor, "kind": kind, "source": source, "now": now},
     ).fetchall()
