@@ -48,8 +48,8 @@ class RunInfo(BaseModel):
     started_at: datetime
     finished_at: datetime | None
     status: str = Field(
-        description="running, ok, failed, or interrupted (its process stopped before it finished; marked so "
-        "when driftwatch next started)"
+        description="running, ok, degraded (every step ran, but a file, object or source could not be read), "
+        "failed, or interrupted (its process stopped before it finished; marked so when driftwatch next started)"
     )
     seconds: float | None
     rows_ingested: int
@@ -58,6 +58,13 @@ class RunInfo(BaseModel):
     files_failed: int
     windows_computed: int
     rows_expired: int = Field(0, description="raw rows deleted by the monitor's retention in this cycle")
+    alerts_firing: int | None = Field(
+        None,
+        description="the monitor's alert instances firing after this cycle's alert evaluation (null: alerting "
+        "off, the cycle failed, or a run recorded before driftwatch kept it)",
+    )
+    alerts_enqueued: int | None = Field(None, description="notifications this cycle's evaluation enqueued")
+    alerts_suppressed: int | None = Field(None, description="notifications a silence suppressed")
     error: str | None
 
 

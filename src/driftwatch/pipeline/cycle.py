@@ -43,7 +43,7 @@ from driftwatch.stats.profile import CategoricalProfile, category_cap_note
 from driftwatch.storage.database import Database, utcnow
 from driftwatch.storage.performance_results import queue_from_window_queue
 from driftwatch.storage.pushes import fold_pushed_windows
-from driftwatch.storage.runs import RunCounts, finish_run, start_run
+from driftwatch.storage.runs import RunCounts, finish_run, record_run_alerts, start_run
 
 
 @dataclass
@@ -220,6 +220,10 @@ def run_cycle(
         # After the run is recorded, so its own quarantined_rows are judged now. A failure here loses nothing:
         # the results stay unevaluated (alert_progress) until the next cycle evaluates them.
         summary.alerts = alert_cycle(db, alerting, monitor, now, report_url=report_link)
+        with db.transaction() as tx:  # on the run's row too: `driftwatch runs` shows it
+            record_run_alerts(
+                tx, run_id, summary.alerts.firing, summary.alerts.enqueued, summary.alerts.suppressed
+            )
     return summary
 
 

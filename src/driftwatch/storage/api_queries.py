@@ -8,6 +8,7 @@ names are quoted. Tables owned by parts of driftwatch that may not be installed 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -35,6 +36,9 @@ RUN_COLUMNS = (
     "files_failed",
     "windows_computed",
     "rows_expired",
+    "alerts_firing",
+    "alerts_enqueued",
+    "alerts_suppressed",
     "error",
 )
 _WINDOW_TIMES = ("window_start", "window_end", "computed_at")
@@ -52,12 +56,16 @@ def _run(row: tuple[Any, ...]) -> dict[str, Any]:
 def runs_page(
     cur: duckdb.DuckDBPyConnection,
     monitor: str | None,
-    status: str | None,
+    status: str | Sequence[str] | None,
     limit: int,
     offset: int,
 ) -> tuple[list[dict[str, Any]], int]:
-    """Runs, newest first (with `seconds` when finished), and the total matching."""
-    where, params = equal_filters({"monitor": monitor, "status": status})
+    """Runs, newest first (with `seconds` when finished), and the total matching. `status`: one status, or
+    several (a run with any of them matches)."""
+    where, params = equal_filters({"monitor": monitor})
+    if status is not None:
+        where += " AND list_contains($statuses, status)"
+        params["statuses"] = [status] if isinstance(status, str) else list(status)
     total_row = first_row(cur.execute(f"SELECT count(*) FROM runs WHERE {where}", params))
     rows = cur.execute(
         f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE {where} "

@@ -21,7 +21,7 @@ from driftwatch.config.settings import DatabaseSettings
 from driftwatch.durations import naive_utc_now
 from driftwatch.errors import DatabaseLockedError
 from driftwatch.storage.prediction_identity import keyed_prediction_tables, rebuild_without_key
-from driftwatch.storage.schema import MIGRATIONS, PUSHED_WINDOWS_SQL, RETENTION_SQL
+from driftwatch.storage.schema import MIGRATIONS, PUSHED_WINDOWS_SQL, RETENTION_SQL, RUN_ALERTS_SQL
 
 log = logging.getLogger("driftwatch.storage")
 
@@ -165,7 +165,7 @@ class Database:
         # idempotently so it merges with any other branch's migrations.
         with self.transaction() as tx:
             tx.execute(PUSHED_WINDOWS_SQL)
-            for statement in RETENTION_SQL:
+            for statement in (*RETENTION_SQL, *RUN_ALERTS_SQL):
                 tx.execute(statement)
         self._drop_prediction_keys()
         return current

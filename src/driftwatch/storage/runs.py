@@ -19,11 +19,14 @@ import duckdb
 
 from driftwatch.storage.database import Database, utcnow
 
+RUNNING = "running"
 INTERRUPTED = "interrupted"
 OK = "ok"
 # The cycle ran every step but could not read a file, object or source (pipeline/run_status.py).
 DEGRADED = "degraded"
 FAILED = "failed"
+# Every value `runs.status` takes (docs/operations.md, "Run status").
+STATUSES = (RUNNING, OK, DEGRADED, FAILED, INTERRUPTED)
 # Statuses of cycles that ran to their end: every step ran, so none of their work is redone by a later cycle.
 COMPLETED = (OK, DEGRADED)
 
@@ -63,8 +66,8 @@ def start_run(
 ) -> None:
     """Record a cycle as `running` (`started_at` naive UTC)."""
     tx.execute(
-        "INSERT INTO runs (run_id, monitor, trigger, started_at, status) VALUES (?, ?, ?, ?, 'running')",
-        [run_id, monitor, trigger, started_at],
+        "INSERT INTO runs (run_id, monitor, trigger, started_at, status) VALUES (?, ?, ?, ?, ?)",
+        [run_id, monitor, trigger, started_at, RUNNING],
     )
 
 
@@ -105,4 +108,16 @@ def finish_run(
             error,
             run_id,
         ],
+    )
+
+
+def record_run_alerts(
+    tx: duckdb.DuckDBPyConnection, run_id: str, firing: int, enqueued: int, suppressed: int
+) -> None:
+    """Record what the alert evaluation after a finished cycle did: the monitor's alert instances firing after
+    it, the notifications it enqueued and those a silence suppressed. A run without them (alerting off, the
+    cycle or its evaluation failed, a run recorded before these columns) keeps NULL."""
+    tx.execute(
+        "UPDATE runs SET alerts_firing = ?, alerts_enqueued = ?, alerts_suppressed = ? WHERE run_id = ?",
+        [firing, enqueued, suppressed, run_id],
     )

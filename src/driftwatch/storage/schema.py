@@ -337,6 +337,14 @@ RETENTION_SQL = (
     """,
 )
 
+# Outside the numbered migrations too (like RETENTION_SQL): what the alert evaluation after a cycle did, kept on
+# its `runs` row (storage/runs.py `record_run_alerts`; NULL: alerting off, the cycle failed, or an older run).
+RUN_ALERTS_SQL = (
+    "ALTER TABLE runs ADD COLUMN IF NOT EXISTS alerts_firing BIGINT",
+    "ALTER TABLE runs ADD COLUMN IF NOT EXISTS alerts_enqueued BIGINT",
+    "ALTER TABLE runs ADD COLUMN IF NOT EXISTS alerts_suppressed BIGINT",
+)
+
 from driftwatch.storage.quality_schema import QUALITY_MIGRATION  # noqa: E402
 
 MIGRATIONS = (*MIGRATIONS, QUALITY_MIGRATION)
