@@ -12,6 +12,7 @@ COMMANDS = [
     "alerts",
     "run",
     "results",
+    "runs",
     "compare",
     "validate",
     "demo",

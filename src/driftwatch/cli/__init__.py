@@ -2,7 +2,7 @@
 
 Errors that a user can fix print one line and exit with code 2; drift found by `compare --fail-on-drift` exits 1.
 
-One module per command group (run.py, results.py, compare.py, demo.py, report.py, serve.py, alerts.py,
+One module per command group (run.py, results.py, runs.py, compare.py, demo.py, report.py, serve.py, alerts.py,
 rules.py, silence.py, snapshot.py, compact.py), sharing console.py (the consoles and `fail`), options.py (--config, --format,
 --monitor, reading the config once, opening the database) and tables.py. A new command goes in its own module
 and is registered below. Only typer is imported up front: each command imports what it needs, so
@@ -24,6 +24,7 @@ from driftwatch.cli.report import report
 from driftwatch.cli.results import results
 from driftwatch.cli.rules import rules_app
 from driftwatch.cli.run import run
+from driftwatch.cli.runs import runs
 from driftwatch.cli.serve import serve
 from driftwatch.cli.silence import silence_app
 from driftwatch.cli.snapshot import snapshot
@@ -42,6 +43,7 @@ app = typer.Typer(
 app.command("alerts")(alerts_command)
 app.command()(run)
 app.command()(results)
+app.command()(runs)
 app.command()(compare)
 app.command()(validate)
 app.command()(demo)
