@@ -273,9 +273,15 @@ def test_run_summary_names_a_categorical_over_the_cap(tmp_path: Path) -> None:
     reference = pl.read_csv(tmp_path / "reference.csv")
     branches = [f"b{i:03d}" for i in rng.integers(0, 260, reference.height)]
     reference.with_columns(pl.Series("branch", branches)).write_csv(tmp_path / "reference.csv")
+    # The logs carry the feature too: a file without it is unreadable and the run degraded (exit 3).
+    for log in sorted((tmp_path / "logs").glob("*.parquet")):
+        day = pl.read_parquet(log)
+        codes = [f"b{i:03d}" for i in rng.integers(0, 260, day.height)]
+        day.with_columns(pl.Series("branch", codes)).write_parquet(log)
     done = CliRunner().invoke(app, ["run", "--config", str(config)])
     assert done.exit_code == 0, done.output
     assert "branch: over the category cap (200): more categories in the reference" in done.output
+    assert "windows computed: 0" not in done.output
     assert "region: over" not in done.output
 
 
