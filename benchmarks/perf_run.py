@@ -99,7 +99,7 @@ def _fresh(config: Path, template: Path, reports: Path) -> Any:
 def one_round(config: Path, template: Path, work: Path) -> dict[str, tuple[float, float]]:
     from driftwatch.pipeline.cycle import computed_charts, run_cycle
     from driftwatch.pipeline.ingest import ingest_predictions
-    from driftwatch.pipeline.reference import ensure_reference
+    from driftwatch.pipeline.reference import cached_profiles, ensure_reference
     from driftwatch.pipeline.windows import feature_statistics
     from driftwatch.reports.site import render_reports
     from driftwatch.storage.database import Database
@@ -113,7 +113,10 @@ def one_round(config: Path, template: Path, work: Path) -> dict[str, tuple[float
     with Database(settings.storage, settings.database) as db:
         t_cycle, c_cycle, summary = _timed(lambda: run_cycle(db, monitor, now=now))
         charts = computed_charts(summary.windows)  # type: ignore[attr-defined]
-        t_rep, c_rep, _ = _timed(lambda: render_reports(db, settings, monitor=MONITOR, computed=charts))
+        profiles = cached_profiles(db, MONITOR)  # as run_monitor hands them over
+        t_rep, c_rep, _ = _timed(
+            lambda: render_reports(db, settings, monitor=MONITOR, computed=charts, profiles=profiles)
+        )
         out["run (in process): cycle"] = (t_cycle, c_cycle)
         out["run (in process): reports from the statistics"] = (t_rep, c_rep)
         out["run (in process): cycle + reports"] = (t_cycle + t_rep, c_cycle + c_rep)

@@ -202,7 +202,13 @@ def test_compare_on_a_cluster_without_workers_stops_with_a_clear_error(
         )
     with Client(no_workers.scheduler_address, set_as_default=False) as client:  # a client of one's own too
         with pytest.raises(InputError, match="has no workers"):
-            driftwatch.compare(tmp_path / "a.parquet", tmp_path / "a.parquet", engine="dask", client=client)
+            driftwatch.compare(
+                tmp_path / "a.parquet",
+                tmp_path / "a.parquet",
+                engine="dask",
+                client=client,
+                connect_timeout=1.0,
+            )
     assert time.monotonic() - started < 60
 
 

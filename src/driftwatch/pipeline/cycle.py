@@ -30,7 +30,7 @@ from driftwatch.pipeline.performance import (
     with_multiclass_estimator,
 )
 from driftwatch.pipeline.quality import QualitySummary, check_quality, recomputer
-from driftwatch.pipeline.reference import ensure_reference
+from driftwatch.pipeline.reference import cached_profiles, ensure_reference
 from driftwatch.pipeline.registry import open_registry_cycle, write_back
 from driftwatch.pipeline.retention import RetentionSummary, expire_rows
 from driftwatch.pipeline.run_status import run_outcome
@@ -243,7 +243,13 @@ def run_monitor(
 ) -> CycleSummary:
     """A cycle and then the reports it changed: what the CLI, the scheduler and the API's "run now" call."""
     summary = run_cycle(db, settings.monitor(name), now=now, trigger=trigger, hooks=hooks, alerting=alerting)
-    summary.reports = render_reports(db, settings, monitor=name, computed=computed_charts(summary.windows))
+    summary.reports = render_reports(
+        db,
+        settings,
+        monitor=name,
+        computed=computed_charts(summary.windows),
+        profiles=cached_profiles(db, name),
+    )
     return summary
 
 

@@ -322,6 +322,15 @@ def ensure_reference(db: Database, monitor: MonitorConfig) -> ReferenceOutcome:
     return ReferenceOutcome(profile, features, True, rejected, excluded)
 
 
+def cached_profiles(db: Database, monitor: str) -> dict[tuple[str, str], ReferenceProfile]:
+    """The monitor's profiles this process holds, keyed (monitor, profile id) as `render_reports` takes them:
+    the pages drawn after a cycle use them instead of reading a 1M-row reference back (~0.3 s) a second time."""
+    with _CACHE_LOCK:
+        return {
+            (m, pid): hit for (path, m, pid), hit in _CACHE.items() if path == str(db.path) and m == monitor
+        }
+
+
 def cached_profile(db: Database, monitor: str, pid: str) -> ReferenceProfile:
     """A stored profile, read from the database once per process."""
     key = (str(db.path), monitor, pid)

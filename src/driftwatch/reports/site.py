@@ -158,20 +158,24 @@ def render_reports(
     windows: Iterable[WindowKey | tuple[str, datetime]] | None = None,
     now: datetime | None = None,
     computed: ComputedCharts | None = None,
+    profiles: Mapping[tuple[str, str], ReferenceProfile] | None = None,
 ) -> list[Path]:
     """Render the reports of one monitor (or all) into `settings.reports_dir`; returns the files written.
 
     `windows=None` renders every window whose results changed since the last render (or whose page is
     missing); a list of (model_version, window_start) renders exactly those windows, all segments. The index
     and the affected overviews are rebuilt every time. `computed` hands over the chart data the cycle's
-    statistics computed (see :data:`ComputedCharts`); the pages are the same with or without it.
+    statistics computed (see :data:`ComputedCharts`); the pages are the same with or without it. `profiles`
+    hands over reference profiles already in memory, keyed (monitor, profile id); the others are read.
     """
     root = settings.reports_dir
     root.mkdir(parents=True, exist_ok=True)
     with _RENDER_LOCKS_GUARD:
         lock = _RENDER_LOCKS.setdefault(root.resolve(), threading.Lock())
     with lock:
-        return _render_reports(db, settings, root, monitor, windows, now, computed or {})
+        return _render_reports(
+            db, settings, root, monitor, windows, now, computed or {}, dict(profiles or {})
+        )
 
 
 def _render_reports(
@@ -182,6 +186,7 @@ def _render_reports(
     windows: Iterable[WindowKey | tuple[str, datetime]] | None,
     now: datetime | None,
     computed: ComputedCharts,
+    profiles: dict[tuple[str, str], ReferenceProfile],
 ) -> list[Path]:
     ensure_static(root)
     names = [settings.monitor(monitor).name] if monitor is not None else sorted(settings.monitors)
@@ -189,7 +194,6 @@ def _render_reports(
     manifest = _read_manifest(root)
     cur = db.cursor()
     written: list[Path] = []
-    profiles: dict[tuple[str, str], ReferenceProfile] = {}
     reference_steps: ReferenceSteps = {}
     for name in names:
         config = settings.monitor(name)
