@@ -731,3 +731,25 @@ def test_each_line_is_parsed_for_its_fields_once(tmp_path: Path, features: str) 
     assert sql.count("json_extract_string(") == 1
     assert sql.count("json_type(") == (2 if features == NESTED else 1)  # + the line's own object check
     assert "json_extract(" not in sql and "json_valid(_fj" not in sql
+
+
+def test_bad_lines_without_a_request_id_in_two_files_are_each_quarantined(tmp_path: Path) -> None:
+    """Review finding: the quarantine's duplicate check (meant for a database source's look-back) matched a bad
+    row on its raw text when its request id was NULL, from any source: the `{}` and `null` lines of a second
+    file were neither stored nor quarantined, and counted nowhere."""
+    write_project(tmp_path, NESTED)
+    (tmp_path / "logs" / "day1.ndjson").write_text("\n".join([nested("a1"), "{}", "null"]) + "\n")
+    settings = load_settings(tmp_path / "driftwatch.yml")
+    with Database(settings.storage) as db:
+        first = ingest_predictions(db, settings.monitor("m"), FEATURES)
+        (tmp_path / "logs" / "day2.ndjson").write_text("\n".join([nested("a2"), "{}", "null", "{}"]) + "\n")
+        second = ingest_predictions(db, settings.monitor("m"), FEATURES)
+        stored = db.cursor().execute("SELECT count(*) FROM quarantine").fetchone()
+    assert (first.rows_read, first.rows_inserted, first.rows_quarantined) == (3, 1, 2)
+    assert (second.rows_read, second.rows_inserted, second.rows_duplicate, second.rows_quarantined) == (
+        4,
+        1,
+        0,
+        3,
+    )
+    assert stored == (5,)

@@ -40,6 +40,7 @@ from driftwatch.sources.database import (
 )
 from driftwatch.sources.files import SourceFile
 from driftwatch.storage.database import Database, utcnow
+from driftwatch.storage.quarantine import pulled_source
 from driftwatch.storage.sql_watermarks import ensure_watermark_table, load_watermark, save_watermark
 
 KIND = "labels"
@@ -97,13 +98,13 @@ def _pull_all(db: Database, monitor: MonitorConfig, conn: Any, summary: LabelCou
     if mark is not None and options.lookback.total_seconds() > 0:
         late = pull(conn, options, ts_col, id_col, mark, late=True)
         if late.num_rows:
-            _store(monitor.name, late, f"{label}#lookback", None, summary, store)
+            _store(monitor.name, late, pulled_source(label, "lookback"), None, summary, store)
     while True:
         batch = pull(conn, options, ts_col, id_col, mark)
         new_mark = last_watermark(batch, ts_col, id_col)
         if new_mark is None:
             return
-        source = f"{label}#{new_mark.ts.isoformat()}|{new_mark.id}"
+        source = pulled_source(label, f"{new_mark.ts.isoformat()}|{new_mark.id}")
         _store(monitor.name, batch, source, new_mark, summary, store)
         mark = new_mark
         if batch.num_rows < options.batch_rows:

@@ -44,6 +44,7 @@ from driftwatch.sources.database import (
 from driftwatch.sources.files import SourceFile
 from driftwatch.sources.logs import NO_SEGMENT_VALUE, NO_VERSION
 from driftwatch.storage.database import Database, utcnow
+from driftwatch.storage.quarantine import pulled_source
 from driftwatch.storage.sql_watermarks import (
     ensure_watermark_table,
     load_watermark,
@@ -119,7 +120,12 @@ def _pull_all(
         if new_mark is None:
             return
         _store(
-            monitor, batch, f"{label}#{new_mark.ts.isoformat()}|{new_mark.id}", new_mark, summary, read_one
+            monitor,
+            batch,
+            pulled_source(label, f"{new_mark.ts.isoformat()}|{new_mark.id}"),
+            new_mark,
+            summary,
+            read_one,
         )
         mark = new_mark
         if batch.num_rows < limit:
@@ -160,7 +166,9 @@ def _pull_late(
         # Named per pull: quarantine is keyed by (source, row number), and a constant name made a bad late
         # row at the row number of an earlier pull's bad row be dropped as already quarantined.
         pulled = utcnow().strftime("%Y-%m-%dT%H:%M:%S.%f")
-        _store(monitor, late, f"{source_label(options)}#lookback@{pulled}", None, summary, read_one)
+        _store(
+            monitor, late, pulled_source(source_label(options), f"lookback@{pulled}"), None, summary, read_one
+        )
 
 
 def _prediction_keys(monitor: MonitorConfig, table: pa.Table) -> list[tuple[str, str]]:

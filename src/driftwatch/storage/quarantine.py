@@ -46,22 +46,38 @@ def quarantine_rejected(
     return len(added)
 
 
+def pulled_source(label: str, part: str) -> str:
+    """The source name of rows pulled from a database source `label` (`driver:table`, no `/`): `label#part`.
+
+    Each pull is named apart (quarantine is keyed by (source, row number)); the common `label#` prefix lets
+    `quarantine_batch` find the rows an earlier pull of the same source quarantined."""
+    return f"{label}#{part}"
+
+
+def _pull_family(source: str) -> str | None:
+    """`label#` for a name made by `pulled_source`; None for a file (a path or URL: a `/` before any `#`) or a
+    push (`api:<batch>`), whose re-reads are caught by the (source, row number) key alone."""
+    label, sep, _ = source.partition("#")
+    return None if not sep or "/" in label else label + sep
+
+
 def quarantine_batch(
     cur: duckdb.DuckDBPyConnection, monitor: str, kind: str, source: str, batch_table: str, now: datetime
 ) -> int:
     """Insert the rows of a normalised batch that have a `_reason`; returns how many were new (see above).
 
-    A bad row already quarantined with the same request id and the same raw text, from any source, is a
-    duplicate (as a good row with a stored (request id, model version) is) and is not added or counted again:
-    a database source's look-back reads the rows of a quarantined request id again each cycle, so that a row
-    corrected in the database is stored (pipeline/database_sources.py), and an unchanged bad row must not be
-    quarantined once per cycle. A row without a request id compares by its raw text alone (NOT DISTINCT: `=`
-    never matches NULL, and such a row was quarantined again every cycle)."""
+    A database source's look-back reads the rows of a quarantined request id again each cycle, so that a row
+    corrected in the database is stored (pipeline/database_sources.py); an unchanged bad row must not be
+    quarantined once per cycle. So for a pulled source a bad row already quarantined by a pull of the same
+    source, with the same request id (NULL matching NULL) and the same raw text, is not added again. Files and
+    pushes are not matched across sources: two files that each hold a bad line `{}` quarantine both (matching
+    them on a NULL id and the raw text alone dropped the second without a trace)."""
     added = cur.execute(
         f"INSERT INTO quarantine SELECT $monitor, $kind, $source, _row, request_id, _reason, _raw, $now "
-        f"FROM {batch_table} AS b WHERE _reason IS NOT NULL AND NOT EXISTS (SELECT 1 FROM quarantine AS q "
-        "WHERE q.monitor = $monitor AND q.kind = $kind AND q.request_id IS NOT DISTINCT FROM b.request_id AND q.raw = b._raw) "
-        "ON CONFLICT DO NOTHING RETURNING 1",
-        {"monitor": monitor, "kind": kind, "source": source, "now": now},
+        f"FROM {batch_table} AS b WHERE _reason IS NOT NULL AND ($family IS NULL OR NOT EXISTS ("
+        "SELECT 1 FROM quarantine AS q WHERE q.monitor = $monitor AND q.kind = $kind "
+        "AND starts_with(q.source, $family) AND q.request_id IS NOT DISTINCT FROM b.request_id "
+        "AND q.raw = b._raw)) ON CONFLICT DO NOTHING RETURNING 1",
+        {"monitor": monitor, "kind": kind, "source": source, "now": now, "family": _pull_family(source)},
     ).fetchall()
     return len(added)
