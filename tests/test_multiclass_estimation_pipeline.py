@@ -496,3 +496,18 @@ def test_a_csv_json_column_path_reads_each_class_and_a_text_that_is_no_json_is_m
     assert stored == [("c0", 0.2)]
     assert reasons == [("c1", "probability of class 'bird' is missing")]
     assert summary.performance is not None and "multiclass estimate" not in summary.performance.note
+
+
+def test_class_names_apart_only_outside_ascii_case_are_accepted() -> None:
+    """DuckDB folds only A-Z/a-z in column names: `p:É` and `p:é`, `p:ß` and `p:ss` are two columns, so those
+    class names are kept apart; `Cat`/`cat` are refused (the test above)."""
+    from driftwatch.config.probabilities import parse_probabilities
+
+    got = parse_probabilities(Path("driftwatch.yml"), "p", {"É": "p1", "é": "p2", "ß": "p3", "ss": "p4"})
+    assert [c.name for c in got] == ["É", "é", "ß", "ss"]
+    import duckdb
+
+    with duckdb.connect() as con:  # the premise, on the DuckDB we ship with
+        con.execute('CREATE TABLE t ("p:É" DOUBLE, "p:é" DOUBLE, "p:ß" DOUBLE, "p:ss" DOUBLE)')
+        with pytest.raises(duckdb.Error):
+            con.execute('ALTER TABLE t ADD COLUMN "p:SS" DOUBLE')

@@ -34,6 +34,9 @@ def test_binomial_quantile_is_scipys_binom_ppf_at_the_bars_quantiles() -> None:
         for p in shares:
             for level in (0.99, 0.999):
                 assert q.binomial_quantile(level, n, p) == int(binom.ppf(level, n, p)), (level, n, p)
+    for n in (2**31 - 1, 2**31 + 5):  # past what bdtr takes (a C int): scipy.stats, imported then
+        for p in (0.0, 0.02, 0.5):
+            assert q.binomial_quantile(0.999, n, p) == int(binom.ppf(0.999, n, p)), (n, p)
 
 
 # --- missing / categories ------------------------------------------------------------------------------------

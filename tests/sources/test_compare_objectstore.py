@@ -148,6 +148,44 @@ def test_cli_reads_s3_and_fails_cleanly(data: dict[str, Any]) -> None:
     assert S3_ENV["AWS_SECRET_ACCESS_KEY"] not in failed.stderr + failed.stdout
 
 
+def test_cli_endpoint_from_the_service_specific_variable_first_and_never_a_password(
+    data: dict[str, Any],
+) -> None:
+    """Review findings: the CLI took AWS_ENDPOINT_URL over AWS_ENDPOINT_URL_S3 (the SDKs' order, and the
+    library's), and an endpoint URL holding a user and password was echoed in the error."""
+    ref_local, cur_local = data["local"]
+
+    def run(*args: str, **env_vars: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, **S3_ENV}
+        env.pop("AWS_ENDPOINT_URL", None)
+        env.update(env_vars)
+        command = [sys.executable, "-m", "driftwatch.cli", "compare", *args, "--format", "json"]
+        return subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+
+    done = run(
+        data["reference"],
+        data["folder"],
+        AWS_ENDPOINT_URL="http://general.invalid:4566",
+        AWS_ENDPOINT_URL_S3=data["endpoint"],
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == clean_json(driftwatch.compare(ref_local, cur_local).to_dict())
+    for endpoint in (
+        "ftp://admin:s3cret@10.0.0.1:9000",
+        "http://admin:s3cret@127.0.0.1:9000",
+        "http://admin:s3cret@[::1",
+    ):
+        for failed in (
+            run(data["reference"], data["folder"], "--endpoint-url", endpoint),
+            run(data["reference"], data["folder"], AWS_ENDPOINT_URL=endpoint),
+        ):
+            assert failed.returncode == 2, (endpoint, failed.stderr)
+            assert "s3cret" not in failed.stderr + failed.stdout, failed.stderr
+            assert "Traceback" not in failed.stderr and "error:" in failed.stderr
+    refused = run(data["reference"], data["folder"], "--endpoint-url", "ftp://10.0.0.1:9000")
+    assert refused.returncode == 2 and "http(s)://HOST[:PORT]" in refused.stderr, refused.stderr
+
+
 def test_errors_are_driftwatch_errors_for_an_unreachable_endpoint(data: dict[str, Any]) -> None:
     from conftest import free_port
 

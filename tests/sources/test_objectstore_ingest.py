@@ -348,6 +348,10 @@ def test_config_refuses_credentials_and_keeps_urls(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="credentials never go in the config") as err:
         load_settings(tmp_path / "driftwatch.yml")
     assert "hunter2" not in str(err.value)
+    (tmp_path / "driftwatch.yml").write_text(config("bkt", "http://minio:hunter2@127.0.0.1:9"))
+    with pytest.raises(ConfigError, match="carries a user or password") as err:
+        load_settings(tmp_path / "driftwatch.yml")
+    assert "hunter2" not in str(err.value) and "endpoint_url" in str(err.value)
     (tmp_path / "driftwatch.yml").write_text(config("bkt", "http://127.0.0.1:9"))
     mon = load_settings(tmp_path / "driftwatch.yml").monitor("m")
     assert mon.predictions.path == "s3://bkt/logs/*.ndjson"

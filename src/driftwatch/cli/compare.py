@@ -102,9 +102,9 @@ def compare(
         str | None,
         typer.Option(
             "--endpoint-url",
-            envvar="AWS_ENDPOINT_URL",
-            help="An S3-compatible server for s3:// inputs (http://HOST:9000). Credentials come from the "
-            "environment (AWS_ACCESS_KEY_ID, ...), never from the command line; Dask workers use their own.",
+            help="An S3-compatible server for s3:// inputs (http://HOST:9000; default: AWS_ENDPOINT_URL_S3, "
+            "then AWS_ENDPOINT_URL). Credentials come from the environment (AWS_ACCESS_KEY_ID, ...), never "
+            "from the command line or the URL; Dask workers use their own.",
         ),
     ] = None,
 ) -> None:

@@ -83,6 +83,14 @@ def parse_source(value: str) -> tuple[str, tuple[str, ...]] | None:
     return steps[0], tuple(steps[1:])
 
 
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _ascii_lower(name: str) -> str:
+    """DuckDB's rule for column names: A-Z and a-z are one; other letters (É/é, ß/ss) stay apart."""
+    return name.translate(_ASCII_LOWER)
+
+
 def parse_probabilities(file: Path, path: str, data: object) -> tuple[ClassProbability, ...]:
     """The mapping class → source field (None: not configured). At least two classes, each named once."""
     if data is None:
@@ -106,16 +114,16 @@ def parse_probabilities(file: Path, path: str, data: object) -> tuple[ClassProba
             )
         # Stored as a column `p:<class>`, and DuckDB's column names ignore case: `Cat` and `cat` would be one
         # column, and every ingest would fail adding the second.
-        if name.casefold() in seen:
-            also = seen[name.casefold()]
+        if _ascii_lower(name) in seen:
+            also = seen[_ascii_lower(name)]
             raise ConfigError(
                 file,
                 where,
                 f"class {name!r} is named twice (also as {also!r}); class names must differ in more than "
-                "upper/lower case, as each is stored as a column and column names ignore case",
+                "upper/lower case, as each is stored as a column and column names ignore ASCII case",
                 key,
             )
-        seen[name.casefold()] = key
+        seen[_ascii_lower(name)] = key
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(file, where, "expected a column name or a JSON path like $.scores.cat", value)
         parsed = parse_source(value)

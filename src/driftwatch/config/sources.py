@@ -76,6 +76,14 @@ def parse_object_store(file: Path, key: str, data: object) -> ObjectStoreOptions
         not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://"))
     ):
         raise ConfigError(file, f"{key}.endpoint_url", "expected an http:// or https:// URL", endpoint)
+    if endpoint is not None and "@" in endpoint.split("://", 1)[1].split("/", 1)[0]:
+        # Not echoed back: the part before `@` is a user and likely a password.
+        raise ConfigError(
+            file,
+            f"{key}.endpoint_url",
+            "the URL carries a user or password: give only scheme, host and port; credentials come from the "
+            "environment (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, ...)",
+        )
     region = data.get("region")
     if region is not None and (not isinstance(region, str) or not region):
         raise ConfigError(file, f"{key}.region", "expected a region name", region)

@@ -79,7 +79,9 @@ def filesystem(options: ObjectStoreOptions | None) -> pafs.FileSystem:
         "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=options.max_retries + 1),
     }
     endpoint = options.endpoint_url or endpoint_from_env()
+    shown = "s3://"
     if endpoint:
+        shown = _checked_endpoint(endpoint)
         scheme, sep, host = endpoint.partition("://")
         kwargs["endpoint_override"] = host.rstrip("/") if sep else endpoint
         kwargs["scheme"] = scheme if sep else "https"
@@ -92,7 +94,34 @@ def filesystem(options: ObjectStoreOptions | None) -> pafs.FileSystem:
     try:
         return pafs.S3FileSystem(**kwargs)
     except Exception as exc:  # pyarrow raises ArrowInvalid/OSError for a bad endpoint or region
-        raise SourceError(endpoint or "s3://", f"cannot open the object store: {first_line(exc)}") from None
+        message = first_line(exc).replace(endpoint, shown) if endpoint else first_line(exc)
+        raise SourceError(shown, f"cannot open the object store: {message}") from None
+
+
+def _checked_endpoint(endpoint: str) -> str:
+    """The endpoint as messages may show it; SourceError for one that is not http(s)://host[:port][/path] or
+    that carries a user or password (credentials come from the environment: a URL's would be echoed)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(endpoint)
+        host = parts.hostname
+        port = parts.port
+    except ValueError:
+        host = port = None
+        parts = None
+    if parts is not None and (parts.username is not None or parts.password is not None):
+        shown = f"{parts.scheme}://{host or '?'}" + (f":{port}" if port else "")
+        raise SourceError(
+            shown,
+            "the endpoint URL carries a user or password: give only scheme, host and port, and the "
+            "credentials in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY",
+        )
+    if "@" in endpoint:  # a URL urlsplit could not read, which may still hold a password: never echoed
+        raise SourceError("(endpoint URL)", "is not a valid http(s)://HOST[:PORT] URL")
+    if parts is None or parts.scheme not in ("http", "https") or not host:
+        raise SourceError(endpoint, "is not an http(s)://HOST[:PORT] URL of an S3-compatible server")
+    return endpoint
 
 
 def object_files(url: str, role: str, options: ObjectStoreOptions | None) -> list[str]:

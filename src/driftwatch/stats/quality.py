@@ -163,11 +163,18 @@ def _pct(share: float) -> str:
 _BAR_QUANTILES = np.array([0.99, 0.999])
 
 
+_BDTR_MAX_N = 2**31 - 1  # scipy.special.bdtr takes n as a C int
+
+
 def binomial_quantile(q: float, n: int, p: float) -> int:
     """The smallest k in [0, n] with P(Binomial(n, p) <= k) >= q, for 0 < q < 1: `scipy.stats.binom.ppf`.
 
     By bisection on `scipy.special.bdtr` (the binomial CDF), ~log2(n) calls: `scipy.stats` costs every
     process that loads the config ~0.15-0.45 s to import, and this is all it was imported for."""
+    if n >= _BDTR_MAX_N:  # bdtr gives NaN from 2^31 trials on: a window that large may pay the import
+        from scipy.stats import binom
+
+        return int(binom.ppf(q, n, p))
     lo, hi = -1, n  # P(X <= -1) = 0 < q <= 1 = P(X <= n)
     while hi - lo > 1:
         mid = (lo + hi) // 2
