@@ -11,6 +11,7 @@ leaves the file unrecorded; the next run reads it again from the start and store
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import duckdb
@@ -239,7 +240,7 @@ def _ingest_readable(
     # touched) is not counted again, so a run's quarantined_rows (and an alert on it) sees it once.
     counts = _FileCounts(read=len(readable.rejected))
     with db.side_cursor() as reader:
-        for streamed, first, last in _marked(stream_rows(reader, plan.sql, plan.params, BATCH_ROWS)):
+        for streamed, first, is_last in _marked(stream_rows(reader, plan.sql, plan.params, BATCH_ROWS)):
             batch = None if streamed is None else plan.finish(db.cursor(), streamed)
             # The monitor's insert lock before BEGIN: a push committing meanwhile is seen by the anti-join
             # (`Database.predictions_writer`), so a pair is stored once whoever writes it first.
@@ -254,7 +255,7 @@ def _ingest_readable(
                         store_prediction_batch(tx, monitor.name, batch, columns, source, monitor.window, now)
                     )
                 counts.merge(step)
-                if last:
+                if is_last():  # waits for the next batch's read, which ran while this one was stored
                     whole = counts.with_carried(carried)
                     record_ingested(tx, monitor.name, "predictions", source, f.size, f.mtime_ns, now, whole)
                     if in_transaction is not None:
@@ -267,19 +268,28 @@ def _ingest_readable(
 
 def _marked(
     batches: Iterator[pa.Table],
-) -> Iterator[tuple[pa.Table | None, bool, bool]]:
-    """Each batch with (is it the first, is it the last); a file without rows gives one (None, True, True).
+) -> Iterator[tuple[pa.Table | None, bool, Callable[[], bool]]]:
+    """Each batch with (is it the first, is it the last?); a file without rows gives one (None, True, ...).
 
-    Reads one batch ahead to know the last, so the file is recorded in its last batch's transaction.
+    The file is recorded in its last batch's transaction, so whether a batch is the last must be known before
+    that transaction commits, not before it starts: the next batch is read on another thread (the query runs
+    in DuckDB on the reader's own cursor, without the GIL) while this one is stored, and `is_last()` waits for
+    it. Memory holds two batches, as when the next one was read first. A reader refusing a row raises from
+    `is_last()`, inside the transaction of the batch before it, which then rolls back as it did before.
     """
-    held = next(batches, None)
-    first = True
-    while held is not None:
-        following = next(batches, None)
-        yield held, first, following is None
-        held, first = following, False
-    if first:
-        yield None, True, True
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="driftwatch-read-ahead") as ahead:
+        held = next(batches, None)
+        first = True
+        while held is not None:
+            following: Future[pa.Table | None] = ahead.submit(next, batches, None)
+
+            def is_last(pending: Future[pa.Table | None] = following) -> bool:
+                return pending.result() is None
+
+            yield held, first, is_last
+            held, first = following.result(), False
+        if first:
+            yield None, True, lambda: True
 
 
 def no_files_warning(kind: str, pattern: str) -> str:
