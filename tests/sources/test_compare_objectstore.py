@@ -80,6 +80,29 @@ def test_in_memory_and_streamed_give_the_local_documents(
     assert got == want
 
 
+def test_objects_with_columns_in_another_order_or_widened_compare_alike(
+    s3_server: S3Server, data: dict[str, Any], tmp_path: Any
+) -> None:
+    """Review finding: in memory, objects whose columns came in another order, or an integer column written as
+    float by a later job, were refused, while the streamed and Dask engines read them by name."""
+    current = pq.read_table(data["local"][1]).slice(0, 20_000)
+    first, second = current.slice(0, 10_000), current.slice(10_000, 10_000)
+    second = second.set_column(
+        second.schema.get_field_index("count"), "count", second.column("count").cast(pa.float64())
+    )
+    second = second.select(list(reversed(second.column_names)))
+    bucket = data["bucket"]
+    s3_server.put(bucket, "mixed/part-0.parquet", _parquet(first, 4_000))
+    s3_server.put(bucket, "mixed/part-1.parquet", _parquet(second, 4_000))
+    local = tmp_path / "current.parquet"
+    pq.write_table(current.set_column(1, "count", current.column("count").cast(pa.float64())), local)
+    expected = driftwatch.compare(data["local"][0], local).to_dict()
+    url = f"s3://{bucket}/mixed/"
+    assert driftwatch.compare(data["reference"], url, endpoint_url=data["endpoint"]).to_dict() == expected
+    streamed = driftwatch.compare(data["reference"], url, endpoint_url=data["endpoint"], memory_budget="1GiB")
+    assert streamed.to_dict() == driftwatch.compare(data["local"][0], local, memory_budget="1GiB").to_dict()
+
+
 def test_the_dask_cluster_reads_the_objects_itself(cluster: Any, data: dict[str, Any]) -> None:
     from distributed import Client
 

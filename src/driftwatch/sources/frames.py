@@ -111,7 +111,9 @@ def read_object_dataset(url: str, role: str, store: ObjectStoreOptions | None) -
         except Exception as exc:  # pyarrow raises several types for an object that is not Parquet
             raise SourceError(name, f"cannot read as parquet: {first_line(exc)}") from None
     try:
-        return pa.concat_tables(tables)
+        # Columns matched by name, an integer column widened to float where another object has floats: what
+        # the streamed and Dask engines accept, as they read each object's columns by name.
+        return pa.concat_tables(tables, promote_options="permissive")
     except Exception as exc:  # ArrowInvalid: the objects' schemas differ
         raise SourceError(url, f"the {role} objects do not share one schema: {first_line(exc)}") from None
 
