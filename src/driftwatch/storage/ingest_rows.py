@@ -33,9 +33,10 @@ class BatchCounts:
 
     @property
     def duplicates(self) -> int:
-        """Good rows not inserted: their (request id, model version) was stored already (earlier file, batch
-        or row)."""
-        return self.rows - self.bad - self.inserted
+        """Rows neither inserted nor newly quarantined: a good row whose (request id, model version) was stored
+        already (earlier file, batch or row), or a bad row quarantined already (its file read again, or a
+        database source's look-back reading it again). So rows = inserted + duplicates + quarantined."""
+        return self.rows - self.inserted - self.quarantined
 
 
 def store_prediction_batch(
