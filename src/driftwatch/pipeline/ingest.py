@@ -203,7 +203,7 @@ class _FileCounts:
         return (
             self.read,
             self.inserted + carried.inserted,
-            self.duplicates - carried.inserted - carried.quarantined,
+            self.duplicates - carried.inserted,
             self.quarantined + carried.quarantined,
         )
 
@@ -250,7 +250,6 @@ def _ingest_readable(
                     step.quarantined = quarantine_rejected(
                         tx, monitor.name, "predictions", source, readable.rejected, now
                     )
-                    step.duplicates = len(readable.rejected) - step.quarantined  # kept from an earlier read
                 if batch is not None:
                     step.add(
                         store_prediction_batch(tx, monitor.name, batch, columns, source, monitor.window, now)

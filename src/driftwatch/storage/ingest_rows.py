@@ -33,10 +33,9 @@ class BatchCounts:
 
     @property
     def duplicates(self) -> int:
-        """Rows neither inserted nor newly quarantined: a good row whose (request id, model version) was stored
-        already (earlier file, batch or row), or a bad row quarantined already (its file read again, or a
-        database source's look-back reading it again). So rows = inserted + duplicates + quarantined."""
-        return self.rows - self.inserted - self.quarantined
+        """Good rows not inserted: their (request id, model version) was stored already (earlier file, batch
+        or row)."""
+        return self.rows - self.bad - self.inserted
 
 
 def store_prediction_batch(
