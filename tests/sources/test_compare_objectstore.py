@@ -101,6 +101,14 @@ def test_objects_with_columns_in_another_order_or_widened_compare_alike(
     assert driftwatch.compare(data["reference"], url, endpoint_url=data["endpoint"]).to_dict() == expected
     streamed = driftwatch.compare(data["reference"], url, endpoint_url=data["endpoint"], memory_budget="1GiB")
     assert streamed.to_dict() == driftwatch.compare(data["local"][0], local, memory_budget="1GiB").to_dict()
+    # An object without one of the features is refused, as streaming refuses it, not read as half missing.
+    s3_server.put(bucket, "dropped/part-0.parquet", _parquet(first, 4_000))
+    s3_server.put(bucket, "dropped/part-1.parquet", _parquet(second.drop_columns(["rounded"]), 4_000))
+    for engine in ({}, {"memory_budget": "1GiB"}):
+        with pytest.raises(DriftwatchError, match="rounded"):
+            driftwatch.compare(
+                data["reference"], f"s3://{bucket}/dropped/", endpoint_url=data["endpoint"], **engine
+            )
 
 
 def test_the_dask_cluster_reads_the_objects_itself(cluster: Any, data: dict[str, Any]) -> None:

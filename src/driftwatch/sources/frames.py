@@ -103,16 +103,29 @@ def read_object_dataset(url: str, role: str, store: ObjectStoreOptions | None) -
     from driftwatch.sources.object_parquet import object_files, open_object
 
     tables = []
-    for name in object_files(url, role, store):
+    object_names = object_files(url, role, store)
+    for name in object_names:
         try:
             tables.append(_read_parquet(open_object(name, store)))
         except SourceError:
             raise
         except Exception as exc:  # pyarrow raises several types for an object that is not Parquet
             raise SourceError(name, f"cannot read as parquet: {first_line(exc)}") from None
+    names = [set(t.column_names) for t in tables]
+    for name, columns in zip(object_names, names, strict=True):
+        if columns != names[0]:
+            # Permissive promotion would fill a missing column with nulls: a dropped feature would read as
+            # half missing and drifted. The streamed engine refuses it too.
+            missing = sorted(names[0] - columns) or sorted(columns - names[0])
+            what = "lacks" if names[0] - columns else "has columns the first object lacks:"
+            raise SourceError(
+                name,
+                f"the {role} objects do not share their columns: this one {what} {', '.join(missing)} "
+                f"(against {object_names[0]})",
+            )
     try:
-        # Columns matched by name, an integer column widened to float where another object has floats: what
-        # the streamed and Dask engines accept, as they read each object's columns by name.
+        # Columns matched by name (any order), an integer column widened to float where another object has
+        # floats: what the streamed and Dask engines accept, as they read each object's columns by name.
         return pa.concat_tables(tables, promote_options="permissive")
     except Exception as exc:  # ArrowInvalid: the objects' schemas differ
         raise SourceError(url, f"the {role} objects do not share one schema: {first_line(exc)}") from None
