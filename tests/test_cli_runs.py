@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +27,7 @@ from driftwatch.pipeline.alerts import alerting_settings, prepare_alerting
 from driftwatch.pipeline.cycle import run_cycle
 from driftwatch.storage.database import Database, utcnow
 from driftwatch.storage.runs import start_run
+from test_silences_cli import held  # a process holding the database, as `serve` does
 
 NOW = datetime(2026, 3, 3, tzinfo=UTC)
 
@@ -72,10 +70,8 @@ groups:
         for: 1
 """
 
+
 # Holds the file as `driftwatch serve` would (DuckDB locks a file per process).
-HOLD = "import duckdb, sys; con = duckdb.connect(sys.argv[1]); print('held', flush=True); sys.stdin.read()"
-
-
 def lines(n: int, hour: int = 10) -> str:
     rows = [
         {"request_id": f"r{hour}-{i}", "timestamp": f"2026-03-02T{hour}:{i:02d}:00Z", "age": 20 + i}
@@ -295,20 +291,6 @@ def test_a_run_left_running_is_shown_as_cut_short(tmp_path: Path) -> None:
     assert (row["status"], row["finished_at"], row["seconds"]) == ("running", None, None)
     text = flat(invoke(config).stdout)
     assert "ffffffff" in text and "1 run(s) still `running`: their process stopped" in text
-
-
-@contextmanager
-def held(config: Path) -> Iterator[None]:
-    storage = load_settings(config).storage
-    command = [sys.executable, "-c", HOLD, str(storage)]
-    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as process:
-        assert process.stdin is not None and process.stdout is not None
-        try:
-            assert process.stdout.readline().strip() == "held"
-            yield
-        finally:
-            process.stdin.close()  # the holder exits at end of input
-            process.wait(30)
 
 
 def test_while_the_server_holds_the_file_it_names_the_endpoint(tmp_path: Path) -> None:
