@@ -722,7 +722,8 @@ class CompareOptions:
 
     @property
     def store(self) -> ObjectStoreOptions:
-        """How ``s3://`` inputs are reached (sources/object_parquet.py): the endpoint, resolved here, once."""
+        """How ``s3://`` inputs are reached (sources/object_parquet.py): the endpoint given, else the one the
+        environment names (read on each access)."""
         from driftwatch.sources.object_parquet import endpoint_from_env
 
         return ObjectStoreOptions(endpoint_url=self.endpoint_url or endpoint_from_env())

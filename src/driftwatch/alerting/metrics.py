@@ -97,8 +97,9 @@ KNOWN_METRICS = KNOWN_METRICS | MULTIVARIATE_METRICS
 KNOWN_METRICS = KNOWN_METRICS | VERSION_METRICS
 
 # Label-free estimates stored beside the realized metrics (feature is None; docs/performance.md): CBPE for
-# binary classifiers, DLE for regression. `samples` is the window's label count (0 before labels arrive), so a
-# rule on an estimate should not set min_samples.
+# binary classifiers, CBPE one class at a time for multiclass ones (a monitor with `predictions.probabilities`),
+# DLE for regression. `samples` is the window's label count (0 before labels arrive), so a rule on an estimate
+# should not set min_samples.
 ESTIMATED_METRICS: frozenset[str] = frozenset(
     {
         "estimated_roc_auc",
@@ -108,19 +109,10 @@ ESTIMATED_METRICS: frozenset[str] = frozenset(
         "estimated_f1",
         "estimated_mae",
         "estimated_rmse",
-    }
-)
-KNOWN_METRICS = KNOWN_METRICS | ESTIMATED_METRICS
-
-# Multiclass CBPE (a monitor with `predictions.probabilities`; docs/performance.md): estimated_accuracy is above.
-MULTICLASS_ESTIMATED_METRICS: frozenset[str] = frozenset(
-    {
-        "estimated_accuracy",
         "estimated_precision_macro",
         "estimated_recall_macro",
         "estimated_f1_macro",
         "estimated_roc_auc_ovr_macro",
     }
 )
-ESTIMATED_METRICS = ESTIMATED_METRICS | MULTICLASS_ESTIMATED_METRICS
 KNOWN_METRICS = KNOWN_METRICS | ESTIMATED_METRICS

@@ -50,7 +50,6 @@ from driftwatch.sources.logs import LogLayout, normalise_query
 from driftwatch.storage.api_queries import invalid_batch_records
 from driftwatch.storage.database import Database, is_conflict, utcnow
 from driftwatch.storage.predictions import ensure_prediction_table
-from driftwatch.storage.probabilities import ensure_probability_columns
 from driftwatch.storage.profiles import current_profile_id
 from driftwatch.storage.pushes import (
     drop_staged,
@@ -241,8 +240,10 @@ def push_layout(db: Database, runner: CycleRunner, monitor: MonitorConfig, wait:
     layout = prediction_layout(monitor, features)
     # With the serialised writers: a new column is DDL, which must not meet a push's append.
     with db.transaction() as tx:
-        ensure_prediction_table(tx, monitor.name, layout.numeric, layout.categorical, layout.segments)
-        ensure_probability_columns(tx, monitor.name, tuple(c.name for c in layout.probabilities))
+        probabilities = tuple(c.name for c in layout.probabilities)
+        ensure_prediction_table(
+            tx, monitor.name, layout.numeric, layout.categorical, layout.segments, probabilities
+        )
     with _LAYOUTS_LOCK:
         _LAYOUTS[key] = (ref_key, layout)
     return layout

@@ -20,7 +20,6 @@ from driftwatch.storage import versions as store
 
 State = Annotated[AppState, Depends(app_state)]
 Version = Annotated[str, Path(min_length=1, max_length=200, description="a model_version as logged")]
-_UNKNOWN = NOT_FOUND
 
 
 class ConfiguredVersions(BaseModel):
@@ -107,7 +106,7 @@ def versions_router(read: Any) -> APIRouter:
     @router.get(
         "/monitors/{name}/versions",
         response_model=VersionsOverview,
-        responses=_UNKNOWN,
+        responses=NOT_FOUND,
         summary="The configured baseline/candidate and every version pair compared",
     )
     def overview(name: str, state: State) -> dict[str, Any]:
@@ -128,7 +127,7 @@ def versions_router(read: Any) -> APIRouter:
     @router.get(
         "/monitors/{name}/versions/{baseline}/{candidate}",
         response_model=ComparisonPage,
-        responses=_UNKNOWN,
+        responses=NOT_FOUND,
         summary="A version pair's comparisons, newest window first",
     )
     def pair(
@@ -147,7 +146,7 @@ def versions_router(read: Any) -> APIRouter:
     @router.get(
         "/monitors/{name}/versions/{baseline}/{candidate}/{window_start}",
         response_model=ComparisonWithDetails,
-        responses=_UNKNOWN,
+        responses=NOT_FOUND,
         summary="One window's comparison with its segment and input-feature details",
     )
     def window(

@@ -42,9 +42,9 @@ from driftwatch.distributed import (
     worker_count,
 )
 from driftwatch.errors import DriftwatchError, first_line
-from driftwatch.pipeline.streamed_windows import OVERALL, _segment_masks
+from driftwatch.pipeline.streamed_windows import OVERALL, counted_numeric, segment_labels, segment_masks
 from driftwatch.stats.feature_drift import FeatureDrift, as_role
-from driftwatch.stats.partials import Partial, finish, merge, numeric_partial
+from driftwatch.stats.partials import Partial, empty_partial, finish, merge, numeric_partial
 from driftwatch.stats.profile import NumericProfile, ReferenceProfile
 from driftwatch.storage.window_batches import window_array_batches, window_row_count
 from driftwatch.storage.windows import PlannedWindow, WindowArrays
@@ -73,7 +73,7 @@ def count_window_partition(
     profiles: Sequence[NumericProfile],
 ) -> WindowCounts:
     """On a worker: one batch of a window counted per segment label and numeric feature (`names` order)."""
-    masks = _segment_masks(batch, segments)
+    masks = segment_masks(batch, segments)
     rows = {OVERALL: batch.rows, **{label: int(mask.sum()) for label, mask in masks.items()}}
     by_name = {p.name: p for p in profiles}
     partials = {
@@ -155,11 +155,7 @@ class ClusterWindows:
     ) -> NumericStatistics | None:
         """`pipeline.streamed_windows.streamed_numeric_statistics`'s result, counted on the cluster; None
         when the window is under `min_rows` or the cluster cannot do it (a warning says why)."""
-        names = [
-            n
-            for n in (*numeric, *((score_as,) if score_as else ()))
-            if isinstance(profile.features.get(n), NumericProfile)
-        ]
+        names = counted_numeric(numeric, score_as, profile)
         if not names:  # categorical counts come from DuckDB on every path: nothing for the cluster to count
             return None
         if self._unavailable is not None or window_row_count(cur, monitor, window) < self.settings.min_rows:
@@ -229,7 +225,7 @@ class ClusterWindows:
         profile: ReferenceProfile,
     ) -> _Running:
         """Ship each batch as a partition, `TASKS_PER_WORKER` per worker in flight, merging what comes back."""
-        labels = [OVERALL, *(f"{seg}={value}" for seg, values in segments.items() for value in values)]
+        labels = segment_labels(segments)
         running = _Running(labels, names, dict.fromkeys(labels, 0))
         shipment = _Shipment(client, self.settings.timeout, names, dict(segments), uuid.uuid4().hex[:12])
         limit = max(2, TASKS_PER_WORKER * worker_count(client))
@@ -308,8 +304,6 @@ def _result(future: Any, attempt: int) -> WindowCounts | None:
 
 def _filled(running: _Running, label: str, profile: ReferenceProfile) -> list[Partial]:
     """The label's merged partials; a window without rows (no batch came) gets the empty ones."""
-    from driftwatch.stats.partials import empty_partial
-
     parts = running.partials.get(label) or [None] * len(running.names)
     return [
         p if p is not None else empty_partial(profile.features[n])

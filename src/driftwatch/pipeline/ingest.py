@@ -37,7 +37,6 @@ from driftwatch.storage.database import Database, utcnow
 from driftwatch.storage.ingest_rows import BatchCounts, store_prediction_batch
 from driftwatch.storage.ingested_files import already_ingested, record_ingested
 from driftwatch.storage.predictions import ensure_prediction_table
-from driftwatch.storage.probabilities import ensure_probability_columns
 from driftwatch.storage.quarantine import quarantine_rejected
 
 # Rows per streamed batch. Large enough that per-batch statements (a DESCRIBE, a key aggregate, an anti-join
@@ -84,8 +83,10 @@ def ingest_predictions(
     summary = IngestSummary()
     layout = prediction_layout(monitor, features)
     with db.transaction() as tx:
-        ensure_prediction_table(tx, monitor.name, features.numeric, features.categorical, layout.segments)
-        ensure_probability_columns(tx, monitor.name, tuple(c.name for c in layout.probabilities))
+        probabilities = tuple(c.name for c in layout.probabilities)
+        ensure_prediction_table(
+            tx, monitor.name, features.numeric, features.categorical, layout.segments, probabilities
+        )
     if monitor.predictions.database is not None:  # an SQL table/query: pipeline.database_sources
         ingest_database(
             db,

@@ -11,7 +11,6 @@ replace nothing and are stored beside it once labels arrive. docs/performance.md
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -19,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from driftwatch.config.monitors import FeatureSpec, MonitorConfig
 from driftwatch.config.performance import REGRESSION
@@ -31,6 +29,7 @@ from driftwatch.performance.loss_estimation import (
     estimate_losses,
     fit_loss_model,
 )
+from driftwatch.pipeline.fitted import LatestFit, floats
 from driftwatch.pipeline.reference import reference_layout
 from driftwatch.sources.files import Readable, first_line, read_source, source_file
 from driftwatch.sources.reference_rows import reference_loss_rows
@@ -44,8 +43,7 @@ MAX_REFERENCE_ROWS = (
     20_000  # a repeatable sample beyond this: the fit is seconds, and the estimate barely moves
 )
 _SCORE = "_ref_score"
-_CACHE: dict[tuple[str, ...], LossEstimator | str] = {}  # a fitted estimator, or why there is none
-_CACHE_LOCK = threading.Lock()
+_FITS: LatestFit[LossEstimator | str] = LatestFit()  # a fitted estimator, or why there is none
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,19 +70,13 @@ def design_of(
 ) -> np.ndarray:
     """Numbers as float (missing: NaN), then categories coded by the reference's values (a value the reference
     never had is NaN, as missing: the trees' missing-value branch)."""
-    columns = [_floats(table.column(f"x{i}")) for i in range(n_numeric)]
+    columns = [floats(table.column(f"x{i}")) for i in range(n_numeric)]
     for j, name in enumerate(categorical):
         values = table.column(f"x{n_numeric + j}").to_pylist()
         columns.append(encode_categories([None if v is None else str(v) for v in values], categories[name]))
     design = np.column_stack(columns) if columns else np.zeros((table.num_rows, 0))
     # Ingest refuses ±inf (docs/values.md); one stored by an older version counts as missing, as for the score.
     return np.where(np.isinf(design), np.nan, design)
-
-
-def _floats(column: pa.ChunkedArray) -> np.ndarray:
-    """A numeric column as float64, missing as NaN (vectorised: a window may hold millions of rows)."""
-    filled = pc.fill_null(pc.cast(column, pa.float64()), float("nan"))
-    return np.asarray(filled.to_numpy(), dtype=np.float64)
 
 
 def fitted_loss_model(
@@ -98,16 +90,7 @@ def fitted_loss_model(
     if not features.names:
         return "no loss estimate: the monitor has no features"
     key = (str(db.path), monitor.name, profile_id, reference_id)
-    with _CACHE_LOCK:
-        cached = _CACHE.get(key)
-    if cached is None:
-        cached = _fit(db.cursor(), monitor, features)
-        with _CACHE_LOCK:
-            # Only the current reference's model is kept per monitor: a changed reference frees the old one.
-            for old in [k for k in _CACHE if k[:2] == key[:2]]:
-                del _CACHE[old]
-            _CACHE[key] = cached
-    return cached
+    return _FITS.get(key, lambda: _fit(db.cursor(), monitor, features))
 
 
 def _fit(
@@ -136,7 +119,7 @@ def _fit(
     }
     design = design_of(table, len(features.numeric), features.categorical, categories)
     try:
-        model = fit_loss_model(design, _floats(table.column("score")), _floats(table.column("truth")))
+        model = fit_loss_model(design, floats(table.column("score")), floats(table.column("truth")))
     except ValueError as exc:
         return f"no loss estimate: {exc}"
     return LossEstimator(model, features.numeric, features.categorical, categories)

@@ -15,7 +15,6 @@ classifiers").
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -37,6 +36,7 @@ from driftwatch.performance.multiclass_estimation import (
     multiclass_estimate_intervals,
 )
 from driftwatch.performance.uncertainty import Interval
+from driftwatch.pipeline.fitted import LatestFit, floats
 from driftwatch.sources.files import Readable, first_line, read_source, source_file
 from driftwatch.sources.identity import reference_identity
 from driftwatch.sources.logs import LogLayout
@@ -55,8 +55,7 @@ MEMBERS = 20
 MEMBER_ROWS = (
     20_000  # the members' spread is read on a seeded sample of a larger window (it barely depends on n)
 )
-_CACHE: dict[tuple[str, ...], MulticlassEstimator | str] = {}  # a fitted estimator, or why there is none
-_CACHE_LOCK = threading.Lock()
+_FITS: LatestFit[MulticlassEstimator | str] = LatestFit()  # a fitted estimator, or why there is none
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,16 +84,7 @@ def fitted_multiclass_estimator(
         "classes": [[c.name, c.column, *c.path] for c in classes],
     }
     key = (str(db.path), monitor.name, profile_id, reference_identity(ref.path, settings))
-    with _CACHE_LOCK:
-        cached = _CACHE.get(key)
-    if cached is None:
-        cached = _fit(db.cursor(), monitor)
-        with _CACHE_LOCK:
-            # Only the current reference's calibrators are kept per monitor: a changed reference frees the old.
-            for old in [k for k in _CACHE if k[:2] == key[:2]]:
-                del _CACHE[old]
-            _CACHE[key] = cached
-    return cached
+    return _FITS.get(key, lambda: _fit(db.cursor(), monitor))
 
 
 def _fit(cur: duckdb.DuckDBPyConnection, monitor: MonitorConfig) -> MulticlassEstimator | str:
@@ -122,7 +112,7 @@ def _fit(cur: duckdb.DuckDBPyConnection, monitor: MonitorConfig) -> MulticlassEs
     good = pc.invert(pc.is_valid(reasons))
     refused = table.num_rows - int(pc.sum(good).as_py() or 0)
     table = table.filter(pc.and_(good, pc.is_valid(table.column("truth"))))
-    proba = np.column_stack([_floats(table.column(f"q{i}")) for i in range(len(names))])
+    proba = probability_matrix(table, len(names))
     truth = np.asarray(table.column("truth").to_pylist(), dtype=object)
     try:
         calibrator = fit_multiclass_calibrator(proba, truth, names)
@@ -154,11 +144,6 @@ def _refused_note(refused: int, reasons: pa.ChunkedArray) -> str:
     return f" ({refused:,} reference row(s) refused, e.g. {first})"
 
 
-def _floats(column: pa.ChunkedArray) -> np.ndarray:
-    filled = pc.fill_null(pc.cast(column, pa.float64()), float("nan"))
-    return np.asarray(filled.to_numpy(), dtype=np.float64)
-
-
 def _reference_metrics(truth: np.ndarray, proba: np.ndarray, classes: tuple[str, ...]) -> dict[str, float]:
     """The reference's realized metrics of the arg-max decision: the level each estimate is read against.
     Rows are renormalised first (ingest accepts sums within config.probabilities.SUM_TOLERANCE; the metrics
@@ -171,7 +156,7 @@ def _reference_metrics(truth: np.ndarray, proba: np.ndarray, classes: tuple[str,
 def probability_matrix(table: pa.Table, n_classes: int) -> np.ndarray:
     """The (n, K) matrix of a window read's `q<i>` columns (`storage.labels.window_label_rows`); NaN where a
     row was stored before its class was configured (such rows are left out of the estimate)."""
-    return np.column_stack([_floats(table.column(f"q{i}")) for i in range(n_classes)])
+    return np.column_stack([floats(table.column(f"q{i}")) for i in range(n_classes)])
 
 
 def multiclass_estimate_rows(

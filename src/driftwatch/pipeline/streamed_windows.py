@@ -33,6 +33,20 @@ def streams(
     return stream_rows is not None and window_row_count(cur, monitor, window) > stream_rows
 
 
+def counted_numeric(numeric: Sequence[str], score_as: str | None, profile: ReferenceProfile) -> list[str]:
+    """The features a window's partials count: the numeric ones the profile holds as numeric, then the score."""
+    return [
+        n
+        for n in (*numeric, *((score_as,) if score_as else ()))
+        if isinstance(profile.features.get(n), NumericProfile)
+    ]
+
+
+def segment_labels(segments: Mapping[str, Sequence[str]]) -> list[str]:
+    """'*' then 'column=value' for every configured segment value: the labels a window's results are kept by."""
+    return [OVERALL, *(f"{seg}={value}" for seg, values in segments.items() for value in values)]
+
+
 def streamed_numeric_statistics(
     cur: duckdb.DuckDBPyConnection,
     monitor: str,
@@ -45,16 +59,12 @@ def streamed_numeric_statistics(
 ) -> tuple[dict[str, list[FeatureDrift]], dict[str, int]]:
     """Per segment label ('*', 'column=value'): the numeric features' statistics, in the order of `numeric`
     (then the score), and the label's rows."""
-    names = [
-        n
-        for n in (*numeric, *((score_as,) if score_as else ()))
-        if isinstance(profile.features.get(n), NumericProfile)
-    ]
-    labels = [OVERALL, *(f"{seg}={value}" for seg, values in segments.items() for value in values)]
+    names = counted_numeric(numeric, score_as, profile)
+    labels = segment_labels(segments)
     accumulators = {name: {label: Accumulator(profile.features[name]) for label in labels} for name in names}
     rows = dict.fromkeys(labels, 0)
     for batch in window_array_batches(cur, monitor, window, numeric, segments, score_as, batch_rows):
-        masks = _segment_masks(batch, segments)
+        masks = segment_masks(batch, segments)
         rows[OVERALL] += batch.rows
         for label, mask in masks.items():
             rows[label] += int(np.count_nonzero(mask))
@@ -71,7 +81,7 @@ def streamed_numeric_statistics(
     return drift, rows
 
 
-def _segment_masks(batch: WindowArrays, segments: Mapping[str, Sequence[str]]) -> dict[str, np.ndarray]:
+def segment_masks(batch: WindowArrays, segments: Mapping[str, Sequence[str]]) -> dict[str, np.ndarray]:
     """Each segment label's rows of the batch (codes are 1-based positions in the segment's values)."""
     return {
         f"{seg}={value}": batch.segment_codes[seg] == j

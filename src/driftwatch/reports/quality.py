@@ -4,6 +4,7 @@ duplicates, judged per cycle, belong to no window)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -58,11 +59,21 @@ def quality_section(
         return None
     rows = tuple(
         QualityCheckRow(r.check, r.feature or "(window)", r.status, _value(r), r.reason)
-        for r in sorted(stored, key=lambda r: (_ORDER.get(r.status, 4), r.check, r.feature or ""))
+        for r in sorted(stored, key=_rank)
     )
-    counts = {s: sum(1 for r in stored if r.status == s) for s in _ORDER}
+    return QualitySection(_summary(stored), rows)
+
+
+def _rank(row: QualityRow) -> tuple[int, str, str]:
+    """Failures first, then warnings, ok, not judged; by check and feature within each."""
+    return (_ORDER.get(row.status, 4), row.check, row.feature or "")
+
+
+def _summary(rows: Sequence[QualityRow]) -> str:
+    """e.g. "34 checks: 1 fail, 2 warn, 30 ok, 1 not judged"."""
+    counts = {s: sum(1 for r in rows if r.status == s) for s in _ORDER}
     parts = [f"{counts[s]} {s.replace('_', ' ')}" for s in _ORDER if counts[s]]
-    return QualitySection(f"{len(stored)} checks: " + ", ".join(parts), rows)
+    return f"{len(rows)} checks: " + ", ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -94,13 +105,11 @@ def cycle_quality_section(cur: duckdb.DuckDBPyConnection, monitor: str) -> Cycle
     shown = set(starts[:CYCLES_SHOWN])
     rows = sorted(
         (r for r in stored if r.window_start in shown),
-        key=lambda r: (-r.window_start.timestamp(), _ORDER.get(r.status, 4), r.check, r.feature or ""),
+        key=lambda r: (-r.window_start.timestamp(), *_rank(r)),
     )
     latest = [r for r in rows if r.window_start == starts[0]]
-    counts = {s: sum(1 for r in latest if r.status == s) for s in _ORDER}
-    parts = [f"{counts[s]} {s.replace('_', ' ')}" for s in _ORDER if counts[s]]
     return CycleQualitySection(
-        f"latest cycle: {len(latest)} checks: " + ", ".join(parts),
+        "latest cycle: " + _summary(latest),
         tuple(
             CycleQualityRow(
                 f"{format_utc(r.window_start)} – {format_utc(r.window_end)}",

@@ -151,8 +151,6 @@ def object_files(url: str, role: str, options: ObjectStoreOptions | None) -> lis
             keys = [k for k in _listed(fs, path.bucket, path.key + "/") if k.endswith(".parquet")]
         else:
             keys = [k for k in _listed(fs, path.bucket, path.key) if k.endswith(".parquet")]
-            if not keys:
-                raise SourceError(url, f"{role} folder holds no .parquet objects")
     except SourceError:
         raise
     except Exception as exc:  # pyarrow's OSError for a missing bucket, refused credentials, no connection

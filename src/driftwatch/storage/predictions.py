@@ -9,7 +9,7 @@ import duckdb
 from driftwatch.durations import WINDOW_ORIGIN, to_naive_utc
 from driftwatch.storage.database import first_row
 from driftwatch.storage.prediction_identity import PREDICTION_KEY_COLUMNS
-from driftwatch.storage.probabilities import PROBABILITY_PREFIX
+from driftwatch.storage.probabilities import PROBABILITY_PREFIX, probability_column, probability_column_name
 from driftwatch.storage.schema import feature_column, prediction_table, quote_identifier, segment_column
 
 _ORIGIN = to_naive_utc(WINDOW_ORIGIN)
@@ -30,8 +30,11 @@ def ensure_prediction_table(
     numeric: tuple[str, ...],
     categorical: tuple[str, ...],
     segments: tuple[str, ...] = (),
+    probabilities: tuple[str, ...] = (),
 ) -> None:
-    """Create the table, or add columns for features/segments added to the config since (old rows: NULL)."""
+    """Create the table, or add columns for features/segments added to the config since (old rows: NULL);
+    `probabilities` are a multiclass monitor's class names, a DOUBLE column `p:<class>` each
+    (storage/probabilities.py)."""
     table = prediction_table(monitor)
     cur.execute(f"CREATE TABLE IF NOT EXISTS {table} ({PREDICTION_KEY_COLUMNS})")
     existing = {
@@ -44,6 +47,7 @@ def ensure_prediction_table(
     wanted = [(f"s:{s}", segment_column(s), "VARCHAR") for s in segments]
     wanted += [(f"f:{n}", feature_column(n), "DOUBLE") for n in numeric]
     wanted += [(f"f:{c}", feature_column(c), "VARCHAR") for c in categorical]
+    wanted += [(probability_column_name(c), probability_column(c), "DOUBLE") for c in probabilities]
     for raw_name, quoted, sql_type in wanted:
         if raw_name not in existing:
             cur.execute(f"ALTER TABLE {table} ADD COLUMN {quoted} {sql_type}")

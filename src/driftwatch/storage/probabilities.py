@@ -8,9 +8,7 @@ and are left out of the estimate (docs/performance.md, "Estimation for multiclas
 
 from __future__ import annotations
 
-import duckdb
-
-from driftwatch.storage.schema import prediction_table, quote_identifier
+from driftwatch.storage.schema import quote_identifier
 
 PROBABILITY_PREFIX = "p:"
 
@@ -22,23 +20,3 @@ def probability_column_name(class_name: str) -> str:
 
 def probability_column(class_name: str) -> str:
     return quote_identifier(probability_column_name(class_name))
-
-
-def ensure_probability_columns(
-    cur: duckdb.DuckDBPyConnection, monitor: str, classes: tuple[str, ...]
-) -> None:
-    """Add a DOUBLE column per configured class the monitor's predictions table lacks (the table exists)."""
-    if not classes:
-        return
-    existing = {
-        str(r[0])
-        for r in cur.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = ?",
-            [f"predictions:{monitor}"],
-        ).fetchall()
-    }
-    for name in classes:
-        if probability_column_name(name) not in existing:
-            cur.execute(
-                f"ALTER TABLE {prediction_table(monitor)} ADD COLUMN {probability_column(name)} DOUBLE"
-            )
