@@ -4,11 +4,19 @@ the TestClient import (starlette warns that it prefers `httpx2`, which is not in
 from __future__ import annotations
 
 import json
+import signal
+import socket
+import subprocess
+import sys
+import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import polars as pl
 
 from _demo import demo_project
@@ -60,3 +68,39 @@ def labels_for(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         {"request_id": r["request_id"], "label": int(r["raw_prediction"] > 0.3), "labelled_at": at}
         for r in records[::2]
     ]
+
+
+@contextmanager
+def served(config: Path, log: Path, timeout: float = 180) -> Iterator[str]:
+    """`driftwatch serve` of `config` in a child process on a free loopback port; yields its URL once every
+    monitor's first cycle finished ok (the log is shown if it dies or times out); SIGTERM at the end."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    url = f"http://127.0.0.1:{port}"
+    command = [
+        str(Path(sys.executable).parent / "driftwatch"),
+        "serve",
+        "--config",
+        str(config),
+        "--port",
+        str(port),
+    ]
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            try:
+                health = httpx.get(f"{url}/health", timeout=5).json()
+                if all(m["last_run_status"] == "ok" and not m["cycle_running"] for m in health["monitors"]):
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.3)
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(60)

@@ -12,11 +12,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,6 +22,7 @@ import polars as pl
 import pytest
 
 import driftwatch.pipeline.multiclass_estimation as multiclass_estimation
+from _service import served
 from driftwatch.alerting.metrics import ESTIMATED_METRICS, KNOWN_METRICS
 from driftwatch.api.errors import Invalid
 from driftwatch.api.push import push_predictions
@@ -363,42 +359,12 @@ def test_a_reference_without_a_class_says_why_there_is_no_estimate(tmp_path: Pat
 @pytest.mark.slow  # a real `driftwatch serve` and its first cycle (calibrators fit in the server process)
 def test_the_served_api_and_metrics_carry_the_multiclass_estimates(tmp_path: Path) -> None:
     config, _realized = write_project(tmp_path)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    url, log = f"http://127.0.0.1:{port}", tmp_path / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "driftwatch"),
-                "serve",
-                "--config",
-                str(config),
-                "--port",
-                str(port),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            try:
-                health = httpx.get(f"{url}/health", timeout=5).json()
-                if all(m["last_run_status"] == "ok" and not m["cycle_running"] for m in health["monitors"]):
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.3)
+    log = tmp_path / "serve.log"
+    with served(config, log) as url:
         answer = httpx.get(
             f"{url}/api/monitors/m/performance", params={"metric": "estimated_f1_macro"}, timeout=30
         )
         metrics = httpx.get(f"{url}/metrics", timeout=30).text
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(60)
     assert answer.status_code == 200, answer.text
     overall = [r for r in answer.json()["items"] if r["segment"] == "*"]
     assert len(overall) == DAYS and all(

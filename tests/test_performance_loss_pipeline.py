@@ -8,11 +8,6 @@ labels arrive.
 from __future__ import annotations
 
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,6 +18,7 @@ import pyarrow as pa
 import pytest
 
 import driftwatch.pipeline.loss_estimation as loss_estimation
+from _service import served
 from driftwatch.alerting.metrics import ESTIMATED_METRICS
 from driftwatch.alerting.rules import check_rules
 from driftwatch.config.loading import load_settings
@@ -219,42 +215,12 @@ def test_the_served_api_metrics_and_report_carry_the_estimates(tmp_path: Path) -
     config, _realized = write_project(tmp_path)
     for day_file in (tmp_path / "later").iterdir():
         day_file.rename(tmp_path / "labels" / day_file.name)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    url, log = f"http://127.0.0.1:{port}", tmp_path / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "driftwatch"),
-                "serve",
-                "--config",
-                str(config),
-                "--port",
-                str(port),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            try:
-                health = httpx.get(f"{url}/health", timeout=5).json()
-                if all(m["last_run_status"] == "ok" and not m["cycle_running"] for m in health["monitors"]):
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.3)
+    log = tmp_path / "serve.log"
+    with served(config, log) as url:
         answer = httpx.get(
             f"{url}/api/monitors/m/performance", params={"metric": "estimated_mae"}, timeout=30
         )
         metrics = httpx.get(f"{url}/metrics", timeout=30).text
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(60)
     assert answer.status_code == 200, answer.text
     overall = [r for r in answer.json()["items"] if r["segment"] == "*"]
     assert len(overall) == DAYS and all(
