@@ -25,6 +25,7 @@ from driftwatch.config.monitors import FeatureSpec
 from driftwatch.pipeline import ingest
 from driftwatch.pipeline.ingest import ingest_predictions
 from driftwatch.storage.database import Database
+from driftwatch.storage.predictions import ROW_GROUP_ROWS, row_group_aligned
 
 FEATURES = FeatureSpec(numeric=("age", "income"), categorical=("region",))
 
@@ -261,3 +262,23 @@ def test_the_next_batch_is_read_on_another_thread_while_this_one_is_stored() -> 
             if not is_last():
                 stored.append(t["i"][0].as_py())
     assert stored == [0]  # batch 1's transaction is where the error of batch 2 surfaces: not committed
+
+
+@pytest.mark.parametrize(
+    ("chunks", "aligned"),
+    [
+        ([ROW_GROUP_ROWS] * 8 + [16_960], True),  # a 1M-row Parquet batch: 8 row groups and the rest
+        (
+            [ROW_GROUP_ROWS] * 4 + [16_960] + [ROW_GROUP_ROWS] * 4 + [16_960],
+            True,
+        ),  # two files' worth of rests
+        ([2 * ROW_GROUP_ROWS, 5], True),
+        ([50], True),  # a small batch: one chunk
+        ([11_600] * 87, False),  # the NDJSON reader's chunks
+        ([46_000] * 21, False),
+    ],
+)
+def test_batches_of_whole_row_groups_may_skip_the_anti_join(chunks: list[int], aligned: bool) -> None:
+    """Which Arrow batches `insert_batch` may insert without the anti-join (docs/benchmarks.md, "Parquet
+    ingest"): chunks of whole row groups, up to one row group's worth of rows in odd chunks."""
+    assert row_group_aligned(chunks) is aligned

@@ -258,3 +258,39 @@ def test_raw_text_is_built_only_for_rejected_rows(project: Path, fmt: str) -> No
     ).fetchall()
     assert len(rows) == (6 if fmt == "ndjson" else 5)
     assert all(good == no_raw for good, no_raw in rows)
+
+
+@pytest.mark.parametrize("own_column", [False, True])
+def test_parquet_row_numbers_hold_across_row_groups_and_a_column_named_like_the_readers(
+    project: Path, own_column: bool
+) -> None:
+    """Parquet rows are numbered by the reader's `file_row_number` (the query stays parallel): the number is
+    the row's 1-based position across many row groups, read on two threads. A file with a column of that
+    very name is numbered by counting, and its column is kept in the raw text like any other."""
+    rows = 300_000
+    frame = pl.DataFrame(
+        {
+            "request_id": [f"r{i}" for i in range(rows)],
+            "timestamp": ["2026-03-02T10:00:00Z"] * rows,
+            "age": ["31"] * rows,
+            "income": ["1.5"] * rows,
+            "region": ["north"] * rows,
+            "score": ["0.75"] * rows,
+        }
+    )
+    bad = [7, 150_001, 299_999]  # 0-based: the first row group, a middle one, the last row
+    frame = frame.with_columns(
+        pl.when(pl.int_range(rows).is_in(bad)).then(pl.lit("abc")).otherwise(pl.col("age")).alias("age")
+    )
+    if own_column:
+        frame = frame.with_columns(pl.lit(-5).alias("file_row_number"))
+    frame.write_parquet(project / "logs" / "day.parquet", row_group_size=10_000)
+    settings = load_settings(project / "driftwatch.yml")
+    with Database(settings.storage) as db:
+        summary = ingest_predictions(db, settings.monitor("m"), FEATURES)
+        assert (summary.rows_inserted, summary.rows_quarantined) == (rows - 3, 3)
+        stored = quarantine(db, "predictions")
+    assert [(r[0], r[1]) for r in stored] == [(i + 1, f"r{i}") for i in bad]
+    raw = json.loads(stored[1][3])
+    assert raw["request_id"] == "r150001"
+    assert ("file_row_number" in raw) is own_column

@@ -335,3 +335,65 @@ def test_a_late_shadow_row_of_a_stored_request_is_pulled_by_the_look_back(
         .fetchall()
     )
     assert versions == [("v1", 100), ("v2-shadow", 40)]
+
+
+def test_a_store_failing_mid_source_keeps_the_batches_before_and_leaves_no_pulled_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next batch is pulled (and written to a temporary file) while one is stored. When a store fails, the
+    batches stored before it keep their rows and watermark, the source fails for the cycle, the batch pulled
+    ahead is not stored and its file is removed; the next cycle goes on from the watermark, nothing doubled."""
+    import tempfile
+
+    import duckdb
+
+    from driftwatch.pipeline import database_sources
+    from driftwatch.pipeline import ingest as ingest_step
+
+    source = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(source)) as con:
+        con.execute(
+            "CREATE TABLE logs (request_id VARCHAR, timestamp TIMESTAMPTZ, model_version VARCHAR, "
+            "input_features JSON, raw_prediction DOUBLE, business_output VARCHAR, environment VARCHAR)"
+        )
+        con.executemany("INSERT INTO logs VALUES (?, ?, ?, ?, ?, ?, ?)", rows("d", 40, DAY))
+    pl.DataFrame({"age": [1.0, 2.0], "income": [1.0, 2.0], "region": ["north", "south"]}).write_parquet(
+        tmp_path / "train.parquet"
+    )
+    text = config("logs", "        batch_rows: 10").replace("driver: postgresql", "driver: duckdb")
+    text = text.replace(
+        "uri: postgresql://driftwatch:${DW_TEST_PG_PASSWORD}@127.0.0.1:${DW_TEST_PG_PORT}/postgres",
+        "uri: ${DW_TEST_WAREHOUSE}",
+    )
+    (tmp_path / "driftwatch.yml").write_text(text)
+    monkeypatch.setenv("DW_TEST_WAREHOUSE", str(source))
+    pulls = tmp_path / "tmp"
+    pulls.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(pulls))
+    mon = load_settings(tmp_path / "driftwatch.yml").monitor("m")
+    db = Database(tmp_path / "dw.duckdb")
+    real_ingest_file = ingest_step.ingest_file
+    stores = []
+
+    def failing_second(*args: Any, **kwargs: Any) -> Any:
+        stores.append(1)
+        if len(stores) == 2:
+            time.sleep(0.2)  # the third batch is being pulled ahead meanwhile
+            raise duckdb.IOException("IO Error: disk full (test)")
+        return real_ingest_file(*args, **kwargs)
+
+    monkeypatch.setattr(ingest_step, "ingest_file", failing_second)
+    first = ingest_predictions(db, mon, FEATURES)
+    assert first.rows_inserted == 10
+    assert [path for path, _ in first.failed_files] == ["duckdb:logs"]
+    assert "disk full (test)" in first.failed_files[0][1]
+    assert list(pulls.iterdir()) == []  # the batch pulled ahead of the failed store left no file
+    assert database_sources.PULL_ROWS >= 10  # the pulls here are batch_rows (10) rows each
+    monkeypatch.setattr(ingest_step, "ingest_file", real_ingest_file)
+    second = ingest_predictions(db, mon, FEATURES)
+    assert (second.rows_inserted, second.rows_duplicate, second.failed_files) == (30, 0, [])
+    stored = (
+        db.cursor().execute('SELECT count(*), count(DISTINCT request_id) FROM "predictions:m"').fetchone()
+    )
+    assert stored == (40, 40)
+    assert list(pulls.iterdir()) == []

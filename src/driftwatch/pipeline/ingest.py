@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -34,7 +35,7 @@ from driftwatch.sources.logs import LogLayout
 from driftwatch.sources.objectstore import is_object_url
 from driftwatch.sources.typed_lines import normalising
 from driftwatch.storage.database import Database, utcnow
-from driftwatch.storage.ingest_rows import BatchCounts, store_prediction_batch
+from driftwatch.storage.ingest_rows import BatchCounts, batch_pairs_repeat, store_prediction_batch
 from driftwatch.storage.ingested_files import already_ingested, record_ingested
 from driftwatch.storage.predictions import ensure_prediction_table
 from driftwatch.storage.quarantine import quarantine_rejected
@@ -43,6 +44,8 @@ from driftwatch.storage.quarantine import quarantine_rejected
 # that scans the stored request ids) are a small share, small enough that one batch of 26 columns (~0.2 GB
 # as Arrow) bounds memory whatever the file's size (docs/benchmarks.md, "Ingest in bounded batches").
 BATCH_ROWS = 1_000_000
+
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -240,9 +243,17 @@ def _ingest_readable(
     # quarantine count as quarantined: a bad row kept from an earlier read of this file (it grew, or was
     # touched) is not counted again, so a run's quarantined_rows (and an alert on it) sees it once.
     counts = _FileCounts(read=len(readable.rejected))
-    with db.side_cursor() as reader:
-        for streamed, first, is_last in _marked(stream_rows(reader, plan.sql, plan.params, BATCH_ROWS)):
-            batch = None if streamed is None else plan.finish(db.cursor(), streamed)
+    with db.side_cursor() as reader, db.side_cursor() as preparer:
+        # Each batch finished and checked for repeated pairs where it is read (on the read-ahead thread, with
+        # that thread's own cursor), while the batch before it is being stored.
+        batches = (
+            _Prepared(finished, batch_pairs_repeat(preparer, finished))
+            for finished in (
+                plan.finish(preparer, streamed)
+                for streamed in stream_rows(reader, plan.sql, plan.params, BATCH_ROWS)
+            )
+        )
+        for batch, first, is_last in _marked(batches):
             # The monitor's insert lock before BEGIN: a push committing meanwhile is seen by the anti-join
             # (`Database.predictions_writer`), so a pair is stored once whoever writes it first.
             with db.predictions_writer(monitor.name), db.transaction() as tx:
@@ -253,7 +264,9 @@ def _ingest_readable(
                     )
                 if batch is not None:
                     step.add(
-                        store_prediction_batch(tx, monitor.name, batch, columns, source, monitor.window, now)
+                        store_prediction_batch(
+                            tx, monitor.name, batch.rows, columns, source, monitor.window, now, batch.repeats
+                        )
                     )
                 counts.merge(step)
                 if is_last():  # waits for the next batch's read, which ran while this one was stored
@@ -267,9 +280,15 @@ def _ingest_readable(
     return counts.with_carried(carried)
 
 
-def _marked(
-    batches: Iterator[pa.Table],
-) -> Iterator[tuple[pa.Table | None, bool, Callable[[], bool]]]:
+@dataclass(frozen=True)
+class _Prepared:
+    """A normalised batch as the store takes it: its rows, and whether a pair repeats among them."""
+
+    rows: pa.Table
+    repeats: bool
+
+
+def _marked(batches: Iterator[_T]) -> Iterator[tuple[_T | None, bool, Callable[[], bool]]]:
     """Each batch with (is it the first, is it the last?); a file without rows gives one (None, True, ...).
 
     The file is recorded in its last batch's transaction, so whether a batch is the last must be known before
@@ -282,9 +301,9 @@ def _marked(
         held = next(batches, None)
         first = True
         while held is not None:
-            following: Future[pa.Table | None] = ahead.submit(next, batches, None)
+            following: Future[_T | None] = ahead.submit(next, batches, None)
 
-            def is_last(pending: Future[pa.Table | None] = following) -> bool:
+            def is_last(pending: Future[_T | None] = following) -> bool:
                 return pending.result() is None
 
             yield held, first, is_last

@@ -9,9 +9,10 @@ kept for quarantine; it is only evaluated for the rows that are quarantined (see
 building JSON for every row cost most of the time of loading a file. CSV is read all-VARCHAR and NDJSON line by
 line, so a malformed value or line becomes a quarantined row instead of failing the whole file.
 
-`_row` is `row_number() OVER ()` directly over the file reader: DuckDB documents that a window with an empty
-OVER clause, and read_parquet/read_csv, preserve the file's row order as long as `preserve_insertion_order` is
-on (its default; `storage.database` does not change it), so `_row` is the row's position in the file.
+`_row` is the row's 1-based position in the file: for Parquet the reader's own `file_row_number` plus one, for
+text files `row_number() OVER ()` directly over the file reader (DuckDB documents that a window with an empty
+OVER clause, and read_csv, preserve the file's row order as long as `preserve_insertion_order` is on: its
+default, which `storage.database` does not change).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import csv
 import glob
 import os
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -50,6 +51,7 @@ NDJSON_LINE = "_line"
 SOURCE_ROW = "_src"
 # Columns every reader adds beside the file's own; a file column of the same name would be ambiguous.
 RESERVED_COLUMNS = frozenset({"_row", SOURCE_ROW})
+_READER_ROW_NUMBER = "file_row_number"  # DuckDB's Parquet reader numbers the rows of a file from 0
 
 
 @dataclass(frozen=True)
@@ -296,14 +298,23 @@ def _refuse_binary(f: SourceFile, compression: str | None) -> None:
 _DUCKDB_COMPRESSIONS = ("auto", "none", "gzip", "zstd")
 
 
-def source_sql(fmt: str, compression: str = "auto") -> str:
+def source_sql(fmt: str, compression: str = "auto", columns: Collection[str] | None = None) -> str:
     """A SELECT over one file (path bound as $path) with `_row`, `_src` and the file's own columns; a text
-    file decompressed as `compression` says (`Readable.compression`)."""
+    file decompressed as `compression` says (`Readable.compression`). `columns`: the file's own columns, when
+    known (`describe_columns`), so that a Parquet file's rows can be numbered by the reader."""
     if compression not in _DUCKDB_COMPRESSIONS:
         raise SourceError("(reader)", f"unknown compression {compression!r}")
     codec = f", compression = '{compression}'"  # one of a fixed few words, never a user's text
     # `s AS _src` is the row as a struct; building it only references the columns (no copy, no JSON).
     if fmt == "parquet":
+        # The Parquet reader's own row number (a virtual column, in neither `s` nor `s.*`) keeps the query
+        # parallel: `row_number() OVER ()` runs on one thread and made the whole normalising query single-
+        # threaded (1M rows x 24 columns: 0.67 -> 0.31 s wall, docs/benchmarks.md "Parquet ingest"). A file
+        # with a column of that name would shadow it: such a file is numbered by `row_number()`.
+        if columns is not None and not any(c.lower() == _READER_ROW_NUMBER for c in columns):
+            return (
+                f"SELECT {_READER_ROW_NUMBER} + 1 AS _row, s AS {SOURCE_ROW}, s.* FROM read_parquet($path) s"
+            )
         return f"SELECT row_number() OVER () AS _row, s AS {SOURCE_ROW}, s.* FROM read_parquet($path) s"
     if fmt == "csv":
         return (

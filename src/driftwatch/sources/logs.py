@@ -478,7 +478,7 @@ class _Normaliser:
             lines = source_sql(self.fmt, compression) if lines_view is None else lines_sql(lines_view)
             src = f"SELECT *{self.q.doc_fields()} FROM (SELECT _row, {SOURCE_ROW}, {doc} AS _doc FROM ({lines}))"
         else:
-            src = self.features_source(source_sql(self.fmt, compression))
+            src = self.features_source(source_sql(self.fmt, compression, self.columns))
         # Stage 1 expressions may refer to earlier aliases (DuckDB resolves lateral column aliases).
         layers = _layers(src, self.stage1, self.stage2, self.stage3)
         return f"SELECT {', '.join(self.out)}, {reason} AS _reason FROM {layers}"

@@ -16,10 +16,17 @@ import duckdb
 import pyarrow as pa
 
 from driftwatch.storage.database import first_row
-from driftwatch.storage.predictions import insert_batch, width_us, window_bucket_sql
+from driftwatch.storage.predictions import (
+    insert_batch,
+    pairs_repeat,
+    row_group_aligned,
+    width_us,
+    window_bucket_sql,
+)
 from driftwatch.storage.quarantine import quarantine_batch
 
 STREAM_BATCH = "_ingest_stream_batch"  # a view name on the writing cursor, registered for one batch at a time
+READ_BATCH = "_ingest_read_batch"  # the same on the reading side's cursor (`batch_pairs_repeat`)
 
 
 @dataclass(frozen=True)
@@ -46,23 +53,43 @@ def store_prediction_batch(
     source: str,
     window: timedelta,
     now: datetime,
+    repeats: bool | None = None,
 ) -> BatchCounts:
     """Inside the file's transaction: store one normalised batch; returns its counts.
 
     `columns` is (numeric, categorical, segments) as configured. Safe to run twice on the same rows (a file
     read again after a crash): a stored (request id, model version) is skipped and a quarantined row is not
-    added again. The caller holds `Database.predictions_writer(monitor)` around the transaction.
+    added again. The caller holds `Database.predictions_writer(monitor)` around the transaction. `repeats`:
+    `batch_pairs_repeat(batch)`, when the caller found it outside the transaction (None: found here).
     """
     tx.register(STREAM_BATCH, batch)
     try:
         bad = bad_rows(tx, STREAM_BATCH)
-        inserted = insert_batch(tx, monitor, STREAM_BATCH, *columns)
+        aligned = (
+            row_group_aligned([len(chunk) for chunk in batch.column(0).chunks])
+            if batch.num_columns
+            else False
+        )
+        inserted = insert_batch(tx, monitor, STREAM_BATCH, *columns, repeats=repeats, aligned=aligned)
         quarantined = quarantine_batch(tx, monitor, "predictions", source, STREAM_BATCH, now) if bad else 0
         if batch.num_rows > bad:  # as before streaming: re-read good rows re-queue their windows
             queue_batch_windows(tx, monitor, STREAM_BATCH, window, now)
     finally:
         tx.unregister(STREAM_BATCH)
     return BatchCounts(batch.num_rows, bad, inserted, quarantined)
+
+
+def batch_pairs_repeat(cur: duckdb.DuckDBPyConnection, batch: pa.Table) -> bool:
+    """Whether a (request id, model version) occurs on more than one good row of a normalised batch.
+
+    Depends on the batch alone, so ingest finds it on its read-ahead thread, on that thread's own cursor,
+    while the batch before is being stored (10M rows: ~1.4 s of the store's critical path).
+    """
+    cur.register(READ_BATCH, batch)
+    try:
+        return pairs_repeat(cur, READ_BATCH)
+    finally:
+        cur.unregister(READ_BATCH)
 
 
 def bad_rows(cur: duckdb.DuckDBPyConnection, batch: str) -> int:
