@@ -5,8 +5,9 @@ are skipped by request id, the new ones queue their window for recomputation as 
 batches after the watermark until one comes back short. Each batch is written to a temporary Parquet file and
 stored by the step's own file reader (`pipeline.ingest.ingest_file`: normalising, quarantine, window queue),
 and the watermark moves to the batch's last row inside that same transaction. A pull asks for at most
-min(`batch_rows`, the reader's slice size), so the reader stores it in one slice, one transaction: a crash
-before the commit leaves both the rows and the watermark as they were, and the batch is pulled again, whole.
+min(`batch_rows`, `PULL_ROWS`, the reader's slice size), so the reader stores it in one slice, one transaction:
+a crash before the commit leaves both the rows and the watermark as they were, and the batch is pulled again,
+whole. The next batch is pulled (on another thread) while one is stored.
 
 Rows with a NULL timestamp are never pulled; each cycle counts them and warns ("N rows have no timestamp").
 Any other error of a source (a driver's own exception class, a bug) fails that source with its name, never
@@ -56,9 +57,9 @@ from driftwatch.storage.sql_watermarks import (
 )
 
 KIND = "predictions"
-# Rows per pull at most (and `batch_rows`, and the ingest slice): small enough that a 1M-row backlog is four
-# pulls, each stored while the next one is pulled; large enough that a pull's own cost (a query, an index range
-# scan) is small beside its rows.
+# Rows per pull at most (besides `batch_rows` and the ingest slice): each pull is stored while the next one is
+# pulled, so a backlog should be a few pulls; 1M rows from PostgreSQL in pulls of 1M / 500k / 250k / 125k:
+# 2.87 / 2.46-2.61 / 2.71 / 2.94 s (docs/benchmarks.md, "Pulls ahead").
 PULL_ROWS = 500_000
 Hook = Callable[[duckdb.DuckDBPyConnection], None]
 ReadOne = Callable[[SourceFile, str, Hook], tuple[int, int, int, int]]
