@@ -29,7 +29,6 @@ from driftwatch.sources.files import (
     is_empty,
     list_files,
     read_source,
-    stream_rows,
 )
 from driftwatch.sources.logs import LogLayout
 from driftwatch.sources.objectstore import is_object_url
@@ -250,7 +249,7 @@ def _ingest_readable(
             _Prepared(finished, batch_pairs_repeat(preparer, finished))
             for finished in (
                 plan.finish(preparer, streamed)
-                for streamed in stream_rows(reader, plan.sql, plan.params, BATCH_ROWS)
+                for streamed in plan.stream(reader, BATCH_ROWS)
             )
         )
         for batch, first, is_last in _marked(batches):

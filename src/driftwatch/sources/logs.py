@@ -28,6 +28,7 @@ import driftwatch.timestamps as timestamps
 from driftwatch.config.probabilities import ClassProbability
 from driftwatch.errors import SourceError
 from driftwatch.sources.files import NDJSON_LINE, SOURCE_ROW, raw_sql, source_sql
+from driftwatch.sources.parquet_rows import arrow_source_sql
 from driftwatch.sources.probabilities import add_probabilities
 from driftwatch.sources.values import (
     category_number_sql,
@@ -197,13 +198,16 @@ def normalise_query(
     keep_source: bool = False,
     compression: str = "auto",
     lines_view: str | None = None,
+    arrow_rows: bool = False,
 ) -> tuple[str, dict[str, object]]:
     """The SQL (and its parameters) that reads one file into typed rows with a `_reason` column.
 
     With `keep_source` the rows carry `_src` (the source row) instead of `_raw`, for a caller that adds reasons
     of its own and then applies `with_raw` to its final query. With `lines_view` (NDJSON only) the lines are
     read from that registered relation of (`_row`, `_line`) instead of the file: the lines of a batch that
-    `sources.typed_lines` could not vouch for, read here the one way that gives every reason.
+    `sources.typed_lines` could not vouch for, read here the one way that gives every reason. With `arrow_rows`
+    (Parquet only) the rows are read from the file as `sources.parquet_rows` registers it, not by DuckDB's
+    reader: the same columns, on every core for a file of one row group.
     """
     n = _Normaliser(fmt, path, columns, layout)
     n.add_id()
@@ -215,11 +219,11 @@ def normalise_query(
     n.add_features_field()
     n.add_numeric_features()
     n.add_categorical_features()
-    sql = n.select(compression, lines_view)
-    if lines_view is not None:
+    sql = n.select(compression, lines_view, arrow_rows)
+    if lines_view is not None or arrow_rows:
         n.q.params.pop(
             "path"
-        )  # the lines come from the view, not the file (DuckDB refuses an unused parameter)
+        )  # the rows come from the view, not the file (DuckDB refuses an unused parameter)
     return (sql if keep_source else with_raw(sql, fmt)), n.q.params
 
 
@@ -465,7 +469,7 @@ class _Normaliser:
 
     # --- the query ----------------------------------------------------------------------------------------
 
-    def select(self, compression: str, lines_view: str | None = None) -> str:
+    def select(self, compression: str, lines_view: str | None = None, arrow_rows: bool = False) -> str:
         """The whole query: the output columns and `_reason` over the stages over the source rows."""
         reasons = self.reasons
         reason = "nullif(concat_ws('; ', " + ", ".join(reasons) + "), '')" if reasons else "NULL::VARCHAR"
@@ -477,6 +481,8 @@ class _Normaliser:
             # `_jv`/`_jt` in a projection of their own, so each is computed once per row and then only indexed.
             lines = source_sql(self.fmt, compression) if lines_view is None else lines_sql(lines_view)
             src = f"SELECT *{self.q.doc_fields()} FROM (SELECT _row, {SOURCE_ROW}, {doc} AS _doc FROM ({lines}))"
+        elif arrow_rows:
+            src = self.features_source(arrow_source_sql(self.columns, SOURCE_ROW))
         else:
             src = self.features_source(source_sql(self.fmt, compression, self.columns))
         # Stage 1 expressions may refer to earlier aliases (DuckDB resolves lateral column aliases).

@@ -30,6 +30,7 @@ tests/test_typed_lines.py checks both give the same rows and reasons for every k
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import duckdb
@@ -37,8 +38,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 import driftwatch.timestamps as timestamps
-from driftwatch.sources.files import NDJSON_LINE, source_sql
+from driftwatch.sources.files import NDJSON_LINE, source_sql, stream_rows
 from driftwatch.sources.logs import NO_SEGMENT_VALUE, NO_VERSION, LogLayout, normalise_query
+from driftwatch.sources.parquet_rows import ARROW_VIEW, arrow_types_match, numbered, single_row_group
 from driftwatch.sources.values import category_number_sql, category_sql, epoch_sql, number_sql
 from driftwatch.storage.schema import feature_column, quote_identifier, segment_column
 
@@ -57,6 +59,27 @@ class Normalising:
     params: dict[str, object]
     layout: LogLayout
     typed: bool  # the fast query of this module (NDJSON); else the normalising query as it is
+    # A Parquet file of one row group that `sql` reads as `sources.parquet_rows` registers it, and the query
+    # over the file itself, used instead when pyarrow cannot read the file (DuckDB's reader then says why).
+    arrow_file: str | None = None
+    over_file: tuple[str, dict[str, object]] | None = None
+
+    def stream(self, cur: duckdb.DuckDBPyConnection, batch_rows: int) -> Iterator[pa.Table]:
+        """The batches of the query on `cur` (`sources.files.stream_rows`), the file registered first when
+        pyarrow reads it."""
+        if self.arrow_file is None or self.over_file is None:
+            yield from stream_rows(cur, self.sql, self.params, batch_rows)
+            return
+        try:
+            rows = numbered(self.arrow_file)
+        except (OSError, pa.ArrowException):
+            yield from stream_rows(cur, *self.over_file, batch_rows)
+            return
+        cur.register(ARROW_VIEW, rows)
+        try:
+            yield from stream_rows(cur, self.sql, self.params, batch_rows)
+        finally:
+            cur.unregister(ARROW_VIEW)
 
     def finish(self, cur: duckdb.DuckDBPyConnection, batch: pa.Table) -> pa.Table:
         """The batch as the normalising query gives it: the rows the typed parse could not vouch for read
@@ -88,7 +111,8 @@ def normalising(
     sample_lines: int = SAMPLE_LINES,
 ) -> Normalising:
     """The typed fast query for an NDJSON file whose fields can be typed and whose first `sample_lines` lines
-    are all vouched for (0: no sample); otherwise the normalising query.
+    are all vouched for (0: no sample); otherwise the normalising query (for a Parquet file of one row group,
+    over the file as pyarrow reads it: `sources.parquet_rows`).
 
     Why the sample: a line the typed parse refuses costs far more than a clean one. `from_json_strict` raises
     (with the object in its message) and `try` then evaluates that line's whole vector of 2,048 lines one line
@@ -102,6 +126,10 @@ def normalising(
         if fast is not None and _sample_typed(cur, fast[0], fast[1], sample_lines):
             return Normalising(fast[0], fast[1], layout, True)
     sql, params = normalise_query(fmt, path, columns, layout, compression=compression)
+    if fmt == "parquet" and single_row_group(path) and arrow_types_match(cur, path, columns):
+        # One row group: read by pyarrow, normalised on every core (`sources.parquet_rows`).
+        arrow_sql, arrow_params = normalise_query(fmt, path, columns, layout, arrow_rows=True)
+        return Normalising(arrow_sql, arrow_params, layout, False, arrow_file=path, over_file=(sql, params))
     return Normalising(sql, params, layout, False)
 
 

@@ -1,0 +1,77 @@
+"""A Parquet file of one row group read by pyarrow, for the normalising query to run on every core.
+
+Why: DuckDB's Parquet reader gives a file to its threads one row group at a time, so a file of one row group is
+read, and the whole normalising query (`sources.logs`) run, on one thread. That is the usual file, not a rare
+one: pyarrow and pandas write up to 1Mi rows per row group by default, so an hourly log file of a few hundred
+thousand rows is one row group. pyarrow decodes such a file's columns on several threads, and DuckDB runs the
+query over the Arrow table, cut into chunks, on all of them: 1M rows of the default log schema (JSON features)
+0.96 -> 0.55 s, 125k rows 0.146 -> 0.107 s (docs/benchmarks.md, "Parquet files of one row group").
+
+The query over the table is the query over the file: `_row` numbers the rows from 1 in file order, `_src` is a
+struct of the file's columns in the file's order (so a quarantined row's raw text, its JSON, is the same), and
+the file's columns follow. It is taken only when DuckDB sees every column of the Arrow table with the type its
+own reader gives it (`arrow_types_match`): a type read otherwise (a UUID, a JSON or ENUM column) could give
+other values, so such a file goes through DuckDB's reader as before, as do files of several row groups (read in
+parallel already), small files and very large row groups (held in memory whole, twice: as read and normalised).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from driftwatch.storage.schema import quote_identifier
+
+ARROW_VIEW = "_dw_parquet_rows"  # the registered table's name on the reading cursor, one file at a time
+ROW_COLUMN = "_dw_row"  # the row number added to the table
+MIN_ROWS = 65_536  # fewer rows: one thread is quick anyway, and reading through pyarrow costs a copy
+MAX_ROWS = 2_000_000  # more rows in the one row group: DuckDB's reader, one thread, in bounded batches
+
+
+def single_row_group(path: str | Path) -> bool:
+    """Whether the file is one row group of `MIN_ROWS` to `MAX_ROWS` rows (read from its footer)."""
+    try:
+        meta = pq.ParquetFile(path).metadata
+    except (OSError, pa.ArrowException):
+        return False  # DuckDB's reader names what is wrong with the file
+    return meta.num_row_groups == 1 and MIN_ROWS <= meta.num_rows <= MAX_ROWS
+
+
+def arrow_types_match(cur: duckdb.DuckDBPyConnection, path: str | Path, columns: Mapping[str, str]) -> bool:
+    """Whether DuckDB types the columns of the file read by pyarrow as its own reader does (`columns`, the
+    file's DESCRIBE), in the same order, and no column has the name of the added row number."""
+    try:
+        empty = pq.read_schema(path).empty_table()
+    except (OSError, pa.ArrowException):
+        return False
+    if ROW_COLUMN in empty.column_names:
+        return False
+    cur.register(ARROW_VIEW, empty)
+    try:
+        described = [(str(r[0]), str(r[1])) for r in cur.execute(f"DESCRIBE {ARROW_VIEW}").fetchall()]
+    finally:
+        cur.unregister(ARROW_VIEW)
+    return described == list(columns.items())
+
+
+def numbered(path: str | Path, chunk_rows: int = 32_768) -> pa.Table:
+    """The file read by pyarrow, with `ROW_COLUMN` (1, 2, ...), in chunks of `chunk_rows` rows: DuckDB scans an
+    Arrow table one chunk per task, so the chunks are what its threads share."""
+    table = pq.read_table(path)
+    table = table.append_column(ROW_COLUMN, pa.array(np.arange(1, table.num_rows + 1, dtype=np.int64)))
+    return pa.Table.from_batches(table.to_batches(max_chunksize=chunk_rows))
+
+
+def arrow_source_sql(columns: Mapping[str, str], source_row: str) -> str:
+    """`source_sql('parquet')`'s SELECT over the registered table instead of the file: `_row`, `source_row`
+    (the row as a struct of the file's columns) and the file's columns."""
+    fields = ", ".join(f"{quote_identifier(c)} := s.{quote_identifier(c)}" for c in columns)
+    return (
+        f"SELECT {ROW_COLUMN} AS _row, struct_pack({fields}) AS {source_row}, s.* EXCLUDE ({ROW_COLUMN}) "
+        f"FROM {ARROW_VIEW} s"
+    )
