@@ -10,17 +10,19 @@ leaves the file unrecorded; the next run reads it again from the start and store
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 import duckdb
-import pyarrow as pa
 
 from driftwatch.config.monitors import FeatureSpec, MonitorConfig
 from driftwatch.errors import SourceError
 from driftwatch.pipeline.database_sources import ingest_database
+from driftwatch.pipeline.files_ahead import FilesAhead, Opened, prepared_batches
 from driftwatch.pipeline.object_sources import ingest_objects
 from driftwatch.sources.files import (
     Readable,
@@ -34,7 +36,7 @@ from driftwatch.sources.logs import LogLayout
 from driftwatch.sources.objectstore import is_object_url
 from driftwatch.sources.typed_lines import normalising
 from driftwatch.storage.database import Database, utcnow
-from driftwatch.storage.ingest_rows import BatchCounts, batch_pairs_repeat, store_prediction_batch
+from driftwatch.storage.ingest_rows import BatchCounts, store_prediction_batch
 from driftwatch.storage.ingested_files import already_ingested, record_ingested
 from driftwatch.storage.predictions import ensure_prediction_table
 from driftwatch.storage.quarantine import quarantine_rejected
@@ -111,27 +113,50 @@ def ingest_predictions(
     summary.files_seen = len(files) + len(problems)
     if not summary.files_seen:
         summary.warnings.append(no_files_warning("predictions", monitor.predictions.path))
-    cur = db.cursor()
-    for f in files:
-        if on_file:
-            on_file(f.path)
-        if already_ingested(cur, monitor.name, "predictions", f.path, f.size, f.mtime_ns):
-            continue
-        if is_empty(f):
-            record_empty_file(db, monitor.name, "predictions", f)
-            summary.files_read += 1
-            continue
-        try:
-            counts = ingest_file(db, monitor, layout, f)
-        except SourceError as exc:
-            summary.failed_files.append((f.path, exc.message))
-            continue
-        except duckdb.Error as exc:
-            summary.failed_files.append((f.path, f"cannot read: {first_line(exc)}"))
-            continue
-        summary.files_read += 1
-        _add_counts(summary, counts)
+    _ingest_files(db, monitor, layout, files, summary, on_file)
     return summary
+
+
+def _ingest_files(
+    db: Database,
+    monitor: MonitorConfig,
+    layout: LogLayout,
+    files: list[SourceFile],
+    summary: IngestSummary,
+    on_file: Callable[[str], None] | None,
+) -> None:
+    """The local files, one after the other in path order; a bad file is reported in `summary`, not raised."""
+    cur = db.cursor()
+    # Each next file is opened, and its first batch read, while the one before it is stored
+    # (`pipeline.files_ahead`).
+    with FilesAhead(db, monitor.name, "predictions", layout, BATCH_ROWS) as ahead:
+        for k, f in enumerate(files):
+            if on_file:
+                on_file(f.path)
+            opened = ahead.take(f)
+            read_done = threading.Event()  # set once `f` is read to its end: the next file may be read then
+            if k + 1 < len(files):
+                ahead.start(files[k + 1], read_done)
+            try:
+                if already_ingested(cur, monitor.name, "predictions", f.path, f.size, f.mtime_ns):
+                    continue
+                if is_empty(f):
+                    record_empty_file(db, monitor.name, "predictions", f)
+                    summary.files_read += 1
+                    continue
+                counts = ingest_file(db, monitor, layout, f, opened=opened, read_done=read_done)
+            except SourceError as exc:
+                summary.failed_files.append((f.path, exc.message))
+                continue
+            except duckdb.Error as exc:
+                summary.failed_files.append((f.path, f"cannot read: {first_line(exc)}"))
+                continue
+            finally:
+                read_done.set()
+                if opened is not None:
+                    opened.close()
+            summary.files_read += 1
+            _add_counts(summary, counts)
 
 
 def _add_counts(summary: IngestSummary, counts: tuple[int, int, int, int]) -> None:
@@ -148,20 +173,26 @@ def ingest_file(
     f: SourceFile,
     source: str | None = None,
     in_transaction: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+    opened: Opened | None = None,
+    read_done: threading.Event | None = None,
 ) -> tuple[int, int, int, int]:
     """Ingest one file in bounded batches; returns (rows read, inserted, duplicate, quarantined).
 
     `source` names the rows' origin in quarantine and ingested_files (default: the file's path; the API
     passes e.g. 'api:<batch id>' for pushed records staged in a temporary file). `in_transaction` runs inside
     the transaction of the file's last batch (a database source stores its watermark there with the rows:
-    `pipeline.database_sources`).
+    `pipeline.database_sources`). `opened`: the file as `pipeline.files_ahead` opened it (the caller closes it);
+    `read_done` is set once the file is read to its end.
     """
     source = source or f.path
     carried = _Carried()
     return read_source(
         db.cursor(),
         f,
-        lambda readable: _ingest_readable(db, monitor, layout, f, readable, source, carried, in_transaction),
+        lambda readable: _ingest_readable(
+            db, monitor, layout, f, readable, source, carried, in_transaction, opened, read_done
+        ),
+        first=None if opened is None else opened.readable,
     )
 
 
@@ -220,6 +251,8 @@ def _ingest_readable(
     source: str,
     carried: _Carried,
     in_transaction: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+    opened: Opened | None = None,
+    read_done: threading.Event | None = None,
 ) -> tuple[int, int, int, int]:
     """Store the file batch by batch, one transaction per batch, the file recorded in the last one.
 
@@ -230,10 +263,15 @@ def _ingest_readable(
     id, model version): a crash between batches leaves the file unrecorded, and reading it again inserts none
     of the rows already stored (they count as duplicates in that run) and quarantines no row twice.
     """
+    ahead = opened is not None and opened.readable is readable  # else a repaired copy: read here
     # NDJSON: a typed parse per line, the lines it cannot vouch for finished by the normalising query
     # (`sources.typed_lines`); other formats: the normalising query as it is.
-    plan = normalising(
-        db.cursor(), readable.fmt, readable.path, readable.columns, layout, readable.compression
+    plan = (
+        opened.plan
+        if opened is not None and ahead
+        else normalising(
+            db.cursor(), readable.fmt, readable.path, readable.columns, layout, readable.compression
+        )
     )
     now = utcnow()
     columns = (layout.numeric, layout.categorical, layout.segments)
@@ -242,17 +280,14 @@ def _ingest_readable(
     # quarantine count as quarantined: a bad row kept from an earlier read of this file (it grew, or was
     # touched) is not counted again, so a run's quarantined_rows (and an alert on it) sees it once.
     counts = _FileCounts(read=len(readable.rejected))
-    with db.side_cursor() as reader, db.side_cursor() as preparer:
+    with ExitStack() as cursors:
         # Each batch finished and checked for repeated pairs where it is read (on the read-ahead thread, with
-        # that thread's own cursor), while the batch before it is being stored.
-        batches = (
-            _Prepared(finished, batch_pairs_repeat(preparer, finished))
-            for finished in (
-                plan.finish(preparer, streamed)
-                for streamed in plan.stream(reader, BATCH_ROWS)
-            )
-        )
-        for batch, first, is_last in _marked(batches):
+        # that thread's own cursors), while the batch before it is being stored.
+        if opened is not None and ahead:
+            batches = opened.all_batches()  # its cursors are closed by the caller
+        else:
+            batches = prepared_batches(db, plan, cursors, BATCH_ROWS)
+        for batch, first, is_last in _marked(batches, None if read_done is None else read_done.set):
             # The monitor's insert lock before BEGIN: a push committing meanwhile is seen by the anti-join
             # (`Database.predictions_writer`), so a pair is stored once whoever writes it first.
             with db.predictions_writer(monitor.name), db.transaction() as tx:
@@ -279,15 +314,9 @@ def _ingest_readable(
     return counts.with_carried(carried)
 
 
-@dataclass(frozen=True)
-class _Prepared:
-    """A normalised batch as the store takes it: its rows, and whether a pair repeats among them."""
-
-    rows: pa.Table
-    repeats: bool
-
-
-def _marked(batches: Iterator[_T]) -> Iterator[tuple[_T | None, bool, Callable[[], bool]]]:
+def _marked(
+    batches: Iterator[_T], at_end: Callable[[], None] | None = None
+) -> Iterator[tuple[_T | None, bool, Callable[[], bool]]]:
     """Each batch with (is it the first, is it the last?); a file without rows gives one (None, True, ...).
 
     The file is recorded in its last batch's transaction, so whether a batch is the last must be known before
@@ -295,12 +324,21 @@ def _marked(batches: Iterator[_T]) -> Iterator[tuple[_T | None, bool, Callable[[
     in DuckDB on the reader's own cursor, without the GIL) while this one is stored, and `is_last()` waits for
     it. Memory holds two batches, as when the next one was read first. A reader refusing a row raises from
     `is_last()`, inside the transaction of the batch before it, which then rolls back as it did before.
+    `at_end` runs (on the read-ahead thread) as soon as the batches are known to be all read: the next file may
+    be read then (`pipeline.files_ahead`), while this one's last batch is stored.
     """
+
+    def following_batch() -> _T | None:
+        batch = next(batches, None)
+        if batch is None and at_end is not None:
+            at_end()
+        return batch
+
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="driftwatch-read-ahead") as ahead:
-        held = next(batches, None)
+        held = following_batch()
         first = True
         while held is not None:
-            following: Future[_T | None] = ahead.submit(next, batches, None)
+            following: Future[_T | None] = ahead.submit(following_batch)
 
             def is_last(pending: Future[_T | None] = following) -> bool:
                 return pending.result() is None

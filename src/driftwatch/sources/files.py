@@ -125,32 +125,31 @@ def is_empty(f: SourceFile) -> bool:
         return False  # a broken compressed file: the reader says what is wrong with it
 
 
-def read_source(cur: duckdb.DuckDBPyConnection, f: SourceFile, use: Callable[[Readable], T]) -> T:
+def read_source(
+    cur: duckdb.DuckDBPyConnection, f: SourceFile, use: Callable[[Readable], T], first: Readable | None = None
+) -> T:
     """`use(readable)` on the file as DuckDB reads it; for a CSV/NDJSON file that DuckDB's reader refuses
     (anywhere: in `DESCRIBE` or in `use`'s own queries), again on a repaired copy with the refused rows.
 
     `use` must be all or nothing (one transaction, or reads only): after a refusal it runs a second time. A clean
     file, read by DuckDB alone, costs nothing extra. Raises SourceError when the file cannot be read at all.
+    `first`: `first_readable(f)`, when the caller found it already (it read the file ahead).
     """
-    codec = checked_compression(f.path, f.format)  # by content, as `compare` reads it (`sources.formats`)
+    if first is None:
+        first = first_readable(cur, f)
     if f.format not in TEXT_FORMATS:
-        return use(Readable(f.format, f.path, describe_columns(cur, f.format, f.path)))
-    compression = codec or "none"
-    try:
-        columns = _describe(cur, f.format, f.path, compression)
-    except duckdb.Error:
-        columns = (
-            None  # DuckDB's reader refused the file's start (DESCRIBE only reads it); read it line by line
-        )
-    if columns is not None and not _sniffed_badly(f, columns, codec):
+        assert first is not None  # `first_readable` raises for such a file rather than give None
+        return use(first)
+    if first is not None:
         try:
-            return use(Readable(f.format, f.path, columns, compression=compression))
+            return use(first)
         except duckdb.Error as exc:
             # Only the file's reader refusing a row means the file needs repair (DuckDB's reader is all or
             # nothing). Anything else (a transaction conflict, a full disk, a bug in `use`'s SQL) is raised as
             # it is: read again, a good file would only be re-read slowly and the real error hidden.
             if not reader_refused(exc):
                 raise
+    codec = checked_compression(f.path, f.format)
     _refuse_binary(f, codec)
     try:
         repaired = (repair_csv if f.format == "csv" else repair_ndjson)(cur, f.path, codec)
@@ -163,6 +162,23 @@ def read_source(cur: duckdb.DuckDBPyConnection, f: SourceFile, use: Callable[[Re
         return use(Readable(repaired.fmt, repaired.path, repaired.columns, repaired.rejected))
     finally:
         os.unlink(repaired.path)
+
+
+def first_readable(cur: duckdb.DuckDBPyConnection, f: SourceFile) -> Readable | None:
+    """What `read_source` reads first: the file as DuckDB's reader takes it, or None for a CSV/NDJSON file that
+    must be read from a repaired copy (DuckDB refused its start, or sniffed it badly). Raises SourceError for a
+    file that cannot be read at all (a Parquet file DuckDB cannot describe, a bad compression)."""
+    codec = checked_compression(f.path, f.format)  # by content, as `compare` reads it (`sources.formats`)
+    if f.format not in TEXT_FORMATS:
+        return Readable(f.format, f.path, describe_columns(cur, f.format, f.path))
+    compression = codec or "none"
+    try:
+        columns = _describe(cur, f.format, f.path, compression)
+    except duckdb.Error:
+        return None  # DuckDB's reader refused the file's start (DESCRIBE only reads it); read it line by line
+    if _sniffed_badly(f, columns, codec):
+        return None
+    return Readable(f.format, f.path, columns, compression=compression)
 
 
 def stream_rows(
