@@ -332,3 +332,48 @@ def naive_reconstruction_error(row: list[float], components: list[list[float]]) 
         for i, c in enumerate(v):
             recon[i] += coef * c
     return math.sqrt(sum((x - r) ** 2 for x, r in zip(row, recon, strict=True)))
+
+
+# --- exact tests (stats.exact_tests): the two-sided p-values as sums over every outcome, in exact arithmetic ------
+
+
+def naive_fisher_exact_pvalue(table: Sequence[Sequence[int]]) -> Fraction:
+    """Fisher's two-sided p-value from the definition: over the 2×2 tables with the observed margins (``y`` the
+    top-left cell), P(y) = C(n1, y)·C(n2, n − y) / C(n1 + n2, n), summed over the tables at most (1 + 1e-14)
+    times as likely as the observed one (scipy's tolerance). A zero margin leaves one table: 1."""
+    (a, b), (c, d) = table
+    n1, n2, n = a + b, c + d, a + c
+    if 0 in (n1, n2, n, b + d):
+        return Fraction(1)
+    weights = [math.comb(n1, y) * math.comb(n2, n - y) for y in range(n + 1)]  # 0 outside the support
+    bar = weights[a] * (10**14 + 1)  # w <= weights[a] * (1 + 1e-14), in integers
+    return Fraction(sum(w for w in weights if w * 10**14 <= bar), math.comb(n1 + n2, n))
+
+
+def naive_fisher_exact_pvalue_by_ratios(table: Sequence[Sequence[int]]) -> Fraction:
+    """The same sum, exactly, for tables whose binomial coefficients are too big to compute (a 10⁷-row
+    reference): integer weights proportional to C(n1, y)·C(n2, n − y) over the support lo..hi, built from the
+    ratio of consecutive ones, w(y + 1) / w(y) = num(y) / den(y) = (n1 − y)(n − y) / ((y + 1)(n2 − n + y + 1)),
+    as w(y) = Π_{j<y} num(j) · Π_{j≥y} den(j)."""
+    (a, b), (c, d) = table
+    n1, n2, n = a + b, c + d, a + c
+    if 0 in (n1, n2, n, b + d):
+        return Fraction(1)
+    lo, hi = max(0, n - n2), min(n, n1)
+    prefix, suffix = [1], [1]
+    for y in range(lo, hi):
+        prefix.append(prefix[-1] * (n1 - y) * (n - y))
+    for y in reversed(range(lo, hi)):
+        suffix.append(suffix[-1] * (y + 1) * (n2 - n + y + 1))
+    weights = [p * s for p, s in zip(prefix, reversed(suffix), strict=True)]
+    bar = weights[a - lo] * (10**14 + 1)
+    return Fraction(sum(w for w in weights if w * 10**14 <= bar), sum(weights))
+
+
+def naive_binomtest_pvalue(k: int, n: int, p: float) -> Fraction:
+    """The binomial test's two-sided p-value from the definition: P(j) = C(n, j) p^j (1 − p)^(n − j), with p the
+    float's exact binary value, summed over the j at most (1 + 1e-7) times as likely as k (scipy's tolerance)."""
+    q = Fraction(p)
+    probs = [math.comb(n, j) * q**j * (1 - q) ** (n - j) for j in range(n + 1)]
+    bar = probs[k] * (1 + Fraction(1, 10**7))
+    return sum((x for x in probs if x <= bar), Fraction(0))

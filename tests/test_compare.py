@@ -253,13 +253,15 @@ def test_results_do_not_depend_on_the_thread_pool(monkeypatch: pytest.MonkeyPatc
     assert driftwatch.compare(ref, cur).to_dict() == threaded
 
 
-def test_cli_start_up_imports_only_what_the_command_needs(pair: tuple[Path, Path]) -> None:
+def test_cli_start_up_imports_only_what_the_command_needs(pair: tuple[Path, Path], tmp_path: Path) -> None:
     """`driftwatch compare` is often a CI step, where start-up is most of its time: the CLI module imports
     none of the heavy libraries, and comparing Parquet files needs neither polars nor pandas (nor scipy.stats,
-    the service's or the report's libraries)."""
+    the service's or the report's libraries), also when a small window takes the exact missing-rate test."""
     heavy = ("numpy", "polars", "pandas", "pyarrow", "duckdb", "scipy", "numba", "yaml", "rich", "jinja2")
-    # Nor, by its end, what only other commands (or small windows' exact tests) use: scipy.stats alone
-    # costs ~0.5 s of CPU at import.
+    # Nor, by its end, what only other commands use: scipy.stats alone costs ~0.5 s of CPU at import. The
+    # exact missing-rate tests (stats.exact_tests) do without it: a 600-row window expects 30 missing values
+    # of "x", under EXACT_BELOW_EXPECTED, so the compare runs Fisher's test; the binomial test (no reference
+    # row count), which compare never reaches, is called before it.
     late = (
         "polars",
         "pandas",
@@ -276,6 +278,9 @@ def test_cli_start_up_imports_only_what_the_command_needs(pair: tuple[Path, Path
         "import os, sys\n"
         "import driftwatch.cli as cli\n"
         f"print(sorted(m for m in {heavy!r} if m in sys.modules))\n"
+        "from driftwatch.stats.decision import missing_rate_pvalue\n"
+        "assert 0.0 < missing_rate_pvalue(0.05, 200000, 16 / 150, 150) < 0.01\n"
+        "assert 0.0 < missing_rate_pvalue(0.05, None, 16 / 150, 150) < 0.01\n"
         "real_exit = os._exit\n"
         "def last_look(code):\n"
         f"    print(sorted(m for m in {late!r} if m in sys.modules), flush=True)\n"
@@ -283,7 +288,9 @@ def test_cli_start_up_imports_only_what_the_command_needs(pair: tuple[Path, Path
         "os._exit = last_look\n"
         "cli.main()\n"
     )
-    argv = ["compare", str(pair[0]), str(pair[1]), "--format", "json"]
+    small = tmp_path / "small.parquet"
+    frames(2, shift=0.8, n=600).write_parquet(small)
+    argv = ["compare", str(pair[0]), str(small), "--format", "json"]
     done = subprocess.run(
         [sys.executable, "-c", f"import sys; sys.argv[1:] = {argv!r}\n{script}"],
         capture_output=True,

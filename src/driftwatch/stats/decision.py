@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 
 from driftwatch.stats.chi2 import two_proportion_pvalue
+from driftwatch.stats.exact_tests import binomtest_pvalue, fisher_exact_pvalue
 from driftwatch.stats.model_outputs import OUTPUT_FEATURE as OUTPUT_FEATURE
 from driftwatch.stats.model_outputs import OUTPUT_FEATURES as OUTPUT_FEATURES
 from driftwatch.stats.model_outputs import PREDICTION_FEATURE as PREDICTION_FEATURE
@@ -381,20 +382,16 @@ def missing_rate_pvalue(
     current_missing = round(current_share * current_rows)
     if reference_share == 0.0 and current_missing == 0:
         return 1.0  # the common case, a feature that never has missing values: skip the exact test
-    # scipy.stats only here, for small windows: importing it costs ~0.5 s of CPU, which every `driftwatch
-    # compare` process paid at start-up (kolmogorov.py and chi2.py avoid it for the same reason).
-    from scipy.stats import binomtest, fisher_exact
-
     if reference_rows is None:
         if reference_share in (0.0, 1.0):  # nothing random: the shares are equal or they are not
             return 1.0 if current_share == reference_share else 0.0
-        return float(binomtest(current_missing, current_rows, reference_share).pvalue)
+        return binomtest_pvalue(current_missing, current_rows, reference_share)
     reference_missing = round(reference_share * reference_rows)
     table = [
         [reference_missing, reference_rows - reference_missing],
         [current_missing, current_rows - current_missing],
     ]
-    return float(fisher_exact(table).pvalue)
+    return fisher_exact_pvalue(table)
 
 
 def _adjusted_by_key(
