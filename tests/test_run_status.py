@@ -155,6 +155,12 @@ def test_driftwatch_run_prints_degraded_and_exits_3(project: Path) -> None:
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "degraded" not in done.stdout
+    # The process ends with os._exit once the command returns (`cli.process.ended_quickly`): what it wrote is
+    # all there, the database closed cleanly and both runs recorded.
+    with Database(project / "dw.duckdb") as db:
+        assert [r[0] for r in runs(db)] == ["degraded", "ok"]
+        stored = db.cursor().execute('SELECT count(*) FROM "predictions:m"').fetchone()
+    assert stored == (10,)
 
 
 def test_the_api_run_and_runs_say_degraded(project: Path) -> None:

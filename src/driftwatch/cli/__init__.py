@@ -20,6 +20,7 @@ from driftwatch.cli.alerts import alerts_command
 from driftwatch.cli.compact import compact
 from driftwatch.cli.compare import compare, compare_process
 from driftwatch.cli.demo import demo
+from driftwatch.cli.process import ended_quickly
 from driftwatch.cli.report import report
 from driftwatch.cli.results import results
 from driftwatch.cli.rules import rules_app
@@ -57,6 +58,9 @@ app.add_typer(silence_app, name="silence")
 
 def main() -> None:
     """The `driftwatch` script (pyproject's `driftwatch = "driftwatch.cli:main"`) and `python -m driftwatch.cli`."""
-    if sys.argv[1:2] == ["compare"] and not {"--help", "-h"} & set(sys.argv[2:]):
+    helped = {"--help", "-h"} & set(sys.argv[2:])
+    if sys.argv[1:2] == ["compare"] and not helped:
         compare_process(app)
+    if sys.argv[1:2] == ["run"] and not helped:
+        ended_quickly(app)  # its database closed and reports written before the command returns
     app()

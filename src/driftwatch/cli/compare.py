@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -12,6 +10,7 @@ import typer
 
 from driftwatch.cli.console import err, errors, escape, fail, out, print_json
 from driftwatch.cli.options import FormatOption, check_format
+from driftwatch.cli.process import ended_quickly
 from driftwatch.cli.tables import STATISTIC_COLUMNS, clean_json, statistic_cells
 
 if TYPE_CHECKING:
@@ -238,22 +237,10 @@ def compare_process(app: Callable[[], object]) -> NoReturn:
     """`driftwatch compare` as a process: most of its time is start-up and tear-down, so it shortens both.
 
     The statistics (numba and its cached kernels, about 0.6 s) start loading before typer parses the
-    arguments, and the process ends with `os._exit` once its output is flushed: tearing down the
-    interpreter would free the two datasets object by object and unload numba and pyarrow (about 0.25 s at
-    1M rows), work the OS does at once. Nothing is left unwritten: compare holds no database or open file by
-    then (an --html report is closed when written). Only for the real process; `app()` in tests is unchanged.
+    arguments, and the process ends without tearing the interpreter down (`cli.process.ended_quickly`).
     `app` is the CLI's typer app, passed in by `driftwatch.cli.main` (this module must not import its package).
     """
     from driftwatch.comparison import start_loading_statistics
 
     start_loading_statistics()
-    try:
-        app()
-        code = 0
-    except SystemExit as exc:
-        if exc.code is not None and not isinstance(exc.code, int):
-            raise  # a message to print: let the interpreter do it the usual way
-        code = exc.code or 0
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    ended_quickly(app)

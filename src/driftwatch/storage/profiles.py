@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import duckdb
 import numpy as np
+import pyarrow as pa
 
 from driftwatch.stats.profile import CategoricalProfile, FeatureProfile, NumericProfile, ReferenceProfile
 from driftwatch.storage.database import first_row, utcnow
@@ -74,32 +75,29 @@ def load_profile(cur: duckdb.DuckDBPyConnection, monitor: str, profile_id: str) 
     )
     if head is None:
         raise KeyError(f"no reference profile {profile_id} for monitor {monitor}")
+    # Not `ORDER BY feature`: sorting the rows moved every feature's sorted values (1M-row reference, 20
+    # features: 160 MB) through DuckDB's sort, 0.38 -> 0.25 s; the features are put in name order below.
     table = cur.sql(
         "SELECT feature, kind, rows, missing, edges, bin_counts, categories, sorted_values, mean, std "
-        "FROM reference_features WHERE monitor = $1 AND profile_id = $2 ORDER BY feature",
+        "FROM reference_features WHERE monitor = $1 AND profile_id = $2",
         params=[monitor, profile_id],
     ).to_arrow_table()
     features: dict[str, FeatureProfile] = {}
-    for i in range(table.num_rows):
-        name = str(table.column("feature")[i].as_py())
+    names = [str(n) for n in table.column("feature").to_pylist()]
+    for i in sorted(range(table.num_rows), key=names.__getitem__):
+        name = names[i]
         kind = table.column("kind")[i].as_py()
         rows = int(table.column("rows")[i].as_py())
         missing = int(table.column("missing")[i].as_py())
-        counts = np.asarray(
-            table.column("bin_counts")[i].values.to_numpy(zero_copy_only=False), dtype=np.int64
-        )
+        counts = _list_values(table.column("bin_counts")[i], np.int64)
         if kind == "numeric":
             features[name] = NumericProfile(
                 name=name,
                 rows=rows,
                 missing=missing,
-                edges=np.asarray(
-                    table.column("edges")[i].values.to_numpy(zero_copy_only=False), dtype=np.float64
-                ),
+                edges=_list_values(table.column("edges")[i], np.float64),
                 bin_counts=counts,
-                sorted_values=np.asarray(
-                    table.column("sorted_values")[i].values.to_numpy(zero_copy_only=False), dtype=np.float64
-                ),
+                sorted_values=_list_values(table.column("sorted_values")[i], np.float64),
                 mean=_nan(table.column("mean")[i].as_py()),
                 std=_nan(table.column("std")[i].as_py()),
             )
@@ -112,6 +110,19 @@ def load_profile(cur: duckdb.DuckDBPyConnection, monitor: str, profile_id: str) 
                 bin_counts=counts,
             )
     return ReferenceProfile(profile_id=profile_id, rows=int(head[0]), features=features)
+
+
+def _list_values(scalar: pa.ListScalar, dtype: type[np.generic]) -> np.ndarray:
+    """A stored list's values as a read-only numpy view of Arrow's buffer (as `to_numpy` gave them), read from
+    the buffer directly: pyarrow's `to_numpy` imports pandas on its first call (0.1-1 s of every `driftwatch
+    run`). A list with a null element (none is stored) goes through pyarrow."""
+    values = scalar.values
+    if values is None or len(values) == 0:
+        return np.empty(0, dtype=dtype)
+    if values.null_count or values.type != pa.from_numpy_dtype(dtype):
+        return np.asarray(values.to_numpy(zero_copy_only=False), dtype=dtype)
+    size = np.dtype(dtype).itemsize
+    return np.frombuffer(values.buffers()[1], dtype=dtype, count=len(values), offset=values.offset * size)
 
 
 def _nullable(value: float) -> float | None:
