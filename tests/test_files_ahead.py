@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import polars as pl
 import pytest
 
@@ -182,3 +183,57 @@ def test_the_next_files_first_batch_is_read_while_this_ones_last_is_stored(
         read = events.index(f"read f{k}-0")
         after = events.index(f"store f{k - 1}-0 ends")
         assert before < read < after, events
+
+
+def test_a_file_read_ahead_lets_go_of_its_first_batch_once_handed_over() -> None:
+    """Memory holds two batches at most: the one being stored and the one read ahead, not the first batch of a
+    file read ahead for as long as that file is stored."""
+    from contextlib import ExitStack
+
+    import pyarrow as pa
+
+    first = files_ahead.Prepared(pa.table({"request_id": ["a"]}), False)
+    rest = iter([files_ahead.Prepared(pa.table({"request_id": ["b"]}), False)])
+    opened = files_ahead.Opened(None, None, rest, first, ExitStack())  # type: ignore[arg-type]
+    batches = opened.all_batches()
+    assert next(batches) is first
+    assert opened.first is None  # handed over: only the consumer holds it now
+    assert [b.rows.column(0)[0].as_py() for b in batches] == ["b"]
+
+
+def test_a_store_failing_mid_file_leaves_no_reader_to_clean_up_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batches' generator is closed before its cursors: closed after them, its `finally` (unregistering a
+    Parquet file's Arrow view) ran at garbage collection on a closed cursor ("Exception ignored in ...")."""
+    import gc
+    import sys
+
+    import pyarrow.parquet as pq
+
+    from driftwatch.sources import parquet_rows
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    rows_n = parquet_rows.MIN_ROWS + 100
+    table = pl.DataFrame(rows("p", rows_n)).with_columns(pl.col("age").cast(pl.Float64)).to_arrow()
+    pq.write_table(table, logs / "one.parquet")  # one row group: read through pyarrow
+    pl.DataFrame({"age": [1.0], "income": [1.0], "region": ["n"]}).write_parquet(tmp_path / "train.parquet")
+    monkeypatch.setattr(ingest, "BATCH_ROWS", 20_000)
+    stores = []
+    real_store = ingest.store_prediction_batch
+
+    def failing(*args: Any) -> Any:
+        stores.append(1)
+        if len(stores) == 2:
+            raise duckdb.IOException("IO Error: disk full (test)")
+        return real_store(*args)
+
+    unraisable: list[object] = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    monkeypatch.setattr(ingest, "store_prediction_batch", failing)
+    summary, stored, _, _ = ingest_all(tmp_path, "dw.duckdb")
+    gc.collect()
+    assert [Path(p).name for p, _ in summary.failed_files] == ["one.parquet"]
+    assert len(stored) == 20_000  # the first batch's transaction committed; the file is read again next run
+    assert unraisable == []

@@ -55,6 +55,7 @@ def messy_table(rows: int = ROWS) -> pa.Table:
             "extra": pa.array(feats),
             "score": pa.array(rng.random(rows)),
             "version": pa.array([["v1", "v2"][k % 2] for k in range(rows)]),
+            "s": pa.array([f"sv{k % 3}" for k in range(rows)]),  # named like a table alias (it shadowed one)
         }
     )
 
@@ -78,7 +79,7 @@ def both_paths(path: Path, layout: LogLayout) -> tuple[pa.Table, pa.Table]:
     sql, params = normalise_query("parquet", str(path), columns, layout)
     by_duckdb = con.sql(sql, params=params).to_arrow_table()
     sql, params = normalise_query("parquet", str(path), columns, layout, arrow_rows=True)
-    con.register(parquet_rows.ARROW_VIEW, parquet_rows.numbered(path))
+    con.register(parquet_rows.ARROW_VIEW, parquet_rows.numbered(path, parquet_rows.arrow_schema(path)))
     by_arrow = con.sql(sql, params=params).to_arrow_table()
     return by_duckdb, by_arrow
 
@@ -92,6 +93,8 @@ def test_the_rows_reasons_and_raw_texts_are_duckdbs_own(tmp_path: Path) -> None:
     bad = by_duckdb.filter(by_duckdb.column("_reason").is_valid())
     assert 30 < bad.num_rows < ROWS // 100  # the scattered bad rows, each with its reason and raw text
     assert bad.column("_raw").null_count == 0
+    raw = json.loads(bad.column("_raw")[0].as_py())
+    assert list(raw) == list(messy_table(10).column_names)  # the whole row, whatever its columns are called
     assert by_duckdb.column("_row").to_pylist() == list(range(1, ROWS + 1))
 
 
@@ -207,9 +210,9 @@ def test_ingest_stores_and_quarantines_the_same_either_way(
     read: list[str] = []
     real = parquet_rows.numbered
 
-    def spy(path: str | Path, chunk_rows: int = 32_768) -> pa.Table:
+    def spy(path: str | Path, schema: pa.Schema, chunk_rows: int = 32_768) -> pa.Table:
         read.append(str(path))
-        return real(path, chunk_rows)
+        return real(path, schema, chunk_rows)
 
     import driftwatch.sources.typed_lines as typed_lines
 
@@ -232,9 +235,31 @@ def test_a_file_pyarrow_cannot_read_goes_through_duckdb(
     pq.write_table(messy_table(), project / "logs" / "day.parquet")
     import driftwatch.sources.typed_lines as typed_lines
 
-    def refuse(path: str | Path, chunk_rows: int = 32_768) -> pa.Table:
+    def refuse(path: str | Path, schema: pa.Schema, chunk_rows: int = 32_768) -> pa.Table:
         raise pa.ArrowInvalid("cannot read (test)")
 
     monkeypatch.setattr(typed_lines, "numbered", refuse)
     rows, quarantined, counts = stored(project, True, monkeypatch)
     assert counts[0] == ROWS and counts[1] == len(rows) > ROWS - 100 and counts[3] == len(quarantined)
+
+
+def test_a_string_that_is_not_utf8_fails_its_file_alone(project: Path) -> None:
+    """pyarrow reads such a string without checking it, and DuckDB's functions on it end in a FATAL error that
+    invalidates the database: the file is read by DuckDB's own reader instead, which refuses that file alone;
+    the next file is stored and the database goes on working."""
+    table = messy_table()
+    region = table.column("region").to_pylist()
+    raw = pa.array([None if r is None else r.encode() for r in region], pa.binary())
+    raw = pa.concat_arrays([raw.slice(0, 100), pa.array([b"n\xff"], pa.binary()), raw.slice(101)])
+    broken = table.set_column(table.column_names.index("region"), "region", raw.cast(pa.string(), safe=False))
+    pq.write_table(broken, project / "logs" / "01.parquet")
+    pq.write_table(table, project / "logs" / "02.parquet")
+    features = FeatureSpec(numeric=("age", "income", "count"), categorical=("region", "flag"))
+    settings = load_settings(project / "driftwatch.yml")
+    with Database(project / "dw.duckdb") as db:
+        summary = ingest_predictions(db, settings.monitor("m"), features)
+        assert [Path(p).name for p, _ in summary.failed_files] == ["01.parquet"]
+        assert "encoding" in summary.failed_files[0][1].lower() or "utf" in summary.failed_files[0][1].lower()
+        assert summary.files_read == 1 and summary.rows_read == ROWS
+        stored = db.cursor().execute('SELECT count(*) FROM "predictions:m"').fetchone()
+    assert stored is not None and stored[0] > 0

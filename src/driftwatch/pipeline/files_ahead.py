@@ -64,11 +64,17 @@ class Opened:
     cursors: ExitStack = field(repr=False)
 
     def all_batches(self) -> Iterator[Prepared]:
-        if self.first is not None:
-            yield self.first
+        """The first batch (let go of once handed over: memory holds two batches, not three), then the rest."""
+        first, self.first = self.first, None
+        if first is not None:
+            yield first
+        del first
         yield from self.batches
 
     def close(self) -> None:
+        """Stop the reading generator first (its `finally` unregisters a view on its cursor), then close the
+        cursors."""
+        close_batches(self.batches)
         self.cursors.close()
 
 
@@ -90,7 +96,7 @@ class FilesAhead:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._closing = True
+        self.stop()
         for after in self._waiting:  # an opening still waiting for its file's turn: it stops
             after.set()
         for pending in self._pending.values():
@@ -106,14 +112,22 @@ class FilesAhead:
         self._pending[f.path] = self._pool.submit(self._open, f, after)
 
     def take(self, f: SourceFile) -> Opened | None:
-        """What was opened of `f`, waiting for it; None when nothing was (or opening it failed)."""
-        pending = self._pending.pop(f.path, None)
+        """What was opened of `f`, waiting for it; None when nothing was (or opening it failed). Kept among the
+        pending until it is handed over, so an interrupt while waiting leaves it for `__exit__` to close."""
+        pending = self._pending.get(f.path)
         if pending is None:
             return None
         try:
             return pending.result()
         except Exception:  # noqa: BLE001  (the usual way meets the error again and reports it)
             return None
+        finally:
+            if pending.done():
+                del self._pending[f.path]
+
+    def stop(self) -> None:
+        """No more opening: an opening still waiting for its turn returns without reading (an interrupt)."""
+        self._closing = True
 
     def _open(self, f: SourceFile, after: threading.Event) -> Opened | None:
         with self._db.side_cursor() as cur:
@@ -136,6 +150,14 @@ class FilesAhead:
             cursors.close()
             raise
         return Opened(readable, plan, batches, first, cursors)
+
+
+def close_batches(batches: Iterator[Prepared]) -> None:
+    """Close a batches generator (`prepared_batches`) left suspended, so that its `finally` runs now, while its
+    cursors are open, and not when it is garbage-collected ("Exception ignored ... Connection already closed")."""
+    close = getattr(batches, "close", None)
+    if close is not None:
+        close()
 
 
 def _close_quietly(pending: Future[Opened | None]) -> None:

@@ -22,7 +22,7 @@ import duckdb
 from driftwatch.config.monitors import FeatureSpec, MonitorConfig
 from driftwatch.errors import SourceError
 from driftwatch.pipeline.database_sources import ingest_database
-from driftwatch.pipeline.files_ahead import FilesAhead, Opened, prepared_batches
+from driftwatch.pipeline.files_ahead import FilesAhead, Opened, close_batches, prepared_batches
 from driftwatch.pipeline.object_sources import ingest_objects
 from driftwatch.sources.files import (
     Readable,
@@ -151,6 +151,9 @@ def _ingest_files(
             except duckdb.Error as exc:
                 summary.failed_files.append((f.path, f"cannot read: {first_line(exc)}"))
                 continue
+            except BaseException:  # an interrupt: the file opened ahead is not read (`finally` lets it go)
+                ahead.stop()
+                raise
             finally:
                 read_done.set()
                 if opened is not None:
@@ -287,30 +290,44 @@ def _ingest_readable(
             batches = opened.all_batches()  # its cursors are closed by the caller
         else:
             batches = prepared_batches(db, plan, cursors, BATCH_ROWS)
-        for batch, first, is_last in _marked(batches, None if read_done is None else read_done.set):
-            # The monitor's insert lock before BEGIN: a push committing meanwhile is seen by the anti-join
-            # (`Database.predictions_writer`), so a pair is stored once whoever writes it first.
-            with db.predictions_writer(monitor.name), db.transaction() as tx:
-                step = _FileCounts()
-                if first:
-                    step.quarantined = quarantine_rejected(
-                        tx, monitor.name, "predictions", source, readable.rejected, now
-                    )
-                if batch is not None:
-                    step.add(
-                        store_prediction_batch(
-                            tx, monitor.name, batch.rows, columns, source, monitor.window, now, batch.repeats
+        try:
+            for batch, first, is_last in _marked(batches, None if read_done is None else read_done.set):
+                # The monitor's insert lock before BEGIN: a push committing meanwhile is seen by the anti-join
+                # (`Database.predictions_writer`), so a pair is stored once whoever writes it first.
+                with db.predictions_writer(monitor.name), db.transaction() as tx:
+                    step = _FileCounts()
+                    if first:
+                        step.quarantined = quarantine_rejected(
+                            tx, monitor.name, "predictions", source, readable.rejected, now
                         )
-                    )
-                counts.merge(step)
-                if is_last():  # waits for the next batch's read, which ran while this one was stored
-                    whole = counts.with_carried(carried)
-                    record_ingested(tx, monitor.name, "predictions", source, f.size, f.mtime_ns, now, whole)
-                    if in_transaction is not None:
-                        in_transaction(tx)  # e.g. a database source's watermark, with the file's last rows
-            # Committed: a later refusal by the reader cannot take these rows back.
-            carried.pending_inserted += step.inserted
-            carried.pending_quarantined += step.quarantined
+                    if batch is not None:
+                        step.add(
+                            store_prediction_batch(
+                                tx,
+                                monitor.name,
+                                batch.rows,
+                                columns,
+                                source,
+                                monitor.window,
+                                now,
+                                batch.repeats,
+                            )
+                        )
+                    counts.merge(step)
+                    if is_last():  # waits for the next batch's read, which ran while this one was stored
+                        whole = counts.with_carried(carried)
+                        record_ingested(
+                            tx, monitor.name, "predictions", source, f.size, f.mtime_ns, now, whole
+                        )
+                        if in_transaction is not None:
+                            # e.g. a database source's watermark, with the file's last rows
+                            in_transaction(tx)
+                # Committed: a later refusal by the reader cannot take these rows back.
+                carried.pending_inserted += step.inserted
+                carried.pending_quarantined += step.quarantined
+        finally:
+            # The generator stops (its `finally` unregisters a view on its cursor) before the cursors close.
+            close_batches(batches)
     return counts.with_carried(carried)
 
 

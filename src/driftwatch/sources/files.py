@@ -50,8 +50,9 @@ T = TypeVar("T")
 NDJSON_LINE = "_line"
 SOURCE_ROW = "_src"
 # Columns every reader adds beside the file's own; a file column of the same name would be ambiguous.
-RESERVED_COLUMNS = frozenset({"_row", SOURCE_ROW})
+RESERVED_COLUMNS = frozenset({"_row", SOURCE_ROW, "_dw_row_struct"})
 _READER_ROW_NUMBER = "file_row_number"  # DuckDB's Parquet reader numbers the rows of a file from 0
+_ROW = "_dw_row_struct"  # the reader's table alias in `source_sql`
 
 
 @dataclass(frozen=True)
@@ -321,7 +322,9 @@ def source_sql(fmt: str, compression: str = "auto", columns: Collection[str] | N
     if compression not in _DUCKDB_COMPRESSIONS:
         raise SourceError("(reader)", f"unknown compression {compression!r}")
     codec = f", compression = '{compression}'"  # one of a fixed few words, never a user's text
-    # `s AS _src` is the row as a struct; building it only references the columns (no copy, no JSON).
+    # `<alias> AS _src` is the row as a struct; building it only references the columns (no copy, no JSON). The
+    # alias is a name no file uses: a file column named like the alias (`s`, as it was) shadows it, and `_src`
+    # was that column alone, so a quarantined row's raw text was one value instead of the row.
     if fmt == "parquet":
         # The Parquet reader's own row number (a virtual column, in neither `s` nor `s.*`) keeps the query
         # parallel: `row_number() OVER ()` runs on one thread and made the whole normalising query single-
@@ -329,15 +332,16 @@ def source_sql(fmt: str, compression: str = "auto", columns: Collection[str] | N
         # with a column of that name would shadow it: such a file is numbered by `row_number()`.
         if columns is not None and not any(c.lower() == _READER_ROW_NUMBER for c in columns):
             return (
-                f"SELECT {_READER_ROW_NUMBER} + 1 AS _row, s AS {SOURCE_ROW}, s.* FROM read_parquet($path) s"
+                f"SELECT {_READER_ROW_NUMBER} + 1 AS _row, {_ROW} AS {SOURCE_ROW}, {_ROW}.* "
+                f"FROM read_parquet($path) {_ROW}"
             )
-        return f"SELECT row_number() OVER () AS _row, s AS {SOURCE_ROW}, s.* FROM read_parquet($path) s"
+        return f"SELECT row_number() OVER () AS _row, {_ROW} AS {SOURCE_ROW}, {_ROW}.* FROM read_parquet($path) {_ROW}"
     if fmt == "csv":
         return (
-            f"SELECT row_number() OVER () AS _row, s AS {SOURCE_ROW}, s.* "
+            f"SELECT row_number() OVER () AS _row, {_ROW} AS {SOURCE_ROW}, {_ROW}.* "
             # Quotes fixed to the standard `"` (doubled to escape): sniffed, one stray quote could make the whole
             # header one column, and the file fail with a misleading "has no column" instead of being repaired.
-            f"FROM read_csv($path, all_varchar = true, header = true, quote = '\"', escape = '\"'{codec}) s"
+            f"FROM read_csv($path, all_varchar = true, header = true, quote = '\"', escape = '\"'{codec}) {_ROW}"
         )
     if fmt == ROWS_FORMAT:
         # A repaired CSV (`sources.repair`): the row number and the row as a struct are stored, not computed.

@@ -30,23 +30,35 @@ from driftwatch.storage.schema import quote_identifier
 ARROW_VIEW = "_dw_parquet_rows"  # the registered table's name on the reading cursor, one file at a time
 ROW_COLUMN = "_dw_row"  # the row number added to the table
 MIN_ROWS = 65_536  # fewer rows: one thread is quick anyway, and reading through pyarrow costs a copy
-MAX_ROWS = 2_000_000  # more rows in the one row group: DuckDB's reader, one thread, in bounded batches
+# More rows, or more bytes decoded, in the one row group: DuckDB's reader, one thread, in bounded batches (the
+# whole row group is held in memory on this path, and a wide file of 2M rows could be gigabytes).
+MAX_ROWS = 2_000_000
+MAX_BYTES = 512 * 1024 * 1024
 
 
 def single_row_group(path: str | Path) -> bool:
-    """Whether the file is one row group of `MIN_ROWS` to `MAX_ROWS` rows (read from its footer)."""
+    """Whether the file is one row group of `MIN_ROWS` to `MAX_ROWS` rows and at most `MAX_BYTES` uncompressed
+    (read from its footer)."""
     try:
         meta = pq.ParquetFile(path).metadata
     except (OSError, pa.ArrowException):
         return False  # DuckDB's reader names what is wrong with the file
-    return meta.num_row_groups == 1 and MIN_ROWS <= meta.num_rows <= MAX_ROWS
+    return _fits(meta)
+
+
+def _fits(meta: pq.FileMetaData) -> bool:
+    return (
+        meta.num_row_groups == 1
+        and MIN_ROWS <= meta.num_rows <= MAX_ROWS
+        and meta.row_group(0).total_byte_size <= MAX_BYTES
+    )
 
 
 def arrow_types_match(cur: duckdb.DuckDBPyConnection, path: str | Path, columns: Mapping[str, str]) -> bool:
     """Whether DuckDB types the columns of the file read by pyarrow as its own reader does (`columns`, the
     file's DESCRIBE), in the same order, and no column has the name of the added row number."""
     try:
-        empty = pq.read_schema(path).empty_table()
+        empty = arrow_schema(path).empty_table()
     except (OSError, pa.ArrowException):
         return False
     if ROW_COLUMN in empty.column_names:
@@ -59,12 +71,29 @@ def arrow_types_match(cur: duckdb.DuckDBPyConnection, path: str | Path, columns:
     return described == list(columns.items())
 
 
-def numbered(path: str | Path, chunk_rows: int = 32_768) -> pa.Table:
+def numbered(path: str | Path, schema: pa.Schema, chunk_rows: int = 32_768) -> pa.Table:
     """The file read by pyarrow, with `ROW_COLUMN` (1, 2, ...), in chunks of `chunk_rows` rows: DuckDB scans an
-    Arrow table one chunk per task, so the chunks are what its threads share."""
-    table = pq.read_table(path)
+    Arrow table one chunk per task, so the chunks are what its threads share.
+
+    Raises ArrowInvalid (the caller then reads the file with DuckDB's reader, which names what is wrong) when
+    the file is no longer what was planned for (`schema`, one row group within the limits: it may have been
+    replaced since), or when a string is not valid UTF-8: pyarrow does not check, and DuckDB's functions on
+    such a string end in a FATAL error that invalidates the whole database, where its own reader refuses the
+    file alone. The check is cheap (1M rows: 0.02 s).
+    """
+    with pq.ParquetFile(path) as file:  # one handle: the footer checked is the one read
+        if not _fits(file.metadata) or not file.schema_arrow.equals(schema):
+            raise pa.ArrowInvalid(f"{path} changed since it was planned")
+        table = file.read()
+    table.validate(full=True)
     table = table.append_column(ROW_COLUMN, pa.array(np.arange(1, table.num_rows + 1, dtype=np.int64)))
     return pa.Table.from_batches(table.to_batches(max_chunksize=chunk_rows))
+
+
+def arrow_schema(path: str | Path) -> pa.Schema:
+    """The file's schema as pyarrow reads it (`numbered` checks the file still has it)."""
+    with pq.ParquetFile(path) as file:
+        return file.schema_arrow
 
 
 def arrow_source_sql(columns: Mapping[str, str], source_row: str) -> str:
@@ -73,5 +102,5 @@ def arrow_source_sql(columns: Mapping[str, str], source_row: str) -> str:
     fields = ", ".join(f"{quote_identifier(c)} := s.{quote_identifier(c)}" for c in columns)
     return (
         f"SELECT {ROW_COLUMN} AS _row, struct_pack({fields}) AS {source_row}, s.* EXCLUDE ({ROW_COLUMN}) "
-        f"FROM {ARROW_VIEW} s"
+        f"FROM {ARROW_VIEW} s"  # `s.` qualifies every column: a column named `s` is not the alias here
     )

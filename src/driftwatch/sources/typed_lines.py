@@ -40,7 +40,13 @@ import pyarrow.compute as pc
 import driftwatch.timestamps as timestamps
 from driftwatch.sources.files import NDJSON_LINE, source_sql, stream_rows
 from driftwatch.sources.logs import NO_SEGMENT_VALUE, NO_VERSION, LogLayout, normalise_query
-from driftwatch.sources.parquet_rows import ARROW_VIEW, arrow_types_match, numbered, single_row_group
+from driftwatch.sources.parquet_rows import (
+    ARROW_VIEW,
+    arrow_schema,
+    arrow_types_match,
+    numbered,
+    single_row_group,
+)
 from driftwatch.sources.values import category_number_sql, category_sql, epoch_sql, number_sql
 from driftwatch.storage.schema import feature_column, quote_identifier, segment_column
 
@@ -62,16 +68,19 @@ class Normalising:
     # A Parquet file of one row group that `sql` reads as `sources.parquet_rows` registers it, and the query
     # over the file itself, used instead when pyarrow cannot read the file (DuckDB's reader then says why).
     arrow_file: str | None = None
+    arrow_schema: pa.Schema | None = (
+        None  # the file's schema when planned (`parquet_rows.numbered` checks it)
+    )
     over_file: tuple[str, dict[str, object]] | None = None
 
     def stream(self, cur: duckdb.DuckDBPyConnection, batch_rows: int) -> Iterator[pa.Table]:
         """The batches of the query on `cur` (`sources.files.stream_rows`), the file registered first when
         pyarrow reads it."""
-        if self.arrow_file is None or self.over_file is None:
+        if self.arrow_file is None or self.over_file is None or self.arrow_schema is None:
             yield from stream_rows(cur, self.sql, self.params, batch_rows)
             return
         try:
-            rows = numbered(self.arrow_file)
+            rows = numbered(self.arrow_file, self.arrow_schema)
         except (OSError, pa.ArrowException):
             yield from stream_rows(cur, *self.over_file, batch_rows)
             return
@@ -129,7 +138,15 @@ def normalising(
     if fmt == "parquet" and single_row_group(path) and arrow_types_match(cur, path, columns):
         # One row group: read by pyarrow, normalised on every core (`sources.parquet_rows`).
         arrow_sql, arrow_params = normalise_query(fmt, path, columns, layout, arrow_rows=True)
-        return Normalising(arrow_sql, arrow_params, layout, False, arrow_file=path, over_file=(sql, params))
+        return Normalising(
+            arrow_sql,
+            arrow_params,
+            layout,
+            False,
+            arrow_file=path,
+            arrow_schema=arrow_schema(path),
+            over_file=(sql, params),
+        )
     return Normalising(sql, params, layout, False)
 
 
