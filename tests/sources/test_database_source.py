@@ -236,11 +236,12 @@ def test_kill_9_between_pull_and_commit_neither_skips_nor_doubles(tmp_path: Path
     assert stored == (n, n)
 
 
-def test_another_database_plugs_in_by_configuration_alone(tmp_path: Path) -> None:
-    """A DuckDB file as the log table: `driver: duckdb`, `?` parameters, the same watermark semantics."""
+def warehouse_project(root: Path, extra: str = "") -> Path:
+    """A project whose log table is a DuckDB file (`driver: duckdb`) of 40 rows; returns that file. The file's
+    path is in `DW_TEST_WAREHOUSE`, as the config's `uri` names it."""
     import duckdb
 
-    source = tmp_path / "warehouse.duckdb"
+    source = root / "warehouse.duckdb"
     with duckdb.connect(str(source)) as con:
         con.execute(
             "CREATE TABLE logs (request_id VARCHAR, timestamp TIMESTAMPTZ, model_version VARCHAR, "
@@ -248,15 +249,23 @@ def test_another_database_plugs_in_by_configuration_alone(tmp_path: Path) -> Non
         )
         con.executemany("INSERT INTO logs VALUES (?, ?, ?, ?, ?, ?, ?)", rows("d", 40, DAY))
     pl.DataFrame({"age": [1.0, 2.0], "income": [1.0, 2.0], "region": ["north", "south"]}).write_parquet(
-        tmp_path / "train.parquet"
+        root / "train.parquet"
     )
-    text = config("logs").replace("driver: postgresql", "driver: duckdb")
+    text = config("logs", extra).replace("driver: postgresql", "driver: duckdb")
     text = text.replace(
         "uri: postgresql://driftwatch:${DW_TEST_PG_PASSWORD}@127.0.0.1:${DW_TEST_PG_PORT}/postgres",
         "uri: ${DW_TEST_WAREHOUSE}",
     )
-    (tmp_path / "driftwatch.yml").write_text(text)
+    (root / "driftwatch.yml").write_text(text)
     os.environ["DW_TEST_WAREHOUSE"] = str(source)
+    return source
+
+
+def test_another_database_plugs_in_by_configuration_alone(tmp_path: Path) -> None:
+    """A DuckDB file as the log table: `driver: duckdb`, `?` parameters, the same watermark semantics."""
+    import duckdb
+
+    source = warehouse_project(tmp_path)
     mon = load_settings(tmp_path / "driftwatch.yml").monitor("m")
     db = Database(tmp_path / "dw.duckdb")
     assert ingest_predictions(db, mon, FEATURES).rows_inserted == 40
@@ -350,23 +359,8 @@ def test_a_store_failing_mid_source_keeps_the_batches_before_and_leaves_no_pulle
     from driftwatch.pipeline import database_sources
     from driftwatch.pipeline import ingest as ingest_step
 
-    source = tmp_path / "warehouse.duckdb"
-    with duckdb.connect(str(source)) as con:
-        con.execute(
-            "CREATE TABLE logs (request_id VARCHAR, timestamp TIMESTAMPTZ, model_version VARCHAR, "
-            "input_features JSON, raw_prediction DOUBLE, business_output VARCHAR, environment VARCHAR)"
-        )
-        con.executemany("INSERT INTO logs VALUES (?, ?, ?, ?, ?, ?, ?)", rows("d", 40, DAY))
-    pl.DataFrame({"age": [1.0, 2.0], "income": [1.0, 2.0], "region": ["north", "south"]}).write_parquet(
-        tmp_path / "train.parquet"
-    )
-    text = config("logs", "        batch_rows: 10").replace("driver: postgresql", "driver: duckdb")
-    text = text.replace(
-        "uri: postgresql://driftwatch:${DW_TEST_PG_PASSWORD}@127.0.0.1:${DW_TEST_PG_PORT}/postgres",
-        "uri: ${DW_TEST_WAREHOUSE}",
-    )
-    (tmp_path / "driftwatch.yml").write_text(text)
-    monkeypatch.setenv("DW_TEST_WAREHOUSE", str(source))
+    monkeypatch.setenv("DW_TEST_WAREHOUSE", "")  # restored after the test; set by warehouse_project
+    warehouse_project(tmp_path, "        batch_rows: 10")
     pulls = tmp_path / "tmp"
     pulls.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(pulls))
