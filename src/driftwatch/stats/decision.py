@@ -367,7 +367,7 @@ def _missing_check(
 EXACT_BELOW_EXPECTED = 50
 """Below this many expected missing (or present) rows in the window the missing-rate test is exact: the z-test's
 normal tail is too light for a skewed binomial there (5 % missing at 150 rows: 16 missing gives z-test p 0.0013,
-exact p 0.007), which made drift-free 150-row windows warn on the missing rule in 1.3 % of cases."""
+exact p 0.004), which made drift-free 150-row windows warn on the missing rule in 1.3 % of cases."""
 
 
 def missing_rate_pvalue(
