@@ -4,7 +4,8 @@ Why: ingest reads a file's next batch while storing the current one (`pipeline.i
 one batch (an hourly file of up to 1M rows: the usual file) had nothing to overlap, so its read and its store
 took turns on the two cores, file after file. Here the next file's first batch is read on another thread as
 soon as the file before it has been read to its end, while that file's last batch is stored. Memory still holds
-two batches at most: the one being stored and the one read ahead.
+two batches at most: the one being stored and the one read ahead (and, for a Parquet file of one row group
+read by pyarrow, that file's decoded table, at most `sources.parquet_rows.MAX_BYTES`).
 
 Nothing about what is stored changes: the file is ingested by `pipeline.ingest.ingest_file` as before, in file
 order, handed what was read ahead (its `Readable`, its plan, the reading cursors and the first batch). The
