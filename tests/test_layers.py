@@ -18,6 +18,7 @@ LAYERS = {
     "durations": 0,
     "timestamps": 0,
     "paths": 0,
+    "workdirs": 0,
     "stats": 1,
     "config": 2,
     "sources": 3,

@@ -44,6 +44,7 @@ from driftwatch.storage.database import Database, utcnow
 from driftwatch.storage.performance_results import queue_from_window_queue
 from driftwatch.storage.pushes import fold_pushed_windows
 from driftwatch.storage.runs import RunCounts, finish_run, record_run_alerts, start_run
+from driftwatch.workdirs import sweep_workdirs
 
 
 @dataclass
@@ -125,6 +126,7 @@ def run_cycle(
     """Ingest new rows, refresh the reference profile if needed, compute every closed queued window."""
     hooks = hooks or CycleHooks()
     now = now or utc_now()
+    sweep_workdirs()  # temporary folders of killed processes (a pulled batch, a downloaded object)
     run_id = uuid.uuid4().hex
     started = time.perf_counter()
     with db.transaction() as tx:

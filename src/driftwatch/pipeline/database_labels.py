@@ -20,7 +20,6 @@ predictions and the rest of the cycle go on, and the next cycle retries from the
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -42,6 +41,7 @@ from driftwatch.sources.files import SourceFile
 from driftwatch.storage.database import Database, utcnow
 from driftwatch.storage.quarantine import pulled_source
 from driftwatch.storage.sql_watermarks import ensure_watermark_table, load_watermark, save_watermark
+from driftwatch.workdirs import new_workdir
 
 KIND = "labels"
 InTransaction = Callable[[duckdb.DuckDBPyConnection], None]
@@ -121,7 +121,7 @@ def _store(
         if mark is not None:
             save_watermark(tx, monitor, KIND, label, (mark.ts, mark.id), utcnow())
 
-    workdir = tempfile.mkdtemp(prefix="driftwatch-labels-")
+    workdir = new_workdir("labels")
     path = os.path.join(workdir, "batch.parquet")
     try:
         pq.write_table(table, path, compression="none")  # written and read once, locally

@@ -21,7 +21,6 @@ CLI), and nothing stored; the next cycle tries again from the same watermark.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -55,6 +54,7 @@ from driftwatch.storage.sql_watermarks import (
     save_watermark,
     unstored_predictions,
 )
+from driftwatch.workdirs import new_workdir
 
 KIND = "predictions"
 # Rows per pull at most (besides `batch_rows` and the ingest slice): each pull is stored while the next one is
@@ -213,7 +213,7 @@ class _Spilled:
 
     @classmethod
     def of(cls, table: pa.Table) -> _Spilled:
-        workdir = tempfile.mkdtemp(prefix="driftwatch-pull-")
+        workdir = new_workdir("pull")
         path = os.path.join(workdir, "batch.parquet")
         try:
             # Uncompressed: written and read once, locally; compressing would only cost time. Row groups of

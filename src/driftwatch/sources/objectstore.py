@@ -36,7 +36,6 @@ import hashlib
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,6 +48,7 @@ from obstore.store import from_url
 
 from driftwatch.config.sources import ObjectStoreOptions, is_object_url
 from driftwatch.errors import SourceError, first_line
+from driftwatch.workdirs import new_workdir
 
 __all__ = ["ObjectStoreOptions", "is_object_url", "list_objects", "fetched", "open_store", "parse_pattern"]
 _GLOB_CHARS = re.compile(r"[*?\[]")
@@ -202,7 +202,7 @@ def fetched(store: Any, pattern: ObjectPattern, obj: RemoteObject) -> Iterator[t
     The object as read carries the size and ETag of the GET response, which may be newer than the listing's:
     what is recorded as ingested is what was read. The file is removed afterwards, whatever happened.
     """
-    workdir = tempfile.mkdtemp(prefix="driftwatch-object-")
+    workdir = new_workdir("object")
     local = os.path.join(workdir, os.path.basename(obj.key) or "object")
     try:
         try:

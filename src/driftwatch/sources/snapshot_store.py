@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from obstore.exceptions import BaseError as ObjectStoreError
 from driftwatch.config.sources import ObjectStoreOptions, is_object_url
 from driftwatch.errors import SourceError
 from driftwatch.sources.objectstore import _reason, open_store, parse_pattern
+from driftwatch.workdirs import new_workdir
 
 MANIFEST = "manifest.json"
 
@@ -168,7 +168,7 @@ class ObjectSnapshotStore:
         return f"{self.url}/{monitor}/{snapshot_id}"
 
     def staging(self, location: str) -> Path:
-        staged = Path(tempfile.mkdtemp(prefix="driftwatch-snapshot-")) / "rows"
+        staged = Path(new_workdir("snapshot")) / "rows"
         self._staged[location] = staged
         return staged
 
@@ -213,7 +213,7 @@ class ObjectSnapshotStore:
     @contextmanager
     def local_files(self, location: str, files: list[str]) -> Iterator[list[str]]:
         """Downloads the files: what proves a row is in the snapshot is what the store holds, not a local copy."""
-        workdir = tempfile.mkdtemp(prefix="driftwatch-snapshot-read-")
+        workdir = new_workdir("snapshot-read")
         try:
             local: list[str] = []
             for i, name in enumerate(files):
