@@ -71,9 +71,10 @@ def labels_for(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @contextmanager
-def served(config: Path, log: Path, timeout: float = 180) -> Iterator[str]:
-    """`driftwatch serve` of `config` in a child process on a free loopback port; yields its URL once every
-    monitor's first cycle finished ok (the log is shown if it dies or times out); SIGTERM at the end."""
+def served(config: Path, log: Path, timeout: float = 180, env: dict[str, str] | None = None) -> Iterator[str]:
+    """`driftwatch serve` of `config` in a child process on a free loopback port (with `env` as its
+    environment, default this one's); yields its URL once every monitor's first cycle finished ok (the log is
+    shown if it dies or times out); SIGTERM at the end."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
@@ -87,7 +88,7 @@ def served(config: Path, log: Path, timeout: float = 180) -> Iterator[str]:
         str(port),
     ]
     with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
         deadline = time.monotonic() + timeout
         while True:

@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from _service import TOKEN, make_project
+from _service import TOKEN, make_project, served
 
 pytestmark = pytest.mark.slow  # a server start and ~1000 generated requests: about 2 minutes on 2 cores
 
@@ -30,42 +27,13 @@ BIN = Path(sys.executable).parent
 CONFIG = Path(__file__).parent / "schemathesis" / "schemathesis.toml"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("schema")
     config = make_project(root / "demo")
-    port = _free_port()
     log = root / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(BIN / "driftwatch"), "serve", "--config", str(config), "--port", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "DRIFTWATCH_TOKEN": TOKEN},
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            try:
-                health = httpx.get(f"{url}/health", timeout=5).json()
-                if all(m["last_run_status"] == "ok" and not m["cycle_running"] for m in health["monitors"]):
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
+    with served(config, log, timeout=120, env={**os.environ, "DRIFTWATCH_TOKEN": TOKEN}) as url:
         yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(60)
     assert "internal error" not in log.read_text() and "Traceback" not in log.read_text()
 
 

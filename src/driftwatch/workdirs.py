@@ -11,6 +11,7 @@ old folder a little longer.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -20,8 +21,9 @@ _PREFIX = "driftwatch-"
 _NAME = re.compile(r"driftwatch-[a-z-]+?-(\d+)-(\d+)-[^/]+")
 
 
+@functools.cache
 def _namespace() -> int:
-    """This process's PID namespace (its inode under /proc), 0 where there is none to read."""
+    """This process's PID namespace (its inode under /proc), 0 where there is none to read; read once."""
     try:
         link = os.readlink("/proc/self/ns/pid")  # 'pid:[4026531836]'
     except OSError:

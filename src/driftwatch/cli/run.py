@@ -55,7 +55,7 @@ def start_warming() -> None:
 
     def warm() -> None:
         try:
-            from driftwatch.pipeline.warmup import warm_statistics
+            from driftwatch.stats.warm import warm_statistics
 
             warm_statistics()
         except Exception:  # noqa: S110  (the cycle's own call raises it where it is reported)

@@ -114,8 +114,9 @@ def parse_probabilities(file: Path, path: str, data: object) -> tuple[ClassProba
             )
         # Stored as a column `p:<class>`, and DuckDB's column names ignore case: `Cat` and `cat` would be one
         # column, and every ingest would fail adding the second.
-        if _ascii_lower(name) in seen:
-            also = seen[_ascii_lower(name)]
+        folded = _ascii_lower(name)
+        if folded in seen:
+            also = seen[folded]
             raise ConfigError(
                 file,
                 where,
@@ -123,7 +124,7 @@ def parse_probabilities(file: Path, path: str, data: object) -> tuple[ClassProba
                 "upper/lower case, as each is stored as a column and column names ignore ASCII case",
                 key,
             )
-        seen[_ascii_lower(name)] = key
+        seen[folded] = key
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(file, where, "expected a column name or a JSON path like $.scores.cat", value)
         parsed = parse_source(value)

@@ -53,6 +53,12 @@ def is_object_url(path: str) -> bool:
     return bool(sep) and scheme.lower() in OBJECT_URL_SCHEMES
 
 
+def has_credentials(url: str) -> bool:
+    """Whether an endpoint URL carries a user or password (a `@` before its host): refused, and never echoed,
+    wherever an endpoint is given (config, `compare --endpoint-url`, the environment)."""
+    return "@" in url.partition("://")[2].partition("/")[0]
+
+
 def parse_object_store(file: Path, key: str, data: object) -> ObjectStoreOptions:
     """The `object_store:` mapping at dotted `key`; ConfigError naming the key for anything wrong."""
     if data is None:
@@ -76,7 +82,7 @@ def parse_object_store(file: Path, key: str, data: object) -> ObjectStoreOptions
         not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://"))
     ):
         raise ConfigError(file, f"{key}.endpoint_url", "expected an http:// or https:// URL", endpoint)
-    if endpoint is not None and "@" in endpoint.split("://", 1)[1].split("/", 1)[0]:
+    if endpoint is not None and has_credentials(endpoint):
         # Not echoed back: the part before `@` is a user and likely a password.
         raise ConfigError(
             file,

@@ -19,16 +19,15 @@ predictions and the rest of the cycle go on, and the next cycle retries from the
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any, Protocol
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from driftwatch.config.monitors import MonitorConfig
 from driftwatch.errors import SourceError, first_line
+from driftwatch.pipeline.spilled import Spilled
 from driftwatch.sources.database import (
     Watermark,
     connect,
@@ -41,7 +40,6 @@ from driftwatch.sources.files import SourceFile
 from driftwatch.storage.database import Database, utcnow
 from driftwatch.storage.quarantine import pulled_source
 from driftwatch.storage.sql_watermarks import ensure_watermark_table, load_watermark, save_watermark
-from driftwatch.workdirs import new_workdir
 
 KIND = "labels"
 InTransaction = Callable[[duckdb.DuckDBPyConnection], None]
@@ -121,15 +119,11 @@ def _store(
         if mark is not None:
             save_watermark(tx, monitor, KIND, label, (mark.ts, mark.id), utcnow())
 
-    workdir = new_workdir("labels")
-    path = os.path.join(workdir, "batch.parquet")
+    spilled = Spilled.of(table, "labels")
     try:
-        pq.write_table(table, path, compression="none")  # written and read once, locally
-        store(SourceFile(path, "parquet", table.num_rows, 0), source, save)
+        store(spilled.file, source, save)
     finally:
-        if os.path.exists(path):
-            os.unlink(path)
-        os.rmdir(workdir)
+        spilled.remove()
     summary.files_seen += 1
 
 

@@ -20,20 +20,18 @@ CLI), and nothing stored; the next cycle tries again from the same watermark.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from driftwatch.config.monitors import MonitorConfig
 from driftwatch.config.sources import DatabaseSourceOptions
 from driftwatch.errors import SourceError, first_line
+from driftwatch.pipeline.spilled import Spilled
 from driftwatch.sources.database import (
     Watermark,
     connect,
@@ -46,7 +44,6 @@ from driftwatch.sources.database import (
 from driftwatch.sources.files import SourceFile
 from driftwatch.sources.logs import NO_SEGMENT_VALUE, NO_VERSION
 from driftwatch.storage.database import Database, utcnow
-from driftwatch.storage.predictions import ROW_GROUP_ROWS
 from driftwatch.storage.quarantine import pulled_source
 from driftwatch.storage.sql_watermarks import (
     ensure_watermark_table,
@@ -54,7 +51,6 @@ from driftwatch.storage.sql_watermarks import (
     save_watermark,
     unstored_predictions,
 )
-from driftwatch.workdirs import new_workdir
 
 KIND = "predictions"
 # Rows per pull at most (besides `batch_rows` and the ingest slice): each pull is stored while the next one is
@@ -123,10 +119,10 @@ def _pull_all(
         _pull_late(db, monitor, conn, mark, summary, read_one)
     limit = max(1, min(options.batch_rows, slice_rows, PULL_ROWS))
 
-    def pull_after(after: Watermark | None) -> tuple[_Spilled, Watermark] | None:
+    def pull_after(after: Watermark | None) -> tuple[Spilled, Watermark] | None:
         batch = pull(conn, options, ts_col, id_col, after, limit=limit)
         reached = last_watermark(batch, ts_col, id_col)
-        return None if reached is None else (_Spilled.of(batch), reached)
+        return None if reached is None else (Spilled.of(batch, "pull"), reached)
 
     # The next pull (and its temporary file) runs on another thread while this batch is stored: the database
     # (its server, the driver's decoding) and the store then share the two cores instead of taking turns
@@ -186,7 +182,7 @@ def _pull_late(
         # row at the row number of an earlier pull's bad row be dropped as already quarantined.
         pulled = utcnow().strftime("%Y-%m-%dT%H:%M:%S.%f")
         source = pulled_source(source_label(options), f"lookback@{pulled}")
-        _store(monitor, _Spilled.of(late), source, None, summary, read_one)
+        _store(monitor, Spilled.of(late, "pull"), source, None, summary, read_one)
 
 
 def _prediction_keys(monitor: MonitorConfig, table: pa.Table) -> list[tuple[str, str]]:
@@ -204,36 +200,9 @@ def _prediction_keys(monitor: MonitorConfig, table: pa.Table) -> list[tuple[str,
     return list(zip(ids, versions, strict=True))
 
 
-@dataclass
-class _Spilled:
-    """A pulled batch written to a temporary Parquet file, for the step's file reader; `remove` deletes it."""
-
-    path: str
-    rows: int
-
-    @classmethod
-    def of(cls, table: pa.Table) -> _Spilled:
-        workdir = new_workdir("pull")
-        path = os.path.join(workdir, "batch.parquet")
-        try:
-            # Uncompressed: written and read once, locally; compressing would only cost time. Row groups of
-            # DuckDB's size: its Parquet reader reads a file one row group per thread (one 1M-row group: 1.45
-            # s to store 1M log rows with JSON features; 122,880-row groups: 1.15 s).
-            pq.write_table(table, path, compression="none", row_group_size=ROW_GROUP_ROWS)
-        except BaseException:
-            cls(path, table.num_rows).remove()
-            raise
-        return cls(path, table.num_rows)
-
-    def remove(self) -> None:
-        if os.path.exists(self.path):
-            os.unlink(self.path)
-        os.rmdir(os.path.dirname(self.path))
-
-
 def _store(
     monitor: MonitorConfig,
-    spilled: _Spilled,
+    spilled: Spilled,
     source: str,
     mark: Watermark | None,
     summary: IngestCounts,
@@ -248,7 +217,7 @@ def _store(
             save_watermark(tx, monitor.name, KIND, label, (mark.ts, mark.id), utcnow())
 
     try:
-        counts = read_one(SourceFile(spilled.path, "parquet", spilled.rows, 0), source, save)
+        counts = read_one(spilled.file, source, save)
     finally:
         spilled.remove()
     summary.files_seen += 1
@@ -259,14 +228,14 @@ def _store(
     summary.rows_quarantined += counts[3]
 
 
-def _discard(pending: Future[tuple[_Spilled, Watermark] | None]) -> None:
+def _discard(pending: Future[tuple[Spilled, Watermark] | None]) -> None:
     """Remove the file of a pull that was not stored (the store before it failed)."""
     try:
         pulled = pending.result()
     except BaseException:  # noqa: S110  (its error is not this cycle's: the store's is reported)
         return
-    if pulled is not None and os.path.exists(pulled[0].path):
-        pulled[0].remove()
+    if pulled is not None:
+        pulled[0].remove()  # already removed when it was stored: removing is idempotent
 
 
 def _failed(summary: IngestCounts, label: str, message: str) -> None:

@@ -266,12 +266,12 @@ def _ingest_readable(
     id, model version): a crash between batches leaves the file unrecorded, and reading it again inserts none
     of the rows already stored (they count as duplicates in that run) and quarantines no row twice.
     """
-    ahead = opened is not None and opened.readable is readable  # else a repaired copy: read here
+    taken = opened if opened is not None and opened.readable is readable else None  # else a repaired copy
     # NDJSON: a typed parse per line, the lines it cannot vouch for finished by the normalising query
     # (`sources.typed_lines`); other formats: the normalising query as it is.
     plan = (
-        opened.plan
-        if opened is not None and ahead
+        taken.plan
+        if taken is not None
         else normalising(
             db.cursor(), readable.fmt, readable.path, readable.columns, layout, readable.compression
         )
@@ -286,8 +286,8 @@ def _ingest_readable(
     with ExitStack() as cursors:
         # Each batch finished and checked for repeated pairs where it is read (on the read-ahead thread, with
         # that thread's own cursors), while the batch before it is being stored.
-        if opened is not None and ahead:
-            batches = opened.all_batches()  # its cursors are closed by the caller
+        if taken is not None:
+            batches = taken.all_batches()  # its cursors are closed by the caller
         else:
             batches = prepared_batches(db, plan, cursors, BATCH_ROWS)
         try:

@@ -13,9 +13,7 @@ import numpy as np
 
 from driftwatch.performance.estimation import estimate_performance, fit_calibrator
 from driftwatch.performance.metrics import compute_metrics
-from driftwatch.stats.feature_drift import categorical_feature_stats, numeric_feature_stats
-from driftwatch.stats.profile import categorical_profile, numeric_profile
-from driftwatch.stats.sorting import process_calibration
+from driftwatch.stats.warm import warm_statistics
 
 
 def warm_kernels() -> float:
@@ -28,15 +26,3 @@ def warm_kernels() -> float:
     compute_metrics("binary_classification", labels, scores)
     estimate_performance(fit_calibrator(scores, labels), scores)
     return time.perf_counter() - started
-
-
-def warm_statistics() -> None:
-    """The window statistics' kernels (numeric and categorical drift, the sort's calibration) run once."""
-    rng = np.random.default_rng(0)
-    ref = rng.normal(size=400)
-    cur = np.concatenate([rng.normal(0.3, 1.0, size=300), [np.nan, np.inf, -np.inf]])
-    process_calibration()  # loads the radix sort kernel and chooses the sort, once per process
-    numeric_feature_stats(numeric_profile("x", ref), cur)  # exact KS path (small n)
-    big = rng.normal(size=12_000)
-    numeric_feature_stats(numeric_profile("y", big), big[::-1] + 0.01)  # asymptotic KS path
-    categorical_feature_stats(categorical_profile("c", {"a": 5, "b": 3, None: 1}), {"a": 2, "z": 1})

@@ -50,9 +50,9 @@ T = TypeVar("T")
 NDJSON_LINE = "_line"
 SOURCE_ROW = "_src"
 # Columns every reader adds beside the file's own; a file column of the same name would be ambiguous.
-RESERVED_COLUMNS = frozenset({"_row", SOURCE_ROW, "_dw_row_struct"})
-_READER_ROW_NUMBER = "file_row_number"  # DuckDB's Parquet reader numbers the rows of a file from 0
 _ROW = "_dw_row_struct"  # the reader's table alias in `source_sql`
+RESERVED_COLUMNS = frozenset({"_row", SOURCE_ROW, _ROW})
+_READER_ROW_NUMBER = "file_row_number"  # DuckDB's Parquet reader numbers the rows of a file from 0
 
 
 @dataclass(frozen=True)
@@ -330,12 +330,9 @@ def source_sql(fmt: str, compression: str = "auto", columns: Collection[str] | N
         # parallel: `row_number() OVER ()` runs on one thread and made the whole normalising query single-
         # threaded (1M rows x 24 columns: 0.67 -> 0.31 s wall, docs/benchmarks.md "Parquet ingest"). A file
         # with a column of that name would shadow it: such a file is numbered by `row_number()`.
-        if columns is not None and not any(c.lower() == _READER_ROW_NUMBER for c in columns):
-            return (
-                f"SELECT {_READER_ROW_NUMBER} + 1 AS _row, {_ROW} AS {SOURCE_ROW}, {_ROW}.* "
-                f"FROM read_parquet($path) {_ROW}"
-            )
-        return f"SELECT row_number() OVER () AS _row, {_ROW} AS {SOURCE_ROW}, {_ROW}.* FROM read_parquet($path) {_ROW}"
+        own = columns is not None and not any(c.lower() == _READER_ROW_NUMBER for c in columns)
+        row = f"{_READER_ROW_NUMBER} + 1" if own else "row_number() OVER ()"
+        return f"SELECT {row} AS _row, {_ROW} AS {SOURCE_ROW}, {_ROW}.* FROM read_parquet($path) {_ROW}"
     if fmt == "csv":
         return (
             f"SELECT row_number() OVER () AS _row, {_ROW} AS {SOURCE_ROW}, {_ROW}.* "

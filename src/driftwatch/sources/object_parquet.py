@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from driftwatch.config.sources import ObjectStoreOptions, is_object_url
+from driftwatch.config.sources import ObjectStoreOptions, has_credentials, is_object_url
 from driftwatch.errors import SourceError, first_line
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ def _checked_endpoint(endpoint: str) -> str:
     except ValueError:
         host = port = None
         parts = None
-    if parts is not None and (parts.username is not None or parts.password is not None):
+    if parts is not None and has_credentials(endpoint):
         shown = f"{parts.scheme}://{host or '?'}" + (f":{port}" if port else "")
         raise SourceError(
             shown,

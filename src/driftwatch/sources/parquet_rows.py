@@ -54,13 +54,33 @@ def _fits(meta: pq.FileMetaData) -> bool:
     )
 
 
+def arrow_plan(
+    cur: duckdb.DuckDBPyConnection, path: str | Path, columns: Mapping[str, str]
+) -> pa.Schema | None:
+    """The file's schema when it takes this path (`single_row_group` and `arrow_types_match` alike, its footer
+    read once), else None."""
+    try:
+        with pq.ParquetFile(path) as file:
+            if not _fits(file.metadata):
+                return None
+            schema = file.schema_arrow
+    except (OSError, pa.ArrowException):
+        return None
+    return schema if _types_match(cur, schema, columns) else None
+
+
 def arrow_types_match(cur: duckdb.DuckDBPyConnection, path: str | Path, columns: Mapping[str, str]) -> bool:
     """Whether DuckDB types the columns of the file read by pyarrow as its own reader does (`columns`, the
     file's DESCRIBE), in the same order, and no column has the name of the added row number."""
     try:
-        empty = arrow_schema(path).empty_table()
+        schema = arrow_schema(path)
     except (OSError, pa.ArrowException):
         return False
+    return _types_match(cur, schema, columns)
+
+
+def _types_match(cur: duckdb.DuckDBPyConnection, schema: pa.Schema, columns: Mapping[str, str]) -> bool:
+    empty = schema.empty_table()
     if ROW_COLUMN in empty.column_names:
         return False
     cur.register(ARROW_VIEW, empty)

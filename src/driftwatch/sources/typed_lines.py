@@ -40,13 +40,7 @@ import pyarrow.compute as pc
 import driftwatch.timestamps as timestamps
 from driftwatch.sources.files import NDJSON_LINE, source_sql, stream_rows
 from driftwatch.sources.logs import NO_SEGMENT_VALUE, NO_VERSION, LogLayout, normalise_query
-from driftwatch.sources.parquet_rows import (
-    ARROW_VIEW,
-    arrow_schema,
-    arrow_types_match,
-    numbered,
-    single_row_group,
-)
+from driftwatch.sources.parquet_rows import ARROW_VIEW, arrow_plan, numbered
 from driftwatch.sources.values import category_number_sql, category_sql, epoch_sql, number_sql
 from driftwatch.storage.schema import feature_column, quote_identifier, segment_column
 
@@ -57,6 +51,17 @@ UNTYPED_LINES = "_dw_untyped_lines"  # a view name on the finishing cursor, regi
 _DOUBLE, _TEXT = "DOUBLE", "VARCHAR"
 
 
+@dataclass(frozen=True)
+class ArrowRows:
+    """A Parquet file read by pyarrow (`sources.parquet_rows`): its path, its schema when planned (`numbered`
+    checks it), and the query over the file itself, used instead when pyarrow cannot read it (DuckDB's reader
+    then says why)."""
+
+    path: str
+    schema: pa.Schema
+    over_file: tuple[str, dict[str, object]]
+
+
 @dataclass
 class Normalising:
     """How a file's rows are read: `sql`/`params` stream the batches, `finish` completes each one."""
@@ -65,24 +70,24 @@ class Normalising:
     params: dict[str, object]
     layout: LogLayout
     typed: bool  # the fast query of this module (NDJSON); else the normalising query as it is
-    # A Parquet file of one row group that `sql` reads as `sources.parquet_rows` registers it, and the query
-    # over the file itself, used instead when pyarrow cannot read the file (DuckDB's reader then says why).
-    arrow_file: str | None = None
-    arrow_schema: pa.Schema | None = (
-        None  # the file's schema when planned (`parquet_rows.numbered` checks it)
-    )
-    over_file: tuple[str, dict[str, object]] | None = None
+    # A Parquet file of one row group that `sql` reads as `sources.parquet_rows` registers it (None: `sql` reads
+    # the file itself).
+    arrow: ArrowRows | None = None
+
+    @property
+    def arrow_file(self) -> str | None:
+        return None if self.arrow is None else self.arrow.path
 
     def stream(self, cur: duckdb.DuckDBPyConnection, batch_rows: int) -> Iterator[pa.Table]:
         """The batches of the query on `cur` (`sources.files.stream_rows`), the file registered first when
         pyarrow reads it."""
-        if self.arrow_file is None or self.over_file is None or self.arrow_schema is None:
+        if self.arrow is None:
             yield from stream_rows(cur, self.sql, self.params, batch_rows)
             return
         try:
-            rows = numbered(self.arrow_file, self.arrow_schema)
+            rows = numbered(self.arrow.path, self.arrow.schema)
         except (OSError, pa.ArrowException):
-            yield from stream_rows(cur, *self.over_file, batch_rows)
+            yield from stream_rows(cur, *self.arrow.over_file, batch_rows)
             return
         cur.register(ARROW_VIEW, rows)
         try:
@@ -135,18 +140,11 @@ def normalising(
         if fast is not None and _sample_typed(cur, fast[0], fast[1], sample_lines):
             return Normalising(fast[0], fast[1], layout, True)
     sql, params = normalise_query(fmt, path, columns, layout, compression=compression)
-    if fmt == "parquet" and single_row_group(path) and arrow_types_match(cur, path, columns):
+    schema = arrow_plan(cur, path, columns) if fmt == "parquet" else None
+    if schema is not None:
         # One row group: read by pyarrow, normalised on every core (`sources.parquet_rows`).
         arrow_sql, arrow_params = normalise_query(fmt, path, columns, layout, arrow_rows=True)
-        return Normalising(
-            arrow_sql,
-            arrow_params,
-            layout,
-            False,
-            arrow_file=path,
-            arrow_schema=arrow_schema(path),
-            over_file=(sql, params),
-        )
+        return Normalising(arrow_sql, arrow_params, layout, False, ArrowRows(path, schema, (sql, params)))
     return Normalising(sql, params, layout, False)
 
 
