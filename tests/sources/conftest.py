@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -122,13 +123,18 @@ class FaultProxy:
         self.delay = 3.0
         self.requests = 0
         self.bytes_sent = 0  # response bodies passed back to the client (byte-range reads are checked by it)
+        # The server goes away (as `down`) at the first request whose path holds this text, e.g. an object's
+        # name: "down mid-cycle" at a chosen request, whatever runs ahead on other threads.
+        self.down_at: str | None = None
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._server: ThreadingHTTPServer | None = None
+        self._down_lock = threading.Lock()
         self.up()
 
     def up(self) -> None:
         proxy = self
+        self.down_at = None
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: object) -> None:
@@ -136,6 +142,11 @@ class FaultProxy:
 
             def _forward(self) -> None:
                 proxy.requests += 1
+                if proxy.down_at is not None and proxy.down_at in unquote(self.path):
+                    # The server goes away at this request: no answer, and the port stops listening.
+                    threading.Thread(target=proxy.down, daemon=True).start()
+                    self.close_connection = True
+                    return
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 if proxy.mode == "slow":
@@ -174,10 +185,11 @@ class FaultProxy:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def down(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        with self._down_lock:  # `down_at` may call it from several request threads at once
+            if self._server is not None:
+                self._server.shutdown()
+                self._server.server_close()
+                self._server = None
 
 
 def _proxy(target: str) -> Iterator[FaultProxy]:

@@ -273,14 +273,8 @@ def test_server_down_mid_cycle_fails_the_source_and_loses_nothing(
     p = Project(tmp_path, object_server, endpoint=store_proxy.url)
     p.put("logs/a.ndjson", ndjson([record("a1")]))
     p.put("logs/b.ndjson", ndjson([record("b1")]))
-    seen: list[str] = []
-
-    def die_after_listing(url: str) -> None:
-        seen.append(url)
-        if len(seen) == 2:
-            store_proxy.down()  # listed and read a; the server goes away before b is fetched
-
-    broken = p.ingest(die_after_listing)
+    store_proxy.down_at = "b.ndjson"  # listed and fetched a; the server goes away when b is fetched
+    broken = p.ingest()
     assert broken.files_read == 1
     assert [u for u, _ in broken.failed_files] == [p.url("logs/b.ndjson")]
     assert "cannot be fetched" in broken.failed_files[0][1]

@@ -17,7 +17,7 @@ error and reports it as it always did.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -107,15 +107,24 @@ class FilesAhead:
             _close_quietly(pending)
         self._pending.clear()
 
-    def start(self, f: SourceFile, after: threading.Event) -> None:
-        """Open `f` on the thread; its first batch is read once `after` is set (the file before it read)."""
+    def start(
+        self, f: SourceFile | Callable[[], SourceFile], after: threading.Event, key: str | None = None
+    ) -> None:
+        """Open `f` on the thread; its first batch is read once `after` is set (the file before it read).
+        `f` may be a function that waits for the file (an object still downloading: `pipeline.object_sources`),
+        called on the thread; then `key` names it for `take` (a file's key is its path)."""
         self._waiting.append(after)
-        self._pending[f.path] = self._pool.submit(self._open, f, after)
+        if isinstance(f, SourceFile):
+            self._pending[f.path] = self._pool.submit(self._open, f, after)
+        else:
+            assert key is not None
+            self._pending[key] = self._pool.submit(self._open_when_ready, f, after)
 
-    def take(self, f: SourceFile) -> Opened | None:
-        """What was opened of `f`, waiting for it; None when nothing was (or opening it failed). Kept among the
-        pending until it is handed over, so an interrupt while waiting leaves it for `__exit__` to close."""
-        pending = self._pending.get(f.path)
+    def take(self, key: str) -> Opened | None:
+        """What was opened of the file `key` names, waiting for it; None when nothing was (or opening it, or
+        getting the file, failed). Kept among the pending until it is handed over, so an interrupt while waiting
+        leaves it for `__exit__` to close."""
+        pending = self._pending.get(key)
         if pending is None:
             return None
         try:
@@ -124,11 +133,14 @@ class FilesAhead:
             return None
         finally:
             if pending.done():
-                del self._pending[f.path]
+                del self._pending[key]
 
     def stop(self) -> None:
         """No more opening: an opening still waiting for its turn returns without reading (an interrupt)."""
         self._closing = True
+
+    def _open_when_ready(self, get: Callable[[], SourceFile], after: threading.Event) -> Opened | None:
+        return self._open(get(), after)
 
     def _open(self, f: SourceFile, after: threading.Event) -> Opened | None:
         with self._db.side_cursor() as cur:

@@ -102,11 +102,15 @@ def ingest_predictions(
         return summary
     if is_object_url(monitor.predictions.path):  # s3://, gs://: listed and fetched by pipeline.object_sources
 
-        def read(f: SourceFile, url: str) -> None:
-            _add_counts(summary, ingest_file(db, monitor, layout, f, source=url))
+        def read(f: SourceFile, url: str, opened: Opened | None, read_done: threading.Event) -> None:
+            counts = ingest_file(db, monitor, layout, f, source=url, opened=opened, read_done=read_done)
+            _add_counts(summary, counts)
             summary.files_read += 1
 
-        ingest_objects(db, monitor.name, "predictions", monitor.predictions, read, summary, on_file)
+        def ahead() -> FilesAhead:
+            return FilesAhead(db, monitor.name, "predictions", layout, BATCH_ROWS)
+
+        ingest_objects(db, monitor.name, "predictions", monitor.predictions, read, summary, on_file, ahead)
         return summary
     files, problems = list_files(monitor.predictions.path, monitor.predictions.format)
     summary.failed_files.extend((p.path, p.message) for p in problems)
@@ -133,7 +137,7 @@ def _ingest_files(
         for k, f in enumerate(files):
             if on_file:
                 on_file(f.path)
-            opened = ahead.take(f)
+            opened = ahead.take(f.path)
             read_done = threading.Event()  # set once `f` is read to its end: the next file may be read then
             if k + 1 < len(files):
                 ahead.start(files[k + 1], read_done)

@@ -68,8 +68,8 @@ def ingest_labels(db: Database, monitor: MonitorConfig) -> LabelIngestSummary:
         return summary
     if is_object_url(monitor.labels.path):  # s3://, gs://: listed and fetched by pipeline.object_sources
 
-        def read(f: SourceFile, url: str) -> None:
-            ingest_label_file(db, monitor, f, summary, source=url)
+        def read(f: SourceFile, url: str, opened: object, read_done: object) -> None:
+            ingest_label_file(db, monitor, f, summary, source=url)  # labels: nothing opened ahead
 
         ingest_objects(db, monitor.name, KIND, monitor.labels, read, summary)
         summary.without_prediction = labels_without_prediction(db.cursor(), monitor.name)

@@ -19,7 +19,10 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, Protocol
 
 import duckdb
@@ -27,13 +30,15 @@ import duckdb
 from driftwatch.config.monitors import MonitorConfig
 from driftwatch.errors import SourceError, first_line
 from driftwatch.pipeline.database_reference import database_reference
+from driftwatch.pipeline.files_ahead import FilesAhead, Opened
 from driftwatch.sources.files import SourceFile, is_empty
 from driftwatch.sources.formats import file_kind
 from driftwatch.sources.objectstore import (
+    Downloaded,
     ObjectPattern,
     ObjectStoreOptions,
     RemoteObject,
-    fetched,
+    download,
     is_object_url,
     list_objects,
     mirror_object,
@@ -60,18 +65,28 @@ class FileSummary(Protocol):
     warnings: list[str]
 
 
+ReadObject = Callable[[SourceFile, str, Opened | None, threading.Event], None]
+
+
 def ingest_objects(
     db: Database,
     monitor: str,
     kind: str,
     source: Any,
-    read_one: Callable[[SourceFile, str], None],
+    read_one: ReadObject,
     summary: FileSummary,
     on_file: Callable[[str], None] | None = None,
+    files_ahead: Callable[[], FilesAhead] | None = None,
 ) -> None:
-    """Read every new or changed object of `source` (its `path`, `format`, `object_store`) with `read_one(file,
-    url)`, which stores one file's rows, records it in `ingested_files` in one transaction and counts it in the
-    summary (as the step's local loop does). An empty object is recorded here, counted as read with 0 rows."""
+    """Read every new or changed object of `source` (its `path`, `format`, `object_store`) with
+    `read_one(file, url, opened, read_done)`, which stores one file's rows, records it in `ingested_files` in one
+    transaction and counts it in the summary (as the step's local loop does). An empty object is recorded here,
+    counted as read with 0 rows.
+
+    The next object is downloaded while one is stored (`_Downloads`: two objects on disk at most) and, given
+    `files_ahead` (the prediction step's `pipeline.files_ahead`), opened with its first batch read once the one
+    before is read to its end: `opened` is what was read ahead of this object (None: nothing), `read_done` is
+    to be set once it is read to its end. Each object is still stored in key order, one after the other."""
     pattern = parse_pattern(source.path)
     options: ObjectStoreOptions = source.object_store
     try:
@@ -84,18 +99,95 @@ def ingest_objects(
         return
     summary.files_seen += len(listing.objects)
     failed: set[str] = set()
-    for obj in listing.new:
-        if on_file:
-            on_file(obj.url)
-        try:
-            _read_object(db, monitor, kind, source.format, store, pattern, obj, read_one, summary)
-        except SourceError as exc:
-            summary.failed_files.append((obj.url, exc.message))
-            failed.add(obj.key)
-        except duckdb.Error as exc:
-            summary.failed_files.append((obj.url, f"cannot read: {first_line(exc)}"))
-            failed.add(obj.key)
+    new = listing.new
+    with (
+        _Downloads(store, pattern, new, source.format) as downloads,
+        files_ahead() if files_ahead is not None else nullcontext(None) as ahead,
+    ):
+        for k, obj in enumerate(new):
+            if on_file:
+                on_file(obj.url)
+            downloads.prefetch(k + 1)
+            opened = None if ahead is None else ahead.take(obj.url)
+            read_done = threading.Event()  # set once `obj` is read to its end: the next one may be read then
+            if ahead is not None and k + 1 < len(new):
+                ahead.start(partial(downloads.file, k + 1), read_done, key=new[k + 1].url)
+            got: _Fetched | None = None
+            try:
+                got = downloads.take(k)
+                _read_object(db, monitor, kind, got, read_one, summary, opened, read_done)
+            except (SourceError, duckdb.Error) as exc:
+                message = exc.message if isinstance(exc, SourceError) else f"cannot read: {first_line(exc)}"
+                if got is not None:  # the reader names the downloaded copy: the user knows the object
+                    message = message.replace(got.file.path, obj.url)
+                summary.failed_files.append((obj.url, message))
+                failed.add(obj.key)
+            except BaseException:  # an interrupt: the object opened ahead is not read
+                if ahead is not None:
+                    ahead.stop()
+                raise
+            finally:
+                read_done.set()
+                if opened is not None:
+                    opened.close()
+                if got is not None:
+                    got.remove()
     _advance(db, monitor, kind, pattern, listing, failed)
+
+
+class _Downloads:
+    """The objects of one cycle downloaded one after the other on a thread of their own, each next one while
+    the one before is stored (`prefetch`); `with` waits for a download still running and removes what was
+    downloaded and not taken (an interrupt, a failure)."""
+
+    def __init__(self, store: Any, pattern: ObjectPattern, objects: list[RemoteObject], fmt: str) -> None:
+        self._store = store
+        self._pattern = pattern
+        self._objects = objects
+        self._format = fmt
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="driftwatch-object-ahead")
+        self._started: dict[int, Future[_Fetched]] = {}
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> _Downloads:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for pending in self._started.values():
+            pending.cancel()
+        self._pool.shutdown(wait=True)
+        for pending in self._started.values():
+            if pending.done() and not pending.cancelled() and pending.exception() is None:
+                pending.result().remove()  # removing twice is harmless: a taken one is removed already
+
+    def prefetch(self, k: int) -> None:
+        """Start downloading the objects up to the k-th, in order (each once; nothing past the last)."""
+        with self._lock:
+            for i in range(len(self._started), min(k + 1, len(self._objects))):
+                self._started[i] = self._pool.submit(self._fetch, self._objects[i])
+
+    def take(self, k: int) -> _Fetched:
+        """The k-th object downloaded, waiting for it (SourceError: it could not be)."""
+        self.prefetch(k)
+        return self._started[k].result()
+
+    def file(self, k: int) -> SourceFile:
+        """The k-th object as the local file the reader is handed (waits for its download)."""
+        return self.take(k).file
+
+    def _fetch(self, obj: RemoteObject) -> _Fetched:
+        fmt, compression = file_kind(obj.url, self._format)  # by the key's name: before any download
+        got = download(self._store, self._pattern, obj)
+        return _Fetched(got, SourceFile(got.local, fmt, got.read.size, got.read.version, compression))
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    downloaded: Downloaded
+    file: SourceFile
+
+    def remove(self) -> None:
+        self.downloaded.remove()
 
 
 @dataclass(frozen=True)
@@ -152,23 +244,20 @@ def _read_object(
     db: Database,
     monitor: str,
     kind: str,
-    configured_format: str,
-    store: Any,
-    pattern: ObjectPattern,
-    obj: RemoteObject,
-    read_one: Callable[[SourceFile, str], None],
+    got: _Fetched,
+    read_one: ReadObject,
     summary: FileSummary,
+    opened: Opened | None,
+    read_done: threading.Event,
 ) -> None:
-    fmt, compression = file_kind(obj.url, configured_format)  # by the key's name: before any download
-    with fetched(store, pattern, obj) as (local, read):
-        f = SourceFile(local, fmt, read.size, read.version, compression)
-        if is_empty(f):
-            # Recorded as read with 0 rows, so it is not fetched again until it changes.
-            with db.transaction() as tx:
-                record_ingested(tx, monitor, kind, read.url, read.size, read.version, utcnow())
-            summary.files_read += 1
-            return
-        read_one(f, read.url)
+    f, url = got.file, got.downloaded.read.url
+    if is_empty(f):
+        # Recorded as read with 0 rows, so it is not fetched again until it changes.
+        with db.transaction() as tx:
+            record_ingested(tx, monitor, kind, url, f.size, f.mtime_ns, utcnow())
+        summary.files_read += 1
+        return
+    read_one(f, url, opened, read_done)
 
 
 _MIRRORED: dict[tuple[str, str], tuple[str, float]] = {}  # (cache dir, url) → (local copy, when checked)

@@ -38,7 +38,7 @@ import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -50,7 +50,16 @@ from driftwatch.config.sources import ObjectStoreOptions, is_object_url
 from driftwatch.errors import SourceError, first_line
 from driftwatch.workdirs import new_workdir
 
-__all__ = ["ObjectStoreOptions", "is_object_url", "list_objects", "fetched", "open_store", "parse_pattern"]
+__all__ = [
+    "Downloaded",
+    "ObjectStoreOptions",
+    "download",
+    "fetched",
+    "is_object_url",
+    "list_objects",
+    "open_store",
+    "parse_pattern",
+]
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _DOWNLOAD_CHUNK = 8 << 20
 _S3_SCHEMES = ("s3", "s3a")
@@ -195,27 +204,47 @@ def list_objects(store: Any, pattern: ObjectPattern, start_after: str | None = N
     return found
 
 
-@contextmanager
-def fetched(store: Any, pattern: ObjectPattern, obj: RemoteObject) -> Iterator[tuple[str, RemoteObject]]:
-    """Download one object to a temporary file named like its key; yields (local path, the object as read).
+@dataclass(frozen=True)
+class Downloaded:
+    """One object downloaded to a temporary file named like its key (so its suffix still tells the format and
+    compression), with the object as read: the size and ETag of the GET response, which may be newer than the
+    listing's (what is recorded as ingested is what was read). `remove` deletes the file and its folder."""
 
-    The object as read carries the size and ETag of the GET response, which may be newer than the listing's:
-    what is recorded as ingested is what was read. The file is removed afterwards, whatever happened.
-    """
+    local: str
+    read: RemoteObject
+    workdir: str = field(repr=False)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def download(store: Any, pattern: ObjectPattern, obj: RemoteObject) -> Downloaded:
+    """Download one object (the caller removes it); SourceError, with nothing left behind, when it cannot be."""
     workdir = new_workdir("object")
     local = os.path.join(workdir, os.path.basename(obj.key) or "object")
     try:
-        try:
-            result = obstore.get(store, obj.key)
-            read = _remote(pattern, result.meta)
-            with open(local, "wb") as out:
-                for chunk in result.stream(min_chunk_size=_DOWNLOAD_CHUNK):
-                    out.write(chunk)
-        except (ObjectStoreError, OSError, TimeoutError) as exc:
-            raise SourceError(obj.url, f"cannot be fetched: {_reason(exc)}") from None
-        yield local, read
-    finally:
+        result = obstore.get(store, obj.key)
+        read = _remote(pattern, result.meta)
+        with open(local, "wb") as out:
+            for chunk in result.stream(min_chunk_size=_DOWNLOAD_CHUNK):
+                out.write(chunk)
+    except BaseException as exc:
         shutil.rmtree(workdir, ignore_errors=True)
+        if isinstance(exc, ObjectStoreError | OSError | TimeoutError):
+            raise SourceError(obj.url, f"cannot be fetched: {_reason(exc)}") from None
+        raise
+    return Downloaded(local, read, workdir)
+
+
+@contextmanager
+def fetched(store: Any, pattern: ObjectPattern, obj: RemoteObject) -> Iterator[tuple[str, RemoteObject]]:
+    """`download`, as a context: yields (local path, the object as read); the file is removed afterwards,
+    whatever happened."""
+    got = download(store, pattern, obj)
+    try:
+        yield got.local, got.read
+    finally:
+        got.remove()
 
 
 def mirror_object(path: str, options: ObjectStoreOptions, cache_dir: str) -> str:
