@@ -133,6 +133,10 @@ class FaultProxy:
         self.up()
 
     def up(self) -> None:
+        with self._down_lock:  # not while a `down` started by `down_at` is still closing the old server
+            self._up()
+
+    def _up(self) -> None:
         proxy = self
         self.down_at = None
 

@@ -18,7 +18,9 @@ import pytest
 from test_objectstore_ingest import Project, record
 
 from conftest import ObjectServer
+from driftwatch.errors import SourceError
 from driftwatch.pipeline import files_ahead, ingest, object_sources
+from driftwatch.sources.objectstore import list_objects, open_store, parse_pattern
 from driftwatch.workdirs import new_workdir
 
 pytestmark = pytest.mark.parametrize("object_server", ["s3"], indirect=True)
@@ -95,11 +97,20 @@ def test_objects_read_ahead_store_what_object_after_object_stored(
             opened.append(Path(f.path).name)
         return result
 
+    handed: list[str] = []
+    real_ingest_file = ingest.ingest_file
+
+    def ingest_spy(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("opened") is not None:
+            handed.append(kwargs["source"].rsplit("/", 1)[1])
+        return real_ingest_file(*args, **kwargs)
+
     monkeypatch.setattr(files_ahead.FilesAhead, "_open", spy)
+    monkeypatch.setattr(ingest, "ingest_file", ingest_spy)
     ahead = outcome(ahead_p)
     # Opened ahead: every object after the first that the reader reads (not the empty one, not the unknown
-    # type, not the broken one).
-    assert opened == ["02.parquet", "06.ndjson.gz"]
+    # type, not the broken one), and what was opened is what the object's ingest was handed.
+    assert opened == handed == ["02.parquet", "06.ndjson.gz"]
     assert object_folders() == set()
 
     # The same objects, one after the other: nothing downloaded or opened ahead.
@@ -146,33 +157,65 @@ def test_the_next_object_is_fetched_and_read_while_this_one_is_stored(
         )
     events: list[str] = []
     lock = threading.Lock()
+    read = {k: threading.Event() for k in range(3)}
     real_download = object_sources.download
+    real_batches = files_ahead.prepared_batches
     real_store = ingest.store_prediction_batch
 
-    def download_spy(store: Any, pattern: Any, obj: Any) -> Any:
-        got = real_download(store, pattern, obj)
+    def download_spy(store: Any, pattern: Any, obj: Any, stop: Any = None) -> Any:
+        got = real_download(store, pattern, obj, stop)
         with lock:
             events.append(f"fetched {obj.key.rsplit('/', 1)[1]}")
         return got
+
+    def batches_spy(db: Any, plan: Any, cursors: Any, batch_rows: int) -> Any:
+        for batch in real_batches(db, plan, cursors, batch_rows):
+            first = batch.rows.column("request_id")[0].as_py()
+            with lock:
+                events.append(f"read {first}")
+            read[int(first[1])].set()
+            yield batch
 
     def store_spy(tx: Any, monitor: str, batch: Any, *args: Any) -> Any:
         first = batch.column("request_id")[0].as_py()
         with lock:
             events.append(f"store {first} begins")
-        time.sleep(0.3)  # the next object has time to be fetched meanwhile, if it is fetched ahead
+        k = int(first[1])
+        if k < 2:  # the next object is fetched and its first batch read meanwhile, if that is done ahead
+            read[k + 1].wait(timeout=10)
         with lock:
             events.append(f"store {first} ends")
         return real_store(tx, monitor, batch, *args)
 
     monkeypatch.setattr(object_sources, "download", download_spy)
+    monkeypatch.setattr(files_ahead, "prepared_batches", batches_spy)
+    monkeypatch.setattr(ingest, "prepared_batches", batches_spy)
     monkeypatch.setattr(ingest, "store_prediction_batch", store_spy)
     summary = p.ingest()
     assert (summary.files_read, summary.rows_inserted) == (3, 900)
     for k in (1, 2):
-        before = events.index(f"store f{k - 1}-0 begins")
         fetched = events.index(f"fetched {k}.parquet")
-        after = events.index(f"store f{k - 1}-0 ends")
-        assert fetched < after and before < after, events
+        read_ahead = events.index(f"read f{k}-0")
+        stored_before = events.index(f"store f{k - 1}-0 ends")
+        assert fetched < read_ahead < stored_before, events
+    assert object_folders() == set()
+
+
+def test_aborted_downloads_never_begin_and_leave_nothing(tmp_path: Path, object_server: ObjectServer) -> None:
+    p = Project(tmp_path, object_server)
+    for k in range(3):
+        p.put(f"logs/{k}.ndjson", json.dumps(record(f"x{k}")).encode() + b"\n")
+    options = p.monitor.predictions.object_store
+    pattern = parse_pattern(p.monitor.predictions.path)
+    store = open_store(pattern, options)
+    objects = list_objects(store, pattern)
+    with object_sources._Downloads(store, pattern, objects, "auto") as downloads:
+        first = downloads.take(0)
+        assert Path(first.file.path).read_bytes().startswith(b'{"request_id": "x0"')
+        downloads.abort()
+        with pytest.raises(SourceError, match="download stopped"):
+            downloads.take(2)  # not begun before the abort: never begins
+        first.remove()
     assert object_folders() == set()
 
 

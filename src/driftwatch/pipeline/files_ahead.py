@@ -100,9 +100,11 @@ class FilesAhead:
         self.stop()
         for after in self._waiting:  # an opening still waiting for its file's turn: it stops
             after.set()
-        for pending in self._pending.values():
-            _close_quietly(pending)
-        self._pool.shutdown(wait=True)
+        try:
+            for pending in self._pending.values():
+                _close_quietly(pending)
+        finally:  # the thread is done before the caller removes what it may be reading (a downloaded object)
+            self._pool.shutdown(wait=True)
         for pending in self._pending.values():  # opened after the first pass (it was still running)
             _close_quietly(pending)
         self._pending.clear()
@@ -140,7 +142,10 @@ class FilesAhead:
         self._closing = True
 
     def _open_when_ready(self, get: Callable[[], SourceFile], after: threading.Event) -> Opened | None:
-        return self._open(get(), after)
+        if self._closing:
+            return None
+        f = get()
+        return None if self._closing else self._open(f, after)
 
     def _open(self, f: SourceFile, after: threading.Event) -> Opened | None:
         with self._db.side_cursor() as cur:

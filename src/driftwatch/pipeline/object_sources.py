@@ -122,7 +122,8 @@ def ingest_objects(
                     message = message.replace(got.file.path, obj.url)
                 summary.failed_files.append((obj.url, message))
                 failed.add(obj.key)
-            except BaseException:  # an interrupt: the object opened ahead is not read
+            except BaseException:  # an interrupt: nothing more is downloaded, opened or read
+                downloads.abort()
                 if ahead is not None:
                     ahead.stop()
                 raise
@@ -148,28 +149,39 @@ class _Downloads:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="driftwatch-object-ahead")
         self._started: dict[int, Future[_Fetched]] = {}
         self._lock = threading.Lock()
+        self._stop = threading.Event()
 
     def __enter__(self) -> _Downloads:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for pending in self._started.values():
-            pending.cancel()
+        self.abort()
         self._pool.shutdown(wait=True)
         for pending in self._started.values():
             if pending.done() and not pending.cancelled() and pending.exception() is None:
                 pending.result().remove()  # removing twice is harmless: a taken one is removed already
 
+    def abort(self) -> None:
+        """No more downloads: those not begun never begin, a running one stops at its next chunk."""
+        self._stop.set()
+        for pending in self._started.values():
+            pending.cancel()
+
     def prefetch(self, k: int) -> None:
         """Start downloading the objects up to the k-th, in order (each once; nothing past the last)."""
         with self._lock:
+            if self._stop.is_set():
+                return
             for i in range(len(self._started), min(k + 1, len(self._objects))):
                 self._started[i] = self._pool.submit(self._fetch, self._objects[i])
 
     def take(self, k: int) -> _Fetched:
         """The k-th object downloaded, waiting for it (SourceError: it could not be)."""
         self.prefetch(k)
-        return self._started[k].result()
+        pending = self._started.get(k)
+        if pending is None:  # aborted before it began
+            raise SourceError(self._objects[k].url, "download stopped")
+        return pending.result()
 
     def file(self, k: int) -> SourceFile:
         """The k-th object as the local file the reader is handed (waits for its download)."""
@@ -177,7 +189,7 @@ class _Downloads:
 
     def _fetch(self, obj: RemoteObject) -> _Fetched:
         fmt, compression = file_kind(obj.url, self._format)  # by the key's name: before any download
-        got = download(self._store, self._pattern, obj)
+        got = download(self._store, self._pattern, obj, self._stop)
         return _Fetched(got, SourceFile(got.local, fmt, got.read.size, got.read.version, compression))
 
 

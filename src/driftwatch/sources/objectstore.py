@@ -36,6 +36,7 @@ import hashlib
 import os
 import re
 import shutil
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -218,8 +219,11 @@ class Downloaded:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def download(store: Any, pattern: ObjectPattern, obj: RemoteObject) -> Downloaded:
-    """Download one object (the caller removes it); SourceError, with nothing left behind, when it cannot be."""
+def download(
+    store: Any, pattern: ObjectPattern, obj: RemoteObject, stop: threading.Event | None = None
+) -> Downloaded:
+    """Download one object (the caller removes it); SourceError, with nothing left behind, when it cannot be,
+    or when `stop` is set (checked between chunks: a download ahead that is no longer wanted)."""
     workdir = new_workdir("object")
     local = os.path.join(workdir, os.path.basename(obj.key) or "object")
     try:
@@ -227,6 +231,8 @@ def download(store: Any, pattern: ObjectPattern, obj: RemoteObject) -> Downloade
         read = _remote(pattern, result.meta)
         with open(local, "wb") as out:
             for chunk in result.stream(min_chunk_size=_DOWNLOAD_CHUNK):
+                if stop is not None and stop.is_set():
+                    raise SourceError(obj.url, "download stopped")
                 out.write(chunk)
     except BaseException as exc:
         shutil.rmtree(workdir, ignore_errors=True)
