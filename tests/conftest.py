@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,8 +31,10 @@ def demo_db(demo_settings: Settings) -> Iterator[Database]:
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Start the slow session resources the selected tests need in the background (tests/_early.py); nothing
-    for `--collect-only`, which runs no test."""
-    if not session.config.option.collectonly:
+    for `--collect-only`, which runs no test, and nothing in a pytest-xdist worker: every worker collects every
+    test but runs only those it is handed, so each would start them all (the other core is busy with the other
+    worker's tests anyway); there a fixture starts its resource when a test first needs it."""
+    if not session.config.option.collectonly and not os.environ.get("PYTEST_XDIST_WORKER"):
         _early.start_needed(session.items)
 
 
