@@ -170,6 +170,14 @@ class FilesAhead:
         return Opened(readable, plan, batches, first, cursors)
 
 
+def turn_over(opened: Opened | None, read_done: threading.Event) -> None:
+    """A file's turn is over, however it went: the file after it may be read now, and what was opened of this
+    one ahead is let go."""
+    read_done.set()
+    if opened is not None:
+        opened.close()
+
+
 def close_batches(batches: Iterator[Prepared]) -> None:
     """Close a batches generator (`prepared_batches`) left suspended, so that its `finally` runs now, while its
     cursors are open, and not when it is garbage-collected ("Exception ignored ... Connection already closed")."""

@@ -22,7 +22,7 @@ import duckdb
 from driftwatch.config.monitors import FeatureSpec, MonitorConfig
 from driftwatch.errors import SourceError
 from driftwatch.pipeline.database_sources import ingest_database
-from driftwatch.pipeline.files_ahead import FilesAhead, Opened, close_batches, prepared_batches
+from driftwatch.pipeline.files_ahead import FilesAhead, Opened, close_batches, prepared_batches, turn_over
 from driftwatch.pipeline.object_sources import ingest_objects
 from driftwatch.sources.files import (
     Readable,
@@ -159,9 +159,7 @@ def _ingest_files(
                 ahead.stop()
                 raise
             finally:
-                read_done.set()
-                if opened is not None:
-                    opened.close()
+                turn_over(opened, read_done)
             summary.files_read += 1
             _add_counts(summary, counts)
 

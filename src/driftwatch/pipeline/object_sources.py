@@ -30,7 +30,7 @@ import duckdb
 from driftwatch.config.monitors import MonitorConfig
 from driftwatch.errors import SourceError, first_line
 from driftwatch.pipeline.database_reference import database_reference
-from driftwatch.pipeline.files_ahead import FilesAhead, Opened
+from driftwatch.pipeline.files_ahead import FilesAhead, Opened, turn_over
 from driftwatch.sources.files import SourceFile, is_empty
 from driftwatch.sources.formats import file_kind
 from driftwatch.sources.objectstore import (
@@ -128,9 +128,7 @@ def ingest_objects(
                     ahead.stop()
                 raise
             finally:
-                read_done.set()
-                if opened is not None:
-                    opened.close()
+                turn_over(opened, read_done)
                 if got is not None:
                     got.remove()
     _advance(db, monitor, kind, pattern, listing, failed)
