@@ -30,7 +30,7 @@ from driftwatch.pipeline.performance import (
     with_multiclass_estimator,
 )
 from driftwatch.pipeline.quality import QualitySummary, check_quality, recomputer
-from driftwatch.pipeline.reference import cached_profiles, ensure_reference
+from driftwatch.pipeline.reference import PendingReference, cached_profiles, ensure_reference_ahead
 from driftwatch.pipeline.registry import open_registry_cycle, write_back
 from driftwatch.pipeline.retention import RetentionSummary, expire_rows
 from driftwatch.pipeline.run_status import run_outcome
@@ -140,7 +140,17 @@ def run_cycle(
             summary.registry_warnings = registry.warnings
             summary.registry_change = registry.change_note()
             monitor = registry.monitor
-        reference = registry.reference if registry is not None else ensure_reference(db, monitor)
+        # A current stored profile is read while the rows are ingested (`ensure_reference_ahead`).
+        pending = (
+            PendingReference(registry.reference.features, lambda: registry.reference)
+            if registry is not None
+            else ensure_reference_ahead(db, monitor)
+        )
+        try:
+            summary.ingest = ingest_predictions(db, monitor, pending.features, hooks.on_file)
+            reference = pending.result()
+        finally:
+            pending.settle()
         summary.features = reference.features.names
         summary.outputs = tuple(n for n in OUTPUT_FEATURES if n in reference.profile.features)
         summary.profile_rebuilt = reference.rebuilt
@@ -151,7 +161,6 @@ def run_cycle(
             if isinstance(profile, CategoricalProfile) and (note := category_cap_note(profile)) is not None
         )
         summary.reference_rows_rejected = reference.rows_rejected
-        summary.ingest = ingest_predictions(db, monitor, reference.features, hooks.on_file)
         # Pushed batches are already stored (they never wait for a cycle); their windows are queued here.
         # A batch committed after this point is in the table the windows read, and its windows wait for the
         # next cycle: computed once more rather than missed.
