@@ -80,6 +80,7 @@ def test_the_profile_is_read_while_the_rows_are_ingested_and_changes_nothing(
     # Begun (on its own thread) before the ingest ended: the two ran at once.
     assert names.index("ingest begins") < names.index("ingest ends"), second
     assert names.index("load begins") < names.index("ingest ends"), second
+    assert names.index("ingest begins") < names.index("load ends"), second  # not read to its end first
     assert next(t for e, t in second if e == "load begins").startswith("driftwatch-reference")
 
     first, first_results = cycled_twice(tmp_path / "first", monkeypatch, ahead=False)
@@ -126,3 +127,27 @@ def test_a_profile_that_cannot_be_read_fails_the_run_and_keeps_the_rows(
         monkeypatch.undo()
         again = run_cycle(db, settings.monitor(MONITOR), now=DEMO_END)
         assert again.status == "ok" and again.windows_computed >= 1 and again.ingest.files_read == 0
+
+
+def test_an_ingest_that_fails_leaves_no_read_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The caller may close the database as soon as the cycle returns: the profile's read has ended by then."""
+    config = demo_project(tmp_path, SMALL_DEMO)
+    settings = load_settings(config)
+    real_load = reference.load_profile
+    with Database(settings.storage, settings.database) as db:
+        run_cycle(db, settings.monitor(MONITOR), now=DEMO_END)  # the profile is built and stored
+        reference._CACHE.clear()
+
+        def slow_load(*args: Any) -> Any:
+            time.sleep(0.5)  # still reading when the ingest fails
+            return real_load(*args)
+
+        def failing_ingest(*args: Any, **kwargs: Any) -> Any:
+            raise ValueError("the ingest broke")
+
+        monkeypatch.setattr(reference, "load_profile", slow_load)
+        monkeypatch.setattr(cycle, "ingest_predictions", failing_ingest)
+        with pytest.raises(ValueError, match="the ingest broke"):
+            run_cycle(db, settings.monitor(MONITOR), now=DEMO_END)
+        assert not [t for t in threading.enumerate() if t.name.startswith("driftwatch-reference")]
+    # closed without "connection is busy": nothing was reading

@@ -140,17 +140,20 @@ def run_cycle(
             summary.registry_warnings = registry.warnings
             summary.registry_change = registry.change_note()
             monitor = registry.monitor
-        # A current stored profile is read while the rows are ingested (`ensure_reference_ahead`).
-        pending = (
-            PendingReference(registry.reference.features, lambda: registry.reference)
-            if registry is not None
-            else ensure_reference_ahead(db, monitor)
-        )
+        # A current stored profile is read while the rows are ingested (`ensure_reference_ahead`); the read
+        # ends before this returns, however the ingest ends (the caller may close the database then).
+        pending: PendingReference | None = None
         try:
+            pending = (
+                PendingReference(registry.reference.features, lambda: registry.reference)
+                if registry is not None
+                else ensure_reference_ahead(db, monitor)
+            )
             summary.ingest = ingest_predictions(db, monitor, pending.features, hooks.on_file)
             reference = pending.result()
         finally:
-            pending.settle()
+            if pending is not None:
+                pending.settle()
         summary.features = reference.features.names
         summary.outputs = tuple(n for n in OUTPUT_FEATURES if n in reference.profile.features)
         summary.profile_rebuilt = reference.rebuilt
