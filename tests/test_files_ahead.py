@@ -14,6 +14,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from _opened_ahead import spy_opened_ahead
 from driftwatch.config.loading import load_settings
 from driftwatch.config.monitors import FeatureSpec
 from driftwatch.pipeline import files_ahead, ingest
@@ -105,16 +106,8 @@ def test_files_read_ahead_store_what_file_after_file_stored(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     write_logs(tmp_path)
-    opened: list[str] = []
-    real_open = files_ahead.FilesAhead._open
+    opened = spy_opened_ahead(monkeypatch)
 
-    def spy(self: files_ahead.FilesAhead, f: Any, after: threading.Event) -> Any:
-        result = real_open(self, f, after)
-        if result is not None:
-            opened.append(Path(f.path).name)
-        return result
-
-    monkeypatch.setattr(files_ahead.FilesAhead, "_open", spy)
     ahead = ingest_all(tmp_path, "ahead.duckdb")
     # Opened ahead: every file after the first that DuckDB reads as it is (not the empty one, not the one
     # that needs a repaired copy, not the broken one).

@@ -17,6 +17,7 @@ import polars as pl
 import pytest
 from test_objectstore_ingest import Project, record
 
+from _opened_ahead import spy_opened_ahead
 from conftest import ObjectServer
 from driftwatch.errors import SourceError
 from driftwatch.pipeline import files_ahead, ingest, object_sources
@@ -88,14 +89,7 @@ def test_objects_read_ahead_store_what_object_after_object_stored(
     ahead_p = Project(ahead_root, object_server, glob="logs/*")
     one_p = Project(one_root, object_server, glob="logs/*")  # a bucket of its own
     upload_mixed(ahead_p)
-    opened: list[str] = []
-    real_open = files_ahead.FilesAhead._open
-
-    def spy(self: files_ahead.FilesAhead, f: Any, after: threading.Event) -> Any:
-        result = real_open(self, f, after)
-        if result is not None:
-            opened.append(Path(f.path).name)
-        return result
+    opened = spy_opened_ahead(monkeypatch)
 
     handed: list[str] = []
     real_ingest_file = ingest.ingest_file
@@ -105,7 +99,6 @@ def test_objects_read_ahead_store_what_object_after_object_stored(
             handed.append(kwargs["source"].rsplit("/", 1)[1])
         return real_ingest_file(*args, **kwargs)
 
-    monkeypatch.setattr(files_ahead.FilesAhead, "_open", spy)
     monkeypatch.setattr(ingest, "ingest_file", ingest_spy)
     ahead = outcome(ahead_p)
     # Opened ahead: every object after the first that the reader reads (not the empty one, not the unknown
