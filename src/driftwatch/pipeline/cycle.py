@@ -145,7 +145,7 @@ def run_cycle(
         pending: PendingReference | None = None
         try:
             pending = (
-                PendingReference(registry.reference.features, lambda: registry.reference)
+                PendingReference.done(registry.reference)
                 if registry is not None
                 else ensure_reference_ahead(db, monitor)
             )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
@@ -305,17 +304,24 @@ def ensure_reference(db: Database, monitor: MonitorConfig) -> ReferenceOutcome:
 
 @dataclass(frozen=True)
 class PendingReference:
-    """The reference's features, known at once, and its profile (`result`), which may still be being read
-    (`loading`). Whoever holds one lets the read end (`settle`) before the database may close."""
+    """The reference's features, known at once, and its outcome, which may still be being read (`outcome`, a
+    future). Whoever holds one lets the read end (`settle`) before the database may close."""
 
     features: FeatureSpec
-    result: Callable[[], ReferenceOutcome]
-    loading: Future[ReferenceProfile] | None = None
+    outcome: Future[ReferenceOutcome]
+
+    @classmethod
+    def done(cls, outcome: ReferenceOutcome) -> PendingReference:
+        ready: Future[ReferenceOutcome] = Future()
+        ready.set_result(outcome)
+        return cls(outcome.features, ready)
+
+    def result(self) -> ReferenceOutcome:
+        return self.outcome.result()
 
     def settle(self) -> None:
         """Wait for the read, if any, to end; its error (if any) is `result`'s to raise."""
-        if self.loading is not None:
-            wait([self.loading])
+        wait([self.outcome])
 
 
 def ensure_reference_ahead(db: Database, monitor: MonitorConfig, ahead: bool = True) -> PendingReference:
@@ -333,32 +339,22 @@ def ensure_reference_ahead(db: Database, monitor: MonitorConfig, ahead: bool = T
         features = FeatureSpec(numeric=inferred.numeric, categorical=inferred.categorical)
         excluded = inferred.excluded
     pid = profile_id(monitor, features)
-    if current_profile_id(cur, monitor.name) == pid:
-        key = (str(db.path), monitor.name, pid)
-        with _CACHE_LOCK:
-            hit = _CACHE.get(key)
-        if hit is not None or not ahead:
-            outcome = ReferenceOutcome(cached_profile(db, monitor.name, pid), features, False, 0, excluded)
-            return PendingReference(features, lambda: outcome)
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="driftwatch-reference")
-        loading = pool.submit(_read_profile, db, key)
-        pool.shutdown(wait=False)  # the thread ends with the read
+    if current_profile_id(cur, monitor.name) != pid:
+        return PendingReference.done(_build_reference(db, monitor, features, pid, excluded))
+    if not ahead or _held(db, monitor.name, pid) is not None:
+        return PendingReference.done(
+            ReferenceOutcome(cached_profile(db, monitor.name, pid), features, False, 0, excluded)
+        )
 
-        def loaded() -> ReferenceOutcome:
-            return ReferenceOutcome(loading.result(), features, False, 0, excluded)
+    def read() -> ReferenceOutcome:
+        with db.side_cursor() as own:  # a pool thread keeps no cursor after it
+            profile = cached_profile(db, monitor.name, pid, own)
+        return ReferenceOutcome(profile, features, False, 0, excluded)
 
-        return PendingReference(features, loaded, loading)
-    outcome = _build_reference(db, monitor, features, pid, excluded)
-    return PendingReference(features, lambda: outcome)
-
-
-def _read_profile(db: Database, key: tuple[str, str, str]) -> ReferenceProfile:
-    """`cached_profile` on a cursor of its own (a pool thread keeps no cursor after it)."""
-    with db.side_cursor() as cur:
-        profile = load_profile(cur, key[1], key[2])
-    with _CACHE_LOCK:
-        _CACHE[key] = profile
-    return profile
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="driftwatch-reference")
+    reading = pool.submit(read)
+    pool.shutdown(wait=False)  # the thread ends with the read
+    return PendingReference(features, reading)
 
 
 def _build_reference(
@@ -387,14 +383,19 @@ def cached_profiles(db: Database, monitor: str) -> dict[tuple[str, str], Referen
         }
 
 
-def cached_profile(db: Database, monitor: str, pid: str) -> ReferenceProfile:
-    """A stored profile, read from the database once per process."""
-    key = (str(db.path), monitor, pid)
-    with _CACHE_LOCK:
-        hit = _CACHE.get(key)
+def cached_profile(
+    db: Database, monitor: str, pid: str, cur: duckdb.DuckDBPyConnection | None = None
+) -> ReferenceProfile:
+    """A stored profile, read from the database (on `cur`, default this thread's cursor) once per process."""
+    hit = _held(db, monitor, pid)
     if hit is not None:
         return hit
-    profile = load_profile(db.cursor(), monitor, pid)
+    profile = load_profile(cur or db.cursor(), monitor, pid)
     with _CACHE_LOCK:
-        _CACHE[key] = profile
+        _CACHE[(str(db.path), monitor, pid)] = profile
     return profile
+
+
+def _held(db: Database, monitor: str, pid: str) -> ReferenceProfile | None:
+    with _CACHE_LOCK:
+        return _CACHE.get((str(db.path), monitor, pid))

@@ -37,8 +37,6 @@ import os
 import re
 import shutil
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -55,7 +53,6 @@ __all__ = [
     "Downloaded",
     "ObjectStoreOptions",
     "download",
-    "fetched",
     "is_object_url",
     "list_objects",
     "open_store",
@@ -242,17 +239,6 @@ def download(
     return Downloaded(local, read, workdir)
 
 
-@contextmanager
-def fetched(store: Any, pattern: ObjectPattern, obj: RemoteObject) -> Iterator[tuple[str, RemoteObject]]:
-    """`download`, as a context: yields (local path, the object as read); the file is removed afterwards,
-    whatever happened."""
-    got = download(store, pattern, obj)
-    try:
-        yield got.local, got.read
-    finally:
-        got.remove()
-
-
 def mirror_object(path: str, options: ObjectStoreOptions, cache_dir: str) -> str:
     """A local copy of one named object (a reference file), downloaded only when its ETag changed.
 
@@ -273,8 +259,11 @@ def mirror_object(path: str, options: ObjectStoreOptions, cache_dir: str) -> str
     local = os.path.join(home, f"{obj.version:016x}", os.path.basename(key))
     if not (os.path.isfile(local) and os.path.getsize(local) == obj.size):
         os.makedirs(os.path.dirname(local), exist_ok=True)
-        with fetched(store, pattern, obj) as (downloaded, _):
-            shutil.move(downloaded, local + ".part")  # the same folder: the rename below is atomic
+        got = download(store, pattern, obj)
+        try:
+            shutil.move(got.local, local + ".part")  # the same folder: the rename below is atomic
+        finally:
+            got.remove()
         os.replace(local + ".part", local)
         os.utime(local, ns=(obj.modified_ns, obj.modified_ns))
         for old in os.listdir(home):
