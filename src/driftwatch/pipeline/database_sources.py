@@ -2,8 +2,9 @@
 
 Each cycle: connect; pull the look-back rows (late rows up to `lookback` behind the watermark: the stored ones
 are skipped by request id, the new ones queue their window for recomputation as any new row does); then pull
-batches after the watermark until one comes back short. Each batch is written to a temporary Parquet file and
-stored by the step's own file reader (`pipeline.ingest.ingest_file`: normalising, quarantine, window queue),
+batches after the watermark until one comes back short. Each batch is stored by the step's own file reader
+(`pipeline.ingest.ingest_file`: normalising, quarantine, window queue), read in memory as its Parquet file
+would be read, or from a temporary Parquet file when DuckDB would read its types otherwise (`pipeline.spilled`),
 and the watermark moves to the batch's last row inside that same transaction. A pull asks for at most
 min(`batch_rows`, `PULL_ROWS`, the reader's slice size), so the reader stores it in one slice, one transaction:
 a crash before the commit leaves both the rows and the watermark as they were, and the batch is pulled again,
@@ -31,7 +32,7 @@ import pyarrow as pa
 from driftwatch.config.monitors import MonitorConfig
 from driftwatch.config.sources import DatabaseSourceOptions
 from driftwatch.errors import SourceError, first_line
-from driftwatch.pipeline.spilled import Spilled
+from driftwatch.pipeline.spilled import Pulled
 from driftwatch.sources.database import (
     Watermark,
     connect,
@@ -41,7 +42,6 @@ from driftwatch.sources.database import (
     pull,
     source_label,
 )
-from driftwatch.sources.files import SourceFile
 from driftwatch.sources.logs import NO_SEGMENT_VALUE, NO_VERSION
 from driftwatch.storage.database import Database, utcnow
 from driftwatch.storage.quarantine import pulled_source
@@ -58,7 +58,7 @@ KIND = "predictions"
 # 2.87 / 2.46-2.61 / 2.71 / 2.94 s (docs/benchmarks.md, "Pulls ahead").
 PULL_ROWS = 500_000
 Hook = Callable[[duckdb.DuckDBPyConnection], None]
-ReadOne = Callable[[SourceFile, str, Hook], tuple[int, int, int, int]]
+ReadOne = Callable[[Pulled, str, Hook], tuple[int, int, int, int]]
 
 
 class IngestCounts(Protocol):
@@ -75,8 +75,8 @@ class IngestCounts(Protocol):
 def ingest_database(
     db: Database, monitor: MonitorConfig, summary: IngestCounts, read_one: ReadOne, slice_rows: int
 ) -> None:
-    """Pull the monitor's database source into its table; `read_one(file, source, in_transaction)` stores one
-    batch file and runs `in_transaction` inside the batch's transaction; it commits every `slice_rows` rows,
+    """Pull the monitor's database source into its table; `read_one(pulled, source, in_transaction)` stores one
+    pulled batch and runs `in_transaction` inside the batch's transaction; it commits every `slice_rows` rows,
     so no pull asks for more."""
     options = monitor.predictions.database
     assert options is not None
@@ -119,12 +119,15 @@ def _pull_all(
         _pull_late(db, monitor, conn, mark, summary, read_one)
     limit = max(1, min(options.batch_rows, slice_rows, PULL_ROWS))
 
-    def pull_after(after: Watermark | None) -> tuple[Spilled, Watermark] | None:
+    def pull_after(after: Watermark | None) -> tuple[Pulled, Watermark] | None:
         batch = pull(conn, options, ts_col, id_col, after, limit=limit)
         reached = last_watermark(batch, ts_col, id_col)
-        return None if reached is None else (Spilled.of(batch, "pull"), reached)
+        if reached is None:
+            return None
+        with db.side_cursor() as cur:
+            return Pulled.of(cur, batch, "pull"), reached
 
-    # The next pull (and its temporary file) runs on another thread while this batch is stored: the database
+    # The next pull (and its temporary file, if any) runs on another thread while this batch is stored: the database
     # (its server, the driver's decoding) and the store then share the two cores instead of taking turns
     # (docs/benchmarks.md, "Sources"). The connection is used by one thread at a time: each pull starts after
     # the one before it returned. A failed store leaves the pull running then to finish; its file is removed.
@@ -135,12 +138,12 @@ def _pull_all(
                 pulled = pending.result()
                 if pulled is None:
                     return
-                spilled, reached = pulled
-                more = spilled.rows >= limit
+                batch, reached = pulled
+                more = batch.rows >= limit
                 if more:
                     pending = ahead.submit(pull_after, reached)
                 source = pulled_source(label, f"{reached.ts.isoformat()}|{reached.id}")
-                _store(monitor, spilled, source, reached, summary, read_one)
+                _store(monitor, batch, source, reached, summary, read_one)
                 if not more:
                     return
         finally:
@@ -182,7 +185,9 @@ def _pull_late(
         # row at the row number of an earlier pull's bad row be dropped as already quarantined.
         pulled = utcnow().strftime("%Y-%m-%dT%H:%M:%S.%f")
         source = pulled_source(source_label(options), f"lookback@{pulled}")
-        _store(monitor, Spilled.of(late, "pull"), source, None, summary, read_one)
+        with db.side_cursor() as cur:
+            batch = Pulled.of(cur, late, "pull")
+        _store(monitor, batch, source, None, summary, read_one)
 
 
 def _prediction_keys(monitor: MonitorConfig, table: pa.Table) -> list[tuple[str, str]]:
@@ -202,14 +207,14 @@ def _prediction_keys(monitor: MonitorConfig, table: pa.Table) -> list[tuple[str,
 
 def _store(
     monitor: MonitorConfig,
-    spilled: Spilled,
+    batch: Pulled,
     source: str,
     mark: Watermark | None,
     summary: IngestCounts,
     read_one: ReadOne,
 ) -> None:
-    """One pulled batch, stored with (when `mark`) the watermark it reaches, in one transaction; its file is
-    removed whatever happens."""
+    """One pulled batch, stored with (when `mark`) the watermark it reaches, in one transaction; its file (if
+    spilled) is removed whatever happens."""
     label = source.split("#", 1)[0]
 
     def save(tx: duckdb.DuckDBPyConnection) -> None:
@@ -217,9 +222,9 @@ def _store(
             save_watermark(tx, monitor.name, KIND, label, (mark.ts, mark.id), utcnow())
 
     try:
-        counts = read_one(spilled.file, source, save)
+        counts = read_one(batch, source, save)
     finally:
-        spilled.remove()
+        batch.remove()
     summary.files_seen += 1
     summary.files_read += 1
     summary.rows_read += counts[0]
@@ -228,7 +233,7 @@ def _store(
     summary.rows_quarantined += counts[3]
 
 
-def _discard(pending: Future[tuple[Spilled, Watermark] | None]) -> None:
+def _discard(pending: Future[tuple[Pulled, Watermark] | None]) -> None:
     """Remove the file of a pull that was not stored (the store before it failed)."""
     try:
         pulled = pending.result()

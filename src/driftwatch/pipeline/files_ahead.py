@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from driftwatch.sources.files import Readable, SourceFile, first_readable, is_empty
 from driftwatch.sources.logs import LogLayout
-from driftwatch.sources.typed_lines import Normalising, normalising
+from driftwatch.sources.typed_lines import Normalising, normalising, normalising_table
 from driftwatch.storage.database import Database
 from driftwatch.storage.ingest_rows import batch_pairs_repeat
 from driftwatch.storage.ingested_files import already_ingested
@@ -77,6 +77,17 @@ class Opened:
         cursors."""
         close_batches(self.batches)
         self.cursors.close()
+
+
+def opened_table(
+    db: Database, name: str, table: pa.Table, columns: dict[str, str], layout: LogLayout, batch_rows: int
+) -> Opened:
+    """Rows in memory (a pulled batch, `pipeline.spilled.Pulled`) opened as a file read ahead would be, for
+    `pipeline.ingest.ingest_file`; nothing is read until its batches are asked for. The caller closes it."""
+    cursors = ExitStack()
+    plan = normalising_table(name, table, columns, layout)
+    batches = prepared_batches(db, plan, cursors, batch_rows)
+    return Opened(Readable("parquet", name, columns), plan, batches, None, cursors)
 
 
 class FilesAhead:

@@ -22,8 +22,16 @@ import duckdb
 from driftwatch.config.monitors import FeatureSpec, MonitorConfig
 from driftwatch.errors import SourceError
 from driftwatch.pipeline.database_sources import ingest_database
-from driftwatch.pipeline.files_ahead import FilesAhead, Opened, close_batches, prepared_batches, turn_over
+from driftwatch.pipeline.files_ahead import (
+    FilesAhead,
+    Opened,
+    close_batches,
+    opened_table,
+    prepared_batches,
+    turn_over,
+)
 from driftwatch.pipeline.object_sources import ingest_objects
+from driftwatch.pipeline.spilled import Pulled
 from driftwatch.sources.files import (
     Readable,
     SourceFile,
@@ -96,7 +104,7 @@ def ingest_predictions(
             db,
             monitor,
             summary,
-            lambda f, name, hook: ingest_file(db, monitor, layout, f, name, hook),
+            lambda pulled, name, hook: ingest_pulled(db, monitor, layout, pulled, name, hook),
             BATCH_ROWS,
         )
         return summary
@@ -199,6 +207,24 @@ def ingest_file(
         ),
         first=None if opened is None else opened.readable,
     )
+
+
+def ingest_pulled(
+    db: Database,
+    monitor: MonitorConfig,
+    layout: LogLayout,
+    pulled: Pulled,
+    source: str,
+    in_transaction: Callable[[duckdb.DuckDBPyConnection], None],
+) -> tuple[int, int, int, int]:
+    """`ingest_file` of a batch pulled from a database: its rows read in memory, or from its spilled file."""
+    if pulled.table is None or pulled.columns is None:
+        return ingest_file(db, monitor, layout, pulled.file, source, in_transaction)
+    opened = opened_table(db, source, pulled.table, pulled.columns, layout, BATCH_ROWS)
+    try:
+        return ingest_file(db, monitor, layout, pulled.file, source, in_transaction, opened=opened)
+    finally:
+        opened.close()
 
 
 @dataclass

@@ -1,7 +1,10 @@
-"""A batch pulled from a database source, written to a temporary Parquet file for the step's file reader.
+"""A batch pulled from a database source, for the step's file reader: in memory, or in a temporary Parquet file.
 
 Predictions (`pipeline.database_sources`) and labels (`pipeline.database_labels`) store a pulled batch the way
-they store a file: spilled here, read by their own reader, the file removed whatever happens.
+they store a file: read by their own reader, a spilled file removed whatever happens. Predictions keep a batch in
+memory (`Pulled`) when DuckDB reads it as it would read its Parquet file (`sources.parquet_rows.table_columns`):
+writing and reading the file back cost ~0.7 CPU-s per 1M rows of the default log schema, a quarter of storing
+them (docs/benchmarks.md, "Pulled batches read in memory"). Labels are spilled.
 """
 
 from __future__ import annotations
@@ -10,10 +13,12 @@ import os
 import shutil
 from dataclasses import dataclass
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from driftwatch.sources.files import SourceFile
+from driftwatch.sources.parquet_rows import table_columns
 from driftwatch.storage.predictions import ROW_GROUP_ROWS
 from driftwatch.workdirs import new_workdir
 
@@ -44,3 +49,34 @@ class Spilled:
 
     def remove(self) -> None:
         shutil.rmtree(os.path.dirname(self.path), ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Pulled:
+    """A pulled batch of predictions: `table` in memory with its `columns` as DuckDB reads them, or (when
+    DuckDB would read it otherwise than its Parquet file) `spilled` to a file. `remove` is idempotent."""
+
+    rows: int
+    table: pa.Table | None = None
+    columns: dict[str, str] | None = None
+    spilled: Spilled | None = None
+
+    @classmethod
+    def of(cls, cur: duckdb.DuckDBPyConnection, table: pa.Table, kind: str) -> Pulled:
+        columns = table_columns(cur, table)
+        if columns is not None:
+            return cls(table.num_rows, table, columns)
+        return cls(table.num_rows, spilled=Spilled.of(table, kind))
+
+    @property
+    def file(self) -> SourceFile:
+        """The file the reader records as read (its size is the rows; a batch in memory has no path)."""
+        return (
+            self.spilled.file
+            if self.spilled is not None
+            else SourceFile("pulled rows", "parquet", self.rows, 0)
+        )
+
+    def remove(self) -> None:
+        if self.spilled is not None:
+            self.spilled.remove()

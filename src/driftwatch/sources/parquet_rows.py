@@ -17,6 +17,8 @@ parallel already), small files and very large row groups (held in memory whole, 
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -25,7 +27,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from driftwatch.errors import SourceError
+from driftwatch.sources.files import describe_columns
 from driftwatch.storage.schema import quote_identifier
+from driftwatch.workdirs import new_workdir
 
 ARROW_VIEW = "_dw_parquet_rows"  # the registered table's name on the reading cursor, one file at a time
 ROW_COLUMN = "_dw_row"  # the row number added to the table
@@ -80,15 +85,50 @@ def arrow_types_match(cur: duckdb.DuckDBPyConnection, path: str | Path, columns:
 
 
 def _types_match(cur: duckdb.DuckDBPyConnection, schema: pa.Schema, columns: Mapping[str, str]) -> bool:
-    empty = schema.empty_table()
-    if ROW_COLUMN in empty.column_names:
+    if ROW_COLUMN in schema.names:
         return False
+    return _scanned_columns(cur, schema.empty_table()) == list(columns.items())
+
+
+def _scanned_columns(cur: duckdb.DuckDBPyConnection, empty: pa.Table) -> list[tuple[str, str]]:
+    """(name, DuckDB type) of each column of an Arrow table as DuckDB scans it."""
     cur.register(ARROW_VIEW, empty)
     try:
-        described = [(str(r[0]), str(r[1])) for r in cur.execute(f"DESCRIBE {ARROW_VIEW}").fetchall()]
+        return [(str(r[0]), str(r[1])) for r in cur.execute(f"DESCRIBE {ARROW_VIEW}").fetchall()]
     finally:
         cur.unregister(ARROW_VIEW)
-    return described == list(columns.items())
+
+
+def table_columns(cur: duckdb.DuckDBPyConnection, table: pa.Table) -> dict[str, str] | None:
+    """The columns (name -> DuckDB type) of a table in memory (a batch pulled from a database) when the
+    normalising query may read it as it is, as the same rows written to a Parquet file by pyarrow would be
+    read by DuckDB's reader; None when it may not, and the caller writes the file.
+
+    As for a file read by pyarrow (`arrow_types_match`), the test is the types: DuckDB must type every column
+    of the table as its Parquet reader types the column written by pyarrow (found from an empty file of the
+    table's schema, written and described in ~1 ms). Strings must be valid UTF-8 (see `numbered`).
+    """
+    if ROW_COLUMN in table.column_names:
+        return None
+    try:
+        table.validate(full=True)
+    except pa.ArrowInvalid:
+        return None
+    empty = table.slice(0, 0)
+    workdir = new_workdir("schema")
+    try:
+        path = os.path.join(workdir, "schema.parquet")
+        pq.write_table(empty, path)
+        as_file = list(describe_columns(cur, "parquet", path).items())
+    except (OSError, pa.ArrowException, SourceError):
+        return None
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    try:
+        scanned = _scanned_columns(cur, empty)
+    except duckdb.Error:  # a type DuckDB does not scan from Arrow (float16): its Parquet reader decides
+        return None
+    return dict(as_file) if scanned == as_file else None
 
 
 def numbered(path: str | Path, schema: pa.Schema, chunk_rows: int = 32_768) -> pa.Table:
@@ -106,8 +146,13 @@ def numbered(path: str | Path, schema: pa.Schema, chunk_rows: int = 32_768) -> p
             raise pa.ArrowInvalid(f"{path} changed since it was planned")
         table = file.read()
     table.validate(full=True)
+    return numbered_table(table, chunk_rows)
+
+
+def numbered_table(table: pa.Table, chunk_rows: int = 32_768) -> pa.Table:
+    """`table` with `ROW_COLUMN` (1, 2, ...), in chunks of `chunk_rows` rows (slices: no copy)."""
     table = table.append_column(ROW_COLUMN, pa.array(np.arange(1, table.num_rows + 1, dtype=np.int64)))
-    return pa.Table.from_batches(table.to_batches(max_chunksize=chunk_rows))
+    return pa.Table.from_batches(table.to_batches(max_chunksize=chunk_rows), schema=table.schema)
 
 
 def arrow_schema(path: str | Path) -> pa.Schema:

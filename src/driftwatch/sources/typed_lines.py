@@ -40,7 +40,7 @@ import pyarrow.compute as pc
 import driftwatch.timestamps as timestamps
 from driftwatch.sources.files import NDJSON_LINE, source_sql, stream_rows
 from driftwatch.sources.logs import NO_SEGMENT_VALUE, NO_VERSION, LogLayout, normalise_query
-from driftwatch.sources.parquet_rows import ARROW_VIEW, arrow_plan, numbered
+from driftwatch.sources.parquet_rows import ARROW_VIEW, arrow_plan, numbered, numbered_table
 from driftwatch.sources.values import category_number_sql, category_sql, epoch_sql, number_sql
 from driftwatch.storage.schema import feature_column, quote_identifier, segment_column
 
@@ -55,11 +55,13 @@ _DOUBLE, _TEXT = "DOUBLE", "VARCHAR"
 class ArrowRows:
     """A Parquet file read by pyarrow (`sources.parquet_rows`): its path, its schema when planned (`numbered`
     checks it), and the query over the file itself, used instead when pyarrow cannot read it (DuckDB's reader
-    then says why)."""
+    then says why). Or, with `table`, rows already in memory (a batch pulled from a database, whose columns
+    `parquet_rows.table_columns` let through): read as they are, `path` only names them."""
 
     path: str
     schema: pa.Schema
-    over_file: tuple[str, dict[str, object]]
+    over_file: tuple[str, dict[str, object]] | None
+    table: pa.Table | None = None
 
 
 @dataclass
@@ -84,11 +86,15 @@ class Normalising:
         if self.arrow is None:
             yield from stream_rows(cur, self.sql, self.params, batch_rows)
             return
-        try:
-            rows = numbered(self.arrow.path, self.arrow.schema)
-        except (OSError, pa.ArrowException):
-            yield from stream_rows(cur, *self.arrow.over_file, batch_rows)
-            return
+        if self.arrow.table is not None:
+            rows = numbered_table(self.arrow.table)
+        else:
+            try:
+                rows = numbered(self.arrow.path, self.arrow.schema)
+            except (OSError, pa.ArrowException):
+                assert self.arrow.over_file is not None
+                yield from stream_rows(cur, *self.arrow.over_file, batch_rows)
+                return
         cur.register(ARROW_VIEW, rows)
         try:
             yield from stream_rows(cur, self.sql, self.params, batch_rows)
@@ -146,6 +152,13 @@ def normalising(
         arrow_sql, arrow_params = normalise_query(fmt, path, columns, layout, arrow_rows=True)
         return Normalising(arrow_sql, arrow_params, layout, False, ArrowRows(path, schema, (sql, params)))
     return Normalising(sql, params, layout, False)
+
+
+def normalising_table(name: str, table: pa.Table, columns: dict[str, str], layout: LogLayout) -> Normalising:
+    """The normalising query over rows in memory, read as the same rows in a Parquet file would be (`columns`:
+    `sources.parquet_rows.table_columns`, which must have let the table through); `name` stands for the file."""
+    sql, params = normalise_query("parquet", name, columns, layout, arrow_rows=True)
+    return Normalising(sql, params, layout, False, ArrowRows(name, table.schema, None, table))
 
 
 def _sample_typed(cur: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object], lines: int) -> bool:
