@@ -351,19 +351,25 @@ def test_a_store_failing_mid_source_keeps_the_batches_before_and_leaves_no_pulle
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_memory: bool
 ) -> None:
     """The next batch is pulled (and, when spilled, written to a temporary file) while one is stored. When a
-    store fails, the batches stored before it keep their rows and watermark, the source fails for the cycle, the
-    batch pulled ahead is not stored and its file is removed; the next cycle goes on from the watermark, nothing
-    doubled."""
+    store fails in the middle (the batch read and registered, its insert failing), the batches stored before it
+    keep their rows and watermark, the source fails for the cycle with the insert's own error, the batch pulled
+    ahead is not stored and its file is removed, no cursor is left open; the next cycle goes on from the
+    watermark, nothing doubled."""
     import tempfile
 
-    import duckdb
-
     from driftwatch.pipeline import database_sources, spilled
-    from driftwatch.pipeline import ingest as ingest_step
+    from driftwatch.storage import ingest_rows
 
     if not in_memory:  # as for a batch DuckDB would read otherwise than its Parquet file
         monkeypatch.setattr(spilled, "table_columns", lambda cur, table: None)
+    kept: list[spilled.Pulled] = []
+    real_of = spilled.Pulled.of.__func__  # type: ignore[attr-defined]
 
+    def spy(cls: type[spilled.Pulled], cur: Any, table: Any, kind: str) -> spilled.Pulled:
+        kept.append(real_of(cls, cur, table, kind))
+        return kept[-1]
+
+    monkeypatch.setattr(spilled.Pulled, "of", classmethod(spy))
     monkeypatch.setenv("DW_TEST_WAREHOUSE", "")  # restored after the test; set by warehouse_project
     warehouse_project(tmp_path, "        batch_rows: 10")
     pulls = tmp_path / "tmp"
@@ -371,24 +377,27 @@ def test_a_store_failing_mid_source_keeps_the_batches_before_and_leaves_no_pulle
     monkeypatch.setattr(tempfile, "tempdir", str(pulls))
     mon = load_settings(tmp_path / "driftwatch.yml").monitor("m")
     db = Database(tmp_path / "dw.duckdb")
-    real_ingest_file = ingest_step.ingest_file
-    stores = []
+    real_insert = ingest_rows.insert_batch
+    inserts = []
 
     def failing_second(*args: Any, **kwargs: Any) -> Any:
-        stores.append(1)
-        if len(stores) == 2:
+        inserts.append(1)
+        if len(inserts) == 2:
             time.sleep(0.2)  # the third batch is being pulled ahead meanwhile
-            raise duckdb.IOException("IO Error: disk full (test)")
-        return real_ingest_file(*args, **kwargs)
+            # A statement that fails in DuckDB (the transaction is aborted, as by a full disk)
+            args[0].execute("SELECT CAST('disk full (test)' AS INTEGER)")
+        return real_insert(*args, **kwargs)
 
-    monkeypatch.setattr(ingest_step, "ingest_file", failing_second)
+    monkeypatch.setattr(ingest_rows, "insert_batch", failing_second)
     first = ingest_predictions(db, mon, FEATURES)
     assert first.rows_inserted == 10
     assert [path for path, _ in first.failed_files] == ["duckdb:logs"]
-    assert "disk full (test)" in first.failed_files[0][1]
+    assert "disk full (test)" in first.failed_files[0][1]  # the error itself, not "transaction is aborted"
     assert list(pulls.iterdir()) == []  # the batch pulled ahead of the failed store left no file
+    assert kept and all((p.table is not None) == in_memory for p in kept)
+    assert all((p.spilled is None) == in_memory for p in kept)
     assert database_sources.PULL_ROWS >= 10  # the pulls here are batch_rows (10) rows each
-    monkeypatch.setattr(ingest_step, "ingest_file", real_ingest_file)
+    monkeypatch.setattr(ingest_rows, "insert_batch", real_insert)
     second = ingest_predictions(db, mon, FEATURES)
     assert (second.rows_inserted, second.rows_duplicate, second.failed_files) == (30, 0, [])
     stored = (
@@ -396,3 +405,4 @@ def test_a_store_failing_mid_source_keeps_the_batches_before_and_leaves_no_pulle
     )
     assert stored == (40, 40)
     assert list(pulls.iterdir()) == []
+    db.close()  # refuses while a cursor is still busy (`Database.close`)

@@ -84,6 +84,8 @@ def test_invalid_utf8_and_the_row_number_column_are_spilled() -> None:
     cur = duckdb.connect()
     assert table_columns(cur, pa.table({"c": bad})) is None
     assert table_columns(cur, pa.table({"_dw_row": [1]})) is None
+    # DuckDB matches names in any case: the row number appended would be renamed and this column read instead
+    assert table_columns(cur, pa.table({"_DW_ROW": [7]})) is None
 
 
 def _messy_rows() -> list[tuple[Any, ...]]:

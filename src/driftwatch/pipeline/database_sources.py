@@ -144,6 +144,8 @@ def _pull_all(
                     pending = ahead.submit(pull_after, reached)
                 source = pulled_source(label, f"{reached.ts.isoformat()}|{reached.id}")
                 _store(monitor, batch, source, reached, summary, read_one)
+                # Stored: let its rows go now, not when the next pull is taken (memory: two pulled batches).
+                del pulled, batch
                 if not more:
                     return
         finally:

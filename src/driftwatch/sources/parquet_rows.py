@@ -85,9 +85,15 @@ def arrow_types_match(cur: duckdb.DuckDBPyConnection, path: str | Path, columns:
 
 
 def _types_match(cur: duckdb.DuckDBPyConnection, schema: pa.Schema, columns: Mapping[str, str]) -> bool:
-    if ROW_COLUMN in schema.names:
+    if _has_row_column(schema.names):
         return False
     return _scanned_columns(cur, schema.empty_table()) == list(columns.items())
+
+
+def _has_row_column(names: list[str]) -> bool:
+    """Whether a column would be taken for the added row number: DuckDB matches names in any case (a column
+    `_DW_ROW` numbered the rows with its own values)."""
+    return any(name.lower() == ROW_COLUMN for name in names)
 
 
 def _scanned_columns(cur: duckdb.DuckDBPyConnection, empty: pa.Table) -> list[tuple[str, str]]:
@@ -108,7 +114,7 @@ def table_columns(cur: duckdb.DuckDBPyConnection, table: pa.Table) -> dict[str, 
     of the table as its Parquet reader types the column written by pyarrow (found from an empty file of the
     table's schema, written and described in ~1 ms). Strings must be valid UTF-8 (see `numbered`).
     """
-    if ROW_COLUMN in table.column_names:
+    if _has_row_column(table.column_names):
         return None
     try:
         table.validate(full=True)
