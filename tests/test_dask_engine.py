@@ -121,6 +121,37 @@ def test_a_worker_killed_mid_computation_is_survived(
     assert got == expected
 
 
+@pytest.mark.parametrize("lost", [1, 2])
+def test_a_run_whose_profiles_are_lost_is_made_once_more(
+    cluster: Any, data: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch, lost: int
+) -> None:
+    """The scattered profiles cancelled, as when the workers holding them are lost (Dask does not make a
+    scattered value again, and cancels the tasks that need it): the run is made again with the profiles
+    shipped anew and gives the in-memory result; cancelled twice, it is a clear error."""
+    from driftwatch import distributed as engine
+
+    reference, current, _ = data
+    expected = driftwatch.compare(reference, current, memory_budget="1GiB").to_dict()
+    real_broadcast = engine.broadcast
+    shipped: list[Any] = []
+
+    def cancelled(client: Any, value: object, timeout: float) -> Any:
+        shipped.append(real_broadcast(client, value, timeout))
+        if len(shipped) <= lost:
+            client.cancel([shipped[-1]], force=True)
+        return shipped[-1]
+
+    monkeypatch.setattr(engine, "broadcast", cancelled)
+    with Client(cluster.scheduler_address, set_as_default=False) as client:
+        if lost == 2:
+            with pytest.raises(InputError, match="the cluster cancelled it twice"):
+                driftwatch.compare(reference, current, engine="dask", client=client)
+        else:
+            got = driftwatch.compare(reference, current, engine="dask", client=client).to_dict()
+            assert got == expected
+    assert len(shipped) == 2
+
+
 def test_an_unreachable_scheduler_is_a_clear_error(
     data: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -12,7 +12,9 @@ Wasserstein as the streamed comparison gives it (an estimate with its bound, mar
 
 Dask is an optional extra (``pip install 'driftwatch[dask]'``), imported here only, and only when used.
 A worker lost mid-computation costs its tasks, which the scheduler runs again elsewhere (a task's inputs are
-a file path and the broadcast profiles, both still available); a task that fails is retried `RETRIES` times.
+a file path and the broadcast profiles); a task that fails is retried `RETRIES` times. Should the profiles be
+lost with the workers holding them (Dask does not make a scattered value again), the run is cancelled and made
+once more (`count_on_cluster`).
 A scheduler that cannot be reached, has no worker, or loses all of them for the timeout is a
 `ClusterUnavailable` error, never an endless wait. A monitor's `compute:` (`pipeline.cluster_windows`) uses the
 same client, packing and waits for its windows.
@@ -24,6 +26,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Collection, Sequence
+from concurrent.futures import CancelledError
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -268,9 +271,37 @@ def count_on_cluster(
     timeout: float = CONNECT_TIMEOUT,
 ) -> Counted:
     """Every partition counted on the cluster and the partials merged there; the merged result gathered.
-    ClusterUnavailable when the cluster has no worker for `timeout` seconds meanwhile."""
+    ClusterUnavailable when the cluster has no worker for `timeout` seconds meanwhile.
+
+    Run once more, the profiles shipped anew, when the cluster cancels the run: a scattered value is not made
+    again when the workers holding it are lost, and the scheduler cancels every task that needs it (dask
+    distributed issue 3149; seen here once, a worker killed mid-run under load). Counting is pure: a second
+    run gives the same integers."""
     if not partitions:
         return Counted(tuple(_empty(p) for p in profiles), 0, {})
+    for attempt in (1, 2):
+        try:
+            return _count_run(client, partitions, checked, profiles, timeout)
+        except DriftwatchError:
+            raise
+        except CancelledError:
+            if attempt == 1:
+                continue
+            raise InputError("the Dask computation failed: the cluster cancelled it twice") from None
+        except Exception as exc:  # the cluster's own failures (a task lost too often, a scheduler gone)
+            raise InputError(
+                f"the Dask computation failed: {type(exc).__name__}: {first_line(exc)}"
+            ) from None
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _count_run(
+    client: Any,
+    partitions: Sequence[Partition],
+    checked: Sequence[tuple[str, str]],
+    profiles: Sequence[FeatureProfile],
+    timeout: float,
+) -> Counted:
     run = uuid.uuid4().hex[:12]
     shipped = broadcast(client, tuple(profiles), timeout)
     columns = list(dict.fromkeys([p.name for p in profiles]))
@@ -300,12 +331,7 @@ def count_on_cluster(
             for i in range(0, len(level), SPLIT_EVERY)
         ]
     first_done(client, level, timeout)
-    try:
-        result: Counted = level[0].result()
-    except DriftwatchError:
-        raise
-    except Exception as exc:  # the cluster's own failures (a task lost too often, a scheduler gone)
-        raise InputError(f"the Dask computation failed: {type(exc).__name__}: {first_line(exc)}") from None
+    result: Counted = level[0].result()
     # The futures (the broadcast profiles too) are released when they go out of scope here.
     return result
 

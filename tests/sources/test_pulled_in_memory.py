@@ -88,6 +88,30 @@ def test_invalid_utf8_and_the_row_number_column_are_spilled() -> None:
     assert table_columns(cur, pa.table({"_DW_ROW": [7]})) is None
 
 
+def test_a_column_parquet_cannot_hold_is_read_in_memory(tmp_path: Path) -> None:
+    """An interval column (PostgreSQL's, DuckDB's) has no Parquet type: spilled, the batch failed the source every
+    cycle. Read in memory, its rows are stored and a bad row's raw text keeps the interval."""
+    source = tmp_path / "warehouse.duckdb"
+    root = _project(tmp_path / "p", source)
+    with duckdb.connect(str(source)) as con:
+        con.execute("ALTER TABLE logs ADD COLUMN latency INTERVAL DEFAULT INTERVAL 3 SECOND")
+    table = duckdb.connect(str(source)).sql("SELECT * FROM logs").to_arrow_table()
+    assert table.schema.field("latency").type == pa.month_day_nano_interval()
+    assert table_columns(duckdb.connect(), table) == {
+        "request_id": "VARCHAR",
+        "timestamp": "TIMESTAMP WITH TIME ZONE",
+        "model_version": "VARCHAR",
+        "input_features": "VARCHAR",
+        "raw_prediction": "DOUBLE",
+        "business_output": "VARCHAR",
+        "environment": "VARCHAR",
+        "latency": "INTERVAL",
+    }
+    summary, stored, quarantined = _ingest(root)
+    assert (summary.rows_read, summary.rows_inserted, summary.failed_files) == (32, 23, [])
+    assert quarantined and all('"latency":"00:00:03"' in str(raw) for *_, raw in quarantined)
+
+
 def _messy_rows() -> list[tuple[Any, ...]]:
     """Rows of every kind the normalising query tells apart: clean, bad features, bad ids, repeats, odd values."""
     good = [
@@ -116,9 +140,9 @@ def _messy_rows() -> list[tuple[Any, ...]]:
     return [(*r, 0.5, "approve", "prod") for r in good + odd]
 
 
-def _project(root: Path) -> Path:
+def _project(root: Path, source: Path | None = None) -> Path:
     root.mkdir()
-    source = root / "warehouse.duckdb"
+    source = source or root / "warehouse.duckdb"
     with duckdb.connect(str(source)) as con:
         con.execute(
             "CREATE TABLE logs (request_id VARCHAR, timestamp TIMESTAMPTZ, model_version VARCHAR, "
