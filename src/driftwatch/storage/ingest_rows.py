@@ -65,7 +65,16 @@ def store_prediction_batch(
     """
     tx.register(STREAM_BATCH, batch)
     try:
-        counts = _store_registered(tx, monitor, batch, columns, source, window, now, repeats)
+        bad = bad_rows(tx, STREAM_BATCH)
+        aligned = (
+            row_group_aligned([len(chunk) for chunk in batch.column(0).chunks])
+            if batch.num_columns
+            else False
+        )
+        inserted = insert_batch(tx, monitor, STREAM_BATCH, *columns, repeats=repeats, aligned=aligned)
+        quarantined = quarantine_batch(tx, monitor, "predictions", source, STREAM_BATCH, now) if bad else 0
+        if batch.num_rows > bad:  # as before streaming: re-read good rows re-queue their windows
+            queue_batch_windows(tx, monitor, STREAM_BATCH, window, now)
     except BaseException:
         # A failed statement aborts the transaction, and unregistering in it would raise "transaction is
         # aborted" in place of the error that says what went wrong; the rollback that follows drops the view.
@@ -73,28 +82,6 @@ def store_prediction_batch(
             tx.unregister(STREAM_BATCH)
         raise
     tx.unregister(STREAM_BATCH)
-    return counts
-
-
-def _store_registered(
-    tx: duckdb.DuckDBPyConnection,
-    monitor: str,
-    batch: pa.Table,
-    columns: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]],
-    source: str,
-    window: timedelta,
-    now: datetime,
-    repeats: bool | None,
-) -> BatchCounts:
-    """`store_prediction_batch`'s work on the batch registered as `STREAM_BATCH`."""
-    bad = bad_rows(tx, STREAM_BATCH)
-    aligned = (
-        row_group_aligned([len(chunk) for chunk in batch.column(0).chunks]) if batch.num_columns else False
-    )
-    inserted = insert_batch(tx, monitor, STREAM_BATCH, *columns, repeats=repeats, aligned=aligned)
-    quarantined = quarantine_batch(tx, monitor, "predictions", source, STREAM_BATCH, now) if bad else 0
-    if batch.num_rows > bad:  # as before streaming: re-read good rows re-queue their windows
-        queue_batch_windows(tx, monitor, STREAM_BATCH, window, now)
     return BatchCounts(batch.num_rows, bad, inserted, quarantined)
 
 
