@@ -144,7 +144,7 @@ def test_an_empty_feature_name_is_refused_at_the_reference_with_the_reason(tmp_p
     assert "empty feature name" in caught.value.message
 
 
-@pytest.mark.parametrize("name", ["_row", "_src", "_DW_ROW_STRUCT"])
+@pytest.mark.parametrize("name", ["_row", "_src", "_ROW", "_Src", "_DW_ROW_STRUCT"])
 def test_the_readers_own_column_names_are_refused_at_the_reference(tmp_path: Path, name: str) -> None:
     pl.DataFrame({name: [1.0, 2.0], "age": [3.0, 4.0]}).write_parquet(tmp_path / "train.parquet")
     (tmp_path / "logs").mkdir()

@@ -12,9 +12,10 @@ Wasserstein as the streamed comparison gives it (an estimate with its bound, mar
 
 Dask is an optional extra (``pip install 'driftwatch[dask]'``), imported here only, and only when used.
 A worker lost mid-computation costs its tasks, which the scheduler runs again elsewhere (a task's inputs are
-a file path and the broadcast profiles); a task that fails is retried `RETRIES` times. Should the profiles be
-lost with the workers holding them (Dask does not make a scattered value again), the run is cancelled and made
-once more (`count_on_cluster`).
+a file path and the broadcast profiles); a task that fails is retried `RETRIES` times. The profiles are soon
+held by one worker only (Dask's Active Memory Manager drops broadcast copies), and Dask does not make a
+scattered value again: lost with that worker, they cancel the run, which is then made once more
+(`count_on_cluster`).
 A scheduler that cannot be reached, has no worker, or loses all of them for the timeout is a
 `ClusterUnavailable` error, never an endless wait. A monitor's `compute:` (`pipeline.cluster_windows`) uses the
 same client, packing and waits for its windows.
@@ -274,7 +275,7 @@ def count_on_cluster(
     ClusterUnavailable when the cluster has no worker for `timeout` seconds meanwhile.
 
     Run once more, the profiles shipped anew, when the cluster cancels the run: a scattered value is not made
-    again when the workers holding it are lost, and the scheduler cancels every task that needs it (dask
+    again when the worker holding it is lost, and the scheduler cancels every task that needs it (dask
     distributed issue 3149; seen here once, a worker killed mid-run under load). Counting is pure: a second
     run gives the same integers."""
     if not partitions:
@@ -284,10 +285,12 @@ def count_on_cluster(
             return _count_run(client, partitions, checked, profiles, timeout)
         except DriftwatchError:
             raise
-        except CancelledError:
+        except CancelledError as exc:
             if attempt == 1:
                 continue
-            raise InputError("the Dask computation failed: the cluster cancelled it twice") from None
+            raise InputError(
+                f"the Dask computation failed: the cluster cancelled it twice ({first_line(exc)})"
+            ) from None
         except Exception as exc:  # the cluster's own failures (a task lost too often, a scheduler gone)
             raise InputError(
                 f"the Dask computation failed: {type(exc).__name__}: {first_line(exc)}"

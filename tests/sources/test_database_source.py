@@ -123,6 +123,22 @@ def test_incremental_pulls_read_each_row_once(pg_project: PgProject) -> None:
     assert mark == (datetime(2026, 3, 1, 1, 4, 59), "b-000299")
 
 
+def test_an_interval_column_is_read_in_memory_and_stored(pg_project: PgProject) -> None:
+    """PostgreSQL's `interval` has no Parquet type: a batch holding one failed the source every cycle (its
+    temporary file could not be written). It is read in memory now; a bad row's raw text keeps the interval."""
+    p = pg_project
+    with psycopg.connect(p.pg.uri, autocommit=True) as c:
+        c.execute(f"ALTER TABLE {p.table} ADD COLUMN latency interval DEFAULT interval '3 seconds'")
+    bad = ("i-bad", DAY + timedelta(minutes=1), "v1", "[1, 2]", 0.5, "approve", "prod")
+    p.insert([*rows("i", 20, DAY), bad])  # seven values a row: `latency` takes its default
+    summary = p.ingest()
+    assert (summary.rows_read, summary.rows_inserted, summary.rows_quarantined) == (21, 20, 1)
+    assert summary.failed_files == []
+    reason, raw = p.db.cursor().execute("SELECT reason, raw FROM quarantine").fetchone()
+    assert reason == "input_features is not a JSON object"
+    assert '"latency":"00:00:03"' in raw
+
+
 def test_same_timestamp_rows_split_across_batches_use_the_id_tiebreak(tmp_path: Path, pg_server: Any) -> None:
     p = PgProject(tmp_path, pg_server, extra="        batch_rows: 7")
     p.insert(rows("t", 50, DAY, step=timedelta(0)))  # 50 rows with one timestamp

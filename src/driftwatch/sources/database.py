@@ -29,7 +29,6 @@ from __future__ import annotations
 import importlib
 import os
 import re
-import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -260,13 +259,6 @@ def _fetch(cur: Any) -> pa.Table | pa.RecordBatchReader:
     `cursor.description` (an idle pull has no rows, but still has its columns)."""
     if hasattr(cur, "fetch_arrow_table"):
         return cur.fetch_arrow_table()
-    if hasattr(cur, "to_arrow_table"):
-        # DuckDB's DB-API cursor (`driver: duckdb`): Arrow in the database's own types, one copy of the rows,
-        # which its warning is about; built from Python rows instead, an interval came out as a duration and
-        # a batch of 500k rows took seconds.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            return cur.to_arrow_table()
     names = [d[0] for d in cur.description]
     rows = cur.fetchall()
     if not rows:

@@ -387,9 +387,10 @@ def _describe(
 
 
 def _refuse_reserved(path: str, columns: dict[str, str]) -> None:
-    # The reader's table alias is matched in any case, as DuckDB matches names: a column `_DW_ROW_STRUCT` took
-    # the alias's place, and every quarantined row's raw text became that column's value.
-    clash = sorted(RESERVED_COLUMNS & set(columns)) or sorted(c for c in columns if c.lower() == _ROW)
+    # Matched in any case, as DuckDB matches names: a column `_DW_ROW_STRUCT` took the reader alias's place
+    # (every quarantined row's raw text became that column's value), a feature `_ROW` was profiled as the row
+    # numbers.
+    clash = sorted(c for c in columns if c.lower() in RESERVED_COLUMNS)
     if clash:
         raise SourceError(
             path,

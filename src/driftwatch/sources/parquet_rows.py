@@ -113,9 +113,9 @@ def table_columns(cur: duckdb.DuckDBPyConnection, table: pa.Table) -> dict[str, 
     As for a file read by pyarrow (`arrow_types_match`), the test is the types: DuckDB must type every column
     of the table as its Parquet reader types the column written by pyarrow (found from an empty file of the
     table's schema, written and described in ~1 ms). Strings must be valid UTF-8 (see `numbered`), and no
-    column may be taken for the row number the table is given (`_has_row_column`). A table with a column
-    Parquet has no type for (an interval: PostgreSQL's and DuckDB's `interval`) could not be written at all,
-    so it is read as DuckDB scans it, when it does.
+    column may be taken for the row number the table is given (`_has_row_column`). An interval column
+    (PostgreSQL's `interval`) has no Parquet type, so a batch holding one could not be written at all: the
+    other columns are compared as above, and the intervals are read as DuckDB scans them (`INTERVAL`).
     """
     if _has_row_column(table.column_names):
         return None
@@ -124,14 +124,13 @@ def table_columns(cur: duckdb.DuckDBPyConnection, table: pa.Table) -> dict[str, 
     except pa.ArrowInvalid:
         return None
     empty = table.slice(0, 0)
+    intervals = [f.name for f in table.schema if pa.types.is_interval(f.type)]
+    writable = empty.drop_columns(intervals) if intervals else empty
     workdir = new_workdir("schema")
-    as_file: list[tuple[str, str]] | None = None
     try:
         path = os.path.join(workdir, "schema.parquet")
-        pq.write_table(empty, path)
-        as_file = list(describe_columns(cur, "parquet", path).items())
-    except pa.ArrowNotImplementedError:  # no Parquet type for a column: DuckDB's scan is the only reader
-        pass
+        pq.write_table(writable, path)
+        as_file = describe_columns(cur, "parquet", path)
     except (OSError, pa.ArrowException, SourceError):
         return None
     finally:
@@ -140,9 +139,8 @@ def table_columns(cur: duckdb.DuckDBPyConnection, table: pa.Table) -> dict[str, 
         scanned = _scanned_columns(cur, empty)
     except duckdb.Error:  # a type DuckDB does not scan from Arrow (float16): its Parquet reader decides
         return None
-    if as_file is None:
-        return dict(scanned)
-    return dict(as_file) if scanned == as_file else None
+    expected = [(name, "INTERVAL" if name in intervals else as_file.get(name)) for name in table.column_names]
+    return dict(scanned) if scanned == expected else None
 
 
 def numbered(path: str | Path, schema: pa.Schema, chunk_rows: int = 32_768) -> pa.Table:
