@@ -139,6 +139,24 @@ def test_an_interval_column_is_read_in_memory_and_stored(pg_project: PgProject) 
     assert '"latency":"00:00:03"' in raw
 
 
+def test_an_infinite_timestamp_is_quarantined_and_the_source_goes_on(pg_project: PgProject) -> None:
+    """PostgreSQL's 'infinity' sorts after every time, so it ends the pull it is in; the ADBC driver hands it over
+    as a timestamp Python cannot hold, and taking the watermark from it failed the source every cycle. The
+    watermark is the last row with a time that can be held; the row itself is quarantined (outside the accepted
+    range), once, and later rows are pulled as before."""
+    p = pg_project
+    inf = ("x-inf", "infinity", "v1", json.dumps({"age": 1}), 0.5, "approve", "prod")
+    p.insert([*rows("a", 10, DAY), inf])
+    first = p.ingest()
+    assert (first.rows_read, first.rows_inserted, first.rows_quarantined, first.failed_files) == (11, 10, 1, [])
+    p.insert(rows("b", 5, DAY + timedelta(hours=1)))
+    second = p.ingest()
+    assert (second.rows_inserted, second.rows_quarantined, second.failed_files) == (5, 0, [])
+    assert p.stored() == 15
+    reasons = p.db.cursor().execute("SELECT request_id, reason FROM quarantine").fetchall()
+    assert len(reasons) == 1 and reasons[0][0] == "x-inf" and "outside the accepted range" in reasons[0][1]
+
+
 def test_same_timestamp_rows_split_across_batches_use_the_id_tiebreak(tmp_path: Path, pg_server: Any) -> None:
     p = PgProject(tmp_path, pg_server, extra="        batch_rows: 7")
     p.insert(rows("t", 50, DAY, step=timedelta(0)))  # 50 rows with one timestamp

@@ -67,3 +67,24 @@ def test_last_watermark_is_the_twins(
 def test_aware_timestamps_become_naive_utc() -> None:
     table = batch([T0.replace(tzinfo=timezone(timedelta(hours=2)))], ["x"], "+02:00")
     assert last_watermark(table, "ts", "id") == Watermark(T0 - timedelta(hours=2), "x")
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us"])
+def test_a_time_python_cannot_hold_is_passed_over(unit: str) -> None:
+    """PostgreSQL's 'infinity' / '-infinity' reach Arrow as values outside Python's dates (the ADBC driver's
+    sentinels): the watermark is the last row before them; a batch of nothing else has none."""
+    held = pa.array([T0, T0 + timedelta(seconds=1)], pa.timestamp(unit)).cast(pa.int64()).to_pylist()
+    beyond = [2**63 - 1, -(2**63) + 1, 290_000 * 365 * 86_400 * {"s": 1, "ms": 1_000, "us": 1_000_000}[unit]]
+    values = [*held, None, *beyond]
+    table = pa.table(
+        {
+            "ts": pa.array(values, pa.int64()).cast(pa.timestamp(unit, "UTC")),
+            "id": ["a", "b", "c", "d", "e", "f"],
+        }
+    )
+    assert last_watermark(table, "ts", "id") == Watermark(T0 + timedelta(seconds=1), "b")
+    only = pa.table({"ts": pa.array(beyond, pa.int64()).cast(pa.timestamp(unit)), "id": ["x", "y", "z"]})
+    assert last_watermark(only, "ts", "id") is None
+    edge = datetime(9999, 12, 31, 23, 59, 59)
+    last = pa.table({"ts": pa.array([edge], pa.timestamp(unit)), "id": [1]})
+    assert last_watermark(last, "ts", "id") == Watermark(edge, 1)

@@ -291,20 +291,51 @@ def _checked(table: pa.Table, options: DatabaseSourceOptions, ts_col: str, id_co
 
 
 def last_watermark(table: pa.Table, ts_col: str, id_col: str) -> Watermark | None:
-    """The last row's (timestamp, id) of a batch pulled in (ts, id) order, the last with a timestamp; None for
-    a batch without one. An integer id stays an integer (compared as text, `integer > text` fails)."""
+    """The last row's (timestamp, id) of a batch pulled in (ts, id) order, the last with a timestamp Python can
+    hold; None for a batch without one. An integer id stays an integer (compared as text, `integer > text` fails).
+
+    Why "can hold": PostgreSQL's 'infinity' sorts after every time, so it ends the pull it is in, and the ADBC
+    driver hands it over as a value outside Python's dates; taken as the watermark, it failed the source every
+    cycle. Such a row is stored as any other (the normalising query quarantines its time as out of range) and the
+    watermark stays before it: each later pull reads it again at its end and finds nothing past it.
+    """
     stamps = table.column(ts_col)
     if stamps.null_count == len(stamps):
         return None
     # One row converted, not the batch: `to_pylist()` of 1M timestamps and ids took 2.5 s, more than the pull.
     last = len(stamps) - 1
-    if not stamps[last].is_valid:
-        last = pc.indices_nonzero(pc.is_valid(stamps).combine_chunks())[-1].as_py()
+    if not _holdable(stamps[last]):
+        held = pc.indices_nonzero(_holdable_mask(stamps))
+        if len(held) == 0:
+            return None
+        last = held[-1].as_py()
     ts = stamps[last].as_py()
     rid = table.column(id_col)[last].as_py()
     if ts.tzinfo is not None:
         ts = ts.astimezone(UTC).replace(tzinfo=None)
     return Watermark(ts, rid if isinstance(rid, int) and not isinstance(rid, bool) else str(rid))
+
+
+def _datetime_range(unit: str) -> tuple[int, int]:
+    """The first and last instants Python's `datetime` holds, in a timestamp unit since the Unix epoch."""
+    per_second = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}[unit]
+    low = datetime(1, 1, 1, tzinfo=UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    high = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    return int(low.total_seconds()) * per_second, int(high.total_seconds() + 1) * per_second - 1
+
+
+def _holdable_mask(stamps: pa.ChunkedArray) -> pa.Array:
+    """Per row: a timestamp Python's `datetime` holds (NULL: no)."""
+    low, high = _datetime_range(stamps.type.unit)
+    values = pc.cast(stamps, pa.int64()).combine_chunks()
+    return pc.fill_null(pc.and_(pc.greater_equal(values, low), pc.less_equal(values, high)), False)
+
+
+def _holdable(stamp: pa.Scalar) -> bool:
+    if not stamp.is_valid:
+        return False
+    low, high = _datetime_range(stamp.type.unit)
+    return low <= pc.cast(stamp, pa.int64()).as_py() <= high
 
 
 def _scrub(text: str, uri: str) -> str:
