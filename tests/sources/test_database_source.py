@@ -148,7 +148,12 @@ def test_an_infinite_timestamp_is_quarantined_and_the_source_goes_on(pg_project:
     inf = ("x-inf", "infinity", "v1", json.dumps({"age": 1}), 0.5, "approve", "prod")
     p.insert([*rows("a", 10, DAY), inf])
     first = p.ingest()
-    assert (first.rows_read, first.rows_inserted, first.rows_quarantined, first.failed_files) == (11, 10, 1, [])
+    assert (first.rows_read, first.rows_inserted, first.rows_quarantined, first.failed_files) == (
+        11,
+        10,
+        1,
+        [],
+    )
     p.insert(rows("b", 5, DAY + timedelta(hours=1)))
     second = p.ingest()
     assert (second.rows_inserted, second.rows_quarantined, second.failed_files) == (5, 0, [])
