@@ -21,7 +21,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -159,15 +158,15 @@ def bench_pg(table: pa.Table, repeat: int) -> dict[str, float]:
             options = load_settings(config).monitor("m").predictions.database
             assert options is not None
             part = []
-            for _ in range(repeat):
-                t = time.perf_counter()
-                conn = connect(options)
-                got = pull(conn, options, "timestamp", "request_id", None)
-                conn.close()
-                with duckdb.connect() as check:  # kept in memory (the usual case), or spilled to a file
-                    Pulled.of(check, got, "bench").remove()
-                part.append(time.perf_counter() - t)
-                assert got.num_rows == table.num_rows
+            with Database(Path(tmp) / "pull-check.duckdb") as check:
+                for _ in range(repeat):
+                    t = time.perf_counter()
+                    conn = connect(options)
+                    got = pull(conn, options, "timestamp", "request_id", None)
+                    conn.close()
+                    Pulled.of(check, got, "bench").remove()  # kept in memory (the usual case), or spilled
+                    part.append(time.perf_counter() - t)
+                    assert got.num_rows == table.num_rows
         with tempfile.TemporaryDirectory() as tmp:
             config = project(
                 Path(tmp),

@@ -14,7 +14,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from _opened_ahead import spy_opened_ahead
+from _opened_ahead import spy_opened_ahead, spy_reads_and_stores
 from driftwatch.config.loading import load_settings
 from driftwatch.config.monitors import FeatureSpec
 from driftwatch.pipeline import files_ahead, ingest
@@ -148,27 +148,8 @@ def test_the_next_files_first_batch_is_read_while_this_ones_last_is_stored(
     pl.DataFrame({"age": [1.0], "income": [1.0], "region": ["n"]}).write_parquet(tmp_path / "train.parquet")
     events: list[str] = []
     lock = threading.Lock()
-    real_batches = files_ahead.prepared_batches
-    real_store = ingest.store_prediction_batch
-
-    def batches_spy(db: Any, plan: Any, cursors: Any, batch_rows: int) -> Any:
-        for batch in real_batches(db, plan, cursors, batch_rows):
-            with lock:
-                events.append(f"read {batch.rows.column('request_id')[0].as_py()}")
-            yield batch
-
-    def store_spy(tx: Any, monitor: str, batch: Any, *args: Any) -> Any:
-        first = batch.column("request_id")[0].as_py()
-        with lock:
-            events.append(f"store {first} begins")
-        time.sleep(0.3)  # the next file has time to be read meanwhile, if it is read ahead
-        with lock:
-            events.append(f"store {first} ends")
-        return real_store(tx, monitor, batch, *args)
-
-    monkeypatch.setattr(files_ahead, "prepared_batches", batches_spy)
-    monkeypatch.setattr(ingest, "prepared_batches", batches_spy)
-    monkeypatch.setattr(ingest, "store_prediction_batch", store_spy)
+    # the next file has time to be read meanwhile, if it is read ahead
+    spy_reads_and_stores(monkeypatch, events, lock, lambda first: time.sleep(0.3))
     summary, stored, _, _ = ingest_all(tmp_path, "dw.duckdb")
     assert summary.rows_inserted == len(stored) == 1_500
     for k in (1, 2):

@@ -280,22 +280,19 @@ def count_on_cluster(
     run gives the same integers."""
     if not partitions:
         return Counted(tuple(_empty(p) for p in profiles), 0, {})
-    for attempt in (1, 2):
+    try:
         try:
             return _count_run(client, partitions, checked, profiles, timeout)
-        except DriftwatchError:
-            raise
-        except CancelledError as exc:
-            if attempt == 1:
-                continue
-            raise InputError(
-                f"the Dask computation failed: the cluster cancelled it twice ({first_line(exc)})"
-            ) from None
-        except Exception as exc:  # the cluster's own failures (a task lost too often, a scheduler gone)
-            raise InputError(
-                f"the Dask computation failed: {type(exc).__name__}: {first_line(exc)}"
-            ) from None
-    raise AssertionError("unreachable")  # pragma: no cover
+        except CancelledError:
+            return _count_run(client, partitions, checked, profiles, timeout)
+    except DriftwatchError:
+        raise
+    except CancelledError as exc:
+        raise InputError(
+            f"the Dask computation failed: the cluster cancelled it twice ({first_line(exc)})"
+        ) from None
+    except Exception as exc:  # the cluster's own failures (a task lost too often, a scheduler gone)
+        raise InputError(f"the Dask computation failed: {type(exc).__name__}: {first_line(exc)}") from None
 
 
 def _count_run(

@@ -404,8 +404,8 @@ def test_a_store_failing_mid_source_keeps_the_batches_before_and_leaves_no_pulle
     kept: list[spilled.Pulled] = []
     real_of = spilled.Pulled.of.__func__  # type: ignore[attr-defined]
 
-    def spy(cls: type[spilled.Pulled], cur: Any, table: Any, kind: str) -> spilled.Pulled:
-        kept.append(real_of(cls, cur, table, kind))
+    def spy(cls: type[spilled.Pulled], db: Any, table: Any, kind: str) -> spilled.Pulled:
+        kept.append(real_of(cls, db, table, kind))
         return kept[-1]
 
     monkeypatch.setattr(spilled.Pulled, "of", classmethod(spy))

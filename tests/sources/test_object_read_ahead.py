@@ -17,7 +17,7 @@ import polars as pl
 import pytest
 from test_objectstore_ingest import Project, record
 
-from _opened_ahead import spy_opened_ahead
+from _opened_ahead import spy_opened_ahead, spy_reads_and_stores
 from conftest import ObjectServer
 from driftwatch.errors import SourceError
 from driftwatch.pipeline import files_ahead, ingest, object_sources
@@ -152,8 +152,6 @@ def test_the_next_object_is_fetched_and_read_while_this_one_is_stored(
     lock = threading.Lock()
     read = {k: threading.Event() for k in range(3)}
     real_download = object_sources.download
-    real_batches = files_ahead.prepared_batches
-    real_store = ingest.store_prediction_batch
 
     def download_spy(store: Any, pattern: Any, obj: Any, stop: Any = None) -> Any:
         got = real_download(store, pattern, obj, stop)
@@ -161,29 +159,15 @@ def test_the_next_object_is_fetched_and_read_while_this_one_is_stored(
             events.append(f"fetched {obj.key.rsplit('/', 1)[1]}")
         return got
 
-    def batches_spy(db: Any, plan: Any, cursors: Any, batch_rows: int) -> Any:
-        for batch in real_batches(db, plan, cursors, batch_rows):
-            first = batch.rows.column("request_id")[0].as_py()
-            with lock:
-                events.append(f"read {first}")
-            read[int(first[1])].set()
-            yield batch
-
-    def store_spy(tx: Any, monitor: str, batch: Any, *args: Any) -> Any:
-        first = batch.column("request_id")[0].as_py()
-        with lock:
-            events.append(f"store {first} begins")
+    def wait_for_the_next(first: str) -> None:
         k = int(first[1])
         if k < 2:  # the next object is fetched and its first batch read meanwhile, if that is done ahead
             read[k + 1].wait(timeout=10)
-        with lock:
-            events.append(f"store {first} ends")
-        return real_store(tx, monitor, batch, *args)
 
     monkeypatch.setattr(object_sources, "download", download_spy)
-    monkeypatch.setattr(files_ahead, "prepared_batches", batches_spy)
-    monkeypatch.setattr(ingest, "prepared_batches", batches_spy)
-    monkeypatch.setattr(ingest, "store_prediction_batch", store_spy)
+    spy_reads_and_stores(
+        monkeypatch, events, lock, wait_for_the_next, on_read=lambda first: read[int(first[1])].set()
+    )
     summary = p.ingest()
     assert (summary.files_read, summary.rows_inserted) == (3, 900)
     for k in (1, 2):

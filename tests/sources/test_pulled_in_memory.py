@@ -185,8 +185,8 @@ def test_a_pulled_batch_is_stored_alike_in_memory_and_spilled(
     kept: list[spilled.Pulled] = []
     real_of = spilled.Pulled.of.__func__  # type: ignore[attr-defined]
 
-    def spy(cls: type[spilled.Pulled], cur: Any, table: pa.Table, kind: str) -> spilled.Pulled:
-        pulled = real_of(cls, cur, table, kind)
+    def spy(cls: type[spilled.Pulled], db: Any, table: pa.Table, kind: str) -> spilled.Pulled:
+        pulled = real_of(cls, db, table, kind)
         kept.append(pulled)
         return pulled
 

@@ -122,10 +122,7 @@ def _pull_all(
     def pull_after(after: Watermark | None) -> tuple[Pulled, Watermark] | None:
         batch = pull(conn, options, ts_col, id_col, after, limit=limit)
         reached = last_watermark(batch, ts_col, id_col)
-        if reached is None:
-            return None
-        with db.side_cursor() as cur:
-            return Pulled.of(cur, batch, "pull"), reached
+        return None if reached is None else (Pulled.of(db, batch, "pull"), reached)
 
     # The next pull (and its temporary file, if any) runs on another thread while this batch is stored: the database
     # (its server, the driver's decoding) and the store then share the two cores instead of taking turns
@@ -187,9 +184,7 @@ def _pull_late(
         # row at the row number of an earlier pull's bad row be dropped as already quarantined.
         pulled = utcnow().strftime("%Y-%m-%dT%H:%M:%S.%f")
         source = pulled_source(source_label(options), f"lookback@{pulled}")
-        with db.side_cursor() as cur:
-            batch = Pulled.of(cur, late, "pull")
-        _store(monitor, batch, source, None, summary, read_one)
+        _store(monitor, Pulled.of(db, late, "pull"), source, None, summary, read_one)
 
 
 def _prediction_keys(monitor: MonitorConfig, table: pa.Table) -> list[tuple[str, str]]:

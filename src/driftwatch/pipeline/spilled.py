@@ -13,12 +13,12 @@ import os
 import shutil
 from dataclasses import dataclass
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from driftwatch.sources.files import SourceFile
 from driftwatch.sources.parquet_rows import table_columns
+from driftwatch.storage.database import Database
 from driftwatch.storage.predictions import ROW_GROUP_ROWS
 from driftwatch.workdirs import new_workdir
 
@@ -62,8 +62,10 @@ class Pulled:
     spilled: Spilled | None = None
 
     @classmethod
-    def of(cls, cur: duckdb.DuckDBPyConnection, table: pa.Table, kind: str) -> Pulled:
-        columns = table_columns(cur, table)
+    def of(cls, db: Database, table: pa.Table, kind: str) -> Pulled:
+        """Kept in memory or spilled; on a cursor of its own, as it runs on the pull-ahead thread."""
+        with db.side_cursor() as cur:
+            columns = table_columns(cur, table)
         if columns is not None:
             return cls(table.num_rows, table, columns)
         return cls(table.num_rows, spilled=Spilled.of(table, kind))

@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 
 from driftwatch.errors import SourceError
 from driftwatch.sources.files import describe_columns
+from driftwatch.storage.database import registered
 from driftwatch.storage.schema import quote_identifier
 from driftwatch.workdirs import new_workdir
 
@@ -98,11 +99,8 @@ def _has_row_column(names: list[str]) -> bool:
 
 def _scanned_columns(cur: duckdb.DuckDBPyConnection, empty: pa.Table) -> list[tuple[str, str]]:
     """(name, DuckDB type) of each column of an Arrow table as DuckDB scans it."""
-    cur.register(ARROW_VIEW, empty)
-    try:
+    with registered(cur, ARROW_VIEW, empty):
         return [(str(r[0]), str(r[1])) for r in cur.execute(f"DESCRIBE {ARROW_VIEW}").fetchall()]
-    finally:
-        cur.unregister(ARROW_VIEW)
 
 
 def table_columns(cur: duckdb.DuckDBPyConnection, table: pa.Table) -> dict[str, str] | None:

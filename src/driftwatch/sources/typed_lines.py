@@ -42,6 +42,7 @@ from driftwatch.sources.files import NDJSON_LINE, source_sql, stream_rows
 from driftwatch.sources.logs import NO_SEGMENT_VALUE, NO_VERSION, LogLayout, normalise_query
 from driftwatch.sources.parquet_rows import ARROW_VIEW, arrow_plan, numbered, numbered_table
 from driftwatch.sources.values import category_number_sql, category_sql, epoch_sql, number_sql
+from driftwatch.storage.database import registered
 from driftwatch.storage.schema import feature_column, quote_identifier, segment_column
 
 TYPED = "_typed"  # the fast query's flag: the row is stored from its typed parse
@@ -95,11 +96,8 @@ class Normalising:
                 assert self.arrow.over_file is not None
                 yield from stream_rows(cur, *self.arrow.over_file, batch_rows)
                 return
-        cur.register(ARROW_VIEW, rows)
-        try:
+        with registered(cur, ARROW_VIEW, rows):
             yield from stream_rows(cur, self.sql, self.params, batch_rows)
-        finally:
-            cur.unregister(ARROW_VIEW)
 
     def finish(self, cur: duckdb.DuckDBPyConnection, batch: pa.Table) -> pa.Table:
         """The batch as the normalising query gives it: the rows the typed parse could not vouch for read
@@ -112,11 +110,8 @@ class Normalising:
         fast = batch.filter(typed).drop_columns([TYPED, NDJSON_LINE])
         lines = batch.filter(pc.invert(typed)).select(["_row", NDJSON_LINE])
         sql, params = normalise_query("ndjson", "", {}, self.layout, lines_view=UNTYPED_LINES)
-        cur.register(UNTYPED_LINES, lines)
-        try:
+        with registered(cur, UNTYPED_LINES, lines):
             slow = cur.sql(sql, params=params).to_arrow_table()
-        finally:
-            cur.unregister(UNTYPED_LINES)
         slow = slow.select(fast.schema.names).cast(fast.schema)
         return pa.concat_tables([fast, slow]).sort_by("_row")
 

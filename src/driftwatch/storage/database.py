@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -205,6 +205,24 @@ class Database:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@contextmanager
+def registered(cur: duckdb.DuckDBPyConnection, name: str, table: object) -> Iterator[None]:
+    """`table` (Arrow) as the view `name` on `cur` for the block, unregistered after it.
+
+    When the block fails, its own error is the one raised: in a transaction a failed statement aborts it, and
+    unregistering then raises "Current transaction is aborted" in its place (the rollback that follows drops
+    the view).
+    """
+    cur.register(name, table)
+    try:
+        yield
+    except BaseException:
+        with suppress(duckdb.Error):
+            cur.unregister(name)
+        raise
+    cur.unregister(name)
 
 
 def first_row(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:

@@ -9,14 +9,13 @@ batch as a registered Arrow view (no copy) and costs in proportion to the batch.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import duckdb
 import pyarrow as pa
 
-from driftwatch.storage.database import first_row
+from driftwatch.storage.database import first_row, registered
 from driftwatch.storage.predictions import (
     insert_batch,
     pairs_repeat,
@@ -63,8 +62,7 @@ def store_prediction_batch(
     added again. The caller holds `Database.predictions_writer(monitor)` around the transaction. `repeats`:
     `batch_pairs_repeat(batch)`, when the caller found it outside the transaction (None: found here).
     """
-    tx.register(STREAM_BATCH, batch)
-    try:
+    with registered(tx, STREAM_BATCH, batch):
         bad = bad_rows(tx, STREAM_BATCH)
         aligned = (
             row_group_aligned([len(chunk) for chunk in batch.column(0).chunks])
@@ -75,13 +73,6 @@ def store_prediction_batch(
         quarantined = quarantine_batch(tx, monitor, "predictions", source, STREAM_BATCH, now) if bad else 0
         if batch.num_rows > bad:  # as before streaming: re-read good rows re-queue their windows
             queue_batch_windows(tx, monitor, STREAM_BATCH, window, now)
-    except BaseException:
-        # A failed statement aborts the transaction, and unregistering in it would raise "transaction is
-        # aborted" in place of the error that says what went wrong; the rollback that follows drops the view.
-        with contextlib.suppress(duckdb.Error):
-            tx.unregister(STREAM_BATCH)
-        raise
-    tx.unregister(STREAM_BATCH)
     return BatchCounts(batch.num_rows, bad, inserted, quarantined)
 
 
@@ -91,11 +82,8 @@ def batch_pairs_repeat(cur: duckdb.DuckDBPyConnection, batch: pa.Table) -> bool:
     Depends on the batch alone, so ingest finds it on its read-ahead thread, on that thread's own cursor,
     while the batch before is being stored (10M rows: ~1.4 s of the store's critical path).
     """
-    cur.register(READ_BATCH, batch)
-    try:
+    with registered(cur, READ_BATCH, batch):
         return pairs_repeat(cur, READ_BATCH)
-    finally:
-        cur.unregister(READ_BATCH)
 
 
 def bad_rows(cur: duckdb.DuckDBPyConnection, batch: str) -> int:

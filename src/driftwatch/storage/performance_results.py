@@ -13,7 +13,7 @@ import duckdb
 import pyarrow as pa
 
 from driftwatch.durations import iso_utc, to_naive_utc
-from driftwatch.storage.database import Database, first_row, utcnow
+from driftwatch.storage.database import Database, first_row, registered, utcnow
 from driftwatch.storage.filters import equal_filters
 from driftwatch.storage.results import WINDOW_KEY
 from driftwatch.storage.retention import NOT_EXPIRED_SQL
@@ -119,8 +119,7 @@ def store_performance(db: Database, monitor: str, window: QueuedWindow, rows: li
     with db.transaction() as tx:
         kept = 0
         if rows:
-            tx.register("_perf_rows", _arrow(rows))
-            try:
+            with registered(tx, "_perf_rows", _arrow(rows)):
                 changed = " OR ".join(f"o.{c} IS DISTINCT FROM n.{c}" for c in _COMPARED)
                 before = _count(tx, "performance_history", key)
                 tx.execute(
@@ -136,8 +135,6 @@ def store_performance(db: Database, monitor: str, window: QueuedWindow, rows: li
                     key,
                 )
                 tx.execute("INSERT INTO performance_results BY NAME SELECT * FROM _perf_rows")
-            finally:
-                tx.unregister("_perf_rows")
         tx.execute(
             "DELETE FROM performance_queue WHERE monitor = ? AND model_version = ? AND window_start = ? "
             "AND queued_at <= ?",

@@ -18,6 +18,7 @@ import duckdb
 import pyarrow as pa
 
 from driftwatch.durations import as_utc, to_naive_utc
+from driftwatch.storage.database import registered
 from driftwatch.storage.predictions import window_filter
 from driftwatch.storage.retention import NOT_EXPIRED_SQL
 from driftwatch.storage.runs import COMPLETED
@@ -96,8 +97,7 @@ def replace_quality(
             "reason": pa.array(columns[6], pa.string()),
         }
     )
-    tx.register(_BATCH, table)
-    try:
+    with registered(tx, _BATCH, table):
         tx.execute(
             "INSERT INTO quality_results SELECT $monitor, $scope, $version, $start, $end, check_name, feature, "
             f"status, value, warn_bar, fail_bar, reason, $run_id, $now FROM {_BATCH}",
@@ -111,8 +111,6 @@ def replace_quality(
                 "now": naive(now),
             },
         )
-    finally:
-        tx.unregister(_BATCH)
 
 
 def past_window_rows(

@@ -8,6 +8,7 @@ import duckdb
 import pyarrow as pa
 
 from driftwatch.sources.repair import RejectedRow
+from driftwatch.storage.database import registered
 
 _TABLE = "_dw_rejected_rows"
 
@@ -34,15 +35,12 @@ def quarantine_rejected(
             "raw": pa.array([r.raw for r in rows], pa.string()),
         }
     )
-    cur.register(_TABLE, table)
-    try:
+    with registered(cur, _TABLE, table):
         added = cur.execute(
             "INSERT INTO quarantine SELECT $monitor, $kind, $source, row_number, NULL, reason, raw, $now "
             f"FROM {_TABLE} ON CONFLICT DO NOTHING RETURNING 1",
             {"monitor": monitor, "kind": kind, "source": source, "now": now},
         ).fetchall()
-    finally:
-        cur.unregister(_TABLE)
     return len(added)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from driftwatch.storage.database import Database
+from driftwatch.storage.database import Database, registered
 from driftwatch.storage.predictions import window_filter
 from driftwatch.storage.retention import NOT_EXPIRED_SQL
 from driftwatch.storage.schema import (
@@ -227,11 +227,8 @@ def replace_window_results(db: Database, monitor: str, window: PlannedWindow, ro
         for table, table_rows in rows.by_table().items():
             if not table_rows:
                 continue
-            tx.register("_rows", _arrow_table(table_rows))
-            try:
+            with registered(tx, "_rows", _arrow_table(table_rows)):
                 tx.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _rows")
-            finally:
-                tx.unregister("_rows")
         tx.execute(
             "DELETE FROM window_queue WHERE monitor = ? AND model_version = ? AND window_start = ? AND queued_at <= ?",
             [*key, window.queued_at],
