@@ -864,6 +864,59 @@ t = lap("second compare() of small files", t)
 print(json.dumps(out))
 """
 
+# The least a `driftwatch compare` process of two Parquet files could do: read both files as compare reads them
+# (pyarrow, no pre-buffering), turn each numeric column into float64 (nulls as NaN) and sort it (np.sort, on
+# two threads: what the KS statistic needs at the very least), with no statistic at all. argv[3] adds what
+# compare's fixed choices add at start-up, on a thread while the files are read, as compare does: "numba" runs
+# one of driftwatch's cached numba kernels (numba's first use in a process: its import, the set-up of its
+# target and typing contexts, which import scipy.linalg, and the kernel's load from the cache), "numba+scipy"
+# also imports scipy.special (the KS and chi-squared p-values). Peak RSS and CPU are the child's (GNU time).
+COMPARE_FLOOR = """
+import sys, threading
+from concurrent.futures import ThreadPoolExecutor
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+extra = sys.argv[3]
+NUMPY_TYPES = {"double": "float64", "float": "float32", "halffloat": "float16"}
+def fixed_costs():
+    if extra.startswith("numba"):
+        from driftwatch.kernels.sort import radix_sorted_valid
+        radix_sorted_valid(np.zeros(16))
+    if extra.endswith("scipy"):
+        import scipy.special
+loading = threading.Thread(target=fixed_costs)
+loading.start()
+def float64(column):
+    out = np.empty(len(column))
+    start = 0
+    for chunk in column.chunks:
+        n = len(chunk)
+        dtype = np.dtype(NUMPY_TYPES.get(str(chunk.type), str(chunk.type)))  # int64 etc. are numpy's names
+        out[start : start + n] = np.frombuffer(chunk.buffers()[1], dtype, n, chunk.offset * dtype.itemsize)
+        if chunk.null_count:
+            bits = np.unpackbits(np.frombuffer(chunk.buffers()[0], np.uint8), count=chunk.offset + n, bitorder="little")
+            out[start : start + n][bits[chunk.offset :] == 0] = np.nan
+        start += n
+    return out
+columns = []
+for path in sys.argv[1:3]:
+    with pq.ParquetFile(path, pre_buffer=False) as f:
+        table = f.read()
+    columns += [table.column(n) for n, t in zip(table.column_names, table.schema.types)
+                if pa.types.is_integer(t) or pa.types.is_floating(t)]
+with ThreadPoolExecutor(2) as pool:
+    sizes = list(pool.map(lambda c: len(np.sort(float64(c))), columns))  # each sorted column dropped at once
+loading.join()
+print(len(sizes))
+"""
+
+FLOOR_KINDS = {
+    "none": "both files read, numeric columns sorted",
+    "numba": "the same + numba's first cached kernel",
+    "numba+scipy": "the same + numba's first kernel + scipy.special",
+}
+
 
 def compare_section(
     report: Report,
@@ -956,6 +1009,14 @@ def compare_section(
         env,
         repeats,
     )
+    for extra, what in FLOOR_KINDS.items():
+        measure_child(
+            report,
+            f"compare {tag} floor process: {what}",
+            [sys.executable, "-c", COMPARE_FLOOR, str(ref_path), str(cur_path), extra],
+            env,
+            repeats,
+        )
 
     # In-process split of the compare: reading (polars) vs profiling the reference vs window statistics.
     from driftwatch.comparison import compare
@@ -1485,6 +1546,18 @@ def targets(
             True,
             8,
         )
+        for what in FLOOR_KINDS.values():
+            floor = f"compare {tag} floor process: {what}"
+            if floor in r:
+                # The best speed-up any compare doing at least this could reach on this machine.
+                add(
+                    f"compare floor (info): scipy/numpy loop as a process / floor process ({what})",
+                    floor,
+                    f"baseline {tag} vs {tag}: scipy/numpy loop as a process",
+                    "report",
+                    True,
+                    0,
+                )
         peak = r[cname].peak_mb or 0.0
         out.append(
             {

@@ -71,6 +71,8 @@ def same(a: float | None, b: float | None) -> bool:
 @example(
     ["+-3", "1_000", " 3 ", "03", "3.00", "3e0", "1e999", "-Infinity", "NaN", "true", "True", "١٢", "0x10"]
 )
+# "ınf" and "İNF": Python's case-insensitive match takes U+0131 and U+0130 for i, float() then raised
+@example(["\u0131nf", "\u0130NF", "-\u0131nfinity", "na\u0131"])
 def test_sql_and_python_read_every_text_alike(texts: list[str]) -> None:
     for text, (number, numeric, category) in zip(texts, sql_values(texts), strict=True):
         assert same(parse_number(text), number), text
@@ -485,6 +487,35 @@ def test_timestamps_as_text_and_as_epochs_are_the_same_time(tmp_path: Path) -> N
         "compact-date": "unparseable timestamp '20260301'",
         "small": "unparseable timestamp '42'",
     }
+
+
+def test_compare_of_arrow_tables_refuses_an_infinite_value_not_one_under_a_null() -> None:
+    """Arrow tables (what `compare` reads Parquet into): a float column's ±inf leaves its row out; an inf
+    stored under a null is a missing value, not refused; integer columns and float32 are read alike."""
+    import pyarrow as pa
+
+    n = 300
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=n)
+    ref = pa.table({"x": x, "k": pa.array(np.arange(n) % 9), "h": pa.array(x, pa.float32())})
+    hidden = x.copy()
+    hidden[:4] = np.inf
+    cur_x = x.copy()
+    cur_x[10:13] = [np.inf, -np.inf, np.inf]
+    cur = pa.table(
+        {
+            "x": pa.array(cur_x),
+            "k": pa.array(np.arange(n) % 9),
+            "h": pa.array(hidden.astype(np.float32), mask=np.arange(n) < 4),  # inf under 4 nulls
+        }
+    )
+    result = driftwatch.compare(ref, cur).to_dict()
+    assert result["rows_excluded"] == {
+        "reference": {},
+        "current": {"feature 'x': not a number or not finite": 3},
+    }
+    h = next(f for f in result["features"] if f["name"] == "h")
+    assert h["missing_share_current"] == pytest.approx(4 / (n - 3))
 
 
 def test_compare_leaves_out_the_rows_ingest_would_quarantine(tmp_path: Path) -> None:

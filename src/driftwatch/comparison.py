@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import re
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +28,6 @@ import numpy as np
 
 from driftwatch.errors import InputError
 from driftwatch.sources.columns import (
-    TIMESTAMP_PATTERN,
     ColumnFacts,
     Exclusion,
     InferredFeatures,
@@ -37,6 +35,7 @@ from driftwatch.sources.columns import (
 )
 from driftwatch.sources.frames import FEATURES_COLUMN, checked_path, flatten_features, read_frame
 from driftwatch.sources.object_parquet import ObjectStoreOptions
+from driftwatch.sources.text_facts import MANY_DISTINCT, arrow_text_facts, text_facts
 
 if TYPE_CHECKING:
     import polars as pl
@@ -278,6 +277,8 @@ class _Columns(Protocol):
 
     def checked_numbers(self, name: str, role: str) -> tuple[np.ndarray, np.ndarray]: ...
 
+    def refused(self, name: str, role: str) -> np.ndarray | None: ...
+
     def value_counts(self, name: str, role: str) -> dict[str | None, int]: ...
 
     def facts(self, name: str) -> ColumnFacts: ...
@@ -344,6 +345,11 @@ class _PolarsColumns:
         bad = texts.is_in(not_number).fill_null(False).to_numpy() | np.isinf(values)
         return _read_only(values), bad
 
+    def refused(self, name: str, role: str) -> np.ndarray | None:
+        """The rows `checked_numbers` refuses, None when there are none."""
+        bad = self.checked_numbers(name, role)[1]
+        return bad if bad.any() else None
+
     def value_counts(self, name: str, role: str) -> dict[str | None, int]:
         import polars as pl
 
@@ -385,6 +391,10 @@ class _PolarsColumns:
                 minimum=None if low is None else float(low),  # type: ignore[arg-type]
                 maximum=None if high is None else float(high),  # type: ignore[arg-type]
             )
+        if dtype == pl.String and name not in self._counts and column.n_unique() > MANY_DISTINCT:
+            # An identifier, most likely: counted by Arrow, without a Python object per value.
+            texts = column.to_arrow(compat_level=pl.CompatLevel.oldest())  # large_string
+            return arrow_text_facts(name, str(dtype), _arrow_value_counts(texts))
         return text_facts(name, str(dtype), self.value_counts(name, "reference"))
 
 
@@ -431,6 +441,16 @@ def _arrow_float64(column: pa.ChunkedArray) -> np.ndarray:
             view[bits[chunk.offset :] == 0] = np.nan
         start += size
     return out
+
+
+def _may_be_infinite(chunk: pa.Array) -> bool:
+    """Whether a chunk of an integer or float column may hold ±inf (a stored value under a null counts)."""
+    dtype = np.dtype(_ARROW_NUMPY[str(chunk.type)])
+    if dtype.kind != "f" or len(chunk) == 0:
+        return False
+    data = chunk.buffers()[1]
+    values = np.frombuffer(data, dtype=dtype, count=len(chunk), offset=chunk.offset * dtype.itemsize)
+    return bool(np.isinf(values).any())
 
 
 def _dictionary_counts(column: pa.ChunkedArray) -> dict[str | None, int]:
@@ -517,6 +537,18 @@ class _ArrowColumns:
         values = _read_only(_arrow_float64(self.table.column(name)))
         return values, np.isinf(values)
 
+    def refused(self, name: str, role: str) -> np.ndarray | None:
+        """As `_PolarsColumns.refused`. Most numeric columns have no value to refuse, which is found without
+        making the float64 copy the feature makes later: an integer is always a finite number, and a float
+        column without an infinite value among its stored values (those under a null included) has none."""
+        if name not in self.columns:
+            raise InputError(f"{role} has no column {name!r}")
+        column = self.table.column(name)
+        if self._type(name) == "numeric" and not any(_may_be_infinite(chunk) for chunk in column.chunks):
+            return None
+        bad = self.checked_numbers(name, role)[1]
+        return bad if bad.any() else None
+
     def value_counts(self, name: str, role: str) -> dict[str | None, int]:
 
         if name not in self.columns:
@@ -530,10 +562,8 @@ class _ArrowColumns:
             return self._counts.setdefault(name, canonical_counts(_dictionary_counts(column).items()))
         if self._type(name) != "categorical":
             return self._counts.setdefault(name, self._polars(name).value_counts(name, role))
-        import pyarrow.compute as pc
-
         # Nulls are counted too, under None; booleans and texts take their identity (docs/values.md).
-        counts = canonical_counts((e["values"], e["counts"]) for e in pc.value_counts(column).to_pylist())
+        counts = canonical_counts(_pairs(_arrow_value_counts(column)))
         self._counts[name] = counts
         return counts
 
@@ -566,23 +596,36 @@ class _ArrowColumns:
                 minimum=None if ends["min"] is None else float(ends["min"]),
                 maximum=None if ends["max"] is None else float(ends["max"]),
             )
+        if kind == "categorical" and name not in self._counts:  # text (booleans are answered above)
+            return _text_column_facts(name, str(t), column, self._counts)
         return text_facts(name, str(t), self.value_counts(name, "reference"))
 
 
-def text_facts(name: str, type_name: str, counts: Mapping[str | None, int]) -> ColumnFacts:
-    """The facts of a text column from its category counts (which its profile needs anyway): one pass over
-    the distinct values instead of the rows. Empty and blank values count as absent, as in the pipeline."""
-    present = [(v, c) for v, c in counts.items() if v is not None and v.strip()]
-    stamp = re.compile(TIMESTAMP_PATTERN)
-    return ColumnFacts(
-        name,
-        "categorical",
-        type_name,
-        non_null=sum(c for _, c in present),
-        distinct=len(present),
-        # all() stops at the first value that is not a timestamp: a pass only over a real timestamp column.
-        timestamp_text=bool(present) and all(stamp.fullmatch(v.strip()) for v, _ in present),
+def _arrow_value_counts(column: pa.ChunkedArray | pa.Array) -> pa.StructArray:
+    import pyarrow.compute as pc
+
+    return pc.value_counts(column)
+
+
+def _pairs(value_counts: pa.StructArray) -> Any:
+    """(value, count) per distinct value of `pyarrow.compute.value_counts`' result."""
+    return zip(
+        value_counts.field("values").to_pylist(), value_counts.field("counts").to_pylist(), strict=True
     )
+
+
+def _text_column_facts(
+    name: str, type_name: str, column: pa.ChunkedArray | pa.Array, kept: dict[str, dict[str | None, int]]
+) -> ColumnFacts:
+    """A text column's facts: from its category counts, kept in `kept` for its profile, when it has few
+    distinct values; from Arrow's counts alone when it has many (an identifier: `sources.text_facts`)."""
+    from driftwatch.sources.values import canonical_counts
+
+    value_counts = _arrow_value_counts(column)
+    if len(value_counts) > MANY_DISTINCT:
+        return arrow_text_facts(name, type_name, value_counts)
+    kept[name] = canonical_counts(_pairs(value_counts))
+    return text_facts(name, type_name, kept[name])
 
 
 def _columns(data: object) -> _Columns:
@@ -604,10 +647,9 @@ def without_refused_rows(
     refused: np.ndarray | None = None
     reasons: dict[str, int] = {}
     for name, label in numeric:
-        _, bad = columns.checked_numbers(name, role)
-        count = int(np.count_nonzero(bad))
-        if count:
-            reasons[f"{label}: not a number or not finite"] = count
+        bad = columns.refused(name, role)
+        if bad is not None:
+            reasons[f"{label}: not a number or not finite"] = int(np.count_nonzero(bad))
             refused = bad if refused is None else refused | bad
     if refused is None:
         return columns, reasons

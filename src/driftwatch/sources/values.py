@@ -50,8 +50,10 @@ __all__ = [
 ]
 
 _WS = "[ \\t\\n\\r\\v\\f]*"
+# ASCII only: Python's case-insensitive match of a text pattern also takes U+0130 and U+0131 for i, which
+# neither float() nor DuckDB reads ("ınf" is a text, not infinity).
 _NUMBER = re.compile(
-    _WS + r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|(?i:inf|infinity|nan))" + _WS
+    _WS + r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|(?i:inf|infinity|nan))" + _WS, re.ASCII
 )
 _WHITESPACE = " \t\n\r\v\f"
 _INT_LIMIT = 2.0**63  # integral values below it are written as integers (they fit a BIGINT exactly)

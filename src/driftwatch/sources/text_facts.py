@@ -1,0 +1,111 @@
+"""The facts `sources.columns` needs of a text column of `compare`'s inputs, from its values' counts.
+
+`text_facts` reads the column's category counts, one identity per distinct value (`sources.values.
+canonical_counts`): a Python object and a `canonical_category` call per distinct text. That is cheap for a
+category column and costly for the column `compare` looks at only to leave out, a prediction log's unique
+request ids: 1M distinct ids took ~1.8 s, more than the rest of a 1M × 1M comparison. `arrow_text_facts` gives
+the same facts from Arrow's value counts with one pass of a regular expression over the distinct texts: a text
+that cannot have another identity than itself (not empty, blank, a number or a boolean under any reading) is
+counted in Arrow, and only the others (usually none) go through `canonical_counts`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
+
+from driftwatch.sources.columns import TIMESTAMP_PATTERN, ColumnFacts
+from driftwatch.sources.values import canonical_counts
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+MANY_DISTINCT = 10_000
+"""Above this many distinct texts a column's facts come from `arrow_text_facts` (below, the counts are kept for
+the column's profile, should it be a feature)."""
+
+# The characters `str.isspace()` (and so `str.strip()`) takes for whitespace, Python 3.11-3.13 alike
+# (tests/test_text_facts.py computes them again).
+_PYTHON_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+_ASCII_WHITESPACE = " \t\n\r\v\f"  # what a number literal may have around it (`sources.values._WS`)
+
+
+def _class(chars: str) -> str:
+    return "".join(f"\\x{{{ord(c):x}}}" for c in chars)
+
+
+# Every text whose identity may differ from the text itself matches this (RE2 syntax, for
+# `pyarrow.compute.match_substring_regex`); it matches more than that, which costs time, never a fact:
+# - the empty text and every text `str.strip()` leaves empty (missing, or blank: not counted);
+# - every number literal `sources.values.parse_number` reads ("1.0" and "1" are one category), as a text of
+#   the characters a literal may hold: ASCII whitespace, sign, digits, dot, exponent and the letters of inf,
+#   infinity and nan in either case (ASCII only, as `parse_number` reads them);
+# - every text that is "true" or "false" in any case (as four or five of their letters).
+# What a matching text's identity is, `canonical_counts` decides. An identity made from a matching text is
+# either the text itself or a number or boolean written with those characters, so it never equals the
+# identity of a text that does not match (which is that text): the two sets of identities are disjoint.
+_MAY_NOT_BE_ITSELF = (
+    "^(?:"
+    f"[{_class(_PYTHON_WHITESPACE)}]*"
+    f"|[{_class(_ASCII_WHITESPACE)}+\\-.0-9eEiInNfFtTyYaA]+"
+    "|[tTrRuUeEfFaAlLsS]{4,5}"
+    ")$"
+)
+
+
+def text_facts(name: str, type_name: str, counts: Mapping[str | None, int]) -> ColumnFacts:
+    """The facts of a text column from its category counts (which its profile needs anyway): one pass over
+    the distinct values instead of the rows. Empty and blank values count as absent, as in the pipeline."""
+    present = [(v, c) for v, c in counts.items() if v is not None and v.strip()]
+    stamp = re.compile(TIMESTAMP_PATTERN)
+    return ColumnFacts(
+        name,
+        "categorical",
+        type_name,
+        non_null=sum(c for _, c in present),
+        distinct=len(present),
+        # all() stops at the first value that is not a timestamp: a pass only over a real timestamp column.
+        timestamp_text=bool(present) and all(stamp.fullmatch(v.strip()) for v, _ in present),
+    )
+
+
+def arrow_text_facts(name: str, type_name: str, value_counts: pa.StructArray) -> ColumnFacts:
+    """`text_facts(name, type_name, canonical_counts(value_counts))` without a Python object per value.
+
+    `value_counts`: `pyarrow.compute.value_counts` of the column (distinct texts, null included, and counts).
+    """
+    import pyarrow.compute as pc
+
+    values, counts = value_counts.field("values"), value_counts.field("counts")
+    special = pc.fill_null(pc.match_substring_regex(values, _MAY_NOT_BE_ITSELF), True)
+    plain = pc.invert(special)
+    plain_values = values.filter(plain)
+    plain_rows = pc.sum(counts.filter(plain)).as_py() or 0
+    others = canonical_counts(
+        zip(values.filter(special).to_pylist(), counts.filter(special).to_pylist(), strict=True)
+    )
+    present = [(v, c) for v, c in others.items() if v is not None and v.strip()]
+    stamp = re.compile(TIMESTAMP_PATTERN)
+    stamps = (  # the plain texts are not blank: `strip` leaves something of each
+        bool(present) or len(plain_values) > 0
+    ) and all(stamp.fullmatch(v.strip()) for v in _texts(present, plain_values))
+    return ColumnFacts(
+        name,
+        "categorical",
+        type_name,
+        non_null=sum(c for _, c in present) + plain_rows,
+        distinct=len(present) + len(plain_values),
+        timestamp_text=stamps,
+    )
+
+
+def _texts(present: list[tuple[str, int]], plain: pa.Array, step: int = 1024) -> Iterator[str]:
+    """The present identities, the few first, then the plain texts a slice at a time (so that `all` stops at
+    the first text that is not a timestamp having converted a slice, not the whole column)."""
+    yield from (v for v, _ in present)
+    for start in range(0, len(plain), step):
+        yield from plain.slice(start, step).to_pylist()
