@@ -868,9 +868,10 @@ print(json.dumps(out))
 # (pyarrow, no pre-buffering), turn each numeric column into float64 (nulls as NaN) and sort it (np.sort, on
 # two threads: what the KS statistic needs at the very least), with no statistic at all. argv[3] adds what
 # compare's fixed choices add at start-up, on a thread while the files are read, as compare does: "numba" runs
-# one of driftwatch's cached numba kernels (numba's first use in a process: its import, the set-up of its
-# target and typing contexts, which import scipy.linalg, and the kernel's load from the cache), "numba+scipy"
-# also imports scipy.special (the KS and chi-squared p-values). Peak RSS and CPU are the child's (GNU time).
+# driftwatch's radix sort kernel as compare's sort calibration does (numba's first use in a process: its
+# import, the set-up of its target and typing contexts, which import scipy.linalg, and the kernel's load from
+# the cache), "numba+scipy" also imports scipy.special (the KS and chi-squared p-values). Peak RSS and CPU are
+# the child's (GNU time).
 COMPARE_FLOOR = """
 import sys, threading
 from concurrent.futures import ThreadPoolExecutor
@@ -882,7 +883,10 @@ NUMPY_TYPES = {"double": "float64", "float": "float32", "halffloat": "float16"}
 def fixed_costs():
     if extra.startswith("numba"):
         from driftwatch.kernels.sort import radix_sorted_valid
-        radix_sorted_valid(np.zeros(16))
+        # As the sort's calibration calls it in every compare process: specialisations in numba's cache.
+        sample = np.random.default_rng(20261206).normal(size=1 << 17)
+        radix_sorted_valid(sample[:16])
+        radix_sorted_valid(sample)
     if extra.endswith("scipy"):
         import scipy.special
 loading = threading.Thread(target=fixed_costs)

@@ -11,6 +11,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import driftwatch
 import driftwatch.comparison as comparison
@@ -37,6 +39,13 @@ EDGES: list[str | None] = [
     "1e5",
     "1E+05",
     "100000",
+    "123",
+    "0123",
+    "-7",
+    "0",
+    "-0",
+    "123456789012345",
+    "1234567890123456",
     "1_000",
     "\u0661\u0662",
     "-",
@@ -84,6 +93,25 @@ def test_every_edge_text_together_with_many_ids() -> None:
     values = EDGES * 3 + ids + ids[:40]
     got, expected = facts_both_ways(values)
     assert got == expected
+
+
+# Characters at the edges of the rules: whitespace of both kinds, sign, digits, dot, exponent, the letters of
+# inf/nan/true/false in both cases, the non-ASCII letters a case-insensitive match may take for them, others.
+TRICKY = " \t\n\x0b\x1c\xa0\u3000+-.0129eEiInNfFaAtTyYrRuUlLsS\u0130\u0131\u017f\u212a:xZ_\u0661"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(TRICKY, max_size=7)), max_size=60))
+def test_random_texts_of_tricky_characters(values: list[str | None]) -> None:
+    got, expected = facts_both_ways(values + [f"id-{i}" for i in range(5)])
+    assert got == expected, values
+
+
+def test_digit_ids_are_counted_in_arrow_and_merge_with_their_other_spellings() -> None:
+    ids = [str(i) for i in range(1, 5000)]
+    got, expected = facts_both_ways(ids + ["0007", "7.0", " 12 ", "1e3"])
+    assert got == expected
+    assert got.distinct == len(ids)  # type: ignore[attr-defined]  # "0007", "7.0", ... are ids already counted
 
 
 def test_numbers_written_two_ways_are_one_category() -> None:

@@ -495,6 +495,8 @@ class _ArrowColumns:
         self.columns = table.column_names
         self.height = table.num_rows
         self._counts: dict[str, dict[str | None, int]] = {}  # as in _PolarsColumns
+        # A text column's value counts by Arrow, from its facts until its category counts are made from them.
+        self._arrow_counts: dict[str, pa.StructArray] = {}
 
     def _type(self, name: str) -> str:
         import pyarrow.types as pat
@@ -563,7 +565,10 @@ class _ArrowColumns:
         if self._type(name) != "categorical":
             return self._counts.setdefault(name, self._polars(name).value_counts(name, role))
         # Nulls are counted too, under None; booleans and texts take their identity (docs/values.md).
-        counts = canonical_counts(_pairs(_arrow_value_counts(column)))
+        arrow_counts = self._arrow_counts.pop(name, None)
+        if arrow_counts is None:
+            arrow_counts = _arrow_value_counts(column)
+        counts = canonical_counts(_pairs(arrow_counts))
         self._counts[name] = counts
         return counts
 
@@ -597,7 +602,9 @@ class _ArrowColumns:
                 maximum=None if ends["max"] is None else float(ends["max"]),
             )
         if kind == "categorical" and name not in self._counts:  # text (booleans are answered above)
-            return _text_column_facts(name, str(t), column, self._counts)
+            arrow_counts = self._arrow_counts.setdefault(name, _arrow_value_counts(column))
+            if len(arrow_counts) > MANY_DISTINCT:  # an identifier, most likely: no Python object per value
+                return arrow_text_facts(name, str(t), arrow_counts)
         return text_facts(name, str(t), self.value_counts(name, "reference"))
 
 
@@ -612,20 +619,6 @@ def _pairs(value_counts: pa.StructArray) -> Any:
     return zip(
         value_counts.field("values").to_pylist(), value_counts.field("counts").to_pylist(), strict=True
     )
-
-
-def _text_column_facts(
-    name: str, type_name: str, column: pa.ChunkedArray | pa.Array, kept: dict[str, dict[str | None, int]]
-) -> ColumnFacts:
-    """A text column's facts: from its category counts, kept in `kept` for its profile, when it has few
-    distinct values; from Arrow's counts alone when it has many (an identifier: `sources.text_facts`)."""
-    from driftwatch.sources.values import canonical_counts
-
-    value_counts = _arrow_value_counts(column)
-    if len(value_counts) > MANY_DISTINCT:
-        return arrow_text_facts(name, type_name, value_counts)
-    kept[name] = canonical_counts(_pairs(value_counts))
-    return text_facts(name, type_name, kept[name])
 
 
 def _columns(data: object) -> _Columns:

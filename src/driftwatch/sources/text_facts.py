@@ -4,9 +4,9 @@
 canonical_counts`): a Python object and a `canonical_category` call per distinct text. That is cheap for a
 category column and costly for the column `compare` looks at only to leave out, a prediction log's unique
 request ids: 1M distinct ids took ~1.8 s, more than the rest of a 1M × 1M comparison. `arrow_text_facts` gives
-the same facts from Arrow's value counts with one pass of a regular expression over the distinct texts: a text
-that cannot have another identity than itself (not empty, blank, a number or a boolean under any reading) is
-counted in Arrow, and only the others (usually none) go through `canonical_counts`.
+the same facts from Arrow's value counts with regular expressions over the distinct texts: a text that is its
+own identity for sure (not empty, blank, a boolean or a number under any reading, or a plainly written integer)
+is counted in Arrow, and only the others (usually none) go through `canonical_counts`.
 """
 
 from __future__ import annotations
@@ -45,9 +45,7 @@ def _class(chars: str) -> str:
 #   the characters a literal may hold: ASCII whitespace, sign, digits, dot, exponent and the letters of inf,
 #   infinity and nan in either case (ASCII only, as `parse_number` reads them);
 # - every text that is "true" or "false" in any case (as four or five of their letters).
-# What a matching text's identity is, `canonical_counts` decides. An identity made from a matching text is
-# either the text itself or a number or boolean written with those characters, so it never equals the
-# identity of a text that does not match (which is that text): the two sets of identities are disjoint.
+# What a matching text's identity is, `canonical_counts` decides.
 _MAY_NOT_BE_ITSELF = (
     "^(?:"
     f"[{_class(_PYTHON_WHITESPACE)}]*"
@@ -55,6 +53,10 @@ _MAY_NOT_BE_ITSELF = (
     "|[tTrRuUeEfFaAlLsS]{4,5}"
     ")$"
 )
+# ...but an integer written plainly (no sign but a minus, none on 0, no leading zero, at most 15 digits, so
+# that the double it is read as writes back as the same digits) is its own identity: ids made of digits are
+# the other usual identifier.
+_PLAIN_INTEGER = "^(?:0|-?[1-9][0-9]{0,14})$"
 
 
 def text_facts(name: str, type_name: str, counts: Mapping[str | None, int]) -> ColumnFacts:
@@ -78,27 +80,37 @@ def arrow_text_facts(name: str, type_name: str, value_counts: pa.StructArray) ->
 
     `value_counts`: `pyarrow.compute.value_counts` of the column (distinct texts, null included, and counts).
     """
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     values, counts = value_counts.field("values"), value_counts.field("counts")
-    special = pc.fill_null(pc.match_substring_regex(values, _MAY_NOT_BE_ITSELF), True)
-    plain = pc.invert(special)
+    # Texts that are their own identity, and not blank (`strip` leaves something of each).
+    plain = pc.fill_null(
+        pc.or_(
+            pc.invert(pc.match_substring_regex(values, _MAY_NOT_BE_ITSELF)),
+            pc.match_substring_regex(values, _PLAIN_INTEGER),
+        ),
+        False,
+    )
     plain_values = values.filter(plain)
     plain_rows = pc.sum(counts.filter(plain)).as_py() or 0
-    others = canonical_counts(
-        zip(values.filter(special).to_pylist(), counts.filter(special).to_pylist(), strict=True)
+    others = pc.invert(plain)
+    special = canonical_counts(
+        zip(values.filter(others).to_pylist(), counts.filter(others).to_pylist(), strict=True)
     )
-    present = [(v, c) for v, c in others.items() if v is not None and v.strip()]
+    present = [(v, c) for v, c in special.items() if v is not None and v.strip()]
+    # Another text's identity may be a plain text ("0123" is 123, as "123" is): one category, counted once.
+    shared = pc.sum(pc.is_in(pa.array([v for v, _ in present], values.type), value_set=plain_values))
     stamp = re.compile(TIMESTAMP_PATTERN)
-    stamps = (  # the plain texts are not blank: `strip` leaves something of each
-        bool(present) or len(plain_values) > 0
-    ) and all(stamp.fullmatch(v.strip()) for v in _texts(present, plain_values))
+    stamps = (bool(present) or len(plain_values) > 0) and all(
+        stamp.fullmatch(v.strip()) for v in _texts(present, plain_values)
+    )
     return ColumnFacts(
         name,
         "categorical",
         type_name,
         non_null=sum(c for _, c in present) + plain_rows,
-        distinct=len(present) + len(plain_values),
+        distinct=len(present) + len(plain_values) - (shared.as_py() or 0),
         timestamp_text=stamps,
     )
 
