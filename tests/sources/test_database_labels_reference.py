@@ -171,6 +171,37 @@ def test_a_version_query_skips_reading_an_unchanged_reference(tmp_path: Path, pg
     assert newer != path and pl.read_parquet(newer).height == 301
 
 
+def test_an_interval_column_in_the_labels_and_the_reference_is_read(tmp_path: Path, pg_server: Any) -> None:
+    """PostgreSQL's `interval` has no Parquet type in pyarrow: a labels or reference table holding one failed
+    its source every cycle (the pulled batch's file, the reference's local copy, could not be written). DuckDB
+    writes those files now; the column is read back as an INTERVAL, which no statistic reads."""
+    ref = f"ref_{tmp_path.name[-20:].replace('-', '_').lower()}"
+    reference = f"""\
+    reference:
+      prediction: score
+      database:
+        driver: postgresql
+        uri: {URI}
+        table: {ref}
+"""
+    p = Project(tmp_path, pg_server, reference)
+    p.sql(f"ALTER TABLE {p.labels} ADD COLUMN took interval DEFAULT interval '3 seconds'")
+    p.sql(f"ALTER TABLE {p.ref} ADD COLUMN took interval DEFAULT interval '1 day 2 hours'")
+    p.add_labels(0, 90, DAY + timedelta(hours=5))
+    done = run_cycle(p.db, p.monitor, now=NOW)
+    assert done.profile_rebuilt and done.ingest.rows_inserted == 100
+    assert done.labels is not None
+    assert (done.labels.labels_new, done.labels.failed_files) == (90, [])
+    copy = local_reference(p.db, p.monitor).reference.path
+    described = dict(
+        (r[0], r[1])
+        for r in p.db.cursor().execute("DESCRIBE SELECT * FROM read_parquet(?)", [copy]).fetchall()
+    )
+    assert described["took"] == "INTERVAL" and described["x1"] == "DOUBLE"
+    took = p.db.cursor().execute("SELECT DISTINCT took FROM read_parquet(?)", [copy]).fetchall()
+    assert took == [(timedelta(days=1, hours=2),)]
+
+
 def test_unreachable_label_database_fails_only_the_labels(project: Project) -> None:
     p = project
     p.add_labels(0, 10, DAY + timedelta(hours=5))

@@ -28,13 +28,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from driftwatch.config.monitors import MonitorConfig
 from driftwatch.config.sources import DatabaseSourceOptions
 from driftwatch.errors import SourceError
 from driftwatch.sources.database import connect, read_all, read_scalar, source_label
 from driftwatch.storage.database import Database
+from driftwatch.storage.parquet_copies import write_parquet
 
 CACHE_DIR = ".driftwatch-sql-reference"
 # (folder, source) → (local copy, when checked): a pushed batch (`api.push`) reuses a recent check.
@@ -114,7 +114,7 @@ def _write(table: pa.Table, path: Path, options: DatabaseSourceOptions) -> None:
         raise SourceError(source_label(options), "the reference query returned no rows")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp-{os.getpid()}")
-    pq.write_table(table, tmp)
+    write_parquet(table, tmp)
     os.replace(tmp, path)
     for old in path.parent.iterdir():
         if old != path and old.suffix == ".parquet":

@@ -14,11 +14,11 @@ import shutil
 from dataclasses import dataclass
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from driftwatch.sources.files import SourceFile
 from driftwatch.sources.parquet_rows import table_columns
 from driftwatch.storage.database import Database
+from driftwatch.storage.parquet_copies import write_parquet
 from driftwatch.storage.predictions import ROW_GROUP_ROWS
 from driftwatch.workdirs import new_workdir
 
@@ -37,7 +37,7 @@ class Spilled:
             # Uncompressed: written and read once, locally; compressing would only cost time. Row groups of
             # DuckDB's size: its Parquet reader reads a file one row group per thread (one 1M-row group: 1.45
             # s to store 1M log rows with JSON features; 122,880-row groups: 1.15 s).
-            pq.write_table(table, spilled.path, compression="none", row_group_size=ROW_GROUP_ROWS)
+            write_parquet(table, spilled.path, uncompressed=True, row_group_rows=ROW_GROUP_ROWS)
         except BaseException:
             spilled.remove()
             raise
