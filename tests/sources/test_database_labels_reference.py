@@ -149,18 +149,18 @@ def test_reference_is_made_local_once_and_rebuilt_only_when_its_data_changes(pro
     assert len(list(path.parent.iterdir())) == 1
 
 
+def table_reference(table: str, extra: str = "") -> str:
+    """The `reference:` block of a reference read from a whole table (`extra`: one more key of `database:`)."""
+    more = f"        {extra}\n" if extra else ""
+    return (
+        "    reference:\n      prediction: score\n      database:\n        driver: postgresql\n"
+        f"        uri: {URI}\n        table: {table}\n{more}"
+    )
+
+
 def test_a_version_query_skips_reading_an_unchanged_reference(tmp_path: Path, pg_server: Any) -> None:
     ref = f"ref_{tmp_path.name[-20:].replace('-', '_').lower()}"
-    reference = f"""\
-    reference:
-      prediction: score
-      database:
-        driver: postgresql
-        uri: {URI}
-        table: {ref}
-        version: SELECT max(id) FROM {ref}
-"""
-    p = Project(tmp_path, pg_server, reference)
+    p = Project(tmp_path, pg_server, table_reference(ref, f"version: SELECT max(id) FROM {ref}"))
     path = Path(local_reference(p.db, p.monitor).reference.path)
     assert pl.read_parquet(path).height == 300
     p.sql(f"UPDATE {p.ref} SET x1 = -1")  # the version (max id) does not move: the copy is kept, not re-read
@@ -176,15 +176,7 @@ def test_an_interval_column_in_the_labels_and_the_reference_is_read(tmp_path: Pa
     its source every cycle (the pulled batch's file, the reference's local copy, could not be written). DuckDB
     writes those files now; the column is read back as an INTERVAL, which no statistic reads."""
     ref = f"ref_{tmp_path.name[-20:].replace('-', '_').lower()}"
-    reference = f"""\
-    reference:
-      prediction: score
-      database:
-        driver: postgresql
-        uri: {URI}
-        table: {ref}
-"""
-    p = Project(tmp_path, pg_server, reference)
+    p = Project(tmp_path, pg_server, table_reference(ref))
     p.sql(f"ALTER TABLE {p.labels} ADD COLUMN took interval DEFAULT interval '3 seconds'")
     p.sql(f"ALTER TABLE {p.ref} ADD COLUMN took interval DEFAULT interval '1 day 2 hours'")
     p.add_labels(0, 90, DAY + timedelta(hours=5))
