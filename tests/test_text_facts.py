@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 import driftwatch
 import driftwatch.comparison as comparison
 from driftwatch.sources import text_facts as tf
+from driftwatch.sources.columns import TIMESTAMP_PATTERN
 from driftwatch.sources.values import canonical_counts
 
 # Texts at every edge of the value model: missing, empty and blank (ASCII and other whitespace), numbers that
@@ -128,12 +129,50 @@ def test_numbers_written_two_ways_are_one_category() -> None:
         [f"2024-01-{d:02d}" for d in range(1, 29)] + ["not a time"],
         ["", " ", None],
         [],
+        [
+            "2024-01-01T00:00 ",
+            "\u30002024-01-01\u3000",
+            "2024/01/01 10:00 UTC",
+            "2024-01-01T00:00:00.5+01:00",
+        ],
+        ["2024-01-01T00:00Zx", "2024-01-01"],
+        ["2024-1-01", "2024-01-01"],
     ],
-    ids=["stamps", "stamps-and-blanks", "one-not-a-stamp", "only-blanks", "empty"],
+    ids=[
+        "stamps",
+        "stamps-and-blanks",
+        "one-not-a-stamp",
+        "only-blanks",
+        "empty",
+        "spaces-and-zones",
+        "trailing-text",
+        "short-month",
+    ],
 )
 def test_timestamp_texts(values: list[str | None]) -> None:
     got, expected = facts_both_ways(values)
     assert got == expected
+
+
+WHITESPACE = st.text(" \t\n\x0b\x1c\xa0\u3000", max_size=2)
+STAMPS = st.one_of(
+    st.builds(
+        lambda a, t, b: a + t + b,
+        WHITESPACE,
+        st.from_regex(TIMESTAMP_PATTERN, fullmatch=True).filter(str.isascii),
+        WHITESPACE,
+    ),
+    st.text("0123456789-/:T .,Zz+UC\u3000", max_size=22),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(STAMPS, min_size=1, max_size=30))
+def test_timestamp_texts_are_told_alike(values: list[str]) -> None:
+    """Texts that are (or nearly are) timestamps, with whitespace around: Arrow's regular expression and
+    `strip()` + Python's full match agree on whether every value is one."""
+    got, expected = facts_both_ways(values)
+    assert got == expected, values
 
 
 def test_the_whitespace_class_is_pythons() -> None:

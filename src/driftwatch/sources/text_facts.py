@@ -12,7 +12,7 @@ is counted in Arrow, and only the others (usually none) go through `canonical_co
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from driftwatch.sources.columns import TIMESTAMP_PATTERN, ColumnFacts
@@ -58,6 +58,11 @@ _MAY_NOT_BE_ITSELF = (
 # the other usual identifier.
 _PLAIN_INTEGER = "^(?:0|-?[1-9][0-9]{0,14})$"
 
+# A timestamp text as `text_facts` tells it (`strip()`, then `TIMESTAMP_PATTERN` in full), for RE2: the
+# pattern between Python's whitespace. The same texts: the pattern starts with a digit, and where it may end
+# in a space (the one before a time zone left out) it matches without that space too.
+_STAMP = f"^[{_class(_PYTHON_WHITESPACE)}]*(?:{TIMESTAMP_PATTERN})[{_class(_PYTHON_WHITESPACE)}]*$"
+
 
 def text_facts(name: str, type_name: str, counts: Mapping[str | None, int]) -> ColumnFacts:
     """The facts of a text column from its category counts (which its profile needs anyway): one pass over
@@ -102,8 +107,12 @@ def arrow_text_facts(name: str, type_name: str, value_counts: pa.StructArray) ->
     # Another text's identity may be a plain text ("0123" is 123, as "123" is): one category, counted once.
     shared = pc.sum(pc.is_in(pa.array([v for v, _ in present], values.type), value_set=plain_values))
     stamp = re.compile(TIMESTAMP_PATTERN)
-    stamps = (bool(present) or len(plain_values) > 0) and all(
-        stamp.fullmatch(v.strip()) for v in _texts(present, plain_values)
+    stamps = (
+        (bool(present) or len(plain_values) > 0)
+        and all(stamp.fullmatch(v.strip()) for v, _ in present)
+        and bool(
+            pc.all(pc.match_substring_regex(plain_values, _STAMP)).as_py() if len(plain_values) else True
+        )
     )
     return ColumnFacts(
         name,
@@ -113,11 +122,3 @@ def arrow_text_facts(name: str, type_name: str, value_counts: pa.StructArray) ->
         distinct=len(present) + len(plain_values) - (shared.as_py() or 0),
         timestamp_text=stamps,
     )
-
-
-def _texts(present: list[tuple[str, int]], plain: pa.Array, step: int = 1024) -> Iterator[str]:
-    """The present identities, the few first, then the plain texts a slice at a time (so that `all` stops at
-    the first text that is not a timestamp having converted a slice, not the whole column)."""
-    yield from (v for v, _ in present)
-    for start in range(0, len(plain), step):
-        yield from plain.slice(start, step).to_pylist()
