@@ -31,6 +31,7 @@ from driftwatch.sources.columns import (
     ColumnFacts,
     Exclusion,
     InferredFeatures,
+    exclusion_reason,
     infer_features,
 )
 from driftwatch.sources.frames import FEATURES_COLUMN, checked_path, flatten_features, read_frame
@@ -602,9 +603,14 @@ class _ArrowColumns:
                 maximum=None if ends["max"] is None else float(ends["max"]),
             )
         if kind == "categorical" and name not in self._counts:  # text (booleans are answered above)
-            arrow_counts = self._arrow_counts.setdefault(name, _arrow_value_counts(column))
+            arrow_counts = self._arrow_counts.get(name)
+            if arrow_counts is None:
+                arrow_counts = self._arrow_counts[name] = _arrow_value_counts(column)
             if len(arrow_counts) > MANY_DISTINCT:  # an identifier, most likely: no Python object per value
-                return arrow_text_facts(name, str(t), arrow_counts)
+                facts = arrow_text_facts(name, str(t), arrow_counts)
+                if exclusion_reason(facts, {}) is not None:  # not a feature unless listed: not kept (~50 MB)
+                    del self._arrow_counts[name]
+                return facts
         return text_facts(name, str(t), self.value_counts(name, "reference"))
 
 

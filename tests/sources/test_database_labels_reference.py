@@ -16,10 +16,12 @@ from typing import Any
 
 import polars as pl
 import psycopg
+import pyarrow as pa
 import pytest
 
 from driftwatch.config.loading import load_settings
 from driftwatch.errors import ConfigError, SourceError
+from driftwatch.pipeline import database_reference
 from driftwatch.pipeline.cycle import run_cycle
 from driftwatch.pipeline.labels import ingest_labels
 from driftwatch.pipeline.object_sources import local_reference
@@ -172,26 +174,25 @@ def test_a_version_query_skips_reading_an_unchanged_reference(tmp_path: Path, pg
 
 
 def test_an_interval_column_in_the_labels_and_the_reference_is_read(tmp_path: Path, pg_server: Any) -> None:
-    """PostgreSQL's `interval` has no Parquet type in pyarrow: a labels or reference table holding one failed
-    its source every cycle (the pulled batch's file, the reference's local copy, could not be written). DuckDB
-    writes those files now; the column is read back as an INTERVAL, which no statistic reads."""
+    """PostgreSQL's `interval` has no Parquet type: a labels or reference table holding one failed its source
+    every cycle (the pulled batch's file, the reference's local copy, could not be written). It is written as
+    a struct of its signed parts now, negative values too, and left out of the features."""
     ref = f"ref_{tmp_path.name[-20:].replace('-', '_').lower()}"
     p = Project(tmp_path, pg_server, table_reference(ref))
-    p.sql(f"ALTER TABLE {p.labels} ADD COLUMN took interval DEFAULT interval '3 seconds'")
-    p.sql(f"ALTER TABLE {p.ref} ADD COLUMN took interval DEFAULT interval '1 day 2 hours'")
+    p.sql(f"ALTER TABLE {p.labels} ADD COLUMN took interval DEFAULT interval '-3 seconds'")
+    p.sql(f"ALTER TABLE {p.ref} ADD COLUMN took interval DEFAULT interval '1 day -2 hours'")
+    p.sql(f"UPDATE {p.ref} SET took = interval '1.234567 seconds' WHERE id = 7")
     p.add_labels(0, 90, DAY + timedelta(hours=5))
     done = run_cycle(p.db, p.monitor, now=NOW)
     assert done.profile_rebuilt and done.ingest.rows_inserted == 100
     assert done.labels is not None
     assert (done.labels.labels_new, done.labels.failed_files) == (90, [])
     copy = local_reference(p.db, p.monitor).reference.path
-    described = dict(
-        (r[0], r[1])
-        for r in p.db.cursor().execute("DESCRIBE SELECT * FROM read_parquet(?)", [copy]).fetchall()
-    )
-    assert described["took"] == "INTERVAL" and described["x1"] == "DOUBLE"
-    took = p.db.cursor().execute("SELECT DISTINCT took FROM read_parquet(?)", [copy]).fetchall()
-    assert took == [(timedelta(days=1, hours=2),)]
+    took = p.db.cursor().execute("SELECT DISTINCT took FROM read_parquet(?) ORDER BY 1", [copy]).fetchall()
+    assert took == [
+        ({"months": 0, "days": 0, "nanoseconds": 1_234_567_000},),
+        ({"months": 0, "days": 1, "nanoseconds": -7_200_000_000_000},),
+    ]
 
 
 def test_unreachable_label_database_fails_only_the_labels(project: Project) -> None:
@@ -244,6 +245,29 @@ def test_reference_database_with_a_cached_copy_keeps_the_cycle_going(project: Pr
     error, failed = p.stored("SELECT error, files_failed FROM runs ORDER BY started_at DESC LIMIT 1")[0]
     assert warning in error and "unused-trust-auth" not in error
     assert failed == 2  # the reference, and the labels (in the same database)
+
+
+def test_a_reference_copy_that_cannot_be_written_keeps_the_last_one(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A table Parquet cannot hold (a column type pyarrow refuses, a full disk) fails the reference as an
+    unreachable database does: the last copy is used, with a warning, and no half-written file is left."""
+    p = project
+    path = local_reference(p.db, p.monitor).reference.path
+    p.sql(f"UPDATE {p.ref} SET x1 = x1 + 1")  # new data: a new copy is to be written
+
+    def refused(table: pa.Table, target: Path, **options: object) -> None:
+        Path(target).write_bytes(b"PAR1 half")
+        raise pa.ArrowNotImplementedError("Unhandled type for Arrow to Parquet schema conversion: x")
+
+    monkeypatch.setattr(database_reference, "write_parquet", refused)
+    summary = run_cycle(p.db, p.monitor, now=NOW)
+    assert summary.ingest.rows_inserted == 100
+    warning = (
+        "reference postgresql:query failed this cycle: its local copy could not be written: Unhandled type"
+    )
+    assert any(w.startswith(warning) for w in summary.warnings), summary.warnings
+    assert [f.name for f in Path(path).parent.iterdir()] == [Path(path).name]
 
 
 def test_a_crash_inside_the_labels_transaction_stores_neither_labels_nor_watermark(

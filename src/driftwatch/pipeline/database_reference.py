@@ -31,10 +31,10 @@ import pyarrow as pa
 
 from driftwatch.config.monitors import MonitorConfig
 from driftwatch.config.sources import DatabaseSourceOptions
-from driftwatch.errors import SourceError
+from driftwatch.errors import SourceError, first_line
 from driftwatch.sources.database import connect, read_all, read_scalar, source_label
+from driftwatch.sources.parquet_copies import write_parquet
 from driftwatch.storage.database import Database
-from driftwatch.storage.parquet_copies import write_parquet
 
 CACHE_DIR = ".driftwatch-sql-reference"
 # (folder, source) → (local copy, when checked): a pushed batch (`api.push`) reuses a recent check.
@@ -114,7 +114,13 @@ def _write(table: pa.Table, path: Path, options: DatabaseSourceOptions) -> None:
         raise SourceError(source_label(options), "the reference query returned no rows")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp-{os.getpid()}")
-    write_parquet(table, tmp)
+    try:
+        write_parquet(table, tmp)
+    except (pa.ArrowException, OSError) as exc:  # a column type Parquet cannot hold, a full disk
+        tmp.unlink(missing_ok=True)
+        raise SourceError(
+            source_label(options), f"its local copy could not be written: {first_line(exc)}"
+        ) from None
     os.replace(tmp, path)
     for old in path.parent.iterdir():
         if old != path and old.suffix == ".parquet":

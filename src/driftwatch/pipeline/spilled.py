@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from driftwatch.sources.files import SourceFile
+from driftwatch.sources.parquet_copies import write_parquet
 from driftwatch.sources.parquet_rows import table_columns
 from driftwatch.storage.database import Database
-from driftwatch.storage.parquet_copies import write_parquet
 from driftwatch.storage.predictions import ROW_GROUP_ROWS
 from driftwatch.workdirs import new_workdir
 
