@@ -180,6 +180,9 @@ def test_an_interval_column_in_the_labels_and_the_reference_is_read(tmp_path: Pa
     ref = f"ref_{tmp_path.name[-20:].replace('-', '_').lower()}"
     p = Project(tmp_path, pg_server, table_reference(ref))
     p.sql(f"ALTER TABLE {p.labels} ADD COLUMN took interval DEFAULT interval '-3 seconds'")
+    p.sql(
+        f"ALTER TABLE {p.labels} ADD COLUMN tooks interval[] DEFAULT ARRAY[interval '1 s', interval '-2 s']"
+    )
     p.sql(f"ALTER TABLE {p.ref} ADD COLUMN took interval DEFAULT interval '1 day -2 hours'")
     p.sql(f"UPDATE {p.ref} SET took = interval '1.234567 seconds' WHERE id = 7")
     p.add_labels(0, 90, DAY + timedelta(hours=5))

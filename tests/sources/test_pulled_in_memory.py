@@ -22,6 +22,7 @@ from driftwatch.config.monitors import FeatureSpec
 from driftwatch.pipeline import spilled
 from driftwatch.pipeline.ingest import IngestSummary, ingest_predictions
 from driftwatch.sources.files import describe_columns
+from driftwatch.sources.parquet_copies import parquet_writable
 from driftwatch.sources.parquet_rows import ARROW_VIEW, table_columns
 from driftwatch.storage.database import Database
 
@@ -88,17 +89,23 @@ def test_invalid_utf8_and_the_row_number_column_are_spilled() -> None:
     assert table_columns(cur, pa.table({"_DW_ROW": [7]})) is None
 
 
-def test_an_interval_column_is_read_as_duckdb_scans_it_and_the_rest_compared() -> None:
-    """An interval has no Parquet type (a batch holding one could not be spilled): it is read as DuckDB scans it,
-    the other columns as their file would be read; one of them read otherwise still sends the batch to a file.
-    tests/sources/test_database_source.py stores such a batch from PostgreSQL."""
+def test_an_interval_column_is_read_as_its_parts_and_the_rest_compared() -> None:
+    """An interval has no Parquet type: a pulled batch's intervals become structs of their parts first
+    (`Pulled.of`), which DuckDB reads from memory as from the file; the other columns are compared as usual,
+    and one of them read otherwise still sends the batch to a file. tests/sources/test_database_source.py
+    stores such a batch from PostgreSQL."""
     table = duckdb.connect().sql("SELECT INTERVAL 3 SECOND AS latency, 'r1' AS request_id").to_arrow_table()
     assert table.schema.field("latency").type == pa.month_day_nano_interval()
     cur = duckdb.connect()
-    assert table_columns(cur, table) == {"latency": "INTERVAL", "request_id": "VARCHAR"}
-    odd = table.append_column("sent", pa.array([datetime(2026, 1, 1)], pa.timestamp("ms")))
+    assert table_columns(cur, table) is None  # as it is, it cannot be written: no file to compare with
+    parts = parquet_writable(table)
+    assert table_columns(cur, parts) == {
+        "latency": 'STRUCT("months" INTEGER, "days" INTEGER, nanoseconds BIGINT)',
+        "request_id": "VARCHAR",
+    }
+    odd = parts.append_column("sent", pa.array([datetime(2026, 1, 1)], pa.timestamp("ms")))
     assert table_columns(cur, odd) is None
-    assert table_columns(cur, table.append_column("_SRC", pa.array([1]))) is None  # refused by the reader
+    assert table_columns(cur, parts.append_column("_SRC", pa.array([1]))) is None  # refused by the reader
 
 
 def _messy_rows() -> list[tuple[Any, ...]]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from driftwatch.sources.files import SourceFile
-from driftwatch.sources.parquet_copies import write_parquet
+from driftwatch.sources.parquet_copies import parquet_writable, write_parquet
 from driftwatch.sources.parquet_rows import table_columns
 from driftwatch.storage.database import Database
 from driftwatch.storage.predictions import ROW_GROUP_ROWS
@@ -63,7 +63,9 @@ class Pulled:
 
     @classmethod
     def of(cls, db: Database, table: pa.Table, kind: str) -> Pulled:
-        """Kept in memory or spilled; on a cursor of its own, as it runs on the pull-ahead thread."""
+        """Kept in memory or spilled; on a cursor of its own, as it runs on the pull-ahead thread. Intervals are
+        read as their parts either way (`sources.parquet_copies`), so both ways store the same raw texts."""
+        table = parquet_writable(table)
         with db.side_cursor() as cur:
             columns = table_columns(cur, table)
         if columns is not None:

@@ -111,9 +111,8 @@ def table_columns(cur: duckdb.DuckDBPyConnection, table: pa.Table) -> dict[str, 
     As for a file read by pyarrow (`arrow_types_match`), the test is the types: DuckDB must type every column
     of the table as its Parquet reader types the column written by pyarrow (found from an empty file of the
     table's schema, written and described in ~1 ms). Strings must be valid UTF-8 (see `numbered`), and no
-    column may be taken for the row number the table is given (`_has_row_column`). An interval column
-    (PostgreSQL's `interval`) has no Parquet type, so a batch holding one could not be written at all: the
-    other columns are compared as above, and the intervals are read as DuckDB scans them (`INTERVAL`).
+    column may be taken for the row number the table is given (`_has_row_column`). A pulled batch's intervals
+    are structs of their parts by then (`sources.parquet_copies.parquet_writable`), as in its file.
     """
     if _has_row_column(table.column_names):
         return None
@@ -122,12 +121,10 @@ def table_columns(cur: duckdb.DuckDBPyConnection, table: pa.Table) -> dict[str, 
     except pa.ArrowInvalid:
         return None
     empty = table.slice(0, 0)
-    intervals = [f.name for f in table.schema if pa.types.is_interval(f.type)]
-    writable = empty.drop_columns(intervals) if intervals else empty
     workdir = new_workdir("schema")
     try:
         path = os.path.join(workdir, "schema.parquet")
-        pq.write_table(writable, path)
+        pq.write_table(empty, path)
         as_file = describe_columns(cur, "parquet", path)
     except (OSError, pa.ArrowException, SourceError):
         return None
@@ -137,7 +134,7 @@ def table_columns(cur: duckdb.DuckDBPyConnection, table: pa.Table) -> dict[str, 
         scanned = _scanned_columns(cur, empty)
     except duckdb.Error:  # a type DuckDB does not scan from Arrow (float16): its Parquet reader decides
         return None
-    expected = [(name, "INTERVAL" if name in intervals else as_file.get(name)) for name in table.column_names]
+    expected = [(name, as_file.get(name)) for name in table.column_names]
     return dict(scanned) if scanned == expected else None
 
 
