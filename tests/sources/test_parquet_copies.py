@@ -105,5 +105,5 @@ def test_intervals_inside_lists_and_structs(tmp_path: Path) -> None:
 
 def test_an_interval_in_a_map_is_refused_naming_its_column(tmp_path: Path) -> None:
     mapped = pa.array([[("a", MDN([0, 0, 1]))]], pa.map_(pa.string(), pa.month_day_nano_interval()))
-    with pytest.raises(pa.ArrowNotImplementedError, match="column 'm' holds an interval inside a map"):
+    with pytest.raises(pa.ArrowNotImplementedError, match="column 'm': an interval inside a map"):
         write_parquet(pa.table({"m": mapped}), tmp_path / "m.parquet")

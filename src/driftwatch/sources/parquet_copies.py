@@ -40,7 +40,7 @@ def parquet_writable(table: pa.Table) -> pa.Table:
     """`table` with each interval (a column's, or inside a column's lists and structs: PostgreSQL's `interval[]`)
     as a struct of its parts (`INTERVAL_PARTS`); columns without one are the same arrays. Raises
     ArrowNotImplementedError naming the column for an interval inside another type (a map, a fixed-size
-    list), which Parquet cannot hold either way."""
+    list: PostgreSQL gives neither)."""
     for i, field in enumerate(table.schema):
         if _holds_interval(field.type):
             chunks = [_writable(chunk, field.name) for chunk in table.column(i).chunks]
@@ -67,7 +67,7 @@ def _writable_type(t: pa.DataType, column: str) -> pa.DataType:
     if pa.types.is_struct(t):
         return pa.struct([f.with_type(_writable_type(f.type, column)) for f in t])
     raise pa.ArrowNotImplementedError(
-        f"column {column!r} holds an interval inside a {t}: Parquet cannot hold it"
+        f"column {column!r}: an interval inside a {t} is not supported (only in lists and structs)"
     )
 
 
