@@ -14,6 +14,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from _configs import MONITOR_TAIL
 from _opened_ahead import spy_opened_ahead, spy_reads_and_stores
 from driftwatch.config.loading import load_settings
 from driftwatch.config.monitors import FeatureSpec
@@ -23,20 +24,17 @@ from driftwatch.storage.database import Database
 
 FEATURES = FeatureSpec(numeric=("age", "income"), categorical=("region",))
 
-CONFIG = """\
+CONFIG = (
+    """\
 storage: {db}
 monitors:
   m:
     predictions:
       path: logs/*
       features: [age, income, region]
-    reference:
-      path: train.parquet
-    features:
-      numeric: [age, income]
-      categorical: [region]
-    min_rows: 1
 """
+    + MONITOR_TAIL
+)
 
 
 def rows(prefix: str, n: int, bad_every: int = 0) -> list[dict[str, Any]]:

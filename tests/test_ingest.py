@@ -10,6 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from _configs import MONITOR_TAIL
 from driftwatch.config.loading import load_settings
 from driftwatch.config.monitors import FeatureSpec
 from driftwatch.pipeline.cycle import run_cycle
@@ -19,20 +20,17 @@ from driftwatch.storage.database import Database
 FEATURES = FeatureSpec(numeric=("age", "income"), categorical=("region",))
 NOW = datetime(2026, 3, 10, tzinfo=UTC)
 
-CONFIG = """\
+CONFIG = (
+    """\
 storage: dw.duckdb
 monitors:
   m:
     predictions:
       path: logs/*
       model_version: model_version
-    reference:
-      path: train.parquet
-    features:
-      numeric: [age, income]
-      categorical: [region]
-    min_rows: 1
 """
+    + MONITOR_TAIL
+)
 
 
 def record(

@@ -20,6 +20,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from _configs import MONITOR_TAIL
 from driftwatch.config.loading import load_settings
 from driftwatch.config.monitors import FeatureSpec
 from driftwatch.pipeline import ingest
@@ -29,19 +30,16 @@ from driftwatch.storage.predictions import ROW_GROUP_ROWS, row_group_aligned
 
 FEATURES = FeatureSpec(numeric=("age", "income"), categorical=("region",))
 
-CONFIG = """\
+CONFIG = (
+    """\
 storage: {db}
 monitors:
   m:
     predictions:
       path: {logs}/*
-    reference:
-      path: train.parquet
-    features:
-      numeric: [age, income]
-      categorical: [region]
-    min_rows: 1
 """
+    + MONITOR_TAIL
+)
 
 
 def line(i: int, rid: str | None = None, age: float | None = None) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from _configs import MONITOR_TAIL
 from driftwatch.config.loading import load_settings
 from driftwatch.config.monitors import FeatureSpec
 from driftwatch.pipeline.ingest import ingest_predictions
@@ -23,7 +24,8 @@ from driftwatch.storage.database import Database
 
 FEATURES = FeatureSpec(numeric=("age", "income"), categorical=("region",))
 
-CONFIG = """\
+CONFIG = (
+    """\
 storage: dw.duckdb
 monitors:
   m:
@@ -34,17 +36,15 @@ monitors:
       output: decision
       segments: [channel]
 {features}
-    reference:
-      path: train.parquet
-    features:
-      numeric: [age, income]
-      categorical: [region]
-    min_rows: 1
+"""
+    + MONITOR_TAIL
+    + """\
     task: {task}
     labels:
       path: labels/*
       timestamp: labelled_at
 """
+)
 NESTED = ""  # the default: features in the `input_features` object
 FLAT = "      features: [age, income, region]"
 

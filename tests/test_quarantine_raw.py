@@ -16,6 +16,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from _configs import MONITOR_TAIL
 from driftwatch.config.loading import load_settings
 from driftwatch.config.monitors import FeatureSpec
 from driftwatch.pipeline.ingest import ingest_predictions, prediction_layout
@@ -28,7 +29,8 @@ from driftwatch.storage.schema import prediction_table
 
 FEATURES = FeatureSpec(numeric=("age", "income"), categorical=("region",))
 
-CONFIG = """\
+CONFIG = (
+    """\
 storage: dw.duckdb
 monitors:
   m:
@@ -36,16 +38,14 @@ monitors:
       path: logs/*
       features: [age, income, region]
       prediction: score
-    reference:
-      path: train.parquet
-    features:
-      numeric: [age, income]
-      categorical: [region]
-    min_rows: 1
+"""
+    + MONITOR_TAIL
+    + """\
     task: binary_classification
     labels:
       path: labels/*
 """
+)
 
 GOOD = {
     "timestamp": "2026-03-02T10:00:00Z",

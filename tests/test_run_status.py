@@ -13,6 +13,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from _configs import MONITOR_TAIL
 from _service import TestClient
 from driftwatch.api.app import create_app
 from driftwatch.api.metrics import metrics_registry, render
@@ -25,7 +26,8 @@ from driftwatch.storage.runs import start_run
 
 NOW = datetime(2026, 3, 3, tzinfo=UTC)
 
-CONFIG = """\
+CONFIG = (
+    """\
 storage: dw.duckdb
 monitors:
   m:
@@ -33,13 +35,9 @@ monitors:
       path: logs/*
       features: [age, income, region]
       prediction: score
-    reference:
-      path: train.parquet
-    features:
-      numeric: [age, income]
-      categorical: [region]
-    min_rows: 1
 """
+    + MONITOR_TAIL
+)
 
 
 def good_lines(n: int) -> str:

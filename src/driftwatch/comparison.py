@@ -31,12 +31,11 @@ from driftwatch.sources.columns import (
     ColumnFacts,
     Exclusion,
     InferredFeatures,
-    exclusion_reason,
     infer_features,
 )
 from driftwatch.sources.frames import FEATURES_COLUMN, checked_path, flatten_features, read_frame
 from driftwatch.sources.object_parquet import ObjectStoreOptions
-from driftwatch.sources.text_facts import MANY_DISTINCT, arrow_text_facts, text_facts
+from driftwatch.sources.text_facts import MANY_DISTINCT, arrow_text_facts, text_facts, value_count_pairs
 
 if TYPE_CHECKING:
     import polars as pl
@@ -278,7 +277,7 @@ class _Columns(Protocol):
 
     def checked_numbers(self, name: str, role: str) -> tuple[np.ndarray, np.ndarray]: ...
 
-    def refused(self, name: str, role: str) -> np.ndarray | None: ...
+    def may_refuse(self, name: str, role: str) -> bool: ...
 
     def value_counts(self, name: str, role: str) -> dict[str | None, int]: ...
 
@@ -346,10 +345,9 @@ class _PolarsColumns:
         bad = texts.is_in(not_number).fill_null(False).to_numpy() | np.isinf(values)
         return _read_only(values), bad
 
-    def refused(self, name: str, role: str) -> np.ndarray | None:
-        """The rows `checked_numbers` refuses, None when there are none."""
-        bad = self.checked_numbers(name, role)[1]
-        return bad if bad.any() else None
+    def may_refuse(self, name: str, role: str) -> bool:
+        """Whether `checked_numbers` may refuse a row of the column (here: always looked at)."""
+        return True
 
     def value_counts(self, name: str, role: str) -> dict[str | None, int]:
         import polars as pl
@@ -392,10 +390,9 @@ class _PolarsColumns:
                 minimum=None if low is None else float(low),  # type: ignore[arg-type]
                 maximum=None if high is None else float(high),  # type: ignore[arg-type]
             )
-        if dtype == pl.String and name not in self._counts and column.n_unique() > MANY_DISTINCT:
-            # An identifier, most likely: counted by Arrow, without a Python object per value.
+        if dtype == pl.String and name not in self._counts:
             texts = column.to_arrow(compat_level=pl.CompatLevel.oldest())  # large_string
-            return arrow_text_facts(name, str(dtype), _arrow_value_counts(texts))
+            return _text_column_facts(name, str(dtype), texts, self._counts)
         return text_facts(name, str(dtype), self.value_counts(name, "reference"))
 
 
@@ -496,8 +493,6 @@ class _ArrowColumns:
         self.columns = table.column_names
         self.height = table.num_rows
         self._counts: dict[str, dict[str | None, int]] = {}  # as in _PolarsColumns
-        # A text column's value counts by Arrow, from its facts until its category counts are made from them.
-        self._arrow_counts: dict[str, pa.StructArray] = {}
 
     def _type(self, name: str) -> str:
         import pyarrow.types as pat
@@ -540,17 +535,15 @@ class _ArrowColumns:
         values = _read_only(_arrow_float64(self.table.column(name)))
         return values, np.isinf(values)
 
-    def refused(self, name: str, role: str) -> np.ndarray | None:
-        """As `_PolarsColumns.refused`. Most numeric columns have no value to refuse, which is found without
+    def may_refuse(self, name: str, role: str) -> bool:
+        """As `_PolarsColumns.may_refuse`. Most numeric columns have no value to refuse, which is found without
         making the float64 copy the feature makes later: an integer is always a finite number, and a float
         column without an infinite value among its stored values (those under a null included) has none."""
         if name not in self.columns:
             raise InputError(f"{role} has no column {name!r}")
-        column = self.table.column(name)
-        if self._type(name) == "numeric" and not any(_may_be_infinite(chunk) for chunk in column.chunks):
-            return None
-        bad = self.checked_numbers(name, role)[1]
-        return bad if bad.any() else None
+        if self._type(name) != "numeric":
+            return True
+        return any(_may_be_infinite(chunk) for chunk in self.table.column(name).chunks)
 
     def value_counts(self, name: str, role: str) -> dict[str | None, int]:
 
@@ -566,10 +559,7 @@ class _ArrowColumns:
         if self._type(name) != "categorical":
             return self._counts.setdefault(name, self._polars(name).value_counts(name, role))
         # Nulls are counted too, under None; booleans and texts take their identity (docs/values.md).
-        arrow_counts = self._arrow_counts.pop(name, None)
-        if arrow_counts is None:
-            arrow_counts = _arrow_value_counts(column)
-        counts = canonical_counts(_pairs(arrow_counts))
+        counts = canonical_counts(value_count_pairs(_arrow_value_counts(column)))
         self._counts[name] = counts
         return counts
 
@@ -603,28 +593,29 @@ class _ArrowColumns:
                 maximum=None if ends["max"] is None else float(ends["max"]),
             )
         if kind == "categorical" and name not in self._counts:  # text (booleans are answered above)
-            arrow_counts = self._arrow_counts.get(name)
-            if arrow_counts is None:
-                arrow_counts = self._arrow_counts[name] = _arrow_value_counts(column)
-            if len(arrow_counts) > MANY_DISTINCT:  # an identifier, most likely: no Python object per value
-                facts = arrow_text_facts(name, str(t), arrow_counts)
-                if exclusion_reason(facts, {}) is not None:  # not a feature unless listed: not kept (~50 MB)
-                    del self._arrow_counts[name]
-                return facts
+            return _text_column_facts(name, str(t), column, self._counts)
         return text_facts(name, str(t), self.value_counts(name, "reference"))
+
+
+def _text_column_facts(
+    name: str, type_name: str, column: pa.ChunkedArray | pa.Array, kept: dict[str, dict[str | None, int]]
+) -> ColumnFacts:
+    """A text column's facts from Arrow's value counts: from its category counts, kept in `kept` for its
+    profile, when it has few distinct values; by `arrow_text_facts` when it has many (an identifier, most
+    likely: no Python object per value, and nothing kept; a many-valued feature is counted again)."""
+    from driftwatch.sources.values import canonical_counts
+
+    value_counts = _arrow_value_counts(column)
+    if len(value_counts) > MANY_DISTINCT:
+        return arrow_text_facts(name, type_name, value_counts)
+    kept[name] = canonical_counts(value_count_pairs(value_counts))
+    return text_facts(name, type_name, kept[name])
 
 
 def _arrow_value_counts(column: pa.ChunkedArray | pa.Array) -> pa.StructArray:
     import pyarrow.compute as pc
 
     return pc.value_counts(column)
-
-
-def _pairs(value_counts: pa.StructArray) -> Any:
-    """(value, count) per distinct value of `pyarrow.compute.value_counts`' result."""
-    return zip(
-        value_counts.field("values").to_pylist(), value_counts.field("counts").to_pylist(), strict=True
-    )
 
 
 def _columns(data: object) -> _Columns:
@@ -646,9 +637,12 @@ def without_refused_rows(
     refused: np.ndarray | None = None
     reasons: dict[str, int] = {}
     for name, label in numeric:
-        bad = columns.refused(name, role)
-        if bad is not None:
-            reasons[f"{label}: not a number or not finite"] = int(np.count_nonzero(bad))
+        if not columns.may_refuse(name, role):
+            continue
+        _, bad = columns.checked_numbers(name, role)
+        count = int(np.count_nonzero(bad))
+        if count:
+            reasons[f"{label}: not a number or not finite"] = count
             refused = bad if refused is None else refused | bad
     if refused is None:
         return columns, reasons

@@ -18,6 +18,7 @@ import polars as pl
 import psycopg
 import pytest
 
+from _configs import MONITOR_TAIL
 from driftwatch.config.loading import load_settings
 from driftwatch.config.monitors import FeatureSpec
 from driftwatch.errors import ConfigError
@@ -45,13 +46,7 @@ monitors:
         uri: postgresql://driftwatch:${{DW_TEST_PG_PASSWORD}}@127.0.0.1:${{DW_TEST_PG_PORT}}/postgres
         table: {table}
 {extra}
-    reference:
-      path: train.parquet
-    features:
-      numeric: [age, income]
-      categorical: [region]
-    min_rows: 1
-"""
+{MONITOR_TAIL}"""
 
 
 def rows(

@@ -16,6 +16,7 @@ import polars as pl
 import pytest
 from object_servers import AZURITE_KEY, GCSServer
 
+from _configs import MONITOR_TAIL
 from conftest import S3_ENV, FaultProxy, ObjectServer
 from driftwatch.config.loading import load_settings
 from driftwatch.config.monitors import FeatureSpec
@@ -51,13 +52,7 @@ monitors:
         timeout_s: 5
         max_retries: 1
 {options}{extra}
-    reference:
-      path: train.parquet
-    features:
-      numeric: [age, income]
-      categorical: [region]
-    min_rows: 1
-{labels}"""
+{MONITOR_TAIL}{labels}"""
 
 
 def record(rid: str, ts: str = "2026-03-01T10:00:00Z", age: float = 30.0, region: str = "north") -> dict:

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from _configs import MONITOR_TAIL
 from driftwatch.config.loading import load_settings
 from driftwatch.config.monitors import FeatureSpec
 from driftwatch.pipeline import spilled
@@ -160,13 +161,7 @@ monitors:
         uri: {source}
         table: logs
         tiebreak: request_id
-    reference:
-      path: train.parquet
-    features:
-      numeric: [age, income]
-      categorical: [region]
-    min_rows: 1
-"""
+{MONITOR_TAIL}"""
     )
     return root
 

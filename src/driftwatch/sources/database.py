@@ -303,12 +303,10 @@ def last_watermark(table: pa.Table, ts_col: str, id_col: str) -> Watermark | Non
     if stamps.null_count == len(stamps):
         return None
     # One row converted, not the batch: `to_pylist()` of 1M timestamps and ids took 2.5 s, more than the pull.
-    last = len(stamps) - 1
-    if not _holdable(stamps[last]):
-        held = pc.indices_nonzero(_holdable_mask(stamps))
-        if len(held) == 0:
-            return None
-        last = held[-1].as_py()
+    held = pc.indices_nonzero(_holdable_mask(stamps))
+    if len(held) == 0:
+        return None
+    last = held[-1].as_py()
     ts = stamps[last].as_py()
     rid = table.column(id_col)[last].as_py()
     if ts.tzinfo is not None:
@@ -329,13 +327,6 @@ def _holdable_mask(stamps: pa.ChunkedArray) -> pa.Array:
     low, high = _datetime_range(stamps.type.unit)
     values = pc.cast(stamps, pa.int64()).combine_chunks()
     return pc.fill_null(pc.and_(pc.greater_equal(values, low), pc.less_equal(values, high)), False)
-
-
-def _holdable(stamp: pa.Scalar) -> bool:
-    if not stamp.is_valid:
-        return False
-    low, high = _datetime_range(stamp.type.unit)
-    return low <= pc.cast(stamp, pa.int64()).as_py() <= high
 
 
 def _scrub(text: str, uri: str) -> str:

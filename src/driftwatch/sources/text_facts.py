@@ -12,11 +12,11 @@ is counted in Arrow, and only the others (usually none) go through `canonical_co
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from driftwatch.sources.columns import TIMESTAMP_PATTERN, ColumnFacts
-from driftwatch.sources.values import canonical_counts
+from driftwatch.sources.values import LITERAL_WHITESPACE, canonical_counts
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -31,7 +31,6 @@ _PYTHON_WHITESPACE = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
     "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
-_ASCII_WHITESPACE = " \t\n\r\v\f"  # what a number literal may have around it (`sources.values._WS`)
 
 
 def _class(chars: str) -> str:
@@ -49,7 +48,7 @@ def _class(chars: str) -> str:
 _MAY_NOT_BE_ITSELF = (
     "^(?:"
     f"[{_class(_PYTHON_WHITESPACE)}]*"
-    f"|[{_class(_ASCII_WHITESPACE)}+\\-.0-9eEiInNfFtTyYaA]+"
+    f"|[{_class(LITERAL_WHITESPACE)}+\\-.0-9eEiInNfFtTyYaA]+"
     "|[tTrRuUeEfFaAlLsS]{4,5}"
     ")$"
 )
@@ -67,16 +66,14 @@ _STAMP = f"^[{_class(_PYTHON_WHITESPACE)}]*(?:{TIMESTAMP_PATTERN})[{_class(_PYTH
 def text_facts(name: str, type_name: str, counts: Mapping[str | None, int]) -> ColumnFacts:
     """The facts of a text column from its category counts (which its profile needs anyway): one pass over
     the distinct values instead of the rows. Empty and blank values count as absent, as in the pipeline."""
-    present = [(v, c) for v, c in counts.items() if v is not None and v.strip()]
-    stamp = re.compile(TIMESTAMP_PATTERN)
+    present = _present(counts)
     return ColumnFacts(
         name,
         "categorical",
         type_name,
         non_null=sum(c for _, c in present),
         distinct=len(present),
-        # all() stops at the first value that is not a timestamp: a pass only over a real timestamp column.
-        timestamp_text=bool(present) and all(stamp.fullmatch(v.strip()) for v, _ in present),
+        timestamp_text=bool(present) and _all_stamps(present),
     )
 
 
@@ -98,27 +95,37 @@ def arrow_text_facts(name: str, type_name: str, value_counts: pa.StructArray) ->
         False,
     )
     plain_values = values.filter(plain)
-    plain_rows = pc.sum(counts.filter(plain)).as_py() or 0
-    others = pc.invert(plain)
-    special = canonical_counts(
-        zip(values.filter(others).to_pylist(), counts.filter(others).to_pylist(), strict=True)
-    )
-    present = [(v, c) for v, c in special.items() if v is not None and v.strip()]
+    present = _present(canonical_counts(value_count_pairs(value_counts.filter(pc.invert(plain)))))
     # Another text's identity may be a plain text ("0123" is 123, as "123" is): one category, counted once.
     shared = pc.sum(pc.is_in(pa.array([v for v, _ in present], values.type), value_set=plain_values))
-    stamp = re.compile(TIMESTAMP_PATTERN)
     stamps = (
         (bool(present) or len(plain_values) > 0)
-        and all(stamp.fullmatch(v.strip()) for v, _ in present)
-        and bool(
-            pc.all(pc.match_substring_regex(plain_values, _STAMP)).as_py() if len(plain_values) else True
-        )
+        and _all_stamps(present)
+        and (len(plain_values) == 0 or bool(pc.all(pc.match_substring_regex(plain_values, _STAMP)).as_py()))
     )
     return ColumnFacts(
         name,
         "categorical",
         type_name,
-        non_null=sum(c for _, c in present) + plain_rows,
+        non_null=sum(c for _, c in present) + (pc.sum(counts.filter(plain)).as_py() or 0),
         distinct=len(present) + len(plain_values) - (shared.as_py() or 0),
         timestamp_text=stamps,
     )
+
+
+def value_count_pairs(value_counts: pa.StructArray) -> Iterator[tuple[str | None, int]]:
+    """(value, count) per distinct value of a `pyarrow.compute.value_counts` result."""
+    return zip(
+        value_counts.field("values").to_pylist(), value_counts.field("counts").to_pylist(), strict=True
+    )
+
+
+def _present(counts: Mapping[str | None, int]) -> list[tuple[str, int]]:
+    """The identities that are values (not missing, not blank) with their counts."""
+    return [(v, c) for v, c in counts.items() if v is not None and v.strip()]
+
+
+def _all_stamps(present: list[tuple[str, int]]) -> bool:
+    # all() stops at the first value that is not a timestamp: a pass only over a real timestamp column.
+    stamp = re.compile(TIMESTAMP_PATTERN)
+    return all(stamp.fullmatch(v.strip()) for v, _ in present)

@@ -55,7 +55,7 @@ _WS = "[ \\t\\n\\r\\v\\f]*"
 _NUMBER = re.compile(
     _WS + r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|(?i:inf|infinity|nan))" + _WS, re.ASCII
 )
-_WHITESPACE = " \t\n\r\v\f"
+LITERAL_WHITESPACE = " \t\n\r\v\f"  # what a number literal may have around it
 _INT_LIMIT = 2.0**63  # integral values below it are written as integers (they fit a BIGINT exactly)
 
 
@@ -73,7 +73,7 @@ def parse_number(text: str) -> float | None:
     """
     if _NUMBER.fullmatch(text) is None:
         return None
-    return float(text.strip(_WHITESPACE))
+    return float(text.strip(LITERAL_WHITESPACE))
 
 
 def parse_numeric(text: str) -> float | None:
